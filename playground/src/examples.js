@@ -1,0 +1,59 @@
+// Prepared operations, one tab each, so a newcomer can run something at once.
+export const examples = [
+  {
+    query: `# List the workflows of your company, with their owners and step actions.
+query Workflows {
+  workflows(first: 10) {
+    totalCount
+    edges {
+      node {
+        id
+        name
+        status
+        workflowType
+        owner { email role }
+        actions { actionType latencyClass isIdempotent }
+      }
+    }
+  }
+}
+`,
+  },
+  {
+    query: `# Create a catalog action (needs an admin or editor token).
+mutation CreateAction($input: CreateActionInput!) {
+  createAction(input: $input) {
+    action { id name actionType latencyClass isIdempotent }
+  }
+}
+`,
+    variables: JSON.stringify(
+      {
+        input: {
+          name: "Send Slack message",
+          actionType: "slack_message",
+          latencyClass: "FAST",
+          isIdempotent: false,
+          sideEffects: ["external_message"],
+          inputSchema: {
+            type: "object",
+            required: ["channel", "text"],
+            properties: { channel: { type: "string" }, text: { type: "string" } },
+          },
+        },
+      },
+      null,
+      2,
+    ),
+  },
+  {
+    query: `# Check an input against an action's JSON Schema.
+query Validate {
+  validateActionInput(actionType: "send_email", input: {to: 42}) {
+    valid
+    errors { pointer message }
+  }
+}
+`,
+  },
+];

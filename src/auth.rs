@@ -1,0 +1,239 @@
+//! API tokens, roles and the tenant context every resolver receives.
+//!
+//! A token is `wi_` followed by 64 hex digits (32 random bytes). Only its SHA-256 is stored,
+//! so a database leak does not leak usable tokens.
+use crate::entity::{api_token, company, user};
+use crate::error::{AppError, AppResult};
+use crate::model::Role;
+use chrono::Utc;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Who is calling: always derived from the token, never from input.
+#[derive(Clone, Debug)]
+pub struct AuthContext {
+    pub company_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+}
+
+impl AuthContext {
+    /// Mutations need an admin or an editor.
+    pub fn require_writer(&self) -> AppResult<()> {
+        match self.role {
+            Role::Admin | Role::Editor => Ok(()),
+            Role::Viewer => Err(AppError::Forbidden(
+                "viewers may read but not change anything".into(),
+            )),
+        }
+    }
+
+    pub fn require_admin(&self) -> AppResult<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(AppError::Forbidden("this needs an admin token".into())),
+        }
+    }
+}
+
+/// The authentication outcome of one request or WebSocket connection.
+#[derive(Clone, Debug)]
+pub enum AuthState {
+    Anonymous,
+    Invalid,
+    User(AuthContext),
+}
+
+impl AuthState {
+    pub fn context(&self) -> AppResult<&AuthContext> {
+        match self {
+            AuthState::User(a) => Ok(a),
+            _ => Err(AppError::Unauthenticated),
+        }
+    }
+}
+
+/// Access to the caller from inside a resolver.
+pub trait CtxAuth {
+    fn auth(&self) -> AppResult<&AuthContext>;
+    /// The caller, who must be allowed to write.
+    fn writer(&self) -> AppResult<&AuthContext> {
+        let a = self.auth()?;
+        a.require_writer()?;
+        Ok(a)
+    }
+}
+
+impl CtxAuth for async_graphql::Context<'_> {
+    fn auth(&self) -> AppResult<&AuthContext> {
+        match self.data_opt::<AuthState>() {
+            Some(s) => s.context(),
+            None => Err(AppError::Unauthenticated),
+        }
+    }
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("wi_{}", hex::encode(bytes))
+}
+
+/// Extracts the token from an `Authorization` header value.
+pub fn bearer(value: &str) -> Option<&str> {
+    let v = value.trim();
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Resolves a bearer token to the caller.
+pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> AppResult<AuthState> {
+    let Some(tok) = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash_token(token)))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(AuthState::Invalid);
+    };
+    let Some(u) = user::Entity::find_by_id(tok.user_id).one(db).await? else {
+        return Ok(AuthState::Invalid);
+    };
+    if !u.is_active || u.company_id != tok.company_id {
+        return Ok(AuthState::Invalid);
+    }
+    let Some(role) = Role::parse(&u.role) else {
+        return Ok(AuthState::Invalid);
+    };
+    Ok(AuthState::User(AuthContext {
+        company_id: u.company_id,
+        user_id: u.id,
+        email: u.email,
+        role,
+    }))
+}
+
+/// What `token create` made.
+pub struct IssuedToken {
+    pub token: String,
+    pub company_id: Uuid,
+    pub user_id: Uuid,
+}
+
+/// Finds or creates the company, finds or creates the user (updating the role), and issues a
+/// new token for them.
+pub async fn issue_token(
+    db: &impl ConnectionTrait,
+    company_name: &str,
+    email: &str,
+    role: Role,
+) -> AppResult<IssuedToken> {
+    let company_name = company_name.trim();
+    let email = email.trim().to_ascii_lowercase();
+    if company_name.is_empty() {
+        return Err(AppError::bad("company name must not be empty"));
+    }
+    if !email.contains('@') {
+        return Err(AppError::bad(format!("{email:?} is not an email address")));
+    }
+    let now = Utc::now();
+    let company = match company::Entity::find()
+        .filter(company::Column::Name.eq(company_name))
+        .one(db)
+        .await?
+    {
+        Some(c) => c,
+        None => {
+            company::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                name: Set(company_name.to_string()),
+                created_at: Set(now),
+            }
+            .insert(db)
+            .await?
+        }
+    };
+    let existing = user::Entity::find()
+        .filter(user::Column::CompanyId.eq(company.id))
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?;
+    let u = match existing {
+        Some(u) if u.role == role.as_str() => u,
+        Some(u) => {
+            let mut am: user::ActiveModel = u.into();
+            am.role = Set(role.as_str().to_string());
+            am.updated_at = Set(now);
+            am.update(db).await?
+        }
+        None => {
+            let name = email.split('@').next().unwrap_or_default().to_string();
+            user::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(company.id),
+                email: Set(email.clone()),
+                name: Set(name),
+                role: Set(role.as_str().to_string()),
+                is_active: Set(true),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(db)
+            .await?
+        }
+    };
+    let token = generate_token();
+    api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company.id),
+        user_id: Set(u.id),
+        token_hash: Set(hash_token(&token)),
+        name: Set("cli".into()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(IssuedToken {
+        token,
+        company_id: company.id,
+        user_id: u.id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 3 + 64);
+        assert_eq!(hash_token(&a).len(), 64);
+        assert_ne!(hash_token(&a), a);
+    }
+}

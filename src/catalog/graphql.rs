@@ -1,0 +1,240 @@
+//! The catalog's part of the schema.
+use super::schema::SchemaViolation;
+use super::service::{self, ActionFields, ActionFilter};
+use crate::auth::CtxAuth;
+use crate::entity::action;
+use crate::graphql::CtxExt;
+use crate::graphql::pagination::{Page, paginate};
+use crate::ids::parse_id;
+use crate::model::{LatencyClass, stored};
+use async_graphql::{
+    Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// An action that workflow steps can run.
+pub struct Action(pub action::Model);
+
+#[Object]
+impl Action {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The key workflow steps use to refer to this action.
+    async fn action_type(&self) -> &str {
+        &self.0.action_type
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Whether running it twice has the same effect as running it once.
+    async fn is_idempotent(&self) -> bool {
+        self.0.is_idempotent
+    }
+    async fn latency_class(&self) -> Result<LatencyClass> {
+        Ok(stored(LatencyClass::parse, &self.0.latency_class)?)
+    }
+    /// What it changes outside the workflow (emails sent, records written…).
+    async fn side_effects(&self) -> Vec<String> {
+        serde_json::from_value(self.0.side_effects.clone()).unwrap_or_default()
+    }
+    async fn input_schema(&self) -> Option<Json<Value>> {
+        self.0.input_schema.clone().map(Json)
+    }
+    async fn output_schema(&self) -> Option<Json<Value>> {
+        self.0.output_schema.clone().map(Json)
+    }
+    /// Runtime statistics, maintained from reported step executions (read-only).
+    async fn execution_count(&self) -> i64 {
+        self.0.execution_count
+    }
+    async fn avg_execution_time_ms(&self) -> f64 {
+        self.0.avg_execution_time_ms
+    }
+    /// Share of executions that succeeded, 0 to 1.
+    async fn success_rate(&self) -> f64 {
+        self.0.success_rate
+    }
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ActionFilterInput {
+    pub action_type: Option<String>,
+    pub latency_class: Option<LatencyClass>,
+    pub is_active: Option<bool>,
+    /// Matches names containing this text.
+    pub search: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct InputValidation {
+    pub valid: bool,
+    pub errors: Vec<SchemaViolation>,
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// The caller's catalog, in creation order.
+    async fn actions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ActionFilterInput>,
+    ) -> Result<Page<Action>> {
+        let auth = ctx.auth()?;
+        let f = filter.unwrap_or_default();
+        let q = service::filtered(
+            auth,
+            &ActionFilter {
+                action_type: f.action_type,
+                latency_class: f.latency_class,
+                is_active: f.is_active,
+                search: f.search,
+            },
+        );
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, action::Column::Id, first, after, |m| (m.id, Action(m))).await?)
+    }
+
+    async fn action(&self, ctx: &Context<'_>, id: ID) -> Result<Action> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "action")?;
+        Ok(Action(service::get(&ctx.state()?.db, auth, id).await?))
+    }
+
+    /// Checks an input document against the action's `inputSchema`, listing every violation
+    /// with its JSON pointer.
+    async fn validate_action_input(
+        &self,
+        ctx: &Context<'_>,
+        action_type: String,
+        input: Json<Value>,
+    ) -> Result<InputValidation> {
+        let auth = ctx.auth()?;
+        let errors = service::validate_input(&ctx.state()?.db, auth, &action_type, &input.0).await?;
+        Ok(InputValidation {
+            valid: errors.is_empty(),
+            errors,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateActionInput {
+    pub name: String,
+    pub action_type: String,
+    pub description: Option<String>,
+    #[graphql(default = false)]
+    pub is_idempotent: bool,
+    #[graphql(default_with = "LatencyClass::Medium")]
+    pub latency_class: LatencyClass,
+    #[graphql(default)]
+    pub side_effects: Vec<String>,
+    pub input_schema: Option<Json<Value>>,
+    pub output_schema: Option<Json<Value>>,
+    #[graphql(default = true)]
+    pub is_active: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateActionInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub action_type: Option<String>,
+    pub description: Option<String>,
+    pub is_idempotent: Option<bool>,
+    pub latency_class: Option<LatencyClass>,
+    pub side_effects: Option<Vec<String>>,
+    /// `null` removes the schema; leaving the field out keeps it.
+    pub input_schema: MaybeUndefined<Json<Value>>,
+    pub output_schema: MaybeUndefined<Json<Value>>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteActionInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct ActionPayload {
+    pub action: Action,
+}
+
+#[derive(SimpleObject)]
+pub struct DeletePayload {
+    pub deleted_id: ID,
+}
+
+fn maybe(v: MaybeUndefined<Json<Value>>) -> Option<Option<Value>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(j) => Some(Some(j.0)),
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    async fn create_action(&self, ctx: &Context<'_>, input: CreateActionInput) -> Result<ActionPayload> {
+        let auth = ctx.writer()?;
+        let fields = ActionFields {
+            name: Some(input.name),
+            action_type: Some(input.action_type),
+            description: input.description,
+            is_idempotent: Some(input.is_idempotent),
+            latency_class: Some(input.latency_class),
+            side_effects: Some(input.side_effects),
+            input_schema: Some(input.input_schema.map(|j| j.0)),
+            output_schema: Some(input.output_schema.map(|j| j.0)),
+            is_active: Some(input.is_active),
+        };
+        let m = service::create(&ctx.state()?.db, auth, fields).await?;
+        Ok(ActionPayload { action: Action(m) })
+    }
+
+    async fn update_action(&self, ctx: &Context<'_>, input: UpdateActionInput) -> Result<ActionPayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.id, "action")?;
+        let fields = ActionFields {
+            name: input.name,
+            action_type: input.action_type,
+            description: input.description,
+            is_idempotent: input.is_idempotent,
+            latency_class: input.latency_class,
+            side_effects: input.side_effects,
+            input_schema: maybe(input.input_schema),
+            output_schema: maybe(input.output_schema),
+            is_active: input.is_active,
+        };
+        let m = service::update(&ctx.state()?.db, auth, id, fields).await?;
+        Ok(ActionPayload { action: Action(m) })
+    }
+
+    async fn delete_action(&self, ctx: &Context<'_>, input: DeleteActionInput) -> Result<DeletePayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.id, "action")?;
+        service::delete(&ctx.state()?.db, auth, id).await?;
+        Ok(DeletePayload { deleted_id: input.id })
+    }
+}

@@ -1,0 +1,5 @@
+//! The action catalog: what each action does, how it behaves, and the JSON Schemas of its
+//! input and output.
+pub mod graphql;
+pub mod schema;
+pub mod service;

@@ -1,0 +1,265 @@
+//! Typed settings: defaults, then an optional `workflow-intel.toml`, then environment
+//! variables, then CLI flags. Every value is validated at start-up, and an invalid one stops
+//! the process with a message naming the variable.
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value for {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot read {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub bind_addr: SocketAddr,
+    pub smtp_url: Option<String>,
+    pub sla_alerts_enabled: bool,
+    pub sla_alert_recipients: Vec<String>,
+    pub default_from_email: String,
+    pub prometheus_metrics_enabled: bool,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            smtp_url: None,
+            sla_alerts_enabled: true,
+            sla_alert_recipients: Vec::new(),
+            default_from_email: "workflow-intel@localhost".into(),
+            prometheus_metrics_enabled: true,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// The optional TOML file: the same settings, in snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    bind_addr: Option<String>,
+    smtp_url: Option<String>,
+    sla_alerts_enabled: Option<bool>,
+    sla_alert_recipients: Option<Vec<String>>,
+    default_from_email: Option<String>,
+    prometheus_metrics_enabled: Option<bool>,
+    log_format: Option<String>,
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(invalid(name, format!("expected true or false, got {other:?}"))),
+    }
+}
+
+fn parse_email(name: &'static str, v: &str) -> Result<String, ConfigError> {
+    let v = v.trim();
+    let ok = v
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !v.contains(char::is_whitespace));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(invalid(name, format!("{v:?} is not an email address")))
+    }
+}
+
+fn parse_recipients(name: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_email(name, s))
+        .collect()
+}
+
+fn parse_database_url(name: &'static str, v: &str) -> Result<String, ConfigError> {
+    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        Ok(v.to_string())
+    } else {
+        Err(invalid(
+            name,
+            "expected a sqlite:… or postgres://… URL",
+        ))
+    }
+}
+
+fn parse_smtp(name: &'static str, v: &str) -> Result<Option<String>, ConfigError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.starts_with("smtp://") || v.starts_with("smtps://") {
+        Ok(Some(v.to_string()))
+    } else {
+        Err(invalid(name, "expected smtp://host:port or smtps://host:port"))
+    }
+}
+
+fn parse_log_format(name: &'static str, v: &str) -> Result<LogFormat, ConfigError> {
+    match v.trim() {
+        "pretty" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        other => Err(invalid(name, format!("expected pretty or json, got {other:?}"))),
+    }
+}
+
+fn parse_bind(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| invalid(name, format!("{v:?} is not an address like 127.0.0.1:8080")))
+}
+
+impl Config {
+    /// Loads `workflow-intel.toml` (or the file in `WORKFLOW_INTEL_CONFIG`) when present, then
+    /// the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let path = std::env::var("WORKFLOW_INTEL_CONFIG").ok();
+        let explicit = path.is_some();
+        let path = path.unwrap_or_else(|| "workflow-intel.toml".into());
+        let mut cfg = Config::default();
+        if Path::new(&path).exists() || explicit {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            cfg.apply_toml(&text).map_err(|e| match e {
+                ConfigError::File { reason, .. } => ConfigError::File { path, reason },
+                other => other,
+            })?;
+        }
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
+        let f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::File {
+            path: String::new(),
+            reason: e.to_string(),
+        })?;
+        if let Some(v) = f.database_url {
+            self.database_url = parse_database_url("database_url", &v)?;
+        }
+        if let Some(v) = f.bind_addr {
+            self.bind_addr = parse_bind("bind_addr", &v)?;
+        }
+        if let Some(v) = f.smtp_url {
+            self.smtp_url = parse_smtp("smtp_url", &v)?;
+        }
+        if let Some(v) = f.sla_alerts_enabled {
+            self.sla_alerts_enabled = v;
+        }
+        if let Some(v) = f.sla_alert_recipients {
+            self.sla_alert_recipients = v
+                .iter()
+                .map(|s| parse_email("sla_alert_recipients", s))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = f.default_from_email {
+            self.default_from_email = parse_email("default_from_email", &v)?;
+        }
+        if let Some(v) = f.prometheus_metrics_enabled {
+            self.prometheus_metrics_enabled = v;
+        }
+        if let Some(v) = f.log_format {
+            self.log_format = parse_log_format("log_format", &v)?;
+        }
+        Ok(())
+    }
+
+    /// Applies environment variables, read through `get` so tests need not touch the real
+    /// environment.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("DATABASE_URL") {
+            self.database_url = parse_database_url("DATABASE_URL", &v)?;
+        }
+        if let Some(v) = get("BIND_ADDR") {
+            self.bind_addr = parse_bind("BIND_ADDR", &v)?;
+        }
+        if let Some(v) = get("SMTP_URL") {
+            self.smtp_url = parse_smtp("SMTP_URL", &v)?;
+        }
+        if let Some(v) = get("SLA_ALERTS_ENABLED") {
+            self.sla_alerts_enabled = parse_bool("SLA_ALERTS_ENABLED", &v)?;
+        }
+        if let Some(v) = get("SLA_ALERT_RECIPIENTS") {
+            self.sla_alert_recipients = parse_recipients("SLA_ALERT_RECIPIENTS", &v)?;
+        }
+        if let Some(v) = get("DEFAULT_FROM_EMAIL") {
+            self.default_from_email = parse_email("DEFAULT_FROM_EMAIL", &v)?;
+        }
+        if let Some(v) = get("PROMETHEUS_METRICS_ENABLED") {
+            self.prometheus_metrics_enabled = parse_bool("PROMETHEUS_METRICS_ENABLED", &v)?;
+        }
+        if let Some(v) = get("LOG_FORMAT") {
+            self.log_format = parse_log_format("LOG_FORMAT", &v)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (k, v) in [
+            ("BIND_ADDR", "nope"),
+            ("SLA_ALERTS_ENABLED", "maybe"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_URL", "mysql://x"),
+            ("SMTP_URL", "http://x"),
+            ("SLA_ALERT_RECIPIENTS", "a@b.c, not-an-email"),
+        ] {
+            let err = Config::default().apply_env(env(&[(k, v)])).unwrap_err();
+            assert!(err.to_string().contains(k), "{err}");
+        }
+    }
+
+    #[test]
+    fn env_and_toml_apply() {
+        let mut c = Config::default();
+        c.apply_toml("bind_addr = \"0.0.0.0:9000\"\nlog_format = \"json\"\n")
+            .unwrap();
+        c.apply_env(env(&[("SLA_ALERT_RECIPIENTS", "a@x.io, b@y.io")]))
+            .unwrap();
+        assert_eq!(c.bind_addr.port(), 9000);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.sla_alert_recipients, vec!["a@x.io", "b@y.io"]);
+        assert!(c.apply_toml("unknown_key = 1").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! Counts and times GraphQL operations by type, tracks live subscriptions, and gives every
+//! error an `extensions.code`.
+use crate::metrics::Metrics;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Response, ServerResult, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub struct MetricsExtension(pub Arc<Metrics>);
+
+impl ExtensionFactory for MetricsExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest {
+            metrics: self.0.clone(),
+            op_type: Mutex::new(None),
+        })
+    }
+}
+
+struct PerRequest {
+    metrics: Arc<Metrics>,
+    op_type: Mutex<Option<&'static str>>,
+}
+
+fn type_name(t: OperationType) -> &'static str {
+    match t {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// Decrements the active-subscriptions gauge when the stream is dropped, however it ends.
+struct Live(prometheus::IntGauge);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let start = Instant::now();
+        let mut resp = next.run(ctx).await;
+        crate::error::ensure_codes(&mut resp);
+        let op = self
+            .op_type
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .unwrap_or("unknown");
+        let outcome = if resp.errors.is_empty() { "ok" } else { "error" };
+        self.metrics
+            .graphql_requests_total
+            .with_label_values(&[op, outcome])
+            .inc();
+        self.metrics
+            .graphql_request_duration_seconds
+            .with_label_values(&[op])
+            .observe(start.elapsed().as_secs_f64());
+        resp
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let gauge = self.metrics.graphql_subscriptions_active.clone();
+        self.metrics
+            .graphql_requests_total
+            .with_label_values(&["subscription", "ok"])
+            .inc();
+        gauge.inc();
+        let guard = Live(gauge);
+        next.run(ctx, stream)
+            .map(move |mut r| {
+                let _keep = &guard;
+                crate::error::ensure_codes(&mut r);
+                r
+            })
+            .boxed()
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let t = match &doc.operations {
+            DocumentOperations::Single(op) => Some(op.node.ty),
+            DocumentOperations::Multiple(map) if map.len() == 1 => {
+                map.values().next().map(|op| op.node.ty)
+            }
+            DocumentOperations::Multiple(_) => None,
+        };
+        if let (Some(t), Ok(mut slot)) = (t, self.op_type.lock()) {
+            *slot = Some(type_name(t));
+        }
+        Ok(doc)
+    }
+}

@@ -1,0 +1,122 @@
+//! Schema assembly: MergedObject roots, limits, per-request context (caller, loaders),
+//! pagination and the metrics extension.
+pub mod extension;
+pub mod loaders;
+pub mod pagination;
+
+use crate::auth::AuthState;
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    crate::catalog::graphql::CatalogQuery,
+    crate::workflows::graphql::WorkflowQuery,
+    MetaQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    crate::catalog::graphql::CatalogMutation,
+    crate::workflows::graphql::WorkflowMutation,
+);
+
+pub type Subscription = EmptySubscription;
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Maximum selection depth of one operation.
+pub const MAX_DEPTH: usize = 12;
+/// Maximum complexity (roughly, fields times list sizes) of one operation.
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(16)
+}
+
+pub fn build_schema(state: Arc<AppState>) -> AppSchema {
+    builder()
+        .extension(extension::MetricsExtension(state.metrics.clone()))
+        .data(state)
+        .finish()
+}
+
+/// The SDL, without needing a database.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// Per-request helpers for resolvers.
+pub trait CtxExt {
+    fn state(&self) -> AppResult<&Arc<AppState>>;
+    fn loaders(&self) -> AppResult<&loaders::Loaders>;
+}
+
+impl CtxExt for Context<'_> {
+    fn state(&self) -> AppResult<&Arc<AppState>> {
+        self.data::<Arc<AppState>>()
+            .map_err(|_| AppError::Internal("application state missing from schema".into()))
+    }
+
+    fn loaders(&self) -> AppResult<&loaders::Loaders> {
+        match self.data_opt::<loaders::Loaders>() {
+            Some(l) => Ok(l),
+            None => match self.data_opt::<AuthState>() {
+                Some(AuthState::User(_)) => Err(AppError::Internal("data loaders missing".into())),
+                _ => Err(AppError::Unauthenticated),
+            },
+        }
+    }
+}
+
+/// The caller and their company.
+#[derive(async_graphql::SimpleObject)]
+pub struct Viewer {
+    pub user_id: async_graphql::ID,
+    pub company_id: async_graphql::ID,
+    pub email: String,
+    pub role: crate::model::Role,
+}
+
+#[derive(Default)]
+pub struct MetaQuery;
+
+#[async_graphql::Object]
+impl MetaQuery {
+    /// Who the token belongs to.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        use crate::auth::CtxAuth;
+        let a = ctx.auth()?;
+        Ok(Viewer {
+            user_id: a.user_id.into(),
+            company_id: a.company_id.into(),
+            email: a.email.clone(),
+            role: a.role,
+        })
+    }
+}
+
+/// A person in the caller's company.
+pub struct User(pub crate::entity::user::Model);
+
+#[async_graphql::Object]
+impl User {
+    async fn id(&self) -> async_graphql::ID {
+        self.0.id.into()
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn role(&self) -> async_graphql::Result<crate::model::Role> {
+        Ok(crate::model::stored(crate::model::Role::parse, &self.0.role)?)
+    }
+}

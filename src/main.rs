@@ -1,0 +1,202 @@
+//! The `workflow-intel` command line.
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use workflow_intel::config::{Config, LogFormat};
+use workflow_intel::model::Role;
+use workflow_intel::{auth, db, graphql, seed};
+
+#[derive(Parser)]
+#[command(name = "workflow-intel", version, about = "GraphQL intelligence for workflow automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve GraphQL until Ctrl-C.
+    Serve {
+        /// Address to listen on (overrides BIND_ADDR).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Database URL (overrides DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Seed a demo company and print an admin token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply all pending migrations and exit.
+    Migrate {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the GraphQL schema (SDL).
+    ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create the company and user if missing, and print a new token once.
+    Create {
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Editor,
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn open(cfg: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let conn = db::connect(&cfg.database_url, None)
+        .await
+        .with_context(|| format!("connecting to {}", cfg.database_url))?;
+    db::migrate(&conn).await.context("applying migrations")?;
+    Ok(conn)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::ExportSchema = cli.command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    let mut cfg = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_tracing(cfg.log_format);
+    match cli.command {
+        Command::ExportSchema => unreachable!("handled above"),
+        Command::Migrate { database_url } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            open(&cfg).await?;
+            println!("migrations applied to {}", cfg.database_url);
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    company,
+                    email,
+                    role,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let conn = open(&cfg).await?;
+            let t = auth::issue_token(&conn, &company, &email, role.into())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", t.token);
+            eprintln!("token for {email} ({company}); it is shown only once");
+        }
+        Command::Serve {
+            bind,
+            database_url,
+            demo,
+        } => {
+            if let Some(b) = bind {
+                cfg.bind_addr = b;
+            }
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let conn = open(&cfg).await?;
+            let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
+                .await
+                .with_context(|| format!("binding {}", cfg.bind_addr))?;
+            let addr = listener.local_addr()?;
+            let demo_token = if demo {
+                Some(
+                    seed::seed_demo(&conn)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?,
+                )
+            } else {
+                None
+            };
+            let app = workflow_intel::build(cfg, conn);
+            tracing::info!(%addr, "serving GraphQL at /graphql");
+            println!("workflow-intel listening on http://{addr}");
+            println!("  GraphQL:    http://{addr}/graphql");
+            println!("  Playground: http://{addr}/playground");
+            if let Some(t) = demo_token {
+                println!("  Demo admin token (shown once): {}", t.token);
+                println!("  Playground with the token:     http://{addr}/playground#token={}", t.token);
+                println!(
+                    "  Try: curl -s http://{addr}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ workflows {{ edges {{ node {{ name status }} }} }} }}\"}}'",
+                    t.token
+                );
+            }
+            workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Typed enums shared by the database layer (stored as snake_case strings) and GraphQL
+//! (UPPER_CASE values).
+
+/// Declares an enum that is a GraphQL enum, serialises as snake_case, and converts to and from
+/// its stored string.
+#[macro_export]
+macro_rules! str_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $s)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $s),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// What a user may do within their company.
+    Role { Admin => "admin", Editor => "editor", Viewer => "viewer" }
+);
+
+str_enum!(
+    /// How long an action usually takes.
+    LatencyClass {
+        Instant => "instant",
+        Fast => "fast",
+        Medium => "medium",
+        Slow => "slow",
+        VerySlow => "very_slow",
+    }
+);
+
+impl LatencyClass {
+    /// The documented default duration for an action of this class with no measured history.
+    pub fn default_duration_ms(self) -> i64 {
+        match self {
+            LatencyClass::Instant => 10,
+            LatencyClass::Fast => 500,
+            LatencyClass::Medium => 5_000,
+            LatencyClass::Slow => 60_000,
+            LatencyClass::VerySlow => 3_600_000,
+        }
+    }
+}
+
+str_enum!(
+    WorkflowType {
+        Approval => "approval",
+        Notification => "notification",
+        Automation => "automation",
+        Escalation => "escalation",
+        Custom => "custom",
+    }
+);
+
+str_enum!(
+    WorkflowStatus {
+        Draft => "draft",
+        Active => "active",
+        Inactive => "inactive",
+        Archived => "archived",
+    }
+);
+
+str_enum!(
+    ExecutionStatus {
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+        Paused => "paused",
+    }
+);
+
+/// Parses a stored enum string, turning a corrupt value into an internal error instead of a
+/// panic.
+pub fn stored<T>(parse: fn(&str) -> Option<T>, value: &str) -> Result<T, crate::error::AppError> {
+    parse(value).ok_or_else(|| crate::error::AppError::Internal(format!("unknown stored value {value:?}")))
+}

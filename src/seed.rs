@@ -1,0 +1,113 @@
+//! The demo company: an admin, a few catalog actions and the discount-approval workflow.
+use crate::auth::{AuthContext, IssuedToken, issue_token};
+use crate::catalog::service::{self as catalog, ActionFields};
+use crate::error::AppResult;
+use crate::model::{LatencyClass, Role, WorkflowStatus, WorkflowType};
+use crate::workflows::service::{self as workflows, WorkflowFields};
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+pub const DEMO_COMPANY: &str = "Demo Company";
+pub const DEMO_ADMIN: &str = "admin@demo.local";
+pub const DISCOUNT_WORKFLOW: &str = "Discount Approval";
+
+/// The discount-approval steps: validate, then manager, director over 10,000 and CFO over
+/// 50,000.
+pub fn discount_steps() -> serde_json::Value {
+    json!([
+        {"name": "Validate", "action": "validation"},
+        {"name": "Manager Approval", "action": "approval", "approver": "manager"},
+        {"name": "Director Approval", "action": "approval", "approver": "director",
+         "conditions": {"amount": {"$gt": 10000}}},
+        {"name": "CFO Approval", "action": "approval", "approver": "cfo",
+         "conditions": {"amount": {"$gt": 50000}}}
+    ])
+}
+
+fn demo_actions() -> Vec<ActionFields> {
+    let a = |name: &str, t: &str, desc: &str, idem: bool, lat, fx: &[&str], schema| ActionFields {
+        name: Some(name.into()),
+        action_type: Some(t.into()),
+        description: Some(desc.into()),
+        is_idempotent: Some(idem),
+        latency_class: Some(lat),
+        side_effects: Some(fx.iter().map(|s| s.to_string()).collect()),
+        input_schema: Some(schema),
+        output_schema: None,
+        is_active: Some(true),
+    };
+    vec![
+        a("Validate request", "validation", "Checks the request against business rules.", true,
+          LatencyClass::Instant, &[], None),
+        a("Human approval", "approval", "Waits for an approver's decision.", true,
+          LatencyClass::Slow, &["human_task"], None),
+        a("Send email", "send_email", "Sends an email through the company's mail relay.", false,
+          LatencyClass::Fast, &["email"],
+          Some(json!({"type": "object", "required": ["to", "subject"],
+                      "properties": {"to": {"type": "string", "format": "email"},
+                                     "subject": {"type": "string", "minLength": 1},
+                                     "body": {"type": "string"}}}))),
+        a("Update CRM record", "crm_update", "Writes fields on a CRM record.", false,
+          LatencyClass::Medium, &["crm_write"],
+          Some(json!({"type": "object", "required": ["record_id"],
+                      "properties": {"record_id": {"type": "string"}, "fields": {"type": "object"}}}))),
+        a("Call webhook", "http_request", "Calls an HTTP endpoint.", false,
+          LatencyClass::Medium, &["external_call"], None),
+    ]
+}
+
+/// Seeds the demo company if it has no workflows yet, and issues a fresh admin token.
+pub async fn seed_demo(db: &impl ConnectionTrait) -> AppResult<IssuedToken> {
+    let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin).await?;
+    let auth = AuthContext {
+        company_id: issued.company_id,
+        user_id: issued.user_id,
+        email: DEMO_ADMIN.into(),
+        role: Role::Admin,
+    };
+    let existing = workflows::scoped(&auth).one(db).await?;
+    if existing.is_some() {
+        return Ok(issued);
+    }
+    for a in demo_actions() {
+        catalog::create(db, &auth, a).await?;
+    }
+    workflows::create(
+        db,
+        &auth,
+        WorkflowFields {
+            name: Some(DISCOUNT_WORKFLOW.into()),
+            description: Some("Discount requests need more approvers as the amount grows.".into()),
+            workflow_type: Some(WorkflowType::Approval),
+            status: Some(WorkflowStatus::Active),
+            steps: Some(discount_steps()),
+            input_schema: Some(Some(json!({
+                "type": "object",
+                "required": ["amount"],
+                "properties": {"amount": {"type": "number", "minimum": 0},
+                               "customer": {"type": "string"}}
+            }))),
+            owner_id: None,
+        },
+    )
+    .await?;
+    workflows::create(
+        db,
+        &auth,
+        WorkflowFields {
+            name: Some("New Customer Welcome".into()),
+            description: Some("Welcome email and CRM update for new customers.".into()),
+            workflow_type: Some(WorkflowType::Notification),
+            status: Some(WorkflowStatus::Active),
+            steps: Some(json!([
+                {"name": "Send welcome email", "action": "send_email",
+                 "input": {"to": "{{customer_email}}", "subject": "Welcome!"}},
+                {"name": "Mark customer onboarded", "action": "crm_update"}
+            ])),
+            input_schema: None,
+            owner_id: None,
+        },
+    )
+    .await?;
+    Ok(issued)
+}

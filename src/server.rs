@@ -1,0 +1,323 @@
+//! The HTTP surface: /graphql (POST, GET and WebSocket upgrade), /metrics, /healthz, /readyz
+//! and the embedded playground.
+use crate::auth::{self, AuthState};
+use crate::graphql::AppSchema;
+use crate::graphql::loaders::Loaders;
+use crate::AppState;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Data};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest request body (and WebSocket message) accepted.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Largest number of operations in one batched POST.
+pub const MAX_BATCH: usize = 10;
+
+#[derive(Clone)]
+pub struct Http {
+    pub schema: AppSchema,
+    pub state: Arc<AppState>,
+}
+
+pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
+    let http = Http { schema, state };
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/", get(|| async { Redirect::temporary("/playground") }))
+        .route("/playground", get(playground_index))
+        .route("/playground/", get(playground_index))
+        .route("/playground/app.js", get(playground_js))
+        .route("/playground/app.css", get(playground_css))
+        .layer(middleware::from_fn_with_state(http.clone(), track_http))
+        .with_state(http)
+}
+
+async fn track_http(State(http): State<Http>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let m = &http.state.metrics;
+    m.http_requests_total
+        .with_label_values(&[&method, &route, resp.status().as_str()])
+        .inc();
+    m.http_request_duration_seconds
+        .with_label_values(&[&method, &route])
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// A GraphQL-shaped error response for failures before execution.
+fn request_error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = json!({
+        "errors": [{"message": message.into(), "extensions": {"code": "BAD_USER_INPUT"}}]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn json_response(resp: &BatchResponse) -> Response {
+    match serde_json::to_vec(resp) {
+        Ok(bytes) => (
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "serialising a GraphQL response");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Authenticates a bearer token and builds the per-request data: the caller and loaders
+/// bound to their company.
+async fn auth_state(state: &AppState, token: Option<&str>) -> AuthState {
+    match token {
+        None => AuthState::Anonymous,
+        Some(t) => match auth::authenticate(&state.db, t).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "authenticating a token");
+                AuthState::Invalid
+            }
+        },
+    }
+}
+
+fn data_for(state: &AppState, auth: AuthState) -> Data {
+    let mut data = Data::default();
+    if let AuthState::User(a) = &auth {
+        data.insert(Loaders::new(state.db.clone(), a.company_id));
+    }
+    data.insert(auth);
+    data
+}
+
+fn header_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer)
+}
+
+async fn execute(http: &Http, headers: &HeaderMap, batch: BatchRequest) -> Response {
+    let auth = auth_state(&http.state, header_token(headers)).await;
+    let batch = match batch {
+        BatchRequest::Single(mut r) => {
+            r.data = data_for(&http.state, auth);
+            BatchRequest::Single(r)
+        }
+        // Each operation gets its own loaders; the caller is authenticated once.
+        BatchRequest::Batch(rs) => BatchRequest::Batch(
+            rs.into_iter()
+                .map(|mut r| {
+                    r.data = data_for(&http.state, auth.clone());
+                    r
+                })
+                .collect(),
+        ),
+    };
+    json_response(&http.schema.execute_batch(batch).await)
+}
+
+async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Body) -> Response {
+    let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body exceeds the limit of {MAX_BODY_BYTES} bytes (2 MB)"),
+            );
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "malformed request body: expected JSON like {{\"query\": \"…\", \"variables\": {{…}}}}: {e}"
+                ),
+            );
+        }
+    };
+    if let BatchRequest::Batch(rs) = &batch {
+        if rs.is_empty() || rs.len() > MAX_BATCH {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                format!("a batch must hold 1 to {MAX_BATCH} operations"),
+            );
+        }
+    }
+    execute(&http, &headers, batch).await
+}
+
+/// Whether a document's operation (the named one, or the only one) is a mutation.
+fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => ops.iter().any(|(name, op)| {
+            op.node.ty == OperationType::Mutation
+                && operation_name.is_none_or(|n| n == name.as_str())
+        }),
+    }
+}
+
+async fn graphql_get(State(http): State<Http>, req: Request) -> Response {
+    let is_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        return websocket(http, req).await;
+    }
+    let query = req.uri().query().unwrap_or_default();
+    let gql = match async_graphql::http::parse_query_string(query) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                format!("malformed query string: expected ?query=…&variables=…: {e}"),
+            );
+        }
+    };
+    if is_mutation(&gql.query, gql.operation_name.as_deref()) {
+        return request_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+    }
+    let headers = req.headers().clone();
+    execute(&http, &headers, BatchRequest::Single(gql)).await
+}
+
+/// The token in a `connection_init` payload: `{"Authorization": "Bearer …"}` or
+/// `{"token": "…"}` (header names in any case).
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let obj = payload.as_object()?;
+    for (k, v) in obj {
+        let Some(s) = v.as_str() else { continue };
+        if k.eq_ignore_ascii_case("authorization") {
+            return auth::bearer(s).map(str::to_string);
+        }
+        if k == "token" {
+            return Some(s.trim().to_string()).filter(|t| !t.is_empty());
+        }
+    }
+    None
+}
+
+/// Counts an open WebSocket connection until it closes.
+struct WsGuard(prometheus::IntGauge);
+
+impl Drop for WsGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn websocket(http: Http, req: Request) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let Http { schema, state } = http;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(MAX_BODY_BYTES)
+        .on_upgrade(move |socket| async move {
+            let gauge = state.metrics.graphql_websocket_connections_active.clone();
+            gauge.inc();
+            let _guard = WsGuard(gauge);
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let Some(token) = init_token(&payload) else {
+                        return Err(crate::error::AppError::Unauthenticated.into());
+                    };
+                    match auth_state(&state, Some(&token)).await {
+                        a @ AuthState::User(_) => Ok(data_for(&state, a)),
+                        _ => Err(crate::error::AppError::Unauthenticated.into()),
+                    }
+                })
+                .serve()
+                .await
+        })
+}
+
+async fn metrics(State(http): State<Http>) -> Response {
+    if !http.state.config.prometheus_metrics_enabled {
+        return (StatusCode::NOT_FOUND, "metrics are disabled (PROMETHEUS_METRICS_ENABLED=false)\n").into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        http.state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(http): State<Http>) -> Response {
+    match http.state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+static INDEX_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/index.html"));
+static APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/app.js"));
+static APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/app.css"));
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn playground_index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn playground_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn playground_css() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}

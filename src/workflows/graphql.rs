@@ -1,0 +1,222 @@
+//! Workflows' part of the schema.
+use super::service::{self, WorkflowFields, WorkflowFilter};
+use super::steps::action_types;
+use crate::auth::CtxAuth;
+use crate::catalog::graphql::{Action, DeletePayload};
+use crate::entity::workflow;
+use crate::graphql::pagination::{Page, paginate};
+use crate::graphql::{CtxExt, User};
+use crate::ids::parse_id;
+use crate::model::{WorkflowStatus, WorkflowType, stored};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub struct Workflow(pub workflow::Model);
+
+#[Object]
+impl Workflow {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn workflow_type(&self) -> Result<WorkflowType> {
+        Ok(stored(WorkflowType::parse, &self.0.workflow_type)?)
+    }
+    async fn status(&self) -> Result<WorkflowStatus> {
+        Ok(stored(WorkflowStatus::parse, &self.0.status)?)
+    }
+    /// The steps: `[{name, action, approver?, conditions?, branches?, default_next?,
+    /// max_iterations?, input?, description?}]`.
+    async fn steps(&self) -> Json<Value> {
+        Json(self.0.steps.clone())
+    }
+    async fn input_schema(&self) -> Option<Json<Value>> {
+        self.0.input_schema.clone().map(Json)
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(owner) = self.0.owner_id else {
+            return Ok(None);
+        };
+        let u = ctx.loaders()?.users.load_one(owner).await.map_err(crate::error::AppError::from)?;
+        Ok(u.map(User))
+    }
+    /// The catalog actions its steps use (in first-use order; types missing from the catalog
+    /// are left out).
+    async fn actions(&self, ctx: &Context<'_>) -> Result<Vec<Action>> {
+        let types = action_types(&self.0.steps);
+        let mut found = ctx
+            .loaders()?
+            .actions
+            .load_many(types.iter().cloned())
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(types
+            .iter()
+            .filter_map(|t| found.remove(t))
+            .map(Action)
+            .collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct WorkflowFilterInput {
+    pub status: Option<WorkflowStatus>,
+    pub workflow_type: Option<WorkflowType>,
+    pub owner_id: Option<ID>,
+    /// Matches names containing this text.
+    pub search: Option<String>,
+}
+
+#[derive(Default)]
+pub struct WorkflowQuery;
+
+#[Object]
+impl WorkflowQuery {
+    async fn workflows(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<WorkflowFilterInput>,
+    ) -> Result<Page<Workflow>> {
+        let auth = ctx.auth()?;
+        let f = filter.unwrap_or_default();
+        let owner_id = match f.owner_id {
+            Some(o) => Some(parse_id(&o, "user")?),
+            None => None,
+        };
+        let q = service::filtered(
+            auth,
+            &WorkflowFilter {
+                status: f.status,
+                workflow_type: f.workflow_type,
+                owner_id,
+                search: f.search,
+            },
+        );
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| (m.id, Workflow(m))).await?)
+    }
+
+    async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "workflow")?;
+        Ok(Workflow(service::get(&ctx.state()?.db, auth, id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateWorkflowInput {
+    pub name: String,
+    pub description: Option<String>,
+    #[graphql(default_with = "WorkflowType::Custom")]
+    pub workflow_type: WorkflowType,
+    /// A list of step objects; see `Workflow.steps`.
+    pub steps: Json<Value>,
+    pub input_schema: Option<Json<Value>>,
+    /// Defaults to the caller.
+    pub owner_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateWorkflowInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub workflow_type: Option<WorkflowType>,
+    pub status: Option<WorkflowStatus>,
+    pub steps: Option<Json<Value>>,
+    /// `null` removes the schema; leaving the field out keeps it.
+    pub input_schema: MaybeUndefined<Json<Value>>,
+    pub owner_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteWorkflowInput {
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ActivateWorkflowInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct WorkflowPayload {
+    pub workflow: Workflow,
+}
+
+#[derive(Default)]
+pub struct WorkflowMutation;
+
+#[Object]
+impl WorkflowMutation {
+    async fn create_workflow(&self, ctx: &Context<'_>, input: CreateWorkflowInput) -> Result<WorkflowPayload> {
+        let auth = ctx.writer()?;
+        let owner_id = match &input.owner_id {
+            Some(o) => Some(parse_id(o, "user")?),
+            None => None,
+        };
+        let f = WorkflowFields {
+            name: Some(input.name),
+            description: input.description,
+            workflow_type: Some(input.workflow_type),
+            status: None,
+            steps: Some(input.steps.0),
+            input_schema: Some(input.input_schema.map(|j| j.0)),
+            owner_id,
+        };
+        let m = service::create(&ctx.state()?.db, auth, f).await?;
+        Ok(WorkflowPayload { workflow: Workflow(m) })
+    }
+
+    async fn update_workflow(&self, ctx: &Context<'_>, input: UpdateWorkflowInput) -> Result<WorkflowPayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.id, "workflow")?;
+        let owner_id = match &input.owner_id {
+            Some(o) => Some(parse_id(o, "user")?),
+            None => None,
+        };
+        let f = WorkflowFields {
+            name: input.name,
+            description: input.description,
+            workflow_type: input.workflow_type,
+            status: input.status,
+            steps: input.steps.map(|j| j.0),
+            input_schema: match input.input_schema {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(j) => Some(Some(j.0)),
+            },
+            owner_id,
+        };
+        let m = service::update(&ctx.state()?.db, auth, id, f).await?;
+        Ok(WorkflowPayload { workflow: Workflow(m) })
+    }
+
+    async fn delete_workflow(&self, ctx: &Context<'_>, input: DeleteWorkflowInput) -> Result<DeletePayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.id, "workflow")?;
+        service::delete(&ctx.state()?.db, auth, id).await?;
+        Ok(DeletePayload { deleted_id: input.id })
+    }
+
+    async fn activate_workflow(&self, ctx: &Context<'_>, input: ActivateWorkflowInput) -> Result<WorkflowPayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.id, "workflow")?;
+        let m = service::activate(&ctx.state()?.db, auth, id).await?;
+        Ok(WorkflowPayload { workflow: Workflow(m) })
+    }
+}

@@ -1,0 +1,4 @@
+//! Workflow definitions (and, with the SLA work, executions reported by host engines).
+pub mod graphql;
+pub mod service;
+pub mod steps;

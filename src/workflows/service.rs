@@ -1,0 +1,183 @@
+//! Workflow persistence, always scoped to the caller's company.
+use super::steps::parse_steps;
+use crate::auth::AuthContext;
+use crate::catalog::schema::check_schema;
+use crate::entity::{user, workflow};
+use crate::error::{AppError, AppResult};
+use crate::model::{WorkflowStatus, WorkflowType};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowFields {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub workflow_type: Option<WorkflowType>,
+    pub status: Option<WorkflowStatus>,
+    pub steps: Option<Value>,
+    /// `Some(None)` clears the schema.
+    pub input_schema: Option<Option<Value>>,
+    pub owner_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowFilter {
+    pub status: Option<WorkflowStatus>,
+    pub workflow_type: Option<WorkflowType>,
+    pub owner_id: Option<Uuid>,
+    pub search: Option<String>,
+}
+
+pub fn scoped(auth: &AuthContext) -> Select<workflow::Entity> {
+    workflow::Entity::find().filter(workflow::Column::CompanyId.eq(auth.company_id))
+}
+
+pub fn filtered(auth: &AuthContext, f: &WorkflowFilter) -> Select<workflow::Entity> {
+    let mut q = scoped(auth);
+    if let Some(s) = f.status {
+        q = q.filter(workflow::Column::Status.eq(s.as_str()));
+    }
+    if let Some(t) = f.workflow_type {
+        q = q.filter(workflow::Column::WorkflowType.eq(t.as_str()));
+    }
+    if let Some(o) = f.owner_id {
+        q = q.filter(workflow::Column::OwnerId.eq(o));
+    }
+    if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        q = q.filter(workflow::Column::Name.contains(s));
+    }
+    q
+}
+
+pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<workflow::Model> {
+    scoped(auth)
+        .filter(workflow::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("workflow {id}")))
+}
+
+fn check_name(n: &str) -> AppResult<String> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 200 {
+        return Err(AppError::bad("name must be 1 to 200 characters"));
+    }
+    Ok(n.to_string())
+}
+
+fn check_steps(steps: &Value) -> AppResult<()> {
+    parse_steps(steps).map(|_| ()).map_err(AppError::BadInput)
+}
+
+fn check_input_schema(s: &Option<Value>) -> AppResult<()> {
+    if let Some(s) = s {
+        check_schema(s).map_err(|e| AppError::bad(format!("inputSchema is not a valid JSON Schema: {e}")))?;
+    }
+    Ok(())
+}
+
+/// An owner must be a user of the caller's company.
+async fn check_owner(db: &impl ConnectionTrait, auth: &AuthContext, owner: Uuid) -> AppResult<()> {
+    let found = user::Entity::find()
+        .filter(user::Column::CompanyId.eq(auth.company_id))
+        .filter(user::Column::Id.eq(owner))
+        .one(db)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| AppError::bad(format!("ownerId: no user {owner} in your company")))
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    f: WorkflowFields,
+) -> AppResult<workflow::Model> {
+    let name = check_name(f.name.as_deref().unwrap_or_default())?;
+    let steps = f.steps.unwrap_or_else(|| Value::Array(vec![]));
+    check_steps(&steps)?;
+    let input_schema = f.input_schema.flatten();
+    check_input_schema(&input_schema)?;
+    let owner = f.owner_id.unwrap_or(auth.user_id);
+    check_owner(db, auth, owner).await?;
+    let now = Utc::now();
+    let m = workflow::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(auth.company_id),
+        name: Set(name),
+        description: Set(f.description.unwrap_or_default()),
+        workflow_type: Set(f.workflow_type.unwrap_or(WorkflowType::Custom).as_str().into()),
+        status: Set(f.status.unwrap_or(WorkflowStatus::Draft).as_str().into()),
+        steps: Set(steps),
+        input_schema: Set(input_schema),
+        owner_id: Set(Some(owner)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(m.insert(db).await?)
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+    f: WorkflowFields,
+) -> AppResult<workflow::Model> {
+    let current = get(db, auth, id).await?;
+    let mut m: workflow::ActiveModel = current.into();
+    if let Some(n) = f.name {
+        m.name = Set(check_name(&n)?);
+    }
+    if let Some(d) = f.description {
+        m.description = Set(d);
+    }
+    if let Some(t) = f.workflow_type {
+        m.workflow_type = Set(t.as_str().into());
+    }
+    if let Some(s) = f.status {
+        m.status = Set(s.as_str().into());
+    }
+    if let Some(s) = f.steps {
+        check_steps(&s)?;
+        m.steps = Set(s);
+    }
+    if let Some(s) = f.input_schema {
+        check_input_schema(&s)?;
+        m.input_schema = Set(s);
+    }
+    if let Some(o) = f.owner_id {
+        check_owner(db, auth, o).await?;
+        m.owner_id = Set(Some(o));
+    }
+    m.updated_at = Set(Utc::now());
+    Ok(m.update(db).await?)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
+    let current = get(db, auth, id).await?;
+    workflow::Entity::delete_by_id(current.id).exec(db).await?;
+    Ok(())
+}
+
+/// Makes a workflow ACTIVE. It needs at least one step; an archived workflow stays archived.
+pub async fn activate(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<workflow::Model> {
+    let current = get(db, auth, id).await?;
+    if current.status == WorkflowStatus::Archived.as_str() {
+        return Err(AppError::conflict("an archived workflow cannot be activated"));
+    }
+    if current.status == WorkflowStatus::Active.as_str() {
+        return Ok(current);
+    }
+    let steps = parse_steps(&current.steps).map_err(AppError::BadInput)?;
+    if steps.is_empty() {
+        return Err(AppError::bad("a workflow needs at least one step to be activated"));
+    }
+    let mut m: workflow::ActiveModel = current.into();
+    m.status = Set(WorkflowStatus::Active.as_str().into());
+    m.updated_at = Set(Utc::now());
+    Ok(m.update(db).await?)
+}

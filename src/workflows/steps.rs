@@ -1,0 +1,158 @@
+//! The workflow step model and its structural validation (pure).
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// One routing rule: the first branch whose condition holds decides the next step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    pub condition: Value,
+    pub next_step: String,
+}
+
+/// A step as stored in `workflows.steps`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// The `action_type` of a catalog action.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who approves, for approval steps (a role such as `manager`, or a person).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// The step runs only when these hold, and is skipped otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches: Option<Vec<Branch>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_next: Option<String>,
+    /// Allows a loop back to this step, at most this many times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    /// Static input handed to the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+}
+
+/// Parses and checks the steps document. Errors name the step index, as `steps[2]`.
+pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
+    let arr = doc
+        .as_array()
+        .ok_or_else(|| "steps must be a list of step objects".to_string())?;
+    let mut steps = Vec::with_capacity(arr.len());
+    for (i, raw) in arr.iter().enumerate() {
+        if !raw.is_object() {
+            return Err(format!("steps[{i}]: a step must be an object"));
+        }
+        let step: Step =
+            serde_json::from_value(raw.clone()).map_err(|e| format!("steps[{i}]: {e}"))?;
+        if step.name.trim().is_empty() {
+            return Err(format!("steps[{i}]: name must not be empty"));
+        }
+        if step.action.trim().is_empty() {
+            return Err(format!("steps[{i}] ({}): action must not be empty", step.name));
+        }
+        if let Some(c) = &step.conditions {
+            if !c.is_object() {
+                return Err(format!(
+                    "steps[{i}] ({}): conditions must be an object such as {{\"amount\": {{\"$gt\": 100}}}}",
+                    step.name
+                ));
+            }
+        }
+        if let Some(bs) = &step.branches {
+            for (j, b) in bs.iter().enumerate() {
+                if !b.condition.is_object() {
+                    return Err(format!(
+                        "steps[{i}] ({}): branches[{j}].condition must be an object",
+                        step.name
+                    ));
+                }
+            }
+        }
+        steps.push(step);
+    }
+    let mut names = HashSet::new();
+    for (i, s) in steps.iter().enumerate() {
+        if !names.insert(s.name.as_str()) {
+            return Err(format!("steps[{i}]: duplicate step name {:?}", s.name));
+        }
+    }
+    for (i, s) in steps.iter().enumerate() {
+        let targets = s
+            .branches
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, b)| (format!("branches[{j}].next_step"), &b.next_step))
+            .chain(s.default_next.iter().map(|d| ("default_next".to_string(), d)));
+        for (field, target) in targets {
+            if !names.contains(target.as_str()) {
+                return Err(format!(
+                    "steps[{i}] ({}): {field} refers to {target:?}, which is not a step of this workflow",
+                    s.name
+                ));
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// The distinct action types the steps use, in first-use order.
+pub fn action_types(doc: &Value) -> Vec<String> {
+    let mut seen = HashSet::new();
+    doc.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("action").and_then(Value::as_str))
+        .filter(|a| seen.insert(a.to_string()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn accepts_the_discount_workflow() {
+        let s = parse_steps(&json!([
+            {"name": "Validate", "action": "validation"},
+            {"name": "Manager Approval", "action": "approval", "approver": "manager"},
+            {"name": "Director Approval", "action": "approval", "approver": "director",
+             "conditions": {"amount": {"$gt": 10000}}}
+        ]))
+        .unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[2].approver.as_deref(), Some("director"));
+    }
+
+    #[test]
+    fn errors_name_the_step_index() {
+        let cases = [
+            (json!({"name": "x"}), "steps must be a list"),
+            (json!([{"name": "a", "action": "x"}, 3]), "steps[1]"),
+            (json!([{"name": "a"}]), "steps[0]: missing field `action`"),
+            (json!([{"name": "a", "action": "x", "conditon": {}}]), "steps[0]: unknown field `conditon`"),
+            (json!([{"name": "a", "action": "x"}, {"name": "a", "action": "y"}]), "steps[1]: duplicate"),
+            (json!([{"name": "a", "action": "x", "default_next": "zzz"}]), "steps[0] (a): default_next refers to \"zzz\""),
+            (json!([{"name": "a", "action": ""}]), "steps[0] (a): action must not be empty"),
+            (json!([{"name": "a", "action": "x", "conditions": [1]}]), "steps[0] (a): conditions must be an object"),
+        ];
+        for (doc, want) in cases {
+            let err = parse_steps(&doc).unwrap_err();
+            assert!(err.contains(want), "{err} should contain {want}");
+        }
+    }
+
+    #[test]
+    fn action_types_are_distinct() {
+        let doc = json!([{"action": "a"}, {"action": "b"}, {"action": "a"}]);
+        assert_eq!(action_types(&doc), vec!["a", "b"]);
+    }
+}
