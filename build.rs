@@ -29,7 +29,9 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> bool {
             false
         }
         Err(e) => {
-            println!("cargo:warning={program} is not available ({e}); embedding the fallback playground page");
+            println!(
+                "cargo:warning={program} is not available ({e}); embedding the fallback playground page"
+            );
             false
         }
     }
@@ -48,7 +50,11 @@ fn main() {
     let input_time = INPUTS.iter().filter_map(|i| newest(&pg.join(i))).max();
     let output_time = OUTPUTS
         .iter()
-        .map(|o| std::fs::metadata(dist.join(o)).and_then(|m| m.modified()).ok())
+        .map(|o| {
+            std::fs::metadata(dist.join(o))
+                .and_then(|m| m.modified())
+                .ok()
+        })
         .collect::<Option<Vec<_>>>()
         .and_then(|v| v.into_iter().min());
     let stale = match (input_time, output_time) {

@@ -73,7 +73,10 @@ fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(invalid(name, format!("expected true or false, got {other:?}"))),
+        other => Err(invalid(
+            name,
+            format!("expected true or false, got {other:?}"),
+        )),
     }
 }
 
@@ -101,10 +104,7 @@ fn parse_database_url(name: &'static str, v: &str) -> Result<String, ConfigError
     if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
         Ok(v.to_string())
     } else {
-        Err(invalid(
-            name,
-            "expected a sqlite:… or postgres://… URL",
-        ))
+        Err(invalid(name, "expected a sqlite:… or postgres://… URL"))
     }
 }
 
@@ -116,7 +116,10 @@ fn parse_smtp(name: &'static str, v: &str) -> Result<Option<String>, ConfigError
     if v.starts_with("smtp://") || v.starts_with("smtps://") {
         Ok(Some(v.to_string()))
     } else {
-        Err(invalid(name, "expected smtp://host:port or smtps://host:port"))
+        Err(invalid(
+            name,
+            "expected smtp://host:port or smtps://host:port",
+        ))
     }
 }
 
@@ -124,7 +127,10 @@ fn parse_log_format(name: &'static str, v: &str) -> Result<LogFormat, ConfigErro
     match v.trim() {
         "pretty" => Ok(LogFormat::Pretty),
         "json" => Ok(LogFormat::Json),
-        other => Err(invalid(name, format!("expected pretty or json, got {other:?}"))),
+        other => Err(invalid(
+            name,
+            format!("expected pretty or json, got {other:?}"),
+        )),
     }
 }
 

@@ -83,8 +83,12 @@ pub fn ensure_codes(resp: &mut async_graphql::Response) {
         let code = match err.source::<AppError>() {
             Some(app) => {
                 match app {
-                    AppError::Db(e) => tracing::error!(error = %e, path = ?err.path, "database error"),
-                    AppError::Internal(e) => tracing::error!(error = %e, path = ?err.path, "internal error"),
+                    AppError::Db(e) => {
+                        tracing::error!(error = %e, path = ?err.path, "database error")
+                    }
+                    AppError::Internal(e) => {
+                        tracing::error!(error = %e, path = ?err.path, "internal error")
+                    }
                     _ => {}
                 }
                 app.code()

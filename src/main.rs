@@ -7,7 +7,11 @@ use workflow_intel::model::Role;
 use workflow_intel::{auth, db, graphql, seed};
 
 #[derive(Parser)]
-#[command(name = "workflow-intel", version, about = "GraphQL intelligence for workflow automation")]
+#[command(
+    name = "workflow-intel",
+    version,
+    about = "GraphQL intelligence for workflow automation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,7 +81,9 @@ fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -189,7 +195,10 @@ async fn main() -> anyhow::Result<()> {
             println!("  Playground: http://{addr}/playground");
             if let Some(t) = demo_token {
                 println!("  Demo admin token (shown once): {}", t.token);
-                println!("  Playground with the token:     http://{addr}/playground#token={}", t.token);
+                println!(
+                    "  Playground with the token:     http://{addr}/playground#token={}",
+                    t.token
+                );
                 println!(
                     "  Try: curl -s http://{addr}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ workflows {{ edges {{ node {{ name status }} }} }} }}\"}}'",
                     t.token

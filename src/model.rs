@@ -98,5 +98,6 @@ str_enum!(
 /// Parses a stored enum string, turning a corrupt value into an internal error instead of a
 /// panic.
 pub fn stored<T>(parse: fn(&str) -> Option<T>, value: &str) -> Result<T, crate::error::AppError> {
-    parse(value).ok_or_else(|| crate::error::AppError::Internal(format!("unknown stored value {value:?}")))
+    parse(value)
+        .ok_or_else(|| crate::error::AppError::Internal(format!("unknown stored value {value:?}")))
 }

@@ -1,20 +1,20 @@
 //! The HTTP surface: /graphql (POST, GET and WebSocket upgrade), /metrics, /healthz, /readyz
 //! and the embedded playground.
+use crate::AppState;
 use crate::auth::{self, AuthState};
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::Loaders;
-use crate::AppState;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,7 +76,10 @@ fn request_error(status: StatusCode, message: impl Into<String>) -> Response {
 fn json_response(resp: &BatchResponse) -> Response {
     match serde_json::to_vec(resp) {
         Ok(bytes) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             bytes,
         )
             .into_response(),
@@ -159,13 +162,13 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Body) 
             );
         }
     };
-    if let BatchRequest::Batch(rs) = &batch {
-        if rs.is_empty() || rs.len() > MAX_BATCH {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                format!("a batch must hold 1 to {MAX_BATCH} operations"),
-            );
-        }
+    if let BatchRequest::Batch(rs) = &batch
+        && (rs.is_empty() || rs.len() > MAX_BATCH)
+    {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            format!("a batch must hold 1 to {MAX_BATCH} operations"),
+        );
     }
     execute(&http, &headers, batch).await
 }
@@ -273,7 +276,11 @@ async fn websocket(http: Http, req: Request) -> Response {
 
 async fn metrics(State(http): State<Http>) -> Response {
     if !http.state.config.prometheus_metrics_enabled {
-        return (StatusCode::NOT_FOUND, "metrics are disabled (PROMETHEUS_METRICS_ENABLED=false)\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are disabled (PROMETHEUS_METRICS_ENABLED=false)\n",
+        )
+            .into_response();
     }
     (
         [(

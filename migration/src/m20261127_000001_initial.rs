@@ -39,7 +39,12 @@ fn fk(
         .take()
 }
 
-fn index(table: &'static str, name: &str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    table: &'static str,
+    name: &str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut idx = Index::create();
     idx.name(format!("ix_{table}_{name}"))
         .table(Alias::new(table))
@@ -78,8 +83,13 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("users", "company_email", &["company_id", "email"], true))
-            .await?;
+        m.create_index(index(
+            "users",
+            "company_email",
+            &["company_id", "email"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("api_tokens")
@@ -111,8 +121,13 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("action_catalog", "company_type", &["company_id", "action_type"], true))
-            .await?;
+        m.create_index(index(
+            "action_catalog",
+            "company_type",
+            &["company_id", "action_type"],
+            true,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("workflows")
@@ -127,8 +142,13 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("workflows", "company_status", &["company_id", "status"], false))
-            .await?;
+        m.create_index(index(
+            "workflows",
+            "company_status",
+            &["company_id", "status"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("workflow_executions")
@@ -140,7 +160,12 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("completed_at"))
                 .col(big_integer_null("duration_ms"))
                 .col(text_null("error"))
-                .foreign_key(&mut fk("workflow_executions", "workflow_id", "workflows", Cascade))
+                .foreign_key(&mut fk(
+                    "workflow_executions",
+                    "workflow_id",
+                    "workflows",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
@@ -174,12 +199,22 @@ impl MigrationTrait for Migration {
                 .col(string_null("approver"))
                 .col(string_null("decision"))
                 .col(text_null("error"))
-                .foreign_key(&mut fk("step_executions", "execution_id", "workflow_executions", Cascade))
+                .foreign_key(&mut fk(
+                    "step_executions",
+                    "execution_id",
+                    "workflow_executions",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("step_executions", "execution", &["execution_id"], false))
-            .await?;
+        m.create_index(index(
+            "step_executions",
+            "execution",
+            &["execution_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("workflow_simulations")
@@ -194,12 +229,22 @@ impl MigrationTrait for Migration {
                 .col(json("validation_errors"))
                 .col(json("warnings"))
                 .col(uuid_null("created_by"))
-                .foreign_key(&mut fk("workflow_simulations", "workflow_id", "workflows", Cascade))
+                .foreign_key(&mut fk(
+                    "workflow_simulations",
+                    "workflow_id",
+                    "workflows",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("workflow_simulations", "workflow", &["workflow_id"], false))
-            .await?;
+        m.create_index(index(
+            "workflow_simulations",
+            "workflow",
+            &["workflow_id"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("workflow_slas")
@@ -213,7 +258,12 @@ impl MigrationTrait for Migration {
                 .col(double("slo_target_percentage").default(99.0))
                 .col(json("alert_recipients"))
                 .col(boolean("is_active").default(true))
-                .foreign_key(&mut fk("workflow_slas", "workflow_id", "workflows", Cascade))
+                .foreign_key(&mut fk(
+                    "workflow_slas",
+                    "workflow_id",
+                    "workflows",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
@@ -238,7 +288,12 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("acknowledged_at"))
                 .col(text("notes").default(""))
                 .foreign_key(&mut fk("sla_breaches", "sla_id", "workflow_slas", Cascade))
-                .foreign_key(&mut fk("sla_breaches", "execution_id", "workflow_executions", Cascade))
+                .foreign_key(&mut fk(
+                    "sla_breaches",
+                    "execution_id",
+                    "workflow_executions",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
@@ -249,8 +304,13 @@ impl MigrationTrait for Migration {
             true,
         ))
         .await?;
-        m.create_index(index("sla_breaches", "company_detected", &["company_id", "detected_at"], false))
-            .await?;
+        m.create_index(index(
+            "sla_breaches",
+            "company_detected",
+            &["company_id", "detected_at"],
+            false,
+        ))
+        .await?;
 
         // A monotonic cursor over breach events (detected, acknowledged, alert sent): the
         // backstop that lets a listener that lost its connection catch up without loss.
@@ -278,12 +338,22 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("claimed_until"))
                 .col(text_null("last_error"))
                 .col(timestamp_with_time_zone_null("sent_at"))
-                .foreign_key(&mut fk("alert_outbox", "breach_id", "sla_breaches", Cascade))
+                .foreign_key(&mut fk(
+                    "alert_outbox",
+                    "breach_id",
+                    "sla_breaches",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("alert_outbox", "status_next", &["status", "next_attempt_at"], false))
-            .await?;
+        m.create_index(index(
+            "alert_outbox",
+            "status_next",
+            &["status", "next_attempt_at"],
+            false,
+        ))
+        .await?;
 
         m.create_table(
             tenant_table("workflow_suggestions")
@@ -302,7 +372,12 @@ impl MigrationTrait for Migration {
                 .col(uuid_null("reviewed_by"))
                 .col(timestamp_with_time_zone_null("reviewed_at"))
                 .col(text("review_notes").default(""))
-                .foreign_key(&mut fk("workflow_suggestions", "workflow_id", "workflows", Cascade))
+                .foreign_key(&mut fk(
+                    "workflow_suggestions",
+                    "workflow_id",
+                    "workflows",
+                    Cascade,
+                ))
                 .take(),
         )
         .await?;

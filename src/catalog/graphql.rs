@@ -7,9 +7,7 @@ use crate::graphql::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
 use crate::ids::parse_id;
 use crate::model::{LatencyClass, stored};
-use async_graphql::{
-    Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
-};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -110,7 +108,10 @@ impl CatalogQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, action::Column::Id, first, after, |m| (m.id, Action(m))).await?)
+        Ok(paginate(db, q, action::Column::Id, first, after, |m| {
+            (m.id, Action(m))
+        })
+        .await?)
     }
 
     async fn action(&self, ctx: &Context<'_>, id: ID) -> Result<Action> {
@@ -128,7 +129,8 @@ impl CatalogQuery {
         input: Json<Value>,
     ) -> Result<InputValidation> {
         let auth = ctx.auth()?;
-        let errors = service::validate_input(&ctx.state()?.db, auth, &action_type, &input.0).await?;
+        let errors =
+            service::validate_input(&ctx.state()?.db, auth, &action_type, &input.0).await?;
         Ok(InputValidation {
             valid: errors.is_empty(),
             errors,
@@ -196,7 +198,11 @@ pub struct CatalogMutation;
 
 #[Object]
 impl CatalogMutation {
-    async fn create_action(&self, ctx: &Context<'_>, input: CreateActionInput) -> Result<ActionPayload> {
+    async fn create_action(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateActionInput,
+    ) -> Result<ActionPayload> {
         let auth = ctx.writer()?;
         let fields = ActionFields {
             name: Some(input.name),
@@ -213,7 +219,11 @@ impl CatalogMutation {
         Ok(ActionPayload { action: Action(m) })
     }
 
-    async fn update_action(&self, ctx: &Context<'_>, input: UpdateActionInput) -> Result<ActionPayload> {
+    async fn update_action(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateActionInput,
+    ) -> Result<ActionPayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "action")?;
         let fields = ActionFields {
@@ -231,10 +241,16 @@ impl CatalogMutation {
         Ok(ActionPayload { action: Action(m) })
     }
 
-    async fn delete_action(&self, ctx: &Context<'_>, input: DeleteActionInput) -> Result<DeletePayload> {
+    async fn delete_action(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteActionInput,
+    ) -> Result<DeletePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "action")?;
         service::delete(&ctx.state()?.db, auth, id).await?;
-        Ok(DeletePayload { deleted_id: input.id })
+        Ok(DeletePayload {
+            deleted_id: input.id,
+        })
     }
 }

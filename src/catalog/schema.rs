@@ -19,8 +19,7 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
     if !schema.is_object() && !schema.is_boolean() {
         return Err("a JSON Schema must be an object or a boolean".into());
     }
-    jsonschema::meta::validate(schema)
-        .map_err(|e| format!("{} (at {})", e, e.instance_path()))?;
+    jsonschema::meta::validate(schema).map_err(|e| format!("{} (at {})", e, e.instance_path()))?;
     jsonschema::validator_for(schema).map_err(|e| e.to_string())?;
     Ok(())
 }

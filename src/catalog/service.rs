@@ -59,7 +59,8 @@ fn validate_name(n: &str) -> AppResult<String> {
 
 fn check_schema_field(field: &str, v: &Option<Value>) -> AppResult<()> {
     if let Some(s) = v {
-        check_schema(s).map_err(|e| AppError::bad(format!("{field} is not a valid JSON Schema: {e}")))?;
+        check_schema(s)
+            .map_err(|e| AppError::bad(format!("{field} is not a valid JSON Schema: {e}")))?;
     }
     Ok(())
 }
@@ -85,7 +86,11 @@ pub fn filtered(auth: &AuthContext, f: &ActionFilter) -> Select<action::Entity> 
     q
 }
 
-pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<action::Model> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<action::Model> {
     scoped(auth)
         .filter(action::Column::Id.eq(id))
         .one(db)
@@ -144,7 +149,11 @@ pub async fn create(
         action_type: Set(action_type),
         description: Set(f.description.unwrap_or_default()),
         is_idempotent: Set(f.is_idempotent.unwrap_or(false)),
-        latency_class: Set(f.latency_class.unwrap_or(LatencyClass::Medium).as_str().into()),
+        latency_class: Set(f
+            .latency_class
+            .unwrap_or(LatencyClass::Medium)
+            .as_str()
+            .into()),
         side_effects: Set(serde_json::json!(f.side_effects.unwrap_or_default())),
         input_schema: Set(input_schema),
         output_schema: Set(output_schema),
@@ -218,6 +227,8 @@ pub async fn validate_input(
     let a = by_type(db, auth, action_type).await?;
     match &a.input_schema {
         None => Ok(Vec::new()),
-        Some(s) => violations(s, input).map_err(|e| AppError::Internal(format!("stored schema: {e}"))),
+        Some(s) => {
+            violations(s, input).map_err(|e| AppError::Internal(format!("stored schema: {e}")))
+        }
     }
 }

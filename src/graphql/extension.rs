@@ -55,7 +55,11 @@ impl Extension for PerRequest {
             .ok()
             .and_then(|g| *g)
             .unwrap_or("unknown");
-        let outcome = if resp.errors.is_empty() { "ok" } else { "error" };
+        let outcome = if resp.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
         self.metrics
             .graphql_requests_total
             .with_label_values(&[op, outcome])

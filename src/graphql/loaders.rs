@@ -72,7 +72,10 @@ impl Loader<String> for ActionByTypeLoader {
             .filter(action::Column::ActionType.is_in(keys.iter().cloned()))
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.action_type.clone(), r)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.action_type.clone(), r))
+            .collect())
     }
 }
 

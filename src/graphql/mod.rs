@@ -4,9 +4,9 @@ pub mod extension;
 pub mod loaders;
 pub mod pagination;
 
+use crate::AppState;
 use crate::auth::AuthState;
 use crate::error::{AppError, AppResult};
-use crate::AppState;
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use std::sync::Arc;
 
@@ -33,11 +33,15 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 2_000;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(Query::default(), Mutation::default(), Subscription::default())
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(32)
-        .limit_directives(16)
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .limit_directives(16)
 }
 
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
@@ -117,6 +121,9 @@ impl User {
         &self.0.name
     }
     async fn role(&self) -> async_graphql::Result<crate::model::Role> {
-        Ok(crate::model::stored(crate::model::Role::parse, &self.0.role)?)
+        Ok(crate::model::stored(
+            crate::model::Role::parse,
+            &self.0.role,
+        )?)
     }
 }

@@ -27,7 +27,11 @@ pub fn encode_cursor(id: Uuid) -> String {
 }
 
 pub fn decode_cursor(cursor: &str) -> AppResult<Uuid> {
-    let bad = || AppError::bad(format!("invalid cursor {cursor:?}: pass an endCursor from pageInfo"));
+    let bad = || {
+        AppError::bad(format!(
+            "invalid cursor {cursor:?}: pass an endCursor from pageInfo"
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let id = text.strip_prefix("c1:").ok_or_else(bad)?;
@@ -66,21 +70,18 @@ where
     if let Some(a) = after_id {
         q = q.filter(id_col.gt(a));
     }
-    let rows = q
-        .order_by_asc(id_col)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
+    let rows = q.order_by_asc(id_col).limit(limit + 1).all(db).await?;
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(
         after_id.is_some(),
         has_next,
         ConnectionFields { total_count: total },
     );
-    conn.edges.extend(rows.into_iter().take(limit as usize).map(|m| {
-        let (id, node) = to_node(m);
-        Edge::new(encode_cursor(id), node)
-    }));
+    conn.edges
+        .extend(rows.into_iter().take(limit as usize).map(|m| {
+            let (id, node) = to_node(m);
+            Edge::new(encode_cursor(id), node)
+        }));
     Ok(conn)
 }
 

@@ -43,7 +43,12 @@ impl Workflow {
         let Some(owner) = self.0.owner_id else {
             return Ok(None);
         };
-        let u = ctx.loaders()?.users.load_one(owner).await.map_err(crate::error::AppError::from)?;
+        let u = ctx
+            .loaders()?
+            .users
+            .load_one(owner)
+            .await
+            .map_err(crate::error::AppError::from)?;
         Ok(u.map(User))
     }
     /// The catalog actions its steps use (in first-use order; types missing from the catalog
@@ -107,7 +112,10 @@ impl WorkflowQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| (m.id, Workflow(m))).await?)
+        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| {
+            (m.id, Workflow(m))
+        })
+        .await?)
     }
 
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
@@ -163,7 +171,11 @@ pub struct WorkflowMutation;
 
 #[Object]
 impl WorkflowMutation {
-    async fn create_workflow(&self, ctx: &Context<'_>, input: CreateWorkflowInput) -> Result<WorkflowPayload> {
+    async fn create_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWorkflowInput,
+    ) -> Result<WorkflowPayload> {
         let auth = ctx.writer()?;
         let owner_id = match &input.owner_id {
             Some(o) => Some(parse_id(o, "user")?),
@@ -179,10 +191,16 @@ impl WorkflowMutation {
             owner_id,
         };
         let m = service::create(&ctx.state()?.db, auth, f).await?;
-        Ok(WorkflowPayload { workflow: Workflow(m) })
+        Ok(WorkflowPayload {
+            workflow: Workflow(m),
+        })
     }
 
-    async fn update_workflow(&self, ctx: &Context<'_>, input: UpdateWorkflowInput) -> Result<WorkflowPayload> {
+    async fn update_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkflowInput,
+    ) -> Result<WorkflowPayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
         let owner_id = match &input.owner_id {
@@ -203,20 +221,34 @@ impl WorkflowMutation {
             owner_id,
         };
         let m = service::update(&ctx.state()?.db, auth, id, f).await?;
-        Ok(WorkflowPayload { workflow: Workflow(m) })
+        Ok(WorkflowPayload {
+            workflow: Workflow(m),
+        })
     }
 
-    async fn delete_workflow(&self, ctx: &Context<'_>, input: DeleteWorkflowInput) -> Result<DeletePayload> {
+    async fn delete_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteWorkflowInput,
+    ) -> Result<DeletePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
         service::delete(&ctx.state()?.db, auth, id).await?;
-        Ok(DeletePayload { deleted_id: input.id })
+        Ok(DeletePayload {
+            deleted_id: input.id,
+        })
     }
 
-    async fn activate_workflow(&self, ctx: &Context<'_>, input: ActivateWorkflowInput) -> Result<WorkflowPayload> {
+    async fn activate_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: ActivateWorkflowInput,
+    ) -> Result<WorkflowPayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
         let m = service::activate(&ctx.state()?.db, auth, id).await?;
-        Ok(WorkflowPayload { workflow: Workflow(m) })
+        Ok(WorkflowPayload {
+            workflow: Workflow(m),
+        })
     }
 }

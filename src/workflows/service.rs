@@ -53,7 +53,11 @@ pub fn filtered(auth: &AuthContext, f: &WorkflowFilter) -> Select<workflow::Enti
     q
 }
 
-pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<workflow::Model> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<workflow::Model> {
     scoped(auth)
         .filter(workflow::Column::Id.eq(id))
         .one(db)
@@ -75,7 +79,8 @@ fn check_steps(steps: &Value) -> AppResult<()> {
 
 fn check_input_schema(s: &Option<Value>) -> AppResult<()> {
     if let Some(s) = s {
-        check_schema(s).map_err(|e| AppError::bad(format!("inputSchema is not a valid JSON Schema: {e}")))?;
+        check_schema(s)
+            .map_err(|e| AppError::bad(format!("inputSchema is not a valid JSON Schema: {e}")))?;
     }
     Ok(())
 }
@@ -110,7 +115,11 @@ pub async fn create(
         company_id: Set(auth.company_id),
         name: Set(name),
         description: Set(f.description.unwrap_or_default()),
-        workflow_type: Set(f.workflow_type.unwrap_or(WorkflowType::Custom).as_str().into()),
+        workflow_type: Set(f
+            .workflow_type
+            .unwrap_or(WorkflowType::Custom)
+            .as_str()
+            .into()),
         status: Set(f.status.unwrap_or(WorkflowStatus::Draft).as_str().into()),
         steps: Set(steps),
         input_schema: Set(input_schema),
@@ -164,17 +173,25 @@ pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> 
 }
 
 /// Makes a workflow ACTIVE. It needs at least one step; an archived workflow stays archived.
-pub async fn activate(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<workflow::Model> {
+pub async fn activate(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<workflow::Model> {
     let current = get(db, auth, id).await?;
     if current.status == WorkflowStatus::Archived.as_str() {
-        return Err(AppError::conflict("an archived workflow cannot be activated"));
+        return Err(AppError::conflict(
+            "an archived workflow cannot be activated",
+        ));
     }
     if current.status == WorkflowStatus::Active.as_str() {
         return Ok(current);
     }
     let steps = parse_steps(&current.steps).map_err(AppError::BadInput)?;
     if steps.is_empty() {
-        return Err(AppError::bad("a workflow needs at least one step to be activated"));
+        return Err(AppError::bad(
+            "a workflow needs at least one step to be activated",
+        ));
     }
     let mut m: workflow::ActiveModel = current.into();
     m.status = Set(WorkflowStatus::Active.as_str().into());

@@ -54,15 +54,18 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
             return Err(format!("steps[{i}]: name must not be empty"));
         }
         if step.action.trim().is_empty() {
-            return Err(format!("steps[{i}] ({}): action must not be empty", step.name));
+            return Err(format!(
+                "steps[{i}] ({}): action must not be empty",
+                step.name
+            ));
         }
-        if let Some(c) = &step.conditions {
-            if !c.is_object() {
-                return Err(format!(
-                    "steps[{i}] ({}): conditions must be an object such as {{\"amount\": {{\"$gt\": 100}}}}",
-                    step.name
-                ));
-            }
+        if let Some(c) = &step.conditions
+            && !c.is_object()
+        {
+            return Err(format!(
+                "steps[{i}] ({}): conditions must be an object such as {{\"amount\": {{\"$gt\": 100}}}}",
+                step.name
+            ));
         }
         if let Some(bs) = &step.branches {
             for (j, b) in bs.iter().enumerate() {
@@ -89,7 +92,11 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
             .flatten()
             .enumerate()
             .map(|(j, b)| (format!("branches[{j}].next_step"), &b.next_step))
-            .chain(s.default_next.iter().map(|d| ("default_next".to_string(), d)));
+            .chain(
+                s.default_next
+                    .iter()
+                    .map(|d| ("default_next".to_string(), d)),
+            );
         for (field, target) in targets {
             if !names.contains(target.as_str()) {
                 return Err(format!(
@@ -138,11 +145,26 @@ mod tests {
             (json!({"name": "x"}), "steps must be a list"),
             (json!([{"name": "a", "action": "x"}, 3]), "steps[1]"),
             (json!([{"name": "a"}]), "steps[0]: missing field `action`"),
-            (json!([{"name": "a", "action": "x", "conditon": {}}]), "steps[0]: unknown field `conditon`"),
-            (json!([{"name": "a", "action": "x"}, {"name": "a", "action": "y"}]), "steps[1]: duplicate"),
-            (json!([{"name": "a", "action": "x", "default_next": "zzz"}]), "steps[0] (a): default_next refers to \"zzz\""),
-            (json!([{"name": "a", "action": ""}]), "steps[0] (a): action must not be empty"),
-            (json!([{"name": "a", "action": "x", "conditions": [1]}]), "steps[0] (a): conditions must be an object"),
+            (
+                json!([{"name": "a", "action": "x", "conditon": {}}]),
+                "steps[0]: unknown field `conditon`",
+            ),
+            (
+                json!([{"name": "a", "action": "x"}, {"name": "a", "action": "y"}]),
+                "steps[1]: duplicate",
+            ),
+            (
+                json!([{"name": "a", "action": "x", "default_next": "zzz"}]),
+                "steps[0] (a): default_next refers to \"zzz\"",
+            ),
+            (
+                json!([{"name": "a", "action": ""}]),
+                "steps[0] (a): action must not be empty",
+            ),
+            (
+                json!([{"name": "a", "action": "x", "conditions": [1]}]),
+                "steps[0] (a): conditions must be an object",
+            ),
         ];
         for (doc, want) in cases {
             let err = parse_steps(&doc).unwrap_err();

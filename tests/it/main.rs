@@ -1,1 +1,9 @@
+//! The one integration-test binary: a real server on an ephemeral port, driven by real HTTP
+//! and WebSocket clients, on SQLite (default) or PostgreSQL (`TEST_DATABASE_URL`).
+mod support;
 
+mod api;
+mod n_plus_one;
+mod playground;
+mod schema_file;
+mod transport;

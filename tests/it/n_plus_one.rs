@@ -1,0 +1,69 @@
+//! Relations go through DataLoaders: a page's SQL statement count does not grow with its size.
+use crate::support::*;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use workflow_intel::model::Role;
+
+const PAGE: &str = "query($n: Int) { workflows(first: $n) { totalCount edges { node { name owner { email role } actions { actionType latencyClass } } } } }";
+
+async fn statements_for(app: &TestApp, token: &str, n: i32) -> (usize, usize) {
+    let before = app.statements.load(Ordering::SeqCst);
+    let d = app.data(token, PAGE, json!({"n": n})).await;
+    let after = app.statements.load(Ordering::SeqCst);
+    let edges = d["workflows"]["edges"].as_array().unwrap();
+    for e in edges {
+        assert!(e["node"]["owner"]["email"].is_string());
+        assert_eq!(e["node"]["actions"].as_array().unwrap().len(), 3, "{e}");
+    }
+    (after - before, edges.len())
+}
+
+#[tokio::test]
+async fn a_page_of_50_workflows_costs_as_many_statements_as_a_page_of_2() {
+    let app = TestApp::spawn().await;
+    let admin = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for t in ["validation", "approval", "send_email"] {
+        create_action(&app, &admin, t).await;
+    }
+    // Several owners, so the owner loader really batches distinct keys.
+    let mut owners = Vec::new();
+    for i in 0..5 {
+        let email = format!("owner{i}@acme.io");
+        app.token("Acme", &email, Role::Editor).await;
+        owners.push(email);
+    }
+    let owner_ids: Vec<String> = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        workflow_intel::entity::user::Entity::find()
+            .filter(workflow_intel::entity::user::Column::Email.is_in(owners.clone()))
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id.to_string())
+            .collect()
+    };
+    assert_eq!(owner_ids.len(), 5);
+    for i in 0..50 {
+        app.data(
+            &admin,
+            CREATE_WORKFLOW,
+            json!({"input": {"name": format!("wf {i}"), "ownerId": owner_ids[i % 5], "steps": [
+                {"name": "v", "action": "validation"},
+                {"name": "m", "action": "approval", "approver": "manager"},
+                {"name": "d", "action": "approval", "approver": "director"},
+                {"name": "n", "action": "send_email"}
+            ]}}),
+        )
+        .await;
+    }
+    let (small, n_small) = statements_for(&app, &admin, 2).await;
+    let (large, n_large) = statements_for(&app, &admin, 50).await;
+    assert_eq!((n_small, n_large), (2, 50));
+    assert_eq!(
+        small, large,
+        "statements for 2 workflows: {small}, for 50: {large}"
+    );
+    // auth (2) + count + page + owners + actions
+    assert!(large <= 6, "{large} statements for one page");
+}

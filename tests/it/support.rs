@@ -1,0 +1,155 @@
+//! `TestApp`: a fresh database and a real server per test.
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use workflow_intel::config::Config;
+use workflow_intel::model::Role;
+use workflow_intel::{App, auth, db};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub db: DatabaseConnection,
+    /// SQL statements executed since the server started.
+    pub statements: Arc<AtomicUsize>,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A fresh database: in-memory SQLite, or a new schema in `TEST_DATABASE_URL`.
+pub async fn fresh_db() -> DatabaseConnection {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let admin = db::connect(&url, None)
+                .await
+                .expect("connect TEST_DATABASE_URL");
+            let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create schema");
+            admin.close().await.ok();
+            db::connect(&url, Some(&schema))
+                .await
+                .expect("connect to test schema")
+        }
+        _ => db::connect("sqlite::memory:", None)
+            .await
+            .expect("sqlite memory"),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Config::default()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> Self {
+        let mut conn = fresh_db().await;
+        db::migrate(&conn).await.expect("migrate");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let app = workflow_intel::build(config, conn.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+        TestApp {
+            addr,
+            app,
+            db: conn,
+            statements,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn token(&self, company: &str, email: &str, role: Role) -> String {
+        auth::issue_token(&self.db, company, email, role)
+            .await
+            .expect("issue token")
+            .token
+    }
+
+    /// POSTs one operation and returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("send");
+        resp.json().await.expect("json response")
+    }
+
+    /// Like `gql`, but panics on errors and returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let v = self.gql(Some(token), query, variables).await;
+        assert!(v.get("errors").is_none(), "unexpected errors: {v:#}");
+        v["data"].clone()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {v:#}"))
+}
+
+pub const CREATE_ACTION: &str = r#"mutation($input: CreateActionInput!) {
+  createAction(input: $input) { action { id name actionType latencyClass isIdempotent sideEffects inputSchema } }
+}"#;
+
+pub const CREATE_WORKFLOW: &str = r#"mutation($input: CreateWorkflowInput!) {
+  createWorkflow(input: $input) { workflow { id name status steps owner { email } } }
+}"#;
+
+pub async fn create_action(app: &TestApp, token: &str, action_type: &str) -> Value {
+    app.data(
+        token,
+        CREATE_ACTION,
+        json!({"input": {"name": format!("Action {action_type}"), "actionType": action_type, "latencyClass": "FAST"}}),
+    )
+    .await["createAction"]["action"]
+        .clone()
+}
+
+pub async fn create_workflow(app: &TestApp, token: &str, name: &str, steps: Value) -> Value {
+    app.data(
+        token,
+        CREATE_WORKFLOW,
+        json!({"input": {"name": name, "workflowType": "APPROVAL", "steps": steps}}),
+    )
+    .await["createWorkflow"]["workflow"]
+        .clone()
+}

@@ -1,0 +1,266 @@
+//! HTTP and WebSocket transport: bad input gets clear errors and the server stays up.
+use crate::support::*;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use workflow_intel::model::Role;
+
+async fn raw_post(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("JSON error body"))
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+
+    let (status, v) = raw_post(&app, "{\"query\": \"{ actions { totalCount } ").await;
+    assert_eq!(status, 400);
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("malformed")
+    );
+
+    let v = app
+        .gql(Some(&t), "{ actions { totalCount nonsense } }", json!({}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nonsense")
+    );
+
+    let v = app
+        .gql(
+            Some(&t),
+            "query($f: Int) { actions(first: $f) { totalCount } }",
+            json!({"f": "ten"}),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+
+    let v = app
+        .gql(Some(&t), "{ actions(first: 1 { totalCount } }", json!({}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+
+    let big = format!(
+        "{{\"query\": \"{{ actions {{ totalCount }} }}\", \"variables\": {{\"pad\": \"{}\"}}}}",
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let (status, v) = raw_post(&app, big).await;
+    assert_eq!(status, 413);
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("2 MB"));
+
+    // Too deep for the depth limit.
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(10),
+        "} ".repeat(10)
+    );
+    let v = app.gql(Some(&t), &deep, json!({})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+
+    // Still serving.
+    let d = app.data(&t, "{ actions { totalCount } }", json!({})).await;
+    assert_eq!(d["actions"]["totalCount"], 0);
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test]
+async fn get_runs_queries_but_not_mutations() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ viewer { email } }")])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["data"]["viewer"]["email"], "admin@acme.io");
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[(
+            "query",
+            "mutation { deleteAction(input: {id: \"x\"}) { deletedId } }",
+        )])
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    app.data(&t, "{ actions { totalCount } }", json!({})).await;
+    let _ = app.gql(None, "{ actions { totalCount } }", json!({})).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
+    let value = |name: &str, label: (&str, &str)| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    assert!(
+        value("graphql_requests_total", ("outcome", "ok")) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("graphql_requests_total", ("outcome", "error")) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("http_requests_total", ("route", "/graphql")) >= 2.0,
+        "{text}"
+    );
+    assert!(text.contains("http_request_duration_seconds_bucket"));
+    // The scrape reflects the same registry the server updates.
+    let in_process = app
+        .app
+        .state
+        .metrics
+        .graphql_requests_total
+        .with_label_values(&["query", "ok"])
+        .get();
+    assert!(in_process >= 1);
+}
+
+async fn ws_connect(
+    app: &TestApp,
+    protocol: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let (ws, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("ws connect");
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        protocol
+    );
+    ws
+}
+
+async fn next_json(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Option<Value> {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).ok(),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_handshake_on_graphql_path() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+
+    // graphql-transport-ws with the Authorization form.
+    let mut ws = ws_connect(&app, "graphql-transport-ws").await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {t}")}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ack = next_json(&mut ws).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+    // A query over the socket runs as the token's user.
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "id": "1", "payload": {"query": "{ viewer { email } }"}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let next = next_json(&mut ws).await.expect("next");
+    assert_eq!(next["type"], "next");
+    assert_eq!(next["payload"]["data"]["viewer"]["email"], "admin@acme.io");
+    let complete = next_json(&mut ws).await.expect("complete");
+    assert_eq!(complete["type"], "complete");
+
+    // The legacy graphql-ws protocol with the token form.
+    let mut ws = ws_connect(&app, "graphql-ws").await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"token": t}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ack = next_json(&mut ws).await.expect("ack");
+    assert_eq!(ack["type"], "connection_ack");
+
+    // No token: refused.
+    let mut ws = ws_connect(&app, "graphql-transport-ws").await;
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let refused = next_json(&mut ws).await;
+    assert!(
+        refused
+            .as_ref()
+            .is_none_or(|m| m["type"] != "connection_ack"),
+        "{refused:?}"
+    );
+}
