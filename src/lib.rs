@@ -3,6 +3,7 @@
 //! [`build`] wires the pieces together: config → database → services → schema → router.
 pub mod auth;
 pub mod catalog;
+pub mod conditions;
 pub mod config;
 pub mod db;
 pub mod entity;

@@ -3,6 +3,7 @@
 mod support;
 
 mod api;
+mod conditions;
 mod n_plus_one;
 mod playground;
 mod schema_file;
