@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod seed;
 pub mod server;
+pub mod simulation;
 pub mod workflows;
 
 use config::Config;

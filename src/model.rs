@@ -101,3 +101,8 @@ pub fn stored<T>(parse: fn(&str) -> Option<T>, value: &str) -> Result<T, crate::
     parse(value)
         .ok_or_else(|| crate::error::AppError::Internal(format!("unknown stored value {value:?}")))
 }
+
+str_enum!(
+    /// An approver's decision.
+    ApprovalDecision { Approved => "approved", Rejected => "rejected" }
+);

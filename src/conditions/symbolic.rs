@@ -12,7 +12,7 @@
 //! `$regex` on a string field is not decided by the cells: on "any other string" it counts as
 //! both true and false, and paths that depend on it are marked inexact.
 use super::{Cond, FieldOp, op_matches};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -451,7 +451,6 @@ impl Space {
                 field: f.path.clone(),
                 intervals: Vec::new(),
                 values: Vec::new(),
-                excluded_values: Vec::new(),
                 missing: false,
                 description: String::new(),
             };
@@ -500,14 +499,12 @@ impl Space {
             }
             if other_string {
                 // Any string except the named ones that are excluded.
-                c.excluded_values = named_strings
+                let excluded: Vec<Value> = named_strings
                     .iter()
                     .filter(|(_, on)| !on)
                     .map(|(s, _)| json!(s))
                     .collect();
-                c.values
-                    .push(json!({"anyStringExcept": c.excluded_values.clone()}));
-                c.values.retain(|v| v.is_object());
+                c.values.push(json!({ "anyStringExcept": excluded }));
             } else {
                 c.values.extend(
                     named_strings
@@ -551,7 +548,7 @@ fn set_path(doc: &mut Value, path: &str, v: Value) {
 }
 
 /// A numeric interval; `None` bounds are unbounded.
-#[derive(Clone, Debug, PartialEq, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct Interval {
     pub min: Option<f64>,
@@ -561,7 +558,7 @@ pub struct Interval {
 }
 
 /// What a region requires of one field.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldConstraint {
     pub field: String,
@@ -569,8 +566,6 @@ pub struct FieldConstraint {
     pub intervals: Vec<Interval>,
     /// Other values allowed: named strings, booleans, null, or `{"anyStringExcept": [...]}`.
     pub values: Vec<Value>,
-    #[serde(skip)]
-    pub excluded_values: Vec<Value>,
     /// Whether the field may be missing.
     pub missing: bool,
     /// The same, as text: `10000 < amount <= 50000`.

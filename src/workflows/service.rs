@@ -1,5 +1,5 @@
 //! Workflow persistence, always scoped to the caller's company.
-use super::steps::parse_steps;
+use super::steps::{compile, parse_steps};
 use crate::auth::AuthContext;
 use crate::catalog::schema::check_schema;
 use crate::entity::{user, workflow};
@@ -74,7 +74,7 @@ fn check_name(n: &str) -> AppResult<String> {
 }
 
 fn check_steps(steps: &Value) -> AppResult<()> {
-    parse_steps(steps).map(|_| ()).map_err(AppError::BadInput)
+    compile(steps).map(|_| ()).map_err(AppError::BadInput)
 }
 
 fn check_input_schema(s: &Option<Value>) -> AppResult<()> {

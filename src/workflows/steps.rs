@@ -1,4 +1,5 @@
 //! The workflow step model and its structural validation (pure).
+use crate::conditions::{self, Cond};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -109,6 +110,74 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
+/// A step list with its conditions parsed and its routing resolved to indexes.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub steps: Vec<Step>,
+    /// Each step's `conditions`, parsed.
+    pub conditions: Vec<Option<Cond>>,
+    /// Each step's branches: condition and target index.
+    pub branches: Vec<Vec<(Cond, usize)>>,
+    pub default_next: Vec<Option<usize>>,
+}
+
+/// Parses the steps, their conditions and their routing, and rejects cycles that no step
+/// bounds with `max_iterations`. Errors name the step index and, for conditions, the JSON path
+/// inside the condition.
+pub fn compile(doc: &Value) -> Result<Compiled, String> {
+    let steps = parse_steps(doc)?;
+    let index = |name: &str| steps.iter().position(|s| s.name == name);
+    let mut conditions = Vec::with_capacity(steps.len());
+    let mut branches = Vec::with_capacity(steps.len());
+    let mut default_next = Vec::with_capacity(steps.len());
+    for (i, s) in steps.iter().enumerate() {
+        let cond = match &s.conditions {
+            Some(c) => Some(
+                conditions::parse(c)
+                    .map_err(|e| format!("steps[{i}] ({}): invalid condition: {e}", s.name))?,
+            ),
+            None => None,
+        };
+        conditions.push(cond);
+        let mut bs = Vec::new();
+        for (j, b) in s.branches.iter().flatten().enumerate() {
+            let c = conditions::parse(&b.condition).map_err(|e| {
+                format!(
+                    "steps[{i}] ({}): branches[{j}].condition is invalid: {e}",
+                    s.name
+                )
+            })?;
+            let t = index(&b.next_step).unwrap_or(usize::MAX);
+            bs.push((c, t));
+        }
+        branches.push(bs);
+        default_next.push(s.default_next.as_deref().and_then(index));
+    }
+    // Every cycle needs a backward edge; each backward edge must be bounded by a step of the
+    // loop it closes.
+    for (i, s) in steps.iter().enumerate() {
+        let targets = branches[i]
+            .iter()
+            .enumerate()
+            .map(|(j, (_, t))| (format!("branches[{j}].next_step"), *t))
+            .chain(default_next[i].map(|t| ("default_next".to_string(), t)));
+        for (field, t) in targets {
+            if t <= i && !steps[t..=i].iter().any(|x| x.max_iterations.is_some()) {
+                return Err(format!(
+                    "steps[{i}] ({}): {field} goes back to steps[{t}] ({}), forming a cycle; set max_iterations on a step of the loop to allow it",
+                    s.name, steps[t].name
+                ));
+            }
+        }
+    }
+    Ok(Compiled {
+        steps,
+        conditions,
+        branches,
+        default_next,
+    })
+}
+
 /// The distinct action types the steps use, in first-use order.
 pub fn action_types(doc: &Value) -> Vec<String> {
     let mut seen = HashSet::new();
@@ -170,6 +239,37 @@ mod tests {
             let err = parse_steps(&doc).unwrap_err();
             assert!(err.contains(want), "{err} should contain {want}");
         }
+    }
+
+    #[test]
+    fn compile_checks_conditions_and_cycles() {
+        let err = compile(
+            &json!([{"name": "a", "action": "x", "conditions": {"amount": {"$bogus": 1}}}]),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains(
+                "steps[0] (a): invalid condition: unknown operator $bogus (at $.amount.$bogus)"
+            ),
+            "{err}"
+        );
+        let looping = json!([
+            {"name": "a", "action": "x"},
+            {"name": "b", "action": "x", "branches": [{"condition": {"retry": true}, "next_step": "a"}]}
+        ]);
+        let err = compile(&looping).unwrap_err();
+        assert!(
+            err.contains(
+                "steps[1] (b): branches[0].next_step goes back to steps[0] (a), forming a cycle"
+            ),
+            "{err}"
+        );
+        let mut bounded = looping.clone();
+        bounded[0]["max_iterations"] = json!(3);
+        let c = compile(&bounded).unwrap();
+        assert_eq!(c.branches[1][0].1, 0);
+        let self_loop = json!([{"name": "a", "action": "x", "default_next": "a"}]);
+        assert!(compile(&self_loop).unwrap_err().contains("cycle"));
     }
 
     #[test]
