@@ -1,6 +1,7 @@
 //! The Prometheus registry and every metric family, declared in one place.
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -11,6 +12,8 @@ pub struct Metrics {
     pub graphql_request_duration_seconds: HistogramVec,
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
+    pub workflow_simulation_total: IntCounterVec,
+    pub workflow_simulation_duration_seconds: Histogram,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -35,6 +38,13 @@ fn histogram(
         labels,
     )
     .expect("valid histogram");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
+fn plain_histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+        .expect("valid histogram");
     r.register(Box::new(h.clone())).expect("unique metric");
     h
 }
@@ -84,6 +94,18 @@ impl Metrics {
                 &r,
                 "graphql_websocket_connections_active",
                 "WebSocket connections currently open on /graphql.",
+            ),
+            workflow_simulation_total: counter(
+                &r,
+                "workflow_simulation_total",
+                "Dry-run simulations, by resulting status.",
+                &["status"],
+            ),
+            workflow_simulation_duration_seconds: plain_histogram(
+                &r,
+                "workflow_simulation_duration_seconds",
+                "Time to run a simulation, exploration included.",
+                LATENCY_BUCKETS,
             ),
             registry: r,
         }

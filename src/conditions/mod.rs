@@ -383,7 +383,7 @@ pub fn op_matches(op: &FieldOp, found: &[&Value]) -> bool {
         FieldOp::Lte(w) => cmp_matches(found, w, |o| o != Ordering::Greater),
         FieldOp::In(ws) => ws.iter().any(|w| eq_matches(found, w)),
         FieldOp::Nin(ws) => !ws.iter().any(|w| eq_matches(found, w)),
-        FieldOp::Exists(b) => !found.is_empty() == *b,
+        FieldOp::Exists(b) => found.is_empty() != *b,
         FieldOp::Regex(r) => leaves(found)
             .into_iter()
             .any(|v| v.as_str().is_some_and(|s| r.is_match(s))),

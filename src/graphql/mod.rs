@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub struct Query(
     crate::catalog::graphql::CatalogQuery,
     crate::workflows::graphql::WorkflowQuery,
+    crate::simulation::graphql::SimulationQuery,
     MetaQuery,
 );
 
@@ -21,6 +22,7 @@ pub struct Query(
 pub struct Mutation(
     crate::catalog::graphql::CatalogMutation,
     crate::workflows::graphql::WorkflowMutation,
+    crate::simulation::graphql::SimulationMutation,
 );
 
 pub type Subscription = EmptySubscription;

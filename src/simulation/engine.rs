@@ -324,13 +324,13 @@ fn render(template: &Value, input: &Value) -> Value {
     match template {
         Value::String(s) => {
             let t = s.trim();
-            if let Some(path) = t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) {
-                if !path.contains("{{") {
-                    return crate::conditions::resolve(input, path.trim())
-                        .first()
-                        .map(|v| (*v).clone())
-                        .unwrap_or(Value::Null);
-                }
+            if let Some(path) = t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
+                && !path.contains("{{")
+            {
+                return crate::conditions::resolve(input, path.trim())
+                    .first()
+                    .map(|v| (*v).clone())
+                    .unwrap_or(Value::Null);
             }
             Value::String(s.clone())
         }
@@ -346,17 +346,16 @@ fn render(template: &Value, input: &Value) -> Value {
 
 type Trail = Vec<(u32, StepStatus)>;
 
+/// Per visited step: its index, its condition's result, and the branch taken.
+type Visit = (usize, Option<ConditionResult>, Option<usize>);
+
 /// The concrete run: which steps run for this input, assuming the given decisions.
 fn run_concrete(
     c: &Compiled,
     input: &Value,
     decisions: &HashMap<String, ApprovalDecision>,
     fail: &HashSet<String>,
-) -> (
-    Trail,
-    Vec<(usize, Option<ConditionResult>, Option<usize>)>,
-    SimulationStatus,
-) {
+) -> (Trail, Vec<Visit>, SimulationStatus) {
     let n = c.steps.len();
     let mut trail = Vec::new();
     let mut detail = Vec::new();

@@ -1,1 +1,179 @@
+//! Simulation's part of the schema.
+use super::engine::{ApprovalRequirement, Exploration, Issue, PathStep, SimulationStatus};
+use super::service::{self, SimulateArgs};
+use crate::auth::CtxAuth;
+use crate::entity::simulation;
+use crate::error::AppError;
+use crate::graphql::pagination::{Page, paginate};
+use crate::graphql::{CtxExt, User};
+use crate::ids::parse_id;
+use crate::model::{ApprovalDecision, stored};
+use crate::workflows::graphql::Workflow;
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
+/// A stored dry run.
+pub struct Simulation(pub simulation::Model);
+
+fn decode<T: DeserializeOwned>(v: &Value) -> Result<T> {
+    Ok(serde_json::from_value(v.clone())
+        .map_err(|e| AppError::Internal(format!("stored simulation: {e}")))?)
+}
+
+#[Object]
+impl Simulation {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+        let w = ctx
+            .loaders()?
+            .workflows
+            .load_one(self.0.workflow_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(w.map(Workflow))
+    }
+    async fn input_data(&self) -> Json<Value> {
+        Json(self.0.input_data.clone())
+    }
+    async fn status(&self) -> Result<SimulationStatus> {
+        Ok(stored(SimulationStatus::parse, &self.0.status)?)
+    }
+    /// Every step in the order it would run for this input.
+    async fn execution_path(&self) -> Result<Vec<PathStep>> {
+        decode(&self.0.execution_path)
+    }
+    /// The approvers this input requires, in order.
+    async fn approval_chain(&self) -> Result<Vec<ApprovalRequirement>> {
+        decode(&self.0.approval_chain)
+    }
+    /// Every distinct path across the whole input space.
+    async fn branch_explorations(&self) -> Result<Exploration> {
+        decode(&self.0.branch_explorations)
+    }
+    /// The predicted duration (p50).
+    async fn predicted_duration_ms(&self) -> i64 {
+        self.0.predicted_duration_ms
+    }
+    /// The predicted p95 duration, when steps have history.
+    async fn predicted_duration_p95_ms(&self) -> Option<i64> {
+        self.0.predicted_duration_p95_ms
+    }
+    async fn validation_errors(&self) -> Result<Vec<Issue>> {
+        decode(&self.0.validation_errors)
+    }
+    async fn warnings(&self) -> Result<Vec<Issue>> {
+        decode(&self.0.warnings)
+    }
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(u) = self.0.created_by else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(u)
+            .await
+            .map_err(AppError::from)?
+            .map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct SimulationQuery;
+
+#[Object]
+impl SimulationQuery {
+    /// The simulations of one workflow, oldest first.
+    async fn simulations(
+        &self,
+        ctx: &Context<'_>,
+        workflow_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Simulation>> {
+        let auth = ctx.auth()?;
+        let wid = parse_id(&workflow_id, "workflow")?;
+        let db = &ctx.state()?.db;
+        crate::workflows::service::get(db, auth, wid).await?;
+        let q = service::scoped(auth).filter(simulation::Column::WorkflowId.eq(wid));
+        Ok(paginate(db, q, simulation::Column::Id, first, after, |m| {
+            (m.id, Simulation(m))
+        })
+        .await?)
+    }
+
+    async fn simulation(&self, ctx: &Context<'_>, id: ID) -> Result<Simulation> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "simulation")?;
+        Ok(Simulation(service::get(&ctx.state()?.db, auth, id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct StepDecisionInput {
+    pub step: String,
+    pub decision: ApprovalDecision,
+}
+
+#[derive(InputObject)]
+pub struct SimulateWorkflowInput {
+    pub workflow_id: ID,
+    /// The input document to simulate (a JSON object).
+    pub input_data: Json<Value>,
+    /// Decisions to assume for approval steps; unlisted approvals are APPROVED.
+    #[graphql(default)]
+    pub approval_decisions: Vec<StepDecisionInput>,
+    /// Names of steps to simulate as failing.
+    #[graphql(default)]
+    pub fail_steps: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct SimulateWorkflowPayload {
+    pub simulation: Simulation,
+}
+
+#[derive(Default)]
+pub struct SimulationMutation;
+
+#[Object]
+impl SimulationMutation {
+    /// Runs a dry run: nothing is written but the Simulation itself.
+    async fn simulate_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: SimulateWorkflowInput,
+    ) -> Result<SimulateWorkflowPayload> {
+        let auth = ctx.writer()?;
+        let workflow_id = parse_id(&input.workflow_id, "workflow")?;
+        let decisions: HashMap<String, ApprovalDecision> = input
+            .approval_decisions
+            .into_iter()
+            .map(|d| (d.step, d.decision))
+            .collect();
+        let fail_steps: HashSet<String> = input.fail_steps.into_iter().collect();
+        let row = service::simulate(
+            ctx.state()?,
+            auth,
+            SimulateArgs {
+                workflow_id,
+                input_data: input.input_data.0,
+                decisions,
+                fail_steps,
+            },
+        )
+        .await?;
+        Ok(SimulateWorkflowPayload {
+            simulation: Simulation(row),
+        })
+    }
+}

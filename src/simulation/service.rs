@@ -1,1 +1,218 @@
+//! Loads what a simulation reads (read only), runs the pure engine off the async reactor, and
+//! stores the one Simulation row.
+use super::engine::{self, CatalogEntry, Limits, Outcome, SlaTarget, StepHistory};
+use crate::AppState;
+use crate::auth::AuthContext;
+use crate::entity::{action, execution, simulation, sla, step_execution};
+use crate::error::{AppError, AppResult};
+use crate::model::{ApprovalDecision, LatencyClass};
+use crate::workflows::service as workflows;
+use crate::workflows::steps::action_types;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select, Set,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+use uuid::Uuid;
 
+pub struct SimulateArgs {
+    pub workflow_id: Uuid,
+    pub input_data: Value,
+    pub decisions: HashMap<String, ApprovalDecision>,
+    pub fail_steps: HashSet<String>,
+}
+
+/// How many recent step durations feed the history percentiles.
+const HISTORY_SAMPLES: u64 = 20_000;
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// p50 and p95 of each step's completed durations for one workflow.
+pub async fn step_history(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Uuid,
+) -> AppResult<HashMap<String, StepHistory>> {
+    let exec_ids = execution::Entity::find()
+        .select_only()
+        .column(execution::Column::Id)
+        .filter(execution::Column::CompanyId.eq(company_id))
+        .filter(execution::Column::WorkflowId.eq(workflow_id))
+        .into_query();
+    let rows: Vec<(String, Option<i64>)> = step_execution::Entity::find()
+        .select_only()
+        .column(step_execution::Column::StepName)
+        .column(step_execution::Column::DurationMs)
+        .filter(step_execution::Column::CompanyId.eq(company_id))
+        .filter(step_execution::Column::ExecutionId.in_subquery(exec_ids))
+        .filter(step_execution::Column::DurationMs.is_not_null())
+        .order_by_desc(step_execution::Column::StartedAt)
+        .limit(HISTORY_SAMPLES)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_step: HashMap<String, Vec<i64>> = HashMap::new();
+    for (name, d) in rows {
+        if let Some(d) = d {
+            by_step.entry(name).or_default().push(d);
+        }
+    }
+    Ok(by_step
+        .into_iter()
+        .map(|(name, mut v)| {
+            v.sort_unstable();
+            let h = StepHistory {
+                p50_ms: percentile(&v, 0.5),
+                p95_ms: percentile(&v, 0.95),
+                samples: v.len(),
+            };
+            (name, h)
+        })
+        .collect())
+}
+
+pub fn scoped(auth: &AuthContext) -> Select<simulation::Entity> {
+    simulation::Entity::find().filter(simulation::Column::CompanyId.eq(auth.company_id))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<simulation::Model> {
+    scoped(auth)
+        .filter(simulation::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("simulation {id}")))
+}
+
+pub async fn simulate(
+    state: &AppState,
+    auth: &AuthContext,
+    args: SimulateArgs,
+) -> AppResult<simulation::Model> {
+    let started = Instant::now();
+    let db = &state.db;
+    let wf = workflows::get(db, auth, args.workflow_id).await?;
+    if !args.input_data.is_object() {
+        return Err(AppError::bad("inputData must be a JSON object"));
+    }
+    let names: HashSet<String> = wf
+        .steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    for n in args.decisions.keys().chain(args.fail_steps.iter()) {
+        if !names.contains(n) {
+            return Err(AppError::bad(format!(
+                "{n:?} is not a step of this workflow"
+            )));
+        }
+    }
+    let types = action_types(&wf.steps);
+    let actions = action::Entity::find()
+        .filter(action::Column::CompanyId.eq(auth.company_id))
+        .filter(action::Column::ActionType.is_in(types))
+        .all(db)
+        .await?;
+    let catalog: HashMap<String, CatalogEntry> = actions
+        .into_iter()
+        .map(|a| {
+            let entry = CatalogEntry {
+                latency_class: LatencyClass::parse(&a.latency_class)
+                    .unwrap_or(LatencyClass::Medium),
+                avg_execution_time_ms: a.avg_execution_time_ms,
+                execution_count: a.execution_count,
+                is_idempotent: a.is_idempotent,
+                side_effects: serde_json::from_value(a.side_effects).unwrap_or_default(),
+                input_schema: a.input_schema,
+            };
+            (a.action_type, entry)
+        })
+        .collect();
+    let history = step_history(db, auth.company_id, wf.id).await?;
+    let slas: Vec<SlaTarget> = sla::Entity::find()
+        .filter(sla::Column::CompanyId.eq(auth.company_id))
+        .filter(sla::Column::WorkflowId.eq(wf.id))
+        .filter(sla::Column::IsActive.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| SlaTarget {
+            name: s.name,
+            target_seconds: s.target_duration_seconds,
+        })
+        .collect();
+
+    let steps = wf.steps.clone();
+    let input_schema = wf.input_schema.clone();
+    let input = args.input_data.clone();
+    let SimulateArgs {
+        decisions,
+        fail_steps,
+        ..
+    } = args;
+    let outcome: Outcome = tokio::task::spawn_blocking(move || {
+        engine::simulate(&engine::Request {
+            steps: &steps,
+            input: &input,
+            input_schema: input_schema.as_ref(),
+            catalog: &catalog,
+            history: &history,
+            slas: &slas,
+            decisions: &decisions,
+            fail_steps: &fail_steps,
+            limits: Limits::default(),
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("simulation task: {e}")))?;
+
+    let now = Utc::now();
+    let row = simulation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(auth.company_id),
+        workflow_id: Set(wf.id),
+        input_data: Set(args.input_data),
+        status: Set(outcome.status.as_str().into()),
+        execution_path: Set(to_json(&outcome.execution_path)?),
+        branch_explorations: Set(to_json(&outcome.branch_explorations)?),
+        approval_chain: Set(to_json(&outcome.approval_chain)?),
+        predicted_duration_ms: Set(outcome.predicted_duration_ms),
+        predicted_duration_p95_ms: Set(outcome.predicted_duration_p95_ms),
+        validation_errors: Set(to_json(&outcome.validation_errors)?),
+        warnings: Set(to_json(&outcome.warnings)?),
+        created_by: Set(Some(auth.user_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    state
+        .metrics
+        .workflow_simulation_total
+        .with_label_values(&[outcome.status.as_str()])
+        .inc();
+    state
+        .metrics
+        .workflow_simulation_duration_seconds
+        .observe(started.elapsed().as_secs_f64());
+    Ok(row)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> AppResult<Value> {
+    serde_json::to_value(v)
+        .map_err(|e| AppError::Internal(format!("serialising a simulation: {e}")))
+}

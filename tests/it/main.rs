@@ -7,4 +7,5 @@ mod conditions;
 mod n_plus_one;
 mod playground;
 mod schema_file;
+mod simulation;
 mod transport;
