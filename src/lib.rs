@@ -3,6 +3,7 @@
 //! [`build`] wires the pieces together: config → database → services → schema → router.
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod conditions;
 pub mod config;
 pub mod db;
@@ -15,19 +16,81 @@ pub mod model;
 pub mod seed;
 pub mod server;
 pub mod simulation;
+pub mod sla;
 pub mod workflows;
 
+use clock::{Clock, SystemClock};
 use config::Config;
 use metrics::Metrics;
 use sea_orm::DatabaseConnection;
+use sla::bus::{EventBus, InProcessBus};
+use sla::watcher::Watcher;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 /// Everything a resolver or background task needs, shared by reference.
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Config,
     pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub bus: Arc<InProcessBus>,
+    pub watcher: Arc<Watcher>,
+    pub mailer_wake: Arc<Notify>,
+    /// Names this process in outbox claims.
+    pub instance_id: String,
+    /// Last refresh of the SLO gauges (they are computed at scrape time, at most every 5 s).
+    pub gauges_refreshed: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl AppState {
+    /// Whether breaches get alert emails: alerts enabled and an SMTP server configured.
+    pub fn alerts_active(&self) -> bool {
+        self.config.sla_alerts_enabled && self.config.smtp_url.is_some()
+    }
+
+    /// Tells the event bus that a transaction appending breach events committed.
+    pub fn bus_committed(&self) {
+        self.bus.committed();
+    }
+}
+
+/// Timing of the background tasks.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Backstop poll of the breach event log.
+    pub event_poll: Duration,
+    /// Backstop re-arm of the SLA clock from the database.
+    pub rearm_every: Duration,
+    /// Backstop poll of the alert outbox.
+    pub outbox_poll: Duration,
+    /// How long an outbox claim lasts.
+    pub lease: chrono::Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            event_poll: Duration::from_secs(1),
+            rearm_every: Duration::from_secs(30),
+            outbox_poll: Duration::from_secs(2),
+            lease: chrono::Duration::seconds(sla::mailer::DEFAULT_LEASE_SECONDS),
+        }
+    }
+}
+
+/// The background tasks of one process; dropping this stops them.
+pub struct Background(Vec<JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for h in &self.0 {
+            h.abort();
+        }
+    }
 }
 
 /// A fully wired application, ready to serve.
@@ -37,12 +100,23 @@ pub struct App {
     pub router: axum::Router,
 }
 
-/// Builds the application on a migrated database.
+/// Builds the application on a migrated database, with the system clock.
 pub fn build(config: Config, db: DatabaseConnection) -> App {
+    build_with_clock(config, db, Arc::new(SystemClock))
+}
+
+/// Builds the application with an injected clock (tests move time instead of sleeping).
+pub fn build_with_clock(config: Config, db: DatabaseConnection, clock: Arc<dyn Clock>) -> App {
     let state = Arc::new(AppState {
         db,
         config,
         metrics: Arc::new(Metrics::new()),
+        clock,
+        bus: Arc::new(InProcessBus::default()),
+        watcher: Arc::new(Watcher::default()),
+        mailer_wake: Arc::new(Notify::new()),
+        instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
+        gauges_refreshed: std::sync::Mutex::new(None),
     });
     let schema = graphql::build_schema(state.clone());
     let router = server::router(schema.clone(), state.clone());
@@ -50,6 +124,29 @@ pub fn build(config: Config, db: DatabaseConnection) -> App {
         state,
         schema,
         router,
+    }
+}
+
+impl App {
+    /// Starts the breach event dispatcher, the SLA clock and (when alerts are active) the
+    /// mailer.
+    pub fn start_background(&self, timing: Timing) -> Result<Background, String> {
+        let st = &self.state;
+        let mut tasks = vec![
+            tokio::spawn(st.bus.clone().run(st.db.clone(), timing.event_poll)),
+            tokio::spawn(st.watcher.clone().run(st.clone(), timing.rearm_every)),
+        ];
+        if st.alerts_active() {
+            let url = st.config.smtp_url.clone().unwrap_or_default();
+            let mailer =
+                sla::mailer::Mailer::new(&url, &st.config.default_from_email, timing.lease)?;
+            tasks.push(tokio::spawn(mailer.run(
+                st.clone(),
+                st.mailer_wake.clone(),
+                timing.outbox_poll,
+            )));
+        }
+        Ok(Background(tasks))
     }
 }
 

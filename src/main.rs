@@ -189,6 +189,9 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             let app = workflow_intel::build(cfg, conn);
+            let _background = app
+                .start_background(workflow_intel::Timing::default())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(%addr, "serving GraphQL at /graphql");
             println!("workflow-intel listening on http://{addr}");
             println!("  GraphQL:    http://{addr}/graphql");

@@ -1,7 +1,7 @@
 //! The Prometheus registry and every metric family, declared in one place.
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -12,12 +12,27 @@ pub struct Metrics {
     pub graphql_request_duration_seconds: HistogramVec,
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
+    pub workflow_execution_total: IntCounterVec,
+    pub workflow_execution_duration_seconds: HistogramVec,
+    pub workflow_sla_breach_total: IntCounterVec,
+    pub workflow_sla_target_seconds: GaugeVec,
+    pub workflow_sla_percentage: GaugeVec,
+    pub action_execution_total: IntCounterVec,
+    /// Legacy name (dashboards use it); promtool objects to the abbreviated unit, so
+    /// `action_execution_duration_seconds` is its conventional twin.
+    pub action_execution_duration_ms: HistogramVec,
+    pub action_execution_duration_seconds: HistogramVec,
+    pub action_success_rate: GaugeVec,
     pub workflow_simulation_total: IntCounterVec,
     pub workflow_simulation_duration_seconds: Histogram,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+const DURATION_BUCKETS: &[f64] = &[
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14_400.0, 86_400.0,
 ];
 
 fn counter(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -47,6 +62,12 @@ fn plain_histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> His
         .expect("valid histogram");
     r.register(Box::new(h.clone())).expect("unique metric");
     h
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid gauge");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
@@ -94,6 +115,74 @@ impl Metrics {
                 &r,
                 "graphql_websocket_connections_active",
                 "WebSocket connections currently open on /graphql.",
+            ),
+            workflow_execution_total: counter(
+                &r,
+                "workflow_execution_total",
+                "Executions finished, by workflow type and final status.",
+                &["workflow_type", "status"],
+            ),
+            workflow_execution_duration_seconds: histogram(
+                &r,
+                "workflow_execution_duration_seconds",
+                "Duration of finished executions, by workflow type.",
+                &["workflow_type"],
+                DURATION_BUCKETS,
+            ),
+            workflow_sla_breach_total: counter(
+                &r,
+                "workflow_sla_breach_total",
+                "SLA breaches recorded, by severity and workflow name.",
+                &["severity", "workflow_name"],
+            ),
+            workflow_sla_target_seconds: gauge_vec(
+                &r,
+                "workflow_sla_target_seconds",
+                "Each active SLA's target duration.",
+                &["workflow_name", "sla_name"],
+            ),
+            workflow_sla_percentage: gauge_vec(
+                &r,
+                "workflow_sla_percentage",
+                "Each active SLA's compliance over its SLO window, in percent.",
+                &["workflow_name", "sla_name"],
+            ),
+            action_execution_total: counter(
+                &r,
+                "action_execution_total",
+                "Finished steps, by action type and latency class.",
+                &["action_type", "latency_class"],
+            ),
+            action_execution_duration_ms: histogram(
+                &r,
+                "action_execution_duration_ms",
+                "Step duration in milliseconds, by action type (legacy name; see action_execution_duration_seconds).",
+                &["action_type"],
+                &[
+                    10.0,
+                    50.0,
+                    100.0,
+                    500.0,
+                    1000.0,
+                    5000.0,
+                    30_000.0,
+                    60_000.0,
+                    300_000.0,
+                    3_600_000.0,
+                ],
+            ),
+            action_execution_duration_seconds: histogram(
+                &r,
+                "action_execution_duration_seconds",
+                "Step duration in seconds, by action type.",
+                &["action_type"],
+                &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0],
+            ),
+            action_success_rate: gauge_vec(
+                &r,
+                "action_success_rate",
+                "Share of an action type's finished steps that succeeded (0 to 1).",
+                &["action_type"],
             ),
             workflow_simulation_total: counter(
                 &r,

@@ -106,3 +106,32 @@ str_enum!(
     /// An approver's decision.
     ApprovalDecision { Approved => "approved", Rejected => "rejected" }
 );
+
+str_enum!(
+    /// A reported step's status.
+    StepRunStatus {
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+        Skipped => "skipped",
+    }
+);
+
+str_enum!(
+    /// How an execution may finish.
+    FinalStatus {
+        Completed => "completed",
+        Failed => "failed",
+        Cancelled => "cancelled",
+    }
+);
+
+impl From<FinalStatus> for ExecutionStatus {
+    fn from(f: FinalStatus) -> Self {
+        match f {
+            FinalStatus::Completed => ExecutionStatus::Completed,
+            FinalStatus::Failed => ExecutionStatus::Failed,
+            FinalStatus::Cancelled => ExecutionStatus::Cancelled,
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Batched relation loading: a list of N items costs one statement per relation, not N.
 //! Every loader is bound to the caller's company, so a relation never crosses tenants.
-use crate::entity::{action, user, workflow};
+use crate::entity::{action, execution, sla, step_execution, user, workflow};
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
@@ -13,6 +13,9 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub actions: DataLoader<ActionByTypeLoader>,
     pub workflows: DataLoader<WorkflowLoader>,
+    pub slas: DataLoader<ById<sla::Entity>>,
+    pub executions: DataLoader<ById<execution::Entity>>,
+    pub steps: DataLoader<StepsByExecution>,
 }
 
 impl Loaders {
@@ -32,7 +35,32 @@ impl Loaders {
                 },
                 tokio::spawn,
             ),
-            workflows: DataLoader::new(WorkflowLoader { db, company_id }, tokio::spawn),
+            workflows: DataLoader::new(
+                WorkflowLoader {
+                    db: db.clone(),
+                    company_id,
+                },
+                tokio::spawn,
+            ),
+            slas: DataLoader::new(
+                ById::new(
+                    db.clone(),
+                    company_id,
+                    sla::Column::Id,
+                    sla::Column::CompanyId,
+                ),
+                tokio::spawn,
+            ),
+            executions: DataLoader::new(
+                ById::new(
+                    db.clone(),
+                    company_id,
+                    execution::Column::Id,
+                    execution::Column::CompanyId,
+                ),
+                tokio::spawn,
+            ),
+            steps: DataLoader::new(StepsByExecution { db, company_id }, tokio::spawn),
         }
     }
 }
@@ -95,5 +123,92 @@ impl Loader<Uuid> for WorkflowLoader {
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+    }
+}
+
+/// Rows of a tenant-owned table by primary key.
+pub struct ById<E: EntityTrait> {
+    db: DatabaseConnection,
+    company_id: Uuid,
+    id: E::Column,
+    company: E::Column,
+}
+
+impl<E: EntityTrait> ById<E> {
+    pub fn new(
+        db: DatabaseConnection,
+        company_id: Uuid,
+        id: E::Column,
+        company: E::Column,
+    ) -> Self {
+        ById {
+            db,
+            company_id,
+            id,
+            company,
+        }
+    }
+}
+
+/// Models that know their primary key.
+pub trait HasId {
+    fn key(&self) -> Uuid;
+}
+
+impl HasId for sla::Model {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl HasId for execution::Model {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl<E> Loader<Uuid> for ById<E>
+where
+    E: EntityTrait + Send + Sync,
+    E::Model: HasId + Clone + Send + Sync,
+    E::Column: Send + Sync,
+{
+    type Value = E::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        let rows = E::find()
+            .filter(self.company.eq(self.company_id))
+            .filter(self.id.is_in(keys.iter().copied()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.key(), r)).collect())
+    }
+}
+
+/// The reported steps of executions, in start order.
+pub struct StepsByExecution {
+    db: DatabaseConnection,
+    company_id: Uuid,
+}
+
+impl Loader<Uuid> for StepsByExecution {
+    type Value = Vec<step_execution::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        use sea_orm::QueryOrder;
+        let rows = step_execution::Entity::find()
+            .filter(step_execution::Column::CompanyId.eq(self.company_id))
+            .filter(step_execution::Column::ExecutionId.is_in(keys.iter().copied()))
+            .order_by_asc(step_execution::Column::StartedAt)
+            .order_by_asc(step_execution::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<Uuid, Vec<step_execution::Model>> = HashMap::new();
+        for r in rows {
+            out.entry(r.execution_id).or_default().push(r);
+        }
+        Ok(out)
     }
 }

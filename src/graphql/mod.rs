@@ -7,7 +7,7 @@ pub mod pagination;
 use crate::AppState;
 use crate::auth::AuthState;
 use crate::error::{AppError, AppResult};
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use std::sync::Arc;
 
 #[derive(MergedObject, Default)]
@@ -15,6 +15,8 @@ pub struct Query(
     crate::catalog::graphql::CatalogQuery,
     crate::workflows::graphql::WorkflowQuery,
     crate::simulation::graphql::SimulationQuery,
+    crate::workflows::execution_graphql::ExecutionQuery,
+    crate::sla::graphql::SlaQuery,
     MetaQuery,
 );
 
@@ -23,9 +25,12 @@ pub struct Mutation(
     crate::catalog::graphql::CatalogMutation,
     crate::workflows::graphql::WorkflowMutation,
     crate::simulation::graphql::SimulationMutation,
+    crate::workflows::execution_graphql::ExecutionMutation,
+    crate::sla::graphql::SlaMutation,
 );
 
-pub type Subscription = EmptySubscription;
+#[derive(async_graphql::MergedSubscription, Default)]
+pub struct Subscription(crate::sla::graphql::SlaSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

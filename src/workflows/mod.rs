@@ -1,4 +1,6 @@
 //! Workflow definitions (and, with the SLA work, executions reported by host engines).
+pub mod execution_graphql;
+pub mod executions;
 pub mod graphql;
 pub mod service;
 pub mod steps;

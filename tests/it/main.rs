@@ -8,4 +8,6 @@ mod n_plus_one;
 mod playground;
 mod schema_file;
 mod simulation;
+mod sla;
+mod smtp;
 mod transport;

@@ -4,9 +4,10 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use workflow_intel::clock::{Clock, ManualClock};
 use workflow_intel::config::Config;
 use workflow_intel::model::Role;
-use workflow_intel::{App, auth, db};
+use workflow_intel::{App, Background, Timing, auth, db};
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -16,6 +17,7 @@ pub struct TestApp {
     pub statements: Arc<AtomicUsize>,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    background: Option<Background>,
 }
 
 /// A fresh database: in-memory SQLite, or a new schema in `TEST_DATABASE_URL`.
@@ -49,12 +51,35 @@ impl TestApp {
     pub async fn spawn_with(config: Config) -> Self {
         let mut conn = fresh_db().await;
         db::migrate(&conn).await.expect("migrate");
+        Self::spawn_on(config, &mut conn, None).await
+    }
+
+    /// A server on an existing database (a "restart"), optionally with a manual clock.
+    pub async fn spawn_on(
+        config: Config,
+        conn: &mut DatabaseConnection,
+        clock: Option<Arc<ManualClock>>,
+    ) -> Self {
+        let conn = conn.clone();
+        let mut conn = conn;
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         conn.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let app = workflow_intel::build(config, conn.clone());
+        let clock: Arc<dyn Clock> = match &clock {
+            Some(c) => c.clone(),
+            None => Arc::new(workflow_intel::clock::SystemClock),
+        };
+        let app = workflow_intel::build_with_clock(config, conn.clone(), clock);
+        let background = app
+            .start_background(Timing {
+                event_poll: std::time::Duration::from_millis(200),
+                rearm_every: std::time::Duration::from_secs(2),
+                outbox_poll: std::time::Duration::from_millis(200),
+                lease: chrono::Duration::seconds(60),
+            })
+            .expect("background tasks");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -76,6 +101,7 @@ impl TestApp {
             statements,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
+            background: Some(background),
         }
     }
 
@@ -111,8 +137,19 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Stops the server and its background tasks at once, as a crash would.
+    pub fn kill(mut self) {
+        self.background.take();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.background.take();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -1,0 +1,474 @@
+//! SLAs' part of the schema: definitions, breaches, acknowledgement and the live stream.
+use super::bus::EventBus;
+use super::service::{self, BreachFilter, SlaFields};
+use super::slo::SloReport;
+use super::{BreachEventKind, Severity};
+use crate::auth::CtxAuth;
+use crate::entity::{breach, sla};
+use crate::error::AppError;
+use crate::graphql::pagination::{Page, paginate};
+use crate::graphql::{CtxExt, User};
+use crate::ids::parse_id;
+use crate::model::stored;
+use crate::workflows::execution_graphql::Execution;
+use crate::workflows::graphql::Workflow;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use sea_orm::{ColumnTrait, QueryFilter};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+pub struct Sla(pub sla::Model);
+
+#[Object]
+impl Sla {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+        let w = ctx
+            .loaders()?
+            .workflows
+            .load_one(self.0.workflow_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(w.map(Workflow))
+    }
+    async fn target_duration_seconds(&self) -> i64 {
+        self.0.target_duration_seconds
+    }
+    async fn warning_threshold_seconds(&self) -> i64 {
+        self.0.warning_threshold_seconds
+    }
+    async fn critical_threshold_seconds(&self) -> i64 {
+        self.0.critical_threshold_seconds
+    }
+    async fn slo_window_hours(&self) -> i32 {
+        self.0.slo_window_hours
+    }
+    async fn slo_target_percentage(&self) -> f64 {
+        self.0.slo_target_percentage
+    }
+    /// Extra recipients of this SLA's alerts.
+    async fn alert_recipients(&self) -> Vec<String> {
+        serde_json::from_value(self.0.alert_recipients.clone()).unwrap_or_default()
+    }
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+    /// SLO figures over executions completed in the last `windowHours` (default: the SLA's
+    /// window).
+    async fn metrics(&self, ctx: &Context<'_>, window_hours: Option<i32>) -> Result<SloReport> {
+        let st = ctx.state()?;
+        let w = window_hours.unwrap_or(self.0.slo_window_hours);
+        Ok(service::slo_report(&st.db, &self.0, w, st.clock.now()).await?)
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct SlaBreach(pub breach::Model);
+
+#[Object]
+impl SlaBreach {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {
+        Ok(ctx
+            .loaders()?
+            .slas
+            .load_one(self.0.sla_id)
+            .await
+            .map_err(AppError::from)?
+            .map(Sla))
+    }
+    async fn execution(&self, ctx: &Context<'_>) -> Result<Option<Execution>> {
+        let e = ctx
+            .loaders()?
+            .executions
+            .load_one(self.0.execution_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(e.map(Execution))
+    }
+    async fn severity(&self) -> Result<Severity> {
+        Ok(stored(Severity::parse, &self.0.severity)?)
+    }
+    /// The threshold this breach crossed (the warning or the critical one).
+    async fn threshold_seconds(&self) -> i64 {
+        self.0.threshold_seconds
+    }
+    /// Elapsed time when detected while running; the final duration once completed.
+    async fn actual_duration_seconds(&self) -> f64 {
+        self.0.actual_duration_seconds
+    }
+    async fn target_duration_seconds(&self) -> f64 {
+        self.0.target_duration_seconds
+    }
+    /// actual − target.
+    async fn breach_margin_seconds(&self) -> f64 {
+        self.0.breach_margin_seconds
+    }
+    /// The margin as a percentage of the target.
+    async fn breach_margin_percentage(&self) -> f64 {
+        if self.0.target_duration_seconds > 0.0 {
+            self.0.breach_margin_seconds / self.0.target_duration_seconds * 100.0
+        } else {
+            0.0
+        }
+    }
+    async fn detected_at(&self) -> DateTime<Utc> {
+        self.0.detected_at
+    }
+    async fn alert_sent(&self) -> bool {
+        self.0.alert_sent
+    }
+    async fn alert_sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.alert_sent_at
+    }
+    async fn alert_recipients(&self) -> Vec<String> {
+        serde_json::from_value(self.0.alert_recipients.clone()).unwrap_or_default()
+    }
+    async fn acknowledged(&self) -> bool {
+        self.0.acknowledged
+    }
+    async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(u) = self.0.acknowledged_by else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(u)
+            .await
+            .map_err(AppError::from)?
+            .map(User))
+    }
+    async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
+        self.0.acknowledged_at
+    }
+    async fn notes(&self) -> &str {
+        &self.0.notes
+    }
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct BreachFilterInput {
+    pub acknowledged: Option<bool>,
+    pub severity: Option<Severity>,
+    pub sla_id: Option<ID>,
+    pub workflow_id: Option<ID>,
+}
+
+fn breach_filter(f: Option<BreachFilterInput>) -> Result<BreachFilter> {
+    let f = f.unwrap_or_default();
+    Ok(BreachFilter {
+        acknowledged: f.acknowledged,
+        severity: f.severity,
+        sla_id: f.sla_id.as_ref().map(|i| parse_id(i, "SLA")).transpose()?,
+        workflow_id: f
+            .workflow_id
+            .as_ref()
+            .map(|i| parse_id(i, "workflow"))
+            .transpose()?,
+    })
+}
+
+#[derive(Default)]
+pub struct SlaQuery;
+
+#[Object]
+impl SlaQuery {
+    /// SLAs, optionally of one workflow.
+    async fn slas(
+        &self,
+        ctx: &Context<'_>,
+        workflow_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<Sla>> {
+        let auth = ctx.auth()?;
+        let mut q = service::scoped(auth);
+        if let Some(w) = workflow_id {
+            q = q.filter(sla::Column::WorkflowId.eq(parse_id(&w, "workflow")?));
+        }
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, sla::Column::Id, first, after, |m| (m.id, Sla(m))).await?)
+    }
+
+    async fn sla(&self, ctx: &Context<'_>, id: ID) -> Result<Sla> {
+        let auth = ctx.auth()?;
+        Ok(Sla(service::get(
+            &ctx.state()?.db,
+            auth,
+            parse_id(&id, "SLA")?,
+        )
+        .await?))
+    }
+
+    async fn sla_breaches(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<BreachFilterInput>,
+    ) -> Result<Page<SlaBreach>> {
+        let auth = ctx.auth()?;
+        let q = service::breaches(auth, &breach_filter(filter)?);
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, breach::Column::Id, first, after, |m| {
+            (m.id, SlaBreach(m))
+        })
+        .await?)
+    }
+
+    /// Breaches nobody has acknowledged yet.
+    async fn unacknowledged_breaches(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<BreachFilterInput>,
+    ) -> Result<Page<SlaBreach>> {
+        let auth = ctx.auth()?;
+        let mut f = breach_filter(filter)?;
+        f.acknowledged = Some(false);
+        let q = service::breaches(auth, &f);
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, breach::Column::Id, first, after, |m| {
+            (m.id, SlaBreach(m))
+        })
+        .await?)
+    }
+
+    async fn sla_breach(&self, ctx: &Context<'_>, id: ID) -> Result<SlaBreach> {
+        let auth = ctx.auth()?;
+        Ok(SlaBreach(
+            service::get_breach(&ctx.state()?.db, auth, parse_id(&id, "breach")?).await?,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateSlaInput {
+    pub workflow_id: ID,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    pub target_duration_seconds: i64,
+    /// Defaults to 80 % of the target.
+    pub warning_threshold_seconds: Option<i64>,
+    /// Defaults to the target.
+    pub critical_threshold_seconds: Option<i64>,
+    #[graphql(default = 24)]
+    pub slo_window_hours: i32,
+    #[graphql(default = 99.0)]
+    pub slo_target_percentage: f64,
+    #[graphql(default)]
+    pub alert_recipients: Vec<String>,
+    #[graphql(default = true)]
+    pub is_active: bool,
+}
+
+#[derive(InputObject)]
+pub struct UpdateSlaInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub target_duration_seconds: Option<i64>,
+    pub warning_threshold_seconds: Option<i64>,
+    pub critical_threshold_seconds: Option<i64>,
+    pub slo_window_hours: Option<i32>,
+    pub slo_target_percentage: Option<f64>,
+    pub alert_recipients: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteSlaInput {
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AcknowledgeBreachInput {
+    pub id: ID,
+    #[graphql(default)]
+    pub notes: String,
+}
+
+#[derive(SimpleObject)]
+pub struct SlaPayload {
+    pub sla: Sla,
+}
+
+#[derive(SimpleObject)]
+pub struct AcknowledgeBreachPayload {
+    pub breach: SlaBreach,
+}
+
+#[derive(Default)]
+pub struct SlaMutation;
+
+#[Object]
+impl SlaMutation {
+    async fn create_sla(&self, ctx: &Context<'_>, input: CreateSlaInput) -> Result<SlaPayload> {
+        let auth = ctx.writer()?;
+        let st = ctx.state()?;
+        let wid = parse_id(&input.workflow_id, "workflow")?;
+        let m = service::create(
+            &st.db,
+            auth,
+            wid,
+            SlaFields {
+                name: Some(input.name),
+                description: Some(input.description),
+                target_duration_seconds: Some(input.target_duration_seconds),
+                warning_threshold_seconds: input.warning_threshold_seconds,
+                critical_threshold_seconds: input.critical_threshold_seconds,
+                slo_window_hours: Some(input.slo_window_hours),
+                slo_target_percentage: Some(input.slo_target_percentage),
+                alert_recipients: Some(input.alert_recipients),
+                is_active: Some(input.is_active),
+            },
+        )
+        .await?;
+        rearm(st).await;
+        Ok(SlaPayload { sla: Sla(m) })
+    }
+
+    async fn update_sla(&self, ctx: &Context<'_>, input: UpdateSlaInput) -> Result<SlaPayload> {
+        let auth = ctx.writer()?;
+        let st = ctx.state()?;
+        let id = parse_id(&input.id, "SLA")?;
+        let m = service::update(
+            &st.db,
+            auth,
+            id,
+            SlaFields {
+                name: input.name,
+                description: input.description,
+                target_duration_seconds: input.target_duration_seconds,
+                warning_threshold_seconds: input.warning_threshold_seconds,
+                critical_threshold_seconds: input.critical_threshold_seconds,
+                slo_window_hours: input.slo_window_hours,
+                slo_target_percentage: input.slo_target_percentage,
+                alert_recipients: input.alert_recipients,
+                is_active: input.is_active,
+            },
+        )
+        .await?;
+        rearm(st).await;
+        Ok(SlaPayload { sla: Sla(m) })
+    }
+
+    async fn delete_sla(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteSlaInput,
+    ) -> Result<crate::catalog::graphql::DeletePayload> {
+        let auth = ctx.writer()?;
+        service::delete(&ctx.state()?.db, auth, parse_id(&input.id, "SLA")?).await?;
+        Ok(crate::catalog::graphql::DeletePayload {
+            deleted_id: input.id,
+        })
+    }
+
+    /// Records who acknowledged a breach, when, and why. Acknowledging again is a CONFLICT.
+    async fn acknowledge_breach(
+        &self,
+        ctx: &Context<'_>,
+        input: AcknowledgeBreachInput,
+    ) -> Result<AcknowledgeBreachPayload> {
+        let auth = ctx.writer()?;
+        let st = ctx.state()?;
+        let b = service::acknowledge(
+            &st.db,
+            auth,
+            parse_id(&input.id, "breach")?,
+            input.notes,
+            st.clock.now(),
+        )
+        .await?;
+        st.bus_committed();
+        Ok(AcknowledgeBreachPayload {
+            breach: SlaBreach(b),
+        })
+    }
+}
+
+async fn rearm(st: &crate::AppState) {
+    if let Err(e) = st.watcher.rearm_all(st).await {
+        tracing::warn!(error = %e, "re-arming the SLA clock after an SLA change failed");
+    }
+}
+
+#[derive(InputObject, Default, Clone)]
+pub struct BreachEventFilterInput {
+    pub workflow_id: Option<ID>,
+    pub sla_id: Option<ID>,
+    pub severity: Option<Severity>,
+}
+
+/// Something that happened to a breach.
+#[derive(SimpleObject)]
+pub struct BreachEvent {
+    pub kind: BreachEventKind,
+    pub breach: SlaBreach,
+    /// Position in the event log (increasing).
+    pub sequence: i64,
+}
+
+#[derive(Default)]
+pub struct SlaSubscription;
+
+#[Subscription]
+impl SlaSubscription {
+    /// Breach events of the caller's company as they commit, in commit order. A client that
+    /// falls more than the buffer behind receives one LAGGED error saying how many events it
+    /// missed (re-read `unacknowledgedBreaches` to resynchronise), then the stream continues.
+    async fn sla_breach_events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<BreachEventFilterInput>,
+    ) -> Result<impl Stream<Item = Result<BreachEvent>> + use<>> {
+        let auth = ctx.auth()?.clone();
+        let st = ctx.state()?.clone();
+        let f = filter.unwrap_or_default();
+        let workflow = f
+            .workflow_id
+            .as_ref()
+            .map(|i| parse_id(i, "workflow"))
+            .transpose()?;
+        let sla = f.sla_id.as_ref().map(|i| parse_id(i, "SLA")).transpose()?;
+        let severity = f.severity.map(|s| s.as_str());
+        let rx = st.bus.subscribe();
+        Ok(BroadcastStream::new(rx).filter_map(move |item| {
+            let out = match item {
+                Ok(ev) => {
+                    let keep = ev.company_id == auth.company_id
+                        && workflow.is_none_or(|w| ev.workflow_id == w)
+                        && sla.is_none_or(|s| ev.breach.sla_id == s)
+                        && severity.is_none_or(|s| ev.breach.severity == s);
+                    keep.then(|| {
+                        Ok(BreachEvent {
+                            kind: ev.kind,
+                            breach: SlaBreach(ev.breach.clone()),
+                            sequence: ev.seq,
+                        })
+                    })
+                }
+                Err(BroadcastStreamRecvError::Lagged(n)) => Some(Err(AppError::Lagged(n).into())),
+            };
+            async move { out }
+        }))
+    }
+}

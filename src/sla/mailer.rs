@@ -1,0 +1,366 @@
+//! Breach alert email: an outbox worker that claims rows with a lease, sends them over SMTP
+//! (lettre) and records the result, retrying with exponential backoff.
+//!
+//! Delivery is once per breach: a row is claimed before sending and marked sent after, in
+//! one conditional update. A process that dies between claim and send leaves a claim whose
+//! lease expires, and the next worker sends it. The one window that cannot be closed: the SMTP
+//! server accepted the message but the process died before recording it; the alert is then
+//! sent again when the lease expires (at-least-once in that window only).
+use super::BreachEventKind;
+use super::service::{append_event, slo_report, workflow_of};
+use crate::AppState;
+use crate::entity::{alert_outbox, breach, execution, sla, user};
+use crate::error::{AppError, AppResult};
+use crate::model::Role;
+use chrono::{DateTime, Duration, Utc};
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// How long a claim lasts before another worker may take the row over.
+pub const DEFAULT_LEASE_SECONDS: i64 = 60;
+const BATCH: u64 = 20;
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    lease: Duration,
+}
+
+/// Exponential backoff: 2, 4, 8 … seconds, at most 5 minutes.
+pub fn backoff(attempts: i32) -> Duration {
+    Duration::seconds(Ord::min(
+        2i64.saturating_pow(attempts.clamp(1, 20) as u32),
+        300,
+    ))
+}
+
+/// The email for one breach.
+pub struct Alert {
+    pub subject: String,
+    pub body: String,
+    pub recipients: Vec<String>,
+    pub message_id: String,
+}
+
+impl Mailer {
+    pub fn new(smtp_url: &str, from: &str, lease: Duration) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|e| format!("SMTP_URL: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .build();
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("DEFAULT_FROM_EMAIL: {e}"))?;
+        Ok(Mailer {
+            transport,
+            from,
+            lease,
+        })
+    }
+
+    /// Claims up to a batch of due rows (pending and due, or claimed with an expired lease).
+    pub async fn claim(&self, state: &AppState) -> AppResult<Vec<alert_outbox::Model>> {
+        let now = state.clock.now();
+        let txn = state.db.begin().await?;
+        let mut q = alert_outbox::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(alert_outbox::Column::Status.eq("pending"))
+                            .add(alert_outbox::Column::NextAttemptAt.lte(now)),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(alert_outbox::Column::Status.eq("sending"))
+                            .add(alert_outbox::Column::ClaimedUntil.lt(now)),
+                    ),
+            )
+            .order_by_asc(alert_outbox::Column::NextAttemptAt)
+            .limit(BATCH);
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = q.all(&txn).await?;
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let until = now + self.lease;
+        alert_outbox::Entity::update_many()
+            .col_expr(alert_outbox::Column::Status, Expr::value("sending"))
+            .col_expr(
+                alert_outbox::Column::ClaimedBy,
+                Expr::value(state.instance_id.clone()),
+            )
+            .col_expr(alert_outbox::Column::ClaimedUntil, Expr::value(until))
+            .col_expr(
+                alert_outbox::Column::Attempts,
+                Expr::col(alert_outbox::Column::Attempts).add(1),
+            )
+            .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
+            .filter(alert_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|mut r| {
+                r.status = "sending".into();
+                r.claimed_by = Some(state.instance_id.clone());
+                r.claimed_until = Some(until);
+                r.attempts += 1;
+                r
+            })
+            .collect())
+    }
+
+    /// Sends one claimed row and records the outcome.
+    pub async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
+        let alert = compose(state, row.breach_id).await?;
+        if alert.recipients.is_empty() {
+            record_failure(
+                state,
+                row,
+                "no recipients: set SLA_ALERT_RECIPIENTS, alertRecipients or a workflow owner",
+                true,
+            )
+            .await?;
+            return Ok(false);
+        }
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(alert.subject.clone())
+            .message_id(Some(alert.message_id.clone()))
+            .header(ContentType::TEXT_PLAIN);
+        for r in &alert.recipients {
+            match r.parse::<Mailbox>() {
+                Ok(mb) => builder = builder.to(mb),
+                Err(e) => {
+                    tracing::warn!(recipient = %r, error = %e, "skipping an invalid alert recipient")
+                }
+            }
+        }
+        let msg = builder
+            .body(alert.body.clone())
+            .map_err(|e| AppError::Internal(format!("building the alert email: {e}")))?;
+        match self.transport.send(msg).await {
+            Ok(_) => {
+                record_sent(state, row, &alert.recipients).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, breach = %row.breach_id, attempts = row.attempts, "sending a breach alert failed; will retry");
+                record_failure(state, row, &e.to_string(), false).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Works the outbox until the task is dropped.
+    pub async fn run(self, state: Arc<AppState>, wake: Arc<Notify>, poll: std::time::Duration) {
+        loop {
+            match self.claim(&state).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for r in &rows {
+                        if let Err(e) = self.deliver(&state, r).await {
+                            tracing::warn!(error = %e, breach = %r.breach_id, "alert delivery bookkeeping failed");
+                        }
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming alert outbox rows failed"),
+            }
+            let next = state.clock.now() + Duration::from_std(poll).unwrap_or(Duration::seconds(1));
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = crate::clock::sleep_until(state.clock.as_ref(), next, poll) => {}
+            }
+        }
+    }
+}
+
+async fn record_sent(
+    state: &AppState,
+    row: &alert_outbox::Model,
+    recipients: &[String],
+) -> AppResult<()> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let res = alert_outbox::Entity::update_many()
+        .col_expr(alert_outbox::Column::Status, Expr::value("sent"))
+        .col_expr(alert_outbox::Column::SentAt, Expr::value(Some(now)))
+        .col_expr(
+            alert_outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(alert_outbox::Column::Id.eq(row.id))
+        .filter(alert_outbox::Column::Status.eq("sending"))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected == 0 {
+        // Another worker finished it first (only possible after our lease expired).
+        return Ok(());
+    }
+    let b = breach::Entity::find_by_id(row.breach_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("breach {}", row.breach_id)))?;
+    let company = b.company_id;
+    let mut am: breach::ActiveModel = b.into();
+    am.alert_sent = Set(true);
+    am.alert_sent_at = Set(Some(now));
+    am.alert_recipients = Set(json!(recipients));
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    append_event(
+        &txn,
+        company,
+        row.breach_id,
+        BreachEventKind::AlertSent,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    state.bus_committed();
+    Ok(())
+}
+
+async fn record_failure(
+    state: &AppState,
+    row: &alert_outbox::Model,
+    error: &str,
+    give_up: bool,
+) -> AppResult<()> {
+    let now = state.clock.now();
+    let next: DateTime<Utc> = now + backoff(row.attempts);
+    alert_outbox::Entity::update_many()
+        .col_expr(
+            alert_outbox::Column::Status,
+            Expr::value(if give_up { "failed" } else { "pending" }),
+        )
+        .col_expr(alert_outbox::Column::NextAttemptAt, Expr::value(next))
+        .col_expr(
+            alert_outbox::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            alert_outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            alert_outbox::Column::LastError,
+            Expr::value(Some(error.to_string())),
+        )
+        .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(alert_outbox::Column::Id.eq(row.id))
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Builds the alert for a breach: recipients (workflow owner, company admins, the SLA's
+/// recipients and SLA_ALERT_RECIPIENTS, deduplicated), subject, body and a stable Message-ID.
+pub async fn compose(state: &AppState, breach_id: Uuid) -> AppResult<Alert> {
+    let db = &state.db;
+    let b = breach::Entity::find_by_id(breach_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("breach {breach_id}")))?;
+    let s = sla::Entity::find_by_id(b.sla_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("SLA {}", b.sla_id)))?;
+    let wf = workflow_of(db, &s).await?;
+    let exec = execution::Entity::find_by_id(b.execution_id)
+        .one(db)
+        .await?;
+    let mut recipients: BTreeSet<String> = BTreeSet::new();
+    let mut add = |e: &str| {
+        let e = e.trim().to_ascii_lowercase();
+        if !e.is_empty() {
+            recipients.insert(e);
+        }
+    };
+    if let Some(owner) = wf.as_ref().and_then(|w| w.owner_id)
+        && let Some(u) = user::Entity::find_by_id(owner).one(db).await?
+        && u.is_active
+    {
+        add(&u.email);
+    }
+    for admin in user::Entity::find()
+        .filter(user::Column::CompanyId.eq(b.company_id))
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::IsActive.eq(true))
+        .all(db)
+        .await?
+    {
+        add(&admin.email);
+    }
+    for r in serde_json::from_value::<Vec<String>>(s.alert_recipients.clone()).unwrap_or_default() {
+        add(&r);
+    }
+    for r in &state.config.sla_alert_recipients {
+        add(r);
+    }
+    let severity = b.severity.to_ascii_uppercase();
+    let workflow_name = wf
+        .as_ref()
+        .map(|w| w.name.as_str())
+        .unwrap_or("(deleted workflow)");
+    let pct = if b.target_duration_seconds > 0.0 {
+        b.breach_margin_seconds / b.target_duration_seconds * 100.0
+    } else {
+        0.0
+    };
+    let slo = slo_report(db, &s, s.slo_window_hours, state.clock.now()).await?;
+    let body = format!(
+        "SLA breach ({severity})\n\n\
+         SLA:        {sla}\n\
+         Workflow:   {workflow_name}\n\
+         Execution:  {exec_id}{external}\n\
+         Threshold:  {threshold} s ({severity_lower})\n\
+         Actual:     {actual:.1} s\n\
+         Target:     {target:.0} s\n\
+         Margin:     {margin:+.1} s ({pct:+.1}% of target)\n\
+         Detected:   {detected}\n\n\
+         SLO after this breach ({window} h window): {compliance:.2}% of {total} executions met the target; \
+         objective {objective}% is {status}. Error budget remaining: {remaining:.1} executions.\n",
+        sla = s.name,
+        exec_id = b.execution_id,
+        external = exec
+            .as_ref()
+            .and_then(|e| e.external_id.as_ref())
+            .map(|x| format!(" (external id {x})"))
+            .unwrap_or_default(),
+        threshold = b.threshold_seconds,
+        severity_lower = b.severity,
+        actual = b.actual_duration_seconds,
+        target = b.target_duration_seconds,
+        margin = b.breach_margin_seconds,
+        detected = b.detected_at.to_rfc3339(),
+        window = s.slo_window_hours,
+        compliance = slo.compliance_percentage,
+        total = slo.total,
+        objective = s.slo_target_percentage,
+        status = if slo.meets_target { "met" } else { "NOT met" },
+        remaining = slo.error_budget_remaining,
+    );
+    Ok(Alert {
+        subject: format!("[{severity}] SLA Breach: {}", s.name),
+        body,
+        recipients: recipients.into_iter().collect(),
+        message_id: format!("<breach-{}@workflow-intel>", b.id),
+    })
+}

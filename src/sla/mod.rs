@@ -1,0 +1,24 @@
+//! SLAs: definitions, the clock that watches running executions, breaches, SLO maths, the
+//! breach event bus, and the alert outbox with its mailer.
+pub mod bus;
+pub mod effects;
+pub mod graphql;
+pub mod mailer;
+pub mod service;
+pub mod slo;
+pub mod watcher;
+
+use crate::str_enum;
+
+str_enum!(
+    Severity { Warning => "warning", Critical => "critical" }
+);
+
+str_enum!(
+    /// What happened to a breach.
+    BreachEventKind {
+        Detected => "detected",
+        Acknowledged => "acknowledged",
+        AlertSent => "alert_sent",
+    }
+);

@@ -1,0 +1,544 @@
+//! SLA definitions, breach recording and acknowledgement. Every query is scoped to the
+//! caller's company.
+use super::slo::{self, Objective, Sample, SloReport};
+use super::{BreachEventKind, Severity};
+use crate::auth::AuthContext;
+use crate::entity::{alert_outbox, breach, execution, sla, sla_event, workflow};
+use crate::error::{AppError, AppResult};
+use crate::model::ExecutionStatus;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Select, Set, TransactionSession, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct SlaFields {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub target_duration_seconds: Option<i64>,
+    pub warning_threshold_seconds: Option<i64>,
+    pub critical_threshold_seconds: Option<i64>,
+    pub slo_window_hours: Option<i32>,
+    pub slo_target_percentage: Option<f64>,
+    pub alert_recipients: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+}
+
+/// Checks 0 < warning ≤ critical, target > 0, 0 < slo target ≤ 100 and window > 0.
+pub fn validate(m: &sla::Model) -> AppResult<()> {
+    let bad = |msg: String| Err(AppError::BadInput(msg));
+    if m.name.trim().is_empty() {
+        return bad("name must not be empty".into());
+    }
+    if m.target_duration_seconds <= 0 {
+        return bad(format!(
+            "targetDurationSeconds must be greater than 0, got {}",
+            m.target_duration_seconds
+        ));
+    }
+    if m.warning_threshold_seconds <= 0 {
+        return bad(format!(
+            "warningThresholdSeconds must be greater than 0, got {}",
+            m.warning_threshold_seconds
+        ));
+    }
+    if m.warning_threshold_seconds > m.critical_threshold_seconds {
+        return bad(format!(
+            "warningThresholdSeconds ({}) must not exceed criticalThresholdSeconds ({})",
+            m.warning_threshold_seconds, m.critical_threshold_seconds
+        ));
+    }
+    if !(m.slo_target_percentage > 0.0 && m.slo_target_percentage <= 100.0) {
+        return bad(format!(
+            "sloTargetPercentage must be above 0 and at most 100, got {}",
+            m.slo_target_percentage
+        ));
+    }
+    if m.slo_window_hours <= 0 {
+        return bad(format!(
+            "sloWindowHours must be greater than 0, got {}",
+            m.slo_window_hours
+        ));
+    }
+    let recipients: Vec<String> =
+        serde_json::from_value(m.alert_recipients.clone()).unwrap_or_default();
+    if let Some(r) = recipients
+        .iter()
+        .find(|r| !r.contains('@') || r.contains(char::is_whitespace))
+    {
+        return bad(format!("alertRecipients: {r:?} is not an email address"));
+    }
+    Ok(())
+}
+
+pub fn scoped(auth: &AuthContext) -> Select<sla::Entity> {
+    sla::Entity::find().filter(sla::Column::CompanyId.eq(auth.company_id))
+}
+
+pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<sla::Model> {
+    scoped(auth)
+        .filter(sla::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("SLA {id}")))
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    workflow_id: Uuid,
+    f: SlaFields,
+) -> AppResult<sla::Model> {
+    crate::workflows::service::get(db, auth, workflow_id).await?;
+    let now = Utc::now();
+    let target = f.target_duration_seconds.unwrap_or(0);
+    let m = sla::Model {
+        id: Uuid::now_v7(),
+        company_id: auth.company_id,
+        workflow_id,
+        name: f.name.unwrap_or_default().trim().to_string(),
+        description: f.description.unwrap_or_default(),
+        target_duration_seconds: target,
+        warning_threshold_seconds: f.warning_threshold_seconds.unwrap_or(target * 8 / 10),
+        critical_threshold_seconds: f.critical_threshold_seconds.unwrap_or(target),
+        slo_window_hours: f.slo_window_hours.unwrap_or(24),
+        slo_target_percentage: f.slo_target_percentage.unwrap_or(99.0),
+        alert_recipients: json!(f.alert_recipients.unwrap_or_default()),
+        is_active: f.is_active.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    validate(&m)?;
+    let am: sla::ActiveModel = m.into();
+    Ok(sla::Entity::insert(am).exec_with_returning(db).await?)
+}
+
+pub async fn update(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+    f: SlaFields,
+) -> AppResult<sla::Model> {
+    let mut m = get(db, auth, id).await?;
+    if let Some(v) = f.name {
+        m.name = v.trim().to_string();
+    }
+    if let Some(v) = f.description {
+        m.description = v;
+    }
+    if let Some(v) = f.target_duration_seconds {
+        m.target_duration_seconds = v;
+    }
+    if let Some(v) = f.warning_threshold_seconds {
+        m.warning_threshold_seconds = v;
+    }
+    if let Some(v) = f.critical_threshold_seconds {
+        m.critical_threshold_seconds = v;
+    }
+    if let Some(v) = f.slo_window_hours {
+        m.slo_window_hours = v;
+    }
+    if let Some(v) = f.slo_target_percentage {
+        m.slo_target_percentage = v;
+    }
+    if let Some(v) = f.alert_recipients {
+        m.alert_recipients = json!(v);
+    }
+    if let Some(v) = f.is_active {
+        m.is_active = v;
+    }
+    m.updated_at = Utc::now();
+    validate(&m)?;
+    let mut am: sla::ActiveModel = m.into();
+    for c in [
+        sla::Column::Name,
+        sla::Column::Description,
+        sla::Column::TargetDurationSeconds,
+        sla::Column::WarningThresholdSeconds,
+        sla::Column::CriticalThresholdSeconds,
+        sla::Column::SloWindowHours,
+        sla::Column::SloTargetPercentage,
+        sla::Column::AlertRecipients,
+        sla::Column::IsActive,
+        sla::Column::UpdatedAt,
+    ] {
+        am.reset(c);
+    }
+    Ok(am.update(db).await?)
+}
+
+pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
+    let m = get(db, auth, id).await?;
+    sla::Entity::delete_by_id(m.id).exec(db).await?;
+    Ok(())
+}
+
+/// Active SLAs of one workflow.
+pub async fn active_for_workflow(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Uuid,
+) -> AppResult<Vec<sla::Model>> {
+    Ok(sla::Entity::find()
+        .filter(sla::Column::CompanyId.eq(company_id))
+        .filter(sla::Column::WorkflowId.eq(workflow_id))
+        .filter(sla::Column::IsActive.eq(true))
+        .all(db)
+        .await?)
+}
+
+pub fn threshold(s: &sla::Model, sev: Severity) -> i64 {
+    match sev {
+        Severity::Warning => s.warning_threshold_seconds,
+        Severity::Critical => s.critical_threshold_seconds,
+    }
+}
+
+/// The severities a duration has crossed (strictly above the threshold).
+pub fn crossed(s: &sla::Model, duration_seconds: f64) -> Vec<Severity> {
+    [Severity::Warning, Severity::Critical]
+        .into_iter()
+        .filter(|sev| duration_seconds > threshold(s, *sev) as f64)
+        .collect()
+}
+
+/// On PostgreSQL, serialises writers of `sla_events` until commit, so sequence order is
+/// commit order and a reader following the sequence never skips a late commit.
+pub async fn lock_event_log(db: &impl ConnectionTrait) -> AppResult<()> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(727001)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends an event to the breach event log (inside the caller's transaction).
+pub async fn append_event(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    breach_id: Uuid,
+    kind: BreachEventKind,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
+    lock_event_log(db).await?;
+    sla_event::Entity::insert(sla_event::ActiveModel {
+        company_id: Set(company_id),
+        breach_id: Set(breach_id),
+        kind: Set(kind.as_str().into()),
+        created_at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a breach unless one exists for (sla, execution, severity); with it, in the same
+/// transaction, its DETECTED event and (when `alert`) its outbox row. Returns the new breach.
+pub async fn insert_breach(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    execution_id: Uuid,
+    sev: Severity,
+    actual_seconds: f64,
+    detected_at: DateTime<Utc>,
+    alert: bool,
+) -> AppResult<Option<breach::Model>> {
+    let target = s.target_duration_seconds as f64;
+    let m = breach::Model {
+        id: Uuid::now_v7(),
+        company_id: s.company_id,
+        sla_id: s.id,
+        execution_id,
+        severity: sev.as_str().into(),
+        threshold_seconds: threshold(s, sev),
+        actual_duration_seconds: actual_seconds,
+        target_duration_seconds: target,
+        breach_margin_seconds: actual_seconds - target,
+        detected_at,
+        alert_sent: false,
+        alert_sent_at: None,
+        alert_recipients: json!([]),
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        notes: String::new(),
+        created_at: detected_at,
+        updated_at: detected_at,
+    };
+    let am: breach::ActiveModel = m.clone().into();
+    let inserted = breach::Entity::insert(am)
+        .on_conflict(
+            OnConflict::columns([
+                breach::Column::SlaId,
+                breach::Column::ExecutionId,
+                breach::Column::Severity,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    if alert {
+        alert_outbox::Entity::insert(alert_outbox::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(s.company_id),
+            breach_id: Set(m.id),
+            status: Set("pending".into()),
+            attempts: Set(0),
+            next_attempt_at: Set(detected_at),
+            claimed_by: Set(None),
+            claimed_until: Set(None),
+            last_error: Set(None),
+            sent_at: Set(None),
+            created_at: Set(detected_at),
+            updated_at: Set(detected_at),
+        })
+        .exec_without_returning(db)
+        .await?;
+    }
+    append_event(
+        db,
+        s.company_id,
+        m.id,
+        BreachEventKind::Detected,
+        detected_at,
+    )
+    .await?;
+    Ok(Some(m))
+}
+
+/// Evaluates a finished execution against its workflow's SLAs: records the breaches its
+/// duration crossed, and brings existing breaches' actual duration and margin up to the final
+/// duration. Runs inside the caller's transaction.
+pub async fn evaluate_completion(
+    db: &impl ConnectionTrait,
+    slas: &[sla::Model],
+    exec: &execution::Model,
+    duration_seconds: f64,
+    now: DateTime<Utc>,
+    alert: bool,
+    update_existing: bool,
+) -> AppResult<Vec<breach::Model>> {
+    let mut new = Vec::new();
+    for s in slas {
+        for sev in crossed(s, duration_seconds) {
+            if let Some(b) =
+                insert_breach(db, s, exec.id, sev, duration_seconds, now, alert).await?
+            {
+                new.push(b);
+            }
+        }
+    }
+    if update_existing && !slas.is_empty() {
+        // Live breaches were recorded mid-run; their final figures are the completed ones.
+        let existing = breach::Entity::find()
+            .filter(breach::Column::ExecutionId.eq(exec.id))
+            .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
+            .all(db)
+            .await?;
+        for b in existing
+            .into_iter()
+            .filter(|b| b.actual_duration_seconds != duration_seconds)
+        {
+            let margin = duration_seconds - b.target_duration_seconds;
+            let mut am: breach::ActiveModel = b.into();
+            am.actual_duration_seconds = Set(duration_seconds);
+            am.breach_margin_seconds = Set(margin);
+            am.updated_at = Set(now);
+            am.update(db).await?;
+        }
+    }
+    Ok(new)
+}
+
+/// Records a live breach for a running execution whose deadline passed. Returns the new
+/// breach, or None when the execution is no longer running or the breach exists.
+pub async fn fire_live(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    execution_id: Uuid,
+    sla_id: Uuid,
+    sev: Severity,
+    now: DateTime<Utc>,
+    alert: bool,
+) -> AppResult<Option<(breach::Model, sla::Model)>> {
+    let txn = db.begin().await?;
+    let Some(exec) = execution::Entity::find_by_id(execution_id)
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(s) = sla::Entity::find_by_id(sla_id).one(&txn).await? else {
+        return Ok(None);
+    };
+    if exec.status != ExecutionStatus::Running.as_str()
+        || !s.is_active
+        || s.workflow_id != exec.workflow_id
+    {
+        return Ok(None);
+    }
+    let elapsed = (now - exec.started_at).num_milliseconds() as f64 / 1000.0;
+    if elapsed <= threshold(&s, sev) as f64 {
+        return Ok(None);
+    }
+    let b = insert_breach(&txn, &s, exec.id, sev, elapsed, now, alert).await?;
+    txn.commit().await?;
+    Ok(b.map(|b| (b, s)))
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BreachFilter {
+    pub acknowledged: Option<bool>,
+    pub severity: Option<Severity>,
+    pub sla_id: Option<Uuid>,
+    pub workflow_id: Option<Uuid>,
+}
+
+pub fn breaches(auth: &AuthContext, f: &BreachFilter) -> Select<breach::Entity> {
+    let mut q = breach::Entity::find().filter(breach::Column::CompanyId.eq(auth.company_id));
+    if let Some(a) = f.acknowledged {
+        q = q.filter(breach::Column::Acknowledged.eq(a));
+    }
+    if let Some(s) = f.severity {
+        q = q.filter(breach::Column::Severity.eq(s.as_str()));
+    }
+    if let Some(s) = f.sla_id {
+        q = q.filter(breach::Column::SlaId.eq(s));
+    }
+    if let Some(w) = f.workflow_id {
+        let slas = sla::Entity::find()
+            .select_only()
+            .column(sla::Column::Id)
+            .filter(sla::Column::CompanyId.eq(auth.company_id))
+            .filter(sla::Column::WorkflowId.eq(w))
+            .into_query();
+        q = q.filter(breach::Column::SlaId.in_subquery(slas));
+    }
+    q
+}
+
+pub async fn get_breach(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<breach::Model> {
+    breach::Entity::find()
+        .filter(breach::Column::CompanyId.eq(auth.company_id))
+        .filter(breach::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("breach {id}")))
+}
+
+/// Records who acknowledged a breach, when, and their notes. Acknowledging twice is a CONFLICT.
+pub async fn acknowledge(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    id: Uuid,
+    notes: String,
+    now: DateTime<Utc>,
+) -> AppResult<breach::Model> {
+    let txn = db.begin().await?;
+    let b = get_breach(&txn, auth, id).await?;
+    // A conditional update, so two concurrent acknowledgements cannot both win.
+    let res = breach::Entity::update_many()
+        .col_expr(breach::Column::Acknowledged, true.into())
+        .col_expr(breach::Column::AcknowledgedBy, Some(auth.user_id).into())
+        .col_expr(breach::Column::AcknowledgedAt, Some(now).into())
+        .col_expr(breach::Column::Notes, notes.into())
+        .col_expr(breach::Column::UpdatedAt, now.into())
+        .filter(breach::Column::Id.eq(b.id))
+        .filter(breach::Column::Acknowledged.eq(false))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::conflict(format!(
+            "breach {id} was already acknowledged{}",
+            b.acknowledged_at
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default()
+        )));
+    }
+    append_event(
+        &txn,
+        auth.company_id,
+        b.id,
+        BreachEventKind::Acknowledged,
+        now,
+    )
+    .await?;
+    let updated = get_breach(&txn, auth, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Durations of executions of one workflow completed since `since`.
+pub async fn completed_samples(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Uuid,
+    since: DateTime<Utc>,
+) -> AppResult<Vec<Sample>> {
+    let rows: Vec<(Option<DateTime<Utc>>, Option<i64>)> = execution::Entity::find()
+        .select_only()
+        .column(execution::Column::CompletedAt)
+        .column(execution::Column::DurationMs)
+        .filter(execution::Column::CompanyId.eq(company_id))
+        .filter(execution::Column::WorkflowId.eq(workflow_id))
+        .filter(execution::Column::CompletedAt.gt(since))
+        .filter(execution::Column::DurationMs.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(c, d)| {
+            Some(Sample {
+                completed_at: c?,
+                duration_seconds: d? as f64 / 1000.0,
+            })
+        })
+        .collect())
+}
+
+pub fn objective(s: &sla::Model) -> Objective {
+    Objective {
+        target_seconds: s.target_duration_seconds as f64,
+        warning_seconds: s.warning_threshold_seconds as f64,
+        critical_seconds: s.critical_threshold_seconds as f64,
+        slo_target_percentage: s.slo_target_percentage,
+    }
+}
+
+/// The SLO report of one SLA over `window_hours` ending `now`.
+pub async fn slo_report(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    window_hours: i32,
+    now: DateTime<Utc>,
+) -> AppResult<SloReport> {
+    if window_hours <= 0 {
+        return Err(AppError::bad("windowHours must be greater than 0"));
+    }
+    // The 3-day burn-rate window, scaled, can exceed the report window.
+    let span = (window_hours as f64 * 3600.0).max(259_200.0 * window_hours as f64 / 720.0);
+    let since = now - chrono::Duration::seconds(span as i64);
+    let samples = completed_samples(db, s.company_id, s.workflow_id, since).await?;
+    Ok(slo::report(&samples, &objective(s), window_hours, now))
+}
+
+/// The workflow a breach's SLA belongs to (for metrics and messages).
+pub async fn workflow_of(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+) -> AppResult<Option<workflow::Model>> {
+    Ok(workflow::Entity::find_by_id(s.workflow_id).one(db).await?)
+}

@@ -1,0 +1,221 @@
+//! SLO maths (pure): compliance, error budget and multi-window burn rates.
+//!
+//! Burn rates follow the SRE workbook's multi-window alerts for a 30-day SLO: 1h/5m at 14.4
+//! and 6h/30m at 6 (fast burn: page) and 3d/6h at 1 (slow burn: ticket). Each window is
+//! scaled by `window_hours / 720`, so a 24-hour SLO uses 2m/10s, 12m/1m and 2.4h/12m.
+use async_graphql::SimpleObject;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+/// One completed execution.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub completed_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Objective {
+    pub target_seconds: f64,
+    pub warning_seconds: f64,
+    pub critical_seconds: f64,
+    /// Percentage of executions that must finish within the target.
+    pub slo_target_percentage: f64,
+}
+
+#[derive(Clone, Debug, Serialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct BurnRateWindow {
+    /// The long window, in seconds (already scaled).
+    pub long_window_seconds: i64,
+    pub short_window_seconds: i64,
+    pub long_burn_rate: f64,
+    pub short_burn_rate: f64,
+    /// Both windows must burn at least this fast to fire.
+    pub threshold: f64,
+    pub firing: bool,
+}
+
+#[derive(Clone, Debug, Serialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct SloReport {
+    pub window_hours: i32,
+    /// Executions completed in the window.
+    pub total: i64,
+    /// Of those, how many finished within the target.
+    pub met: i64,
+    /// Finished over the warning threshold but not over the critical one.
+    pub breached_warning: i64,
+    /// Finished over the critical threshold.
+    pub breached_critical: i64,
+    /// met / total × 100; 100 when nothing completed.
+    pub compliance_percentage: f64,
+    pub target_percentage: f64,
+    pub meets_target: bool,
+    /// Executions allowed to miss the target in this window: (100 − target)% of total.
+    pub error_budget_total: f64,
+    pub error_budget_used: f64,
+    pub error_budget_remaining: f64,
+    /// Share of the budget used (1.0 = all of it over the whole window).
+    pub burn_rate: f64,
+    pub burn_rates: Vec<BurnRateWindow>,
+    pub fast_burn: bool,
+    pub slow_burn: bool,
+}
+
+/// The SRE workbook's (long, short, threshold) pairs for a 30-day window, in seconds.
+const PAIRS: [(i64, i64, f64); 3] = [
+    (3600, 300, 14.4),
+    (21600, 1800, 6.0),
+    (259_200, 21_600, 1.0),
+];
+
+fn burn(samples: &[Sample], now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 {
+    let since = now - Duration::seconds(seconds.max(1));
+    let (mut total, mut bad) = (0u64, 0u64);
+    for s in samples
+        .iter()
+        .filter(|s| s.completed_at > since && s.completed_at <= now)
+    {
+        total += 1;
+        if s.duration_seconds > o.target_seconds {
+            bad += 1;
+        }
+    }
+    let allowed = (100.0 - o.slo_target_percentage) / 100.0;
+    if total == 0 {
+        return 0.0;
+    }
+    let error_rate = bad as f64 / total as f64;
+    if allowed <= 0.0 {
+        if bad > 0 { f64::INFINITY } else { 0.0 }
+    } else {
+        error_rate / allowed
+    }
+}
+
+/// Computes the report over `samples` (executions completed up to `now`).
+pub fn report(
+    samples: &[Sample],
+    o: &Objective,
+    window_hours: i32,
+    now: DateTime<Utc>,
+) -> SloReport {
+    let since = now - Duration::hours(window_hours as i64);
+    let window: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.completed_at > since && s.completed_at <= now)
+        .collect();
+    let total = window.len() as i64;
+    let met = window
+        .iter()
+        .filter(|s| s.duration_seconds <= o.target_seconds)
+        .count() as i64;
+    let critical = window
+        .iter()
+        .filter(|s| s.duration_seconds > o.critical_seconds)
+        .count() as i64;
+    let warning = window
+        .iter()
+        .filter(|s| {
+            s.duration_seconds > o.warning_seconds && s.duration_seconds <= o.critical_seconds
+        })
+        .count() as i64;
+    let compliance = if total == 0 {
+        100.0
+    } else {
+        met as f64 * 100.0 / total as f64
+    };
+    let budget_total = (100.0 - o.slo_target_percentage) / 100.0 * total as f64;
+    let used = (total - met) as f64;
+    let scale = window_hours as f64 / 720.0;
+    let burn_rates: Vec<BurnRateWindow> = PAIRS
+        .iter()
+        .map(|&(long, short, threshold)| {
+            let l = ((long as f64) * scale).round() as i64;
+            let s = ((short as f64) * scale).round() as i64;
+            let lb = burn(samples, now, l, o);
+            let sb = burn(samples, now, s, o);
+            BurnRateWindow {
+                long_window_seconds: l,
+                short_window_seconds: s,
+                long_burn_rate: lb,
+                short_burn_rate: sb,
+                threshold,
+                firing: lb >= threshold && sb >= threshold,
+            }
+        })
+        .collect();
+    SloReport {
+        window_hours,
+        total,
+        met,
+        breached_warning: warning,
+        breached_critical: critical,
+        compliance_percentage: (compliance * 1000.0).round() / 1000.0,
+        target_percentage: o.slo_target_percentage,
+        meets_target: compliance >= o.slo_target_percentage,
+        error_budget_total: budget_total,
+        error_budget_used: used,
+        error_budget_remaining: budget_total - used,
+        burn_rate: burn(samples, now, window_hours as i64 * 3600, o),
+        fast_burn: burn_rates[0].firing || burn_rates[1].firing,
+        slow_burn: burn_rates[2].firing,
+        burn_rates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objective(target_pct: f64) -> Objective {
+        Objective {
+            target_seconds: 300.0,
+            warning_seconds: 240.0,
+            critical_seconds: 400.0,
+            slo_target_percentage: target_pct,
+        }
+    }
+
+    #[test]
+    fn seed_check_97_percent_meets_95() {
+        let now = Utc::now();
+        let samples: Vec<Sample> = (0..100)
+            .map(|i| Sample {
+                completed_at: now - Duration::minutes(i * 10),
+                duration_seconds: if i < 3 { 500.0 } else { 100.0 },
+            })
+            .collect();
+        let r = report(&samples, &objective(95.0), 24, now);
+        assert_eq!(r.total, 100);
+        assert_eq!(r.met, 97);
+        assert_eq!(r.compliance_percentage, 97.0);
+        assert!(r.meets_target);
+        assert_eq!(r.breached_critical, 3);
+        assert!((r.error_budget_total - 5.0).abs() < 1e-9);
+        assert_eq!(r.error_budget_used, 3.0);
+        assert!((r.error_budget_remaining - 2.0).abs() < 1e-9);
+        assert!((r.burn_rate - 0.6).abs() < 1e-9, "3% bad over a 5% budget");
+    }
+
+    #[test]
+    fn fast_burn_fires_on_a_recent_burst() {
+        let now = Utc::now();
+        // 20 recent executions all over target: burn rate 100 on a 99% SLO.
+        let samples: Vec<Sample> = (0..20)
+            .map(|i| Sample {
+                completed_at: now - Duration::seconds(i),
+                duration_seconds: 1000.0,
+            })
+            .collect();
+        let r = report(&samples, &objective(99.0), 24, now);
+        assert!(r.fast_burn);
+        assert!(r.slow_burn);
+        assert_eq!(r.burn_rates[0].long_window_seconds, 120);
+        assert_eq!(r.burn_rates[0].short_window_seconds, 10);
+        let quiet = report(&[], &objective(99.0), 24, now);
+        assert!(!quiet.fast_burn && !quiet.slow_burn);
+        assert_eq!(quiet.compliance_percentage, 100.0);
+    }
+}

@@ -1,0 +1,188 @@
+//! The SLA clock: watches every running execution that has an active SLA and records a breach
+//! the moment its elapsed time passes the warning or the critical threshold.
+//!
+//! Deadlines live in a min-heap. They are armed when an execution starts, re-armed from the
+//! database at start-up (deadlines that passed while the server was down fire at once) and
+//! every `rearm_every` as a backstop. Firing is idempotent: the breach's unique key makes a
+//! duplicate deadline a no-op.
+use super::Severity;
+use super::service::{fire_live, threshold};
+use crate::AppState;
+use crate::entity::{execution, sla};
+use crate::model::ExecutionStatus;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Deadline {
+    at: DateTime<Utc>,
+    execution_id: Uuid,
+    sla_id: Uuid,
+    critical: bool,
+}
+
+#[derive(Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<Deadline>>,
+    armed: HashSet<Deadline>,
+}
+
+#[derive(Default)]
+pub struct Watcher {
+    timers: Mutex<Timers>,
+    wake: Notify,
+}
+
+impl Watcher {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Timers> {
+        self.timers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Arms the deadlines of one running execution.
+    pub fn arm(&self, exec: &execution::Model, slas: &[sla::Model]) {
+        let mut t = self.lock();
+        let mut earliest_changed = false;
+        for s in slas
+            .iter()
+            .filter(|s| s.is_active && s.workflow_id == exec.workflow_id)
+        {
+            for sev in [Severity::Warning, Severity::Critical] {
+                let d = Deadline {
+                    at: exec.started_at + Duration::seconds(threshold(s, sev)),
+                    execution_id: exec.id,
+                    sla_id: s.id,
+                    critical: sev == Severity::Critical,
+                };
+                if t.armed.insert(d) {
+                    earliest_changed |= t.heap.peek().is_none_or(|Reverse(top)| d.at < top.at);
+                    t.heap.push(Reverse(d));
+                }
+            }
+        }
+        drop(t);
+        if earliest_changed {
+            self.wake.notify_one();
+        }
+    }
+
+    /// How many deadlines are armed.
+    pub fn armed(&self) -> usize {
+        self.lock().armed.len()
+    }
+
+    /// Re-arms every running execution of every workflow with an active SLA.
+    pub async fn rearm_all(&self, state: &AppState) -> Result<usize, sea_orm::DbErr> {
+        let slas = sla::Entity::find()
+            .filter(sla::Column::IsActive.eq(true))
+            .all(&state.db)
+            .await?;
+        if slas.is_empty() {
+            return Ok(0);
+        }
+        let mut by_workflow: HashMap<Uuid, Vec<sla::Model>> = HashMap::new();
+        for s in slas {
+            by_workflow.entry(s.workflow_id).or_default().push(s);
+        }
+        let running = execution::Entity::find()
+            .filter(execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+            .filter(execution::Column::WorkflowId.is_in(by_workflow.keys().copied()))
+            .all(&state.db)
+            .await?;
+        for e in &running {
+            if let Some(s) = by_workflow.get(&e.workflow_id) {
+                self.arm(e, s);
+            }
+        }
+        Ok(running.len())
+    }
+
+    fn due(&self, now: DateTime<Utc>) -> Vec<Deadline> {
+        let mut t = self.lock();
+        let mut out = Vec::new();
+        while let Some(Reverse(d)) = t.heap.peek().copied() {
+            if d.at >= now {
+                break;
+            }
+            t.heap.pop();
+            t.armed.remove(&d);
+            out.push(d);
+        }
+        out
+    }
+
+    fn next(&self) -> Option<DateTime<Utc>> {
+        self.lock().heap.peek().map(|Reverse(d)| d.at)
+    }
+
+    /// Fires every deadline that has passed. Returns the number of breaches recorded.
+    pub async fn fire_due(&self, state: &AppState) -> usize {
+        let now = state.clock.now();
+        let mut recorded = 0;
+        for d in self.due(now) {
+            let sev = if d.critical {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            match fire_live(
+                &state.db,
+                d.execution_id,
+                d.sla_id,
+                sev,
+                now,
+                state.alerts_active(),
+            )
+            .await
+            {
+                Ok(Some((b, s))) => {
+                    recorded += 1;
+                    super::effects::after_breach(state, &b, &s).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, execution = %d.execution_id, "recording a live breach failed; retrying in 1 s");
+                    let mut retry = d;
+                    retry.at = now + Duration::seconds(1);
+                    let mut t = self.lock();
+                    if t.armed.insert(retry) {
+                        t.heap.push(Reverse(retry));
+                    }
+                }
+            }
+        }
+        if recorded > 0 {
+            state.bus_committed();
+        }
+        recorded
+    }
+
+    /// Runs the clock until the task is dropped.
+    pub async fn run(self: Arc<Self>, state: Arc<AppState>, rearm_every: std::time::Duration) {
+        if let Err(e) = self.rearm_all(&state).await {
+            tracing::warn!(error = %e, "re-arming SLA deadlines at start-up failed");
+        }
+        let mut last_rearm = tokio::time::Instant::now();
+        loop {
+            self.fire_due(&state).await;
+            if last_rearm.elapsed() >= rearm_every {
+                if let Err(e) = self.rearm_all(&state).await {
+                    tracing::warn!(error = %e, "re-arming SLA deadlines failed");
+                }
+                last_rearm = tokio::time::Instant::now();
+            }
+            let next = self
+                .next()
+                .map(|at| at + Duration::milliseconds(1))
+                .unwrap_or_else(|| state.clock.now() + Duration::seconds(3600));
+            tokio::select! {
+                _ = crate::clock::sleep_until(state.clock.as_ref(), next, rearm_every) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+}

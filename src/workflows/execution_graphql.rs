@@ -1,0 +1,348 @@
+//! Executions' part of the schema: the reporting API and its queries.
+use super::executions::{self, CompleteArgs, ImportExecution, ImportStep, StartArgs, StepArgs};
+use super::graphql::Workflow;
+use crate::auth::CtxAuth;
+use crate::entity::{execution, step_execution};
+use crate::error::AppError;
+use crate::graphql::CtxExt;
+use crate::graphql::pagination::{Page, paginate};
+use crate::ids::parse_id;
+use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus, stored};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::Value;
+
+pub struct Execution(pub execution::Model);
+
+#[Object]
+impl Execution {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+        let w = ctx
+            .loaders()?
+            .workflows
+            .load_one(self.0.workflow_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(w.map(Workflow))
+    }
+    /// The host engine's id for this execution.
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_deref()
+    }
+    async fn status(&self) -> Result<ExecutionStatus> {
+        Ok(stored(ExecutionStatus::parse, &self.0.status)?)
+    }
+    async fn input_data(&self) -> Json<Value> {
+        Json(self.0.input_data.clone())
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn duration_ms(&self) -> Option<i64> {
+        self.0.duration_ms
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// Reported steps, in start order.
+    async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepExecution>> {
+        let s = ctx
+            .loaders()?
+            .steps
+            .load_one(self.0.id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(s.unwrap_or_default()
+            .into_iter()
+            .map(StepExecution)
+            .collect())
+    }
+}
+
+pub struct StepExecution(pub step_execution::Model);
+
+#[Object]
+impl StepExecution {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn step_name(&self) -> &str {
+        &self.0.step_name
+    }
+    /// The step's position in the workflow, when the name matches one of its steps.
+    async fn step_index(&self) -> Option<i32> {
+        self.0.step_index
+    }
+    async fn action_type(&self) -> Option<&str> {
+        self.0.action_type.as_deref()
+    }
+    async fn status(&self) -> Result<StepRunStatus> {
+        Ok(stored(StepRunStatus::parse, &self.0.status)?)
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    async fn duration_ms(&self) -> Option<i64> {
+        self.0.duration_ms
+    }
+    async fn approver(&self) -> Option<&str> {
+        self.0.approver.as_deref()
+    }
+    async fn decision(&self) -> Result<Option<ApprovalDecision>> {
+        Ok(match &self.0.decision {
+            Some(d) => Some(stored(ApprovalDecision::parse, d)?),
+            None => None,
+        })
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ExecutionFilterInput {
+    pub workflow_id: Option<ID>,
+    pub status: Option<ExecutionStatus>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ExecutionQuery;
+
+#[Object]
+impl ExecutionQuery {
+    async fn executions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ExecutionFilterInput>,
+    ) -> Result<Page<Execution>> {
+        let auth = ctx.auth()?;
+        let f = filter.unwrap_or_default();
+        let mut q = executions::scoped(auth);
+        if let Some(w) = &f.workflow_id {
+            q = q.filter(execution::Column::WorkflowId.eq(parse_id(w, "workflow")?));
+        }
+        if let Some(s) = f.status {
+            q = q.filter(execution::Column::Status.eq(s.as_str()));
+        }
+        if let Some(x) = f.external_id {
+            q = q.filter(execution::Column::ExternalId.eq(x));
+        }
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, execution::Column::Id, first, after, |m| {
+            (m.id, Execution(m))
+        })
+        .await?)
+    }
+
+    async fn execution(&self, ctx: &Context<'_>, id: ID) -> Result<Execution> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "execution")?;
+        Ok(Execution(
+            executions::get(&ctx.state()?.db, auth, id).await?,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct StartExecutionInput {
+    pub workflow_id: ID,
+    #[graphql(default_with = "Json(serde_json::json!({}))")]
+    pub input_data: Json<Value>,
+    /// Defaults to now.
+    pub started_at: Option<DateTime<Utc>>,
+    /// The host engine's id; starting again with a known one returns the existing execution.
+    pub external_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RecordStepInput {
+    pub execution_id: ID,
+    pub step_name: String,
+    pub status: StepRunStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub approver: Option<String>,
+    pub decision: Option<ApprovalDecision>,
+    pub error: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CompleteExecutionInput {
+    pub execution_id: ID,
+    pub status: FinalStatus,
+    /// Defaults to now.
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ImportStepInput {
+    pub step_name: String,
+    pub status: StepRunStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub approver: Option<String>,
+    pub decision: Option<ApprovalDecision>,
+    pub error: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ImportExecutionInput {
+    pub workflow_id: ID,
+    pub external_id: String,
+    #[graphql(default_with = "Json(serde_json::json!({}))")]
+    pub input_data: Json<Value>,
+    pub status: ExecutionStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    #[graphql(default)]
+    pub steps: Vec<ImportStepInput>,
+}
+
+#[derive(InputObject)]
+pub struct ImportExecutionsInput {
+    /// At most 10,000, imported in one transaction; known externalIds are skipped.
+    pub executions: Vec<ImportExecutionInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct ExecutionPayload {
+    pub execution: Execution,
+}
+
+#[derive(SimpleObject)]
+pub struct RecordStepPayload {
+    pub step: StepExecution,
+}
+
+#[derive(SimpleObject)]
+pub struct ImportExecutionsPayload {
+    pub imported: i32,
+    /// Already known by externalId.
+    pub skipped: i32,
+    /// Breaches the imported durations crossed.
+    pub breaches: i32,
+}
+
+#[derive(Default)]
+pub struct ExecutionMutation;
+
+#[Object]
+impl ExecutionMutation {
+    async fn start_execution(
+        &self,
+        ctx: &Context<'_>,
+        input: StartExecutionInput,
+    ) -> Result<ExecutionPayload> {
+        let auth = ctx.writer()?;
+        let args = StartArgs {
+            workflow_id: parse_id(&input.workflow_id, "workflow")?,
+            input_data: input.input_data.0,
+            started_at: input.started_at,
+            external_id: input.external_id,
+        };
+        let m = executions::start(ctx.state()?, auth, args).await?;
+        Ok(ExecutionPayload {
+            execution: Execution(m),
+        })
+    }
+
+    async fn record_step(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordStepInput,
+    ) -> Result<RecordStepPayload> {
+        let auth = ctx.writer()?;
+        let args = StepArgs {
+            execution_id: parse_id(&input.execution_id, "execution")?,
+            step_name: input.step_name,
+            status: input.status,
+            started_at: input.started_at,
+            completed_at: input.completed_at,
+            approver: input.approver,
+            decision: input.decision,
+            error: input.error,
+        };
+        let m = executions::record_step(ctx.state()?, auth, args).await?;
+        Ok(RecordStepPayload {
+            step: StepExecution(m),
+        })
+    }
+
+    async fn complete_execution(
+        &self,
+        ctx: &Context<'_>,
+        input: CompleteExecutionInput,
+    ) -> Result<ExecutionPayload> {
+        let auth = ctx.writer()?;
+        let args = CompleteArgs {
+            execution_id: parse_id(&input.execution_id, "execution")?,
+            status: input.status,
+            completed_at: input.completed_at,
+            error: input.error,
+        };
+        let m = executions::complete(ctx.state()?, auth, args).await?;
+        Ok(ExecutionPayload {
+            execution: Execution(m),
+        })
+    }
+
+    async fn import_executions(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportExecutionsInput,
+    ) -> Result<ImportExecutionsPayload> {
+        let auth = ctx.writer()?;
+        let mut items = Vec::with_capacity(input.executions.len());
+        for (i, e) in input.executions.into_iter().enumerate() {
+            let workflow_id = parse_id(&e.workflow_id, "workflow").map_err(|_| {
+                AppError::not_found(format!(
+                    "executions[{i}]: workflow {}",
+                    e.workflow_id.as_str()
+                ))
+            })?;
+            items.push(ImportExecution {
+                workflow_id,
+                external_id: e.external_id,
+                input_data: e.input_data.0,
+                status: e.status,
+                started_at: e.started_at,
+                completed_at: e.completed_at,
+                error: e.error,
+                steps: e
+                    .steps
+                    .into_iter()
+                    .map(|s| ImportStep {
+                        step_name: s.step_name,
+                        status: s.status,
+                        started_at: s.started_at,
+                        completed_at: s.completed_at,
+                        approver: s.approver,
+                        decision: s.decision,
+                        error: s.error,
+                    })
+                    .collect(),
+            });
+        }
+        let r = executions::import(ctx.state()?, auth, items).await?;
+        Ok(ImportExecutionsPayload {
+            imported: r.imported as i32,
+            skipped: r.skipped as i32,
+            breaches: r.breaches as i32,
+        })
+    }
+}

@@ -1,0 +1,539 @@
+//! The reporting API: host engines report executions starting, their steps, and finishing.
+//! Completion evaluates SLAs; completed steps update the catalog's runtime statistics.
+use crate::AppState;
+use crate::auth::AuthContext;
+use crate::entity::{action, execution, step_execution, workflow};
+use crate::error::{AppError, AppResult};
+use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
+use crate::sla::service::{active_for_workflow, evaluate_completion};
+use crate::workflows::service as workflows;
+use crate::workflows::steps::parse_steps;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, Set,
+    TransactionSession, TransactionTrait,
+};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Most executions one `importExecutions` call takes.
+pub const MAX_IMPORT: usize = 10_000;
+
+pub fn scoped(auth: &AuthContext) -> Select<execution::Entity> {
+    execution::Entity::find().filter(execution::Column::CompanyId.eq(auth.company_id))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<execution::Model> {
+    scoped(auth)
+        .filter(execution::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("execution {id}")))
+}
+
+fn check_external_id(x: &str) -> AppResult<()> {
+    if x.trim().is_empty() || x.len() > 255 {
+        return Err(AppError::bad("externalId must be 1 to 255 characters"));
+    }
+    Ok(())
+}
+
+pub struct StartArgs {
+    pub workflow_id: Uuid,
+    pub input_data: Value,
+    pub started_at: Option<DateTime<Utc>>,
+    pub external_id: Option<String>,
+}
+
+/// Starts an execution (idempotent by `externalId`: a known one returns the existing row).
+pub async fn start(
+    state: &AppState,
+    auth: &AuthContext,
+    a: StartArgs,
+) -> AppResult<execution::Model> {
+    let db = &state.db;
+    let wf = workflows::get(db, auth, a.workflow_id).await?;
+    if let Some(x) = &a.external_id {
+        check_external_id(x)?;
+        if let Some(existing) = scoped(auth)
+            .filter(execution::Column::ExternalId.eq(x.as_str()))
+            .one(db)
+            .await?
+        {
+            if existing.workflow_id != wf.id {
+                return Err(AppError::conflict(format!(
+                    "externalId {x:?} belongs to an execution of another workflow"
+                )));
+            }
+            return Ok(existing);
+        }
+    }
+    let now = state.clock.now();
+    let m = execution::Model {
+        id: Uuid::now_v7(),
+        company_id: auth.company_id,
+        workflow_id: wf.id,
+        external_id: a.external_id,
+        status: ExecutionStatus::Running.as_str().into(),
+        input_data: a.input_data,
+        started_at: a.started_at.unwrap_or(now),
+        completed_at: None,
+        duration_ms: None,
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let am: execution::ActiveModel = m.clone().into();
+    execution::Entity::insert(am)
+        .exec_without_returning(db)
+        .await?;
+    let slas = active_for_workflow(db, auth.company_id, wf.id).await?;
+    state.watcher.arm(&m, &slas);
+    Ok(m)
+}
+
+pub struct StepArgs {
+    pub execution_id: Uuid,
+    pub step_name: String,
+    pub status: StepRunStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub approver: Option<String>,
+    pub decision: Option<ApprovalDecision>,
+    pub error: Option<String>,
+}
+
+/// Adds `n` runs (`ok` of them successful, `sum_ms` in total) to an action's statistics in one
+/// atomic update.
+pub async fn bump_action_stats(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    action_type: &str,
+    n: i64,
+    ok: i64,
+    sum_ms: f64,
+) -> AppResult<()> {
+    use action::Column as C;
+    let count = Expr::col(C::ExecutionCount);
+    action::Entity::update_many()
+        .col_expr(C::ExecutionCount, count.clone().add(n))
+        .col_expr(C::SuccessCount, Expr::col(C::SuccessCount).add(ok))
+        .col_expr(
+            C::AvgExecutionTimeMs,
+            Expr::col(C::AvgExecutionTimeMs)
+                .mul(count.clone())
+                .add(sum_ms)
+                .div(count.clone().add(n)),
+        )
+        .col_expr(
+            C::SuccessRate,
+            Expr::col(C::SuccessCount)
+                .add(ok)
+                .mul(1.0f64)
+                .div(count.add(n)),
+        )
+        .filter(C::CompanyId.eq(company_id))
+        .filter(C::ActionType.eq(action_type))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn duration_ms(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<i64> {
+    let d = (end - start).num_milliseconds();
+    if d < 0 {
+        return Err(AppError::bad("completedAt must not be before startedAt"));
+    }
+    Ok(d)
+}
+
+/// Where a step of the workflow sits, and its action.
+fn step_info(wf: &workflow::Model, name: &str) -> (Option<i32>, Option<String>) {
+    parse_steps(&wf.steps)
+        .ok()
+        .and_then(|steps| {
+            steps
+                .iter()
+                .position(|s| s.name == name)
+                .map(|i| (Some(i as i32), Some(steps[i].action.clone())))
+        })
+        .unwrap_or((None, None))
+}
+
+pub async fn record_step(
+    state: &AppState,
+    auth: &AuthContext,
+    a: StepArgs,
+) -> AppResult<step_execution::Model> {
+    let db = &state.db;
+    let exec = get(db, auth, a.execution_id).await?;
+    if a.step_name.trim().is_empty() {
+        return Err(AppError::bad("stepName must not be empty"));
+    }
+    if a.decision.is_some() && a.approver.is_none() {
+        return Err(AppError::bad("a decision needs the approver who made it"));
+    }
+    let duration = match a.completed_at {
+        Some(c) => Some(duration_ms(a.started_at, c)?),
+        None => None,
+    };
+    let wf = workflows::get(db, auth, exec.workflow_id).await?;
+    let (index, action_type) = step_info(&wf, &a.step_name);
+    let now = state.clock.now();
+    let m = step_execution::Model {
+        id: Uuid::now_v7(),
+        company_id: auth.company_id,
+        execution_id: exec.id,
+        step_index: index,
+        step_name: a.step_name,
+        action_type: action_type.clone(),
+        status: a.status.as_str().into(),
+        started_at: a.started_at,
+        completed_at: a.completed_at,
+        duration_ms: duration,
+        approver: a.approver,
+        decision: a.decision.map(|d| d.as_str().to_string()),
+        error: a.error,
+        created_at: now,
+        updated_at: now,
+    };
+    let txn = db.begin().await?;
+    let am: step_execution::ActiveModel = m.clone().into();
+    step_execution::Entity::insert(am)
+        .exec_without_returning(&txn)
+        .await?;
+    let finished = matches!(a.status, StepRunStatus::Completed | StepRunStatus::Failed);
+    if let (true, Some(t), Some(d)) = (finished, &action_type, duration) {
+        let ok = (a.status == StepRunStatus::Completed) as i64;
+        bump_action_stats(&txn, auth.company_id, t, 1, ok, d as f64).await?;
+    }
+    txn.commit().await?;
+    if let (true, Some(t), Some(d)) = (finished, &action_type, duration) {
+        crate::sla::effects::after_action(
+            state,
+            auth.company_id,
+            t,
+            d,
+            a.status == StepRunStatus::Completed,
+        )
+        .await;
+    }
+    Ok(m)
+}
+
+pub struct CompleteArgs {
+    pub execution_id: Uuid,
+    pub status: FinalStatus,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+/// Finishes a running (or paused) execution and evaluates its SLAs. Completing an execution
+/// that already finished is a CONFLICT.
+pub async fn complete(
+    state: &AppState,
+    auth: &AuthContext,
+    a: CompleteArgs,
+) -> AppResult<execution::Model> {
+    let db = &state.db;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let exec = get(&txn, auth, a.execution_id).await?;
+    let open = [
+        ExecutionStatus::Running.as_str(),
+        ExecutionStatus::Paused.as_str(),
+    ];
+    if !open.contains(&exec.status.as_str()) {
+        return Err(AppError::conflict(format!(
+            "execution {} is already {}; only a running or paused execution can be completed",
+            exec.id,
+            exec.status.to_uppercase()
+        )));
+    }
+    let completed_at = a.completed_at.unwrap_or(now);
+    let d = duration_ms(exec.started_at, completed_at)?;
+    let status: ExecutionStatus = a.status.into();
+    let res = execution::Entity::update_many()
+        .col_expr(execution::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            execution::Column::CompletedAt,
+            Expr::value(Some(completed_at)),
+        )
+        .col_expr(execution::Column::DurationMs, Expr::value(Some(d)))
+        .col_expr(execution::Column::Error, Expr::value(a.error.clone()))
+        .col_expr(execution::Column::UpdatedAt, Expr::value(now))
+        .filter(execution::Column::Id.eq(exec.id))
+        .filter(execution::Column::Status.is_in(open))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::conflict(format!(
+            "execution {} was completed concurrently",
+            exec.id
+        )));
+    }
+    let updated = execution::Model {
+        status: status.as_str().into(),
+        completed_at: Some(completed_at),
+        duration_ms: Some(d),
+        error: a.error,
+        updated_at: now,
+        ..exec
+    };
+    let slas = active_for_workflow(&txn, auth.company_id, updated.workflow_id).await?;
+    let new = evaluate_completion(
+        &txn,
+        &slas,
+        &updated,
+        d as f64 / 1000.0,
+        now,
+        state.alerts_active(),
+        true,
+    )
+    .await?;
+    txn.commit().await?;
+    crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
+    Ok(updated)
+}
+
+pub struct ImportStep {
+    pub step_name: String,
+    pub status: StepRunStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub approver: Option<String>,
+    pub decision: Option<ApprovalDecision>,
+    pub error: Option<String>,
+}
+
+pub struct ImportExecution {
+    pub workflow_id: Uuid,
+    pub external_id: String,
+    pub input_data: Value,
+    pub status: ExecutionStatus,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub steps: Vec<ImportStep>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub skipped: usize,
+    pub breaches: usize,
+}
+
+/// Imports history in one transaction, idempotent by `externalId`. Finished executions are
+/// evaluated against SLAs (breaches are recorded, but history pages nobody: no alert email);
+/// running ones are armed on the SLA clock.
+pub async fn import(
+    state: &AppState,
+    auth: &AuthContext,
+    items: Vec<ImportExecution>,
+) -> AppResult<ImportReport> {
+    import_into(&state.db, state, auth.company_id, items).await
+}
+
+/// The import itself, for the GraphQL mutation and the `import-log` command alike.
+pub async fn import_into(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    state: &AppState,
+    company_id: Uuid,
+    items: Vec<ImportExecution>,
+) -> AppResult<ImportReport> {
+    if items.len() > MAX_IMPORT {
+        return Err(AppError::bad(format!(
+            "at most {MAX_IMPORT} executions per call, got {}",
+            items.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    for (i, it) in items.iter().enumerate() {
+        check_external_id(&it.external_id)
+            .map_err(|e| AppError::bad(format!("executions[{i}]: {e}")))?;
+        if !seen.insert(it.external_id.as_str()) {
+            return Err(AppError::bad(format!(
+                "executions[{i}]: externalId {:?} appears twice",
+                it.external_id
+            )));
+        }
+        let finished =
+            it.status != ExecutionStatus::Running && it.status != ExecutionStatus::Paused;
+        match (finished, it.completed_at) {
+            (true, None) => {
+                return Err(AppError::bad(format!(
+                    "executions[{i}]: a {} execution needs completedAt",
+                    it.status
+                )));
+            }
+            (false, Some(_)) => {
+                return Err(AppError::bad(format!(
+                    "executions[{i}]: a {} execution has no completedAt",
+                    it.status
+                )));
+            }
+            (_, Some(c)) if c < it.started_at => {
+                return Err(AppError::bad(format!(
+                    "executions[{i}]: completedAt is before startedAt"
+                )));
+            }
+            _ => {}
+        }
+        for (j, s) in it.steps.iter().enumerate() {
+            if let Some(c) = s.completed_at
+                && c < s.started_at
+            {
+                return Err(AppError::bad(format!(
+                    "executions[{i}].steps[{j}]: completedAt is before startedAt"
+                )));
+            }
+        }
+    }
+    let wf_ids: HashSet<Uuid> = items.iter().map(|i| i.workflow_id).collect();
+    let wfs: HashMap<Uuid, workflow::Model> = workflow::Entity::find()
+        .filter(workflow::Column::CompanyId.eq(company_id))
+        .filter(workflow::Column::Id.is_in(wf_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|w| (w.id, w))
+        .collect();
+    if let Some(missing) = wf_ids.iter().find(|w| !wfs.contains_key(w)) {
+        return Err(AppError::not_found(format!("workflow {missing}")));
+    }
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let mut existing: HashSet<String> = HashSet::new();
+    for chunk in items.chunks(500) {
+        let found: Vec<Option<String>> = execution::Entity::find()
+            .select_only()
+            .column(execution::Column::ExternalId)
+            .filter(execution::Column::CompanyId.eq(company_id))
+            .filter(
+                execution::Column::ExternalId.is_in(chunk.iter().map(|i| i.external_id.clone())),
+            )
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        existing.extend(found.into_iter().flatten());
+    }
+    let mut slas_by_wf = HashMap::new();
+    for w in &wfs {
+        slas_by_wf.insert(*w.0, active_for_workflow(&txn, company_id, *w.0).await?);
+    }
+    let mut report = ImportReport::default();
+    let mut exec_rows = Vec::new();
+    let mut step_rows = Vec::new();
+    let mut stats: HashMap<String, (i64, i64, f64)> = HashMap::new();
+    let mut running = Vec::new();
+    let mut finished = Vec::new();
+    for it in items {
+        if existing.contains(&it.external_id) {
+            report.skipped += 1;
+            continue;
+        }
+        let wf = &wfs[&it.workflow_id];
+        let id = Uuid::now_v7();
+        let d = it
+            .completed_at
+            .map(|c| (c - it.started_at).num_milliseconds());
+        for s in &it.steps {
+            let (index, action_type) = step_info(wf, &s.step_name);
+            let sd = s
+                .completed_at
+                .map(|c| (c - s.started_at).num_milliseconds());
+            if let (Some(t), Some(sd), true) = (
+                &action_type,
+                sd,
+                matches!(s.status, StepRunStatus::Completed | StepRunStatus::Failed),
+            ) {
+                let e = stats.entry(t.clone()).or_default();
+                e.0 += 1;
+                e.1 += (s.status == StepRunStatus::Completed) as i64;
+                e.2 += sd as f64;
+            }
+            step_rows.push(step_execution::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(company_id),
+                execution_id: Set(id),
+                step_index: Set(index),
+                step_name: Set(s.step_name.clone()),
+                action_type: Set(action_type),
+                status: Set(s.status.as_str().into()),
+                started_at: Set(s.started_at),
+                completed_at: Set(s.completed_at),
+                duration_ms: Set(sd),
+                approver: Set(s.approver.clone()),
+                decision: Set(s.decision.map(|d| d.as_str().to_string())),
+                error: Set(s.error.clone()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+        let m = execution::Model {
+            id,
+            company_id,
+            workflow_id: it.workflow_id,
+            external_id: Some(it.external_id),
+            status: it.status.as_str().into(),
+            input_data: it.input_data,
+            started_at: it.started_at,
+            completed_at: it.completed_at,
+            duration_ms: d,
+            error: it.error,
+            created_at: now,
+            updated_at: now,
+        };
+        if d.is_some() {
+            finished.push(m.clone());
+        } else {
+            running.push(m.clone());
+        }
+        exec_rows.push(execution::ActiveModel::from(m));
+        report.imported += 1;
+    }
+    for chunk in chunked(exec_rows, 400) {
+        execution::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for chunk in chunked(step_rows, 400) {
+        step_execution::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for (t, (n, ok, sum)) in &stats {
+        bump_action_stats(&txn, company_id, t, *n, *ok, *sum).await?;
+    }
+    for e in &finished {
+        let slas = &slas_by_wf[&e.workflow_id];
+        let d = e.duration_ms.unwrap_or_default() as f64 / 1000.0;
+        report.breaches += evaluate_completion(&txn, slas, e, d, now, false, false)
+            .await?
+            .len();
+    }
+    txn.commit().await?;
+    for e in &running {
+        state.watcher.arm(e, &slas_by_wf[&e.workflow_id]);
+    }
+    if report.breaches > 0 {
+        state.bus_committed();
+    }
+    Ok(report)
+}
+
+fn chunked<T>(v: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::new();
+    let mut it = v.into_iter().peekable();
+    while it.peek().is_some() {
+        out.push(it.by_ref().take(n).collect());
+    }
+    out
+}

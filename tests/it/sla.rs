@@ -1,0 +1,859 @@
+//! Executions, live SLA tracking, the breach stream, acknowledgement and SLO maths.
+use crate::smtp::SmtpServer;
+use crate::support::*;
+use chrono::{DateTime, Duration, Utc};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use workflow_intel::clock::ManualClock;
+use workflow_intel::config::Config;
+use workflow_intel::model::Role;
+
+pub const START: &str = r#"mutation($input: StartExecutionInput!) { startExecution(input: $input) { execution { id status startedAt } } }"#;
+pub const COMPLETE: &str = r#"mutation($input: CompleteExecutionInput!) { completeExecution(input: $input) { execution { id status durationMs } } }"#;
+pub const CREATE_SLA: &str =
+    r#"mutation($input: CreateSlaInput!) { createSla(input: $input) { sla { id name } } }"#;
+const BREACHES: &str = r#"query($f: BreachFilterInput) { slaBreaches(first: 100, filter: $f) { totalCount edges { node {
+  id severity thresholdSeconds actualDurationSeconds targetDurationSeconds breachMarginSeconds acknowledged notes alertSent alertRecipients
+  acknowledgedBy { email } sla { name } execution { id status workflow { name } } } } } }"#;
+
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+pub struct Setup {
+    pub app: TestApp,
+    pub clock: Arc<ManualClock>,
+    pub token: String,
+    pub workflow: String,
+    pub sla: String,
+}
+
+/// A company with the discount workflow and a 300/240/300 SLA, on a manual clock.
+pub async fn setup(config: Config, recipients: Value) -> Setup {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let mut conn = fresh_db().await;
+    workflow_intel::db::migrate(&conn).await.unwrap();
+    let app = TestApp::spawn_on(config, &mut conn, Some(clock.clone())).await;
+    with_app(app, clock, recipients).await
+}
+
+pub async fn with_app(app: TestApp, clock: Arc<ManualClock>, recipients: Value) -> Setup {
+    let token = app.token("Acme", "owner@acme.io", Role::Admin).await;
+    let wf = create_workflow(
+        &app,
+        &token,
+        "Discounts",
+        workflow_intel::seed::discount_steps(),
+    )
+    .await;
+    let workflow = wf["id"].as_str().unwrap().to_string();
+    let sla = app
+        .data(
+            &token,
+            CREATE_SLA,
+            json!({"input": {"workflowId": workflow, "name": "Discount turnaround", "targetDurationSeconds": 300,
+                   "warningThresholdSeconds": 240, "criticalThresholdSeconds": 300, "alertRecipients": recipients}}),
+        )
+        .await["createSla"]["sla"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    Setup {
+        app,
+        clock,
+        token,
+        workflow,
+        sla,
+    }
+}
+
+pub async fn start(s: &Setup) -> String {
+    s.app
+        .data(
+            &s.token,
+            START,
+            json!({"input": {"workflowId": s.workflow, "inputData": {"amount": 20000}}}),
+        )
+        .await["startExecution"]["execution"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub async fn breaches(s: &Setup, filter: Value) -> Vec<Value> {
+    s.app.data(&s.token, BREACHES, json!({"f": filter})).await["slaBreaches"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+/// Polls until `f` holds (real time, at most 10 s).
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn count(s: &Setup, severity: &str) -> usize {
+    breaches(s, json!({"severity": severity})).await.len()
+}
+
+#[tokio::test]
+async fn live_detection_warns_then_goes_critical_once_each() {
+    let s = setup(Config::default(), json!([])).await;
+    let exec = start(&s).await;
+    s.clock.advance(Duration::seconds(239));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(count(&s, "WARNING").await, 0, "not before 240 s");
+
+    s.clock.advance(Duration::seconds(2)); // 241 s
+    eventually("a warning breach", || async {
+        count(&s, "WARNING").await == 1
+    })
+    .await;
+    assert_eq!(count(&s, "CRITICAL").await, 0);
+    let w = &breaches(&s, json!({"severity": "WARNING"})).await[0];
+    assert_eq!(w["thresholdSeconds"], 240);
+    assert_eq!(
+        w["execution"]["status"], "RUNNING",
+        "detected while still running"
+    );
+
+    s.clock.advance(Duration::seconds(60)); // 301 s
+    eventually("a critical breach", || async {
+        count(&s, "CRITICAL").await == 1
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(count(&s, "WARNING").await, 1);
+    assert_eq!(count(&s, "CRITICAL").await, 1);
+
+    // Completion at 450 s adds nothing new; the critical margin becomes 150.
+    let done = s
+        .app
+        .data(
+            &s.token,
+            COMPLETE,
+            json!({"input": {"executionId": exec, "status": "COMPLETED",
+              "completedAt": (t0() + Duration::seconds(450)).to_rfc3339()}}),
+        )
+        .await;
+    assert_eq!(
+        done["completeExecution"]["execution"]["durationMs"],
+        450_000
+    );
+    let all = breaches(&s, json!({})).await;
+    assert_eq!(all.len(), 2);
+    let critical = all.iter().find(|b| b["severity"] == "CRITICAL").unwrap();
+    assert_eq!(critical["breachMarginSeconds"], 150.0);
+    assert_eq!(critical["actualDurationSeconds"], 450.0);
+    assert_eq!(critical["sla"]["name"], "Discount turnaround");
+
+    // Completing again is a CONFLICT.
+    let v = s
+        .app
+        .gql(
+            Some(&s.token),
+            COMPLETE,
+            json!({"input": {"executionId": exec, "status": "FAILED"}}),
+        )
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+}
+
+#[tokio::test]
+async fn completion_detects_late_reports_and_the_clock_rearms_after_a_restart() {
+    let s = setup(Config::default(), json!([])).await;
+    // A late report: started and finished in the past, 500 s long.
+    let exec = s
+        .app
+        .data(&s.token, START, json!({"input": {"workflowId": s.workflow, "startedAt": (t0() - Duration::seconds(1000)).to_rfc3339(), "externalId": "late-1"}}))
+        .await["startExecution"]["execution"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // (The clock fires for it at once, since its deadlines passed; completion must not add
+    // duplicates either way.)
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() - Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    eventually("both breaches", || async {
+        breaches(&s, json!({})).await.len() == 2
+    })
+    .await;
+    for b in breaches(&s, json!({})).await {
+        assert_eq!(b["actualDurationSeconds"], 500.0);
+        assert_eq!(b["breachMarginSeconds"], 200.0);
+    }
+    // Starting with the same externalId returns the same execution.
+    let again = s
+        .app
+        .data(
+            &s.token,
+            START,
+            json!({"input": {"workflowId": s.workflow, "externalId": "late-1"}}),
+        )
+        .await;
+    assert_eq!(again["startExecution"]["execution"]["id"], exec.as_str());
+
+    // Restart: a running execution whose deadlines pass while the server is down.
+    let running = start(&s).await;
+    let Setup {
+        app,
+        clock,
+        token,
+        workflow,
+        sla,
+    } = s;
+    let mut conn = app.db.clone();
+    app.kill();
+    clock.advance(Duration::seconds(400));
+    let app = TestApp::spawn_on(Config::default(), &mut conn, Some(clock.clone())).await;
+    let s = Setup {
+        app,
+        clock,
+        token,
+        workflow,
+        sla,
+    };
+    eventually(
+        "breaches for the running execution after restart",
+        || async {
+            breaches(&s, json!({}))
+                .await
+                .iter()
+                .filter(|b| b["execution"]["id"] == running.as_str())
+                .count()
+                == 2
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn executions_steps_and_catalog_stats() {
+    let s = setup(Config::default(), json!([])).await;
+    for t in ["validation", "approval"] {
+        create_action(&s.app, &s.token, t).await;
+    }
+    let exec = start(&s).await;
+    let rec = r#"mutation($input: RecordStepInput!) { recordStep(input: $input) { step { stepIndex actionType durationMs decision } } }"#;
+    let at = |s: i64| (t0() + Duration::seconds(s)).to_rfc3339();
+    let d = s
+        .app
+        .data(&s.token, rec, json!({"input": {"executionId": exec, "stepName": "Validate", "status": "COMPLETED", "startedAt": at(0), "completedAt": at(2)}}))
+        .await;
+    assert_eq!(d["recordStep"]["step"]["stepIndex"], 0);
+    assert_eq!(d["recordStep"]["step"]["actionType"], "validation");
+    assert_eq!(d["recordStep"]["step"]["durationMs"], 2000);
+    s.app
+        .data(&s.token, rec, json!({"input": {"executionId": exec, "stepName": "Manager Approval", "status": "COMPLETED", "startedAt": at(2), "completedAt": at(62), "approver": "manager", "decision": "APPROVED"}}))
+        .await;
+    s.app
+        .data(&s.token, rec, json!({"input": {"executionId": exec, "stepName": "Director Approval", "status": "FAILED", "startedAt": at(62), "completedAt": at(182), "approver": "director", "decision": "REJECTED"}}))
+        .await;
+    let v = s
+        .app
+        .gql(Some(&s.token), rec, json!({"input": {"executionId": exec, "stepName": "x", "status": "COMPLETED", "startedAt": at(5), "completedAt": at(1)}}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    let d = s.app.data(&s.token, "{ actions(filter: {actionType: \"approval\"}) { edges { node { executionCount avgExecutionTimeMs successRate } } } }", json!({})).await;
+    let a = &d["actions"]["edges"][0]["node"];
+    assert_eq!(a["executionCount"], 2);
+    assert_eq!(a["avgExecutionTimeMs"], 90_000.0);
+    assert_eq!(a["successRate"], 0.5);
+    let d = s
+        .app
+        .data(&s.token, "query($id: ID!) { execution(id: $id) { status workflow { name } steps { stepName decision } } }", json!({"id": exec}))
+        .await;
+    let steps = d["execution"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[2]["decision"], "REJECTED");
+
+    // Another company sees none of it.
+    let other = s.app.token("Other", "x@other.io", Role::Admin).await;
+    let v = s
+        .app
+        .gql(
+            Some(&other),
+            "query($id: ID!) { execution(id: $id) { id } }",
+            json!({"id": exec}),
+        )
+        .await;
+    assert_eq!(code(&v), "NOT_FOUND");
+    let v = s
+        .app
+        .gql(
+            Some(&other),
+            COMPLETE,
+            json!({"input": {"executionId": exec, "status": "COMPLETED"}}),
+        )
+        .await;
+    assert_eq!(code(&v), "NOT_FOUND");
+    let d = s
+        .app
+        .data(
+            &other,
+            "{ executions { totalCount } slaBreaches { totalCount } slas { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d,
+        json!({"executions": {"totalCount": 0}, "slaBreaches": {"totalCount": 0}, "slas": {"totalCount": 0}})
+    );
+}
+
+#[tokio::test]
+async fn sla_validation_says_why() {
+    let s = setup(Config::default(), json!([])).await;
+    for (input, want) in [
+        (
+            json!({"targetDurationSeconds": 0}),
+            "targetDurationSeconds must be greater than 0",
+        ),
+        (
+            json!({"targetDurationSeconds": 100, "warningThresholdSeconds": 200, "criticalThresholdSeconds": 100}),
+            "must not exceed criticalThresholdSeconds",
+        ),
+        (
+            json!({"targetDurationSeconds": 100, "warningThresholdSeconds": 0}),
+            "warningThresholdSeconds must be greater than 0",
+        ),
+        (
+            json!({"targetDurationSeconds": 100, "sloTargetPercentage": 101.0}),
+            "sloTargetPercentage",
+        ),
+        (
+            json!({"targetDurationSeconds": 100, "sloWindowHours": 0}),
+            "sloWindowHours",
+        ),
+        (
+            json!({"targetDurationSeconds": 100, "alertRecipients": ["nope"]}),
+            "alertRecipients",
+        ),
+    ] {
+        let mut i = input.clone();
+        i["workflowId"] = json!(s.workflow);
+        i["name"] = json!("x");
+        let v = s
+            .app
+            .gql(Some(&s.token), CREATE_SLA, json!({"input": i}))
+            .await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{input}");
+        assert!(
+            v["errors"][0]["message"].as_str().unwrap().contains(want),
+            "{v}"
+        );
+    }
+    let v = s
+        .app
+        .gql(Some(&s.token), "mutation($id: ID!) { updateSla(input: {id: $id, warningThresholdSeconds: 999}) { sla { id } } }", json!({"id": s.sla}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn slo_report_and_import_idempotency() {
+    let s = setup(Config::default(), json!([])).await;
+    s.app
+        .data(&s.token, "mutation($id: ID!) { updateSla(input: {id: $id, sloTargetPercentage: 95.0}) { sla { id } } }", json!({"id": s.sla}))
+        .await;
+    let execs: Vec<Value> = (0..100)
+        .map(|i| {
+            let end = t0() - Duration::minutes(i * 5);
+            let secs = if [1, 33, 66].contains(&i) { 400 } else { 100 };
+            json!({"workflowId": s.workflow, "externalId": format!("h-{i}"), "status": "COMPLETED",
+                   "startedAt": (end - Duration::seconds(secs)).to_rfc3339(), "completedAt": end.to_rfc3339(),
+                   "steps": [{"stepName": "Validate", "status": "COMPLETED", "startedAt": (end - Duration::seconds(secs)).to_rfc3339(), "completedAt": (end - Duration::seconds(secs - 1)).to_rfc3339()}]})
+        })
+        .collect();
+    let over = execs
+        .iter()
+        .filter(|e| {
+            let a = DateTime::parse_from_rfc3339(e["startedAt"].as_str().unwrap()).unwrap();
+            let b = DateTime::parse_from_rfc3339(e["completedAt"].as_str().unwrap()).unwrap();
+            (b - a).num_seconds() > 300
+        })
+        .count();
+    assert_eq!(over, 3);
+    let imp = r#"mutation($input: ImportExecutionsInput!) { importExecutions(input: $input) { imported skipped breaches } }"#;
+    let r = s
+        .app
+        .data(&s.token, imp, json!({"input": {"executions": execs}}))
+        .await;
+    assert_eq!(
+        r["importExecutions"],
+        json!({"imported": 100, "skipped": 0, "breaches": 6}),
+        "3 over 400 s: warning and critical each"
+    );
+    let r = s
+        .app
+        .data(&s.token, imp, json!({"input": {"executions": execs}}))
+        .await;
+    assert_eq!(
+        r["importExecutions"],
+        json!({"imported": 0, "skipped": 100, "breaches": 0})
+    );
+
+    let q = r#"query($id: ID!) { sla(id: $id) { metrics(windowHours: 24) { total met compliancePercentage targetPercentage meetsTarget
+      breachedWarning breachedCritical errorBudgetTotal errorBudgetUsed errorBudgetRemaining burnRate fastBurn slowBurn
+      burnRates { longWindowSeconds shortWindowSeconds threshold firing } } } }"#;
+    let m = s.app.data(&s.token, q, json!({"id": s.sla})).await["sla"]["metrics"].clone();
+    assert_eq!(m["total"], 100);
+    assert_eq!(m["met"], 97);
+    assert_eq!(m["compliancePercentage"], 97.0);
+    assert_eq!(m["meetsTarget"], true);
+    assert_eq!(m["breachedCritical"], 3);
+    assert_eq!(m["errorBudgetUsed"], 3.0);
+    assert_eq!(m["burnRates"].as_array().unwrap().len(), 3);
+
+    let bad = json!({"input": {"executions": [{"workflowId": s.workflow, "externalId": "x", "status": "COMPLETED", "startedAt": t0().to_rfc3339()}]}});
+    let v = s.app.gql(Some(&s.token), imp, bad).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+}
+
+pub async fn ws_subscribe(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = format!("ws://{}/graphql", app.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            Message::Text(t)
+                if serde_json::from_str::<Value>(&t).unwrap()["type"] == "connection_ack" =>
+            {
+                break;
+            }
+            _ => continue,
+        }
+    }
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "id": "s1", "payload": {"query": query}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    ws
+}
+
+pub async fn next_payload(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+    wait: std::time::Duration,
+) -> Option<Value> {
+    let end = tokio::time::Instant::now() + wait;
+    loop {
+        let msg = tokio::time::timeout_at(end, ws.next()).await.ok()??.ok()?;
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).ok()?;
+            if v["type"] == "next" {
+                return Some(v["payload"].clone());
+            }
+        }
+    }
+}
+
+const STREAM: &str = "subscription { slaBreachEvents { kind sequence breach { id severity acknowledged sla { name } execution { workflow { name } } } } }";
+
+#[tokio::test]
+async fn subscribers_get_their_company_breaches_live_and_acks() {
+    let s = setup(Config::default(), json!([])).await;
+    let other = s.app.token("Other Co", "ops@other.io", Role::Admin).await;
+    let other_wf = create_workflow(
+        &s.app,
+        &other,
+        "Theirs",
+        workflow_intel::seed::discount_steps(),
+    )
+    .await;
+    s.app
+        .data(&other, CREATE_SLA, json!({"input": {"workflowId": other_wf["id"], "name": "theirs", "targetDurationSeconds": 300}}))
+        .await;
+    let mut mine = ws_subscribe(&s.app, &s.token, STREAM).await;
+    let mut theirs = ws_subscribe(&s.app, &other, STREAM).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let exec = start(&s).await;
+    let sent = std::time::Instant::now();
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    let first = next_payload(&mut mine, std::time::Duration::from_secs(1))
+        .await
+        .expect("an event within 1 s of the commit");
+    let latency = sent.elapsed();
+    assert!(latency < std::time::Duration::from_secs(1), "{latency:?}");
+    let second = next_payload(&mut mine, std::time::Duration::from_secs(1))
+        .await
+        .expect("the second breach");
+    let mut severities = vec![
+        first["data"]["slaBreachEvents"]["breach"]["severity"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        second["data"]["slaBreachEvents"]["breach"]["severity"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    ];
+    severities.sort();
+    assert_eq!(severities, vec!["CRITICAL", "WARNING"]);
+    let ev = &first["data"]["slaBreachEvents"];
+    assert_eq!(ev["kind"], "DETECTED");
+    assert_eq!(ev["breach"]["sla"]["name"], "Discount turnaround");
+    assert_eq!(ev["breach"]["execution"]["workflow"]["name"], "Discounts");
+    assert!(
+        second["data"]["slaBreachEvents"]["sequence"].as_i64() > ev["sequence"].as_i64(),
+        "commit order"
+    );
+
+    // Acknowledge: the event arrives, and a second acknowledgement is a CONFLICT.
+    let id = ev["breach"]["id"].as_str().unwrap();
+    let ack = r#"mutation($id: ID!) { acknowledgeBreach(input: {id: $id, notes: "on it"}) { breach { acknowledged notes acknowledgedBy { email } acknowledgedAt } } }"#;
+    let d = s.app.data(&s.token, ack, json!({"id": id})).await;
+    assert_eq!(
+        d["acknowledgeBreach"]["breach"]["acknowledgedBy"]["email"],
+        "owner@acme.io"
+    );
+    assert_eq!(d["acknowledgeBreach"]["breach"]["notes"], "on it");
+    let v = s.app.gql(Some(&s.token), ack, json!({"id": id})).await;
+    assert_eq!(code(&v), "CONFLICT");
+    let acked = next_payload(&mut mine, std::time::Duration::from_secs(1))
+        .await
+        .expect("the ack event");
+    assert_eq!(acked["data"]["slaBreachEvents"]["kind"], "ACKNOWLEDGED");
+    assert_eq!(
+        acked["data"]["slaBreachEvents"]["breach"]["acknowledged"],
+        true
+    );
+    let d = s
+        .app
+        .data(
+            &s.token,
+            "{ unacknowledgedBreaches { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["unacknowledgedBreaches"]["totalCount"], 1);
+    let v = s.app.gql(Some(&other), ack, json!({"id": id})).await;
+    assert_eq!(code(&v), "NOT_FOUND");
+
+    // The other company saw nothing.
+    assert!(
+        next_payload(&mut theirs, std::time::Duration::from_millis(800))
+            .await
+            .is_none()
+    );
+
+    // The gauge counts both live subscriptions, and drops when they leave.
+    let gauge = || s.app.app.state.metrics.graphql_subscriptions_active.get();
+    assert_eq!(gauge(), 2);
+    drop(mine);
+    drop(theirs);
+    eventually("the subscription gauge back to zero", || async {
+        gauge() == 0
+    })
+    .await;
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_cannot_grow_memory() {
+    let s = setup(Config::default(), json!([])).await;
+    let exec = start(&s).await;
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    let b = breaches(&s, json!({})).await;
+    let mut ws = ws_subscribe(
+        &s.app,
+        &s.token,
+        "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Build one real event to replay 100,000 times through the bus.
+    use sea_orm::EntityTrait;
+    let model = workflow_intel::entity::breach::Entity::find()
+        .one(&s.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let company = model.company_id;
+    let workflow_id = uuid::Uuid::parse_str(&s.workflow).unwrap();
+    let before = rss_bytes();
+    let bus = s.app.app.state.bus.clone();
+    for i in 0..100_000i64 {
+        let mut m = model.clone();
+        m.notes = "x".repeat(200);
+        bus.publish(Arc::new(workflow_intel::sla::bus::BreachEvent {
+            seq: 1_000_000 + i,
+            company_id: company,
+            kind: workflow_intel::sla::BreachEventKind::Detected,
+            breach: m,
+            workflow_id,
+        }));
+        if i % 1000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "RSS grew by {grown} bytes while 100,000 events passed an idle subscriber"
+    );
+    // When it reads again it is told it lagged, and the stream goes on.
+    let mut lagged = false;
+    for _ in 0..3000 {
+        let Some(p) = next_payload(&mut ws, std::time::Duration::from_secs(2)).await else {
+            break;
+        };
+        if p["errors"][0]["extensions"]["code"] == "LAGGED" {
+            lagged = true;
+            break;
+        }
+    }
+    assert!(lagged, "the subscriber was told it lagged");
+    assert!(!b.is_empty());
+}
+
+#[tokio::test]
+async fn one_email_per_breach_with_recipients_and_subject() {
+    let smtp = SmtpServer::start();
+    let config = Config {
+        smtp_url: Some(smtp.url()),
+        sla_alert_recipients: vec!["noc@acme.io".into()],
+        ..Config::default()
+    };
+    let s = setup(config, json!(["sla-team@acme.io", "OWNER@acme.io"])).await;
+    let editor = s
+        .app
+        .token("Acme", "second-admin@acme.io", Role::Admin)
+        .await;
+    assert!(!editor.is_empty());
+    let exec = start(&s).await;
+    s.clock.advance(Duration::seconds(301));
+    eventually("two alert emails", || async { smtp.mails().len() >= 2 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "one per breach");
+    let mut subjects: Vec<String> = mails.iter().map(|m| m.header("Subject").unwrap()).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "[CRITICAL] SLA Breach: Discount turnaround",
+            "[WARNING] SLA Breach: Discount turnaround"
+        ]
+    );
+    let mut to = mails[0].to.clone();
+    to.sort();
+    assert_eq!(
+        to,
+        vec![
+            "noc@acme.io",
+            "owner@acme.io",
+            "second-admin@acme.io",
+            "sla-team@acme.io"
+        ]
+    );
+    assert!(
+        mails.iter().all(|m| m.from == "workflow-intel@localhost"),
+        "sent from DEFAULT_FROM_EMAIL"
+    );
+    let critical = mails
+        .iter()
+        .find(|m| m.header("Subject").unwrap().starts_with("[CRITICAL]"))
+        .unwrap();
+    assert!(
+        critical.data.contains(&exec),
+        "the body names the execution"
+    );
+    assert!(
+        critical.data.contains("Discounts"),
+        "the body names the workflow"
+    );
+    let mid = critical.header("Message-ID").unwrap();
+    assert!(
+        mid.starts_with("<breach-") && mid.ends_with("@workflow-intel>"),
+        "{mid}"
+    );
+    eventually("alertSent recorded", || async {
+        breaches(&s, json!({}))
+            .await
+            .iter()
+            .all(|b| b["alertSent"] == true)
+    })
+    .await;
+    let b = breaches(&s, json!({})).await;
+    assert_eq!(b[0]["alertRecipients"].as_array().unwrap().len(), 4);
+    // Completion later sends nothing more.
+    s.app
+        .data(
+            &s.token,
+            COMPLETE,
+            json!({"input": {"executionId": exec, "status": "COMPLETED"}}),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(smtp.mails().len(), 2);
+}
+
+#[tokio::test]
+async fn smtp_down_then_up_loses_nothing() {
+    let port = crate::smtp::free_port();
+    let config = Config {
+        smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
+        ..Config::default()
+    };
+    let s = setup(config, json!([])).await;
+    let exec = start(&s).await;
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    // Let the first attempts fail.
+    use sea_orm::EntityTrait;
+    eventually("failed attempts recorded", || async {
+        workflow_intel::entity::alert_outbox::Entity::find()
+            .all(&s.app.db)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.attempts >= 1 && r.last_error.is_some() && r.status == "pending")
+    })
+    .await;
+    let smtp = SmtpServer::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    s.clock.advance(Duration::seconds(600)); // past any backoff
+    eventually("both alerts after SMTP came back", || async {
+        smtp.mails().len() == 2
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(smtp.mails().len(), 2);
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_send_still_sends_exactly_once() {
+    let smtp = SmtpServer::start();
+    let config = Config {
+        smtp_url: Some(smtp.url()),
+        ..Config::default()
+    };
+    let s = setup(config.clone(), json!([])).await;
+    let exec = start(&s).await;
+    let Setup {
+        app,
+        clock,
+        token,
+        workflow,
+        sla,
+    } = s;
+    let mut conn = app.db.clone();
+    // Stop the background tasks, then record a breach with its outbox row.
+    let state = app.app.state.clone();
+    app.kill();
+    clock.advance(Duration::seconds(250));
+    let now = workflow_intel::clock::Clock::now(clock.as_ref());
+    let b = workflow_intel::sla::service::fire_live(
+        &state.db,
+        uuid::Uuid::parse_str(&exec).unwrap(),
+        uuid::Uuid::parse_str(&sla).unwrap(),
+        workflow_intel::sla::Severity::Warning,
+        now,
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(b.is_some());
+    // The execution finishes meanwhile (so no critical deadline fires later).
+    {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        use workflow_intel::entity::execution;
+        execution::Entity::update_many()
+            .col_expr(execution::Column::Status, Expr::value("completed"))
+            .filter(execution::Column::Id.eq(uuid::Uuid::parse_str(&exec).unwrap()))
+            .exec(&state.db)
+            .await
+            .unwrap();
+    }
+    // Claim it as a mailer would, then "crash" before sending.
+    let mailer = workflow_intel::sla::mailer::Mailer::new(
+        &smtp.url(),
+        "wi@localhost",
+        Duration::seconds(60),
+    )
+    .unwrap();
+    let claimed = mailer.claim(&state).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    drop(mailer);
+    drop(state);
+    // Restart: the claim's lease has not expired, so nothing is sent yet…
+    let app = TestApp::spawn_on(config, &mut conn, Some(clock.clone())).await;
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(smtp.mails().len(), 0);
+    // …and once it expires the new process sends it, once.
+    clock.advance(Duration::seconds(61));
+    eventually("the alert after the lease expired", || async {
+        smtp.mails().len() == 1
+    })
+    .await;
+    clock.advance(Duration::seconds(600));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(smtp.mails().len(), 1);
+    let s = Setup {
+        app,
+        clock,
+        token,
+        workflow,
+        sla,
+    };
+    eventually("alertSent", || async {
+        breaches(&s, json!({}))
+            .await
+            .iter()
+            .any(|b| b["alertSent"] == true)
+    })
+    .await;
+}
