@@ -192,6 +192,20 @@ async fn main() -> anyhow::Result<()> {
             let _background = app
                 .start_background(workflow_intel::Timing::default())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let _feeder = match &demo_token {
+                Some(t) => {
+                    seed::seed_demo_sla(&app.state, t)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("seeding the demo SLA: {e}"))?;
+                    let issued = auth::IssuedToken {
+                        token: String::new(),
+                        company_id: t.company_id,
+                        user_id: t.user_id,
+                    };
+                    Some(tokio::spawn(seed::demo_feeder(app.state.clone(), issued)))
+                }
+                None => None,
+            };
             tracing::info!(%addr, "serving GraphQL at /graphql");
             println!("workflow-intel listening on http://{addr}");
             println!("  GraphQL:    http://{addr}/graphql");

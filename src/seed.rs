@@ -4,7 +4,7 @@ use crate::catalog::service::{self as catalog, ActionFields};
 use crate::error::AppResult;
 use crate::model::{LatencyClass, Role, WorkflowStatus, WorkflowType};
 use crate::workflows::service::{self as workflows, WorkflowFields};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde_json::json;
 
 pub const DEMO_COMPANY: &str = "Demo Company";
@@ -143,4 +143,108 @@ pub async fn seed_demo(db: &impl ConnectionTrait) -> AppResult<IssuedToken> {
     )
     .await?;
     Ok(issued)
+}
+
+/// The demo SLA: warning at 30 s, critical at 45 s, so live breaches arrive within a minute.
+pub async fn seed_demo_sla(state: &crate::AppState, issued: &IssuedToken) -> AppResult<()> {
+    let auth = demo_auth(issued);
+    let Some(wf) = workflows::scoped(&auth)
+        .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let existing =
+        crate::sla::service::active_for_workflow(&state.db, auth.company_id, wf.id).await?;
+    if existing.is_empty() {
+        crate::sla::service::create(
+            &state.db,
+            &auth,
+            wf.id,
+            crate::sla::service::SlaFields {
+                name: Some("Discount decision within 45 s".into()),
+                description: Some("Demo SLA: live breaches arrive within a minute.".into()),
+                target_duration_seconds: Some(45),
+                warning_threshold_seconds: Some(30),
+                critical_threshold_seconds: Some(45),
+                slo_window_hours: Some(24),
+                slo_target_percentage: Some(95.0),
+                alert_recipients: None,
+                is_active: Some(true),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn demo_auth(issued: &IssuedToken) -> AuthContext {
+    AuthContext {
+        company_id: issued.company_id,
+        user_id: issued.user_id,
+        email: DEMO_ADMIN.into(),
+        role: Role::Admin,
+    }
+}
+
+/// Keeps the demo alive: every 15 s starts a discount request; finishes every other one
+/// quickly (meeting the SLA) and lets the rest run past their thresholds for a minute, so a
+/// newcomer watching `slaBreachEvents` sees breaches arrive.
+pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, issued: IssuedToken) {
+    use crate::model::FinalStatus;
+    use crate::workflows::executions::{self, CompleteArgs, StartArgs};
+    let auth = demo_auth(&issued);
+    let Ok(Some(wf)) = workflows::scoped(&auth)
+        .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
+        .one(&state.db)
+        .await
+    else {
+        return;
+    };
+    let mut n: u64 = 0;
+    let mut running: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>, i64)> = Vec::new();
+    loop {
+        let now = state.clock.now();
+        let amount = [4_000, 12_500, 60_000, 8_000, 27_000][(n % 5) as usize];
+        match executions::start(
+            &state,
+            &auth,
+            StartArgs {
+                workflow_id: wf.id,
+                input_data: json!({"amount": amount, "customer": format!("Customer {}", n % 7 + 1)}),
+                started_at: None,
+                external_id: Some(format!("demo-{}-{n}", now.timestamp())),
+            },
+        )
+        .await
+        {
+            Ok(e) => running.push((e.id, e.started_at, if n % 2 == 0 { 20 } else { 60 })),
+            Err(e) => tracing::warn!(error = %e, "demo: starting an execution failed"),
+        }
+        n += 1;
+        let mut keep = Vec::new();
+        for (id, started, after) in running {
+            if (now - started).num_seconds() >= after {
+                let r = executions::complete(
+                    &state,
+                    &auth,
+                    CompleteArgs {
+                        execution_id: id,
+                        status: FinalStatus::Completed,
+                        completed_at: None,
+                        error: None,
+                    },
+                )
+                .await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "demo: completing an execution failed");
+                }
+            } else {
+                keep.push((id, started, after));
+            }
+        }
+        running = keep;
+        tokio::time::sleep(std::time::Duration::from_secs(15)).await;
+    }
 }

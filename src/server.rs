@@ -282,6 +282,7 @@ async fn metrics(State(http): State<Http>) -> Response {
         )
             .into_response();
     }
+    crate::sla::effects::refresh_sla_gauges(&http.state).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -47,6 +47,23 @@ mutation CreateAction($input: CreateActionInput!) {
     ),
   },
   {
+    query: `# Live SLA breaches of your company (the demo produces some every minute).
+subscription BreachStream {
+  slaBreachEvents {
+    kind
+    sequence
+    breach {
+      severity
+      actualDurationSeconds
+      breachMarginSeconds
+      sla { name targetDurationSeconds }
+      execution { id status workflow { name } }
+    }
+  }
+}
+`,
+  },
+  {
     query: `# Check an input against an action's JSON Schema.
 query Validate {
   validateActionInput(actionType: "send_email", input: {to: 42}) {

@@ -134,7 +134,8 @@ pub async fn refresh_sla_gauges(state: &AppState) {
         m.workflow_sla_target_seconds
             .with_label_values(&[wname, s.name.as_str()])
             .set(s.target_duration_seconds as f64);
-        if let Ok(r) = super::service::slo_report(&state.db, s, s.slo_window_hours, now).await {
+        let r = super::service::slo_report(&state.db, s, s.slo_window_hours, now).await;
+        if let Ok(r) = r {
             m.workflow_sla_percentage
                 .with_label_values(&[wname, s.name.as_str()])
                 .set(r.compliance_percentage);
