@@ -219,7 +219,7 @@ pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, issued: IssuedT
         )
         .await
         {
-            Ok(e) => running.push((e.id, e.started_at, if n % 2 == 0 { 20 } else { 60 })),
+            Ok(e) => running.push((e.id, e.started_at, if n.is_multiple_of(2) { 20 } else { 60 })),
             Err(e) => tracing::warn!(error = %e, "demo: starting an execution failed"),
         }
         n += 1;
