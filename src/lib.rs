@@ -17,6 +17,7 @@ pub mod seed;
 pub mod server;
 pub mod simulation;
 pub mod sla;
+pub mod templates;
 pub mod workflows;
 
 use clock::{Clock, SystemClock};

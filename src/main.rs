@@ -43,6 +43,33 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Export and import blueprint templates.
+    Templates {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplateCommand {
+    /// Print a template's blueprint document (JSON) to stdout.
+    Export {
+        id: uuid::Uuid,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Import a blueprint document into a company.
+    Import {
+        file: std::path::PathBuf,
+        /// The company that receives it (must exist; see `token create`).
+        #[arg(long)]
+        company: String,
+        /// Replace an existing version with a different body.
+        #[arg(long)]
+        overwrite: bool,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", t.token);
             eprintln!("token for {email} ({company}); it is shown only once");
         }
+        Command::Templates { command } => templates(command, cfg).await?,
         Command::Serve {
             bind,
             database_url,
@@ -222,6 +250,76 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use workflow_intel::entity::{company, template, user};
+    use workflow_intel::templates::{model, service};
+    match command {
+        TemplateCommand::Export { id, database_url } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let conn = open(&cfg).await?;
+            let t = template::Entity::find_by_id(id)
+                .one(&conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no template {id}"))?;
+            let body = service::body(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{}", model::export(&body));
+        }
+        TemplateCommand::Import {
+            file,
+            company: company_name,
+            overwrite,
+            database_url,
+        } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            let conn = open(&cfg).await?;
+            let c = company::Entity::find()
+                .filter(company::Column::Name.eq(company_name.as_str()))
+                .one(&conn)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no company {company_name:?}; create it with `token create`")
+                })?;
+            let admin = user::Entity::find()
+                .filter(user::Column::CompanyId.eq(c.id))
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .one(&conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("company {company_name:?} has no admin"))?;
+            let auth = workflow_intel::auth::AuthContext {
+                company_id: c.id,
+                user_id: admin.id,
+                email: admin.email,
+                role: Role::Admin,
+            };
+            let saved = service::import_blueprint(&conn, &auth, &doc, overwrite)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let t = &saved.template;
+            if saved.created {
+                println!("imported {} {} as {}", t.name, t.version, t.id);
+            } else {
+                println!(
+                    "{} {} is already there, unchanged ({})",
+                    t.name, t.version, t.id
+                );
+            }
+            for w in saved.warnings {
+                eprintln!("warning: {w}");
+            }
         }
     }
     Ok(())

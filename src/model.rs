@@ -1,13 +1,13 @@
 //! Typed enums shared by the database layer (stored as snake_case strings) and GraphQL
 //! (UPPER_CASE values).
 
-/// Declares an enum that is a GraphQL enum, serialises as snake_case, and converts to and from
-/// its stored string.
+/// Declares an enum that is a GraphQL enum, serialises as snake_case (reading either case),
+/// and converts to and from its stored string.
 #[macro_export]
 macro_rules! str_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         pub enum $name {
             $(#[serde(rename = $s)] $variant),+
         }
@@ -26,6 +26,16 @@ macro_rules! str_enum {
                     $($s => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        /// Accepts the stored form (`very_slow`) and the GraphQL form (`VERY_SLOW`).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $name::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
+                    serde::de::Error::unknown_variant(&s, &[$($s),+])
+                })
             }
         }
 

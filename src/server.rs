@@ -35,6 +35,7 @@ pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/metrics", get(metrics))
+        .route("/api/templates/{id}/export", get(export_template))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Redirect::temporary("/playground") }))
@@ -291,6 +292,62 @@ async fn metrics(State(http): State<Http>) -> Response {
         http.state.metrics.render(),
     )
         .into_response()
+}
+
+/// `GET /api/templates/{id}/export` (bearer auth): the blueprint document, for scripts and
+/// backups.
+async fn export_template(
+    State(http): State<Http>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let error = |status: StatusCode, code: &str, message: String| {
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response()
+    };
+    let auth = match auth_state(&http.state, header_token(&headers)).await {
+        AuthState::User(a) => a,
+        _ => {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "send Authorization: Bearer <token>".into(),
+            );
+        }
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("template {id} not found"),
+        );
+    };
+    match crate::templates::service::export(&http.state.db, &auth, id).await {
+        Ok(doc) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment; filename=\"blueprint.json\""),
+                ),
+            ],
+            doc,
+        )
+            .into_response(),
+        Err(e) => {
+            let status = match e.code() {
+                "NOT_FOUND" => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.code(), e.to_string())
+        }
+    }
 }
 
 async fn readyz(State(http): State<Http>) -> Response {

@@ -17,6 +17,7 @@ pub struct Query(
     crate::simulation::graphql::SimulationQuery,
     crate::workflows::execution_graphql::ExecutionQuery,
     crate::sla::graphql::SlaQuery,
+    crate::templates::graphql::TemplateQuery,
     MetaQuery,
 );
 
@@ -27,6 +28,7 @@ pub struct Mutation(
     crate::simulation::graphql::SimulationMutation,
     crate::workflows::execution_graphql::ExecutionMutation,
     crate::sla::graphql::SlaMutation,
+    crate::templates::graphql::TemplateMutation,
 );
 
 #[derive(async_graphql::MergedSubscription, Default)]

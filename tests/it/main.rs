@@ -10,4 +10,5 @@ mod schema_file;
 mod simulation;
 mod sla;
 mod smtp;
+mod templates;
 mod transport;

@@ -8,6 +8,7 @@ const PAGE: &str = "query($n: Int) { workflows(first: $n) { totalCount edges { n
 
 async fn statements_for(app: &TestApp, token: &str, n: i32) -> (usize, usize) {
     let before = app.statements.load(Ordering::SeqCst);
+    let log_start = app.sql_log.lock().unwrap().len();
     let d = app.data(token, PAGE, json!({"n": n})).await;
     let after = app.statements.load(Ordering::SeqCst);
     let edges = d["workflows"]["edges"].as_array().unwrap();
@@ -15,12 +16,16 @@ async fn statements_for(app: &TestApp, token: &str, n: i32) -> (usize, usize) {
         assert!(e["node"]["owner"]["email"].is_string());
         assert_eq!(e["node"]["actions"].as_array().unwrap().len(), 3, "{e}");
     }
+    let sql: Vec<String> = app.sql_log.lock().unwrap()[log_start..].to_vec();
+    if std::env::var_os("SHOW_SQL").is_some() {
+        eprintln!("page of {n}: {sql:#?}");
+    }
     (after - before, edges.len())
 }
 
 #[tokio::test]
 async fn a_page_of_50_workflows_costs_as_many_statements_as_a_page_of_2() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_requests_only().await;
     let admin = app.token("Acme", "admin@acme.io", Role::Admin).await;
     for t in ["validation", "approval", "send_email"] {
         create_action(&app, &admin, t).await;

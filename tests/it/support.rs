@@ -15,6 +15,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// SQL statements executed since the server started.
     pub statements: Arc<AtomicUsize>,
+    /// The SQL of every statement, in order (first 120 characters).
+    pub sql_log: Arc<std::sync::Mutex<Vec<String>>>,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     background: Option<Background>,
@@ -54,6 +56,16 @@ impl TestApp {
         Self::spawn_on(config, &mut conn, None).await
     }
 
+    /// A server without its background tasks (event dispatcher, SLA clock, mailer), so that
+    /// the statement counter sees only what requests run.
+    pub async fn spawn_requests_only() -> Self {
+        let mut app = Self::spawn().await;
+        app.background.take();
+        // Let a poll that was already under way finish before anyone counts.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app
+    }
+
     /// A server on an existing database (a "restart"), optionally with a manual clock.
     pub async fn spawn_on(
         config: Config,
@@ -63,9 +75,14 @@ impl TestApp {
         let conn = conn.clone();
         let mut conn = conn;
         let statements = Arc::new(AtomicUsize::new(0));
+        let sql_log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let counter = statements.clone();
-        conn.set_metric_callback(move |_| {
+        let log = sql_log.clone();
+        conn.set_metric_callback(move |info| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Ok(mut l) = log.lock() {
+                l.push(info.statement.sql.chars().take(120).collect());
+            }
         });
         let clock: Arc<dyn Clock> = match &clock {
             Some(c) => c.clone(),
@@ -99,6 +116,7 @@ impl TestApp {
             app,
             db: conn,
             statements,
+            sql_log,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             background: Some(background),

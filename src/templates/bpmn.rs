@@ -1,0 +1,600 @@
+//! BPMN 2.0 interchange (pure): export a template as BPMN XML with diagram interchange (DI)
+//! shapes and edges at the graphSpec coordinates, and import BPMN from modelling tools.
+//!
+//! Export maps trigger → startEvent, action → task, approval → userTask, decision →
+//! exclusiveGateway, end → endEvent; edges become sequenceFlows, with their condition as a
+//! JSON `conditionExpression`. The template's other fields (steps, variables, settings…) ride
+//! along in `extensionElements`, so our own export imports back to an equal template. Import
+//! reads any tool's BPMN; elements we cannot represent are listed as warnings, never dropped
+//! silently.
+use super::model::{
+    GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType, canonical,
+};
+use quick_xml::Reader;
+use quick_xml::Writer;
+use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+const WI_NS: &str = "https://workflow-intel.dev/bpmn";
+
+fn size(t: NodeType) -> (f64, f64) {
+    match t {
+        NodeType::Trigger | NodeType::End => (36.0, 36.0),
+        NodeType::Decision => (50.0, 50.0),
+        NodeType::Action | NodeType::Approval => (100.0, 80.0),
+    }
+}
+
+fn element(t: NodeType) -> &'static str {
+    match t {
+        NodeType::Trigger => "bpmn:startEvent",
+        NodeType::End => "bpmn:endEvent",
+        NodeType::Decision => "bpmn:exclusiveGateway",
+        NodeType::Action => "bpmn:task",
+        NodeType::Approval => "bpmn:userTask",
+    }
+}
+
+/// A valid XML id for a node id.
+fn xml_id(id: &str) -> String {
+    let ok = id
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if ok {
+        id.to_string()
+    } else {
+        let clean: String = id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("n_{clean}")
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+type W = Writer<Vec<u8>>;
+
+fn start(w: &mut W, name: &str, attrs: &[(&str, &str)]) {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, *v));
+    }
+    let _ = w.write_event(Event::Start(e));
+}
+
+fn empty(w: &mut W, name: &str, attrs: &[(&str, &str)]) {
+    let mut e = BytesStart::new(name);
+    for (k, v) in attrs {
+        e.push_attribute((*k, *v));
+    }
+    let _ = w.write_event(Event::Empty(e));
+}
+
+fn end(w: &mut W, name: &str) {
+    let _ = w.write_event(Event::End(BytesEnd::new(name)));
+}
+
+fn cdata(w: &mut W, text: &str) {
+    let _ = w.write_event(Event::CData(BytesCData::new(
+        text.replace("]]>", "]]]]><![CDATA[>"),
+    )));
+}
+
+/// The template as BPMN 2.0 XML.
+pub fn export(t: &TemplateBody) -> String {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    start(
+        &mut w,
+        "bpmn:definitions",
+        &[
+            ("xmlns:bpmn", BPMN_NS),
+            ("xmlns:bpmndi", "http://www.omg.org/spec/BPMN/20100524/DI"),
+            ("xmlns:dc", "http://www.omg.org/spec/DD/20100524/DC"),
+            ("xmlns:di", "http://www.omg.org/spec/DD/20100524/DI"),
+            ("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"),
+            ("xmlns:wi", WI_NS),
+            ("id", "Definitions_1"),
+            ("targetNamespace", WI_NS),
+            ("exporter", "workflow-intel"),
+            ("exporterVersion", env!("CARGO_PKG_VERSION")),
+        ],
+    );
+    let g = &t.graph_spec;
+    let ids: HashMap<&str, String> = g
+        .nodes
+        .iter()
+        .map(|n| (n.id.as_str(), xml_id(&n.id)))
+        .collect();
+    let flow_id = |i: usize| format!("Flow_{}", i + 1);
+    start(
+        &mut w,
+        "bpmn:process",
+        &[
+            ("id", "Process_1"),
+            ("name", &t.name),
+            ("isExecutable", "false"),
+        ],
+    );
+    // Everything but the name, version and graph, for a lossless round trip.
+    let mut extra = serde_json::to_value(t).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut extra {
+        for k in ["name", "version", "graphSpec"] {
+            m.remove(k);
+        }
+    }
+    start(&mut w, "bpmn:extensionElements", &[]);
+    start(&mut w, "wi:blueprint", &[]);
+    cdata(&mut w, &canonical(&extra).to_string());
+    end(&mut w, "wi:blueprint");
+    end(&mut w, "bpmn:extensionElements");
+    for n in &g.nodes {
+        let tag = element(n.node_type);
+        start(
+            &mut w,
+            tag,
+            &[
+                ("id", &ids[n.id.as_str()]),
+                ("name", &n.label),
+                ("wi:nodeId", &n.id),
+            ],
+        );
+        for (i, e) in g.edges.iter().enumerate() {
+            if e.to == n.id {
+                start(&mut w, "bpmn:incoming", &[]);
+                let _ = w.write_event(Event::Text(quick_xml::events::BytesText::new(&flow_id(i))));
+                end(&mut w, "bpmn:incoming");
+            }
+        }
+        for (i, e) in g.edges.iter().enumerate() {
+            if e.from == n.id {
+                start(&mut w, "bpmn:outgoing", &[]);
+                let _ = w.write_event(Event::Text(quick_xml::events::BytesText::new(&flow_id(i))));
+                end(&mut w, "bpmn:outgoing");
+            }
+        }
+        end(&mut w, tag);
+    }
+    for (i, e) in g.edges.iter().enumerate() {
+        let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
+            continue;
+        };
+        let fid = flow_id(i);
+        match &e.condition {
+            None => empty(
+                &mut w,
+                "bpmn:sequenceFlow",
+                &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
+            ),
+            Some(c) => {
+                start(
+                    &mut w,
+                    "bpmn:sequenceFlow",
+                    &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
+                );
+                start(
+                    &mut w,
+                    "bpmn:conditionExpression",
+                    &[
+                        ("xsi:type", "bpmn:tFormalExpression"),
+                        ("language", "application/json"),
+                    ],
+                );
+                cdata(&mut w, &canonical(c).to_string());
+                end(&mut w, "bpmn:conditionExpression");
+                end(&mut w, "bpmn:sequenceFlow");
+            }
+        }
+    }
+    end(&mut w, "bpmn:process");
+    start(&mut w, "bpmndi:BPMNDiagram", &[("id", "BPMNDiagram_1")]);
+    start(
+        &mut w,
+        "bpmndi:BPMNPlane",
+        &[("id", "BPMNPlane_1"), ("bpmnElement", "Process_1")],
+    );
+    let centre: HashMap<&str, (f64, f64)> = g
+        .nodes
+        .iter()
+        .map(|n| {
+            let (wd, ht) = size(n.node_type);
+            (n.id.as_str(), (n.x + wd / 2.0, n.y + ht / 2.0))
+        })
+        .collect();
+    for n in &g.nodes {
+        let (wd, ht) = size(n.node_type);
+        let id = &ids[n.id.as_str()];
+        start(
+            &mut w,
+            "bpmndi:BPMNShape",
+            &[("id", &format!("{id}_di")), ("bpmnElement", id)],
+        );
+        empty(
+            &mut w,
+            "dc:Bounds",
+            &[
+                ("x", &num(n.x)),
+                ("y", &num(n.y)),
+                ("width", &num(wd)),
+                ("height", &num(ht)),
+            ],
+        );
+        end(&mut w, "bpmndi:BPMNShape");
+    }
+    for (i, e) in g.edges.iter().enumerate() {
+        let (Some(a), Some(b)) = (centre.get(e.from.as_str()), centre.get(e.to.as_str())) else {
+            continue;
+        };
+        let fid = flow_id(i);
+        start(
+            &mut w,
+            "bpmndi:BPMNEdge",
+            &[("id", &format!("{fid}_di")), ("bpmnElement", &fid)],
+        );
+        empty(&mut w, "di:waypoint", &[("x", &num(a.0)), ("y", &num(a.1))]);
+        empty(&mut w, "di:waypoint", &[("x", &num(b.0)), ("y", &num(b.1))]);
+        end(&mut w, "bpmndi:BPMNEdge");
+    }
+    end(&mut w, "bpmndi:BPMNPlane");
+    end(&mut w, "bpmndi:BPMNDiagram");
+    end(&mut w, "bpmn:definitions");
+    let mut s = String::from_utf8(w.into_inner()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// What an import produced.
+#[derive(Debug)]
+pub struct Imported {
+    pub body: TemplateBody,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Default)]
+struct Flow {
+    id: String,
+    source: String,
+    target: String,
+    condition_text: Option<String>,
+}
+
+struct Node {
+    xml_id: String,
+    id: String,
+    kind: String,
+    node_type: Option<NodeType>,
+    label: String,
+}
+
+fn local(name: &[u8]) -> String {
+    let s = String::from_utf8_lossy(name);
+    s.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+fn attrs(e: &BytesStart<'_>) -> HashMap<String, String> {
+    e.attributes()
+        .flatten()
+        .map(|a| {
+            let key = String::from_utf8_lossy(a.key.as_ref()).to_string();
+            let value = a
+                .unescape_value()
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            (key, value)
+        })
+        .collect()
+}
+
+fn get_local<'a>(a: &'a HashMap<String, String>, name: &str) -> Option<&'a String> {
+    a.iter()
+        .find(|(k, _)| k.rsplit(':').next() == Some(name))
+        .map(|(_, v)| v)
+}
+
+/// How a BPMN flow element maps onto our node types, and whether that loses something.
+fn map_kind(kind: &str) -> Option<(NodeType, Option<&'static str>)> {
+    Some(match kind {
+        "startEvent" => (NodeType::Trigger, None),
+        "endEvent" => (NodeType::End, None),
+        "task" => (NodeType::Action, None),
+        "userTask" => (NodeType::Approval, None),
+        "exclusiveGateway" => (NodeType::Decision, None),
+        "serviceTask" | "scriptTask" | "sendTask" | "receiveTask" | "manualTask"
+        | "businessRuleTask" => (NodeType::Action, Some("imported as a plain action")),
+        "parallelGateway" | "inclusiveGateway" | "eventBasedGateway" | "complexGateway" => (
+            NodeType::Decision,
+            Some("imported as a decision node: the graph has no parallel or inclusive gateways"),
+        ),
+        "intermediateCatchEvent" | "intermediateThrowEvent" => (
+            NodeType::Action,
+            Some("imported as an action: the graph has no intermediate events"),
+        ),
+        "subProcess" | "callActivity" | "transaction" | "adHocSubProcess" => (
+            NodeType::Action,
+            Some("imported as one action: its inner flow is not imported"),
+        ),
+        _ => return None,
+    })
+}
+
+/// Elements that carry no flow and are skipped without a warning.
+const STRUCTURAL: &[&str] = &[
+    "definitions",
+    "process",
+    "incoming",
+    "outgoing",
+    "documentation",
+    "extensionElements",
+    "BPMNDiagram",
+    "BPMNPlane",
+    "BPMNShape",
+    "BPMNEdge",
+    "Bounds",
+    "waypoint",
+    "BPMNLabel",
+    "conditionExpression",
+    "blueprint",
+    "BPMNLabelStyle",
+    "Font",
+];
+
+/// Reads BPMN 2.0 XML into a template named `name` at `version`.
+pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let mut warnings = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut flows: Vec<Flow> = Vec::new();
+    let mut bounds: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut blueprint: Option<String> = None;
+    let mut stack: Vec<String> = Vec::new();
+    let mut processes = 0;
+    let mut in_process = false;
+    let mut current_shape: Option<String> = None;
+    let mut text = String::new();
+    let mut skipped: HashMap<String, usize> = HashMap::new();
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| format!("invalid XML at byte {}: {e}", reader.buffer_position()))?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                let kind = local(e.name().as_ref());
+                let a = attrs(e);
+                let parent = stack.last().cloned().unwrap_or_default();
+                match kind.as_str() {
+                    "process" => {
+                        processes += 1;
+                        in_process = processes == 1;
+                        if processes > 1 {
+                            warnings.push(format!(
+                                "process {:?} skipped: only the first process is imported",
+                                a.get("id").cloned().unwrap_or_default()
+                            ));
+                        }
+                    }
+                    "sequenceFlow" if in_process && parent == "process" => flows.push(Flow {
+                        id: a.get("id").cloned().unwrap_or_default(),
+                        source: a.get("sourceRef").cloned().unwrap_or_default(),
+                        target: a.get("targetRef").cloned().unwrap_or_default(),
+                        condition_text: None,
+                    }),
+                    "BPMNShape" => current_shape = a.get("bpmnElement").cloned(),
+                    "Bounds" => {
+                        if let Some(el) = &current_shape {
+                            let x = a.get("x").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                            let y = a.get("y").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                            bounds.insert(el.clone(), (x, y));
+                        }
+                    }
+                    k if in_process && parent == "process" && !STRUCTURAL.contains(&k) => {
+                        match map_kind(k) {
+                            Some((t, loss)) => {
+                                let xml_id = a.get("id").cloned().unwrap_or_default();
+                                if let Some(loss) = loss {
+                                    warnings.push(format!("{k} {xml_id:?} {loss}"));
+                                }
+                                nodes.push(Node {
+                                    id: get_local(&a, "nodeId")
+                                        .cloned()
+                                        .unwrap_or_else(|| xml_id.clone()),
+                                    xml_id,
+                                    kind: k.to_string(),
+                                    node_type: Some(t),
+                                    label: a.get("name").cloned().unwrap_or_default(),
+                                });
+                            }
+                            None => *skipped.entry(k.to_string()).or_default() += 1,
+                        }
+                    }
+                    k if !in_process && !STRUCTURAL.contains(&k) && parent == "definitions" => {
+                        *skipped.entry(k.to_string()).or_default() += 1;
+                    }
+                    _ => {}
+                }
+                if !is_empty {
+                    stack.push(kind);
+                    text.clear();
+                }
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::CData(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::GeneralRef(r) => {
+                let name = r.decode().map_err(|e| e.to_string())?;
+                let ch = match name.as_ref() {
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "amp" => Some('&'),
+                    "apos" => Some('\''),
+                    "quot" => Some('"'),
+                    _ => r.resolve_char_ref().ok().flatten(),
+                };
+                if let Some(c) = ch {
+                    text.push(c);
+                }
+            }
+            Event::End(e) => {
+                let kind = local(e.name().as_ref());
+                match kind.as_str() {
+                    "conditionExpression" if in_process => {
+                        if let Some(f) = flows.last_mut() {
+                            f.condition_text = Some(text.trim().to_string());
+                        }
+                    }
+                    "blueprint" if in_process => blueprint = Some(text.trim().to_string()),
+                    "process" => in_process = false,
+                    "BPMNShape" => current_shape = None,
+                    _ => {}
+                }
+                stack.pop();
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if processes == 0 {
+        return Err("no process element: is this BPMN 2.0?".into());
+    }
+    let mut skipped: Vec<_> = skipped.into_iter().collect();
+    skipped.sort();
+    for (k, n) in skipped {
+        warnings.push(format!(
+            "{n} {k} element(s) not imported: the template graph cannot represent them"
+        ));
+    }
+    // Resolve flows onto nodes.
+    let by_xml: HashMap<&str, &Node> = nodes.iter().map(|n| (n.xml_id.as_str(), n)).collect();
+    let mut edges = Vec::new();
+    for f in &flows {
+        let (Some(a), Some(b)) = (by_xml.get(f.source.as_str()), by_xml.get(f.target.as_str()))
+        else {
+            warnings.push(format!(
+                "sequenceFlow {:?} skipped: its source or target was not imported",
+                f.id
+            ));
+            continue;
+        };
+        let condition = match &f.condition_text {
+            None => None,
+            Some(t) if t.is_empty() => None,
+            Some(t) => match serde_json::from_str::<Value>(t) {
+                Ok(v) if crate::conditions::parse(&v).is_ok() => Some(v),
+                _ => {
+                    warnings.push(format!("sequenceFlow {:?}: condition {t:?} is not a JSON condition and was not imported", f.id));
+                    None
+                }
+            },
+        };
+        edges.push(GraphEdge {
+            from: a.id.clone(),
+            to: b.id.clone(),
+            condition,
+        });
+    }
+    let graph = GraphSpec {
+        nodes: nodes
+            .iter()
+            .map(|n| {
+                let (x, y) = bounds.get(&n.xml_id).copied().unwrap_or_else(|| {
+                    warnings.push(format!(
+                        "{} {:?} has no diagram shape; placed at 0,0",
+                        n.kind, n.xml_id
+                    ));
+                    (0.0, 0.0)
+                });
+                GraphNode {
+                    id: n.id.clone(),
+                    node_type: n.node_type.unwrap_or(NodeType::Action),
+                    label: n.label.clone(),
+                    x,
+                    y,
+                }
+            })
+            .collect(),
+        edges,
+    };
+    let body = match blueprint.as_deref().map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(mut m))) => {
+            m.insert("name".into(), json!(name));
+            m.insert("version".into(), json!(version));
+            m.insert(
+                "graphSpec".into(),
+                serde_json::to_value(&graph).map_err(|e| e.to_string())?,
+            );
+            serde_json::from_value(Value::Object(m))
+                .map_err(|e| format!("the embedded workflow-intel blueprint is invalid: {e}"))?
+        }
+        _ => TemplateBody {
+            name: name.to_string(),
+            version: version.to_string(),
+            template_type: TemplateType::Custom,
+            description: String::new(),
+            process_steps: steps_from_graph(&graph),
+            variables: vec![],
+            settings: json!({}),
+            graph_spec: graph,
+            is_public: false,
+        },
+    };
+    Ok(Imported { body, warnings })
+}
+
+/// Steps for a model from another tool: its tasks in flow order from the start event (the
+/// routing itself stays in graphSpec).
+fn steps_from_graph(g: &GraphSpec) -> Value {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    let mut queue: VecDeque<&str> = g
+        .nodes
+        .iter()
+        .filter(|n| n.node_type == NodeType::Trigger)
+        .map(|n| n.id.as_str())
+        .collect();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id) {
+            continue;
+        }
+        order.push(id);
+        for e in g.edges.iter().filter(|e| e.from == id) {
+            queue.push_back(e.to.as_str());
+        }
+    }
+    let mut names = HashSet::new();
+    let steps: Vec<Value> = order
+        .iter()
+        .filter_map(|id| g.nodes.iter().find(|n| n.id == *id))
+        .filter(|n| matches!(n.node_type, NodeType::Action | NodeType::Approval))
+        .map(|n| {
+            let mut name = if n.label.trim().is_empty() {
+                n.id.clone()
+            } else {
+                n.label.trim().to_string()
+            };
+            if !names.insert(name.clone()) {
+                name = format!("{name} ({})", n.id);
+            }
+            match n.node_type {
+                NodeType::Approval => {
+                    json!({"name": name, "action": "approval", "approver": "approver"})
+                }
+                _ => json!({"name": name, "action": "task"}),
+            }
+        })
+        .collect();
+    Value::Array(steps)
+}

@@ -1,0 +1,356 @@
+//! Templates' part of the schema.
+use super::model::{GraphSpec, TemplateBody, TemplateDiff, TemplateType, Variable};
+use super::service::{self, Saved};
+use crate::auth::CtxAuth;
+use crate::catalog::graphql::DeletePayload;
+use crate::entity::template;
+use crate::error::AppError;
+use crate::graphql::CtxExt;
+use crate::graphql::pagination::{Page, paginate};
+use crate::ids::parse_id;
+use crate::model::stored;
+use crate::workflows::graphql::Workflow;
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::Value;
+
+pub struct ProcessTemplate(pub template::Model);
+
+#[Object]
+impl ProcessTemplate {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Semantic version MAJOR.MINOR.PATCH.
+    async fn version(&self) -> &str {
+        &self.0.version
+    }
+    async fn template_type(&self) -> Result<TemplateType> {
+        Ok(stored(TemplateType::parse, &self.0.template_type)?)
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Steps in the workflow step model; `{{variable}}` placeholders are filled in when a
+    /// workflow is created from the template.
+    async fn process_steps(&self) -> Json<Value> {
+        Json(self.0.process_steps.clone())
+    }
+    async fn variables(&self) -> Result<Vec<Variable>> {
+        Ok(serde_json::from_value(self.0.variables.clone())
+            .map_err(|e| AppError::Internal(e.to_string()))?)
+    }
+    async fn settings(&self) -> Json<Value> {
+        Json(self.0.settings.clone())
+    }
+    async fn graph_spec(&self) -> Result<GraphSpec> {
+        Ok(serde_json::from_value(self.0.graph_spec.clone())
+            .map_err(|e| AppError::Internal(e.to_string()))?)
+    }
+    async fn is_public(&self) -> bool {
+        self.0.is_public
+    }
+    async fn usage_count(&self) -> i64 {
+        self.0.usage_count
+    }
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct TemplateFilterInput {
+    pub name: Option<String>,
+    pub template_type: Option<TemplateType>,
+}
+
+#[derive(Default)]
+pub struct TemplateQuery;
+
+#[Object]
+impl TemplateQuery {
+    async fn process_templates(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<TemplateFilterInput>,
+    ) -> Result<Page<ProcessTemplate>> {
+        let auth = ctx.auth()?;
+        let f = filter.unwrap_or_default();
+        let mut q = service::scoped(auth);
+        if let Some(n) = f.name {
+            q = q.filter(template::Column::Name.eq(n));
+        }
+        if let Some(t) = f.template_type {
+            q = q.filter(template::Column::TemplateType.eq(t.as_str()));
+        }
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, template::Column::Id, first, after, |m| {
+            (m.id, ProcessTemplate(m))
+        })
+        .await?)
+    }
+
+    /// A template by name: the given version, or the latest.
+    async fn process_template(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        version: Option<String>,
+    ) -> Result<ProcessTemplate> {
+        let auth = ctx.auth()?;
+        Ok(ProcessTemplate(
+            service::by_name(&ctx.state()?.db, auth, &name, version.as_deref()).await?,
+        ))
+    }
+
+    async fn process_template_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<ProcessTemplate> {
+        let auth = ctx.auth()?;
+        Ok(ProcessTemplate(
+            service::get(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?,
+        ))
+    }
+
+    /// Every version of a template, in semver order.
+    async fn template_versions(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> Result<Vec<ProcessTemplate>> {
+        let auth = ctx.auth()?;
+        Ok(service::versions(&ctx.state()?.db, auth, &name)
+            .await?
+            .into_iter()
+            .map(ProcessTemplate)
+            .collect())
+    }
+
+    /// The blueprint document (JSON) of a template: format, format version and every field,
+    /// keys sorted.
+    async fn export_process_template(&self, ctx: &Context<'_>, id: ID) -> Result<Json<Value>> {
+        let auth = ctx.auth()?;
+        let text = service::export(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?;
+        Ok(Json(
+            serde_json::from_str(&text).map_err(|e| AppError::Internal(e.to_string()))?,
+        ))
+    }
+
+    /// The template as BPMN 2.0 XML, with diagram shapes at the graph's coordinates.
+    async fn export_process_template_bpmn(&self, ctx: &Context<'_>, id: ID) -> Result<String> {
+        let auth = ctx.auth()?;
+        let t = service::get(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?;
+        Ok(super::bpmn::export(&service::body(&t)?))
+    }
+
+    /// What changed between two templates, and whether it is breaking.
+    async fn template_diff(
+        &self,
+        ctx: &Context<'_>,
+        from_id: ID,
+        to_id: ID,
+    ) -> Result<TemplateDiff> {
+        let auth = ctx.auth()?;
+        let db = &ctx.state()?.db;
+        Ok(service::diff(
+            db,
+            auth,
+            parse_id(&from_id, "template")?,
+            parse_id(&to_id, "template")?,
+        )
+        .await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateProcessTemplateInput {
+    pub name: String,
+    pub version: String,
+    pub template_type: TemplateType,
+    #[graphql(default)]
+    pub description: String,
+    pub process_steps: Json<Value>,
+    #[graphql(default)]
+    pub variables: Json<Value>,
+    pub settings: Option<Json<Value>>,
+    pub graph_spec: Option<Json<Value>>,
+    #[graphql(default)]
+    pub is_public: bool,
+}
+
+#[derive(InputObject)]
+pub struct ImportBlueprintInput {
+    pub blueprint: Json<Value>,
+    #[graphql(default)]
+    pub overwrite: bool,
+}
+
+#[derive(InputObject)]
+pub struct ImportBpmnInput {
+    pub xml: String,
+    pub name: String,
+    pub version: String,
+    #[graphql(default)]
+    pub overwrite: bool,
+}
+
+#[derive(InputObject)]
+pub struct CreateWorkflowFromTemplateInput {
+    pub template_id: ID,
+    pub name: String,
+    #[graphql(default_with = "Json(serde_json::json!({}))")]
+    pub variables: Json<Value>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteProcessTemplateInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct ProcessTemplatePayload {
+    pub template: ProcessTemplate,
+    /// Semver and import notes, such as a breaking change without a MAJOR bump, or BPMN
+    /// elements that could not be represented.
+    pub warnings: Vec<String>,
+    /// False when an identical version already existed and nothing changed.
+    pub created: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateWorkflowFromTemplatePayload {
+    pub workflow: Workflow,
+}
+
+fn payload(s: Saved, mut extra: Vec<String>) -> ProcessTemplatePayload {
+    let mut warnings = s.warnings;
+    warnings.append(&mut extra);
+    ProcessTemplatePayload {
+        template: ProcessTemplate(s.template),
+        warnings,
+        created: s.created,
+    }
+}
+
+#[derive(Default)]
+pub struct TemplateMutation;
+
+#[Object]
+impl TemplateMutation {
+    /// Publishes a template version. The same name and version is a CONFLICT.
+    async fn create_process_template(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProcessTemplateInput,
+    ) -> Result<ProcessTemplatePayload> {
+        let auth = ctx.writer()?;
+        let variables = if input.variables.0.is_null() {
+            Value::Array(vec![])
+        } else {
+            input.variables.0
+        };
+        let body = TemplateBody {
+            name: input.name,
+            version: input.version,
+            template_type: input.template_type,
+            description: input.description,
+            process_steps: input.process_steps.0,
+            variables: serde_json::from_value(variables)
+                .map_err(|e| AppError::bad(format!("variables: {e}")))?,
+            settings: input
+                .settings
+                .map(|j| j.0)
+                .unwrap_or_else(|| serde_json::json!({})),
+            graph_spec: match input.graph_spec {
+                Some(g) => serde_json::from_value(g.0)
+                    .map_err(|e| AppError::bad(format!("graphSpec: {e}")))?,
+                None => GraphSpec::default(),
+            },
+            is_public: input.is_public,
+        };
+        let db = &ctx.state()?.db;
+        let exists = service::scoped(auth)
+            .filter(template::Column::Name.eq(body.name.as_str()))
+            .filter(template::Column::Version.eq(body.version.as_str()))
+            .one(db)
+            .await
+            .map_err(AppError::from)?;
+        if exists.is_some() {
+            return Err(AppError::conflict(format!(
+                "template {:?} version {} already exists",
+                body.name, body.version
+            ))
+            .into());
+        }
+        Ok(payload(service::save(db, auth, body, false).await?, vec![]))
+    }
+
+    /// Imports a blueprint document: validated; an existing name and version with a different
+    /// body is a CONFLICT unless `overwrite`; an identical one is a no-op.
+    async fn import_blueprint(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportBlueprintInput,
+    ) -> Result<ProcessTemplatePayload> {
+        let auth = ctx.writer()?;
+        Ok(payload(
+            service::import_blueprint(&ctx.state()?.db, auth, &input.blueprint.0, input.overwrite)
+                .await?,
+            vec![],
+        ))
+    }
+
+    /// Imports BPMN 2.0 XML as a template version; what cannot be represented is listed in
+    /// the warnings.
+    async fn import_bpmn(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportBpmnInput,
+    ) -> Result<ProcessTemplatePayload> {
+        let auth = ctx.writer()?;
+        let (saved, warnings) = service::import_bpmn(
+            &ctx.state()?.db,
+            auth,
+            &input.xml,
+            &input.name,
+            &input.version,
+            input.overwrite,
+        )
+        .await?;
+        Ok(payload(saved, warnings))
+    }
+
+    /// Creates a DRAFT workflow from a template, filling in its variables.
+    async fn create_workflow_from_template(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWorkflowFromTemplateInput,
+    ) -> Result<CreateWorkflowFromTemplatePayload> {
+        let auth = ctx.writer()?;
+        let id = parse_id(&input.template_id, "template")?;
+        let wf = service::instantiate(&ctx.state()?.db, auth, id, &input.name, &input.variables.0)
+            .await?;
+        Ok(CreateWorkflowFromTemplatePayload {
+            workflow: Workflow(wf),
+        })
+    }
+
+    async fn delete_process_template(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteProcessTemplateInput,
+    ) -> Result<DeletePayload> {
+        let auth = ctx.writer()?;
+        service::delete(&ctx.state()?.db, auth, parse_id(&input.id, "template")?).await?;
+        Ok(DeletePayload {
+            deleted_id: input.id,
+        })
+    }
+}

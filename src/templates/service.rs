@@ -1,0 +1,320 @@
+//! Template persistence, scoped to the caller's company.
+use super::model::{self, Invalid, TemplateBody, TemplateDiff, parse_semver};
+use crate::auth::AuthContext;
+use crate::entity::{template, workflow};
+use crate::error::{AppError, AppResult};
+use crate::model::{WorkflowStatus, WorkflowType};
+use crate::workflows::service::{self as workflows, WorkflowFields};
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    Set, TransactionSession, TransactionTrait,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn bad(e: Invalid) -> AppError {
+    AppError::BadInput(format!("{}: {}", e.path, e.message))
+}
+
+pub fn scoped(auth: &AuthContext) -> Select<template::Entity> {
+    template::Entity::find().filter(template::Column::CompanyId.eq(auth.company_id))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<template::Model> {
+    scoped(auth)
+        .filter(template::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("template {id}")))
+}
+
+/// The stored template as a body (for export, diff and instantiation).
+pub fn body(m: &template::Model) -> AppResult<TemplateBody> {
+    Ok(TemplateBody {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        template_type: super::model::TemplateType::parse(&m.template_type).ok_or_else(|| {
+            AppError::Internal(format!("stored template type {:?}", m.template_type))
+        })?,
+        description: m.description.clone(),
+        process_steps: m.process_steps.clone(),
+        variables: serde_json::from_value(m.variables.clone())
+            .map_err(|e| AppError::Internal(format!("stored variables: {e}")))?,
+        settings: m.settings.clone(),
+        graph_spec: serde_json::from_value(m.graph_spec.clone())
+            .map_err(|e| AppError::Internal(format!("stored graph: {e}")))?,
+        is_public: m.is_public,
+    })
+}
+
+/// Every version of a name, in semver order.
+pub async fn versions(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    name: &str,
+) -> AppResult<Vec<template::Model>> {
+    Ok(scoped(auth)
+        .filter(template::Column::Name.eq(name))
+        .order_by_asc(template::Column::VersionMajor)
+        .order_by_asc(template::Column::VersionMinor)
+        .order_by_asc(template::Column::VersionPatch)
+        .all(db)
+        .await?)
+}
+
+/// A version of a name, or the latest when none is given.
+pub async fn by_name(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    name: &str,
+    version: Option<&str>,
+) -> AppResult<template::Model> {
+    let all = versions(db, auth, name).await?;
+    let found = match version {
+        Some(v) => all.into_iter().find(|t| t.version == v),
+        None => all.into_iter().last(),
+    };
+    found.ok_or_else(|| {
+        AppError::not_found(format!(
+            "template {name:?}{}",
+            version.map(|v| format!(" version {v}")).unwrap_or_default()
+        ))
+    })
+}
+
+fn to_model(auth: &AuthContext, b: &TemplateBody, id: Uuid) -> AppResult<template::Model> {
+    let (ma, mi, pa) =
+        parse_semver(&b.version).ok_or_else(|| AppError::bad("version: not semver"))?;
+    let now = Utc::now();
+    Ok(template::Model {
+        id,
+        company_id: auth.company_id,
+        name: b.name.clone(),
+        version: b.version.clone(),
+        version_major: ma as i64,
+        version_minor: mi as i64,
+        version_patch: pa as i64,
+        template_type: b.template_type.as_str().into(),
+        description: b.description.clone(),
+        process_steps: b.process_steps.clone(),
+        variables: serde_json::to_value(&b.variables)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        settings: b.settings.clone(),
+        graph_spec: serde_json::to_value(&b.graph_spec)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        is_public: b.is_public,
+        usage_count: 0,
+        last_used_at: None,
+        created_by: Some(auth.user_id),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// The result of saving a version: the template and semver warnings.
+pub struct Saved {
+    pub template: template::Model,
+    pub warnings: Vec<String>,
+    /// False when an identical version already existed and nothing was written.
+    pub created: bool,
+}
+
+/// Warns when a version's diff from the previous version is breaking but MAJOR did not move.
+async fn semver_warnings(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    b: &TemplateBody,
+) -> AppResult<Vec<String>> {
+    let Some((major, minor, patch)) = parse_semver(&b.version) else {
+        return Ok(vec![]);
+    };
+    let previous = versions(db, auth, &b.name)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|t| {
+            (t.version_major, t.version_minor, t.version_patch)
+                < (major as i64, minor as i64, patch as i64)
+        });
+    let Some(prev) = previous else {
+        return Ok(vec![]);
+    };
+    let d = model::diff(&body(&prev)?, b);
+    if d.breaking && prev.version_major == major as i64 {
+        Ok(vec![format!(
+            "breaking change from {} without a MAJOR version bump ({}); consider {}.0.0",
+            prev.version,
+            d.breaking_reasons.join("; "),
+            major + 1
+        )])
+    } else {
+        Ok(vec![])
+    }
+}
+
+/// Saves a new version. The same name and version with a different body is a CONFLICT unless
+/// `overwrite`; with an identical body it is a no-op returning the existing template.
+pub async fn save(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    b: TemplateBody,
+    overwrite: bool,
+) -> AppResult<Saved> {
+    model::validate(&b).map_err(bad)?;
+    let txn = db.begin().await?;
+    let existing = scoped(auth)
+        .filter(template::Column::Name.eq(b.name.as_str()))
+        .filter(template::Column::Version.eq(b.version.as_str()))
+        .one(&txn)
+        .await?;
+    if let Some(e) = existing {
+        let same = model::canonical(&serde_json::to_value(body(&e)?).unwrap_or_default())
+            == model::canonical(&serde_json::to_value(&b).unwrap_or_default());
+        if same {
+            return Ok(Saved {
+                template: e,
+                warnings: vec![],
+                created: false,
+            });
+        }
+        if !overwrite {
+            return Err(AppError::conflict(format!(
+                "template {:?} version {} already exists with a different body; publish a new version or pass overwrite: true",
+                b.name, b.version
+            )));
+        }
+        let mut m = to_model(auth, &b, e.id)?;
+        m.usage_count = e.usage_count;
+        m.last_used_at = e.last_used_at;
+        m.created_at = e.created_at;
+        m.created_by = e.created_by;
+        let am: template::ActiveModel = m.into();
+        let am = am.reset_all();
+        let saved = am.update(&txn).await?;
+        txn.commit().await?;
+        return Ok(Saved {
+            template: saved,
+            warnings: vec![],
+            created: true,
+        });
+    }
+    let warnings = semver_warnings(&txn, auth, &b).await?;
+    let m = to_model(auth, &b, Uuid::now_v7())?;
+    let am: template::ActiveModel = m.clone().into();
+    template::Entity::insert(am)
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Saved {
+        template: m,
+        warnings,
+        created: true,
+    })
+}
+
+pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
+    let t = get(db, auth, id).await?;
+    template::Entity::delete_by_id(t.id).exec(db).await?;
+    Ok(())
+}
+
+pub async fn diff(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    from: Uuid,
+    to: Uuid,
+) -> AppResult<TemplateDiff> {
+    let a = body(&get(db, auth, from).await?)?;
+    let b = body(&get(db, auth, to).await?)?;
+    Ok(model::diff(&a, &b))
+}
+
+fn workflow_type(t: super::model::TemplateType) -> WorkflowType {
+    use super::model::TemplateType as T;
+    match t {
+        T::Approval => WorkflowType::Approval,
+        T::Notification => WorkflowType::Notification,
+        T::Escalation => WorkflowType::Escalation,
+        T::Onboarding | T::Offboarding | T::Custom => WorkflowType::Custom,
+    }
+}
+
+/// Creates a DRAFT workflow from a template, with its variables substituted.
+pub async fn instantiate(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    template_id: Uuid,
+    name: &str,
+    variables: &Value,
+) -> AppResult<workflow::Model> {
+    let t = get(db, auth, template_id).await?;
+    let b = body(&t)?;
+    let vars = model::resolve_variables(&b.variables, variables).map_err(bad)?;
+    let steps = model::substitute(&b.process_steps, &vars);
+    let txn = db.begin().await?;
+    let wf = workflows::create(
+        &txn,
+        auth,
+        WorkflowFields {
+            name: Some(name.to_string()),
+            description: Some(if b.description.is_empty() {
+                format!("From template {} {}", b.name, b.version)
+            } else {
+                b.description.clone()
+            }),
+            workflow_type: Some(workflow_type(b.template_type)),
+            status: Some(WorkflowStatus::Draft),
+            steps: Some(steps),
+            input_schema: None,
+            owner_id: None,
+        },
+    )
+    .await?;
+    let now = Utc::now();
+    let mut am: template::ActiveModel = t.clone().into();
+    am.usage_count = Set(t.usage_count + 1);
+    am.last_used_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.update(&txn).await?;
+    txn.commit().await?;
+    Ok(wf)
+}
+
+/// Imports a blueprint document.
+pub async fn import_blueprint(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    doc: &Value,
+    overwrite: bool,
+) -> AppResult<Saved> {
+    let b = model::read_blueprint(doc).map_err(bad)?;
+    save(db, auth, b, overwrite).await
+}
+
+/// The blueprint document of a stored template.
+pub async fn export(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<String> {
+    Ok(model::export(&body(&get(db, auth, id).await?)?))
+}
+
+/// A template with the given name and version made from BPMN XML.
+pub async fn import_bpmn(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    xml: &str,
+    name: &str,
+    version: &str,
+    overwrite: bool,
+) -> AppResult<(Saved, Vec<String>)> {
+    let imported = super::bpmn::import(xml, name, version).map_err(AppError::BadInput)?;
+    let saved = save(db, auth, imported.body, overwrite).await?;
+    Ok((saved, imported.warnings))
+}
+
+pub fn json_body(m: &template::Model) -> AppResult<Value> {
+    Ok(json!(body(m)?))
+}

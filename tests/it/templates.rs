@@ -1,0 +1,641 @@
+//! Blueprint templates: versions, validation, export/import, instantiation, diffs and BPMN.
+use crate::support::*;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use workflow_intel::model::Role;
+use workflow_intel::templates::model::{
+    self, GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType, Variable,
+    VariableType,
+};
+
+const CREATE: &str = r#"mutation($input: CreateProcessTemplateInput!) { createProcessTemplate(input: $input) { template { id name version templateType usageCount } warnings created } }"#;
+const IMPORT: &str = r#"mutation($input: ImportBlueprintInput!) { importBlueprint(input: $input) { template { id version description } warnings created } }"#;
+
+/// The event logs folder: WI_EVENT_LOGS, else ../shared/data/event-logs. None (with a notice)
+/// where absent, unless REQUIRE_EVENT_LOGS=1 makes that a failure.
+pub fn event_logs() -> Option<std::path::PathBuf> {
+    let dir = std::env::var("WI_EVENT_LOGS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/event-logs")
+        });
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("REQUIRE_EVENT_LOGS").is_ok_and(|v| v == "1") {
+        panic!(
+            "event logs not found at {} (set WI_EVENT_LOGS)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "NOTICE: event-log test skipped: {} not found (set WI_EVENT_LOGS)",
+        dir.display()
+    );
+    None
+}
+
+fn standard(version: &str) -> Value {
+    json!({
+        "name": "Standard Approval Process",
+        "version": version,
+        "templateType": "APPROVAL",
+        "description": "Manager approval, director above a threshold.",
+        "processSteps": [
+            {"name": "Validate", "action": "validation"},
+            {"name": "Manager Approval", "action": "approval", "approver": "{{manager}}"},
+            {"name": "Director Approval", "action": "approval", "approver": "director",
+             "conditions": {"amount": {"$gt": "{{threshold}}"}}}
+        ],
+        "variables": [
+            {"name": "manager", "type": "STRING", "required": true, "description": "Who approves first"},
+            {"name": "threshold", "type": "NUMBER", "required": false, "default": 10000}
+        ],
+        "settings": {"notifyOnComplete": true},
+        "graphSpec": {
+            "nodes": [
+                {"id": "start", "type": "TRIGGER", "label": "Start", "x": 100, "y": 100},
+                {"id": "step1", "type": "ACTION", "label": "Validate", "x": 200, "y": 100}
+            ],
+            "edges": [{"from": "start", "to": "step1"}]
+        }
+    })
+}
+
+async fn create(app: &TestApp, t: &str, input: Value) -> Value {
+    app.data(t, CREATE, json!({"input": input})).await["createProcessTemplate"].clone()
+}
+
+async fn export_text(app: &TestApp, token: &str, id: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/templates/{id}/export")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_seed_template_round_trips_exactly() {
+    let app = TestApp::spawn().await;
+    let a = app.token("A", "admin@a.io", Role::Admin).await;
+    let b = app.token("B", "admin@b.io", Role::Admin).await;
+    let created = create(&app, &a, standard("1.2.0")).await;
+    assert_eq!(created["template"]["templateType"], "APPROVAL");
+    let id = created["template"]["id"].as_str().unwrap();
+    let (status, first) = export_text(&app, &a, id).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(doc["format"], "workflow-intel/blueprint");
+    assert_eq!(doc["formatVersion"], 1);
+    assert_eq!(
+        doc["template"]["graphSpec"]["nodes"][0],
+        json!({"id": "start", "type": "trigger", "label": "Start", "x": 100.0, "y": 100.0})
+    );
+    assert_eq!(doc["template"]["graphSpec"]["nodes"][1]["x"], 200.0);
+    assert_eq!(
+        doc["template"]["graphSpec"]["edges"],
+        json!([{"from": "start", "to": "step1"}])
+    );
+    assert!(!first.contains(id), "no internal ids");
+    assert!(
+        !first.contains("usageCount") && !first.contains("company"),
+        "no tenant data"
+    );
+    // GraphQL export is the same document.
+    let g = app
+        .data(
+            &a,
+            "query($id: ID!) { exportProcessTemplate(id: $id) }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(g["exportProcessTemplate"], doc);
+
+    // Import into another company, export again: byte-identical.
+    let imported = app
+        .data(&b, IMPORT, json!({"input": {"blueprint": doc}}))
+        .await;
+    let id2 = imported["importBlueprint"]["template"]["id"]
+        .as_str()
+        .unwrap();
+    let (_, second) = export_text(&app, &b, id2).await;
+    assert_eq!(first, second);
+
+    // The REST export needs a token and respects tenancy.
+    let resp = app
+        .client
+        .get(app.url(&format!("/api/templates/{id}/export")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let (status, _) = export_text(&app, &b, id).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn versions_conflicts_and_validation() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for v in ["2.0.0", "1.0.0", "1.10.0", "1.2.0"] {
+        create(&app, &t, standard(v)).await;
+    }
+    let d = app
+        .data(&t, "{ templateVersions(name: \"Standard Approval Process\") { version } processTemplate(name: \"Standard Approval Process\") { version } }", json!({}))
+        .await;
+    let versions: Vec<&str> = d["templateVersions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, vec!["1.0.0", "1.2.0", "1.10.0", "2.0.0"]);
+    assert_eq!(d["processTemplate"]["version"], "2.0.0");
+    let d = app.data(&t, "{ processTemplate(name: \"Standard Approval Process\", version: \"1.2.0\") { version } }", json!({})).await;
+    assert_eq!(d["processTemplate"]["version"], "1.2.0");
+    let v = app.gql(Some(&t), "{ processTemplate(name: \"Standard Approval Process\", version: \"9.9.9\") { version } }", json!({})).await;
+    assert_eq!(code(&v), "NOT_FOUND");
+
+    let v = app
+        .gql(Some(&t), CREATE, json!({"input": standard("1.2.0")}))
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+
+    // Import: identical is a no-op, different is a CONFLICT unless overwrite.
+    let id = app
+        .data(
+            &t,
+            "{ processTemplate(name: \"Standard Approval Process\", version: \"1.2.0\") { id } }",
+            json!({}),
+        )
+        .await["processTemplate"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doc = app
+        .data(
+            &t,
+            "query($id: ID!) { exportProcessTemplate(id: $id) }",
+            json!({"id": id}),
+        )
+        .await["exportProcessTemplate"]
+        .clone();
+    let same = app
+        .data(&t, IMPORT, json!({"input": {"blueprint": doc}}))
+        .await;
+    assert_eq!(same["importBlueprint"]["created"], false);
+    assert_eq!(same["importBlueprint"]["template"]["id"], id.as_str());
+    let mut changed = doc.clone();
+    changed["template"]["description"] = json!("different");
+    let v = app
+        .gql(Some(&t), IMPORT, json!({"input": {"blueprint": changed}}))
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+    let over = app
+        .data(
+            &t,
+            IMPORT,
+            json!({"input": {"blueprint": changed, "overwrite": true}}),
+        )
+        .await;
+    assert_eq!(
+        over["importBlueprint"]["template"]["description"],
+        "different"
+    );
+    let mut future = doc.clone();
+    future["formatVersion"] = json!(7);
+    let v = app
+        .gql(Some(&t), IMPORT, json!({"input": {"blueprint": future}}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("format version 7 is not supported"),
+        "{v}"
+    );
+
+    // Validation names the offending part.
+    let mut bad_edge = standard("3.0.0");
+    bad_edge["graphSpec"]["edges"] =
+        json!([{"from": "start", "to": "step1"}, {"from": "step1", "to": "nowhere"}]);
+    let v = app.gql(Some(&t), CREATE, json!({"input": bad_edge})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("graphSpec.edges[1].to"),
+        "{v}"
+    );
+    let v = app
+        .gql(Some(&t), CREATE, json!({"input": standard("1.2")}))
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("version"),
+        "{v}"
+    );
+    let mut bad_var = standard("3.0.1");
+    bad_var["processSteps"][0]["input"] = json!({"to": "{{ghost}}"});
+    let v = app.gql(Some(&t), CREATE, json!({"input": bad_var})).await;
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("processSteps[0].input.to"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn instantiate_diff_and_semver_warning() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for (ty, lat) in [("validation", "INSTANT"), ("approval", "SLOW")] {
+        app.data(
+            &t,
+            CREATE_ACTION,
+            json!({"input": {"name": ty, "actionType": ty, "latencyClass": lat}}),
+        )
+        .await;
+    }
+    let v120 = create(&app, &t, standard("1.2.0")).await;
+    let id = v120["template"]["id"].as_str().unwrap();
+    let inst = r#"mutation($input: CreateWorkflowFromTemplateInput!) { createWorkflowFromTemplate(input: $input) { workflow { id status steps workflowType } } }"#;
+    let v = app
+        .gql(
+            Some(&t),
+            inst,
+            json!({"input": {"templateId": id, "name": "Mine", "variables": {}}}),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("variables.manager"),
+        "{v}"
+    );
+    let v = app
+        .gql(
+            Some(&t),
+            inst,
+            json!({"input": {"templateId": id, "name": "Mine", "variables": {"manager": 7}}}),
+        )
+        .await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    let wf = app.data(&t, inst, json!({"input": {"templateId": id, "name": "Mine", "variables": {"manager": "alice", "threshold": 5000}}})).await;
+    let wf = &wf["createWorkflowFromTemplate"]["workflow"];
+    assert_eq!(wf["status"], "DRAFT");
+    assert_eq!(wf["workflowType"], "APPROVAL");
+    assert_eq!(wf["steps"][1]["approver"], "alice");
+    assert_eq!(wf["steps"][2]["conditions"]["amount"]["$gt"], 5000);
+    let sim = app
+        .data(&t, "mutation($w: ID!) { simulateWorkflow(input: {workflowId: $w, inputData: {amount: 6000}}) { simulation { status approvalChain { approver } } } }", json!({"w": wf["id"]}))
+        .await;
+    assert_eq!(sim["simulateWorkflow"]["simulation"]["status"], "SUCCEEDED");
+    assert_eq!(
+        sim["simulateWorkflow"]["simulation"]["approvalChain"],
+        json!([{"approver": "alice"}, {"approver": "director"}])
+    );
+    let d = app
+        .data(
+            &t,
+            "query($id: ID!) { processTemplateById(id: $id) { usageCount lastUsedAt } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(d["processTemplateById"]["usageCount"], 1);
+    assert!(d["processTemplateById"]["lastUsedAt"].is_string());
+
+    // A new MINOR version that removes a step: breaking, so the payload warns.
+    let mut v130 = standard("1.3.0");
+    v130["processSteps"] = json!([{"name": "Validate", "action": "validation"}, {"name": "Manager Approval", "action": "approval", "approver": "{{manager}}"}]);
+    let created = create(&app, &t, v130).await;
+    let warnings = created["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{created}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("without a MAJOR version bump")
+    );
+    let d = app
+        .data(&t, "query($a: ID!, $b: ID!) { templateDiff(fromId: $a, toId: $b) { breaking breakingReasons steps { added removed changed } variables { added removed } } }",
+              json!({"a": id, "b": created["template"]["id"]}))
+        .await;
+    let diff = &d["templateDiff"];
+    assert_eq!(diff["breaking"], true);
+    assert_eq!(diff["steps"]["removed"], json!(["Director Approval"]));
+    let mut v200 = standard("2.0.0");
+    v200["processSteps"] = json!([{"name": "Validate", "action": "validation"}]);
+    v200["variables"] = json!([]);
+    let created = create(&app, &t, v200).await;
+    assert_eq!(created["warnings"], json!([]), "a MAJOR bump may break");
+}
+
+fn bpmn_ids(xml: &str) -> (Vec<String>, Vec<(String, String)>, Vec<String>) {
+    // (element ids, (attribute, referenced id) pairs, root/child element names)
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+    let mut r = Reader::from_str(xml);
+    let mut ids = Vec::new();
+    let mut refs = Vec::new();
+    let mut names = Vec::new();
+    loop {
+        match r.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => {
+                names.push(String::from_utf8_lossy(e.name().as_ref()).to_string());
+                for a in e.attributes().flatten() {
+                    let k = String::from_utf8_lossy(a.key.as_ref()).to_string();
+                    let v = a.unescape_value().unwrap().to_string();
+                    match k.as_str() {
+                        "id" => ids.push(v),
+                        "sourceRef" | "targetRef" | "bpmnElement" => refs.push((k, v)),
+                        _ => {}
+                    }
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (ids, refs, names)
+}
+
+#[tokio::test]
+async fn bpmn_export_is_well_formed_and_reimports_equal() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let mut input = standard("1.2.0");
+    input["graphSpec"] = json!({
+        "nodes": [
+            {"id": "start", "type": "TRIGGER", "label": "Start", "x": 100, "y": 100},
+            {"id": "step1", "type": "ACTION", "label": "Validate", "x": 200, "y": 100},
+            {"id": "gw", "type": "DECISION", "label": "Large?", "x": 350, "y": 100},
+            {"id": "appr", "type": "APPROVAL", "label": "Director", "x": 450, "y": 40},
+            {"id": "done", "type": "END", "label": "Done", "x": 600, "y": 100}
+        ],
+        "edges": [
+            {"from": "start", "to": "step1"}, {"from": "step1", "to": "gw"},
+            {"from": "gw", "to": "appr", "condition": {"amount": {"$gt": 10000}}},
+            {"from": "gw", "to": "done"}, {"from": "appr", "to": "done"}
+        ]
+    });
+    let id = create(&app, &t, input).await["template"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let xml = app
+        .data(
+            &t,
+            "query($id: ID!) { exportProcessTemplateBpmn(id: $id) }",
+            json!({"id": id}),
+        )
+        .await["exportProcessTemplateBpmn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ids, refs, names) = bpmn_ids(&xml);
+    assert_eq!(names[0], "bpmn:definitions");
+    for want in [
+        "bpmn:process",
+        "bpmndi:BPMNDiagram",
+        "bpmndi:BPMNPlane",
+        "bpmn:startEvent",
+        "bpmn:userTask",
+        "bpmn:exclusiveGateway",
+        "bpmn:endEvent",
+        "bpmn:conditionExpression",
+        "dc:Bounds",
+    ] {
+        assert!(names.iter().any(|n| n == want), "missing {want}");
+    }
+    assert_eq!(
+        names.iter().filter(|n| *n == "bpmn:sequenceFlow").count(),
+        5
+    );
+    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNShape").count(), 5);
+    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNEdge").count(), 5);
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "ids are unique");
+    for (attr, r) in &refs {
+        assert!(ids.contains(r), "{attr}={r} refers to no element");
+    }
+    assert!(xml.contains(r#"<dc:Bounds x="450" y="40""#));
+
+    let imp = r#"mutation($input: ImportBpmnInput!) { importBpmn(input: $input) { template { id } warnings } }"#;
+    let r = app
+        .data(
+            &t,
+            imp,
+            json!({"input": {"xml": xml, "name": "Round trip", "version": "1.2.0"}}),
+        )
+        .await;
+    assert_eq!(r["importBpmn"]["warnings"], json!([]));
+    let id2 = r["importBpmn"]["template"]["id"].as_str().unwrap();
+    let q = "query($id: ID!) { exportProcessTemplate(id: $id) }";
+    let mut a = app.data(&t, q, json!({"id": id})).await["exportProcessTemplate"].clone();
+    let b = app.data(&t, q, json!({"id": id2})).await["exportProcessTemplate"].clone();
+    a["template"]["name"] = json!("Round trip");
+    assert_eq!(a, b, "BPMN export re-imports to an equal template");
+}
+
+#[tokio::test]
+async fn the_running_example_bpmn_imports() {
+    let Some(dir) = event_logs() else { return };
+    let xml = std::fs::read_to_string(dir.join("running-example.bpmn")).unwrap();
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let imp = r#"mutation($input: ImportBpmnInput!) { importBpmn(input: $input) { template { id processSteps graphSpec { nodes { id type label x y } edges { from to } } } warnings } }"#;
+    let r = app
+        .data(
+            &t,
+            imp,
+            json!({"input": {"xml": xml, "name": "Compensation request", "version": "1.0.0"}}),
+        )
+        .await;
+    let tpl = &r["importBpmn"]["template"];
+    let nodes = tpl["graphSpec"]["nodes"].as_array().unwrap();
+    let count = |ty: &str| nodes.iter().filter(|n| n["type"] == ty).count();
+    assert_eq!(count("ACTION"), 8, "tasks");
+    assert_eq!(count("DECISION"), 8, "6 exclusive and 2 parallel gateways");
+    assert_eq!(count("TRIGGER"), 1);
+    assert_eq!(count("END"), 1);
+    assert_eq!(tpl["graphSpec"]["edges"].as_array().unwrap().len(), 21);
+    let labels: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n["type"] == "ACTION")
+        .map(|n| n["label"].as_str().unwrap())
+        .collect();
+    for task in [
+        "register request",
+        "examine thoroughly",
+        "examine casually",
+        "check ticket",
+        "decide",
+        "reinitiate request",
+        "pay compensation",
+        "reject request",
+    ] {
+        assert!(labels.contains(&task), "{task} missing from {labels:?}");
+    }
+    let start = nodes.iter().find(|n| n["type"] == "TRIGGER").unwrap();
+    assert_eq!(
+        (start["x"].as_f64(), start["y"].as_f64()),
+        (Some(106.0), Some(-350.0)),
+        "DI coordinates"
+    );
+    let steps = tpl["processSteps"].as_array().unwrap();
+    assert_eq!(steps.len(), 8);
+    assert_eq!(
+        steps[0]["name"], "register request",
+        "flow order from the start event"
+    );
+    let warnings: Vec<&str> = r["importBpmn"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|w| w.starts_with("parallelGateway"))
+            .count(),
+        2,
+        "{warnings:?}"
+    );
+}
+
+fn arb_template() -> impl Strategy<Value = TemplateBody> {
+    let name = "[A-Za-z][A-Za-z0-9 ]{0,20}";
+    let ty = prop::sample::select(TemplateType::ALL.to_vec());
+    let version = (0u64..20, 0u64..20, 0u64..20).prop_map(|(a, b, c)| format!("{a}.{b}.{c}"));
+    let steps = prop::collection::vec(("[a-z]{1,8}", prop::option::of(0i64..100_000)), 0..6);
+    let vars = prop::collection::vec(
+        (
+            prop::sample::select(VariableType::ALL.to_vec()),
+            any::<bool>(),
+        ),
+        0..4,
+    );
+    let nodes = prop::collection::vec(
+        (
+            prop::sample::select(vec![
+                NodeType::Action,
+                NodeType::Approval,
+                NodeType::Decision,
+                NodeType::End,
+            ]),
+            -500i32..500,
+            -500i32..500,
+        ),
+        0..6,
+    );
+    let settings = prop::collection::btree_map("[a-z]{1,6}", any::<i32>(), 0..4);
+    (
+        name,
+        ty,
+        version,
+        steps,
+        vars,
+        nodes,
+        settings,
+        any::<bool>(),
+        "[ -~]{0,30}",
+    )
+        .prop_map(
+            |(name, ty, version, steps, vars, nodes, settings, public, desc)| {
+                let process_steps: Vec<Value> = steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (a, thr))| {
+                        let mut s = json!({"name": format!("s{i}"), "action": a});
+                        if let Some(t) = thr {
+                            s["conditions"] = json!({"amount": {"$gt": t}});
+                        }
+                        s
+                    })
+                    .collect();
+                let variables = vars
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (t, req))| Variable {
+                        name: format!("v{i}"),
+                        var_type: *t,
+                        required: *req,
+                        default: match t {
+                            VariableType::Number => Some(json!(i)),
+                            VariableType::String => Some(json!(format!("d{i}"))),
+                            VariableType::Boolean => Some(json!(true)),
+                            VariableType::Object => None,
+                        },
+                        description: (i % 2 == 0).then(|| format!("variable {i}")),
+                    })
+                    .collect();
+                let mut g = GraphSpec {
+                    nodes: vec![GraphNode {
+                        id: "start".into(),
+                        node_type: NodeType::Trigger,
+                        label: "Start".into(),
+                        x: 0.0,
+                        y: 0.0,
+                    }],
+                    edges: vec![],
+                };
+                for (i, (t, x, y)) in nodes.iter().enumerate() {
+                    let id = format!("n{i}");
+                    let prev = g.nodes.last().map(|n| n.id.clone()).unwrap_or_default();
+                    g.nodes.push(GraphNode {
+                        id: id.clone(),
+                        node_type: *t,
+                        label: format!("Node {i}"),
+                        x: *x as f64 / 2.0,
+                        y: *y as f64,
+                    });
+                    g.edges.push(GraphEdge {
+                        from: prev,
+                        to: id,
+                        condition: (i % 3 == 1).then(|| json!({"k": {"$in": ["a", "b"]}})),
+                    });
+                }
+                TemplateBody {
+                    name,
+                    version,
+                    template_type: ty,
+                    description: desc,
+                    process_steps: Value::Array(process_steps),
+                    variables,
+                    settings: serde_json::to_value(settings).unwrap(),
+                    graph_spec: g,
+                    is_public: public,
+                }
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn export_import_export_is_byte_identical(t in arb_template()) {
+        prop_assert!(model::validate(&t).is_ok(), "{:?}", model::validate(&t));
+        let first = model::export(&t);
+        let back = model::read_blueprint(&serde_json::from_str(&first).unwrap()).unwrap();
+        let second = model::export(&back);
+        prop_assert_eq!(first, second);
+        // And through BPMN too.
+        let xml = workflow_intel::templates::bpmn::export(&t);
+        let imported = workflow_intel::templates::bpmn::import(&xml, &t.name, &t.version).unwrap();
+        prop_assert_eq!(model::export(&imported.body), model::export(&t));
+    }
+}
