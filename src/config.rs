@@ -29,6 +29,10 @@ pub struct Config {
     pub default_from_email: String,
     pub prometheus_metrics_enabled: bool,
     pub log_format: LogFormat,
+    /// How long an alert-outbox claim lasts before another worker may take it over.
+    pub outbox_lease_seconds: i64,
+    /// Backstop poll of the breach event log and the outbox, in milliseconds.
+    pub poll_interval_ms: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
@@ -44,6 +48,8 @@ impl Default for Config {
             default_from_email: "workflow-intel@localhost".into(),
             prometheus_metrics_enabled: true,
             log_format: LogFormat::Pretty,
+            outbox_lease_seconds: 60,
+            poll_interval_ms: 1000,
         }
     }
 }
@@ -60,6 +66,8 @@ struct FileConfig {
     default_from_email: Option<String>,
     prometheus_metrics_enabled: Option<bool>,
     log_format: Option<String>,
+    outbox_lease_seconds: Option<i64>,
+    poll_interval_ms: Option<u64>,
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -134,6 +142,16 @@ fn parse_log_format(name: &'static str, v: &str) -> Result<LogFormat, ConfigErro
     }
 }
 
+fn parse_range(name: &'static str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            name,
+            format!("expected a whole number from {min} to {max}, got {v:?}"),
+        )),
+    }
+}
+
 fn parse_bind(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
     v.trim()
         .parse()
@@ -194,6 +212,14 @@ impl Config {
         if let Some(v) = f.log_format {
             self.log_format = parse_log_format("log_format", &v)?;
         }
+        if let Some(v) = f.outbox_lease_seconds {
+            self.outbox_lease_seconds =
+                parse_range("outbox_lease_seconds", &v.to_string(), 1, 86_400)?;
+        }
+        if let Some(v) = f.poll_interval_ms {
+            self.poll_interval_ms =
+                parse_range("poll_interval_ms", &v.to_string(), 10, 60_000)? as u64;
+        }
         Ok(())
     }
 
@@ -224,6 +250,12 @@ impl Config {
         if let Some(v) = get("LOG_FORMAT") {
             self.log_format = parse_log_format("LOG_FORMAT", &v)?;
         }
+        if let Some(v) = get("OUTBOX_LEASE_SECONDS") {
+            self.outbox_lease_seconds = parse_range("OUTBOX_LEASE_SECONDS", &v, 1, 86_400)?;
+        }
+        if let Some(v) = get("POLL_INTERVAL_MS") {
+            self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
+        }
         Ok(())
     }
 }
@@ -250,6 +282,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("SMTP_URL", "http://x"),
             ("SLA_ALERT_RECIPIENTS", "a@b.c, not-an-email"),
+            ("OUTBOX_LEASE_SECONDS", "0"),
+            ("POLL_INTERVAL_MS", "soon"),
         ] {
             let err = Config::default().apply_env(env(&[(k, v)])).unwrap_err();
             assert!(err.to_string().contains(k), "{err}");

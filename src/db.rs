@@ -39,3 +39,67 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
+
+/// The file of a SQLite URL (None for in-memory databases and other backends).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
+}
+
+/// Holds `<database>.lock` for as long as this process serves a SQLite database: SQLite is
+/// single-process, and a second `serve` on the same file is refused with a clear message.
+pub fn lock_sqlite(url: &str) -> Result<Option<std::fs::File>, String> {
+    use std::io::{Read, Seek, Write};
+    let Some(path) = sqlite_path(url) else {
+        return Ok(None);
+    };
+    let lock_path = path.with_extension(match path.extension() {
+        Some(e) => format!("{}.lock", e.to_string_lossy()),
+        None => "lock".into(),
+    });
+    let mut f = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {
+            let _ = f.set_len(0);
+            let _ = f.rewind();
+            let _ = write!(f, "{}", std::process::id());
+            Ok(Some(f))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = f.read_to_string(&mut pid);
+            Err(format!(
+                "another workflow-intel process (pid {}) is already serving {}. SQLite is single-process: \
+                 stop it, or use PostgreSQL (DATABASE_URL=postgres://…) to run several replicas",
+                pid.trim(),
+                path.display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", lock_path.display()))
+        }
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock up front (BEGIN
+/// IMMEDIATE), so it waits its turn under the busy timeout instead of failing with "database
+/// is locked" when a read lock cannot be upgraded; elsewhere it is a plain BEGIN.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod clock;
+pub mod cluster;
 pub mod conditions;
 pub mod config;
 pub mod db;
@@ -72,6 +73,19 @@ pub struct Timing {
     pub lease: chrono::Duration,
 }
 
+impl Timing {
+    /// The timing a configuration asks for.
+    pub fn from_config(c: &Config) -> Self {
+        let poll = Duration::from_millis(c.poll_interval_ms);
+        Timing {
+            event_poll: poll,
+            outbox_poll: poll,
+            lease: chrono::Duration::seconds(c.outbox_lease_seconds),
+            ..Timing::default()
+        }
+    }
+}
+
 impl Default for Timing {
     fn default() -> Self {
         Timing {
@@ -133,10 +147,17 @@ impl App {
     /// mailer.
     pub fn start_background(&self, timing: Timing) -> Result<Background, String> {
         let st = &self.state;
+        if st.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            // One process per SQLite database: this one owns the SLA clock from the start.
+            st.watcher.own();
+        }
         let mut tasks = vec![
             tokio::spawn(st.bus.clone().run(st.db.clone(), timing.event_poll)),
             tokio::spawn(st.watcher.clone().run(st.clone(), timing.rearm_every)),
         ];
+        if st.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            tasks.push(tokio::spawn(cluster::run_listener(st.clone())));
+        }
         if st.alerts_active() {
             let url = st.config.smtp_url.clone().unwrap_or_default();
             let mailer =

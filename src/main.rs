@@ -202,6 +202,13 @@ async fn main() -> anyhow::Result<()> {
             if let Some(u) = database_url {
                 cfg.database_url = u;
             }
+            let _sqlite_lock = match db::lock_sqlite(&cfg.database_url) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::exit(3);
+                }
+            };
             let conn = open(&cfg).await?;
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
                 .await
@@ -216,9 +223,10 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 None
             };
+            let timing = workflow_intel::Timing::from_config(&cfg);
             let app = workflow_intel::build(cfg, conn);
             let _background = app
-                .start_background(workflow_intel::Timing::default())
+                .start_background(timing)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let _feeder = match &demo_token {
                 Some(t) => {

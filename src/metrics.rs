@@ -12,6 +12,7 @@ pub struct Metrics {
     pub graphql_request_duration_seconds: HistogramVec,
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
+    pub sla_clock_owner: IntGauge,
     pub workflow_execution_total: IntCounterVec,
     pub workflow_execution_duration_seconds: HistogramVec,
     pub workflow_sla_breach_total: IntCounterVec,
@@ -115,6 +116,11 @@ impl Metrics {
                 &r,
                 "graphql_websocket_connections_active",
                 "WebSocket connections currently open on /graphql.",
+            ),
+            sla_clock_owner: gauge(
+                &r,
+                "workflow_intel_sla_clock_owner",
+                "1 while this replica owns the SLA clock (always 1 on SQLite).",
             ),
             workflow_execution_total: counter(
                 &r,

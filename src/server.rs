@@ -256,6 +256,10 @@ async fn websocket(http: Http, req: Request) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_BODY_BYTES)
+        // Small buffers: most connections are idle subscribers (the defaults, 128 KiB each,
+        // would cost ~150 KB per subscriber).
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let gauge = state.metrics.graphql_websocket_connections_active.clone();
             gauge.inc();

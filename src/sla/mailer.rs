@@ -1,11 +1,13 @@
 //! Breach alert email: an outbox worker that claims rows with a lease, sends them over SMTP
 //! (lettre) and records the result, retrying with exponential backoff.
 //!
-//! Delivery is once per breach: a row is claimed before sending and marked sent after, in
-//! one conditional update. A process that dies between claim and send leaves a claim whose
-//! lease expires, and the next worker sends it. The one window that cannot be closed: the SMTP
-//! server accepted the message but the process died before recording it; the alert is then
-//! sent again when the lease expires (at-least-once in that window only).
+//! Delivery is once per breach: a row is claimed (with a lease) before sending; the send is
+//! recorded in a transaction held open across the SMTP conversation and committed as soon as
+//! the server accepts. A process that dies between claim and send leaves a claim whose lease
+//! expires, and the next worker sends it. The one window that cannot be closed: the SMTP
+//! server accepted the message and the process died before that commit reached the database
+//! (one round trip); the alert is then sent again when the lease expires, with the same
+//! Message-ID, so a mail system that deduplicates by Message-ID shows it once.
 use super::BreachEventKind;
 use super::service::{append_event, slo_report, workflow_of};
 use crate::AppState;
@@ -17,8 +19,8 @@ use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -71,7 +73,7 @@ impl Mailer {
     /// Claims up to a batch of due rows (pending and due, or claimed with an expired lease).
     pub async fn claim(&self, state: &AppState) -> AppResult<Vec<alert_outbox::Model>> {
         let now = state.clock.now();
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         let mut q = alert_outbox::Entity::find()
             .filter(
                 Condition::any()
@@ -153,12 +155,54 @@ impl Mailer {
         let msg = builder
             .body(alert.body.clone())
             .map_err(|e| AppError::Internal(format!("building the alert email: {e}")))?;
+        // On PostgreSQL (several replicas) the send is recorded first, in a transaction held
+        // open across the SMTP conversation and committed the moment the server accepts: the
+        // window in which a crash causes a duplicate is one commit round trip. SQLite has one
+        // process and one writer, so it records right after the send instead of holding its
+        // write lock across SMTP.
+        let now = state.clock.now();
+        let held = if state.db.get_database_backend() == DatabaseBackend::Postgres {
+            let txn = state.db.begin().await?;
+            if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await? {
+                // Another worker took the row over after our lease expired.
+                return Ok(false);
+            }
+            Some(txn)
+        } else {
+            None
+        };
         match self.transport.send(msg).await {
             Ok(_) => {
-                record_sent(state, row, &alert.recipients).await?;
+                match held {
+                    Some(txn) => txn.commit().await?,
+                    None => {
+                        let txn = crate::db::begin_write(&state.db).await?;
+                        if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await?
+                        {
+                            return Ok(false);
+                        }
+                        txn.commit().await?;
+                    }
+                }
+                // The ALERT_SENT event follows in its own short transaction, so that the event
+                // log's lock is never held across SMTP.
+                let etxn = crate::db::begin_write(&state.db).await?;
+                append_event(
+                    &etxn,
+                    row.company_id,
+                    row.breach_id,
+                    BreachEventKind::AlertSent,
+                    now,
+                )
+                .await?;
+                etxn.commit().await?;
+                state.bus_committed();
                 Ok(true)
             }
             Err(e) => {
+                if let Some(txn) = held {
+                    txn.rollback().await?;
+                }
                 tracing::warn!(error = %e, breach = %row.breach_id, attempts = row.attempts, "sending a breach alert failed; will retry");
                 record_failure(state, row, &e.to_string(), false).await?;
                 Ok(false)
@@ -190,13 +234,15 @@ impl Mailer {
     }
 }
 
-async fn record_sent(
-    state: &AppState,
+/// Marks a claimed row sent and its breach alerted (inside the caller's transaction). False
+/// when the row is no longer ours.
+async fn mark_sent(
+    txn: &DatabaseTransaction,
     row: &alert_outbox::Model,
+    me: &str,
     recipients: &[String],
-) -> AppResult<()> {
-    let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
     let res = alert_outbox::Entity::update_many()
         .col_expr(alert_outbox::Column::Status, Expr::value("sent"))
         .col_expr(alert_outbox::Column::SentAt, Expr::value(Some(now)))
@@ -207,34 +253,23 @@ async fn record_sent(
         .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
         .filter(alert_outbox::Column::Id.eq(row.id))
         .filter(alert_outbox::Column::Status.eq("sending"))
-        .exec(&txn)
+        .filter(alert_outbox::Column::ClaimedBy.eq(me))
+        .exec(txn)
         .await?;
     if res.rows_affected == 0 {
-        // Another worker finished it first (only possible after our lease expired).
-        return Ok(());
+        return Ok(false);
     }
     let b = breach::Entity::find_by_id(row.breach_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| AppError::not_found(format!("breach {}", row.breach_id)))?;
-    let company = b.company_id;
     let mut am: breach::ActiveModel = b.into();
     am.alert_sent = Set(true);
     am.alert_sent_at = Set(Some(now));
     am.alert_recipients = Set(json!(recipients));
     am.updated_at = Set(now);
-    am.update(&txn).await?;
-    append_event(
-        &txn,
-        company,
-        row.breach_id,
-        BreachEventKind::AlertSent,
-        now,
-    )
-    .await?;
-    txn.commit().await?;
-    state.bus_committed();
-    Ok(())
+    am.update(txn).await?;
+    Ok(true)
 }
 
 async fn record_failure(

@@ -210,7 +210,7 @@ pub fn crossed(s: &sla::Model, duration_seconds: f64) -> Vec<Severity> {
 /// commit order and a reader following the sequence never skips a late commit.
 pub async fn lock_event_log(db: &impl ConnectionTrait) -> AppResult<()> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
-        db.execute_unprepared("SELECT pg_advisory_xact_lock(727001)")
+        db.execute_unprepared("SELECT pg_advisory_xact_lock(727001, hashtext(current_schema()))")
             .await?;
     }
     Ok(())
@@ -234,6 +234,7 @@ pub async fn append_event(
     })
     .exec_without_returning(db)
     .await?;
+    crate::cluster::notify(db, "event").await?;
     Ok(())
 }
 
@@ -369,7 +370,7 @@ pub async fn fire_live(
     now: DateTime<Utc>,
     alert: bool,
 ) -> AppResult<Option<(breach::Model, sla::Model)>> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(exec) = execution::Entity::find_by_id(execution_id)
         .one(&txn)
         .await?
@@ -446,7 +447,7 @@ pub async fn acknowledge(
     notes: String,
     now: DateTime<Utc>,
 ) -> AppResult<breach::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let b = get_breach(&txn, auth, id).await?;
     // A conditional update, so two concurrent acknowledgements cannot both win.
     let res = breach::Entity::update_many()

@@ -11,9 +11,10 @@ use crate::AppState;
 use crate::entity::{execution, sla};
 use crate::model::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -36,6 +37,10 @@ struct Timers {
 pub struct Watcher {
     timers: Mutex<Timers>,
     wake: Notify,
+    /// Whether this process owns the clock (always on SQLite; the advisory-lock holder on
+    /// PostgreSQL). Only the owner keeps deadlines.
+    owner: AtomicBool,
+    rearm_requested: AtomicBool,
 }
 
 impl Watcher {
@@ -43,8 +48,41 @@ impl Watcher {
         self.timers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Takes the clock without a lock (a single-process database).
+    pub fn own(&self) {
+        self.owner.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.owner.load(Ordering::SeqCst)
+    }
+
+    /// Asks the clock to re-arm from the database at its next turn.
+    pub fn rearm_soon(&self) {
+        self.rearm_requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Arms an execution another replica started (when this one owns the clock).
+    pub async fn arm_by_id(&self, state: &AppState, id: Uuid) {
+        if !self.is_owner() {
+            return;
+        }
+        let Ok(Some(e)) = execution::Entity::find_by_id(id).one(&state.db).await else {
+            return;
+        };
+        if let Ok(slas) =
+            super::service::active_for_workflow(&state.db, e.company_id, e.workflow_id).await
+        {
+            self.arm(&e, &slas);
+        }
+    }
+
     /// Arms the deadlines of one running execution.
     pub fn arm(&self, exec: &execution::Model, slas: &[sla::Model]) {
+        if !self.is_owner() {
+            return;
+        }
         let mut t = self.lock();
         let mut earliest_changed = false;
         for s in slas
@@ -121,6 +159,9 @@ impl Watcher {
 
     /// Fires every deadline that has passed. Returns the number of breaches recorded.
     pub async fn fire_due(&self, state: &AppState) -> usize {
+        if !self.is_owner() {
+            return 0;
+        }
         let now = state.clock.now();
         let mut recorded = 0;
         for d in self.due(now) {
@@ -161,16 +202,85 @@ impl Watcher {
         recorded
     }
 
-    /// Runs the clock until the task is dropped.
+    /// Runs the clock until the task is dropped. On PostgreSQL only the holder of the clock's
+    /// advisory lock runs it; the others wait to take over.
     pub async fn run(self: Arc<Self>, state: Arc<AppState>, rearm_every: std::time::Duration) {
-        if let Err(e) = self.rearm_all(&state).await {
+        if state.db.get_database_backend() != DatabaseBackend::Postgres {
+            self.owner.store(true, Ordering::SeqCst);
+            self.run_owned(&state, rearm_every, None).await;
+            return;
+        }
+        let pool = state.db.get_postgres_connection_pool().clone();
+        loop {
+            // A dedicated session holds the lock: it ends, and frees the lock, with the process.
+            let conn = match pool.acquire().await {
+                Ok(c) => c.detach(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SLA clock: no database connection; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let mut conn = conn;
+            // Keyed by schema too, so databases that hold several schemas keep one clock each.
+            let got: Result<bool, _> = sea_orm::sqlx::query_scalar(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+            )
+            .bind(crate::cluster::CLOCK_LOCK)
+            .fetch_one(&mut conn)
+            .await;
+            match got {
+                Ok(true) => {
+                    tracing::info!(instance = %state.instance_id, "this replica now owns the SLA clock");
+                    self.owner.store(true, Ordering::SeqCst);
+                    state.metrics.sla_clock_owner.set(1);
+                    self.run_owned(&state, rearm_every, Some(&mut conn)).await;
+                    self.owner.store(false, Ordering::SeqCst);
+                    state.metrics.sla_clock_owner.set(0);
+                    let mut t = self.lock();
+                    t.heap.clear();
+                    t.armed.clear();
+                    tracing::warn!("lost the SLA clock's lock session; trying to take it again");
+                }
+                Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "SLA clock: taking the lock failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// The clock loop, while this process owns it. With a lock session, returns when that
+    /// session stops answering.
+    async fn run_owned(
+        &self,
+        state: &Arc<AppState>,
+        rearm_every: std::time::Duration,
+        mut lock: Option<&mut sea_orm::sqlx::PgConnection>,
+    ) {
+        if let Err(e) = self.rearm_all(state).await {
             tracing::warn!(error = %e, "re-arming SLA deadlines at start-up failed");
         }
         let mut last_rearm = tokio::time::Instant::now();
+        let mut last_check = tokio::time::Instant::now();
         loop {
-            self.fire_due(&state).await;
-            if last_rearm.elapsed() >= rearm_every {
-                if let Err(e) = self.rearm_all(&state).await {
+            self.fire_due(state).await;
+            if let Some(conn) = lock.as_deref_mut()
+                && last_check.elapsed() >= std::time::Duration::from_secs(1)
+            {
+                last_check = tokio::time::Instant::now();
+                let alive: Result<i32, _> = sea_orm::sqlx::query_scalar("SELECT 1")
+                    .fetch_one(&mut *conn)
+                    .await;
+                if alive.is_err() {
+                    return;
+                }
+            }
+            if self.rearm_requested.swap(false, Ordering::SeqCst)
+                || last_rearm.elapsed() >= rearm_every
+            {
+                if let Err(e) = self.rearm_all(state).await {
                     tracing::warn!(error = %e, "re-arming SLA deadlines failed");
                 }
                 last_rearm = tokio::time::Instant::now();
@@ -179,8 +289,13 @@ impl Watcher {
                 .next()
                 .map(|at| at + Duration::milliseconds(1))
                 .unwrap_or_else(|| state.clock.now() + Duration::seconds(3600));
+            let cap = if lock.is_some() {
+                rearm_every.min(std::time::Duration::from_secs(1))
+            } else {
+                rearm_every
+            };
             tokio::select! {
-                _ = crate::clock::sleep_until(state.clock.as_ref(), next, rearm_every) => {}
+                _ = crate::clock::sleep_until(state.clock.as_ref(), next, cap) => {}
                 _ = self.wake.notified() => {}
             }
         }

@@ -166,7 +166,7 @@ pub async fn save(
     overwrite: bool,
 ) -> AppResult<Saved> {
     model::validate(&b).map_err(bad)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = scoped(auth)
         .filter(template::Column::Name.eq(b.name.as_str()))
         .filter(template::Column::Version.eq(b.version.as_str()))
@@ -256,7 +256,7 @@ pub async fn instantiate(
     let b = body(&t)?;
     let vars = model::resolve_variables(&b.variables, variables).map_err(bad)?;
     let steps = model::substitute(&b.process_steps, &vars);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let wf = workflows::create(
         &txn,
         auth,

@@ -95,6 +95,10 @@ pub async fn start(
         .await?;
     let slas = active_for_workflow(db, auth.company_id, wf.id).await?;
     state.watcher.arm(&m, &slas);
+    if !state.watcher.is_owner() {
+        // The replica that owns the SLA clock arms it.
+        crate::cluster::notify(db, &format!("exec:{}", m.id)).await?;
+    }
     Ok(m)
 }
 
@@ -203,7 +207,7 @@ pub async fn record_step(
         created_at: now,
         updated_at: now,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let am: step_execution::ActiveModel = m.clone().into();
     step_execution::Entity::insert(am)
         .exec_without_returning(&txn)
@@ -243,7 +247,7 @@ pub async fn complete(
 ) -> AppResult<execution::Model> {
     let db = &state.db;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let exec = get(&txn, auth, a.execution_id).await?;
     let open = [
         ExecutionStatus::Running.as_str(),
@@ -409,7 +413,7 @@ pub async fn import_into(
         return Err(AppError::not_found(format!("workflow {missing}")));
     }
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut existing: HashSet<String> = HashSet::new();
     for chunk in items.chunks(500) {
         let found: Vec<Option<String>> = execution::Entity::find()

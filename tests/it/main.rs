@@ -6,6 +6,7 @@ mod api;
 mod conditions;
 mod n_plus_one;
 mod playground;
+mod replicas;
 mod schema_file;
 mod simulation;
 mod sla;

@@ -2,6 +2,7 @@
 use mailin_embedded::response::{self, Response};
 use mailin_embedded::{Handler, Server};
 use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Default)]
@@ -27,6 +28,8 @@ impl Mail {
 struct Collector {
     inbox: Arc<Mutex<Vec<Mail>>>,
     current: Mail,
+    /// Milliseconds to stall before accepting a message's data (a slow mail server).
+    stall_ms: Arc<AtomicU64>,
 }
 
 impl Handler for Collector {
@@ -34,6 +37,10 @@ impl Handler for Collector {
         response::OK
     }
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        let stall = self.stall_ms.load(Ordering::SeqCst);
+        if stall > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(stall));
+        }
         self.current = Mail {
             from: from.to_string(),
             to: to.to_vec(),
@@ -57,6 +64,7 @@ impl Handler for Collector {
 pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
+    stall_ms: Arc<AtomicU64>,
 }
 
 impl SmtpServer {
@@ -70,16 +78,27 @@ impl SmtpServer {
     pub fn start_on(listener: TcpListener) -> Self {
         let port = listener.local_addr().unwrap().port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let stall_ms = Arc::new(AtomicU64::new(0));
         let handler = Collector {
             inbox: inbox.clone(),
             current: Mail::default(),
+            stall_ms: stall_ms.clone(),
         };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
             server.with_name("test-smtp").with_tcp_listener(listener);
             let _ = server.serve();
         });
-        SmtpServer { port, inbox }
+        SmtpServer {
+            port,
+            inbox,
+            stall_ms,
+        }
+    }
+
+    /// Makes the server stall before accepting each message's data.
+    pub fn stall(&self, d: std::time::Duration) {
+        self.stall_ms.store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
