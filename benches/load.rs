@@ -46,6 +46,10 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 async fn start_server(database_url: &str) -> Server {
+    start_server_with(database_url, &[]).await
+}
+
+async fn start_server_with(database_url: &str, env: &[(&str, String)]) -> Server {
     let bin = env!("CARGO_BIN_EXE_workflow-intel");
     let out = Command::new(bin)
         .args([
@@ -81,6 +85,7 @@ async fn start_server(database_url: &str) -> Server {
         ])
         .env("RUST_LOG", "warn")
         .env("SLA_ALERTS_ENABLED", "false")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -373,6 +378,142 @@ async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
     );
 }
 
+/// A minimal in-process SMTP sink counting accepted messages (mailin-embedded).
+fn smtp_sink() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use mailin_embedded::{Handler, Server, response};
+    #[derive(Clone)]
+    struct Count(Arc<std::sync::atomic::AtomicUsize>);
+    impl Handler for Count {
+        fn data_end(&mut self) -> response::Response {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            response::OK
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler = Count(count.clone());
+    std::thread::spawn(move || {
+        let mut server = Server::new(handler);
+        server
+            .with_name("sink")
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        let _ = server.serve();
+    });
+    (port, count)
+}
+
+/// Cross-replica delivery latency and alert throughput with 1, 2 and 3 replicas.
+async fn replicas(pg: &str) {
+    let client = reqwest::Client::new();
+    println!("## Replicas on one PostgreSQL\n");
+    println!(
+        "| replicas | breaches | alert emails | time to send all | emails per second | cross-replica delivery p50 | p99 |\n|---|---|---|---|---|---|---|"
+    );
+    for n in 1..=3usize {
+        let db = format!("wi_rep_load_{}_{n}", std::process::id());
+        let admin = format!("{pg}/postgres");
+        if !Command::new("psql")
+            .args([&admin, "-qc", &format!("CREATE DATABASE {db}")])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            return;
+        }
+        let url = format!("{pg}/{db}");
+        let (smtp_port, sent) = smtp_sink();
+        let env = [
+            ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+            ("SLA_ALERTS_ENABLED", "true".to_string()),
+        ];
+        let mut servers = Vec::new();
+        for _ in 0..n {
+            servers.push(start_server_with(&url, &env).await);
+        }
+        let first = &servers[0];
+        let wf = setup_workflow(&client, first).await;
+        // A subscriber on the last replica; breaches come through the first.
+        let ws_url = servers[n - 1].base.replace("http", "ws") + "/graphql";
+        let mut req = ws_url.into_client_request().unwrap();
+        req.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        ws.send(Message::Text(
+            json!({"type": "connection_init", "payload": {"token": first.token}})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m
+                && t.contains("connection_ack")
+            {
+                break;
+            }
+        }
+        ws.send(Message::Text(json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { slaBreachEvents(filter: {severity: CRITICAL}) { kind } }"}}).to_string().into())).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let executions = 150;
+        let t0 = Instant::now();
+        let mut lat = Vec::new();
+        for i in 0..executions {
+            let server = &servers[i % n];
+            let e = gql(&client, server, "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id startedAt } } }", json!({"w": wf})).await;
+            let started = chrono::DateTime::parse_from_rfc3339(
+                e["startExecution"]["execution"]["startedAt"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            let sent_at = Instant::now();
+            gql(&client, first, "mutation($e: ID!, $c: DateTime!) { completeExecution(input: {executionId: $e, status: COMPLETED, completedAt: $c}) { execution { id } } }",
+                json!({"e": e["startExecution"]["execution"]["id"], "c": (started + chrono::Duration::seconds(90)).to_rfc3339()})).await;
+            // The critical breach's DETECTED event, on the other replica.
+            let got = tokio::time::timeout(Duration::from_secs(5), async {
+                while let Some(Ok(m)) = ws.next().await {
+                    if let Message::Text(t) = m
+                        && t.contains("DETECTED")
+                    {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await
+            .unwrap_or(false);
+            if got {
+                lat.push(sent_at.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        let breaches = executions * 2;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while sent.load(std::sync::atomic::Ordering::SeqCst) < breaches && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let emails = sent.load(std::sync::atomic::Ordering::SeqCst);
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "| {n} | {breaches} | {emails} | {secs:.2} s | {:.0} | {:.1} ms | {:.1} ms |",
+            emails as f64 / secs,
+            pct(&lat, 0.5),
+            pct(&lat, 0.99)
+        );
+        drop(servers);
+        let _ = Command::new("psql")
+            .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
+            .status();
+    }
+    println!(
+        "\n(Latency is measured from sending `completeExecution` to one replica until a subscriber on another replica receives the breach; with one replica, both are the same process.)\n"
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -389,6 +530,12 @@ fn main() {
             .unwrap_or(10_000);
         if n > 0 {
             subscribers(n).await;
+        }
+        if m == 0 {
+            if let Ok(pg) = std::env::var("LOAD_PG_URL") {
+                replicas(&pg).await;
+            }
+            return;
         }
         let dir = std::env::temp_dir().join(format!("wi-tp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -413,6 +560,7 @@ fn main() {
                     .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
                     .status();
             }
+            replicas(&pg).await;
         }
     });
 }
