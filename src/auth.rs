@@ -138,6 +138,36 @@ pub async fn issue_token(
     email: &str,
     role: Role,
 ) -> AppResult<IssuedToken> {
+    let a = ensure_user(db, company_name, email, role).await?;
+    let now = Utc::now();
+    let token = generate_token();
+    api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(a.company_id),
+        user_id: Set(a.user_id),
+        token_hash: Set(hash_token(&token)),
+        name: Set("cli".into()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(IssuedToken {
+        token,
+        company_id: a.company_id,
+        user_id: a.user_id,
+    })
+}
+
+/// Finds or creates the company and the user (updating the role), without issuing a token.
+pub async fn ensure_user(
+    db: &impl ConnectionTrait,
+    company_name: &str,
+    email: &str,
+    role: Role,
+) -> AppResult<AuthContext> {
     let company_name = company_name.trim();
     let email = email.trim().to_ascii_lowercase();
     if company_name.is_empty() {
@@ -192,24 +222,11 @@ pub async fn issue_token(
             .await?
         }
     };
-    let token = generate_token();
-    api_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(company.id),
-        user_id: Set(u.id),
-        token_hash: Set(hash_token(&token)),
-        name: Set("cli".into()),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok(IssuedToken {
-        token,
+    Ok(AuthContext {
         company_id: company.id,
         user_id: u.id,
+        email: u.email,
+        role,
     })
 }
 

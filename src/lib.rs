@@ -11,6 +11,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod graphql;
+pub mod history;
 pub mod ids;
 pub mod metrics;
 pub mod model;

@@ -43,6 +43,18 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// Import an event log (XES, XES.GZ or CSV) as a workflow's executions.
+    ImportLog {
+        file: std::path::PathBuf,
+        /// The TOML mapping (see examples/).
+        #[arg(long)]
+        mapping: std::path::PathBuf,
+        /// The company that receives it (created when missing).
+        #[arg(long, default_value = "Default")]
+        company: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Export and import blueprint templates.
     Templates {
         #[command(subcommand)]
@@ -191,6 +203,42 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("token for {email} ({company}); it is shown only once");
         }
         Command::Templates { command } => templates(command, cfg).await?,
+        Command::ImportLog {
+            file,
+            mapping,
+            company,
+            database_url,
+        } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let text = std::fs::read_to_string(&mapping)
+                .with_context(|| format!("reading {}", mapping.display()))?;
+            let m = workflow_intel::history::mapping::Mapping::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let conn = open(&cfg).await?;
+            let auth = auth::ensure_user(
+                &conn,
+                &company,
+                "importer@workflow-intel.local",
+                Role::Admin,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = workflow_intel::build(cfg, conn);
+            eprintln!(
+                "importing {} into {:?} for {company:?}",
+                file.display(),
+                m.workflow
+            );
+            let (wid, r) = workflow_intel::history::import_file(&app.state, &auth, &file, &m, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "workflow {wid}: {} executions imported, {} already there, {} SLA breaches",
+                r.imported, r.skipped, r.breaches
+            );
+        }
         Command::Serve {
             bind,
             database_url,

@@ -1,0 +1,378 @@
+//! Streaming readers for XES (IEEE 1849; `.xes` and gzip-compressed `.xes.gz`) and CSV logs.
+use super::mapping::Mapping;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// One event of a case.
+#[derive(Clone, Debug, Default)]
+pub struct Event {
+    pub activity: String,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub resource: Option<String>,
+    pub lifecycle: Option<String>,
+    pub attrs: Map<String, Value>,
+}
+
+/// One case (an XES trace).
+#[derive(Clone, Debug, Default)]
+pub struct Case {
+    pub id: String,
+    pub attrs: Map<String, Value>,
+    pub events: Vec<Event>,
+}
+
+pub trait CaseReader {
+    /// The next case, None at the end, or an error naming where the file broke.
+    fn next_case(&mut self) -> Result<Option<Case>, String>;
+}
+
+/// Opens a log by its extension: `.xes`, `.xes.gz` or `.csv`.
+pub fn open(path: &Path, m: &Mapping) -> Result<Box<dyn CaseReader + Send>, String> {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let event_keys = EventKeys {
+        activity: m.event.activity.clone(),
+        timestamp: m.event.timestamp.clone(),
+        resource: m.event.resource.clone(),
+        lifecycle: m.event.lifecycle.clone(),
+    };
+    if name.ends_with(".xes.gz") {
+        let r: Box<dyn Read + Send> = Box::new(flate2::read::MultiGzDecoder::new(file));
+        Ok(Box::new(XesReader::new(
+            BufReader::new(r),
+            m.case.id.clone(),
+            event_keys,
+        )))
+    } else if name.ends_with(".xes") {
+        let r: Box<dyn Read + Send> = Box::new(file);
+        Ok(Box::new(XesReader::new(
+            BufReader::new(r),
+            m.case.id.clone(),
+            event_keys,
+        )))
+    } else if name.ends_with(".csv") {
+        Ok(Box::new(CsvReader::new(
+            file,
+            m.case.id.clone(),
+            event_keys,
+            m.timestamp_format.clone(),
+        )?))
+    } else {
+        Err(format!(
+            "{}: expected a .xes, .xes.gz or .csv file",
+            path.display()
+        ))
+    }
+}
+
+/// Which attributes of an event hold its activity, timestamp, resource and lifecycle.
+#[derive(Clone)]
+pub struct EventKeys {
+    pub activity: String,
+    pub timestamp: String,
+    pub resource: Option<String>,
+    pub lifecycle: Option<String>,
+}
+
+fn finish_event(
+    attrs: Map<String, Value>,
+    k: &EventKeys,
+    timestamp_format: Option<&str>,
+) -> Result<Event, String> {
+    let text = |key: &str| {
+        attrs.get(key).map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+    };
+    let activity =
+        text(&k.activity).ok_or_else(|| format!("an event has no {:?} attribute", k.activity))?;
+    let timestamp = match text(&k.timestamp) {
+        Some(t) => Some(
+            parse_time(&t, timestamp_format)
+                .ok_or_else(|| format!("event {activity:?}: cannot read timestamp {t:?}"))?,
+        ),
+        None => None,
+    };
+    Ok(Event {
+        activity,
+        timestamp,
+        resource: k.resource.as_deref().and_then(text),
+        lifecycle: k.lifecycle.as_deref().and_then(text),
+        attrs,
+    })
+}
+
+fn parse_time(t: &str, format: Option<&str>) -> Option<DateTime<Utc>> {
+    if let Some(f) = format {
+        return NaiveDateTime::parse_from_str(t.trim(), f)
+            .ok()
+            .map(|n| n.and_utc());
+    }
+    DateTime::parse_from_rfc3339(t.trim())
+        .map(|d| d.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(t.trim(), "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+/// XES, read event by event.
+pub struct XesReader<R: BufRead> {
+    xml: Reader<R>,
+    buf: Vec<u8>,
+    case_key: String,
+    keys: EventKeys,
+    done: bool,
+}
+
+impl<R: BufRead> XesReader<R> {
+    pub fn new(r: R, case_key: String, keys: EventKeys) -> Self {
+        let mut xml = Reader::from_reader(r);
+        xml.config_mut().trim_text(true);
+        XesReader {
+            xml,
+            buf: Vec::new(),
+            case_key,
+            keys,
+            done: false,
+        }
+    }
+
+    fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name.as_bytes())
+            .and_then(|a| a.unescape_value().ok().map(|v| v.to_string()))
+    }
+
+    /// A typed XES attribute element as (key, value).
+    fn typed(e: &BytesStart<'_>) -> Option<(String, Value)> {
+        let key = Self::attr(e, "key")?;
+        let raw = Self::attr(e, "value").unwrap_or_default();
+        let v = match e.local_name().as_ref() {
+            b"int" => raw
+                .parse::<i64>()
+                .map(|n| json!(n))
+                .unwrap_or(Value::String(raw)),
+            b"float" => raw
+                .parse::<f64>()
+                .map(|n| json!(n))
+                .unwrap_or(Value::String(raw)),
+            b"boolean" => Value::Bool(raw.eq_ignore_ascii_case("true")),
+            b"string" | b"date" | b"id" => Value::String(raw),
+            _ => return None,
+        };
+        Some((key, v))
+    }
+}
+
+impl<R: BufRead> CaseReader for XesReader<R> {
+    fn next_case(&mut self) -> Result<Option<Case>, String> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut case: Option<Case> = None;
+        let mut event: Option<Map<String, Value>> = None;
+        // Depth below the current trace or event (nested attributes are skipped).
+        let mut nested = 0usize;
+        loop {
+            self.buf.clear();
+            let pos = self.xml.buffer_position();
+            let ev = self
+                .xml
+                .read_event_into(&mut self.buf)
+                .map_err(|e| format!("malformed XES near byte {pos}: {e}"))?;
+            match ev {
+                XmlEvent::Start(ref e) | XmlEvent::Empty(ref e) => {
+                    let empty = matches!(ev, XmlEvent::Empty(_));
+                    let name = e.local_name();
+                    match name.as_ref() {
+                        b"trace" if !empty => {
+                            if case.is_some() {
+                                return Err(format!(
+                                    "malformed XES near byte {pos}: a trace inside a trace"
+                                ));
+                            }
+                            case = Some(Case::default());
+                        }
+                        b"event" if !empty && case.is_some() && nested == 0 => {
+                            event = Some(Map::new())
+                        }
+                        _ if nested > 0 => {
+                            if !empty {
+                                nested += 1;
+                            }
+                        }
+                        _ => {
+                            if let Some((k, v)) = Self::typed(e) {
+                                match (&mut event, &mut case) {
+                                    (Some(ev), _) => {
+                                        ev.insert(k, v);
+                                    }
+                                    (None, Some(c)) => {
+                                        c.attrs.insert(k, v);
+                                    }
+                                    _ => {}
+                                }
+                                if !empty {
+                                    nested = 1; // skip nested children of an attribute
+                                }
+                            } else if !empty && case.is_some() {
+                                nested = 1;
+                            }
+                        }
+                    }
+                }
+                XmlEvent::End(ref e) => {
+                    if nested > 0 {
+                        nested -= 1;
+                        continue;
+                    }
+                    match e.local_name().as_ref() {
+                        b"event" => {
+                            if let (Some(attrs), Some(c)) = (event.take(), case.as_mut()) {
+                                let ev = finish_event(attrs, &self.keys, None)
+                                    .map_err(|m| format!("malformed XES near byte {pos}: {m}"))?;
+                                c.events.push(ev);
+                            }
+                        }
+                        b"trace" => {
+                            let mut c = case.take().ok_or_else(|| {
+                                format!("malformed XES near byte {pos}: </trace> without <trace>")
+                            })?;
+                            c.id = match c.attrs.get(&self.case_key) {
+                                Some(Value::String(s)) => s.clone(),
+                                Some(v) => v.to_string(),
+                                None => {
+                                    return Err(format!(
+                                        "malformed XES near byte {pos}: a trace has no {:?} attribute",
+                                        self.case_key
+                                    ));
+                                }
+                            };
+                            return Ok(Some(c));
+                        }
+                        _ => {}
+                    }
+                }
+                XmlEvent::Eof => {
+                    self.done = true;
+                    if case.is_some() {
+                        return Err(format!(
+                            "malformed XES: the file ends inside a trace (byte {pos})"
+                        ));
+                    }
+                    return Ok(None);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// CSV with one row per event, rows of a case together.
+pub struct CsvReader {
+    rows: csv::StringRecordsIntoIter<File>,
+    headers: Vec<String>,
+    case_col: usize,
+    keys: EventKeys,
+    format: Option<String>,
+    pending: Option<(String, Map<String, Value>, u64)>,
+    seen: HashSet<String>,
+}
+
+impl CsvReader {
+    fn new(
+        file: File,
+        case_key: String,
+        keys: EventKeys,
+        format: Option<String>,
+    ) -> Result<Self, String> {
+        let mut r = csv::Reader::from_reader(file);
+        let headers: Vec<String> = r
+            .headers()
+            .map_err(|e| format!("CSV header: {e}"))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let col = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("CSV header has no column {name:?}"))
+        };
+        let case_col = col(&case_key)?;
+        col(&keys.activity)?;
+        col(&keys.timestamp)?;
+        Ok(CsvReader {
+            rows: r.into_records(),
+            headers,
+            case_col,
+            keys,
+            format,
+            pending: None,
+            seen: HashSet::new(),
+        })
+    }
+
+    fn row(&mut self) -> Result<Option<(String, Map<String, Value>, u64)>, String> {
+        if let Some(p) = self.pending.take() {
+            return Ok(Some(p));
+        }
+        match self.rows.next() {
+            None => Ok(None),
+            Some(Err(e)) => Err(format!("malformed CSV: {e}")),
+            Some(Ok(rec)) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                let case = rec.get(self.case_col).unwrap_or_default().to_string();
+                let attrs: Map<String, Value> = self
+                    .headers
+                    .iter()
+                    .cloned()
+                    .zip(rec.iter().map(|v| Value::String(v.to_string())))
+                    .collect();
+                Ok(Some((case, attrs, line)))
+            }
+        }
+    }
+}
+
+impl CaseReader for CsvReader {
+    fn next_case(&mut self) -> Result<Option<Case>, String> {
+        let Some((id, first, line)) = self.row()? else {
+            return Ok(None);
+        };
+        if !self.seen.insert(id.clone()) {
+            return Err(format!(
+                "CSV line {line}: case {id:?} appears again after other cases; sort the file by case"
+            ));
+        }
+        let mut c = Case {
+            id: id.clone(),
+            attrs: first.clone(),
+            events: Vec::new(),
+        };
+        let mut next = Some((id.clone(), first, line));
+        while let Some((cid, attrs, line)) = next.take() {
+            if cid != id {
+                self.pending = Some((cid, attrs, line));
+                break;
+            }
+            let ev = finish_event(attrs, &self.keys, self.format.as_deref())
+                .map_err(|m| format!("CSV line {line}: {m}"))?;
+            c.events.push(ev);
+            next = self.row()?;
+        }
+        Ok(Some(c))
+    }
+}
