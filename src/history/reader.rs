@@ -280,6 +280,9 @@ impl<R: BufRead> CaseReader for XesReader<R> {
     }
 }
 
+/// One CSV row: its case id, its columns as attributes, and its line number.
+type Row = (String, Map<String, Value>, u64);
+
 /// CSV with one row per event, rows of a case together.
 pub struct CsvReader {
     rows: csv::StringRecordsIntoIter<File>,
@@ -287,7 +290,7 @@ pub struct CsvReader {
     case_col: usize,
     keys: EventKeys,
     format: Option<String>,
-    pending: Option<(String, Map<String, Value>, u64)>,
+    pending: Option<Row>,
     seen: HashSet<String>,
 }
 
@@ -325,7 +328,7 @@ impl CsvReader {
         })
     }
 
-    fn row(&mut self) -> Result<Option<(String, Map<String, Value>, u64)>, String> {
+    fn row(&mut self) -> Result<Option<Row>, String> {
         if let Some(p) = self.pending.take() {
             return Ok(Some(p));
         }
