@@ -19,6 +19,7 @@ pub mod seed;
 pub mod server;
 pub mod simulation;
 pub mod sla;
+pub mod suggestions;
 pub mod templates;
 pub mod workflows;
 

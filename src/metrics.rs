@@ -25,6 +25,8 @@ pub struct Metrics {
     pub action_execution_duration_seconds: HistogramVec,
     pub action_success_rate: GaugeVec,
     pub workflow_simulation_total: IntCounterVec,
+    pub workflow_suggestion_total: IntCounterVec,
+    pub workflow_suggestion_confidence: HistogramVec,
     pub workflow_simulation_duration_seconds: Histogram,
 }
 
@@ -189,6 +191,19 @@ impl Metrics {
                 "action_success_rate",
                 "Share of an action type's finished steps that succeeded (0 to 1).",
                 &["action_type"],
+            ),
+            workflow_suggestion_total: counter(
+                &r,
+                "workflow_suggestion_total",
+                "Suggestions created (status pending) and reviewed, by source and status.",
+                &["source", "status"],
+            ),
+            workflow_suggestion_confidence: histogram(
+                &r,
+                "workflow_suggestion_confidence",
+                "Confidence of new suggestions (0 to 1), by source.",
+                &["source"],
+                &[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
             ),
             workflow_simulation_total: counter(
                 &r,

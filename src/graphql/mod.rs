@@ -18,6 +18,7 @@ pub struct Query(
     crate::workflows::execution_graphql::ExecutionQuery,
     crate::sla::graphql::SlaQuery,
     crate::templates::graphql::TemplateQuery,
+    crate::suggestions::graphql::SuggestionQuery,
     MetaQuery,
 );
 
@@ -29,6 +30,7 @@ pub struct Mutation(
     crate::workflows::execution_graphql::ExecutionMutation,
     crate::sla::graphql::SlaMutation,
     crate::templates::graphql::TemplateMutation,
+    crate::suggestions::graphql::SuggestionMutation,
 );
 
 #[derive(async_graphql::MergedSubscription, Default)]

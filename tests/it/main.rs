@@ -2,6 +2,8 @@
 //! and WebSocket clients, on SQLite (default) or PostgreSQL (`TEST_DATABASE_URL`).
 mod support;
 
+mod suggestions;
+
 mod api;
 mod conditions;
 mod n_plus_one;

@@ -1,0 +1,301 @@
+//! Suggestions' part of the schema.
+use super::service::{self};
+use super::{SuggestionSource, SuggestionStatus, SuggestionType};
+use crate::auth::CtxAuth;
+use crate::entity::suggestion;
+use crate::error::AppError;
+use crate::graphql::pagination::{ConnectionFields, decode_cursor, encode_cursor, page_size};
+use crate::graphql::{CtxExt, User};
+use crate::ids::parse_id;
+use crate::model::stored;
+use crate::workflows::graphql::Workflow;
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::Value;
+
+pub struct Suggestion(pub suggestion::Model);
+
+#[Object]
+impl Suggestion {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+        let Some(w) = self.0.workflow_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .workflows
+            .load_one(w)
+            .await
+            .map_err(AppError::from)?
+            .map(Workflow))
+    }
+    async fn suggestion_type(&self) -> Result<SuggestionType> {
+        Ok(stored(SuggestionType::parse, &self.0.suggestion_type)?)
+    }
+    async fn source(&self) -> Result<SuggestionSource> {
+        Ok(stored(SuggestionSource::parse, &self.0.source)?)
+    }
+    async fn status(&self) -> Result<SuggestionStatus> {
+        Ok(stored(SuggestionStatus::parse, &self.0.status)?)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Derived from the statistics (a Wilson bound), 0 to 1.
+    async fn confidence_score(&self) -> f64 {
+        self.0.confidence_score
+    }
+    /// How many executions the pattern rests on.
+    async fn pattern_frequency(&self) -> i64 {
+        self.0.pattern_frequency
+    }
+    /// Counts, rates and a sample of execution ids.
+    async fn evidence(&self) -> Json<Value> {
+        Json(self.0.evidence.clone())
+    }
+    /// The change, structured: the condition to add, the steps to run in parallel…
+    async fn proposed_change(&self) -> Json<Value> {
+        Json(self.0.proposed_change.clone())
+    }
+    /// History replayed under the change: cases affected, hours saved, and cases it would have
+    /// decided differently from the humans.
+    async fn impact(&self) -> Json<Value> {
+        Json(self.0.impact.clone())
+    }
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(u) = self.0.reviewed_by else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .users
+            .load_one(u)
+            .await
+            .map_err(AppError::from)?
+            .map(User))
+    }
+    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reviewed_at
+    }
+    async fn review_notes(&self) -> &str {
+        &self.0.review_notes
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct SuggestionFilterInput {
+    pub status: Option<SuggestionStatus>,
+    pub source: Option<SuggestionSource>,
+    #[graphql(name = "type")]
+    pub suggestion_type: Option<SuggestionType>,
+    pub workflow_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct SuggestionQuery;
+
+#[Object]
+impl SuggestionQuery {
+    /// Suggestions, highest confidence first.
+    async fn suggestions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<SuggestionFilterInput>,
+    ) -> Result<Connection<String, Suggestion, ConnectionFields>> {
+        let auth = ctx.auth()?;
+        let f = filter.unwrap_or_default();
+        let mut q = service::scoped(auth);
+        if let Some(s) = f.status {
+            q = q.filter(suggestion::Column::Status.eq(s.as_str()));
+        }
+        if let Some(s) = f.source {
+            q = q.filter(suggestion::Column::Source.eq(s.as_str()));
+        }
+        if let Some(t) = f.suggestion_type {
+            q = q.filter(suggestion::Column::SuggestionType.eq(t.as_str()));
+        }
+        if let Some(w) = &f.workflow_id {
+            q = q.filter(suggestion::Column::WorkflowId.eq(parse_id(w, "workflow")?));
+        }
+        let db = &ctx.state()?.db;
+        let limit = page_size(first)?;
+        // Ordered by confidence, so the cursor is a position (a UUID v7 with the offset's bits).
+        let offset = match after.as_deref() {
+            Some(c) => decode_cursor(c)?.as_u128() as u64 + 1,
+            None => 0,
+        };
+        let total = q.clone().count(db).await.map_err(AppError::from)?;
+        let rows = q
+            .order_by_desc(suggestion::Column::ConfidenceScore)
+            .order_by_asc(suggestion::Column::Id)
+            .offset(offset)
+            .limit(limit + 1)
+            .all(db)
+            .await
+            .map_err(AppError::from)?;
+        let has_next = rows.len() as u64 > limit;
+        let mut conn = Connection::with_additional_fields(
+            offset > 0,
+            has_next,
+            ConnectionFields { total_count: total },
+        );
+        conn.edges.extend(
+            rows.into_iter()
+                .take(limit as usize)
+                .enumerate()
+                .map(|(i, m)| {
+                    Edge::new(
+                        encode_cursor(uuid::Uuid::from_u128(offset as u128 + i as u128)),
+                        Suggestion(m),
+                    )
+                }),
+        );
+        Ok(conn)
+    }
+
+    async fn suggestion(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
+        let auth = ctx.auth()?;
+        Ok(Suggestion(
+            service::get(&ctx.state()?.db, auth, parse_id(&id, "suggestion")?).await?,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct GenerateSuggestionsInput {
+    /// How far back to look.
+    #[graphql(default = 30)]
+    pub days: i32,
+    /// The least support a pattern needs.
+    #[graphql(default = 10)]
+    pub min_occurrences: i32,
+    pub workflow_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct ReviewSuggestionInput {
+    pub id: ID,
+    #[graphql(default)]
+    pub notes: String,
+}
+
+#[derive(InputObject)]
+pub struct MarkSuggestionImplementedInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct GenerateSuggestionsPayload {
+    /// New suggestions, highest confidence first.
+    pub created: Vec<Suggestion>,
+    /// Pending suggestions of the same patterns whose figures were refreshed.
+    pub updated: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct SuggestionPayload {
+    pub suggestion: Suggestion,
+}
+
+#[derive(Default)]
+pub struct SuggestionMutation;
+
+#[Object]
+impl SuggestionMutation {
+    /// Mines the last `days` of history for AUTO_APPROVAL, AUTO_REJECTION, PARALLEL_APPROVAL,
+    /// PERFORMANCE and ERROR_HANDLING suggestions.
+    async fn generate_suggestions(
+        &self,
+        ctx: &Context<'_>,
+        input: GenerateSuggestionsInput,
+    ) -> Result<GenerateSuggestionsPayload> {
+        let auth = ctx.writer()?;
+        let wid = input
+            .workflow_id
+            .as_ref()
+            .map(|w| parse_id(w, "workflow"))
+            .transpose()?;
+        let g = service::generate(
+            ctx.state()?,
+            auth,
+            input.days as i64,
+            input.min_occurrences.max(0) as usize,
+            wid,
+        )
+        .await?;
+        Ok(GenerateSuggestionsPayload {
+            created: g.created.into_iter().map(Suggestion).collect(),
+            updated: g.updated as i32,
+        })
+    }
+
+    async fn accept_suggestion(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSuggestionInput,
+    ) -> Result<SuggestionPayload> {
+        let auth = ctx.writer()?;
+        let s = service::transition(
+            ctx.state()?,
+            auth,
+            parse_id(&input.id, "suggestion")?,
+            SuggestionStatus::Accepted,
+            Some(input.notes),
+        )
+        .await?;
+        Ok(SuggestionPayload {
+            suggestion: Suggestion(s),
+        })
+    }
+
+    async fn reject_suggestion(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSuggestionInput,
+    ) -> Result<SuggestionPayload> {
+        let auth = ctx.writer()?;
+        let s = service::transition(
+            ctx.state()?,
+            auth,
+            parse_id(&input.id, "suggestion")?,
+            SuggestionStatus::Rejected,
+            Some(input.notes),
+        )
+        .await?;
+        Ok(SuggestionPayload {
+            suggestion: Suggestion(s),
+        })
+    }
+
+    async fn mark_suggestion_implemented(
+        &self,
+        ctx: &Context<'_>,
+        input: MarkSuggestionImplementedInput,
+    ) -> Result<SuggestionPayload> {
+        let auth = ctx.writer()?;
+        let s = service::transition(
+            ctx.state()?,
+            auth,
+            parse_id(&input.id, "suggestion")?,
+            SuggestionStatus::Implemented,
+            None,
+        )
+        .await?;
+        Ok(SuggestionPayload {
+            suggestion: Suggestion(s),
+        })
+    }
+}

@@ -1,0 +1,619 @@
+//! The miners: pure functions over history, each suggestion with evidence, a proposed change
+//! and an impact replayed over the same history.
+use super::SuggestionType;
+use crate::conditions;
+use crate::model::ApprovalDecision;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// z for a 95 % interval.
+const Z: f64 = 1.96;
+/// An approval rule must be at least this sure (Wilson lower bound).
+pub const RULE_CONFIDENCE: f64 = 0.95;
+
+/// The Wilson score interval's lower bound for `k` successes in `n` trials.
+pub fn wilson_lower(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let n = n as f64;
+    let p = k as f64 / n;
+    let z2 = Z * Z;
+    (p + z2 / (2.0 * n) - Z * ((p * (1.0 - p) + z2 / (4.0 * n)) / n).sqrt()) / (1.0 + z2 / n)
+}
+
+/// The Wilson upper bound.
+pub fn wilson_upper(k: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    1.0 - wilson_lower(n - k, n)
+}
+
+#[derive(Clone, Debug)]
+pub struct StepRec {
+    pub name: String,
+    pub action_type: Option<String>,
+    pub approver: Option<String>,
+    pub decision: Option<ApprovalDecision>,
+    pub duration_ms: Option<i64>,
+    pub failed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaseRec {
+    pub id: Uuid,
+    pub input: Map<String, Value>,
+    pub duration_ms: Option<i64>,
+    pub failed: bool,
+    pub steps: Vec<StepRec>,
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkflowHistory {
+    pub id: Uuid,
+    pub name: String,
+    /// The definition's steps (name, approver, conditions), in order.
+    pub steps: Vec<crate::workflows::steps::Step>,
+    /// Active SLA targets: (name, seconds).
+    pub sla_targets: Vec<(String, i64)>,
+    pub cases: Vec<CaseRec>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mined {
+    pub kind: SuggestionType,
+    pub workflow_id: Option<Uuid>,
+    pub title: String,
+    pub description: String,
+    pub confidence: f64,
+    pub frequency: usize,
+    pub evidence: Value,
+    pub proposed_change: Value,
+    pub impact: Value,
+    pub fingerprint: String,
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+fn sample_ids(ids: impl Iterator<Item = Uuid>) -> Vec<String> {
+    ids.take(5).map(|i| i.to_string()).collect()
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{}", x as i64)
+    } else {
+        format!("{x}")
+    }
+}
+
+/// One approval decision, with the case's input and the step's duration.
+struct Decision<'a> {
+    case: &'a CaseRec,
+    approved: bool,
+    duration_ms: i64,
+}
+
+/// A candidate rule and how history judged it.
+#[derive(Clone, Debug)]
+struct Rule {
+    condition: Value,
+    text: String,
+    support: usize,
+    hits: usize,
+    fields: usize,
+}
+
+impl Rule {
+    fn wilson(&self) -> f64 {
+        wilson_lower(self.hits, self.support)
+    }
+}
+
+fn numeric_attrs(ds: &[Decision<'_>]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in ds {
+        for (k, v) in &d.case.input {
+            if v.is_number() {
+                *counts.entry(k.as_str()).or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, c)| *c * 10 >= ds.len() * 8)
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+fn categorical_attrs(ds: &[Decision<'_>]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in ds {
+        for (k, v) in &d.case.input {
+            if v.is_string() || v.is_boolean() {
+                *counts.entry(k.as_str()).or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, c)| *c * 10 >= ds.len() * 8)
+        .map(|(k, _)| k.to_string())
+        .collect()
+}
+
+/// Threshold rules on one numeric attribute: every prefix (`< v`) and suffix (`>= v`) of the
+/// sorted values, counted in one pass.
+fn threshold_rules(
+    ds: &[&Decision<'_>],
+    attr: &str,
+    want_approved: bool,
+    base: Option<(&str, &Value)>,
+    out: &mut Vec<Rule>,
+) {
+    let mut vals: Vec<(f64, bool)> = ds
+        .iter()
+        .filter_map(|d| {
+            d.case
+                .input
+                .get(attr)
+                .and_then(Value::as_f64)
+                .map(|x| (x, d.approved == want_approved))
+        })
+        .collect();
+    if vals.len() < 2 {
+        return;
+    }
+    vals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total_hits = vals.iter().filter(|v| v.1).count();
+    let n = vals.len();
+    let mut prefix_hits = 0;
+    for i in 0..n {
+        prefix_hits += vals[i].1 as usize;
+        let boundary = i + 1 < n && vals[i + 1].0 > vals[i].0;
+        if !boundary {
+            continue;
+        }
+        let cut = vals[i + 1].0;
+        let mk = |op: &str, support: usize, hits: usize| {
+            let mut cond = Map::new();
+            if let Some((k, v)) = base {
+                cond.insert(k.to_string(), v.clone());
+            }
+            cond.insert(attr.to_string(), json!({ op: cut }));
+            let sym = if op == "$lt" { "<" } else { ">=" };
+            let text = match base {
+                Some((k, v)) => format!("{k} = {v} and {attr} {sym} {}", fmt_num(cut)),
+                None => format!("{attr} {sym} {}", fmt_num(cut)),
+            };
+            Rule {
+                condition: Value::Object(cond),
+                text,
+                support,
+                hits,
+                fields: 1 + base.is_some() as usize,
+            }
+        };
+        out.push(mk("$lt", i + 1, prefix_hits));
+        out.push(mk("$gte", n - i - 1, total_hits - prefix_hits));
+    }
+}
+
+/// The best qualifying rule for one approval step and direction.
+fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rule> {
+    let all: Vec<&Decision<'_>> = ds.iter().collect();
+    let mut rules = Vec::new();
+    for a in numeric_attrs(ds) {
+        threshold_rules(&all, &a, want_approved, None, &mut rules);
+    }
+    for c in categorical_attrs(ds) {
+        let mut groups: BTreeMap<String, Vec<&Decision<'_>>> = BTreeMap::new();
+        for d in ds {
+            if let Some(v) = d
+                .case
+                .input
+                .get(&c)
+                .filter(|v| v.is_string() || v.is_boolean())
+            {
+                groups.entry(v.to_string()).or_default().push(d);
+            }
+        }
+        let mut by_size: Vec<(String, Vec<&Decision<'_>>)> = groups.into_iter().collect();
+        by_size.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
+        for (_, members) in by_size.iter().take(20) {
+            let value = members[0].case.input[&c].clone();
+            let hits = members
+                .iter()
+                .filter(|d| d.approved == want_approved)
+                .count();
+            rules.push(Rule {
+                condition: json!({ c.clone(): value.clone() }),
+                text: format!("{c} = {value}"),
+                support: members.len(),
+                hits,
+                fields: 1,
+            });
+            if members.len() >= min {
+                for a in numeric_attrs(ds) {
+                    threshold_rules(members, &a, want_approved, Some((&c, &value)), &mut rules);
+                }
+            }
+        }
+    }
+    rules
+        .into_iter()
+        .filter(|r| r.support >= min && r.support < ds.len() && r.wilson() >= RULE_CONFIDENCE)
+        // The surest rule wins (for a pure region the Wilson bound grows with its support);
+        // then the broadest, then the simplest.
+        .max_by(|a, b| {
+            a.wilson()
+                .total_cmp(&b.wilson())
+                .then(a.support.cmp(&b.support))
+                .then(b.fields.cmp(&a.fields))
+        })
+}
+
+/// AUTO_APPROVAL and AUTO_REJECTION: rules over input attributes under which an approval
+/// step's outcome is (statistically) certain.
+pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
+    let mut by_step: BTreeMap<&str, Vec<Decision<'_>>> = BTreeMap::new();
+    for c in &w.cases {
+        for s in &c.steps {
+            if let Some(d) = s.decision {
+                by_step.entry(s.name.as_str()).or_default().push(Decision {
+                    case: c,
+                    approved: d == ApprovalDecision::Approved,
+                    duration_ms: s.duration_ms.unwrap_or(0),
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (step, ds) in by_step {
+        for want_approved in [true, false] {
+            let Some(rule) = best_rule(&ds, want_approved, min) else {
+                continue;
+            };
+            let Ok(cond) = conditions::parse(&rule.condition) else {
+                continue;
+            };
+            let covered: Vec<&Decision<'_>> = ds
+                .iter()
+                .filter(|d| cond.matches(&Value::Object(d.case.input.clone())))
+                .collect();
+            let differently = covered
+                .iter()
+                .filter(|d| d.approved != want_approved)
+                .count();
+            let hours: f64 =
+                covered.iter().map(|d| d.duration_ms as f64).sum::<f64>() / 3_600_000.0;
+            let (kind, verb, outcome) = if want_approved {
+                (SuggestionType::AutoApproval, "approve", "approved")
+            } else {
+                (SuggestionType::AutoRejection, "reject", "rejected")
+            };
+            let rate = rule.hits as f64 / rule.support as f64;
+            let every = if rule.hits == rule.support {
+                "every time".to_string()
+            } else {
+                format!("{:.1}% of the time", rate * 100.0)
+            };
+            out.push(Mined {
+                kind,
+                workflow_id: Some(w.id),
+                title: format!("Auto-{verb} \"{step}\" when {}", rule.text),
+                description: format!(
+                    "Based on {} requests, \"{step}\" {outcome} requests with {} {every} (95% confidence lower bound {:.3}). Deciding these automatically would have saved {:.1} approver hours.",
+                    rule.support, rule.text, rule.wilson(), hours
+                ),
+                confidence: rule.wilson(),
+                frequency: rule.support,
+                evidence: json!({
+                    "step": step,
+                    "rule": rule.text,
+                    "support": rule.support,
+                    outcome: rule.hits,
+                    "rate": rate,
+                    "wilsonLowerBound": rule.wilson(),
+                    "decisionsSeen": ds.len(),
+                    "sampleExecutionIds": sample_ids(covered.iter().map(|d| d.case.id)),
+                }),
+                proposed_change: json!({
+                    "step": step,
+                    "decision": outcome,
+                    "when": rule.condition,
+                    // The approval step then runs only when the rule does not hold.
+                    "stepConditions": {"$nor": [rule.condition]},
+                }),
+                impact: json!({
+                    "casesAffected": covered.len(),
+                    "hoursSaved": hours,
+                    "decidedDifferently": differently,
+                }),
+                fingerprint: fingerprint(&[kind.as_str(), &w.id.to_string(), step, &rule.condition.to_string()]),
+            });
+        }
+    }
+    out
+}
+
+/// PARALLEL_APPROVAL: consecutive approval steps with different approvers, where the later
+/// step's condition does not read the earlier step's outcome and history shows the earlier
+/// step rarely rejects.
+pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
+    let mut out = Vec::new();
+    for pair in w.steps.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (Some(aa), Some(ba)) = (&a.approver, &b.approver) else {
+            continue;
+        };
+        if aa == ba {
+            continue;
+        }
+        let reads_outcome = b
+            .conditions
+            .as_ref()
+            .and_then(|c| conditions::parse(c).ok())
+            .is_some_and(|c| {
+                c.fields()
+                    .iter()
+                    .any(|f| f.contains(&a.name) || f.contains("decision"))
+            });
+        if reads_outcome {
+            continue;
+        }
+        let mut n = 0;
+        let mut rejected = 0;
+        let mut wait_ms = 0f64;
+        let mut ids = Vec::new();
+        for c in &w.cases {
+            let sa = c
+                .steps
+                .iter()
+                .find(|s| s.name == a.name && s.decision.is_some());
+            let sb = c.steps.iter().find(|s| s.name == b.name);
+            if let (Some(sa), Some(_)) = (sa, sb) {
+                n += 1;
+                rejected += (sa.decision == Some(ApprovalDecision::Rejected)) as usize;
+                wait_ms += sa.duration_ms.unwrap_or(0) as f64;
+                ids.push(c.id);
+            }
+        }
+        if n < min {
+            continue;
+        }
+        // "Rarely rejects": even the pessimistic (95 % upper) rejection rate is under 10 %.
+        let upper = wilson_upper(rejected, n);
+        if upper > 0.10 {
+            continue;
+        }
+        let hours = wait_ms / 3_600_000.0;
+        out.push(Mined {
+            kind: SuggestionType::ParallelApproval,
+            workflow_id: Some(w.id),
+            title: format!("Ask {aa} and {ba} in parallel (\"{}\" and \"{}\")", a.name, b.name),
+            description: format!(
+                "In {n} executions \"{}\" ({aa}) rejected {rejected} times, and \"{}\" ({ba}) does not depend on its outcome. Running them in parallel would have saved {ba} {:.1} hours of waiting ({:.1} min per request).",
+                a.name, b.name, hours, wait_ms / n as f64 / 60_000.0
+            ),
+            confidence: 1.0 - upper,
+            frequency: n,
+            evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "sampleExecutionIds": sample_ids(ids.iter().copied())}),
+            proposed_change: json!({"parallel": [a.name, b.name]}),
+            impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0}),
+            fingerprint: fingerprint(&["parallel_approval", &w.id.to_string(), &a.name, &b.name]),
+        });
+    }
+    out
+}
+
+fn p90(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * 0.9).round() as usize]
+}
+
+/// PERFORMANCE: workflows whose p90 duration exceeds an SLA target, and steps whose p90
+/// stands far out from their peers; each names the bottleneck step and its share of the time.
+pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
+    let mut out = Vec::new();
+    let mut totals: Vec<f64> = w
+        .cases
+        .iter()
+        .filter_map(|c| c.duration_ms)
+        .map(|d| d as f64 / 1000.0)
+        .collect();
+    if totals.len() < min {
+        return out;
+    }
+    let wf_p90 = p90(&mut totals);
+    let mut by_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for c in &w.cases {
+        for s in &c.steps {
+            if let Some(d) = s.duration_ms {
+                by_step
+                    .entry(s.name.as_str())
+                    .or_default()
+                    .push(d as f64 / 1000.0);
+            }
+        }
+    }
+    let grand: f64 = by_step.values().flatten().sum();
+    let Some((bottleneck, secs)) = by_step
+        .iter()
+        .map(|(k, v)| (*k, v.iter().sum::<f64>()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return out;
+    };
+    let share = if grand > 0.0 { secs / grand } else { 0.0 };
+    if let Some((sla, target)) = w.sla_targets.iter().min_by_key(|(_, t)| *t)
+        && wf_p90 > *target as f64
+    {
+        let over = totals.iter().filter(|d| **d > *target as f64).count();
+        out.push(Mined {
+            kind: SuggestionType::Performance,
+            workflow_id: Some(w.id),
+            title: format!("\"{}\" runs past its SLA: speed up \"{bottleneck}\"", w.name),
+            description: format!(
+                "The p90 duration is {:.0} s against the {target} s target of SLA \"{sla}\" ({over} of {} executions over). \"{bottleneck}\" takes {:.0}% of the time.",
+                wf_p90, totals.len(), share * 100.0
+            ),
+            confidence: wilson_lower(over, totals.len()).max(0.5_f64.min(share)),
+            frequency: totals.len(),
+            evidence: json!({"p90Seconds": wf_p90, "slaTargetSeconds": target, "executions": totals.len(), "overTarget": over, "bottleneck": bottleneck, "bottleneckShare": share}),
+            proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
+            impact: json!({"casesAffected": over, "hoursSaved": (wf_p90 - *target as f64).max(0.0) * over as f64 / 3600.0, "decidedDifferently": 0}),
+            fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
+        });
+        return out;
+    }
+    // No SLA breach: a step far slower than its peers.
+    let mut p90s: Vec<(&str, f64, usize)> = by_step
+        .iter_mut()
+        .filter(|(_, v)| v.len() >= min)
+        .map(|(k, v)| (*k, p90(v), v.len()))
+        .collect();
+    if p90s.len() < 3 {
+        return out;
+    }
+    p90s.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let median = p90s[p90s.len() / 2].1;
+    if let Some(&(step, slow, n)) = p90s.last()
+        && median > 0.0
+        && slow > 5.0 * median
+    {
+        out.push(Mined {
+            kind: SuggestionType::Performance,
+            workflow_id: Some(w.id),
+            title: format!("\"{step}\" is the bottleneck of \"{}\"", w.name),
+            description: format!(
+                "\"{step}\" has a p90 of {slow:.0} s, {:.1}× the median step's {median:.0} s, and takes {:.0}% of the workflow's time.",
+                slow / median,
+                by_step.get(step).map(|v| v.iter().sum::<f64>() / grand * 100.0).unwrap_or(0.0)
+            ),
+            confidence: (1.0 - median / slow).clamp(0.0, 1.0),
+            frequency: n,
+            evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n}),
+            proposed_change: json!({"optimiseStep": step}),
+            impact: json!({"casesAffected": n, "hoursSaved": (slow - median) * n as f64 / 3600.0 / 10.0, "decidedDifferently": 0}),
+            fingerprint: fingerprint(&["performance", &w.id.to_string(), "outlier", step]),
+        });
+    }
+    out
+}
+
+/// ERROR_HANDLING: actions with high failure rates. Idempotent actions get retries with
+/// backoff; the others compensation or manual review.
+pub fn error_handling(
+    workflows: &[WorkflowHistory],
+    idempotent: &HashMap<String, bool>,
+    min: usize,
+) -> Vec<Mined> {
+    let mut stats: BTreeMap<&str, (usize, usize, Vec<Uuid>)> = BTreeMap::new();
+    for w in workflows {
+        for c in &w.cases {
+            for s in &c.steps {
+                if let Some(t) = &s.action_type {
+                    let e = stats.entry(t.as_str()).or_default();
+                    e.0 += 1;
+                    if s.failed {
+                        e.1 += 1;
+                        e.2.push(c.id);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (action, (n, failed, ids)) in stats {
+        if n < min || failed == 0 {
+            continue;
+        }
+        let lower = wilson_lower(failed, n);
+        if lower < 0.05 {
+            continue;
+        }
+        let idem = idempotent.get(action).copied().unwrap_or(false);
+        let (title, change) = if idem {
+            (
+                format!("Retry \"{action}\" with backoff"),
+                json!({"action": action, "retry": {"maxAttempts": 3, "backoff": "exponential", "initialDelaySeconds": 2}}),
+            )
+        } else {
+            (
+                format!("Add compensation or manual review to \"{action}\""),
+                json!({"action": action, "onFailure": "compensate_or_review", "reason": "not idempotent: a blind retry could repeat its side effects"}),
+            )
+        };
+        out.push(Mined {
+            kind: SuggestionType::ErrorHandling,
+            workflow_id: None,
+            title,
+            description: format!(
+                "\"{action}\" failed {failed} of {n} times ({:.1}%, at least {:.1}% with 95% confidence). It is {}idempotent, so {}.",
+                failed as f64 * 100.0 / n as f64,
+                lower * 100.0,
+                if idem { "" } else { "not " },
+                if idem { "retrying with backoff is safe" } else { "failures need compensation or a person" }
+            ),
+            confidence: lower,
+            frequency: n,
+            evidence: json!({"action": action, "runs": n, "failures": failed, "failureRateLowerBound": lower, "idempotent": idem, "sampleExecutionIds": sample_ids(ids.into_iter())}),
+            proposed_change: change,
+            impact: json!({"casesAffected": failed, "hoursSaved": 0.0, "decidedDifferently": 0}),
+            fingerprint: fingerprint(&["error_handling", action]),
+        });
+    }
+    out
+}
+
+/// Every miner over a history.
+pub fn mine(
+    workflows: &[WorkflowHistory],
+    idempotent: &HashMap<String, bool>,
+    min: usize,
+) -> Vec<Mined> {
+    let mut out = Vec::new();
+    for w in workflows {
+        out.extend(auto_decisions(w, min));
+        out.extend(parallel_approvals(w, min));
+        out.extend(performance(w, min));
+    }
+    out.extend(error_handling(workflows, idempotent, min));
+    out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_bounds() {
+        assert!(
+            (wilson_lower(150, 150) - 0.97505).abs() < 1e-4,
+            "{}",
+            wilson_lower(150, 150)
+        );
+        assert_eq!(wilson_lower(0, 0), 0.0);
+        assert!(wilson_lower(5, 10) < 0.5 && wilson_upper(5, 10) > 0.5);
+        assert!(
+            (wilson_lower(81, 100) - 0.7222).abs() < 1e-3,
+            "{}",
+            wilson_lower(81, 100)
+        );
+    }
+}

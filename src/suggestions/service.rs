@@ -1,0 +1,272 @@
+//! Loads history, runs the miners, stores suggestions (deduplicated by fingerprint) and runs
+//! their lifecycle.
+use super::miners::{self, CaseRec, Mined, StepRec, WorkflowHistory};
+use super::{SuggestionSource, SuggestionStatus};
+use crate::AppState;
+use crate::auth::AuthContext;
+use crate::entity::{action, execution, sla, step_execution, suggestion, workflow};
+use crate::error::{AppError, AppResult};
+use crate::model::{ApprovalDecision, ExecutionStatus};
+use crate::workflows::steps::parse_steps;
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub fn scoped(auth: &AuthContext) -> Select<suggestion::Entity> {
+    suggestion::Entity::find().filter(suggestion::Column::CompanyId.eq(auth.company_id))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<suggestion::Model> {
+    scoped(auth)
+        .filter(suggestion::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("suggestion {id}")))
+}
+
+/// The company's history of the last `days` days (optionally one workflow).
+pub async fn load_history(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    days: i64,
+    workflow_id: Option<Uuid>,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<Vec<WorkflowHistory>> {
+    let mut wq = workflow::Entity::find().filter(workflow::Column::CompanyId.eq(company_id));
+    if let Some(w) = workflow_id {
+        wq = wq.filter(workflow::Column::Id.eq(w));
+    }
+    let wfs = wq.all(db).await?;
+    if workflow_id.is_some() && wfs.is_empty() {
+        return Err(AppError::not_found(format!(
+            "workflow {}",
+            workflow_id.unwrap_or_default()
+        )));
+    }
+    let since = now - Duration::days(days);
+    let mut out = Vec::new();
+    for w in wfs {
+        let execs = execution::Entity::find()
+            .filter(execution::Column::CompanyId.eq(company_id))
+            .filter(execution::Column::WorkflowId.eq(w.id))
+            .filter(execution::Column::StartedAt.gte(since))
+            .filter(execution::Column::Status.ne(ExecutionStatus::Running.as_str()))
+            .all(db)
+            .await?;
+        if execs.is_empty() {
+            continue;
+        }
+        let mut steps: HashMap<Uuid, Vec<StepRec>> = HashMap::new();
+        for chunk in execs.chunks(500) {
+            for s in step_execution::Entity::find()
+                .filter(step_execution::Column::CompanyId.eq(company_id))
+                .filter(step_execution::Column::ExecutionId.is_in(chunk.iter().map(|e| e.id)))
+                .all(db)
+                .await?
+            {
+                steps.entry(s.execution_id).or_default().push(StepRec {
+                    name: s.step_name,
+                    action_type: s.action_type,
+                    approver: s.approver,
+                    decision: s.decision.as_deref().and_then(ApprovalDecision::parse),
+                    duration_ms: s.duration_ms,
+                    failed: s.status == "failed",
+                });
+            }
+        }
+        let slas = sla::Entity::find()
+            .filter(sla::Column::CompanyId.eq(company_id))
+            .filter(sla::Column::WorkflowId.eq(w.id))
+            .filter(sla::Column::IsActive.eq(true))
+            .all(db)
+            .await?;
+        out.push(WorkflowHistory {
+            id: w.id,
+            name: w.name.clone(),
+            steps: parse_steps(&w.steps).unwrap_or_default(),
+            sla_targets: slas
+                .into_iter()
+                .map(|s| (s.name, s.target_duration_seconds))
+                .collect(),
+            cases: execs
+                .into_iter()
+                .map(|e| CaseRec {
+                    id: e.id,
+                    input: e.input_data.as_object().cloned().unwrap_or_default(),
+                    duration_ms: e.duration_ms,
+                    failed: e.status == ExecutionStatus::Failed.as_str(),
+                    steps: steps.remove(&e.id).unwrap_or_default(),
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+pub struct Generated {
+    pub created: Vec<suggestion::Model>,
+    pub updated: usize,
+}
+
+/// Mines the history and stores what it finds. A pattern already suggested (same
+/// fingerprint) is not suggested again; a pending one gets fresh figures.
+pub async fn generate(
+    state: &AppState,
+    auth: &AuthContext,
+    days: i64,
+    min: usize,
+    workflow_id: Option<Uuid>,
+) -> AppResult<Generated> {
+    if days <= 0 {
+        return Err(AppError::bad("days must be greater than 0"));
+    }
+    if min == 0 {
+        return Err(AppError::bad("minOccurrences must be at least 1"));
+    }
+    let db = &state.db;
+    let history = load_history(db, auth.company_id, days, workflow_id, state.clock.now()).await?;
+    let idempotent: HashMap<String, bool> = action::Entity::find()
+        .filter(action::Column::CompanyId.eq(auth.company_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.action_type, a.is_idempotent))
+        .collect();
+    let mined = tokio::task::spawn_blocking(move || miners::mine(&history, &idempotent, min))
+        .await
+        .map_err(|e| AppError::Internal(format!("mining: {e}")))?;
+    store(state, auth, mined, SuggestionSource::Historical).await
+}
+
+pub async fn store(
+    state: &AppState,
+    auth: &AuthContext,
+    mined: Vec<Mined>,
+    source: SuggestionSource,
+) -> AppResult<Generated> {
+    let db = &state.db;
+    let mut created = Vec::new();
+    let mut updated = 0;
+    let now = state.clock.now();
+    for m in mined {
+        let existing = scoped(auth)
+            .filter(suggestion::Column::Fingerprint.eq(m.fingerprint.as_str()))
+            .one(db)
+            .await?;
+        match existing {
+            Some(e) if e.status == SuggestionStatus::Pending.as_str() => {
+                let mut am: suggestion::ActiveModel = e.into();
+                am.confidence_score = Set(m.confidence);
+                am.pattern_frequency = Set(m.frequency as i64);
+                am.description = Set(m.description);
+                am.evidence = Set(m.evidence);
+                am.impact = Set(m.impact);
+                am.updated_at = Set(now);
+                am.update(db).await?;
+                updated += 1;
+            }
+            Some(_) => {}
+            None => {
+                let row = suggestion::Model {
+                    id: Uuid::now_v7(),
+                    company_id: auth.company_id,
+                    workflow_id: m.workflow_id,
+                    title: m.title,
+                    description: m.description,
+                    source: source.as_str().into(),
+                    suggestion_type: m.kind.as_str().into(),
+                    confidence_score: m.confidence,
+                    pattern_frequency: m.frequency as i64,
+                    evidence: m.evidence,
+                    proposed_change: m.proposed_change,
+                    impact: m.impact,
+                    fingerprint: m.fingerprint,
+                    status: SuggestionStatus::Pending.as_str().into(),
+                    reviewed_by: None,
+                    reviewed_at: None,
+                    review_notes: String::new(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let am: suggestion::ActiveModel = row.clone().into();
+                suggestion::Entity::insert(am)
+                    .exec_without_returning(db)
+                    .await?;
+                state
+                    .metrics
+                    .workflow_suggestion_total
+                    .with_label_values(&[source.as_str(), "pending"])
+                    .inc();
+                state
+                    .metrics
+                    .workflow_suggestion_confidence
+                    .with_label_values(&[source.as_str()])
+                    .observe(row.confidence_score);
+                created.push(row);
+            }
+        }
+    }
+    Ok(Generated { created, updated })
+}
+
+/// Moves a suggestion along pending → accepted | rejected, accepted → implemented. Anything
+/// else is a CONFLICT.
+pub async fn transition(
+    state: &AppState,
+    auth: &AuthContext,
+    id: Uuid,
+    to: SuggestionStatus,
+    notes: Option<String>,
+) -> AppResult<suggestion::Model> {
+    let db = &state.db;
+    let s = get(db, auth, id).await?;
+    let from = SuggestionStatus::parse(&s.status)
+        .ok_or_else(|| AppError::Internal("stored status".into()))?;
+    let allowed = matches!(
+        (from, to),
+        (SuggestionStatus::Pending, SuggestionStatus::Accepted)
+            | (SuggestionStatus::Pending, SuggestionStatus::Rejected)
+            | (SuggestionStatus::Accepted, SuggestionStatus::Implemented)
+    );
+    if !allowed {
+        return Err(AppError::conflict(format!(
+            "a {} suggestion cannot become {}",
+            from.as_str().to_uppercase(),
+            to.as_str().to_uppercase()
+        )));
+    }
+    let now = state.clock.now();
+    let mut q = suggestion::Entity::update_many()
+        .col_expr(suggestion::Column::Status, Expr::value(to.as_str()))
+        .col_expr(
+            suggestion::Column::ReviewedBy,
+            Expr::value(Some(auth.user_id)),
+        )
+        .col_expr(suggestion::Column::ReviewedAt, Expr::value(Some(now)))
+        .col_expr(suggestion::Column::UpdatedAt, Expr::value(now));
+    if let Some(n) = notes {
+        q = q.col_expr(suggestion::Column::ReviewNotes, Expr::value(n));
+    }
+    let res = q
+        .filter(suggestion::Column::Id.eq(s.id))
+        .filter(suggestion::Column::Status.eq(from.as_str()))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(AppError::conflict("the suggestion changed concurrently"));
+    }
+    state
+        .metrics
+        .workflow_suggestion_total
+        .with_label_values(&[s.source.as_str(), to.as_str()])
+        .inc();
+    get(db, auth, id).await
+}

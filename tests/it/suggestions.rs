@@ -1,0 +1,499 @@
+//! Suggestions mined from history built to show each pattern (and to look close but not
+//! qualify), the lifecycle, and the lending log.
+use crate::sla::{CREATE_SLA, t0};
+use crate::support::*;
+use chrono::Duration;
+use serde_json::{Value, json};
+use workflow_intel::model::Role;
+use workflow_intel::suggestions::miners::wilson_lower;
+
+const IMPORT: &str =
+    r#"mutation($input: ImportExecutionsInput!) { importExecutions(input: $input) { imported } }"#;
+const GENERATE: &str = r#"mutation($input: GenerateSuggestionsInput!) { generateSuggestions(input: $input) {
+  updated created { id suggestionType source status title description confidenceScore patternFrequency evidence proposedChange impact } } }"#;
+
+fn at(s: i64) -> String {
+    (t0() - Duration::days(5) + Duration::seconds(s)).to_rfc3339()
+}
+
+/// A reported step: (name, action, approver, decision, seconds, failed).
+type StepSpec<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, i64, bool);
+
+/// One execution with the given input and steps.
+fn exec(
+    wf: &str,
+    key: String,
+    input: Value,
+    steps: &[StepSpec<'_>],
+) -> Value {
+    let mut t = 0;
+    let mut out = Vec::new();
+    for (name, _action, approver, decision, secs, failed) in steps {
+        out.push(json!({"stepName": name, "status": if *failed { "FAILED" } else { "COMPLETED" }, "startedAt": at(t), "completedAt": at(t + secs),
+                        "approver": approver, "decision": decision}));
+        t += secs;
+    }
+    json!({"workflowId": wf, "externalId": key, "inputData": input, "status": "COMPLETED", "startedAt": at(0), "completedAt": at(t), "steps": out})
+}
+
+async fn generate(app: &TestApp, t: &str, wf: Option<&str>) -> Value {
+    app.data(
+        t,
+        GENERATE,
+        json!({"input": {"days": 30, "minOccurrences": 10, "workflowId": wf}}),
+    )
+    .await["generateSuggestions"]
+        .clone()
+}
+
+fn of_type<'a>(g: &'a Value, ty: &str) -> Vec<&'a Value> {
+    g["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["suggestionType"] == ty)
+        .collect()
+}
+
+#[tokio::test]
+async fn small_discounts_always_approved_give_one_auto_approval() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let wf = create_workflow(
+        &app,
+        &t,
+        "Discounts",
+        json!([{"name": "Discount approval", "action": "approval", "approver": "sales_lead"}]),
+    )
+    .await;
+    let wf = wf["id"].as_str().unwrap();
+    let mut execs = Vec::new();
+    for i in 0..150 {
+        let d = (i % 95) as f64 / 10.0; // 0.0 … 9.4
+        execs.push(exec(
+            wf,
+            format!("s{i}"),
+            json!({"discount": d}),
+            &[(
+                "Discount approval",
+                "approval",
+                Some("sales_lead"),
+                Some("APPROVED"),
+                600,
+                false,
+            )],
+        ));
+    }
+    for i in 0..150 {
+        let d = 10 + (i % 31);
+        let decision = if i % 2 == 0 { "APPROVED" } else { "REJECTED" };
+        execs.push(exec(
+            wf,
+            format!("l{i}"),
+            json!({"discount": d}),
+            &[(
+                "Discount approval",
+                "approval",
+                Some("sales_lead"),
+                Some(decision),
+                3600,
+                false,
+            )],
+        ));
+    }
+    app.data(&t, IMPORT, json!({"input": {"executions": execs}}))
+        .await;
+    let g = generate(&app, &t, Some(wf)).await;
+    let auto = of_type(&g, "AUTO_APPROVAL");
+    assert_eq!(auto.len(), 1, "{g:#}");
+    let s = auto[0];
+    assert_eq!(
+        s["proposedChange"]["when"],
+        json!({"discount": {"$lt": 10.0}})
+    );
+    assert_eq!(s["patternFrequency"], 150);
+    assert!((s["confidenceScore"].as_f64().unwrap() - wilson_lower(150, 150)).abs() < 1e-12);
+    assert_eq!(s["source"], "HISTORICAL");
+    assert!(
+        s["description"]
+            .as_str()
+            .unwrap()
+            .contains("Based on 150 requests"),
+        "{}",
+        s["description"]
+    );
+    assert!(s["description"].as_str().unwrap().contains("every time"));
+    assert_eq!(s["impact"]["casesAffected"], 150);
+    assert_eq!(s["impact"]["decidedDifferently"], 0);
+    assert!((s["impact"]["hoursSaved"].as_f64().unwrap() - 150.0 * 600.0 / 3600.0).abs() < 1e-9);
+    assert_eq!(
+        s["evidence"]["sampleExecutionIds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert!(
+        of_type(&g, "AUTO_REJECTION").is_empty(),
+        "larger discounts are mixed"
+    );
+
+    // Regenerating does not duplicate it.
+    let again = generate(&app, &t, Some(wf)).await;
+    assert!(of_type(&again, "AUTO_APPROVAL").is_empty());
+    assert!(again["updated"].as_i64().unwrap() >= 1);
+    let list = app
+        .data(
+            &t,
+            "{ suggestions(filter: {type: AUTO_APPROVAL}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(list["suggestions"]["totalCount"], 1);
+
+    // Lifecycle.
+    let id = s["id"].as_str().unwrap();
+    let review = |m: &str| {
+        format!(
+            "mutation($id: ID!) {{ {m}(input: {{id: $id, notes: \"ok\"}}) {{ suggestion {{ status reviewNotes reviewedBy {{ email }} }} }} }}"
+        )
+    };
+    let d = app
+        .data(&t, &review("acceptSuggestion"), json!({"id": id}))
+        .await;
+    assert_eq!(d["acceptSuggestion"]["suggestion"]["status"], "ACCEPTED");
+    assert_eq!(
+        d["acceptSuggestion"]["suggestion"]["reviewedBy"]["email"],
+        "admin@acme.io"
+    );
+    let v = app
+        .gql(Some(&t), &review("rejectSuggestion"), json!({"id": id}))
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+    let d = app.data(&t, "mutation($id: ID!) { markSuggestionImplemented(input: {id: $id}) { suggestion { status } } }", json!({"id": id})).await;
+    assert_eq!(
+        d["markSuggestionImplemented"]["suggestion"]["status"],
+        "IMPLEMENTED"
+    );
+    let v = app
+        .gql(Some(&t), &review("acceptSuggestion"), json!({"id": id}))
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+    let other = app.token("Other", "x@other.io", Role::Admin).await;
+    let v = app
+        .gql(
+            Some(&other),
+            "query($id: ID!) { suggestion(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(code(&v), "NOT_FOUND");
+}
+
+async fn two_approvers(app: &TestApp, t: &str, name: &str, manager_rejects_every: usize) -> String {
+    let wf = create_workflow(app, t, name, json!([
+        {"name": "Manager approval", "action": "approval", "approver": "manager"},
+        {"name": "Finance approval", "action": "approval", "approver": "finance", "conditions": {"amount": {"$gt": 100}}}
+    ]))
+    .await;
+    let wf = wf["id"].as_str().unwrap().to_string();
+    let execs: Vec<Value> = (0..60)
+        .map(|i| {
+            let m = if manager_rejects_every > 0 && i % manager_rejects_every == 0 {
+                "REJECTED"
+            } else {
+                "APPROVED"
+            };
+            exec(
+                &wf,
+                format!("{name}-{i}"),
+                json!({"amount": 500 + i}),
+                &[
+                    (
+                        "Manager approval",
+                        "approval",
+                        Some("manager"),
+                        Some(m),
+                        1800,
+                        false,
+                    ),
+                    (
+                        "Finance approval",
+                        "approval",
+                        Some("finance"),
+                        Some("APPROVED"),
+                        900,
+                        false,
+                    ),
+                ],
+            )
+        })
+        .collect();
+    app.data(t, IMPORT, json!({"input": {"executions": execs}}))
+        .await;
+    wf
+}
+
+#[tokio::test]
+async fn parallel_approval_when_the_first_approver_rarely_rejects() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let wf = two_approvers(&app, &t, "Purchases", 0).await;
+    let g = generate(&app, &t, Some(&wf)).await;
+    let p = of_type(&g, "PARALLEL_APPROVAL");
+    assert_eq!(p.len(), 1, "{g:#}");
+    assert_eq!(
+        p[0]["proposedChange"]["parallel"],
+        json!(["Manager approval", "Finance approval"])
+    );
+    assert_eq!(p[0]["patternFrequency"], 60);
+    assert!(
+        (p[0]["impact"]["hoursSaved"].as_f64().unwrap() - 30.0).abs() < 1e-9,
+        "60 × 30 min of waiting"
+    );
+    // Close but not: the manager rejects one in five.
+    let wf2 = two_approvers(&app, &t, "Purchases (strict)", 5).await;
+    let g = generate(&app, &t, Some(&wf2)).await;
+    assert!(of_type(&g, "PARALLEL_APPROVAL").is_empty(), "{g:#}");
+}
+
+#[tokio::test]
+async fn performance_names_the_bottleneck_when_p90_exceeds_the_sla() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for (name, slow_secs) in [("Slow onboarding", 250), ("Fine onboarding", 60)] {
+        let wf = create_workflow(&app, &t, name, json!([{"name": "Collect documents", "action": "task"}, {"name": "Background check", "action": "task"}])).await;
+        let wf = wf["id"].as_str().unwrap().to_string();
+        app.data(
+            &t,
+            CREATE_SLA,
+            json!({"input": {"workflowId": wf, "name": "2 minutes", "targetDurationSeconds": 120}}),
+        )
+        .await;
+        let execs: Vec<Value> = (0..30)
+            .map(|i| {
+                exec(
+                    &wf,
+                    format!("{name}-{i}"),
+                    json!({}),
+                    &[
+                        ("Collect documents", "task", None, None, 10, false),
+                        (
+                            "Background check",
+                            "task",
+                            None,
+                            None,
+                            slow_secs + i % 5,
+                            false,
+                        ),
+                    ],
+                )
+            })
+            .collect();
+        app.data(&t, IMPORT, json!({"input": {"executions": execs}}))
+            .await;
+        let g = generate(&app, &t, Some(&wf)).await;
+        let p = of_type(&g, "PERFORMANCE");
+        if slow_secs > 120 {
+            assert_eq!(p.len(), 1, "{g:#}");
+            assert_eq!(p[0]["evidence"]["bottleneck"], "Background check");
+            assert!(p[0]["evidence"]["bottleneckShare"].as_f64().unwrap() > 0.9);
+            assert!(
+                p[0]["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Background check")
+            );
+        } else {
+            assert!(p.is_empty(), "p90 under the target: {g:#}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn error_handling_depends_on_idempotency() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for (ty, idem) in [
+        ("charge_card", false),
+        ("fetch_rates", true),
+        ("send_receipt", false),
+    ] {
+        app.data(
+            &t,
+            CREATE_ACTION,
+            json!({"input": {"name": ty, "actionType": ty, "isIdempotent": idem}}),
+        )
+        .await;
+    }
+    let wf = create_workflow(&app, &t, "Checkout", json!([
+        {"name": "Rates", "action": "fetch_rates"}, {"name": "Charge", "action": "charge_card"}, {"name": "Receipt", "action": "send_receipt"}
+    ]))
+    .await;
+    let wf = wf["id"].as_str().unwrap().to_string();
+    let execs: Vec<Value> = (0..100)
+        .map(|i| {
+            exec(
+                &wf,
+                format!("c{i}"),
+                json!({}),
+                &[
+                    ("Rates", "fetch_rates", None, None, 1, i % 4 == 0),
+                    ("Charge", "charge_card", None, None, 2, i % 3 == 0),
+                    ("Receipt", "send_receipt", None, None, 1, i == 7), // 1 %: close, but not a pattern
+                ],
+            )
+        })
+        .collect();
+    app.data(&t, IMPORT, json!({"input": {"executions": execs}}))
+        .await;
+    let g = generate(&app, &t, None).await;
+    let e = of_type(&g, "ERROR_HANDLING");
+    assert_eq!(e.len(), 2, "{g:#}");
+    let by = |a: &str| {
+        e.iter()
+            .find(|s| s["evidence"]["action"] == a)
+            .copied()
+            .unwrap_or_else(|| panic!("no suggestion for {a}"))
+    };
+    assert!(
+        by("fetch_rates")["proposedChange"]["retry"].is_object(),
+        "idempotent: retry"
+    );
+    assert_eq!(
+        by("charge_card")["proposedChange"]["onFailure"],
+        "compensate_or_review"
+    );
+    assert_eq!(by("charge_card")["evidence"]["failures"], 34);
+    assert!(
+        (by("charge_card")["confidenceScore"].as_f64().unwrap() - wilson_lower(34, 100)).abs()
+            < 1e-12,
+        "derived from the statistics"
+    );
+}
+
+#[tokio::test]
+async fn the_lending_log_imports_and_every_rule_found_holds_in_the_data() {
+    let Some(dir) = crate::templates::event_logs() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let t = app.token("Bank", "admin@bank.io", Role::Admin).await;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/lending.toml"
+    ))
+    .unwrap();
+    let m = workflow_intel::history::mapping::Mapping::parse(&text).unwrap();
+    let auth = match workflow_intel::auth::authenticate(&app.db, &t)
+        .await
+        .unwrap()
+    {
+        workflow_intel::auth::AuthState::User(a) => a,
+        _ => panic!("token"),
+    };
+    let path = dir.join("lending_log_high.xes.gz");
+    let (wid, r) = workflow_intel::history::import_file(&app.app.state, &auth, &path, &m, false)
+        .await
+        .unwrap();
+    assert_eq!(r.imported, 10_000);
+    let (_, again) = workflow_intel::history::import_file(&app.app.state, &auth, &path, &m, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.imported, again.skipped),
+        (0, 10_000),
+        "re-importing changes nothing"
+    );
+    // The log is from 2015.
+    let g = app
+        .data(
+            &t,
+            GENERATE,
+            json!({"input": {"days": 10_000, "minOccurrences": 50, "workflowId": wid.to_string()}}),
+        )
+        .await["generateSuggestions"]
+        .clone();
+    // Re-derive, from the imported rows and without the miner, every decision rule found.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use workflow_intel::entity::{execution, step_execution};
+    let execs = execution::Entity::find()
+        .filter(execution::Column::WorkflowId.eq(wid))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let steps = step_execution::Entity::find()
+        .filter(step_execution::Column::StepName.eq("Loan decision"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let decisions: std::collections::HashMap<uuid::Uuid, String> = steps
+        .into_iter()
+        .filter_map(|s| Some((s.execution_id, s.decision?)))
+        .collect();
+    assert_eq!(
+        decisions.len(),
+        2627 + 4787,
+        "Sign Loan Agreement and Loan Denied"
+    );
+    for s in g["created"].as_array().unwrap().iter().filter(|s| {
+        s["suggestionType"] == "AUTO_APPROVAL" || s["suggestionType"] == "AUTO_REJECTION"
+    }) {
+        let cond = workflow_intel::conditions::parse(&s["proposedChange"]["when"]).unwrap();
+        let want = if s["suggestionType"] == "AUTO_APPROVAL" {
+            "approved"
+        } else {
+            "rejected"
+        };
+        let (mut support, mut hits) = (0, 0);
+        for e in &execs {
+            if let Some(d) = decisions.get(&e.id).filter(|_| cond.matches(&e.input_data)) {
+                support += 1;
+                hits += (d == want) as usize;
+            }
+        }
+        assert_eq!(s["patternFrequency"], support, "{s:#}");
+        assert!(wilson_lower(hits, support) >= 0.95, "{hits}/{support}");
+    }
+    // What the data says about CreditScore alone: its purest region, for the record.
+    let mut best = (0.0f64, String::new());
+    for cut in (30..=100).step_by(5) {
+        for below in [true, false] {
+            let (mut n, mut rej) = (0, 0);
+            for e in &execs {
+                let (Some(d), Some(cs)) =
+                    (decisions.get(&e.id), e.input_data["credit_score"].as_f64())
+                else {
+                    continue;
+                };
+                if (cs < cut as f64) == below {
+                    n += 1;
+                    rej += (d == "rejected") as usize;
+                }
+            }
+            let purity = if n > 0 {
+                rej.max(n - rej) as f64 / n as f64
+            } else {
+                0.0
+            };
+            if n >= 50 && purity > best.0 {
+                best = (
+                    purity,
+                    format!(
+                        "credit_score {} {cut}: {n} decisions, {rej} rejected",
+                        if below { "<" } else { ">=" }
+                    ),
+                );
+            }
+        }
+    }
+    eprintln!(
+        "lending: purest CreditScore region: {} ({:.1}%)",
+        best.1,
+        best.0 * 100.0
+    );
+    assert!(
+        best.0 < 0.95,
+        "if this fails, the data now supports a CreditScore rule: assert it"
+    );
+}
