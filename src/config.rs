@@ -33,6 +33,17 @@ pub struct Config {
     pub outbox_lease_seconds: i64,
     /// Backstop poll of the breach event log and the outbox, in milliseconds.
     pub poll_interval_ms: u64,
+    /// The optional LLM pass over suggestions (OpenAI-compatible chat completions).
+    pub llm: Option<LlmConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LlmConfig {
+    /// Such as `http://localhost:11434/v1` (Ollama) or `https://api.openai.com/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub timeout_seconds: u64,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
@@ -50,6 +61,7 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             outbox_lease_seconds: 60,
             poll_interval_ms: 1000,
+            llm: None,
         }
     }
 }
@@ -255,6 +267,27 @@ impl Config {
         }
         if let Some(v) = get("POLL_INTERVAL_MS") {
             self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
+        }
+        if let Some(url) = get("LLM_BASE_URL").filter(|u| !u.trim().is_empty()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "LLM_BASE_URL",
+                    "expected an http:// or https:// URL",
+                ));
+            }
+            let model = get("LLM_MODEL")
+                .filter(|m| !m.trim().is_empty())
+                .ok_or_else(|| invalid("LLM_MODEL", "required when LLM_BASE_URL is set"))?;
+            let timeout = match get("LLM_TIMEOUT_SECONDS") {
+                Some(v) => parse_range("LLM_TIMEOUT_SECONDS", &v, 1, 600)? as u64,
+                None => 30,
+            };
+            self.llm = Some(LlmConfig {
+                base_url: url.trim_end_matches('/').to_string(),
+                model,
+                api_key: get("LLM_API_KEY").filter(|k| !k.is_empty()),
+                timeout_seconds: timeout,
+            });
         }
         Ok(())
     }

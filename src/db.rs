@@ -19,7 +19,10 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
                 .idle_timeout(None::<Duration>)
                 .max_lifetime(None::<Duration>);
         } else {
-            opts.max_connections(8);
+            // SQLite has one writer at a time. Queueing for one connection in the pool is
+            // far cheaper than several connections sleeping in SQLite's busy handler, and
+            // every statement here is short.
+            opts.max_connections(1).min_connections(1);
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)

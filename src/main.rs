@@ -55,10 +55,34 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Mine execution history for suggestions.
+    Suggestions {
+        #[command(subcommand)]
+        command: SuggestionCommand,
+    },
     /// Export and import blueprint templates.
     Templates {
         #[command(subcommand)]
         command: TemplateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuggestionCommand {
+    /// Look back DAYS days and store new suggestions; prints them, highest confidence first.
+    Generate {
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, default_value_t = 10)]
+        min_occurrences: usize,
+        /// The company whose history is mined.
+        #[arg(long, default_value = "Default")]
+        company: String,
+        /// Only this workflow.
+        #[arg(long)]
+        workflow: Option<uuid::Uuid>,
+        #[arg(long)]
+        database_url: Option<String>,
     },
 }
 
@@ -203,6 +227,53 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("token for {email} ({company}); it is shown only once");
         }
         Command::Templates { command } => templates(command, cfg).await?,
+        Command::Suggestions {
+            command:
+                SuggestionCommand::Generate {
+                    days,
+                    min_occurrences,
+                    company,
+                    workflow,
+                    database_url,
+                },
+        } => {
+            if let Some(u) = database_url {
+                cfg.database_url = u;
+            }
+            let conn = open(&cfg).await?;
+            let auth = auth::ensure_user(
+                &conn,
+                &company,
+                "importer@workflow-intel.local",
+                Role::Admin,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let app = workflow_intel::build(cfg, conn);
+            let g = workflow_intel::suggestions::service::generate(
+                &app.state,
+                &auth,
+                days,
+                min_occurrences,
+                workflow,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for s in &g.created {
+                println!(
+                    "{:.3}  {:<17} {}",
+                    s.confidence_score,
+                    s.suggestion_type.to_uppercase(),
+                    s.title
+                );
+                println!("       {}", s.description);
+            }
+            println!(
+                "{} new suggestions, {} pending ones refreshed",
+                g.created.len(),
+                g.updated
+            );
+        }
         Command::ImportLog {
             file,
             mapping,

@@ -36,7 +36,12 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     lease: Duration,
+    slo: SloCache,
 }
+
+/// SLO figures per SLA, reused for a few seconds while a burst of alerts goes out.
+type SloCache =
+    std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, super::slo::SloReport)>>;
 
 /// Exponential backoff: 2, 4, 8 … seconds, at most 5 minutes.
 pub fn backoff(attempts: i32) -> Duration {
@@ -67,6 +72,7 @@ impl Mailer {
             transport,
             from,
             lease,
+            slo: SloCache::default(),
         })
     }
 
@@ -128,7 +134,7 @@ impl Mailer {
 
     /// Sends one claimed row and records the outcome.
     pub async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
-        let alert = compose(state, row.breach_id).await?;
+        let alert = compose(state, row.breach_id, Some(&self.slo)).await?;
         if alert.recipients.is_empty() {
             record_failure(
                 state,
@@ -307,7 +313,11 @@ async fn record_failure(
 
 /// Builds the alert for a breach: recipients (workflow owner, company admins, the SLA's
 /// recipients and SLA_ALERT_RECIPIENTS, deduplicated), subject, body and a stable Message-ID.
-pub async fn compose(state: &AppState, breach_id: Uuid) -> AppResult<Alert> {
+pub async fn compose(
+    state: &AppState,
+    breach_id: Uuid,
+    cache: Option<&SloCache>,
+) -> AppResult<Alert> {
     let db = &state.db;
     let b = breach::Entity::find_by_id(breach_id)
         .one(db)
@@ -359,7 +369,21 @@ pub async fn compose(state: &AppState, breach_id: Uuid) -> AppResult<Alert> {
     } else {
         0.0
     };
-    let slo = slo_report(db, &s, s.slo_window_hours, state.clock.now()).await?;
+    let cached = cache.and_then(|c| c.lock().ok()).and_then(|c| {
+        c.get(&s.id)
+            .filter(|(t, _)| t.elapsed() < std::time::Duration::from_secs(5))
+            .map(|(_, r)| r.clone())
+    });
+    let slo = match cached {
+        Some(r) => r,
+        None => {
+            let r = slo_report(db, &s, s.slo_window_hours, state.clock.now()).await?;
+            if let Some(mut c) = cache.and_then(|c| c.lock().ok()) {
+                c.insert(s.id, (std::time::Instant::now(), r.clone()));
+            }
+            r
+        }
+    };
     let body = format!(
         "SLA breach ({severity})\n\n\
          SLA:        {sla}\n\

@@ -203,6 +203,8 @@ pub struct GenerateSuggestionsPayload {
     pub created: Vec<Suggestion>,
     /// Pending suggestions of the same patterns whose figures were refreshed.
     pub updated: i32,
+    /// The optional LLM pass: status "off" unless LLM_BASE_URL is set.
+    pub llm: super::llm::LlmReport,
 }
 
 #[derive(SimpleObject)]
@@ -239,6 +241,11 @@ impl SuggestionMutation {
         Ok(GenerateSuggestionsPayload {
             created: g.created.into_iter().map(Suggestion).collect(),
             updated: g.updated as i32,
+            llm: g.llm.unwrap_or(super::llm::LlmReport {
+                status: "off".into(),
+                message: "set LLM_BASE_URL and LLM_MODEL to enable it".into(),
+                ..Default::default()
+            }),
         })
     }
 

@@ -1,5 +1,6 @@
 //! Suggestions mined from execution history: pure miners, their service and GraphQL.
 pub mod graphql;
+pub mod llm;
 pub mod miners;
 pub mod service;
 

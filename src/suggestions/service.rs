@@ -114,6 +114,8 @@ pub async fn load_history(
 pub struct Generated {
     pub created: Vec<suggestion::Model>,
     pub updated: usize,
+    /// What the optional LLM pass did (None when it is not configured).
+    pub llm: Option<super::llm::LlmReport>,
 }
 
 /// Mines the history and stores what it finds. A pattern already suggested (same
@@ -140,10 +142,26 @@ pub async fn generate(
         .into_iter()
         .map(|a| (a.action_type, a.is_idempotent))
         .collect();
-    let mined = tokio::task::spawn_blocking(move || miners::mine(&history, &idempotent, min))
-        .await
-        .map_err(|e| AppError::Internal(format!("mining: {e}")))?;
-    store(state, auth, mined, SuggestionSource::Historical).await
+    let (mined, history) = tokio::task::spawn_blocking(move || {
+        let m = miners::mine(&history, &idempotent, min);
+        (m, history)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("mining: {e}")))?;
+    let mut g = store(state, auth, mined, SuggestionSource::Historical).await?;
+    if let Some(cfg) = &state.config.llm {
+        let (found, report) = super::llm::review(cfg, &history).await;
+        if report.status != "ok" {
+            tracing::warn!(status = %report.status, message = %report.message, "the LLM pass did not complete");
+        }
+        let more = store(state, auth, found, SuggestionSource::Llm).await?;
+        g.created.extend(more.created);
+        g.updated += more.updated;
+        g.llm = Some(report);
+    }
+    g.created
+        .sort_by(|a, b| b.confidence_score.total_cmp(&a.confidence_score));
+    Ok(g)
 }
 
 pub async fn store(
@@ -214,7 +232,11 @@ pub async fn store(
             }
         }
     }
-    Ok(Generated { created, updated })
+    Ok(Generated {
+        created,
+        updated,
+        llm: None,
+    })
 }
 
 /// Moves a suggestion along pending → accepted | rejected, accepted → implemented. Anything

@@ -17,15 +17,17 @@ fn at(s: i64) -> String {
 }
 
 /// A reported step: (name, action, approver, decision, seconds, failed).
-type StepSpec<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, i64, bool);
+type StepSpec<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    i64,
+    bool,
+);
 
 /// One execution with the given input and steps.
-fn exec(
-    wf: &str,
-    key: String,
-    input: Value,
-    steps: &[StepSpec<'_>],
-) -> Value {
+fn exec(wf: &str, key: String, input: Value, steps: &[StepSpec<'_>]) -> Value {
     let mut t = 0;
     let mut out = Vec::new();
     for (name, _action, approver, decision, secs, failed) in steps {
@@ -496,4 +498,149 @@ async fn the_lending_log_imports_and_every_rule_found_holds_in_the_data() {
         best.0 < 0.95,
         "if this fails, the data now supports a CreditScore rule: assert it"
     );
+}
+
+/// A local server speaking the OpenAI-compatible chat-completions API (the LLM is a paid
+/// service, faked only at its HTTP boundary). `mode` picks its behaviour.
+async fn fake_llm(mode: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::{Json, Router, routing::post};
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let log = seen.clone();
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(move |Json(body): Json<Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(body);
+                let content = match mode {
+                    "slow" => {
+                        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                        "{}".to_string()
+                    }
+                    "malformed" => "Sure! Here are some ideas: speed things up.".to_string(),
+                    _ => json!({"suggestions": [
+                        {"type": "auto_approval", "title": "Pre-approve small discounts", "description": "Most discounts are approved.",
+                         "claims": [{"metric": "approval_rate", "subject": "Discount approval", "value": 0.75}]},
+                        {"type": "performance", "title": "Approvals are slow", "description": "The p90 is very high.",
+                         "claims": [{"metric": "p90_seconds", "subject": "Discount approval", "value": 99999.0}]}
+                    ]})
+                    .to_string(),
+                };
+                Json(json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), seen)
+}
+
+async fn discount_history(app: &TestApp, t: &str) -> String {
+    let wf = create_workflow(
+        app,
+        t,
+        "Discounts",
+        json!([{"name": "Discount approval", "action": "approval", "approver": "sales_lead"}]),
+    )
+    .await;
+    let wf = wf["id"].as_str().unwrap().to_string();
+    let execs: Vec<Value> = (0..300)
+        .map(|i| {
+            let (d, dec) = if i < 150 {
+                (i % 9, "APPROVED")
+            } else {
+                (
+                    10 + i % 30,
+                    if i % 2 == 0 { "APPROVED" } else { "REJECTED" },
+                )
+            };
+            exec(
+                &wf,
+                format!("d{i}"),
+                json!({"discount": d}),
+                &[(
+                    "Discount approval",
+                    "approval",
+                    Some("sales_lead"),
+                    Some(dec),
+                    600,
+                    false,
+                )],
+            )
+        })
+        .collect();
+    app.data(t, IMPORT, json!({"input": {"executions": execs}}))
+        .await;
+    wf
+}
+
+#[tokio::test]
+async fn the_llm_pass_keeps_only_verified_claims_and_never_breaks_generation() {
+    use workflow_intel::config::{Config, LlmConfig};
+    const GEN_LLM: &str = r#"mutation($input: GenerateSuggestionsInput!) { generateSuggestions(input: $input) {
+      created { source title evidence } llm { status message proposed dropped } } }"#;
+    for mode in ["good", "slow", "malformed"] {
+        let (url, seen) = fake_llm(mode).await;
+        let config = Config {
+            llm: Some(LlmConfig {
+                base_url: url,
+                model: "test-model".into(),
+                api_key: Some("sk-test".into()),
+                timeout_seconds: 1,
+            }),
+            ..Config::default()
+        };
+        let app = TestApp::spawn_with(config).await;
+        let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+        let wf = discount_history(&app, &t).await;
+        let g = app
+            .data(
+                &t,
+                GEN_LLM,
+                json!({"input": {"days": 30, "minOccurrences": 10, "workflowId": wf}}),
+            )
+            .await["generateSuggestions"]
+            .clone();
+        let created = g["created"].as_array().unwrap();
+        assert!(
+            created.iter().any(|s| s["source"] == "HISTORICAL"),
+            "the historical pass always runs: {g:#}"
+        );
+        let llm: Vec<&Value> = created.iter().filter(|s| s["source"] == "LLM").collect();
+        let request = seen
+            .lock()
+            .unwrap()
+            .first()
+            .cloned()
+            .expect("the model was asked");
+        assert_eq!(request["model"], "test-model");
+        assert!(
+            request["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .contains("approval rate 0.750"),
+            "{request}"
+        );
+        match mode {
+            "good" => {
+                assert_eq!(g["llm"]["status"], "ok");
+                assert_eq!(
+                    (g["llm"]["proposed"].as_i64(), g["llm"]["dropped"].as_i64()),
+                    (Some(2), Some(1))
+                );
+                assert_eq!(llm.len(), 1);
+                assert_eq!(llm[0]["title"], "Pre-approve small discounts");
+                assert_eq!(llm[0]["evidence"]["claims"][0]["verified"], true);
+            }
+            "slow" => {
+                assert_eq!(g["llm"]["status"], "timeout", "{g:#}");
+                assert!(llm.is_empty());
+            }
+            _ => {
+                assert_eq!(g["llm"]["status"], "malformed", "{g:#}");
+                assert!(llm.is_empty());
+            }
+        }
+    }
 }
