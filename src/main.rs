@@ -161,6 +161,27 @@ async fn open(cfg: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     Ok(conn)
 }
 
+/// Applies a `--database-url` override, then connects and migrates.
+async fn open_with(
+    cfg: &mut Config,
+    database_url: Option<String>,
+) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    if let Some(u) = database_url {
+        cfg.database_url = u;
+    }
+    open(cfg).await
+}
+
+/// The caller for command-line work on a company's data (created when missing).
+async fn importer(
+    conn: &sea_orm::DatabaseConnection,
+    company: &str,
+) -> anyhow::Result<auth::AuthContext> {
+    auth::ensure_user(conn, company, "importer@workflow-intel.local", Role::Admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -216,10 +237,7 @@ async fn main() -> anyhow::Result<()> {
                     database_url,
                 },
         } => {
-            if let Some(u) = database_url {
-                cfg.database_url = u;
-            }
-            let conn = open(&cfg).await?;
+            let conn = open_with(&mut cfg, database_url).await?;
             let t = auth::issue_token(&conn, &company, &email, role.into())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -237,18 +255,8 @@ async fn main() -> anyhow::Result<()> {
                     database_url,
                 },
         } => {
-            if let Some(u) = database_url {
-                cfg.database_url = u;
-            }
-            let conn = open(&cfg).await?;
-            let auth = auth::ensure_user(
-                &conn,
-                &company,
-                "importer@workflow-intel.local",
-                Role::Admin,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let conn = open_with(&mut cfg, database_url).await?;
+            let auth = importer(&conn, &company).await?;
             let app = workflow_intel::build(cfg, conn);
             let g = workflow_intel::suggestions::service::generate(
                 &app.state,
@@ -288,14 +296,7 @@ async fn main() -> anyhow::Result<()> {
             let m = workflow_intel::history::mapping::Mapping::parse(&text)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let conn = open(&cfg).await?;
-            let auth = auth::ensure_user(
-                &conn,
-                &company,
-                "importer@workflow-intel.local",
-                Role::Admin,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let auth = importer(&conn, &company).await?;
             let app = workflow_intel::build(cfg, conn);
             eprintln!(
                 "importing {} into {:?} for {company:?}",
@@ -388,10 +389,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
     use workflow_intel::templates::{model, service};
     match command {
         TemplateCommand::Export { id, database_url } => {
-            if let Some(u) = database_url {
-                cfg.database_url = u;
-            }
-            let conn = open(&cfg).await?;
+            let conn = open_with(&mut cfg, database_url).await?;
             let t = template::Entity::find_by_id(id)
                 .one(&conn)
                 .await?

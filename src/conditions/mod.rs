@@ -404,6 +404,25 @@ impl Cond {
         }
     }
 
+    /// Evaluates the condition against a document given as an object's map (no copy).
+    pub fn matches_map(&self, doc: &Map<String, Value>) -> bool {
+        match self {
+            Cond::True => true,
+            Cond::And(cs) => cs.iter().all(|c| c.matches_map(doc)),
+            Cond::Or(cs) => cs.iter().any(|c| c.matches_map(doc)),
+            Cond::Nor(cs) => !cs.iter().any(|c| c.matches_map(doc)),
+            Cond::Field { path, op } => {
+                let (head, rest) = path.split_once('.').unwrap_or((path.as_str(), ""));
+                let found: Vec<&Value> = match doc.get(head) {
+                    None => vec![],
+                    Some(v) if rest.is_empty() => vec![v],
+                    Some(v) => resolve(v, rest),
+                };
+                op_matches(op, &found)
+            }
+        }
+    }
+
     /// Every field path the condition reads.
     pub fn fields(&self) -> Vec<String> {
         let mut out = Vec::new();

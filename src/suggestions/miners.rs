@@ -120,6 +120,50 @@ impl Rule {
     }
 }
 
+/// Keeps the best qualifying rule seen so far: the surest (for a pure region the Wilson
+/// bound grows with its support), then the broadest, then the simplest.
+struct Best {
+    min: usize,
+    total: usize,
+    rule: Option<Rule>,
+}
+
+impl Best {
+    fn consider(
+        &mut self,
+        support: usize,
+        hits: usize,
+        fields: usize,
+        make: impl FnOnce() -> (Value, String),
+    ) {
+        if support < self.min || support >= self.total {
+            return;
+        }
+        let w = wilson_lower(hits, support);
+        if w < RULE_CONFIDENCE {
+            return;
+        }
+        let better = match &self.rule {
+            None => true,
+            Some(r) => w
+                .total_cmp(&r.wilson())
+                .then(support.cmp(&r.support))
+                .then(r.fields.cmp(&fields))
+                .is_gt(),
+        };
+        if better {
+            let (condition, text) = make();
+            self.rule = Some(Rule {
+                condition,
+                text,
+                support,
+                hits,
+                fields,
+            });
+        }
+    }
+}
+
 fn numeric_attrs(ds: &[Decision<'_>]) -> Vec<String> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for d in ds {
@@ -159,7 +203,7 @@ fn threshold_rules(
     attr: &str,
     want_approved: bool,
     base: Option<(&str, &Value)>,
-    out: &mut Vec<Rule>,
+    best: &mut Best,
 ) {
     let mut vals: Vec<(f64, bool)> = ds
         .iter()
@@ -177,6 +221,7 @@ fn threshold_rules(
     vals.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total_hits = vals.iter().filter(|v| v.1).count();
     let n = vals.len();
+    let fields = 1 + base.is_some() as usize;
     let mut prefix_hits = 0;
     for i in 0..n {
         prefix_hits += vals[i].1 as usize;
@@ -185,7 +230,7 @@ fn threshold_rules(
             continue;
         }
         let cut = vals[i + 1].0;
-        let mk = |op: &str, support: usize, hits: usize| {
+        let mk = |op: &str| {
             let mut cond = Map::new();
             if let Some((k, v)) = base {
                 cond.insert(k.to_string(), v.clone());
@@ -196,25 +241,24 @@ fn threshold_rules(
                 Some((k, v)) => format!("{k} = {v} and {attr} {sym} {}", fmt_num(cut)),
                 None => format!("{attr} {sym} {}", fmt_num(cut)),
             };
-            Rule {
-                condition: Value::Object(cond),
-                text,
-                support,
-                hits,
-                fields: 1 + base.is_some() as usize,
-            }
+            (Value::Object(cond), text)
         };
-        out.push(mk("$lt", i + 1, prefix_hits));
-        out.push(mk("$gte", n - i - 1, total_hits - prefix_hits));
+        best.consider(i + 1, prefix_hits, fields, || mk("$lt"));
+        best.consider(n - i - 1, total_hits - prefix_hits, fields, || mk("$gte"));
     }
 }
 
 /// The best qualifying rule for one approval step and direction.
 fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rule> {
     let all: Vec<&Decision<'_>> = ds.iter().collect();
-    let mut rules = Vec::new();
-    for a in numeric_attrs(ds) {
-        threshold_rules(&all, &a, want_approved, None, &mut rules);
+    let mut best = Best {
+        min,
+        total: ds.len(),
+        rule: None,
+    };
+    let numeric = numeric_attrs(ds);
+    for a in &numeric {
+        threshold_rules(&all, a, want_approved, None, &mut best);
     }
     for c in categorical_attrs(ds) {
         let mut groups: BTreeMap<String, Vec<&Decision<'_>>> = BTreeMap::new();
@@ -236,31 +280,20 @@ fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rul
                 .iter()
                 .filter(|d| d.approved == want_approved)
                 .count();
-            rules.push(Rule {
-                condition: json!({ c.clone(): value.clone() }),
-                text: format!("{c} = {value}"),
-                support: members.len(),
-                hits,
-                fields: 1,
+            best.consider(members.len(), hits, 1, || {
+                (
+                    json!({ c.clone(): value.clone() }),
+                    format!("{c} = {value}"),
+                )
             });
             if members.len() >= min {
-                for a in numeric_attrs(ds) {
-                    threshold_rules(members, &a, want_approved, Some((&c, &value)), &mut rules);
+                for a in &numeric {
+                    threshold_rules(members, a, want_approved, Some((&c, &value)), &mut best);
                 }
             }
         }
     }
-    rules
-        .into_iter()
-        .filter(|r| r.support >= min && r.support < ds.len() && r.wilson() >= RULE_CONFIDENCE)
-        // The surest rule wins (for a pure region the Wilson bound grows with its support);
-        // then the broadest, then the simplest.
-        .max_by(|a, b| {
-            a.wilson()
-                .total_cmp(&b.wilson())
-                .then(a.support.cmp(&b.support))
-                .then(b.fields.cmp(&a.fields))
-        })
+    best.rule
 }
 
 /// AUTO_APPROVAL and AUTO_REJECTION: rules over input attributes under which an approval
@@ -289,7 +322,7 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
             };
             let covered: Vec<&Decision<'_>> = ds
                 .iter()
-                .filter(|d| cond.matches(&Value::Object(d.case.input.clone())))
+                .filter(|d| cond.matches_map(&d.case.input))
                 .collect();
             let differently = covered
                 .iter()

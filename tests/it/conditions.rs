@@ -22,6 +22,13 @@ fn every_case_matches_its_expectation() {
             }
         };
         let got = cond.matches(&c["document"]);
+        if let Some(map) = c["document"].as_object() {
+            assert_eq!(
+                cond.matches_map(map),
+                got,
+                "matches_map disagrees on case {i}"
+            );
+        }
         if got != c["expected"].as_bool().unwrap() {
             failures.push(format!(
                 "case {i}: {} on {} gave {got} ({})",
