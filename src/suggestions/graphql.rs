@@ -254,18 +254,13 @@ impl SuggestionMutation {
         ctx: &Context<'_>,
         input: ReviewSuggestionInput,
     ) -> Result<SuggestionPayload> {
-        let auth = ctx.writer()?;
-        let s = service::transition(
-            ctx.state()?,
-            auth,
-            parse_id(&input.id, "suggestion")?,
+        review(
+            ctx,
+            &input.id,
             SuggestionStatus::Accepted,
             Some(input.notes),
         )
-        .await?;
-        Ok(SuggestionPayload {
-            suggestion: Suggestion(s),
-        })
+        .await
     }
 
     async fn reject_suggestion(
@@ -273,18 +268,13 @@ impl SuggestionMutation {
         ctx: &Context<'_>,
         input: ReviewSuggestionInput,
     ) -> Result<SuggestionPayload> {
-        let auth = ctx.writer()?;
-        let s = service::transition(
-            ctx.state()?,
-            auth,
-            parse_id(&input.id, "suggestion")?,
+        review(
+            ctx,
+            &input.id,
             SuggestionStatus::Rejected,
             Some(input.notes),
         )
-        .await?;
-        Ok(SuggestionPayload {
-            suggestion: Suggestion(s),
-        })
+        .await
     }
 
     async fn mark_suggestion_implemented(
@@ -292,17 +282,20 @@ impl SuggestionMutation {
         ctx: &Context<'_>,
         input: MarkSuggestionImplementedInput,
     ) -> Result<SuggestionPayload> {
-        let auth = ctx.writer()?;
-        let s = service::transition(
-            ctx.state()?,
-            auth,
-            parse_id(&input.id, "suggestion")?,
-            SuggestionStatus::Implemented,
-            None,
-        )
-        .await?;
-        Ok(SuggestionPayload {
-            suggestion: Suggestion(s),
-        })
+        review(ctx, &input.id, SuggestionStatus::Implemented, None).await
     }
+}
+
+/// Moves a suggestion to `to` on behalf of the caller.
+async fn review(
+    ctx: &Context<'_>,
+    id: &ID,
+    to: SuggestionStatus,
+    notes: Option<String>,
+) -> Result<SuggestionPayload> {
+    let auth = ctx.writer()?;
+    let s = service::transition(ctx.state()?, auth, parse_id(id, "suggestion")?, to, notes).await?;
+    Ok(SuggestionPayload {
+        suggestion: Suggestion(s),
+    })
 }
