@@ -1,9 +1,11 @@
 // Loads the playground in headless Chromium with every request to another origin blocked,
-// waits for GraphiQL, runs the first prepared query and prints a JSON report on the last line.
-// Usage: node e2e.mjs http://127.0.0.1:PORT TOKEN
+// waits for GraphiQL, runs the first prepared query, then (given an execution id) runs the
+// BreachStream subscription over WebSocket, completes the execution late and waits for the
+// breach to appear. Prints a JSON report on the last line.
+// Usage: node e2e.mjs http://127.0.0.1:PORT TOKEN [EXECUTION_ID COMPLETED_AT]
 import { chromium } from "playwright-core";
 
-const [base, token] = process.argv.slice(2);
+const [base, token, executionId, completedAt] = process.argv.slice(2);
 const origin = new URL(base).origin;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -12,7 +14,7 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
   ],
 });
-const report = { blocked: [], requests: 0, result: "" };
+const report = { blocked: [], requests: 0, result: "", websockets: [], subscription: "" };
 try {
   const page = await browser.newPage();
   await page.route("**/*", (route) => {
@@ -25,6 +27,7 @@ try {
     return route.abort();
   });
   page.on("pageerror", (e) => console.error("page error:", e.message));
+  page.on("websocket", (ws) => report.websockets.push(ws.url()));
   await page.goto(`${origin}/playground#token=${token}`);
   await page.waitForSelector(".graphiql-container", { timeout: 60000 });
   await page.click(".graphiql-execute-button");
@@ -35,6 +38,31 @@ try {
   );
   report.result = await page.evaluate(() => document.querySelector(".result-window").textContent);
   if (process.env.E2E_SCREENSHOT) await page.screenshot({ path: process.env.E2E_SCREENSHOT });
+  if (executionId) {
+    await page.getByText("BreachStream", { exact: true }).first().click();
+    await page.click(".graphiql-execute-button");
+    // Give the subscription a moment to be established, then make a breach happen.
+    await page.waitForTimeout(1500);
+    const resp = await fetch(`${origin}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        query: "mutation($e: ID!, $c: DateTime!) { completeExecution(input: {executionId: $e, status: COMPLETED, completedAt: $c}) { execution { id } } }",
+        variables: { e: executionId, c: completedAt },
+      }),
+    });
+    report.completion = resp.status;
+    if (process.env.E2E_SCREENSHOT) {
+      await page.waitForTimeout(2000);
+      await page.screenshot({ path: process.env.E2E_SCREENSHOT.replace(".png", "-sub.png") });
+    }
+    await page.waitForFunction(
+      () => (document.querySelector(".result-window")?.textContent || "").includes("DETECTED"),
+      null,
+      { timeout: 30000 },
+    );
+    report.subscription = await page.evaluate(() => document.querySelector(".result-window").textContent);
+  }
 } finally {
   await browser.close();
 }

@@ -1,6 +1,7 @@
 import { createRoot } from "react-dom/client";
 import { GraphiQL } from "graphiql";
 import { createGraphiQLFetcher } from "@graphiql/toolkit";
+import { parse } from "graphql";
 import "graphiql/graphiql.css";
 import { examples } from "./examples.js";
 
@@ -25,11 +26,28 @@ function currentToken() {
   return token;
 }
 
-const fetcher = createGraphiQLFetcher({
+const baseFetcher = createGraphiQLFetcher({
   url: httpUrl,
   subscriptionUrl: wsUrl,
   wsConnectionParams: () => ({ Authorization: `Bearer ${currentToken()}` }),
 });
+
+// Right after switching tabs GraphiQL can still pass the previous tab's operation name and
+// parsed document, so a subscription goes out over HTTP ("Unknown operation named …").
+// The fetcher parses what it sends, and a document with one operation names it itself.
+function fetcher(params, opts) {
+  try {
+    const documentAST = parse(params.query);
+    const ops = documentAST.definitions.filter((d) => d.kind === "OperationDefinition");
+    if (ops.length === 1) {
+      params = { ...params, operationName: ops[0].name ? ops[0].name.value : undefined };
+    }
+    opts = { ...opts, documentAST };
+  } catch (_) {
+    /* not parseable yet: let the server report it */
+  }
+  return baseFetcher(params, opts);
+}
 
 const headers = token ? JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) : "";
 

@@ -39,18 +39,33 @@ async fn playground_renders_and_runs_a_query_offline() {
     };
     let app = TestApp::spawn().await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
-    create_workflow(
+    let wf = create_workflow(
         &app,
         &t,
         "Playground Check",
         json!([{"name": "s", "action": "x"}]),
     )
     .await;
+    app.data(
+        &t,
+        "mutation($w: ID!) { createSla(input: {workflowId: $w, name: \"Playground SLA\", targetDurationSeconds: 300}) { sla { id } } }",
+        json!({"w": wf["id"]}),
+    )
+    .await;
+    let started = app
+        .data(&t, "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id startedAt } } }", json!({"w": wf["id"]}))
+        .await["startExecution"]["execution"]
+        .clone();
+    let started_at =
+        chrono::DateTime::parse_from_rfc3339(started["startedAt"].as_str().unwrap()).unwrap();
+    let completed_at = (started_at + chrono::Duration::seconds(500)).to_rfc3339();
 
     let out = tokio::process::Command::new("node")
         .arg(&script)
         .arg(app.url(""))
         .arg(&t)
+        .arg(started["id"].as_str().unwrap())
+        .arg(&completed_at)
         .env("CHROMIUM", &browser)
         .output()
         .await
@@ -76,4 +91,20 @@ async fn playground_renders_and_runs_a_query_offline() {
         "{report}"
     );
     assert!(report["requests"].as_u64().unwrap() >= 3, "{report}");
+    // The subscription ran over a WebSocket to our own /graphql and showed the breach.
+    let sockets = report["websockets"].as_array().unwrap();
+    assert!(!sockets.is_empty(), "{report}");
+    let ws_origin = app.url("/graphql").replace("http://", "ws://");
+    assert!(
+        sockets
+            .iter()
+            .all(|u| u.as_str().unwrap().starts_with(&ws_origin)),
+        "{report}"
+    );
+    assert_eq!(report["completion"], 200);
+    let sub = report["subscription"].as_str().unwrap();
+    assert!(
+        sub.contains("DETECTED") && sub.contains("Playground SLA"),
+        "{report}"
+    );
 }
