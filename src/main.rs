@@ -350,15 +350,11 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let _feeder = match &demo_token {
                 Some(t) => {
-                    seed::seed_demo_sla(&app.state, t)
+                    let admin = seed::demo_auth(t);
+                    seed::seed_demo_sla(&app.state, &admin)
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding the demo SLA: {e}"))?;
-                    let issued = auth::IssuedToken {
-                        token: String::new(),
-                        company_id: t.company_id,
-                        user_id: t.user_id,
-                    };
-                    Some(tokio::spawn(seed::demo_feeder(app.state.clone(), issued)))
+                    Some(tokio::spawn(seed::demo_feeder(app.state.clone(), admin)))
                 }
                 None => None,
             };

@@ -145,3 +145,14 @@ impl From<FinalStatus> for ExecutionStatus {
         }
     }
 }
+
+/// A display name: trimmed, 1 to 200 characters.
+pub fn check_name(n: &str) -> Result<String, crate::error::AppError> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 200 {
+        return Err(crate::error::AppError::bad(
+            "name must be 1 to 200 characters",
+        ));
+    }
+    Ok(n.to_string())
+}

@@ -92,12 +92,7 @@ fn demo_actions() -> Vec<ActionFields> {
 /// Seeds the demo company if it has no workflows yet, and issues a fresh admin token.
 pub async fn seed_demo(db: &impl ConnectionTrait) -> AppResult<IssuedToken> {
     let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin).await?;
-    let auth = AuthContext {
-        company_id: issued.company_id,
-        user_id: issued.user_id,
-        email: DEMO_ADMIN.into(),
-        role: Role::Admin,
-    };
+    let auth = demo_auth(&issued);
     let existing = workflows::scoped(&auth).one(db).await?;
     if existing.is_some() {
         return Ok(issued);
@@ -146,9 +141,8 @@ pub async fn seed_demo(db: &impl ConnectionTrait) -> AppResult<IssuedToken> {
 }
 
 /// The demo SLA: warning at 30 s, critical at 45 s, so live breaches arrive within a minute.
-pub async fn seed_demo_sla(state: &crate::AppState, issued: &IssuedToken) -> AppResult<()> {
-    let auth = demo_auth(issued);
-    let Some(wf) = workflows::scoped(&auth)
+pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppResult<()> {
+    let Some(wf) = workflows::scoped(auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)
         .await?
@@ -160,7 +154,7 @@ pub async fn seed_demo_sla(state: &crate::AppState, issued: &IssuedToken) -> App
     if existing.is_empty() {
         crate::sla::service::create(
             &state.db,
-            &auth,
+            auth,
             wf.id,
             crate::sla::service::SlaFields {
                 name: Some("Discount decision within 45 s".into()),
@@ -179,7 +173,8 @@ pub async fn seed_demo_sla(state: &crate::AppState, issued: &IssuedToken) -> App
     Ok(())
 }
 
-fn demo_auth(issued: &IssuedToken) -> AuthContext {
+/// The demo admin, as the caller for seeding and the feeder.
+pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
     AuthContext {
         company_id: issued.company_id,
         user_id: issued.user_id,
@@ -191,10 +186,9 @@ fn demo_auth(issued: &IssuedToken) -> AuthContext {
 /// Keeps the demo alive: every 15 s starts a discount request; finishes every other one
 /// quickly (meeting the SLA) and lets the rest run past their thresholds for a minute, so a
 /// newcomer watching `slaBreachEvents` sees breaches arrive.
-pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, issued: IssuedToken) {
+pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthContext) {
     use crate::model::FinalStatus;
     use crate::workflows::executions::{self, CompleteArgs, StartArgs};
-    let auth = demo_auth(&issued);
     let Ok(Some(wf)) = workflows::scoped(&auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)

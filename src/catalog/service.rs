@@ -49,14 +49,6 @@ pub fn validate_action_type(t: &str) -> AppResult<()> {
     }
 }
 
-fn validate_name(n: &str) -> AppResult<String> {
-    let n = n.trim();
-    if n.is_empty() || n.chars().count() > 200 {
-        return Err(AppError::bad("name must be 1 to 200 characters"));
-    }
-    Ok(n.to_string())
-}
-
 fn check_schema_field(field: &str, v: &Option<Value>) -> AppResult<()> {
     if let Some(s) = v {
         check_schema(s)
@@ -133,7 +125,7 @@ pub async fn create(
     auth: &AuthContext,
     f: ActionFields,
 ) -> AppResult<action::Model> {
-    let name = validate_name(f.name.as_deref().unwrap_or_default())?;
+    let name = crate::model::check_name(f.name.as_deref().unwrap_or_default())?;
     let action_type = f.action_type.unwrap_or_default();
     validate_action_type(&action_type)?;
     let input_schema = f.input_schema.flatten();
@@ -177,7 +169,7 @@ pub async fn update(
     let current = get(db, auth, id).await?;
     let mut m: action::ActiveModel = current.into();
     if let Some(n) = f.name {
-        m.name = Set(validate_name(&n)?);
+        m.name = Set(crate::model::check_name(&n)?);
     }
     if let Some(t) = f.action_type {
         validate_action_type(&t)?;

@@ -38,6 +38,24 @@ pub fn decode_cursor(cursor: &str) -> AppResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| bad())
 }
 
+/// A cursor for lists ordered by something other than id: the position in the ordering.
+pub fn encode_offset(position: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o1:{position}"))
+}
+
+pub fn decode_offset(cursor: &str) -> AppResult<u64> {
+    let bad = || {
+        AppError::bad(format!(
+            "invalid cursor {cursor:?}: pass an endCursor from pageInfo"
+        ))
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    text.strip_prefix("o1:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)
+}
+
 pub fn page_size(first: Option<i32>) -> AppResult<u64> {
     let n = first.unwrap_or(DEFAULT_PAGE);
     if !(0..=MAX_PAGE).contains(&n) {
@@ -95,6 +113,8 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
         assert!(decode_cursor("nope!").is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("c1:xyz")).is_err());
+        assert_eq!(decode_offset(&encode_offset(41)).unwrap(), 41);
+        assert!(decode_offset(&encode_cursor(id)).is_err());
         assert!(page_size(Some(101)).is_err());
         assert!(page_size(Some(-1)).is_err());
         assert_eq!(page_size(None).unwrap(), 20);

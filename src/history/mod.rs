@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::auth::AuthContext;
 use crate::entity::workflow;
 use crate::error::{AppError, AppResult};
-use crate::model::{ApprovalDecision, ExecutionStatus, StepRunStatus, WorkflowStatus};
+use crate::model::{ExecutionStatus, StepRunStatus, WorkflowStatus};
 use crate::workflows::executions::{ImportExecution, ImportReport, ImportStep, import_into};
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use mapping::Mapping;
@@ -186,9 +186,4 @@ pub async fn import_file(
     let wid = workflow_id.ok_or_else(|| AppError::bad("the log holds no cases"))?;
     txn.commit().await?;
     Ok((wid, total))
-}
-
-/// A decision recorded by the mapping, as stored.
-pub fn decision_str(d: ApprovalDecision) -> &'static str {
-    d.as_str()
 }

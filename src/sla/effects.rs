@@ -63,13 +63,7 @@ pub async fn after_completion(
 }
 
 /// After a step of an action finished.
-pub async fn after_action(
-    state: &AppState,
-    company_id: Uuid,
-    action_type: &str,
-    duration_ms: i64,
-    ok: bool,
-) {
+pub async fn after_action(state: &AppState, company_id: Uuid, action_type: &str, duration_ms: i64) {
     let m = &state.metrics;
     let a = action::Entity::find()
         .filter(action::Column::CompanyId.eq(company_id))
@@ -96,7 +90,6 @@ pub async fn after_action(
             .with_label_values(&[action_type])
             .set(a.success_rate);
     }
-    let _ = ok;
 }
 
 /// Recomputes the SLO gauges (target and compliance of every active SLA), at most every 5 s;

@@ -4,7 +4,7 @@ use super::{SuggestionSource, SuggestionStatus, SuggestionType};
 use crate::auth::CtxAuth;
 use crate::entity::suggestion;
 use crate::error::AppError;
-use crate::graphql::pagination::{ConnectionFields, decode_cursor, encode_cursor, page_size};
+use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
 use crate::graphql::{CtxExt, User};
 use crate::ids::parse_id;
 use crate::model::stored;
@@ -132,9 +132,9 @@ impl SuggestionQuery {
         }
         let db = &ctx.state()?.db;
         let limit = page_size(first)?;
-        // Ordered by confidence, so the cursor is a position (a UUID v7 with the offset's bits).
+        // Ordered by confidence, so the cursor is a position.
         let offset = match after.as_deref() {
-            Some(c) => decode_cursor(c)?.as_u128() as u64 + 1,
+            Some(c) => decode_offset(c)? + 1,
             None => 0,
         };
         let total = q.clone().count(db).await.map_err(AppError::from)?;
@@ -156,12 +156,7 @@ impl SuggestionQuery {
             rows.into_iter()
                 .take(limit as usize)
                 .enumerate()
-                .map(|(i, m)| {
-                    Edge::new(
-                        encode_cursor(uuid::Uuid::from_u128(offset as u128 + i as u128)),
-                        Suggestion(m),
-                    )
-                }),
+                .map(|(i, m)| Edge::new(encode_offset(offset + i as u64), Suggestion(m))),
         );
         Ok(conn)
     }

@@ -219,14 +219,7 @@ pub async fn record_step(
     }
     txn.commit().await?;
     if let (true, Some(t), Some(d)) = (finished, &action_type, duration) {
-        crate::sla::effects::after_action(
-            state,
-            auth.company_id,
-            t,
-            d,
-            a.status == StepRunStatus::Completed,
-        )
-        .await;
+        crate::sla::effects::after_action(state, auth.company_id, t, d).await;
     }
     Ok(m)
 }

@@ -65,14 +65,6 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found(format!("workflow {id}")))
 }
 
-fn check_name(n: &str) -> AppResult<String> {
-    let n = n.trim();
-    if n.is_empty() || n.chars().count() > 200 {
-        return Err(AppError::bad("name must be 1 to 200 characters"));
-    }
-    Ok(n.to_string())
-}
-
 fn check_steps(steps: &Value) -> AppResult<()> {
     compile(steps).map(|_| ()).map_err(AppError::BadInput)
 }
@@ -102,7 +94,7 @@ pub async fn create(
     auth: &AuthContext,
     f: WorkflowFields,
 ) -> AppResult<workflow::Model> {
-    let name = check_name(f.name.as_deref().unwrap_or_default())?;
+    let name = crate::model::check_name(f.name.as_deref().unwrap_or_default())?;
     let steps = f.steps.unwrap_or_else(|| Value::Array(vec![]));
     check_steps(&steps)?;
     let input_schema = f.input_schema.flatten();
@@ -139,7 +131,7 @@ pub async fn update(
     let current = get(db, auth, id).await?;
     let mut m: workflow::ActiveModel = current.into();
     if let Some(n) = f.name {
-        m.name = Set(check_name(&n)?);
+        m.name = Set(crate::model::check_name(&n)?);
     }
     if let Some(d) = f.description {
         m.description = Set(d);
