@@ -281,6 +281,23 @@ async fn main() -> anyhow::Result<()> {
                 g.created.len(),
                 g.updated
             );
+            if !g.near_misses.is_empty() {
+                println!(
+                    "strongest decision rules short of the {} bar:",
+                    workflow_intel::suggestions::miners::RULE_CONFIDENCE
+                );
+            }
+            for m in g.near_misses.iter().take(10) {
+                println!(
+                    "{:.3}  {} {} when {}: {} of {} decisions",
+                    m.wilson_lower_bound,
+                    m.step,
+                    m.decision.as_str(),
+                    m.rule,
+                    m.matching,
+                    m.support
+                );
+            }
         }
         Command::ImportLog {
             file,

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
 use crate::graphql::{CtxExt, User};
 use crate::ids::parse_id;
-use crate::model::stored;
+use crate::model::{ApprovalDecision, stored};
 use crate::workflows::graphql::Workflow;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
@@ -200,6 +200,50 @@ pub struct GenerateSuggestionsPayload {
     pub updated: i32,
     /// The optional LLM pass: status "off" unless LLM_BASE_URL is set.
     pub llm: super::llm::LlmReport,
+    /// For each approval step, outcome and input attribute, the strongest one-attribute
+    /// rule that history does not support well enough to suggest, strongest first (at most
+    /// 50). It says why nothing was suggested on that attribute.
+    pub near_misses: Vec<RuleNearMiss>,
+}
+
+/// A decision rule that fell short: its support and Wilson bound against the bar.
+#[derive(SimpleObject)]
+pub struct RuleNearMiss {
+    pub workflow_id: ID,
+    pub step: String,
+    /// The outcome the rule would decide.
+    pub decision: ApprovalDecision,
+    /// The input attribute the rule reads.
+    pub attribute: String,
+    /// The rule in the condition language.
+    pub condition: Json<Value>,
+    /// The rule as text, such as `credit_score < 50`.
+    pub rule: String,
+    /// Decisions the rule covers.
+    pub support: i32,
+    /// Of those, how many people decided as the rule would.
+    pub matching: i32,
+    /// The 95 % Wilson lower bound of `matching / support`.
+    pub wilson_lower_bound: f64,
+    /// The bound a rule needs to be suggested.
+    pub required_confidence: f64,
+}
+
+impl From<super::miners::NearMiss> for RuleNearMiss {
+    fn from(m: super::miners::NearMiss) -> Self {
+        RuleNearMiss {
+            workflow_id: ID(m.workflow_id.to_string()),
+            step: m.step,
+            decision: m.decision,
+            attribute: m.attribute,
+            condition: Json(m.condition),
+            rule: m.rule,
+            support: m.support as i32,
+            matching: m.matching as i32,
+            wilson_lower_bound: m.wilson_lower_bound,
+            required_confidence: super::miners::RULE_CONFIDENCE,
+        }
+    }
 }
 
 #[derive(SimpleObject)]
@@ -236,6 +280,7 @@ impl SuggestionMutation {
         Ok(GenerateSuggestionsPayload {
             created: g.created.into_iter().map(Suggestion).collect(),
             updated: g.updated as i32,
+            near_misses: g.near_misses.into_iter().map(Into::into).collect(),
             llm: g.llm.unwrap_or(super::llm::LlmReport {
                 status: "off".into(),
                 message: "set LLM_BASE_URL and LLM_MODEL to enable it".into(),

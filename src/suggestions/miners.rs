@@ -90,10 +90,15 @@ fn sample_ids(ids: impl Iterator<Item = Uuid>) -> Vec<String> {
 }
 
 fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 {
-        format!("{}", x as i64)
+    num_value(x).to_string()
+}
+
+/// A whole number as a JSON integer (`10`, not `10.0`), anything else as it is.
+fn num_value(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
     } else {
-        format!("{x}")
+        json!(x)
     }
 }
 
@@ -125,6 +130,9 @@ impl Rule {
 struct Best {
     min: usize,
     total: usize,
+    /// The least Wilson bound a rule needs to be kept: [`RULE_CONFIDENCE`] for suggestions,
+    /// none when looking for the strongest rule that falls short.
+    floor: f64,
     rule: Option<Rule>,
 }
 
@@ -140,7 +148,7 @@ impl Best {
             return;
         }
         let w = wilson_lower(hits, support);
-        if w < RULE_CONFIDENCE {
+        if w < self.floor {
             return;
         }
         let better = match &self.rule {
@@ -235,7 +243,7 @@ fn threshold_rules(
             if let Some((k, v)) = base {
                 cond.insert(k.to_string(), v.clone());
             }
-            cond.insert(attr.to_string(), json!({ op: cut }));
+            cond.insert(attr.to_string(), json!({ op: num_value(cut) }));
             let sym = if op == "$lt" { "<" } else { ">=" };
             let text = match base {
                 Some((k, v)) => format!("{k} = {v} and {attr} {sym} {}", fmt_num(cut)),
@@ -248,12 +256,45 @@ fn threshold_rules(
     }
 }
 
+/// The decisions of one categorical attribute grouped by value, largest groups first (at most
+/// 20 of them).
+fn value_groups<'a, 'b>(ds: &'b [Decision<'a>], attr: &str) -> Vec<Vec<&'b Decision<'a>>> {
+    let mut groups: BTreeMap<String, Vec<&Decision<'_>>> = BTreeMap::new();
+    for d in ds {
+        if let Some(v) = d
+            .case
+            .input
+            .get(attr)
+            .filter(|v| v.is_string() || v.is_boolean())
+        {
+            groups.entry(v.to_string()).or_default().push(d);
+        }
+    }
+    let mut by_size: Vec<Vec<&Decision<'_>>> = groups.into_values().collect();
+    by_size.sort_by_key(|g| std::cmp::Reverse(g.len()));
+    by_size.truncate(20);
+    by_size
+}
+
+/// The rule `attr = value` for one group of [`value_groups`].
+fn consider_value(members: &[&Decision<'_>], attr: &str, want_approved: bool, best: &mut Best) {
+    let value = &members[0].case.input[attr];
+    let hits = members
+        .iter()
+        .filter(|d| d.approved == want_approved)
+        .count();
+    best.consider(members.len(), hits, 1, || {
+        (json!({ attr: value.clone() }), format!("{attr} = {value}"))
+    });
+}
+
 /// The best qualifying rule for one approval step and direction.
 fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rule> {
     let all: Vec<&Decision<'_>> = ds.iter().collect();
     let mut best = Best {
         min,
         total: ds.len(),
+        floor: RULE_CONFIDENCE,
         rule: None,
     };
     let numeric = numeric_attrs(ds);
@@ -261,34 +302,12 @@ fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rul
         threshold_rules(&all, a, want_approved, None, &mut best);
     }
     for c in categorical_attrs(ds) {
-        let mut groups: BTreeMap<String, Vec<&Decision<'_>>> = BTreeMap::new();
-        for d in ds {
-            if let Some(v) = d
-                .case
-                .input
-                .get(&c)
-                .filter(|v| v.is_string() || v.is_boolean())
-            {
-                groups.entry(v.to_string()).or_default().push(d);
-            }
-        }
-        let mut by_size: Vec<(String, Vec<&Decision<'_>>)> = groups.into_iter().collect();
-        by_size.sort_by_key(|g| std::cmp::Reverse(g.1.len()));
-        for (_, members) in by_size.iter().take(20) {
+        for members in value_groups(ds, &c) {
             let value = members[0].case.input[&c].clone();
-            let hits = members
-                .iter()
-                .filter(|d| d.approved == want_approved)
-                .count();
-            best.consider(members.len(), hits, 1, || {
-                (
-                    json!({ c.clone(): value.clone() }),
-                    format!("{c} = {value}"),
-                )
-            });
+            consider_value(&members, &c, want_approved, &mut best);
             if members.len() >= min {
                 for a in &numeric {
-                    threshold_rules(members, a, want_approved, Some((&c, &value)), &mut best);
+                    threshold_rules(&members, a, want_approved, Some((&c, &value)), &mut best);
                 }
             }
         }
@@ -296,9 +315,8 @@ fn best_rule(ds: &[Decision<'_>], want_approved: bool, min: usize) -> Option<Rul
     best.rule
 }
 
-/// AUTO_APPROVAL and AUTO_REJECTION: rules over input attributes under which an approval
-/// step's outcome is (statistically) certain.
-pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
+/// Every approval decision in history, by step name.
+fn decisions_by_step(w: &WorkflowHistory) -> BTreeMap<&str, Vec<Decision<'_>>> {
     let mut by_step: BTreeMap<&str, Vec<Decision<'_>>> = BTreeMap::new();
     for c in &w.cases {
         for s in &c.steps {
@@ -311,8 +329,94 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
             }
         }
     }
+    by_step
+}
+
+/// The strongest one-attribute rule for an approval step and outcome that history does not
+/// support at [`RULE_CONFIDENCE`]: the answer to "why was nothing suggested on this
+/// attribute?". It is reported with the generation, never stored as a suggestion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NearMiss {
+    pub workflow_id: Uuid,
+    pub step: String,
+    /// The outcome the rule would decide.
+    pub decision: ApprovalDecision,
+    pub attribute: String,
+    pub condition: Value,
+    pub rule: String,
+    /// Decisions the rule covers.
+    pub support: usize,
+    /// Of those, how many history decided as the rule would.
+    pub matching: usize,
+    pub wilson_lower_bound: f64,
+}
+
+/// Near misses cap: the strongest this many are reported.
+const NEAR_MISSES: usize = 50;
+
+/// For every approval step, outcome and input attribute, the strongest one-attribute rule
+/// with at least `min` support, when it falls short of the bar. An attribute that carries a
+/// qualifying rule has none. Strongest first.
+pub fn near_misses(workflows: &[WorkflowHistory], min: usize) -> Vec<NearMiss> {
     let mut out = Vec::new();
-    for (step, ds) in by_step {
+    for w in workflows {
+        for (step, ds) in decisions_by_step(w) {
+            let all: Vec<&Decision<'_>> = ds.iter().collect();
+            for want_approved in [true, false] {
+                let mut consider = |attr: &str, search: &dyn Fn(&mut Best)| {
+                    let mut best = Best {
+                        min,
+                        total: ds.len(),
+                        floor: f64::NEG_INFINITY,
+                        rule: None,
+                    };
+                    search(&mut best);
+                    let Some(r) = best.rule.filter(|r| r.wilson() < RULE_CONFIDENCE) else {
+                        return;
+                    };
+                    out.push(NearMiss {
+                        workflow_id: w.id,
+                        step: step.to_string(),
+                        decision: if want_approved {
+                            ApprovalDecision::Approved
+                        } else {
+                            ApprovalDecision::Rejected
+                        },
+                        attribute: attr.to_string(),
+                        wilson_lower_bound: r.wilson(),
+                        condition: r.condition,
+                        rule: r.text,
+                        support: r.support,
+                        matching: r.hits,
+                    });
+                };
+                for a in numeric_attrs(&ds) {
+                    consider(&a, &|b| threshold_rules(&all, &a, want_approved, None, b));
+                }
+                for c in categorical_attrs(&ds) {
+                    consider(&c, &|b| {
+                        for members in value_groups(&ds, &c) {
+                            consider_value(&members, &c, want_approved, b);
+                        }
+                    });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        b.wilson_lower_bound
+            .total_cmp(&a.wilson_lower_bound)
+            .then(b.support.cmp(&a.support))
+    });
+    out.truncate(NEAR_MISSES);
+    out
+}
+
+/// AUTO_APPROVAL and AUTO_REJECTION: rules over input attributes under which an approval
+/// step's outcome is (statistically) certain.
+pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
+    let mut out = Vec::new();
+    for (step, ds) in decisions_by_step(w) {
         for want_approved in [true, false] {
             let Some(rule) = best_rule(&ds, want_approved, min) else {
                 continue;
@@ -633,6 +737,85 @@ pub fn mine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A history of one approval step over `discount`: `decide(i)` says whether case `i`,
+    /// whose discount is `discount(i)`, was approved.
+    fn history(
+        n: usize,
+        discount: impl Fn(usize) -> usize,
+        decide: impl Fn(usize) -> bool,
+    ) -> WorkflowHistory {
+        WorkflowHistory {
+            id: Uuid::now_v7(),
+            name: "Discounts".into(),
+            steps: vec![],
+            sla_targets: vec![],
+            cases: (0..n)
+                .map(|i| CaseRec {
+                    id: Uuid::now_v7(),
+                    input: json!({"discount": discount(i)})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                    duration_ms: Some(60_000),
+                    failed: false,
+                    steps: vec![StepRec {
+                        name: "Manager".into(),
+                        action_type: None,
+                        approver: Some("manager".into()),
+                        decision: Some(if decide(i) {
+                            ApprovalDecision::Approved
+                        } else {
+                            ApprovalDecision::Rejected
+                        }),
+                        duration_ms: Some(60_000),
+                        failed: false,
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn near_misses_name_the_strongest_rule_that_falls_short() {
+        // Discounts 0..9 (ten cases each) are approved 9 times in 10, one rejection per
+        // value, so no prefix is pure; discounts 10..19 are approved half the time.
+        let w = history(
+            200,
+            |i| i / 10,
+            |i| {
+                if i < 100 {
+                    i % 10 != (i / 10) % 10
+                } else {
+                    i % 2 == 0
+                }
+            },
+        );
+        assert!(auto_decisions(&w, 10).is_empty(), "nothing reaches the bar");
+        let near = near_misses(std::slice::from_ref(&w), 10);
+        let approve: Vec<&NearMiss> = near
+            .iter()
+            .filter(|m| m.decision == ApprovalDecision::Approved)
+            .collect();
+        assert_eq!(approve.len(), 1, "{near:#?}");
+        let m = approve[0];
+        assert_eq!(m.condition, json!({"discount": {"$lt": 10}}));
+        assert_eq!((m.support, m.matching), (100, 90));
+        assert!((m.wilson_lower_bound - wilson_lower(90, 100)).abs() < 1e-12);
+        assert!(m.wilson_lower_bound < RULE_CONFIDENCE);
+
+        // 150 of 150 under 10: a suggestion, so no near miss for that outcome.
+        let w = history(300, |i| i / 15, |i| i < 150 || i % 2 == 0);
+        assert_eq!(auto_decisions(&w, 10).len(), 1);
+        let near = near_misses(std::slice::from_ref(&w), 10);
+        assert!(
+            near.iter()
+                .all(|m| m.decision == ApprovalDecision::Rejected),
+            "{near:#?}"
+        );
+        // Support below the minimum is never a near miss either.
+        assert!(near_misses(std::slice::from_ref(&w), 1000).is_empty());
+    }
 
     #[test]
     fn wilson_bounds() {

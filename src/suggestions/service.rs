@@ -116,6 +116,8 @@ pub struct Generated {
     pub updated: usize,
     /// What the optional LLM pass did (None when it is not configured).
     pub llm: Option<super::llm::LlmReport>,
+    /// The strongest decision rules that fell short of the bar.
+    pub near_misses: Vec<miners::NearMiss>,
 }
 
 /// Mines the history and stores what it finds. A pattern already suggested (same
@@ -142,13 +144,15 @@ pub async fn generate(
         .into_iter()
         .map(|a| (a.action_type, a.is_idempotent))
         .collect();
-    let (mined, history) = tokio::task::spawn_blocking(move || {
+    let (mined, near_misses, history) = tokio::task::spawn_blocking(move || {
         let m = miners::mine(&history, &idempotent, min);
-        (m, history)
+        let near = miners::near_misses(&history, min);
+        (m, near, history)
     })
     .await
     .map_err(|e| AppError::Internal(format!("mining: {e}")))?;
     let mut g = store(state, auth, mined, SuggestionSource::Historical).await?;
+    g.near_misses = near_misses;
     if let Some(cfg) = &state.config.llm {
         let (found, report) = super::llm::review(cfg, &history).await;
         if report.status != "ok" {
@@ -236,6 +240,7 @@ pub async fn store(
         created,
         updated,
         llm: None,
+        near_misses: Vec::new(),
     })
 }
 
