@@ -207,6 +207,7 @@ impl Watcher {
     pub async fn run(self: Arc<Self>, state: Arc<AppState>, rearm_every: std::time::Duration) {
         if state.db.get_database_backend() != DatabaseBackend::Postgres {
             self.owner.store(true, Ordering::SeqCst);
+            state.metrics.sla_clock_owner.set(1);
             self.run_owned(&state, rearm_every, None).await;
             return;
         }

@@ -256,16 +256,29 @@ fn metric_lines(text: &str) -> Vec<String> {
 async fn a_simulation_writes_only_its_own_row() {
     let app = TestApp::spawn().await;
     let (t, wf) = demo(&app).await;
+    // Start from a steady state: on PostgreSQL the SLA clock is taken a moment after start-up
+    // (its gauge moving then is not the simulation's doing).
+    let mut metrics_before = String::new();
+    for _ in 0..100 {
+        metrics_before = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics_before.contains("\nworkflow_intel_sla_clock_owner 1\n") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics_before.contains("\nworkflow_intel_sla_clock_owner 1\n"),
+        "this server owns the SLA clock"
+    );
     let before = row_counts(&app).await;
-    let metrics_before = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     let sim_total = |text: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with("workflow_simulation_total{"))
