@@ -509,19 +509,38 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
         if reads_outcome {
             continue;
         }
+        // The later step's own condition decides which cases it concerns. Whether it ran
+        // cannot: in a sequence it runs only after the earlier step approved, so counting
+        // only cases where it ran would never see a rejection.
+        let b_applies = match &b.conditions {
+            None => None,
+            Some(c) => match conditions::parse(c) {
+                Ok(c) => Some(c),
+                Err(_) => continue,
+            },
+        };
         let mut n = 0;
         let mut rejected = 0;
         let mut wait_ms = 0f64;
         let mut ids = Vec::new();
         for c in &w.cases {
-            let sa = c
+            let Some(sa) = c
                 .steps
                 .iter()
-                .find(|s| s.name == a.name && s.decision.is_some());
-            let sb = c.steps.iter().find(|s| s.name == b.name);
-            if let (Some(sa), Some(_)) = (sa, sb) {
-                n += 1;
-                rejected += (sa.decision == Some(ApprovalDecision::Rejected)) as usize;
+                .find(|s| s.name == a.name && s.decision.is_some())
+            else {
+                continue;
+            };
+            if b_applies
+                .as_ref()
+                .is_some_and(|cond| !cond.matches_map(&c.input))
+            {
+                continue;
+            }
+            n += 1;
+            if sa.decision == Some(ApprovalDecision::Rejected) {
+                rejected += 1;
+            } else if c.steps.iter().any(|s| s.name == b.name) {
                 wait_ms += sa.duration_ms.unwrap_or(0) as f64;
                 ids.push(c.id);
             }
@@ -540,14 +559,14 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
             workflow_id: Some(w.id),
             title: format!("Ask {aa} and {ba} in parallel (\"{}\" and \"{}\")", a.name, b.name),
             description: format!(
-                "In {n} executions \"{}\" ({aa}) rejected {rejected} times, and \"{}\" ({ba}) does not depend on its outcome. Running them in parallel would have saved {ba} {:.1} hours of waiting ({:.1} min per request).",
-                a.name, b.name, hours, wait_ms / n as f64 / 60_000.0
+                "Of {n} requests that concern both, \"{}\" ({aa}) rejected {rejected}, and \"{}\" ({ba}) does not depend on its outcome. Running them in parallel would have saved {ba} {:.1} hours of waiting ({:.1} min per request); {rejected} requests would have reached {ba} needlessly.",
+                a.name, b.name, hours, wait_ms / ids.len().max(1) as f64 / 60_000.0
             ),
             confidence: 1.0 - upper,
             frequency: n,
             evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "sampleExecutionIds": sample_ids(ids.iter().copied())}),
             proposed_change: json!({"parallel": [a.name, b.name]}),
-            impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0}),
+            impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0, "needlessRequests": rejected}),
             fingerprint: fingerprint(&["parallel_approval", &w.id.to_string(), &a.name, &b.name]),
         });
     }
