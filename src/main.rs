@@ -368,6 +368,16 @@ async fn main() -> anyhow::Result<()> {
             let _feeder = match &demo_token {
                 Some(t) => {
                     let admin = seed::demo_auth(t);
+                    // History first: it predates the demo SLA, so it records no breaches.
+                    let h = seed::seed_demo_history(&app.state, &admin)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("seeding the demo history: {e}"))?;
+                    if h.imported > 0 {
+                        println!(
+                            "  Demo history: {} past discount requests imported",
+                            h.imported
+                        );
+                    }
                     seed::seed_demo_sla(&app.state, &admin)
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding the demo SLA: {e}"))?;

@@ -173,6 +173,130 @@ pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppRe
     Ok(())
 }
 
+/// How many past discount requests the demo history holds.
+pub const DEMO_HISTORY: usize = 600;
+
+/// A fixed pseudo-random number in 0..1000 for demo request `i` and `salt`, so the history
+/// is the same on every start.
+fn dice(i: usize, salt: u64) -> u64 {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    x % 1000
+}
+
+/// Three weeks of finished discount requests, so that suggestions, simulation estimates and
+/// SLO reports have history to work on from the first start:
+/// - the manager approves every request under 2,000 and 85 % of the rest;
+/// - the director (over 10,000) takes hours and rarely rejects; the CFO (over 50,000)
+///   approves 70 %;
+/// - validation fails one request in eight.
+///
+/// Idempotent by external id: a restart imports nothing new.
+pub async fn seed_demo_history(
+    state: &crate::AppState,
+    auth: &AuthContext,
+) -> AppResult<crate::workflows::executions::ImportReport> {
+    use crate::model::{ApprovalDecision, ExecutionStatus, StepRunStatus};
+    use crate::workflows::executions::{self, ImportExecution, ImportStep};
+    use chrono::Duration;
+    let Some(wf) = workflows::scoped(auth)
+        .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(Default::default());
+    };
+    // The last request starts 1.8 days ago and takes at most about 1.2 days: all are over.
+    let first = state.clock.now() - Duration::days(21);
+    let items = (0..DEMO_HISTORY)
+        .map(|i| {
+            // Four in ten are small (100 to 1,999), the rest 2,000 to 79,922.
+            let amount: u64 = if dice(i, 1) < 400 {
+                100 + dice(i, 2) * 19 / 10
+            } else {
+                2_000 + dice(i, 3) * 78
+            };
+            let start = first + Duration::minutes(i as i64 * 46);
+            let mut at = start;
+            let mut steps = Vec::new();
+            let mut step = |name: &str,
+                            approver: Option<&str>,
+                            minutes: i64,
+                            decision: Option<bool>,
+                            failed: bool| {
+                let begun = at;
+                at += Duration::seconds(minutes * 60 + dice(i, 4) as i64);
+                steps.push(ImportStep {
+                    step_name: name.into(),
+                    status: if failed {
+                        StepRunStatus::Failed
+                    } else {
+                        StepRunStatus::Completed
+                    },
+                    started_at: begun,
+                    completed_at: Some(at),
+                    approver: approver.map(str::to_string),
+                    decision: decision.map(|ok| {
+                        if ok {
+                            ApprovalDecision::Approved
+                        } else {
+                            ApprovalDecision::Rejected
+                        }
+                    }),
+                    error: failed.then(|| "customer record incomplete".to_string()),
+                });
+            };
+            let invalid = dice(i, 5) < 125;
+            step("Validate", None, 0, None, invalid);
+            let mut status = ExecutionStatus::Completed;
+            if invalid {
+                status = ExecutionStatus::Failed;
+            } else {
+                let manager = amount < 2_000 || dice(i, 6) < 850;
+                step(
+                    "Manager Approval",
+                    Some("manager"),
+                    20 + dice(i, 7) as i64 / 8,
+                    Some(manager),
+                    false,
+                );
+                let director = amount <= 10_000 || dice(i, 8) < 970;
+                if manager && amount > 10_000 {
+                    step(
+                        "Director Approval",
+                        Some("director"),
+                        240 + dice(i, 9) as i64,
+                        Some(director),
+                        false,
+                    );
+                }
+                if manager && director && amount > 50_000 {
+                    step(
+                        "CFO Approval",
+                        Some("cfo"),
+                        60 + dice(i, 10) as i64 / 4,
+                        Some(dice(i, 11) < 700),
+                        false,
+                    );
+                }
+            }
+            ImportExecution {
+                workflow_id: wf.id,
+                external_id: format!("demo-history-{i}"),
+                input_data: json!({"amount": amount, "customer": format!("Customer {}", i % 23 + 1)}),
+                status,
+                started_at: start,
+                completed_at: Some(at),
+                error: invalid.then(|| "validation failed".to_string()),
+                steps,
+            }
+        })
+        .collect();
+    executions::import(state, auth, items).await
+}
+
 /// The demo admin, as the caller for seeding and the feeder.
 pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
     AuthContext {

@@ -64,6 +64,18 @@ subscription BreachStream {
 `,
   },
   {
+    query: `# Mine the last 30 days of history for suggestions (the demo imports three weeks of it).
+# nearMisses: the strongest rules that history does not support well enough to suggest.
+mutation Suggest {
+  generateSuggestions(input: {days: 30, minOccurrences: 10}) {
+    created { suggestionType title description confidenceScore impact }
+    updated
+    nearMisses { step decision rule support matching wilsonLowerBound }
+  }
+}
+`,
+  },
+  {
     query: `# Check an input against an action's JSON Schema.
 query Validate {
   validateActionInput(actionType: "send_email", input: {to: 42}) {

@@ -381,6 +381,163 @@ async fn error_handling_depends_on_idempotency() {
     );
 }
 
+type Decisions = std::collections::HashMap<uuid::Uuid, String>;
+
+/// A workflow's executions, and the decision each took at `step`, read straight from the
+/// tables.
+async fn decisions_of(
+    app: &TestApp,
+    wid: uuid::Uuid,
+    step: &str,
+) -> (Vec<workflow_intel::entity::execution::Model>, Decisions) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use workflow_intel::entity::{execution, step_execution};
+    let execs = execution::Entity::find()
+        .filter(execution::Column::WorkflowId.eq(wid))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let decisions = step_execution::Entity::find()
+        .filter(step_execution::Column::StepName.eq(step))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|s| Some((s.execution_id, s.decision?)))
+        .collect();
+    (execs, decisions)
+}
+
+/// The AUTO_APPROVAL and AUTO_REJECTION suggestions of a generation for one step.
+fn auto_rules<'a>(g: &'a Value, step: &str) -> Vec<&'a Value> {
+    g["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            (s["suggestionType"] == "AUTO_APPROVAL" || s["suggestionType"] == "AUTO_REJECTION")
+                && s["evidence"]["step"] == step
+        })
+        .collect()
+}
+
+/// Counts, without the miner, the decisions a suggested rule covers and how many went its
+/// way: the support must be the pattern frequency and the rate must clear the bar.
+fn assert_rule_holds(
+    s: &Value,
+    execs: &[workflow_intel::entity::execution::Model],
+    decisions: &Decisions,
+) {
+    let cond = workflow_intel::conditions::parse(&s["proposedChange"]["when"]).unwrap();
+    let want = if s["suggestionType"] == "AUTO_APPROVAL" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    let (mut support, mut hits) = (0, 0);
+    for e in execs {
+        if let Some(d) = decisions.get(&e.id).filter(|_| cond.matches(&e.input_data)) {
+            support += 1;
+            hits += (d == want) as usize;
+        }
+    }
+    assert_eq!(s["patternFrequency"], support, "{s:#}");
+    assert!(wilson_lower(hits, support) >= 0.95, "{hits}/{support}");
+    assert!((s["confidenceScore"].as_f64().unwrap() - wilson_lower(hits, support)).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn the_demo_history_shows_every_kind_of_suggestion() {
+    use workflow_intel::seed;
+    let app = TestApp::spawn().await;
+    let issued = seed::seed_demo(&app.db).await.unwrap();
+    let admin = seed::demo_auth(&issued);
+    let r = seed::seed_demo_history(&app.app.state, &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.imported, r.breaches),
+        (seed::DEMO_HISTORY, 0),
+        "it predates the SLA"
+    );
+    let again = seed::seed_demo_history(&app.app.state, &admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.imported, again.skipped),
+        (0, seed::DEMO_HISTORY),
+        "a restart adds nothing"
+    );
+    let now = app.app.state.clock.now();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let history = workflow_intel::entity::execution::Entity::find()
+        .filter(workflow_intel::entity::execution::Column::CompanyId.eq(admin.company_id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), seed::DEMO_HISTORY);
+    assert!(
+        history
+            .iter()
+            .all(|e| e.completed_at.is_some_and(|c| c <= now)),
+        "all of it is over"
+    );
+    seed::seed_demo_sla(&app.app.state, &admin).await.unwrap();
+    let g = generate(&app, &issued.token, None).await;
+    let wid = workflow_intel::entity::workflow::Entity::find()
+        .filter(workflow_intel::entity::workflow::Column::CompanyId.eq(admin.company_id))
+        .filter(workflow_intel::entity::workflow::Column::Name.eq(seed::DISCOUNT_WORKFLOW))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for kind in [
+        "AUTO_APPROVAL",
+        "PARALLEL_APPROVAL",
+        "PERFORMANCE",
+        "ERROR_HANDLING",
+    ] {
+        assert!(!of_type(&g, kind).is_empty(), "no {kind} in {g:#}");
+    }
+    // Every rule holds in the rows, counted without the miner.
+    let (execs, manager) = decisions_of(&app, wid, "Manager Approval").await;
+    assert!(!auto_rules(&g, "Manager Approval").is_empty(), "{g:#}");
+    for step in ["Manager Approval", "Director Approval", "CFO Approval"] {
+        let (_, decisions) = decisions_of(&app, wid, step).await;
+        for s in auto_rules(&g, step) {
+            assert_rule_holds(s, &execs, &decisions);
+        }
+    }
+    // The manager rejects some requests the director would see, so those two are not asked
+    // in parallel (the director only ever saw the ones the manager approved).
+    let big_rejected = execs
+        .iter()
+        .filter(|e| e.input_data["amount"].as_f64().unwrap() > 10_000.0)
+        .filter(|e| manager.get(&e.id).is_some_and(|d| d == "rejected"))
+        .count();
+    assert!(big_rejected > 0);
+    for p in of_type(&g, "PARALLEL_APPROVAL") {
+        assert_ne!(
+            p["proposedChange"]["parallel"][0], "Manager Approval",
+            "{p:#}"
+        );
+    }
+    let perf = of_type(&g, "PERFORMANCE");
+    assert_eq!(
+        perf[0]["evidence"]["bottleneck"], "Director Approval",
+        "{g:#}"
+    );
+    let failed = execs.iter().filter(|e| e.status == "failed").count();
+    let errors = of_type(&g, "ERROR_HANDLING");
+    let validation = errors
+        .iter()
+        .find(|s| s["evidence"]["action"] == "validation")
+        .unwrap();
+    assert_eq!(validation["evidence"]["failures"], failed);
+    assert_eq!(validation["evidence"]["runs"], execs.len());
+}
+
 #[tokio::test]
 async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighed() {
     let Some(dir) = crate::templates::event_logs() else {
@@ -424,45 +581,14 @@ async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighe
         .await["generateSuggestions"]
         .clone();
     // Re-derive, from the imported rows and without the miner, every decision rule found.
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use workflow_intel::entity::{execution, step_execution};
-    let execs = execution::Entity::find()
-        .filter(execution::Column::WorkflowId.eq(wid))
-        .all(&app.db)
-        .await
-        .unwrap();
-    let steps = step_execution::Entity::find()
-        .filter(step_execution::Column::StepName.eq("Loan decision"))
-        .all(&app.db)
-        .await
-        .unwrap();
-    let decisions: std::collections::HashMap<uuid::Uuid, String> = steps
-        .into_iter()
-        .filter_map(|s| Some((s.execution_id, s.decision?)))
-        .collect();
+    let (execs, decisions) = decisions_of(&app, wid, "Loan decision").await;
     assert_eq!(
         decisions.len(),
         2627 + 4787,
         "Sign Loan Agreement and Loan Denied"
     );
-    for s in g["created"].as_array().unwrap().iter().filter(|s| {
-        s["suggestionType"] == "AUTO_APPROVAL" || s["suggestionType"] == "AUTO_REJECTION"
-    }) {
-        let cond = workflow_intel::conditions::parse(&s["proposedChange"]["when"]).unwrap();
-        let want = if s["suggestionType"] == "AUTO_APPROVAL" {
-            "approved"
-        } else {
-            "rejected"
-        };
-        let (mut support, mut hits) = (0, 0);
-        for e in &execs {
-            if let Some(d) = decisions.get(&e.id).filter(|_| cond.matches(&e.input_data)) {
-                support += 1;
-                hits += (d == want) as usize;
-            }
-        }
-        assert_eq!(s["patternFrequency"], support, "{s:#}");
-        assert!(wilson_lower(hits, support) >= 0.95, "{hits}/{support}");
+    for s in auto_rules(&g, "Loan decision") {
+        assert_rule_holds(s, &execs, &decisions);
     }
     // The CreditScore threshold rule for loan outcomes, in each direction: the miner reports
     // the strongest one it found, and that it falls short of the bar. Re-derived here by
