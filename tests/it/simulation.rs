@@ -260,15 +260,7 @@ async fn a_simulation_writes_only_its_own_row() {
     // (its gauge moving then is not the simulation's doing).
     let mut metrics_before = String::new();
     for _ in 0..100 {
-        metrics_before = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        metrics_before = app.metrics().await;
         if metrics_before.contains("\nworkflow_intel_sla_clock_owner 1\n") {
             break;
         }
@@ -295,15 +287,7 @@ async fn a_simulation_writes_only_its_own_row() {
         };
         assert_eq!(*a, expected, "rows in {table}");
     }
-    let metrics_after = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics_after = app.metrics().await;
     assert_eq!(sim_total(&metrics_after), sim_total(&metrics_before) + 1.0);
     assert_eq!(
         metric_lines(&metrics_before),

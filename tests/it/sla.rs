@@ -914,16 +914,7 @@ async fn metrics_use_the_legacy_names_and_pass_promtool() {
         .data(&s.token, "mutation($w: ID!) { simulateWorkflow(input: {workflowId: $w, inputData: {amount: 1}}) { simulation { id } } }", json!({"w": s.workflow}))
         .await;
     s.clock.advance(Duration::seconds(600));
-    let text = s
-        .app
-        .client
-        .get(s.app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = s.app.metrics().await;
     for needle in [
         "workflow_execution_total{status=\"completed\",workflow_type=\"approval\"} 1",
         "workflow_execution_duration_seconds_bucket{workflow_type=\"approval\"",

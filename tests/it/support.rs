@@ -127,6 +127,18 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The `/metrics` scrape, as text.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn token(&self, company: &str, email: &str, role: Role) -> String {
         auth::issue_token(&self.db, company, email, role)
             .await

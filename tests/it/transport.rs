@@ -122,15 +122,7 @@ async fn metrics_parse_as_prometheus_text() {
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
     app.data(&t, "{ actions { totalCount } }", json!({})).await;
     let _ = app.gql(None, "{ actions { totalCount } }", json!({})).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let lines = text.lines().map(|l| Ok(l.to_string()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
     let value = |name: &str, label: (&str, &str)| -> f64 {
