@@ -23,18 +23,57 @@ fn pg_base() -> Option<String> {
     }
 }
 
-/// A fresh database on the TEST_DATABASE_URL server; returns its URL.
-async fn fresh_database(base: &str) -> String {
-    use sea_orm::ConnectionTrait;
-    let name = format!("wi_rep_{}", uuid::Uuid::now_v7().simple());
-    let admin = workflow_intel::db::connect(base, None).await.unwrap();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    admin.close().await.ok();
-    let (head, _) = base.rsplit_once('/').unwrap();
-    format!("{head}/{name}")
+/// A database of its own on the TEST_DATABASE_URL server, dropped when the test ends, passed
+/// or failed.
+struct TempDatabase {
+    base: String,
+    name: String,
+    url: String,
+}
+
+impl TempDatabase {
+    async fn create(base: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let name = format!("wi_rep_{}", uuid::Uuid::now_v7().simple());
+        let admin = workflow_intel::db::connect(base, None).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let (head, _) = base.rsplit_once('/').unwrap();
+        TempDatabase {
+            base: base.to_string(),
+            url: format!("{head}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        use sea_orm::ConnectionTrait;
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, so the async work gets a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = workflow_intel::db::connect(&base, None).await.ok()?;
+                let r = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+                r.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: could not drop test database {}", self.name);
+        }
+    }
 }
 
 fn token(url: &str) -> String {
@@ -229,7 +268,8 @@ async fn events(
 #[tokio::test]
 async fn a_breach_on_one_replica_reaches_another_replicas_subscribers_once() {
     let Some(base) = pg_base() else { return };
-    let url = fresh_database(&base).await;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
     let t = token(&url);
     let r1 = Replica::start(&url, &[]).await;
     let r2 = Replica::start(&url, &[]).await;
@@ -262,7 +302,8 @@ async fn a_breach_on_one_replica_reaches_another_replicas_subscribers_once() {
 #[tokio::test]
 async fn two_hundred_alerts_are_sent_exactly_once_while_a_replica_is_killed() {
     let Some(base) = pg_base() else { return };
-    let url = fresh_database(&base).await;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
     let t = token(&url);
     let smtp = SmtpServer::start();
     let env = [("SMTP_URL", smtp.url())];
@@ -298,7 +339,8 @@ async fn two_hundred_alerts_are_sent_exactly_once_while_a_replica_is_killed() {
 #[tokio::test]
 async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
     let Some(base) = pg_base() else { return };
-    let url = fresh_database(&base).await;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
     let t = token(&url);
     let mut r1 = Replica::start(&url, &[]).await;
     let mut r2 = Replica::start(&url, &[]).await;
@@ -345,7 +387,8 @@ async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
 #[tokio::test]
 async fn events_committed_while_listen_is_down_are_still_delivered() {
     let Some(base) = pg_base() else { return };
-    let url = fresh_database(&base).await;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
     let t = token(&url);
     let r1 = Replica::start(&url, &[]).await;
     let r2 = Replica::start(&url, &[]).await;
@@ -405,7 +448,8 @@ impl Proxy {
 #[tokio::test]
 async fn readyz_follows_the_database_and_recovers_by_itself() {
     let Some(base) = pg_base() else { return };
-    let url = fresh_database(&base).await;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
     let t = token(&url);
     assert!(!t.is_empty());
     let target: std::net::SocketAddr = "127.0.0.1:5432".parse().unwrap();
