@@ -212,13 +212,7 @@ async fn catalog_validates_schemas_and_inputs() {
         .gql(Some(&t), CREATE_ACTION, json!({"input": {"name": "x", "actionType": "bad_schema", "inputSchema": {"type": "banana"}}}))
         .await;
     assert_eq!(code(&v), "BAD_USER_INPUT");
-    assert!(
-        v["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("inputSchema"),
-        "{v}"
-    );
+    assert!(message(&v).contains("inputSchema"), "{v}");
     let v = app
         .gql(
             Some(&t),
@@ -334,7 +328,7 @@ async fn workflows_reject_structural_errors_with_the_step_index() {
             )
             .await;
         assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
-        let msg = v["errors"][0]["message"].as_str().unwrap();
+        let msg = message(&v);
         assert!(msg.contains(want), "{msg} should contain {want}");
     }
     let d = app

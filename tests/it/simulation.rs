@@ -235,7 +235,7 @@ async fn save_time_rejections_are_clear() {
             )
             .await;
         assert_eq!(code(&v), "BAD_USER_INPUT");
-        let msg = v["errors"][0]["message"].as_str().unwrap();
+        let msg = message(&v);
         assert!(msg.contains(want), "{msg}\nshould contain\n{want}");
     }
 }

@@ -193,6 +193,13 @@ pub fn code(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {v:#}"))
 }
 
+/// The first error's message.
+pub fn message(v: &Value) -> &str {
+    v["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {v:#}"))
+}
+
 pub const CREATE_ACTION: &str = r#"mutation($input: CreateActionInput!) {
   createAction(input: $input) { action { id name actionType latencyClass isIdempotent sideEffects inputSchema } }
 }"#;
