@@ -362,6 +362,7 @@ pub fn near_misses(workflows: &[WorkflowHistory], min: usize) -> Vec<NearMiss> {
     for w in workflows {
         for (step, ds) in decisions_by_step(w) {
             let all: Vec<&Decision<'_>> = ds.iter().collect();
+            let (numeric, categorical) = (numeric_attrs(&ds), categorical_attrs(&ds));
             for want_approved in [true, false] {
                 let mut consider = |attr: &str, search: &dyn Fn(&mut Best)| {
                     let mut best = Best {
@@ -390,13 +391,13 @@ pub fn near_misses(workflows: &[WorkflowHistory], min: usize) -> Vec<NearMiss> {
                         matching: r.hits,
                     });
                 };
-                for a in numeric_attrs(&ds) {
-                    consider(&a, &|b| threshold_rules(&all, &a, want_approved, None, b));
+                for a in &numeric {
+                    consider(a, &|b| threshold_rules(&all, a, want_approved, None, b));
                 }
-                for c in categorical_attrs(&ds) {
-                    consider(&c, &|b| {
-                        for members in value_groups(&ds, &c) {
-                            consider_value(&members, &c, want_approved, b);
+                for c in &categorical {
+                    consider(c, &|b| {
+                        for members in value_groups(&ds, c) {
+                            consider_value(&members, c, want_approved, b);
                         }
                     });
                 }
