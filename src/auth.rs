@@ -96,17 +96,22 @@ pub fn bearer(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Resolves a bearer token to the caller.
+/// Resolves a bearer token to the caller (one query; see [`TokenCache`]).
 pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> AppResult<AuthState> {
-    let Some(tok) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash_token(token)))
+    authenticate_hash(db, hash_token(token)).await
+}
+
+async fn authenticate_hash(db: &impl ConnectionTrait, hash: String) -> AppResult<AuthState> {
+    let Some((tok, u)) = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash))
         .filter(api_token::Column::RevokedAt.is_null())
+        .find_also_related(user::Entity)
         .one(db)
         .await?
     else {
         return Ok(AuthState::Invalid);
     };
-    let Some(u) = user::Entity::find_by_id(tok.user_id).one(db).await? else {
+    let Some(u) = u else {
         return Ok(AuthState::Invalid);
     };
     if !u.is_active || u.company_id != tok.company_id {
@@ -121,6 +126,93 @@ pub async fn authenticate(db: &impl ConnectionTrait, token: &str) -> AppResult<A
         email: u.email,
         role,
     }))
+}
+
+/// Verified tokens by their hash, for a bounded time: a request costs no query for its
+/// token. Revoking a token or changing a user through this process forgets at once; a change
+/// made elsewhere (another replica, the CLI) takes effect within the bound.
+pub struct TokenCache {
+    cache: moka::future::Cache<String, AuthState>,
+    ttl: std::time::Duration,
+}
+
+impl TokenCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        TokenCache {
+            cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+            ttl,
+        }
+    }
+
+    /// How long a verified (or refused) token is trusted without a query.
+    pub fn bound(&self) -> std::time::Duration {
+        self.ttl
+    }
+
+    /// The caller behind a token: from the cache, or one query (shared by concurrent callers
+    /// of the same token). A database failure is not cached.
+    pub async fn authenticate(
+        &self,
+        db: &impl ConnectionTrait,
+        token: &str,
+    ) -> AppResult<AuthState> {
+        let hash = hash_token(token);
+        self.cache
+            .try_get_with(hash.clone(), authenticate_hash(db, hash))
+            .await
+            .map_err(|e| AppError::Internal(format!("authenticating a token: {e}")))
+    }
+
+    /// Forgets one token (after it was revoked here).
+    pub async fn forget(&self, token_hash: &str) {
+        self.cache.invalidate(token_hash).await;
+    }
+
+    /// Forgets every token (after a user changed here).
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
+    }
+}
+
+/// A company's API tokens with their users, newest first.
+pub async fn list_tokens(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+) -> AppResult<Vec<(api_token::Model, Option<user::Model>)>> {
+    use sea_orm::QueryOrder;
+    Ok(api_token::Entity::find()
+        .filter(api_token::Column::CompanyId.eq(company_id))
+        .order_by_desc(api_token::Column::CreatedAt)
+        .order_by_desc(api_token::Column::Id)
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?)
+}
+
+/// Revokes one of a company's tokens. Revoking it again is a CONFLICT.
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<api_token::Model> {
+    let Some(t) = api_token::Entity::find_by_id(id)
+        .filter(api_token::Column::CompanyId.eq(company_id))
+        .one(db)
+        .await?
+    else {
+        return Err(AppError::not_found(format!("token {id}")));
+    };
+    if t.revoked_at.is_some() {
+        return Err(AppError::conflict(format!("token {id} is already revoked")));
+    }
+    let mut am: api_token::ActiveModel = t.into();
+    am.revoked_at = Set(Some(now));
+    am.updated_at = Set(now);
+    Ok(am.update(db).await?)
 }
 
 /// What `token create` made.

@@ -35,6 +35,15 @@ pub struct Config {
     pub poll_interval_ms: u64,
     /// The optional LLM pass over suggestions (OpenAI-compatible chat completions).
     pub llm: Option<LlmConfig>,
+    /// How long a verified API token is trusted without a query (revocations and role changes
+    /// made on another replica take effect within this bound).
+    pub token_cache_seconds: u64,
+    /// How long the breach event log (`sla_events`, what `afterSequence` replays) is kept.
+    pub event_retention_days: u64,
+    /// How long a WebSocket may stay open without `connection_init` (closed with 4408).
+    pub ws_init_timeout_seconds: u64,
+    /// Seconds between the server's keepalive pings on WebSockets; 0 sends none.
+    pub ws_keepalive_seconds: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +71,10 @@ impl Default for Config {
             outbox_lease_seconds: 60,
             poll_interval_ms: 1000,
             llm: None,
+            token_cache_seconds: 5,
+            event_retention_days: 7,
+            ws_init_timeout_seconds: 3,
+            ws_keepalive_seconds: 0,
         }
     }
 }
@@ -80,7 +93,19 @@ struct FileConfig {
     log_format: Option<String>,
     outbox_lease_seconds: Option<i64>,
     poll_interval_ms: Option<u64>,
+    token_cache_seconds: Option<u64>,
+    event_retention_days: Option<u64>,
+    ws_init_timeout_seconds: Option<u64>,
+    ws_keepalive_seconds: Option<u64>,
 }
+
+/// The plain numeric settings: environment name, then (minimum, maximum).
+const NUMBERS: [(&str, u64, u64); 4] = [
+    ("TOKEN_CACHE_SECONDS", 1, 3600),
+    ("EVENT_RETENTION_DAYS", 1, 36_500),
+    ("WS_INIT_TIMEOUT_SECONDS", 1, 600),
+    ("WS_KEEPALIVE_SECONDS", 0, 3600),
+];
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -232,6 +257,55 @@ impl Config {
             self.poll_interval_ms =
                 parse_range("poll_interval_ms", &v.to_string(), 10, 60_000)? as u64;
         }
+        let numbers = [
+            f.token_cache_seconds,
+            f.event_retention_days,
+            f.ws_init_timeout_seconds,
+            f.ws_keepalive_seconds,
+        ];
+        for ((name, _, _), v) in NUMBERS.iter().zip(numbers) {
+            if let Some(v) = v {
+                self.set_number(name, &v.to_string(), true)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn number_slot(&mut self, env_name: &str) -> Option<&mut u64> {
+        Some(match env_name {
+            "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
+            "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
+            "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
+            "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,
+            _ => return None,
+        })
+    }
+
+    /// Sets one of [`NUMBERS`], checking its range; errors name the variable (in snake_case
+    /// when it came from the file).
+    fn set_number(
+        &mut self,
+        env_name: &'static str,
+        v: &str,
+        file: bool,
+    ) -> Result<(), ConfigError> {
+        let Some(&(name, min, max)) = NUMBERS.iter().find(|(n, _, _)| *n == env_name) else {
+            return Ok(());
+        };
+        let shown: &'static str = if file {
+            match name {
+                "TOKEN_CACHE_SECONDS" => "token_cache_seconds",
+                "EVENT_RETENTION_DAYS" => "event_retention_days",
+                "WS_INIT_TIMEOUT_SECONDS" => "ws_init_timeout_seconds",
+                _ => "ws_keepalive_seconds",
+            }
+        } else {
+            name
+        };
+        let n = parse_range(shown, v, min as i64, max as i64)? as u64;
+        if let Some(slot) = self.number_slot(name) {
+            *slot = n;
+        }
         Ok(())
     }
 
@@ -267,6 +341,11 @@ impl Config {
         }
         if let Some(v) = get("POLL_INTERVAL_MS") {
             self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
+        }
+        for (name, _, _) in NUMBERS {
+            if let Some(v) = get(name) {
+                self.set_number(name, &v, false)?;
+            }
         }
         if let Some(url) = get("LLM_BASE_URL").filter(|u| !u.trim().is_empty()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

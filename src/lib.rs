@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod catalog;
 pub mod clock;
-pub mod cluster;
 pub mod conditions;
 pub mod config;
 pub mod db;
@@ -22,17 +21,16 @@ pub mod sla;
 pub mod suggestions;
 pub mod templates;
 pub mod workflows;
+pub mod ws;
 
 use clock::{Clock, SystemClock};
 use config::Config;
 use metrics::Metrics;
 use sea_orm::DatabaseConnection;
-use sla::bus::{EventBus, InProcessBus};
-use sla::watcher::Watcher;
+use sla::runtime::SlaRuntime;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// Everything a resolver or background task needs, shared by reference.
@@ -41,9 +39,10 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
-    pub bus: Arc<InProcessBus>,
-    pub watcher: Arc<Watcher>,
-    pub mailer_wake: Arc<Notify>,
+    /// The SLA clock, the live breach stream and the mailer's wake-up.
+    pub sla: SlaRuntime,
+    /// Verified API tokens, for `TOKEN_CACHE_SECONDS`.
+    pub tokens: auth::TokenCache,
     /// Names this process in outbox claims.
     pub instance_id: String,
     /// Last refresh of the SLO gauges (they are computed at scrape time, at most every 5 s).
@@ -54,11 +53,6 @@ impl AppState {
     /// Whether breaches get alert emails: alerts enabled and an SMTP server configured.
     pub fn alerts_active(&self) -> bool {
         self.config.sla_alerts_enabled && self.config.smtp_url.is_some()
-    }
-
-    /// Tells the event bus that a transaction appending breach events committed.
-    pub fn bus_committed(&self) {
-        self.bus.committed();
     }
 }
 
@@ -124,14 +118,17 @@ pub fn build(config: Config, db: DatabaseConnection) -> App {
 
 /// Builds the application with an injected clock (tests move time instead of sleeping).
 pub fn build_with_clock(config: Config, db: DatabaseConnection, clock: Arc<dyn Clock>) -> App {
+    let metrics = Arc::new(Metrics::new());
+    let mut db = db;
+    let statements = metrics.db_statements_total.clone();
+    db.set_metric_callback(move |_| statements.inc());
     let state = Arc::new(AppState {
+        tokens: auth::TokenCache::new(Duration::from_secs(config.token_cache_seconds)),
         db,
         config,
-        metrics: Arc::new(Metrics::new()),
+        sla: SlaRuntime::new(&metrics),
+        metrics,
         clock,
-        bus: Arc::new(InProcessBus::default()),
-        watcher: Arc::new(Watcher::default()),
-        mailer_wake: Arc::new(Notify::new()),
         instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
         gauges_refreshed: std::sync::Mutex::new(None),
     });
@@ -151,14 +148,16 @@ impl App {
         let st = &self.state;
         if st.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
             // One process per SQLite database: this one owns the SLA clock from the start.
-            st.watcher.own();
+            st.sla.watcher.own();
         }
+        let hub = st.sla.hub.clone();
         let mut tasks = vec![
-            tokio::spawn(st.bus.clone().run(st.db.clone(), timing.event_poll)),
-            tokio::spawn(st.watcher.clone().run(st.clone(), timing.rearm_every)),
+            tokio::spawn(hub.run(self.schema.clone(), st.db.clone(), timing.event_poll)),
+            tokio::spawn(st.sla.watcher.clone().run(st.clone(), timing.rearm_every)),
+            tokio::spawn(sla::hub::run_retention(st.clone())),
         ];
         if st.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            tasks.push(tokio::spawn(cluster::run_listener(st.clone())));
+            tasks.push(tokio::spawn(sla::replicas::run_listener(st.clone())));
         }
         if st.alerts_active() {
             let url = st.config.smtp_url.clone().unwrap_or_default();
@@ -166,7 +165,7 @@ impl App {
                 sla::mailer::Mailer::new(&url, &st.config.default_from_email, timing.lease)?;
             tasks.push(tokio::spawn(mailer.run(
                 st.clone(),
-                st.mailer_wake.clone(),
+                st.sla.mailer_wake.clone(),
                 timing.outbox_poll,
             )));
         }

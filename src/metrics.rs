@@ -1,7 +1,7 @@
 //! The Prometheus registry and every metric family, declared in one place.
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -13,6 +13,13 @@ pub struct Metrics {
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
     pub sla_clock_owner: IntGauge,
+    /// SQL statements this process sent (every backend).
+    pub db_statements_total: IntCounter,
+    /// Executions of a subscription document for a live event: one per cohort and event,
+    /// however many subscribers the cohort has.
+    pub breach_event_renders_total: IntCounter,
+    /// Subscribers closed because their queue overflowed.
+    pub subscribers_lagged_total: IntCounter,
     pub workflow_execution_total: IntCounterVec,
     pub workflow_execution_duration_seconds: HistogramVec,
     pub workflow_sla_breach_total: IntCounterVec,
@@ -73,6 +80,12 @@ fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec 
     g
 }
 
+fn plain_counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid counter");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid gauge");
     r.register(Box::new(g.clone())).expect("unique metric");
@@ -123,6 +136,21 @@ impl Metrics {
                 &r,
                 "workflow_intel_sla_clock_owner",
                 "1 while this replica owns the SLA clock (always 1 on SQLite).",
+            ),
+            db_statements_total: plain_counter(
+                &r,
+                "workflow_intel_db_statements_total",
+                "SQL statements sent to the database by this process.",
+            ),
+            breach_event_renders_total: plain_counter(
+                &r,
+                "workflow_intel_breach_event_renders_total",
+                "Executions of a subscription for a live breach event (one per cohort and event).",
+            ),
+            subscribers_lagged_total: plain_counter(
+                &r,
+                "workflow_intel_subscribers_lagged_total",
+                "WebSocket subscribers closed with 1013 because their queue overflowed.",
             ),
             workflow_execution_total: counter(
                 &r,

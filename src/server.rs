@@ -4,10 +4,9 @@ use crate::AppState;
 use crate::auth::{self, AuthState};
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::Loaders;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use crate::ws;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Data};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State, WebSocketUpgrade};
@@ -96,7 +95,7 @@ fn json_response(resp: &BatchResponse) -> Response {
 async fn auth_state(state: &AppState, token: Option<&str>) -> AuthState {
     match token {
         None => AuthState::Anonymous,
-        Some(t) => match auth::authenticate(&state.db, t).await {
+        Some(t) => match state.tokens.authenticate(&state.db, t).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "authenticating a token");
@@ -219,7 +218,7 @@ async fn graphql_get(State(http): State<Http>, req: Request) -> Response {
 
 /// The token in a `connection_init` payload: `{"Authorization": "Bearer …"}` or
 /// `{"token": "…"}` (header names in any case).
-fn init_token(payload: &serde_json::Value) -> Option<String> {
+pub(crate) fn init_token(payload: &serde_json::Value) -> Option<String> {
     let obj = payload.as_object()?;
     for (k, v) in obj {
         let Some(s) = v.as_str() else { continue };
@@ -244,17 +243,27 @@ impl Drop for WsGuard {
 
 async fn websocket(http: Http, req: Request) -> Response {
     let (mut parts, _body) = req.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
+    let upgrade = upgrade.protocols(ws::Protocol::NAMES);
+    // A client that offers no subprotocol speaks graphql-transport-ws; one that offers only
+    // others is refused.
+    let offered = parts.headers.contains_key(header::SEC_WEBSOCKET_PROTOCOL);
+    let protocol = match upgrade.selected_protocol().and_then(|v| v.to_str().ok()) {
+        Some(name) => ws::Protocol::from_name(name),
+        None if !offered => Some(ws::Protocol::TransportWs),
+        None => None,
+    };
+    let Some(protocol) = protocol else {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported WebSocket subprotocol: use graphql-transport-ws or graphql-ws",
+        );
+    };
     let Http { schema, state } = http;
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_BODY_BYTES)
         // Small buffers: most connections are idle subscribers (the defaults, 128 KiB each,
         // would cost ~150 KB per subscriber).
@@ -264,18 +273,7 @@ async fn websocket(http: Http, req: Request) -> Response {
             let gauge = state.metrics.graphql_websocket_connections_active.clone();
             gauge.inc();
             let _guard = WsGuard(gauge);
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let Some(token) = init_token(&payload) else {
-                        return Err(crate::error::AppError::Unauthenticated.into());
-                    };
-                    match auth_state(&state, Some(&token)).await {
-                        a @ AuthState::User(_) => Ok(data_for(&state, a)),
-                        _ => Err(crate::error::AppError::Unauthenticated.into()),
-                    }
-                })
-                .serve()
-                .await
+            ws::serve(socket, protocol, schema, state).await
         })
 }
 

@@ -1,7 +1,7 @@
 //! Batched relation loading: a list of N items costs one statement per relation, not N.
 //! Every loader is bound to the caller's company, so a relation never crosses tenants.
 use crate::entity::{action, execution, sla, step_execution, user, workflow};
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,25 +9,31 @@ use uuid::Uuid;
 
 pub type LoadError = Arc<DbErr>;
 
+/// The loaders of one request (or of one live event). Rows are cached for the loaders' life,
+/// as DataLoader intends, so a live event's snapshot can be fed in before its resolvers run.
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
+    pub users: DataLoader<UserLoader, HashMapCache>,
     pub actions: DataLoader<ActionByTypeLoader>,
-    pub workflows: DataLoader<WorkflowLoader>,
-    pub slas: DataLoader<ById<sla::Entity>>,
-    pub executions: DataLoader<ById<execution::Entity>>,
+    pub workflows: DataLoader<WorkflowLoader, HashMapCache>,
+    pub slas: DataLoader<ById<sla::Entity>, HashMapCache>,
+    pub executions: DataLoader<ById<execution::Entity>, HashMapCache>,
     pub steps: DataLoader<StepsByExecution>,
+}
+
+fn cached<T: Loader<K>, K>(loader: T) -> DataLoader<T, HashMapCache>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 impl Loaders {
     pub fn new(db: DatabaseConnection, company_id: Uuid) -> Self {
         Loaders {
-            users: DataLoader::new(
-                UserLoader {
-                    db: db.clone(),
-                    company_id,
-                },
-                tokio::spawn,
-            ),
+            users: cached(UserLoader {
+                db: db.clone(),
+                company_id,
+            }),
             actions: DataLoader::new(
                 ActionByTypeLoader {
                     db: db.clone(),
@@ -35,33 +41,43 @@ impl Loaders {
                 },
                 tokio::spawn,
             ),
-            workflows: DataLoader::new(
-                WorkflowLoader {
-                    db: db.clone(),
-                    company_id,
-                },
-                tokio::spawn,
-            ),
-            slas: DataLoader::new(
-                ById::new(
-                    db.clone(),
-                    company_id,
-                    sla::Column::Id,
-                    sla::Column::CompanyId,
-                ),
-                tokio::spawn,
-            ),
-            executions: DataLoader::new(
-                ById::new(
-                    db.clone(),
-                    company_id,
-                    execution::Column::Id,
-                    execution::Column::CompanyId,
-                ),
-                tokio::spawn,
-            ),
+            workflows: cached(WorkflowLoader {
+                db: db.clone(),
+                company_id,
+            }),
+            slas: cached(ById::new(
+                db.clone(),
+                company_id,
+                sla::Column::Id,
+                sla::Column::CompanyId,
+            )),
+            executions: cached(ById::new(
+                db.clone(),
+                company_id,
+                execution::Column::Id,
+                execution::Column::CompanyId,
+            )),
             steps: DataLoader::new(StepsByExecution { db, company_id }, tokio::spawn),
         }
+    }
+}
+
+impl Loaders {
+    /// Feeds a live event's snapshot in, so that resolving the event reads no rows. Only rows
+    /// of the loaders' own company are fed (the loaders stay tenant-bound).
+    pub async fn prime(&self, ev: &crate::sla::hub::BreachEvent) {
+        let company = ev.company_id;
+        if let Some(s) = ev.sla.as_ref().filter(|s| s.company_id == company) {
+            self.slas.feed_one(s.id, s.clone()).await;
+        }
+        if let Some(e) = ev.execution.as_ref().filter(|e| e.company_id == company) {
+            self.executions.feed_one(e.id, e.clone()).await;
+        }
+        if let Some(w) = ev.workflow.as_ref().filter(|w| w.company_id == company) {
+            self.workflows.feed_one(w.id, w.clone()).await;
+        }
+        let users = ev.users.iter().filter(|u| u.company_id == company);
+        self.users.feed_many(users.map(|u| (u.id, u.clone()))).await;
     }
 }
 

@@ -18,7 +18,7 @@ pub async fn after_breach(state: &AppState, b: &breach::Model, s: &sla::Model) {
         .workflow_sla_breach_total
         .with_label_values(&[b.severity.as_str(), name.as_str()])
         .inc();
-    state.mailer_wake.notify_one();
+    state.sla.events_committed();
 }
 
 /// After an execution finished (and committed), with the breaches its completion recorded.
@@ -57,8 +57,7 @@ pub async fn after_completion(
             .set(s.target_duration_seconds as f64);
     }
     if !new.is_empty() {
-        state.bus_committed();
-        state.mailer_wake.notify_one();
+        state.sla.events_committed();
     }
 }
 

@@ -1,5 +1,5 @@
 //! SLAs' part of the schema: definitions, breaches, acknowledgement and the live stream.
-use super::bus::EventBus;
+use super::hub::{LiveEvent, SubscribeProbe};
 use super::service::{self, BreachFilter, SlaFields};
 use super::slo::SloReport;
 use super::{BreachEventKind, Severity};
@@ -14,10 +14,8 @@ use crate::workflows::execution_graphql::Execution;
 use crate::workflows::graphql::Workflow;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use sea_orm::{ColumnTrait, QueryFilter};
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 pub struct Sla(pub sla::Model);
 
@@ -341,7 +339,7 @@ impl SlaMutation {
             },
         )
         .await?;
-        rearm(st).await;
+        st.sla.slas_changed(st).await;
         Ok(SlaPayload { sla: Sla(m) })
     }
 
@@ -366,7 +364,7 @@ impl SlaMutation {
             },
         )
         .await?;
-        rearm(st).await;
+        st.sla.slas_changed(st).await;
         Ok(SlaPayload { sla: Sla(m) })
     }
 
@@ -398,16 +396,10 @@ impl SlaMutation {
             st.clock.now(),
         )
         .await?;
-        st.bus_committed();
+        st.sla.events_committed();
         Ok(AcknowledgeBreachPayload {
             breach: SlaBreach(b),
         })
-    }
-}
-
-async fn rearm(st: &crate::AppState) {
-    if let Err(e) = st.watcher.rearm_all(st).await {
-        tracing::warn!(error = %e, "re-arming the SLA clock after an SLA change failed");
     }
 }
 
@@ -432,16 +424,20 @@ pub struct SlaSubscription;
 
 #[Subscription]
 impl SlaSubscription {
-    /// Breach events of the caller's company as they commit, in commit order. A client that
-    /// falls more than the buffer behind receives one LAGGED error saying how many events it
-    /// missed (re-read `unacknowledgedBreaches` to resynchronise), then the stream continues.
+    /// Breach events of the caller's company as they commit, in commit order, over WebSocket.
+    ///
+    /// With `afterSequence`, the matching events after that sequence are first replayed from
+    /// the event log (kept `EVENT_RETENTION_DAYS`), then the stream continues live, with no gap
+    /// and no duplicate at the seam. A subscriber whose queue fills up receives an error with
+    /// code LAGGED and `extensions.lastSequence`, and its connection is closed with 1013: it
+    /// resumes with `afterSequence: lastSequence`.
     async fn sla_breach_events(
         &self,
         ctx: &Context<'_>,
         filter: Option<BreachEventFilterInput>,
+        after_sequence: Option<i64>,
     ) -> Result<impl Stream<Item = Result<BreachEvent>> + use<>> {
-        let auth = ctx.auth()?.clone();
-        let st = ctx.state()?.clone();
+        let auth = ctx.auth()?;
         let f = filter.unwrap_or_default();
         let workflow = f
             .workflow_id
@@ -450,25 +446,32 @@ impl SlaSubscription {
             .transpose()?;
         let sla = f.sla_id.as_ref().map(|i| parse_id(i, "SLA")).transpose()?;
         let severity = f.severity.map(|s| s.as_str());
-        let rx = st.bus.subscribe();
-        Ok(BroadcastStream::new(rx).filter_map(move |item| {
-            let out = match item {
-                Ok(ev) => {
-                    let keep = ev.company_id == auth.company_id
-                        && workflow.is_none_or(|w| ev.workflow_id == w)
-                        && sla.is_none_or(|s| ev.breach.sla_id == s)
-                        && severity.is_none_or(|s| ev.breach.severity == s);
-                    keep.then(|| {
-                        Ok(BreachEvent {
-                            kind: ev.kind,
-                            breach: SlaBreach(ev.breach.clone()),
-                            sequence: ev.seq,
-                        })
-                    })
-                }
-                Err(BroadcastStreamRecvError::Lagged(n)) => Some(Err(AppError::Lagged(n).into())),
-            };
-            async move { out }
-        }))
+        if after_sequence.is_some_and(|a| a < 0) {
+            return Err(AppError::bad("afterSequence must be 0 or more").into());
+        }
+        if let Some(probe) = ctx.data_opt::<SubscribeProbe>() {
+            if let Ok(mut slot) = probe.after_sequence.lock() {
+                *slot = after_sequence;
+            }
+            return Ok(futures_util::stream::iter(None));
+        }
+        let Some(LiveEvent(ev)) = ctx.data_opt::<LiveEvent>() else {
+            return Err(AppError::bad(
+                "subscriptions are served over WebSocket at /graphql (graphql-transport-ws or graphql-ws)",
+            )
+            .into());
+        };
+        let keep = ev.company_id == auth.company_id
+            && workflow.is_none_or(|w| ev.workflow_id == w)
+            && sla.is_none_or(|s| ev.breach.sla_id == s)
+            && severity.is_none_or(|s| ev.breach.severity == s);
+        let item = keep.then(|| {
+            Ok(BreachEvent {
+                kind: ev.kind,
+                breach: SlaBreach(ev.breach.clone()),
+                sequence: ev.seq,
+            })
+        });
+        Ok(futures_util::stream::iter(item))
     }
 }

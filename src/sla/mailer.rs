@@ -202,7 +202,7 @@ impl Mailer {
                 )
                 .await?;
                 etxn.commit().await?;
-                state.bus_committed();
+                state.sla.events_committed();
                 Ok(true)
             }
             Err(e) => {

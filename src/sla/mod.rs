@@ -1,9 +1,11 @@
 //! SLAs: definitions, the clock that watches running executions, breaches, SLO maths, the
-//! breach event bus, and the alert outbox with its mailer.
-pub mod bus;
+//! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod effects;
 pub mod graphql;
+pub mod hub;
 pub mod mailer;
+pub mod replicas;
+pub mod runtime;
 pub mod service;
 pub mod slo;
 pub mod watcher;

@@ -234,7 +234,7 @@ pub async fn append_event(
     })
     .exec_without_returning(db)
     .await?;
-    crate::cluster::notify(db, "event").await?;
+    super::replicas::notify(db, "event").await?;
     Ok(())
 }
 

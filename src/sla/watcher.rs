@@ -197,7 +197,7 @@ impl Watcher {
             }
         }
         if recorded > 0 {
-            state.bus_committed();
+            state.sla.events_committed();
         }
         recorded
     }
@@ -227,7 +227,7 @@ impl Watcher {
             let got: Result<bool, _> = sea_orm::sqlx::query_scalar(
                 "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
             )
-            .bind(crate::cluster::CLOCK_LOCK)
+            .bind(super::replicas::CLOCK_LOCK)
             .fetch_one(&mut conn)
             .await;
             match got {

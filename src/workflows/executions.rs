@@ -94,11 +94,7 @@ pub async fn start(
         .exec_without_returning(db)
         .await?;
     let slas = active_for_workflow(db, auth.company_id, wf.id).await?;
-    state.watcher.arm(&m, &slas);
-    if !state.watcher.is_owner() {
-        // The replica that owns the SLA clock arms it.
-        crate::cluster::notify(db, &format!("exec:{}", m.id)).await?;
-    }
+    state.sla.execution_started(db, &m, &slas).await?;
     Ok(m)
 }
 
@@ -517,12 +513,12 @@ pub async fn import_into(
             .len();
     }
     txn.commit().await?;
-    for e in &running {
-        state.watcher.arm(e, &slas_by_wf[&e.workflow_id]);
-    }
-    if report.breaches > 0 {
-        state.bus_committed();
-    }
+    state.sla.executions_finished(
+        running
+            .iter()
+            .map(|e| (e, slas_by_wf[&e.workflow_id].as_slice())),
+        report.breaches,
+    );
     Ok(report)
 }
 

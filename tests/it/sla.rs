@@ -596,7 +596,7 @@ fn rss_bytes() -> u64 {
 }
 
 #[tokio::test]
-async fn a_subscriber_that_stops_reading_cannot_grow_memory() {
+async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
     let s = setup(Config::default(), json!([])).await;
     let exec = start(&s).await;
     s.app
@@ -609,8 +609,11 @@ async fn a_subscriber_that_stops_reading_cannot_grow_memory() {
         "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    // Build one real event to replay 100,000 times through the bus.
+    eventually("the subscriber joined its cohort", || async {
+        s.app.app.state.sla.hub.sizes().1 == 1
+    })
+    .await;
+    // One real event, delivered 10,000 times through the hub to a client that reads nothing.
     use sea_orm::EntityTrait;
     let model = workflow_intel::entity::breach::Entity::find()
         .one(&s.app.db)
@@ -620,39 +623,67 @@ async fn a_subscriber_that_stops_reading_cannot_grow_memory() {
     let company = model.company_id;
     let workflow_id = uuid::Uuid::parse_str(&s.workflow).unwrap();
     let before = rss_bytes();
-    let bus = s.app.app.state.bus.clone();
-    for i in 0..100_000i64 {
+    let hub = s.app.app.state.sla.hub.clone();
+    for i in 0..10_000i64 {
         let mut m = model.clone();
         m.notes = "x".repeat(200);
-        bus.publish(Arc::new(workflow_intel::sla::bus::BreachEvent {
+        let ev = workflow_intel::sla::hub::BreachEvent {
             seq: 1_000_000 + i,
             company_id: company,
             kind: workflow_intel::sla::BreachEventKind::Detected,
             breach: m,
             workflow_id,
-        }));
-        if i % 1000 == 0 {
-            tokio::task::yield_now().await;
-        }
+            sla: None,
+            execution: None,
+            workflow: None,
+            users: Vec::new(),
+        };
+        hub.deliver(&s.app.app.schema, &s.app.db, Arc::new(ev))
+            .await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let grown = rss_bytes().saturating_sub(before);
     assert!(
         grown < 64 * 1024 * 1024,
-        "RSS grew by {grown} bytes while 100,000 events passed an idle subscriber"
+        "RSS grew by {grown} bytes while 10,000 events passed a subscriber that reads nothing"
     );
-    // When it reads again it is told it lagged, and the stream goes on.
-    let mut lagged = false;
-    for _ in 0..3000 {
-        let Some(p) = next_payload(&mut ws, std::time::Duration::from_secs(2)).await else {
-            break;
-        };
-        if p["errors"][0]["extensions"]["code"] == "LAGGED" {
-            lagged = true;
-            break;
+    // When it reads again: the events that were written, then LAGGED naming the last of them,
+    // then a close with 1013.
+    let mut last_next = -1i64;
+    let mut lagged = None;
+    let mut close = None;
+    while let Ok(Some(Ok(msg))) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await
+    {
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "next" {
+                    let seq = v["payload"]["data"]["slaBreachEvents"]["sequence"]
+                        .as_i64()
+                        .unwrap();
+                    assert!(seq > last_next, "in order");
+                    last_next = seq;
+                } else if v["type"] == "error" {
+                    lagged = Some(v["payload"][0].clone());
+                }
+            }
+            Message::Close(f) => {
+                close = f;
+                break;
+            }
+            _ => {}
         }
     }
-    assert!(lagged, "the subscriber was told it lagged");
+    let lagged = lagged.expect("a LAGGED error before the close");
+    assert_eq!(lagged["extensions"]["code"], "LAGGED", "{lagged}");
+    assert_eq!(lagged["extensions"]["lastSequence"], last_next, "{lagged}");
+    assert!(last_next < 1_000_000 + 9_999, "it did fall behind");
+    let close = close.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1013, "{close:?}");
+    eventually("the subscriber left its cohort", || async {
+        s.app.app.state.sla.hub.sizes() == (0, 0)
+    })
+    .await;
     assert!(!b.is_empty());
 }
 

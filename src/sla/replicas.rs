@@ -1,4 +1,4 @@
-//! Running several replicas on one PostgreSQL.
+//! How the SLA runtimes of several replicas on one PostgreSQL coordinate.
 //!
 //! - **Wake-ups.** Transactions that append breach events `NOTIFY wi_wake, 'event'` (delivered
 //!   at commit); starting an execution notifies `exec:<id>`. Every replica LISTENs and wakes
@@ -53,19 +53,19 @@ pub async fn run_listener(state: Arc<AppState>) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        state.bus_committed();
-        state.watcher.rearm_soon();
+        state.sla.hub.committed();
+        state.sla.watcher.rearm_soon();
         loop {
             match listener.recv().await {
                 Ok(n) => {
                     let payload = n.payload();
                     if payload == "event" {
-                        state.bus_committed();
+                        state.sla.hub.committed();
                     } else if let Some(id) = payload
                         .strip_prefix("exec:")
                         .and_then(|s| Uuid::parse_str(s).ok())
                     {
-                        state.watcher.arm_by_id(&state, id).await;
+                        state.sla.watcher.arm_by_id(&state, id).await;
                     }
                 }
                 Err(e) => {
