@@ -121,6 +121,20 @@ enum TokenCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// List a company's tokens (id, user, created, revoked).
+    List {
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Revoke a token by its id (from `token list`). Servers stop accepting it within
+    /// TOKEN_CACHE_SECONDS, and close WebSockets opened with it.
+    Revoke {
+        id: uuid::Uuid,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -228,22 +242,7 @@ async fn main() -> anyhow::Result<()> {
             open(&cfg).await?;
             println!("migrations applied to {}", cfg.database_url);
         }
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    company,
-                    email,
-                    role,
-                    database_url,
-                },
-        } => {
-            let conn = open_with(&mut cfg, database_url).await?;
-            let t = auth::issue_token(&conn, &company, &email, role.into())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", t.token);
-            eprintln!("token for {email} ({company}); it is shown only once");
-        }
+        Command::Token { command } => tokens(command, cfg).await?,
         Command::Templates { command } => templates(command, cfg).await?,
         Command::Suggestions {
             command:
@@ -401,6 +400,59 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use workflow_intel::entity::{api_token, company};
+    match command {
+        TokenCommand::Create {
+            company,
+            email,
+            role,
+            database_url,
+        } => {
+            let conn = open_with(&mut cfg, database_url).await?;
+            let t = auth::issue_token(&conn, &company, &email, role.into())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", t.token);
+            eprintln!("token for {email} ({company}); it is shown only once");
+        }
+        TokenCommand::List {
+            company: name,
+            database_url,
+        } => {
+            let conn = open_with(&mut cfg, database_url).await?;
+            let c = company::Entity::find()
+                .filter(company::Column::Name.eq(name.as_str()))
+                .one(&conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no company {name:?}"))?;
+            let rows = auth::list_tokens(&conn, c.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{:<36}  {:<30}  {:<20}  revoked", "id", "user", "created");
+            for (t, u) in rows {
+                let email = u.map(|u| u.email).unwrap_or_default();
+                let revoked = t.revoked_at.map(|r| r.to_rfc3339()).unwrap_or("-".into());
+                let created = t.created_at.format("%Y-%m-%dT%H:%M:%SZ");
+                println!("{:<36}  {email:<30}  {created:<20}  {revoked}", t.id);
+            }
+        }
+        TokenCommand::Revoke { id, database_url } => {
+            let conn = open_with(&mut cfg, database_url).await?;
+            let t = api_token::Entity::find_by_id(id)
+                .one(&conn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no token {id}"))?;
+            auth::revoke_token(&conn, t.company_id, id, chrono::Utc::now())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("revoked {id}; servers refuse it within their TOKEN_CACHE_SECONDS");
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 pub mod extension;
 pub mod loaders;
 pub mod pagination;
+pub mod tokens;
 
 use crate::AppState;
 use crate::auth::AuthState;
@@ -19,6 +20,7 @@ pub struct Query(
     crate::sla::graphql::SlaQuery,
     crate::templates::graphql::TemplateQuery,
     crate::suggestions::graphql::SuggestionQuery,
+    tokens::TokenQuery,
     MetaQuery,
 );
 
@@ -31,6 +33,7 @@ pub struct Mutation(
     crate::sla::graphql::SlaMutation,
     crate::templates::graphql::TemplateMutation,
     crate::suggestions::graphql::SuggestionMutation,
+    tokens::TokenMutation,
 );
 
 #[derive(async_graphql::MergedSubscription, Default)]

@@ -6,6 +6,7 @@ mod suggestions;
 
 mod api;
 mod conditions;
+mod live;
 mod n_plus_one;
 mod playground;
 mod replicas;

@@ -22,6 +22,23 @@ pub struct TestApp {
     background: Option<Background>,
 }
 
+/// Background timing for tests: quick polls, so that a missed wake-up shows as a delay.
+pub const TEST_TIMING: Timing = Timing {
+    event_poll: std::time::Duration::from_millis(200),
+    rearm_every: std::time::Duration::from_secs(2),
+    outbox_poll: std::time::Duration::from_millis(200),
+    lease: chrono::Duration::seconds(60),
+};
+
+/// Background timing with no periodic polls within a test's life: only wake-ups move things,
+/// so statement counts are exact.
+pub const QUIET_TIMING: Timing = Timing {
+    event_poll: std::time::Duration::from_secs(3600),
+    rearm_every: std::time::Duration::from_secs(3600),
+    outbox_poll: std::time::Duration::from_secs(3600),
+    lease: chrono::Duration::seconds(60),
+};
+
 /// A fresh database: in-memory SQLite, or a new schema in `TEST_DATABASE_URL`.
 pub async fn fresh_db() -> DatabaseConnection {
     match std::env::var("TEST_DATABASE_URL") {
@@ -72,6 +89,16 @@ impl TestApp {
         conn: &mut DatabaseConnection,
         clock: Option<Arc<ManualClock>>,
     ) -> Self {
+        Self::spawn_timed(config, conn, clock, TEST_TIMING).await
+    }
+
+    /// Like `spawn_on`, with the background tasks' timing given.
+    pub async fn spawn_timed(
+        config: Config,
+        conn: &mut DatabaseConnection,
+        clock: Option<Arc<ManualClock>>,
+        timing: Timing,
+    ) -> Self {
         let conn = conn.clone();
         let mut conn = conn;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -89,14 +116,7 @@ impl TestApp {
             None => Arc::new(workflow_intel::clock::SystemClock),
         };
         let app = workflow_intel::build_with_clock(config, conn.clone(), clock);
-        let background = app
-            .start_background(Timing {
-                event_poll: std::time::Duration::from_millis(200),
-                rearm_every: std::time::Duration::from_secs(2),
-                outbox_poll: std::time::Duration::from_millis(200),
-                lease: chrono::Duration::seconds(60),
-            })
-            .expect("background tasks");
+        let background = app.start_background(timing).expect("background tasks");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

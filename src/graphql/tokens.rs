@@ -1,0 +1,102 @@
+//! API tokens in the schema: admins list their company's tokens and revoke them.
+use super::pagination::{Page, paginate};
+use super::{CtxExt, User};
+use crate::auth::{self, CtxAuth};
+use crate::entity::api_token;
+use crate::error::AppError;
+use crate::ids::parse_id;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// An API token (never its secret: only its hash is stored).
+pub struct ApiToken(pub api_token::Model);
+
+#[Object]
+impl ApiToken {
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// What the token was issued as (`cli` for `token create`).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Whose requests the token makes.
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let u = ctx
+            .loaders()?
+            .users
+            .load_one(self.0.user_id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(u.map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was revoked; null while it works.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+    async fn revoked(&self) -> bool {
+        self.0.revoked_at.is_some()
+    }
+}
+
+#[derive(Default)]
+pub struct TokenQuery;
+
+#[Object]
+impl TokenQuery {
+    /// The company's API tokens, oldest first (admins only).
+    async fn api_tokens(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Page<ApiToken>> {
+        let a = ctx.auth()?;
+        a.require_admin()?;
+        let q = api_token::Entity::find().filter(api_token::Column::CompanyId.eq(a.company_id));
+        let db = &ctx.state()?.db;
+        Ok(paginate(db, q, api_token::Column::Id, first, after, |m| {
+            (m.id, ApiToken(m))
+        })
+        .await?)
+    }
+}
+
+#[derive(InputObject)]
+pub struct RevokeApiTokenInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeApiTokenPayload {
+    pub api_token: ApiToken,
+}
+
+#[derive(Default)]
+pub struct TokenMutation;
+
+#[Object]
+impl TokenMutation {
+    /// Revokes a token of the company (admins only). It stops working at once on this
+    /// replica, and within `TOKEN_CACHE_SECONDS` on every other; WebSockets opened with it are
+    /// closed with 4403. Revoking it again is a CONFLICT.
+    async fn revoke_api_token(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeApiTokenInput,
+    ) -> Result<RevokeApiTokenPayload> {
+        let a = ctx.auth()?;
+        a.require_admin()?;
+        let st = ctx.state()?;
+        let id = parse_id(&input.id, "token")?;
+        let t = auth::revoke_token(&st.db, a.company_id, id, st.clock.now()).await?;
+        st.tokens.forget(&t.token_hash).await;
+        Ok(RevokeApiTokenPayload {
+            api_token: ApiToken(t),
+        })
+    }
+}

@@ -1,0 +1,529 @@
+//! The live breach stream as dashboards drive it: the graphql-transport-ws protocol with raw
+//! clients (every close code), cohorts that share one execution per event, resuming with
+//! `afterSequence`, and tokens that are cached, listed and revoked.
+use crate::sla::{Setup, eventually, setup, t0, with_app};
+use crate::support::*;
+use chrono::Duration;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use workflow_intel::clock::ManualClock;
+use workflow_intel::config::Config;
+use workflow_intel::model::Role;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw WebSocket client speaking JSON frames.
+pub struct Ws(Socket);
+
+impl Ws {
+    pub async fn connect(app: &TestApp, protocol: &str) -> Ws {
+        let mut req = format!("ws://{}/graphql", app.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("connect");
+        Ws(ws)
+    }
+
+    /// Connected, initialised with `token` and acknowledged.
+    pub async fn ready(app: &TestApp, token: &str) -> Ws {
+        let mut ws = Ws::connect(app, "graphql-transport-ws").await;
+        ws.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+            .await;
+        let ack = ws.next().await.expect("ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.0
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"type": "subscribe", "id": id, "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// The next JSON message within 10 s (None on close or timeout).
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).ok(),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The close code the server ends with (skipping any messages before it).
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
+                .await
+                .ok()??;
+            match msg {
+                Ok(Message::Close(Some(f))) => return Some(u16::from(f.code)),
+                Ok(Message::Close(None)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+const EVENTS: &str = "subscription($after: Int) { slaBreachEvents(filter: {severity: CRITICAL}, afterSequence: $after) {
+  kind sequence breach { id severity actualDurationSeconds sla { name } execution { externalId workflow { name owner { email } } } } } }";
+
+#[tokio::test]
+async fn every_close_code_of_graphql_transport_ws() {
+    let config = Config {
+        ws_init_timeout_seconds: 1,
+        ..Config::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+
+    // 4408: no connection_init within the init timeout.
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    assert_eq!(ws.close_code().await, Some(4408));
+
+    // 4401: subscribe before the ack.
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    ws.subscribe("1", "subscription { slaBreachEvents { kind } }", json!({}))
+        .await;
+    assert_eq!(ws.close_code().await, Some(4401));
+
+    // 4403: credentials rejected (a wrong token, and none).
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({"type": "connection_init", "payload": {"token": "wi_nope"}}))
+        .await;
+    assert_eq!(ws.close_code().await, Some(4403));
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({"type": "connection_init"})).await;
+    assert_eq!(ws.close_code().await, Some(4403));
+
+    // 4429: a second connection_init.
+    let mut ws = Ws::ready(&app, &t).await;
+    ws.send(json!({"type": "connection_init", "payload": {"token": t}}))
+        .await;
+    assert_eq!(ws.close_code().await, Some(4429));
+
+    // 4409: a subscription id already in use.
+    let mut ws = Ws::ready(&app, &t).await;
+    ws.subscribe("a", "subscription { slaBreachEvents { kind } }", json!({}))
+        .await;
+    ws.subscribe("a", "subscription { slaBreachEvents { kind } }", json!({}))
+        .await;
+    assert_eq!(ws.close_code().await, Some(4409));
+
+    // 4400: invalid messages of several kinds.
+    for bad in [
+        "not json".to_string(),
+        json!({"type": "nonsense"}).to_string(),
+        json!({"type": "subscribe", "payload": {"query": "{ viewer { email } }"}}).to_string(),
+        json!({"type": "subscribe", "id": "x", "payload": {}}).to_string(),
+    ] {
+        let mut ws = Ws::ready(&app, &t).await;
+        ws.0.send(Message::Text(bad.clone().into())).await.unwrap();
+        assert_eq!(ws.close_code().await, Some(4400), "{bad}");
+    }
+
+    // Ping is answered with pong, carrying the payload back.
+    let mut ws = Ws::ready(&app, &t).await;
+    ws.send(json!({"type": "ping", "payload": {"n": 1}})).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        json!({"type": "pong", "payload": {"n": 1}})
+    );
+    // A validation error is an `error` message for that id; the socket stays open.
+    ws.subscribe(
+        "v",
+        "subscription { slaBreachEvents { nonsense } }",
+        json!({}),
+    )
+    .await;
+    let err = ws.next().await.unwrap();
+    assert_eq!(err["type"], "error");
+    assert_eq!(err["id"], "v");
+    assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    ws.send(json!({"type": "ping"})).await;
+    assert_eq!(ws.next().await.unwrap()["type"], "pong");
+}
+
+#[tokio::test]
+async fn keepalive_pings_and_the_legacy_protocol() {
+    let config = Config {
+        ws_keepalive_seconds: 1,
+        ..Config::default()
+    };
+    let clock = Arc::new(ManualClock::new(t0()));
+    let mut conn = fresh_db().await;
+    workflow_intel::db::migrate(&conn).await.unwrap();
+    let app = TestApp::spawn_on(config, &mut conn, Some(clock.clone())).await;
+    let s = with_app(app, clock, json!([])).await;
+
+    // graphql-transport-ws: the server pings on its own.
+    let mut ws = Ws::ready(&s.app, &s.token).await;
+    assert_eq!(ws.next().await.unwrap(), json!({"type": "ping"}));
+
+    // Legacy graphql-ws: ack and ka, `start` streams `data`, `stop` ends with `complete`.
+    let mut legacy = Ws::connect(&s.app, "graphql-ws").await;
+    legacy
+        .send(json!({"type": "connection_init", "payload": {"token": s.token}}))
+        .await;
+    assert_eq!(legacy.next().await.unwrap()["type"], "connection_ack");
+    assert_eq!(legacy.next().await.unwrap()["type"], "ka");
+    legacy
+        .send(json!({"type": "start", "id": "L", "payload": {"query": "subscription { slaBreachEvents { kind breach { severity } } }"}}))
+        .await;
+    eventually("the legacy subscriber joined", || async {
+        s.app.app.state.sla.hub.sizes().1 == 1
+    })
+    .await;
+    let exec = crate::sla::start(&s).await;
+    s.clock.advance(Duration::seconds(241));
+    let data = loop {
+        let m = legacy.next().await.expect("a data message");
+        if m["type"] == "data" {
+            break m;
+        }
+    };
+    assert_eq!(data["id"], "L");
+    assert_eq!(
+        data["payload"]["data"]["slaBreachEvents"]["breach"]["severity"],
+        "WARNING"
+    );
+    legacy.send(json!({"type": "stop", "id": "L"})).await;
+    let complete = loop {
+        let m = legacy.next().await.expect("complete");
+        if m["type"] == "complete" {
+            break m;
+        }
+    };
+    assert_eq!(complete["id"], "L");
+    eventually("the legacy subscriber left", || async {
+        s.app.app.state.sla.hub.sizes() == (0, 0)
+    })
+    .await;
+    assert!(!exec.is_empty());
+}
+
+/// One execution of `execs` overrunning executions (400 s against the 300 s SLA).
+fn overrunning(s: &Setup, tag: &str, n: usize) -> Value {
+    let execs: Vec<Value> = (0..n)
+        .map(|i| {
+            let end = t0() - Duration::minutes(i as i64);
+            json!({"workflowId": s.workflow, "externalId": format!("{tag}-{i}"), "status": "COMPLETED",
+                   "startedAt": (end - Duration::seconds(400)).to_rfc3339(), "completedAt": end.to_rfc3339()})
+        })
+        .collect();
+    json!({"input": {"executions": execs}})
+}
+
+const IMPORT: &str = r#"mutation($input: ImportExecutionsInput!) { importExecutions(input: $input) { imported breaches } }"#;
+
+/// Reads `next` messages until one carries a breach event; returns its raw payload text.
+async fn next_event(ws: &mut Ws) -> Value {
+    loop {
+        let m = ws.next().await.expect("an event");
+        if m["type"] == "next" {
+            return m;
+        }
+        assert_ne!(m["type"], "error", "{m}");
+    }
+}
+
+async fn quiet_setup(config: Config) -> Setup {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let mut conn = fresh_db().await;
+    workflow_intel::db::migrate(&conn).await.unwrap();
+    let app = TestApp::spawn_timed(config, &mut conn, Some(clock.clone()), QUIET_TIMING).await;
+    with_app(app, clock, json!([])).await
+}
+
+/// Statements and renders that delivering one CRITICAL event to `n` subscribers costs.
+async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<Value>) {
+    let mut clients = Vec::new();
+    for _ in 0..n {
+        let mut ws = Ws::ready(&s.app, &s.token).await;
+        ws.subscribe("s", EVENTS, json!({})).await;
+        clients.push(ws);
+    }
+    eventually("every subscriber joined one cohort", || async {
+        s.app.app.state.sla.hub.sizes() == (1, n)
+    })
+    .await;
+    let renders = &s.app.app.state.metrics.breach_event_renders_total;
+    let (stmts0, renders0) = (s.app.statements.load(Ordering::SeqCst), renders.get());
+    let r = s.app.data(&s.token, IMPORT, overrunning(s, tag, 1)).await;
+    assert_eq!(r["importExecutions"]["breaches"], 2, "warning and critical");
+    let mut got = Vec::new();
+    for ws in &mut clients {
+        got.push(next_event(ws).await["payload"].clone());
+    }
+    let cost = s.app.statements.load(Ordering::SeqCst) - stmts0;
+    let rendered = renders.get() - renders0;
+    for ws in &mut clients {
+        ws.send(json!({"type": "complete", "id": "s"})).await;
+        let _ = ws.0.close(None).await;
+    }
+    eventually("every subscriber left", || async {
+        s.app.app.state.sla.hub.sizes() == (0, 0)
+    })
+    .await;
+    (cost, rendered, got)
+}
+
+#[tokio::test]
+async fn one_event_costs_the_same_statements_for_1_and_500_subscribers() {
+    let config = Config {
+        token_cache_seconds: 3600,
+        ..Config::default()
+    };
+    let s = quiet_setup(config).await;
+    let (one, renders_one, _) = cost_of_one_event(&s, 1, "one").await;
+    let (many, renders_many, payloads) = cost_of_one_event(&s, 500, "many").await;
+    assert_eq!(
+        one, many,
+        "the same SQL for 1 and for 500 subscribers (the import, then one load of the snapshot)"
+    );
+    // Two events (warning, critical) each run once for the one cohort.
+    assert_eq!((renders_one, renders_many), (2, 2));
+    // Every subscriber got the same payload, with everything from the snapshot.
+    assert!(payloads.iter().all(|p| p == &payloads[0]));
+    let ev = &payloads[0]["data"]["slaBreachEvents"];
+    assert_eq!(ev["breach"]["severity"], "CRITICAL");
+    assert_eq!(ev["breach"]["sla"]["name"], "Discount turnaround");
+    assert_eq!(ev["breach"]["execution"]["externalId"], "many-0");
+    assert_eq!(
+        ev["breach"]["execution"]["workflow"]["owner"]["email"],
+        "owner@acme.io"
+    );
+}
+
+#[tokio::test]
+async fn after_sequence_replays_then_goes_live_without_gap_or_duplicate() {
+    let s = setup(Config::default(), json!([])).await;
+    let r = s
+        .app
+        .data(&s.token, IMPORT, overrunning(&s, "old", 3))
+        .await;
+    assert_eq!(r["importExecutions"]["breaches"], 6);
+    // Read the CRITICAL sequences so far from the log, through a replay from 0.
+    let mut ws = Ws::ready(&s.app, &s.token).await;
+    ws.subscribe("all", EVENTS, json!({"after": 0})).await;
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let e = next_event(&mut ws).await;
+        seqs.push(
+            e["payload"]["data"]["slaBreachEvents"]["sequence"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    // Resume after the first: the other two come from the log, then the stream is live.
+    let mut resumed = Ws::ready(&s.app, &s.token).await;
+    resumed
+        .subscribe("r", EVENTS, json!({"after": seqs[0]}))
+        .await;
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let e = next_event(&mut resumed).await;
+        got.push(
+            e["payload"]["data"]["slaBreachEvents"]["sequence"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    assert_eq!(got, seqs[1..].to_vec());
+    let r = s
+        .app
+        .data(&s.token, IMPORT, overrunning(&s, "new", 2))
+        .await;
+    assert_eq!(r["importExecutions"]["breaches"], 4);
+    let mut live = Vec::new();
+    for _ in 0..2 {
+        let e = next_event(&mut resumed).await;
+        let ev = &e["payload"]["data"]["slaBreachEvents"];
+        assert!(
+            ev["breach"]["execution"]["externalId"]
+                .as_str()
+                .unwrap()
+                .starts_with("new-")
+        );
+        live.push(ev["sequence"].as_i64().unwrap());
+    }
+    assert!(live[0] > seqs[2] && live[1] > live[0], "{live:?}");
+    // Nothing more: no duplicate at the seam.
+    resumed.send(json!({"type": "ping"})).await;
+    assert_eq!(resumed.next().await.unwrap()["type"], "pong");
+
+    // A resume point the log no longer keeps is refused with a clear error.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    workflow_intel::entity::sla_event::Entity::delete_many()
+        .filter(workflow_intel::entity::sla_event::Column::Seq.lte(seqs[1]))
+        .exec(&s.app.db)
+        .await
+        .unwrap();
+    let mut late = Ws::ready(&s.app, &s.token).await;
+    late.subscribe("late", EVENTS, json!({"after": seqs[0]}))
+        .await;
+    let err = late.next().await.unwrap();
+    assert_eq!(err["type"], "error", "{err}");
+    assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        err["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer kept")
+    );
+    // Negative resume points are bad input.
+    late.subscribe("neg", EVENTS, json!({"after": -1})).await;
+    let err = late.next().await.unwrap();
+    assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn the_event_log_keeps_its_retention() {
+    let s = setup(Config::default(), json!([])).await;
+    let r = s.app.data(&s.token, IMPORT, overrunning(&s, "r", 2)).await;
+    assert_eq!(r["importExecutions"]["breaches"], 4);
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let count = || async {
+        workflow_intel::entity::sla_event::Entity::find()
+            .count(&s.app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 4);
+    use workflow_intel::clock::Clock;
+    let now = s.clock.now();
+    let kept = workflow_intel::sla::hub::prune(&s.app.db, now - Duration::days(7))
+        .await
+        .unwrap();
+    assert_eq!(kept, 0, "written just now: kept");
+    let gone = workflow_intel::sla::hub::prune(&s.app.db, now + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(gone, 4);
+    assert_eq!(count().await, 0);
+}
+
+const TOKENS: &str = "{ apiTokens(first: 50) { totalCount edges { node { id name revoked revokedAt user { email role } } } } }";
+const REVOKE: &str =
+    "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { apiToken { id revoked revokedAt } } }";
+
+fn token_id(list: &Value, email: &str) -> String {
+    list["apiTokens"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["user"]["email"] == email)
+        .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_are_listed_revoked_and_their_websockets_closed() {
+    let config = Config {
+        token_cache_seconds: 1,
+        ..Config::default()
+    };
+    let app = TestApp::spawn_with(config).await;
+    let admin = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let viewer = app.token("Acme", "viewer@acme.io", Role::Viewer).await;
+    let other = app.token("Other", "admin@other.io", Role::Admin).await;
+
+    // Only admins list tokens, and only their company's.
+    let v = app.gql(Some(&viewer), TOKENS, json!({})).await;
+    assert_eq!(code(&v), "FORBIDDEN");
+    let list = app.data(&admin, TOKENS, json!({})).await;
+    assert_eq!(list["apiTokens"]["totalCount"], 2);
+    let viewer_id = token_id(&list, "viewer@acme.io");
+    let other_list = app.data(&other, TOKENS, json!({})).await;
+    let other_id = token_id(&other_list, "admin@other.io");
+    let v = app.gql(Some(&admin), REVOKE, json!({"id": other_id})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "another company's token");
+
+    // The viewer works (and is now cached), over HTTP and WebSocket.
+    let d = app.data(&viewer, "{ viewer { email } }", json!({})).await;
+    assert_eq!(d["viewer"]["email"], "viewer@acme.io");
+    let mut ws = Ws::ready(&app, &viewer).await;
+    ws.subscribe("s", "subscription { slaBreachEvents { kind } }", json!({}))
+        .await;
+
+    // Revoked here: refused at once, and its socket is closed with 4403 within the bound.
+    let r = app.data(&admin, REVOKE, json!({"id": viewer_id})).await;
+    assert_eq!(r["revokeApiToken"]["apiToken"]["revoked"], true);
+    let v = app
+        .gql(Some(&viewer), "{ viewer { email } }", json!({}))
+        .await;
+    assert_eq!(code(&v), "UNAUTHENTICATED");
+    assert_eq!(ws.close_code().await, Some(4403));
+    let v = app
+        .gql(Some(&admin), REVOKE, json!({"id": viewer_id}))
+        .await;
+    assert_eq!(code(&v), "CONFLICT");
+
+    // Revoked elsewhere (another replica, the CLI): refused within the cache bound.
+    let d = app.data(&other, "{ viewer { email } }", json!({})).await;
+    assert_eq!(d["viewer"]["email"], "admin@other.io");
+    let company = app
+        .data(&other, "{ viewer { companyId } }", json!({}))
+        .await["viewer"]["companyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    workflow_intel::auth::revoke_token(
+        &app.db,
+        uuid::Uuid::parse_str(&company).unwrap(),
+        uuid::Uuid::parse_str(&other_id).unwrap(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    eventually("the other replica's revocation is seen", || async {
+        let v = app
+            .gql(Some(&other), "{ viewer { email } }", json!({}))
+            .await;
+        v.get("errors").is_some() && code(&v) == "UNAUTHENTICATED"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cached_token_costs_no_query() {
+    let app = TestApp::spawn_requests_only().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    app.data(&t, "{ __typename }", json!({})).await;
+    let before = app.statements.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        app.data(&t, "{ __typename }", json!({})).await;
+    }
+    assert_eq!(app.statements.load(Ordering::SeqCst), before);
+    // An unknown token is not looked up again either.
+    let _ = app
+        .gql(Some("wi_unknown"), "{ __typename }", json!({}))
+        .await;
+    let before = app.statements.load(Ordering::SeqCst);
+    let v = app
+        .gql(Some("wi_unknown"), "{ viewer { email } }", json!({}))
+        .await;
+    assert_eq!(code(&v), "UNAUTHENTICATED");
+    assert_eq!(app.statements.load(Ordering::SeqCst), before);
+}
