@@ -111,9 +111,19 @@ async fn start_server_with(database_url: &str, env: &[(&str, String)]) -> Server
 }
 
 async fn gql(client: &reqwest::Client, s: &Server, query: &str, vars: Value) -> Value {
+    gql_as(client, &s.base, &s.token, query, vars).await
+}
+
+async fn gql_as(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+    vars: Value,
+) -> Value {
     let v: Value = client
-        .post(format!("{}/graphql", s.base))
-        .bearer_auth(&s.token)
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
         .json(&json!({"query": query, "variables": vars}))
         .send()
         .await
@@ -126,9 +136,14 @@ async fn gql(client: &reqwest::Client, s: &Server, query: &str, vars: Value) -> 
 }
 
 async fn setup_workflow(client: &reqwest::Client, s: &Server) -> String {
-    let wf = gql(
+    setup_workflow_as(client, &s.base, &s.token).await
+}
+
+async fn setup_workflow_as(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let wf = gql_as(
         client,
-        s,
+        base,
+        token,
         "mutation($i: CreateWorkflowInput!) { createWorkflow(input: $i) { workflow { id } } }",
         json!({"i": {"name": "Load", "steps": [{"name": "a", "action": "task"}]}}),
     )
@@ -136,9 +151,10 @@ async fn setup_workflow(client: &reqwest::Client, s: &Server) -> String {
         .as_str()
         .unwrap()
         .to_string();
-    gql(
+    gql_as(
         client,
-        s,
+        base,
+        token,
         "mutation($i: CreateSlaInput!) { createSla(input: $i) { sla { id } } }",
         json!({"i": {"workflowId": wf, "name": "Load SLA", "targetDurationSeconds": 60, "warningThresholdSeconds": 30, "criticalThresholdSeconds": 60}}),
     )
@@ -153,122 +169,491 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn subscribers(n: usize) {
-    let dir = std::env::temp_dir().join(format!("wi-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/load.db?mode=rwc", dir.display());
-    let s = start_server(&url).await;
-    let client = reqwest::Client::new();
-    let wf = setup_workflow(&client, &s).await;
-    let exec = gql(&client, &s, "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id startedAt } } }", json!({"w": wf})).await;
-    let exec_id = exec["startExecution"]["execution"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let started = exec["startExecution"]["execution"]["startedAt"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = s.child.id();
-    let rss_before = rss_kib(pid);
+/// Scenario S's subscription: what a dashboard selects.
+const SUBSCRIPTION: &str = "subscription { slaBreachEvents(filter: {severity: CRITICAL}) { kind breach { id severity actualDurationSeconds sla { name } execution { externalId workflow { name } } } } }";
 
-    let ws_url = s.base.replace("http", "ws") + "/graphql";
-    let ready = Arc::new(tokio::sync::Barrier::new(n + 1));
-    let fire_at = Arc::new(tokio::sync::OnceCell::<Instant>::new());
-    let mut tasks = Vec::with_capacity(n);
-    let connect_start = Instant::now();
-    let gate = Arc::new(tokio::sync::Semaphore::new(256));
-    for _ in 0..n {
-        let ws_url = ws_url.clone();
-        let token = s.token.clone();
-        let ready = ready.clone();
-        let fire_at = fire_at.clone();
-        let gate = gate.clone();
-        tasks.push(tokio::spawn(async move {
-            let permit = gate.acquire_owned().await.unwrap();
-            let mut req = ws_url.into_client_request().unwrap();
-            req.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
-            let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("ws");
-            ws.send(Message::Text(json!({"type": "connection_init", "payload": {"token": token}}).to_string().into())).await.unwrap();
-            while let Some(Ok(m)) = ws.next().await {
-                if let Message::Text(t) = m
-                    && t.contains("connection_ack")
-                {
-                    break;
-                }
-            }
-            ws.send(Message::Text(json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { slaBreachEvents { kind breach { id severity } } }"}}).to_string().into())).await.unwrap();
-            drop(permit);
-            ready.wait().await;
-            let got = tokio::time::timeout(Duration::from_secs(30), async {
-                while let Some(Ok(m)) = ws.next().await {
-                    if let Message::Text(t) = m
-                        && t.contains("\"next\"")
-                    {
-                        return Some(Instant::now());
+/// A company of the scenario, with its token and an SLA'd workflow.
+struct Company {
+    token: String,
+    workflow: String,
+}
+
+/// Creates a company (and its admin token) through the CLI, then its workflow and SLA.
+async fn company(client: &reqwest::Client, url: &str, server: &Server, name: &str) -> Company {
+    let bin = env!("CARGO_BIN_EXE_workflow-intel");
+    let out = Command::new(bin)
+        .args([
+            "token",
+            "create",
+            "--company",
+            name,
+            "--email",
+            "ops@bench.local",
+        ])
+        .args(["--role", "admin", "--database-url", url])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("token create");
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let workflow = setup_workflow_as(client, &server.base, &token).await;
+    Company { token, workflow }
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let f: Vec<u64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 14 and 15 of stat; `after` starts at field 3.
+    (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
+}
+
+/// What one subscriber saw: each event's externalId with its arrival, and LAGGED errors.
+struct Seen {
+    events: Vec<(String, Instant)>,
+    lagged: usize,
+}
+
+fn external_id(text: &str) -> Option<String> {
+    let at = text.find("\"externalId\":\"")? + 14;
+    let end = text[at..].find('"')?;
+    Some(text[at..at + end].to_string())
+}
+
+async fn connect_ws(
+    base: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut req = (base.replace("http", "ws") + "/graphql")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.expect("ws").0
+}
+
+/// One subscriber: connects, subscribes, signals `ready`, then records events until `stop`.
+async fn subscriber(
+    base: String,
+    token: String,
+    query: &'static str,
+    ready: Arc<tokio::sync::Barrier>,
+    gate: Arc<tokio::sync::Semaphore>,
+    stop: Arc<tokio::sync::Notify>,
+) -> Seen {
+    let permit = gate.acquire_owned().await.unwrap();
+    let mut ws = connect_ws(&base).await;
+    let init = json!({"type": "connection_init", "payload": {"token": token}});
+    ws.send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    while let Some(Ok(m)) = ws.next().await {
+        if matches!(&m, Message::Text(t) if t.contains("connection_ack")) {
+            break;
+        }
+    }
+    let sub = json!({"type": "subscribe", "id": "1", "payload": {"query": query}});
+    ws.send(Message::Text(sub.to_string().into()))
+        .await
+        .unwrap();
+    drop(permit);
+    ready.wait().await;
+    let mut seen = Seen {
+        events: Vec::new(),
+        lagged: 0,
+    };
+    let stopped = stop.notified();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    if t.contains("LAGGED") {
+                        seen.lagged += 1;
+                    } else if let Some(id) = external_id(&t) {
+                        seen.events.push((id, Instant::now()));
                     }
                 }
-                None
-            })
-            .await
-            .ok()
-            .flatten();
-            let latency = got.and_then(|g| fire_at.get().map(|f| g.duration_since(*f).as_secs_f64() * 1000.0));
-            // Stay connected until every subscriber is done.
-            (latency, ws)
-        }));
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+        }
+    }
+    seen
+}
+
+/// Overrunning executions (400 s against a 60 s critical threshold), one CRITICAL event each.
+fn overrunning(workflow: &str, ids: &[String]) -> Value {
+    let end = chrono::Utc::now() - chrono::Duration::minutes(1);
+    let execs: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"workflowId": workflow, "externalId": id, "status": "COMPLETED",
+            "startedAt": (end - chrono::Duration::seconds(400)).to_rfc3339(), "completedAt": end.to_rfc3339()}))
+        .collect();
+    json!({"query": "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { imported } }", "variables": {"i": {"executions": execs}}})
+}
+
+/// The shape of one live-stream run.
+struct Scenario {
+    label: String,
+    subscribers_per_company: usize,
+    /// Companies that receive events (the first ones).
+    active: usize,
+    /// Overrunning executions per active company per second.
+    per_second: usize,
+    seconds: u64,
+}
+
+/// Sends the events: every second, one `importExecutions` per active company through the
+/// first server. Returns each externalId's send time and each call's latency (None: failed).
+async fn produce(
+    s: &Server,
+    companies: &[Company],
+    sc: &Scenario,
+) -> (std::collections::HashMap<String, Instant>, Vec<Option<f64>>) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut sent = std::collections::HashMap::new();
+    let mut calls = Vec::new();
+    let start = Instant::now();
+    for tick in 0..sc.seconds {
+        tokio::time::sleep_until((start + Duration::from_secs(tick)).into()).await;
+        for (c, co) in companies.iter().enumerate().take(sc.active) {
+            let ids: Vec<String> = (0..sc.per_second)
+                .map(|j| format!("c{c}-t{tick}-{j}-{}", std::process::id()))
+                .collect();
+            let body = overrunning(&co.workflow, &ids);
+            let at = Instant::now();
+            for id in ids {
+                sent.insert(id, at);
+            }
+            let (client, url, token) = (
+                client.clone(),
+                format!("{}/graphql", s.base),
+                co.token.clone(),
+            );
+            calls.push(tokio::spawn(async move {
+                let r = client.post(url).bearer_auth(token).json(&body).send().await;
+                let ok = match r {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|v| v.get("errors").is_none()),
+                    Err(_) => false,
+                };
+                ok.then(|| at.elapsed().as_secs_f64() * 1000.0)
+            }));
+        }
+    }
+    let mut lat = Vec::new();
+    for c in calls {
+        lat.push(c.await.unwrap_or(None));
+    }
+    (sent, lat)
+}
+
+/// Runs one scenario against `servers` (subscribers spread over them round-robin; events
+/// through the first) and prints its row.
+async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) {
+    let n = companies.len() * sc.subscribers_per_company;
+    let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let rss_before: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
+    let ready = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let gate = Arc::new(tokio::sync::Semaphore::new(256));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % companies.len();
+        let base = servers[i % servers.len()].base.clone();
+        let t = companies[c].token.clone();
+        let fut = subscriber(
+            base,
+            t,
+            SUBSCRIPTION,
+            ready.clone(),
+            gate.clone(),
+            stop.clone(),
+        );
+        tasks.push((c, tokio::spawn(fut)));
     }
     ready.wait().await;
-    let connect_secs = connect_start.elapsed().as_secs_f64();
-    // Let the server settle, then read its memory with every subscriber idle.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_idle = rss_kib(pid);
-    let completed_at =
-        chrono::DateTime::parse_from_rfc3339(&started).unwrap() + chrono::Duration::seconds(90);
-    fire_at.set(Instant::now()).unwrap();
-    gql(&client, &s, "mutation($e: ID!, $c: DateTime!) { completeExecution(input: {executionId: $e, status: COMPLETED, completedAt: $c}) { execution { id } } }",
-        json!({"e": exec_id, "c": completed_at.to_rfc3339()})).await;
-    let mut lat = Vec::with_capacity(n);
-    let mut sockets = Vec::with_capacity(n);
-    for t in tasks {
-        let (l, ws) = t.await.unwrap();
-        if let Some(l) = l {
-            lat.push(l);
+    let rss_idle: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
+    let cpu0: f64 = pids.iter().map(|p| cpu_secs(*p)).sum();
+    let t0 = Instant::now();
+    let (sent, calls) = produce(&servers[0], companies, sc).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu = (pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - cpu0) / t0.elapsed().as_secs_f64();
+    stop.notify_waiters();
+    let (mut lat, mut expected, mut got, mut lagged) = (Vec::new(), 0usize, 0usize, 0usize);
+    for (c, t) in tasks {
+        let seen = t.await.unwrap();
+        let prefix = format!("c{c}-");
+        expected += if c < sc.active {
+            sc.seconds as usize * sc.per_second
+        } else {
+            0
+        };
+        lagged += seen.lagged;
+        let mut unique = std::collections::HashSet::new();
+        for (id, at) in seen.events {
+            assert!(id.starts_with(&prefix), "an event of another company: {id}");
+            if unique.insert(id.clone())
+                && let Some(s) = sent.get(&id)
+            {
+                lat.push(at.duration_since(*s).as_secs_f64() * 1000.0);
+            }
         }
-        sockets.push(ws);
+        got += unique.len();
     }
-    let rss_peak = rss_kib(pid);
-    drop(sockets);
     lat.sort_by(f64::total_cmp);
-    let per_sub = (rss_idle.saturating_sub(rss_before)) as f64 * 1024.0 / n as f64;
-    println!("## {n} WebSocket subscribers, one breach each (SQLite)\n");
-    println!("| measure | value |\n|---|---|");
-    println!("| subscribers connected and subscribed | {n} in {connect_secs:.1} s |");
-    println!("| received the breach | {} of {n} |", lat.len());
-    println!("| delivery latency p50 | {:.1} ms |", pct(&lat, 0.5));
-    println!("| delivery latency p99 | {:.1} ms |", pct(&lat, 0.99));
-    println!("| delivery latency max | {:.1} ms |", pct(&lat, 1.0));
+    let mut mlat: Vec<f64> = calls.iter().flatten().copied().collect();
+    mlat.sort_by(f64::total_cmp);
+    let per_sub = rss_idle.saturating_sub(rss_before) as f64 * 1.024 / n as f64;
     println!(
-        "| server RSS before subscribers | {:.1} MiB |",
-        rss_before as f64 / 1024.0
+        "| {} | {n} | {:.0} ms | {:.0} ms | {:.0} ms | {} of {expected} | {lagged} | {} of {} | {:.1} ms | {:.1} ms | {per_sub:.1} KB | {:.0} % |",
+        sc.label,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0),
+        expected - got.min(expected),
+        mlat.len(),
+        calls.len(),
+        pct(&mlat, 0.5),
+        pct(&mlat, 0.99),
+        cpu * 100.0
+    );
+}
+
+const SCENARIO_HEADER: &str = "| scenario | subscribers | p50 | p99 | max | events lost | LAGGED | mutations answered | mutation p50 | mutation p99 | RSS per idle subscriber | server CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+fn sqlite_url(tag: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("wi-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/load.db?mode=rwc", dir.display());
+    (dir, url)
+}
+
+/// Scenario S and its single-server variants, on SQLite.
+async fn live_scenarios(n: usize) {
+    let client = reqwest::Client::new();
+    println!("## Live breach stream (scenario S and variants)\n");
+    println!("{SCENARIO_HEADER}");
+    let runs = [
+        (1, n, 1, 1, format!("S: {n} subscribers, 1 event/s")),
+        (
+            100,
+            100,
+            10,
+            1,
+            "100 companies x 100, 1 event/s in each of 10".to_string(),
+        ),
+        (1, n, 1, 20, format!("bursts: {n} subscribers, 20 events/s")),
+    ];
+    for (companies, per, active, per_second, label) in runs {
+        let (dir, url) = sqlite_url("live");
+        let s = start_server(&url).await;
+        let mut cos = Vec::new();
+        for c in 0..companies {
+            cos.push(company(&client, &url, &s, &format!("Co{c}")).await);
+        }
+        let sc = Scenario {
+            label,
+            subscribers_per_company: per,
+            active,
+            per_second,
+            seconds: 30,
+        };
+        scenario(std::slice::from_ref(&s), &cos, &sc).await;
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!();
+}
+
+/// Scenario S on two PostgreSQL replicas, half the subscribers on each.
+async fn live_replicas(pg: &str, n: usize) {
+    let db = format!("wi_live_{}", std::process::id());
+    let admin = format!("{pg}/postgres");
+    if !Command::new("psql")
+        .args([&admin, "-qc", &format!("CREATE DATABASE {db}")])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return;
+    }
+    let url = format!("{pg}/{db}");
+    let client = reqwest::Client::new();
+    let servers = vec![start_server(&url).await, start_server(&url).await];
+    let cos = vec![company(&client, &url, &servers[0], "Replicated").await];
+    println!("## Live breach stream on two PostgreSQL replicas\n");
+    println!("{SCENARIO_HEADER}");
+    let sc = Scenario {
+        label: format!("S on PostgreSQL, 2 replicas x {}", n / 2),
+        subscribers_per_company: n,
+        active: 1,
+        per_second: 1,
+        seconds: 30,
+    };
+    scenario(&servers, &cos, &sc).await;
+    println!();
+    drop(servers);
+    let _ = Command::new("psql")
+        .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
+        .status();
+}
+
+/// Ten concurrent `importExecutions` of 1,000 overrunning executions (20,000 events) to one
+/// subscriber that reads as fast as it can.
+async fn burst() {
+    let (dir, url) = sqlite_url("burst");
+    let s = start_server(&url).await;
+    let client = reqwest::Client::new();
+    let co = company(&client, &url, &s, "Burst").await;
+    let mut ws = connect_ws(&s.base).await;
+    let init = json!({"type": "connection_init", "payload": {"token": co.token}});
+    ws.send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    while let Some(Ok(m)) = ws.next().await {
+        if matches!(&m, Message::Text(t) if t.contains("connection_ack")) {
+            break;
+        }
+    }
+    let q = "subscription { slaBreachEvents { kind sequence breach { id severity execution { externalId } } } }";
+    let sub = json!({"type": "subscribe", "id": "1", "payload": {"query": q}});
+    ws.send(Message::Text(sub.to_string().into()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    let mut calls = Vec::new();
+    for k in 0..10 {
+        let ids: Vec<String> = (0..1000).map(|j| format!("b{k}-{j}")).collect();
+        let body = overrunning(&co.workflow, &ids);
+        let (client, url, token) = (
+            client.clone(),
+            format!("{}/graphql", s.base),
+            co.token.clone(),
+        );
+        calls.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .is_ok()
+        }));
+    }
+    let (mut got, mut lagged, mut in_order, mut last) = (0usize, 0usize, true, -1i64);
+    let produced_in = {
+        for c in calls {
+            c.await.unwrap();
+        }
+        t.elapsed().as_secs_f64()
+    };
+    while got < 20_000 {
+        let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await else {
+            break;
+        };
+        let Message::Text(text) = m else { continue };
+        if text.contains("LAGGED") {
+            lagged += 1;
+            continue;
+        }
+        let v: Value = serde_json::from_str(&text).unwrap_or_default();
+        if let Some(seq) = v["payload"]["data"]["slaBreachEvents"]["sequence"].as_i64() {
+            in_order &= seq > last;
+            last = seq;
+            got += 1;
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!("## A burst of 20,000 events to one reading subscriber (SQLite)\n");
+    println!(
+        "| produced (10 calls of 1,000 overrunning executions) | delivered | in order | LAGGED | all delivered after |\n|---|---|---|---|---|"
     );
     println!(
-        "| server RSS with all subscribers idle | {:.1} MiB |",
-        rss_idle as f64 / 1024.0
-    );
-    println!(
-        "| server RSS after delivery | {:.1} MiB |",
-        rss_peak as f64 / 1024.0
-    );
-    println!(
-        "| memory per idle subscriber | {:.1} KB |\n",
-        per_sub / 1000.0
+        "| 20,000 events in {produced_in:.2} s | {got} | {} | {lagged} | {secs:.2} s |\n",
+        if in_order { "yes" } else { "no" }
     );
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// requests/s that wrk reaches for one POSTed GraphQL body.
+fn wrk(base: &str, token: Option<&str>, body: &Value) -> f64 {
+    let script = std::env::temp_dir().join(format!("wi-wrk-{}.lua", std::process::id()));
+    let auth = token
+        .map(|t| format!("wrk.headers[\"Authorization\"] = \"Bearer {t}\"\n"))
+        .unwrap_or_default();
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n{auth}wrk.body = {}\n",
+        serde_json::to_string(&body.to_string()).unwrap()
+    );
+    std::fs::write(&script, lua).unwrap();
+    let out = Command::new("wrk")
+        .args(["-t2", "-c32", "-d10s", "-s"])
+        .arg(&script)
+        .arg(format!("{base}/graphql"))
+        .output();
+    let _ = std::fs::remove_file(&script);
+    let Ok(out) = out else { return f64::NAN };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("Requests/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The HTTP ratios: authenticated against anonymous trivial queries, and the dashboard query
+/// against the authenticated trivial one, in the same run.
+async fn http_ratios() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        println!("(wrk is not installed: `apt-get install wrk`; HTTP ratios skipped)\n");
+        return;
+    }
+    let (dir, url) = sqlite_url("http");
+    let s = start_server(&url).await;
+    let client = reqwest::Client::new();
+    let co = company(&client, &url, &s, "Dash").await;
+    // Some breaches for the dashboard to show.
+    let ids: Vec<String> = (0..200).map(|j| format!("d{j}")).collect();
+    client
+        .post(format!("{}/graphql", s.base))
+        .bearer_auth(&co.token)
+        .json(&overrunning(&co.workflow, &ids))
+        .send()
+        .await
+        .unwrap();
+    let trivial = json!({"query": "{ __typename }"});
+    let dashboard = json!({"query": "{ slaBreaches(first: 20) { totalCount edges { node { id severity actualDurationSeconds sla { name targetDurationSeconds } execution { id status workflow { name } } } } } }"});
+    let anon = wrk(&s.base, None, &trivial);
+    let authed = wrk(&s.base, Some(&co.token), &trivial);
+    let dash = wrk(&s.base, Some(&co.token), &dashboard);
+    println!("## HTTP, wrk -t2 -c32 -d10s (SQLite)\n");
+    println!("| request | requests/s | ratio | target |\n|---|---|---|---|");
+    println!("| `{{ __typename }}` without a token | {anon:.0} | | |");
+    println!(
+        "| `{{ __typename }}` with a token | {authed:.0} | {:.2} of anonymous | >= 0.80 |",
+        authed / anon
+    );
+    println!(
+        "| dashboard query (`slaBreaches(first: 20)` with SLA and execution) | {dash:.0} | {:.2} of authenticated trivial | >= 0.25 |\n",
+        dash / authed
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
 async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
     let s = start_server(url).await;
     let client = reqwest::Client::new();
@@ -516,6 +901,11 @@ async fn replicas(pg: &str) {
     );
 }
 
+/// Whether LOAD_PARTS (comma-separated; default all) names this part.
+fn part(name: &str) -> bool {
+    std::env::var("LOAD_PARTS").map_or(true, |p| p.split(',').any(|x| x.trim() == name))
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -530,26 +920,26 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(10_000);
-        if n > 0 {
-            subscribers(n).await;
+        let pg = std::env::var("LOAD_PG_URL").ok();
+        if part("live") {
+            live_scenarios(n).await;
         }
-        if m == 0 {
-            if let Ok(pg) = std::env::var("LOAD_PG_URL") {
-                replicas(&pg).await;
-            }
-            return;
+        if part("burst") {
+            burst().await;
         }
-        let dir = std::env::temp_dir().join(format!("wi-tp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        throughput(
-            "SQLite",
-            &format!("sqlite://{}/tp.db?mode=rwc", dir.display()),
-            m,
-            16,
-        )
-        .await;
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Ok(pg) = std::env::var("LOAD_PG_URL") {
+        if part("http") {
+            http_ratios().await;
+        }
+        if part("throughput") {
+            let (dir, url) = sqlite_url("tp");
+            throughput("SQLite", &url, m, 16).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let Some(pg) = pg else { return };
+        if part("pg-live") {
+            live_replicas(&pg, n).await;
+        }
+        if part("pg-throughput") {
             let db = format!("wi_load_{}", std::process::id());
             let admin = format!("{pg}/postgres");
             let ok = Command::new("psql")
@@ -562,6 +952,8 @@ fn main() {
                     .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
                     .status();
             }
+        }
+        if part("replicas") {
             replicas(&pg).await;
         }
     });

@@ -20,8 +20,8 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
                 .max_lifetime(None::<Duration>);
         } else {
             // SQLite has one writer at a time. Queueing for one connection in the pool is
-            // far cheaper than several connections sleeping in SQLite's busy handler, and
-            // every statement here is short.
+            // far cheaper than several connections sleeping in SQLite's busy handler. The
+            // server adds a pool of readers beside it (see `connect_pools`).
             opts.max_connections(1).min_connections(1);
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
@@ -37,6 +37,49 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
         }
     }
     Database::connect(opts).await
+}
+
+/// The connections a server uses: readers, and the one writer that write transactions queue
+/// for. On SQLite files they are separate pools in WAL mode, so reads never wait for a write;
+/// elsewhere (PostgreSQL, in-memory SQLite) they are the same pool.
+#[derive(Clone)]
+pub struct Pools {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+}
+
+impl From<DatabaseConnection> for Pools {
+    fn from(db: DatabaseConnection) -> Self {
+        Pools {
+            read: db.clone(),
+            write: db,
+        }
+    }
+}
+
+/// Readers on a SQLite file (WAL lets them run beside the writer).
+pub const SQLITE_READERS: u32 = 4;
+
+/// Opens the server's pools: on a SQLite file, [`SQLITE_READERS`] readers and one writer.
+pub async fn connect_pools(url: &str) -> Result<Pools, DbErr> {
+    let write = connect(url, None).await?;
+    if sqlite_path(url).is_none() {
+        return Ok(write.into());
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(SQLITE_READERS)
+        .min_connections(1);
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
+    let read = Database::connect(opts).await?;
+    Ok(Pools { read, write })
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -35,7 +35,11 @@ use tokio::task::JoinHandle;
 
 /// Everything a resolver or background task needs, shared by reference.
 pub struct AppState {
+    /// Reads (and short autocommit writes).
     pub db: DatabaseConnection,
+    /// Write transactions: on a SQLite file, the one connection that writes, so writers queue
+    /// in the pool instead of sleeping in SQLite's busy handler; elsewhere the same pool.
+    pub writer: DatabaseConnection,
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
@@ -112,19 +116,25 @@ pub struct App {
 }
 
 /// Builds the application on a migrated database, with the system clock.
-pub fn build(config: Config, db: DatabaseConnection) -> App {
+pub fn build(config: Config, db: impl Into<db::Pools>) -> App {
     build_with_clock(config, db, Arc::new(SystemClock))
 }
 
 /// Builds the application with an injected clock (tests move time instead of sleeping).
-pub fn build_with_clock(config: Config, db: DatabaseConnection, clock: Arc<dyn Clock>) -> App {
+pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<dyn Clock>) -> App {
     let metrics = Arc::new(Metrics::new());
-    let mut db = db;
-    let statements = metrics.db_statements_total.clone();
-    db.set_metric_callback(move |_| statements.inc());
+    let db::Pools {
+        read: mut db,
+        write: mut writer,
+    } = pools.into();
+    for conn in [&mut db, &mut writer] {
+        let statements = metrics.db_statements_total.clone();
+        conn.set_metric_callback(move |_| statements.inc());
+    }
     let state = Arc::new(AppState {
         tokens: auth::TokenCache::new(Duration::from_secs(config.token_cache_seconds)),
         db,
+        writer,
         config,
         sla: SlaRuntime::new(&metrics),
         metrics,

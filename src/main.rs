@@ -167,6 +167,17 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// The server's pools (readers and the writer), migrated.
+async fn open_pools(cfg: &Config) -> anyhow::Result<db::Pools> {
+    let pools = db::connect_pools(&cfg.database_url)
+        .await
+        .with_context(|| format!("connecting to {}", cfg.database_url))?;
+    db::migrate(&pools.write)
+        .await
+        .context("applying migrations")?;
+    Ok(pools)
+}
+
 async fn open(cfg: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let conn = db::connect(&cfg.database_url, None)
         .await
@@ -345,14 +356,14 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(3);
                 }
             };
-            let conn = open(&cfg).await?;
+            let pools = open_pools(&cfg).await?;
             let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
                 .await
                 .with_context(|| format!("binding {}", cfg.bind_addr))?;
             let addr = listener.local_addr()?;
             let demo_token = if demo {
                 Some(
-                    seed::seed_demo(&conn)
+                    seed::seed_demo(&pools.write)
                         .await
                         .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?,
                 )
@@ -360,7 +371,7 @@ async fn main() -> anyhow::Result<()> {
                 None
             };
             let timing = workflow_intel::Timing::from_config(&cfg);
-            let app = workflow_intel::build(cfg, conn);
+            let app = workflow_intel::build(cfg, pools);
             let _background = app
                 .start_background(timing)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -114,7 +114,7 @@ pub async fn import_file(
     progress: bool,
 ) -> AppResult<(uuid::Uuid, ImportReport)> {
     let mut reader = reader::open(path, m).map_err(AppError::BadInput)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let mut total = ImportReport::default();
     let mut workflow_id: Option<uuid::Uuid> = None;
     let mut batch: Vec<Case> = Vec::with_capacity(BATCH);

@@ -389,7 +389,7 @@ impl SlaMutation {
         let auth = ctx.writer()?;
         let st = ctx.state()?;
         let b = service::acknowledge(
-            &st.db,
+            &st.writer,
             auth,
             parse_id(&input.id, "breach")?,
             input.notes,

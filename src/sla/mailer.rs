@@ -79,7 +79,7 @@ impl Mailer {
     /// Claims up to a batch of due rows (pending and due, or claimed with an expired lease).
     pub async fn claim(&self, state: &AppState) -> AppResult<Vec<alert_outbox::Model>> {
         let now = state.clock.now();
-        let txn = crate::db::begin_write(&state.db).await?;
+        let txn = crate::db::begin_write(&state.writer).await?;
         let mut q = alert_outbox::Entity::find()
             .filter(
                 Condition::any()
@@ -168,7 +168,7 @@ impl Mailer {
         // write lock across SMTP.
         let now = state.clock.now();
         let held = if state.db.get_database_backend() == DatabaseBackend::Postgres {
-            let txn = state.db.begin().await?;
+            let txn = state.writer.begin().await?;
             if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await? {
                 // Another worker took the row over after our lease expired.
                 return Ok(false);
@@ -182,7 +182,7 @@ impl Mailer {
                 match held {
                     Some(txn) => txn.commit().await?,
                     None => {
-                        let txn = crate::db::begin_write(&state.db).await?;
+                        let txn = crate::db::begin_write(&state.writer).await?;
                         if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await?
                         {
                             return Ok(false);
@@ -192,7 +192,7 @@ impl Mailer {
                 }
                 // The ALERT_SENT event follows in its own short transaction, so that the event
                 // log's lock is never held across SMTP.
-                let etxn = crate::db::begin_write(&state.db).await?;
+                let etxn = crate::db::begin_write(&state.writer).await?;
                 append_event(
                     &etxn,
                     row.company_id,

@@ -171,7 +171,7 @@ impl Watcher {
                 Severity::Warning
             };
             match fire_live(
-                &state.db,
+                &state.writer,
                 d.execution_id,
                 d.sla_id,
                 sev,

@@ -289,7 +289,11 @@ impl TemplateMutation {
             ))
             .into());
         }
-        Ok(payload(service::save(db, auth, body, false).await?, vec![]))
+        let writer = &ctx.state()?.writer;
+        Ok(payload(
+            service::save(writer, auth, body, false).await?,
+            vec![],
+        ))
     }
 
     /// Imports a blueprint document: validated; an existing name and version with a different
@@ -301,8 +305,13 @@ impl TemplateMutation {
     ) -> Result<ProcessTemplatePayload> {
         let auth = ctx.writer()?;
         Ok(payload(
-            service::import_blueprint(&ctx.state()?.db, auth, &input.blueprint.0, input.overwrite)
-                .await?,
+            service::import_blueprint(
+                &ctx.state()?.writer,
+                auth,
+                &input.blueprint.0,
+                input.overwrite,
+            )
+            .await?,
             vec![],
         ))
     }
@@ -335,8 +344,14 @@ impl TemplateMutation {
     ) -> Result<CreateWorkflowFromTemplatePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.template_id, "template")?;
-        let wf = service::instantiate(&ctx.state()?.db, auth, id, &input.name, &input.variables.0)
-            .await?;
+        let wf = service::instantiate(
+            &ctx.state()?.writer,
+            auth,
+            id,
+            &input.name,
+            &input.variables.0,
+        )
+        .await?;
         Ok(CreateWorkflowFromTemplatePayload {
             workflow: Workflow(wf),
         })

@@ -91,7 +91,7 @@ pub async fn start(
     };
     let am: execution::ActiveModel = m.clone().into();
     execution::Entity::insert(am)
-        .exec_without_returning(db)
+        .exec_without_returning(&state.writer)
         .await?;
     let slas = active_for_workflow(db, auth.company_id, wf.id).await?;
     state.sla.execution_started(db, &m, &slas).await?;
@@ -203,7 +203,7 @@ pub async fn record_step(
         created_at: now,
         updated_at: now,
     };
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let am: step_execution::ActiveModel = m.clone().into();
     step_execution::Entity::insert(am)
         .exec_without_returning(&txn)
@@ -234,9 +234,8 @@ pub async fn complete(
     auth: &AuthContext,
     a: CompleteArgs,
 ) -> AppResult<execution::Model> {
-    let db = &state.db;
     let now = state.clock.now();
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let exec = get(&txn, auth, a.execution_id).await?;
     let open = [
         ExecutionStatus::Running.as_str(),
@@ -331,7 +330,7 @@ pub async fn import(
     auth: &AuthContext,
     items: Vec<ImportExecution>,
 ) -> AppResult<ImportReport> {
-    import_into(&state.db, state, auth.company_id, items).await
+    import_into(&state.writer, state, auth.company_id, items).await
 }
 
 /// The import itself, for the GraphQL mutation and the `import-log` command alike.
