@@ -249,9 +249,9 @@ async fn next_event(ws: &mut Ws) -> Value {
 
 async fn quiet_setup(config: Config) -> Setup {
     let clock = Arc::new(ManualClock::new(t0()));
-    let mut conn = fresh_db().await;
+    let conn = fresh_db().await;
     workflow_intel::db::migrate(&conn).await.unwrap();
-    let app = TestApp::spawn_timed(config, &mut conn, Some(clock.clone()), QUIET_TIMING).await;
+    let app = TestApp::spawn_timed(config, conn.into(), Some(clock.clone()), QUIET_TIMING).await;
     with_app(app, clock, json!([])).await
 }
 
@@ -526,4 +526,53 @@ async fn a_cached_token_costs_no_query() {
         .await;
     assert_eq!(code(&v), "UNAUTHENTICATED");
     assert_eq!(app.statements.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
+    let dir = std::env::temp_dir().join(format!("wi-rw-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
+    let pools = workflow_intel::db::connect_pools(&url).await.unwrap();
+    workflow_intel::db::migrate(&pools.write).await.unwrap();
+    let app = TestApp::spawn_timed(Config::default(), pools, None, TEST_TIMING).await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let wf = create_workflow(&app, &t, "Flow", json!([{"name": "a", "action": "task"}])).await;
+    // Hold the write lock, as a long write transaction would.
+    let txn = workflow_intel::db::begin_write(&app.app.state.writer)
+        .await
+        .unwrap();
+    // A read is answered meanwhile.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        app.data(
+            &t,
+            "{ workflows { totalCount } viewer { email } }",
+            json!({}),
+        ),
+    )
+    .await
+    .expect("a read answered while a write transaction is open");
+    assert_eq!(read["workflows"]["totalCount"], 1);
+    // A write waits its turn in the writer's queue, then succeeds.
+    let start = app.gql(
+        Some(&t),
+        crate::sla::START,
+        json!({"input": {"workflowId": wf["id"]}}),
+    );
+    tokio::pin!(start);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), &mut start)
+            .await
+            .is_err(),
+        "the write waited for the writer"
+    );
+    txn.rollback().await.unwrap();
+    let v = start.await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(
+        v["data"]["startExecution"]["execution"]["status"],
+        "RUNNING"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -89,33 +89,41 @@ impl TestApp {
         conn: &mut DatabaseConnection,
         clock: Option<Arc<ManualClock>>,
     ) -> Self {
-        Self::spawn_timed(config, conn, clock, TEST_TIMING).await
+        Self::spawn_timed(config, conn.clone().into(), clock, TEST_TIMING).await
     }
 
     /// Like `spawn_on`, with the background tasks' timing given.
     pub async fn spawn_timed(
         config: Config,
-        conn: &mut DatabaseConnection,
+        pools: db::Pools,
         clock: Option<Arc<ManualClock>>,
         timing: Timing,
     ) -> Self {
-        let conn = conn.clone();
-        let mut conn = conn;
+        let db::Pools {
+            read: mut conn,
+            write: mut writer,
+        } = pools;
         let statements = Arc::new(AtomicUsize::new(0));
         let sql_log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
         let counter = statements.clone();
         let log = sql_log.clone();
-        conn.set_metric_callback(move |info| {
+        let count = move |info: &sea_orm::metric::Info<'_>| {
             counter.fetch_add(1, Ordering::SeqCst);
             if let Ok(mut l) = log.lock() {
                 l.push(info.statement.sql.chars().take(120).collect());
             }
-        });
+        };
+        conn.set_metric_callback(count.clone());
+        writer.set_metric_callback(count);
         let clock: Arc<dyn Clock> = match &clock {
             Some(c) => c.clone(),
             None => Arc::new(workflow_intel::clock::SystemClock),
         };
-        let app = workflow_intel::build_with_clock(config, conn.clone(), clock);
+        let pools = db::Pools {
+            read: conn.clone(),
+            write: writer,
+        };
+        let app = workflow_intel::build_with_clock(config, pools, clock);
         let background = app.start_background(timing).expect("background tasks");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
