@@ -21,7 +21,6 @@ pub mod sla;
 pub mod suggestions;
 pub mod templates;
 pub mod workflows;
-pub mod ws;
 
 use clock::{Clock, SystemClock};
 use config::Config;

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::auth::{self, AuthState};
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::Loaders;
-use crate::ws;
+use crate::graphql::ws;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use axum::Router;
@@ -214,22 +214,6 @@ async fn graphql_get(State(http): State<Http>, req: Request) -> Response {
     }
     let headers = req.headers().clone();
     execute(&http, &headers, BatchRequest::Single(gql)).await
-}
-
-/// The token in a `connection_init` payload: `{"Authorization": "Bearer …"}` or
-/// `{"token": "…"}` (header names in any case).
-pub(crate) fn init_token(payload: &serde_json::Value) -> Option<String> {
-    let obj = payload.as_object()?;
-    for (k, v) in obj {
-        let Some(s) = v.as_str() else { continue };
-        if k.eq_ignore_ascii_case("authorization") {
-            return auth::bearer(s).map(str::to_string);
-        }
-        if k == "token" {
-            return Some(s.trim().to_string()).filter(|t| !t.is_empty());
-        }
-    }
-    None
 }
 
 /// Counts an open WebSocket connection until it closes.

@@ -62,25 +62,6 @@ impl Loaders {
     }
 }
 
-impl Loaders {
-    /// Feeds a live event's snapshot in, so that resolving the event reads no rows. Only rows
-    /// of the loaders' own company are fed (the loaders stay tenant-bound).
-    pub async fn prime(&self, ev: &crate::sla::hub::BreachEvent) {
-        let company = ev.company_id;
-        if let Some(s) = ev.sla.as_ref().filter(|s| s.company_id == company) {
-            self.slas.feed_one(s.id, s.clone()).await;
-        }
-        if let Some(e) = ev.execution.as_ref().filter(|e| e.company_id == company) {
-            self.executions.feed_one(e.id, e.clone()).await;
-        }
-        if let Some(w) = ev.workflow.as_ref().filter(|w| w.company_id == company) {
-            self.workflows.feed_one(w.id, w.clone()).await;
-        }
-        let users = ev.users.iter().filter(|u| u.company_id == company);
-        self.users.feed_many(users.map(|u| (u.id, u.clone()))).await;
-    }
-}
-
 pub struct UserLoader {
     db: DatabaseConnection,
     company_id: Uuid,

@@ -4,6 +4,7 @@ pub mod extension;
 pub mod loaders;
 pub mod pagination;
 pub mod tokens;
+pub mod ws;
 
 use crate::AppState;
 use crate::auth::AuthState;

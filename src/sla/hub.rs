@@ -203,7 +203,7 @@ pub async fn render(
         req = req.operation_name(n.clone());
     }
     let loaders = Loaders::new(db.clone(), auth.company_id);
-    loaders.prime(ev).await;
+    prime(&loaders, ev).await;
     let req = req
         .data(crate::auth::AuthState::User(auth.clone()))
         .data(loaders)
@@ -217,6 +217,26 @@ pub async fn render(
             None
         }
     }
+}
+
+/// Feeds a live event's snapshot into fresh loaders, so that resolving the event reads no rows.
+/// Only rows of the event's own company are fed (the loaders stay tenant-bound).
+async fn prime(loaders: &Loaders, ev: &BreachEvent) {
+    let company = ev.company_id;
+    if let Some(s) = ev.sla.as_ref().filter(|s| s.company_id == company) {
+        loaders.slas.feed_one(s.id, s.clone()).await;
+    }
+    if let Some(e) = ev.execution.as_ref().filter(|e| e.company_id == company) {
+        loaders.executions.feed_one(e.id, e.clone()).await;
+    }
+    if let Some(w) = ev.workflow.as_ref().filter(|w| w.company_id == company) {
+        loaders.workflows.feed_one(w.id, w.clone()).await;
+    }
+    let users = ev.users.iter().filter(|u| u.company_id == company);
+    loaders
+        .users
+        .feed_many(users.map(|u| (u.id, u.clone())))
+        .await;
 }
 
 /// The cohorts of this process and the dispatcher that feeds them.

@@ -372,8 +372,28 @@ async fn after_sequence_replays_then_goes_live_without_gap_or_duplicate() {
     // Nothing more: no duplicate at the seam.
     resumed.send(json!({"type": "ping"})).await;
     assert_eq!(resumed.next().await.unwrap()["type"], "pong");
+}
 
-    // A resume point the log no longer keeps is refused with a clear error.
+#[tokio::test]
+async fn a_resume_point_the_log_no_longer_keeps_is_refused() {
+    let s = setup(Config::default(), json!([])).await;
+    let r = s
+        .app
+        .data(&s.token, IMPORT, overrunning(&s, "old", 3))
+        .await;
+    assert_eq!(r["importExecutions"]["breaches"], 6);
+    let mut ws = Ws::ready(&s.app, &s.token).await;
+    ws.subscribe("all", EVENTS, json!({"after": 0})).await;
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let e = next_event(&mut ws).await;
+        seqs.push(
+            e["payload"]["data"]["slaBreachEvents"]["sequence"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    // Retention removed the log up to the second event.
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     workflow_intel::entity::sla_event::Entity::delete_many()
         .filter(workflow_intel::entity::sla_event::Column::Seq.lte(seqs[1]))

@@ -595,41 +595,22 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-#[tokio::test]
-async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
-    let s = setup(Config::default(), json!([])).await;
-    let exec = start(&s).await;
-    s.app
-        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
-        .await;
-    let b = breaches(&s, json!({})).await;
-    let mut ws = ws_subscribe(
-        &s.app,
-        &s.token,
-        "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
-    )
-    .await;
-    eventually("the subscriber joined its cohort", || async {
-        s.app.app.state.sla.hub.sizes().1 == 1
-    })
-    .await;
-    // One real event, delivered 10,000 times through the hub to a client that reads nothing.
+/// Delivers one real breach event `n` times through the hub, each with a new sequence.
+async fn deliver_copies(s: &Setup, n: i64) {
     use sea_orm::EntityTrait;
     let model = workflow_intel::entity::breach::Entity::find()
         .one(&s.app.db)
         .await
         .unwrap()
         .unwrap();
-    let company = model.company_id;
     let workflow_id = uuid::Uuid::parse_str(&s.workflow).unwrap();
-    let before = rss_bytes();
     let hub = s.app.app.state.sla.hub.clone();
-    for i in 0..10_000i64 {
+    for i in 0..n {
         let mut m = model.clone();
         m.notes = "x".repeat(200);
         let ev = workflow_intel::sla::hub::BreachEvent {
             seq: 1_000_000 + i,
-            company_id: company,
+            company_id: model.company_id,
             kind: workflow_intel::sla::BreachEventKind::Detected,
             breach: m,
             workflow_id,
@@ -641,16 +622,15 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
         hub.deliver(&s.app.app.schema, &s.app.db, Arc::new(ev))
             .await;
     }
-    let grown = rss_bytes().saturating_sub(before);
-    assert!(
-        grown < 64 * 1024 * 1024,
-        "RSS grew by {grown} bytes while 10,000 events passed a subscriber that reads nothing"
-    );
-    // When it reads again: the events that were written, then LAGGED naming the last of them,
-    // then a close with 1013.
-    let mut last_next = -1i64;
-    let mut lagged = None;
-    let mut close = None;
+}
+
+type Frame = tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// Reads to the close: the last `next` sequence, the last `error` payload, the close frame.
+async fn read_until_close(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> (i64, Option<Value>, Option<Frame>) {
+    let (mut last_next, mut lagged, mut close) = (-1i64, None, None);
     while let Ok(Some(Ok(msg))) =
         tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await
     {
@@ -674,6 +654,37 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
             _ => {}
         }
     }
+    (last_next, lagged, close)
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
+    let s = setup(Config::default(), json!([])).await;
+    let exec = start(&s).await;
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    let b = breaches(&s, json!({})).await;
+    let mut ws = ws_subscribe(
+        &s.app,
+        &s.token,
+        "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
+    )
+    .await;
+    eventually("the subscriber joined its cohort", || async {
+        s.app.app.state.sla.hub.sizes().1 == 1
+    })
+    .await;
+    let before = rss_bytes();
+    deliver_copies(&s, 10_000).await;
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "RSS grew by {grown} bytes while 10,000 events passed a subscriber that reads nothing"
+    );
+    // When it reads again: the events that were written, then LAGGED naming the last of them,
+    // then a close with 1013.
+    let (last_next, lagged, close) = read_until_close(&mut ws).await;
     let lagged = lagged.expect("a LAGGED error before the close");
     assert_eq!(lagged["extensions"]["code"], "LAGGED", "{lagged}");
     assert_eq!(lagged["extensions"]["lastSequence"], last_next, "{lagged}");

@@ -211,6 +211,22 @@ fn envelope(proto: Protocol, id: &str, payload: &str) -> String {
     )
 }
 
+/// The token in a `connection_init` payload: `{"Authorization": "Bearer …"}` or
+/// `{"token": "…"}` (header names in any case).
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let obj = payload.as_object()?;
+    for (k, v) in obj {
+        let Some(s) = v.as_str() else { continue };
+        if k.eq_ignore_ascii_case("authorization") {
+            return crate::auth::bearer(s).map(str::to_string);
+        }
+        if k == "token" {
+            return Some(s.trim().to_string()).filter(|t| !t.is_empty());
+        }
+    }
+    None
+}
+
 /// The operation type of a document, when it parses and names one operation.
 fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
     let doc = async_graphql::parser::parse_query(query).ok()?;
@@ -294,7 +310,7 @@ impl Conn {
         }
         self.init_seen = true;
         let payload = msg.get("payload").cloned().unwrap_or(Value::Null);
-        let token = crate::server::init_token(&payload);
+        let token = init_token(&payload);
         let auth = match &token {
             Some(t) => self.state.tokens.authenticate(&self.state.db, t).await,
             None => Ok(AuthState::Anonymous),
