@@ -49,22 +49,11 @@ async fn start_server(database_url: &str) -> Server {
     start_server_with(database_url, &[]).await
 }
 
-async fn start_server_with(database_url: &str, env: &[(&str, String)]) -> Server {
-    let bin = env!("CARGO_BIN_EXE_workflow-intel");
-    let out = Command::new(bin)
-        .args([
-            "token",
-            "create",
-            "--company",
-            "Load",
-            "--email",
-            "load@bench.local",
-            "--role",
-            "admin",
-            "--database-url",
-            database_url,
-        ])
-        .env("LOG_FORMAT", "json")
+/// A new admin token for `company` (created when missing), through the CLI.
+fn create_token(database_url: &str, company: &str, email: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_workflow-intel"))
+        .args(["token", "create", "--company", company, "--email", email])
+        .args(["--role", "admin", "--database-url", database_url])
         .env("RUST_LOG", "warn")
         .output()
         .expect("token create");
@@ -73,7 +62,12 @@ async fn start_server_with(database_url: &str, env: &[(&str, String)]) -> Server
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn start_server_with(database_url: &str, env: &[(&str, String)]) -> Server {
+    let bin = env!("CARGO_BIN_EXE_workflow-intel");
+    let token = create_token(database_url, "Load", "load@bench.local");
     let port = free_port();
     let child = Command::new(bin)
         .args([
@@ -180,22 +174,7 @@ struct Company {
 
 /// Creates a company (and its admin token) through the CLI, then its workflow and SLA.
 async fn company(client: &reqwest::Client, url: &str, server: &Server, name: &str) -> Company {
-    let bin = env!("CARGO_BIN_EXE_workflow-intel");
-    let out = Command::new(bin)
-        .args([
-            "token",
-            "create",
-            "--company",
-            name,
-            "--email",
-            "ops@bench.local",
-        ])
-        .args(["--role", "admin", "--database-url", url])
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("token create");
-    assert!(out.status.success());
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let token = create_token(url, name, "ops@bench.local");
     let workflow = setup_workflow_as(client, &server.base, &token).await;
     Company { token, workflow }
 }
@@ -479,18 +458,35 @@ async fn live_scenarios(n: usize) {
     println!();
 }
 
+/// A fresh database on the PostgreSQL server `pg` (None when it cannot be created).
+fn create_pg_db(pg: &str, name: &str) -> Option<String> {
+    Command::new("psql")
+        .args([
+            &format!("{pg}/postgres"),
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .status()
+        .is_ok_and(|s| s.success())
+        .then(|| format!("{pg}/{name}"))
+}
+
+fn drop_pg_db(pg: &str, name: &str) {
+    let _ = Command::new("psql")
+        .args([
+            &format!("{pg}/postgres"),
+            "-qc",
+            &format!("DROP DATABASE {name} WITH (FORCE)"),
+        ])
+        .status();
+}
+
 /// Scenario S on two PostgreSQL replicas, half the subscribers on each.
 async fn live_replicas(pg: &str, n: usize) {
     let db = format!("wi_live_{}", std::process::id());
-    let admin = format!("{pg}/postgres");
-    if !Command::new("psql")
-        .args([&admin, "-qc", &format!("CREATE DATABASE {db}")])
-        .status()
-        .is_ok_and(|s| s.success())
-    {
+    let Some(url) = create_pg_db(pg, &db) else {
         return;
-    }
-    let url = format!("{pg}/{db}");
+    };
     let client = reqwest::Client::new();
     let servers = vec![start_server(&url).await, start_server(&url).await];
     let cos = vec![company(&client, &url, &servers[0], "Replicated").await];
@@ -506,9 +502,7 @@ async fn live_replicas(pg: &str, n: usize) {
     scenario(&servers, &cos, &sc).await;
     println!();
     drop(servers);
-    let _ = Command::new("psql")
-        .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
-        .status();
+    drop_pg_db(pg, &db);
 }
 
 /// Ten concurrent `importExecutions` of 1,000 overrunning executions (20,000 events) to one
@@ -800,15 +794,9 @@ async fn replicas(pg: &str) {
     );
     for n in 1..=3usize {
         let db = format!("wi_rep_load_{}_{n}", std::process::id());
-        let admin = format!("{pg}/postgres");
-        if !Command::new("psql")
-            .args([&admin, "-qc", &format!("CREATE DATABASE {db}")])
-            .status()
-            .is_ok_and(|s| s.success())
-        {
+        let Some(url) = create_pg_db(pg, &db) else {
             return;
-        }
-        let url = format!("{pg}/{db}");
+        };
         let (smtp_port, sent) = smtp_sink();
         let env = [
             ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
@@ -892,9 +880,7 @@ async fn replicas(pg: &str) {
             pct(&lat, 0.99)
         );
         drop(servers);
-        let _ = Command::new("psql")
-            .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
-            .status();
+        drop_pg_db(pg, &db);
     }
     println!(
         "\n(Latency is measured from sending `completeExecution` to one replica until a subscriber on another replica receives the breach; with one replica, both are the same process.)\n"
@@ -941,16 +927,9 @@ fn main() {
         }
         if part("pg-throughput") {
             let db = format!("wi_load_{}", std::process::id());
-            let admin = format!("{pg}/postgres");
-            let ok = Command::new("psql")
-                .args([&admin, "-qc", &format!("CREATE DATABASE {db}")])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                throughput("PostgreSQL", &format!("{pg}/{db}"), m, 16).await;
-                let _ = Command::new("psql")
-                    .args([&admin, "-qc", &format!("DROP DATABASE {db} WITH (FORCE)")])
-                    .status();
+            if let Some(url) = create_pg_db(&pg, &db) {
+                throughput("PostgreSQL", &url, m, 16).await;
+                drop_pg_db(&pg, &db);
             }
         }
         if part("replicas") {

@@ -4,86 +4,14 @@
 use crate::sla::{Setup, eventually, setup, t0, with_app};
 use crate::support::*;
 use chrono::Duration;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workflow_intel::clock::ManualClock;
 use workflow_intel::config::Config;
 use workflow_intel::model::Role;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A raw WebSocket client speaking JSON frames.
-pub struct Ws(Socket);
-
-impl Ws {
-    pub async fn connect(app: &TestApp, protocol: &str) -> Ws {
-        let mut req = format!("ws://{}/graphql", app.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("connect");
-        Ws(ws)
-    }
-
-    /// Connected, initialised with `token` and acknowledged.
-    pub async fn ready(app: &TestApp, token: &str) -> Ws {
-        let mut ws = Ws::connect(app, "graphql-transport-ws").await;
-        ws.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
-            .await;
-        let ack = ws.next().await.expect("ack");
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        ws
-    }
-
-    pub async fn send(&mut self, v: Value) {
-        self.0
-            .send(Message::Text(v.to_string().into()))
-            .await
-            .expect("send");
-    }
-
-    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        self.send(json!({"type": "subscribe", "id": id, "payload": {"query": query, "variables": variables}}))
-            .await;
-    }
-
-    /// The next JSON message within 10 s (None on close or timeout).
-    pub async fn next(&mut self) -> Option<Value> {
-        loop {
-            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
-                .await
-                .ok()??
-                .ok()?;
-            match msg {
-                Message::Text(t) => return serde_json::from_str(&t).ok(),
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
-    }
-
-    /// The close code the server ends with (skipping any messages before it).
-    pub async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
-                .await
-                .ok()??;
-            match msg {
-                Ok(Message::Close(Some(f))) => return Some(u16::from(f.code)),
-                Ok(Message::Close(None)) | Err(_) => return None,
-                Ok(_) => continue,
-            }
-        }
-    }
-}
 
 const EVENTS: &str = "subscription($after: Int) { slaBreachEvents(filter: {severity: CRITICAL}, afterSequence: $after) {
   kind sequence breach { id severity actualDurationSeconds sla { name } execution { externalId workflow { name owner { email } } } } } }";
@@ -315,27 +243,27 @@ async fn one_event_costs_the_same_statements_for_1_and_500_subscribers() {
     );
 }
 
-#[tokio::test]
-async fn after_sequence_replays_then_goes_live_without_gap_or_duplicate() {
-    let s = setup(Config::default(), json!([])).await;
-    let r = s
-        .app
-        .data(&s.token, IMPORT, overrunning(&s, "old", 3))
-        .await;
+/// Imports three overrunning executions and reads their CRITICAL events' sequences back
+/// through a replay from 0.
+async fn three_old_events(s: &Setup) -> Vec<i64> {
+    let r = s.app.data(&s.token, IMPORT, overrunning(s, "old", 3)).await;
     assert_eq!(r["importExecutions"]["breaches"], 6);
-    // Read the CRITICAL sequences so far from the log, through a replay from 0.
     let mut ws = Ws::ready(&s.app, &s.token).await;
     ws.subscribe("all", EVENTS, json!({"after": 0})).await;
     let mut seqs = Vec::new();
     for _ in 0..3 {
         let e = next_event(&mut ws).await;
-        seqs.push(
-            e["payload"]["data"]["slaBreachEvents"]["sequence"]
-                .as_i64()
-                .unwrap(),
-        );
+        let ev = &e["payload"]["data"]["slaBreachEvents"];
+        seqs.push(ev["sequence"].as_i64().unwrap());
     }
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    seqs
+}
+
+#[tokio::test]
+async fn after_sequence_replays_then_goes_live_without_gap_or_duplicate() {
+    let s = setup(Config::default(), json!([])).await;
+    let seqs = three_old_events(&s).await;
     // Resume after the first: the other two come from the log, then the stream is live.
     let mut resumed = Ws::ready(&s.app, &s.token).await;
     resumed
@@ -377,22 +305,7 @@ async fn after_sequence_replays_then_goes_live_without_gap_or_duplicate() {
 #[tokio::test]
 async fn a_resume_point_the_log_no_longer_keeps_is_refused() {
     let s = setup(Config::default(), json!([])).await;
-    let r = s
-        .app
-        .data(&s.token, IMPORT, overrunning(&s, "old", 3))
-        .await;
-    assert_eq!(r["importExecutions"]["breaches"], 6);
-    let mut ws = Ws::ready(&s.app, &s.token).await;
-    ws.subscribe("all", EVENTS, json!({"after": 0})).await;
-    let mut seqs = Vec::new();
-    for _ in 0..3 {
-        let e = next_event(&mut ws).await;
-        seqs.push(
-            e["payload"]["data"]["slaBreachEvents"]["sequence"]
-                .as_i64()
-                .unwrap(),
-        );
-    }
+    let seqs = three_old_events(&s).await;
     // Retention removed the log up to the second event.
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     workflow_intel::entity::sla_event::Entity::delete_many()

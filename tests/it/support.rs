@@ -1,9 +1,12 @@
 //! `TestApp`: a fresh database and a real server per test.
+use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workflow_intel::clock::{Clock, ManualClock};
 use workflow_intel::config::Config;
 use workflow_intel::model::Role;
@@ -254,4 +257,75 @@ pub async fn create_workflow(app: &TestApp, token: &str, name: &str, steps: Valu
     )
     .await["createWorkflow"]["workflow"]
         .clone()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw WebSocket client speaking JSON frames.
+pub struct Ws(pub Socket);
+
+impl Ws {
+    pub async fn connect(app: &TestApp, protocol: &str) -> Ws {
+        let mut req = format!("ws://{}/graphql", app.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("connect");
+        Ws(ws)
+    }
+
+    /// Connected, initialised with `token` and acknowledged.
+    pub async fn ready(app: &TestApp, token: &str) -> Ws {
+        let mut ws = Ws::connect(app, "graphql-transport-ws").await;
+        ws.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+            .await;
+        let ack = ws.next().await.expect("ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        ws
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.0
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"type": "subscribe", "id": id, "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// The next JSON message within 10 s (None on close or timeout).
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
+                .await
+                .ok()??
+                .ok()?;
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).ok(),
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The close code the server ends with (skipping any messages before it).
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
+                .await
+                .ok()??;
+            match msg {
+                Ok(Message::Close(Some(f))) => return Some(u16::from(f.code)),
+                Ok(Message::Close(None)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
 }

@@ -1,9 +1,6 @@
 //! HTTP and WebSocket transport: bad input gets clear errors and the server stays up.
 use crate::support::*;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workflow_intel::model::Role;
 
 async fn raw_post(app: &TestApp, body: impl Into<reqwest::Body>) -> (u16, Value) {
@@ -152,93 +149,40 @@ async fn metrics_parse_as_prometheus_text() {
     assert!(in_process >= 1);
 }
 
-async fn ws_connect(
-    app: &TestApp,
-    protocol: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut req = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
-    let (ws, resp) = tokio_tungstenite::connect_async(req)
-        .await
-        .expect("ws connect");
-    assert_eq!(
-        resp.headers().get("sec-websocket-protocol").unwrap(),
-        protocol
-    );
-    ws
-}
-
-async fn next_json(
-    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> Option<Value> {
-    loop {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
-            .await
-            .ok()??
-            .ok()?;
-        match msg {
-            Message::Text(t) => return serde_json::from_str(&t).ok(),
-            Message::Close(_) => return None,
-            _ => continue,
-        }
-    }
-}
-
 #[tokio::test]
 async fn websocket_handshake_on_graphql_path() {
     let app = TestApp::spawn().await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
 
     // graphql-transport-ws with the Authorization form.
-    let mut ws = ws_connect(&app, "graphql-transport-ws").await;
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {t}")}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let ack = next_json(&mut ws).await.expect("ack");
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    ws.send(
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {t}")}}),
+    )
+    .await;
+    let ack = ws.next().await.expect("ack");
     assert_eq!(ack["type"], "connection_ack");
     // A query over the socket runs as the token's user.
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "id": "1", "payload": {"query": "{ viewer { email } }"}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let next = next_json(&mut ws).await.expect("next");
+    ws.send(json!({"type": "subscribe", "id": "1", "payload": {"query": "{ viewer { email } }"}}))
+        .await;
+    let next = ws.next().await.expect("next");
     assert_eq!(next["type"], "next");
     assert_eq!(next["payload"]["data"]["viewer"]["email"], "admin@acme.io");
-    let complete = next_json(&mut ws).await.expect("complete");
+    let complete = ws.next().await.expect("complete");
     assert_eq!(complete["type"], "complete");
 
     // The legacy graphql-ws protocol with the token form.
-    let mut ws = ws_connect(&app, "graphql-ws").await;
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {"token": t}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let ack = next_json(&mut ws).await.expect("ack");
+    let mut ws = Ws::connect(&app, "graphql-ws").await;
+    ws.send(json!({"type": "connection_init", "payload": {"token": t}}))
+        .await;
+    let ack = ws.next().await.expect("ack");
     assert_eq!(ack["type"], "connection_ack");
 
     // No token: refused.
-    let mut ws = ws_connect(&app, "graphql-transport-ws").await;
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let refused = next_json(&mut ws).await;
+    let mut ws = Ws::connect(&app, "graphql-transport-ws").await;
+    ws.send(json!({"type": "connection_init", "payload": {}}))
+        .await;
+    let refused = ws.next().await;
     assert!(
         refused
             .as_ref()
