@@ -203,8 +203,10 @@ fn external_id(text: &str) -> Option<String> {
     Some(text[at..at + end].to_string())
 }
 
+/// A graphql-transport-ws connection, initialised with `token` and acknowledged.
 async fn connect_ws(
     base: &str,
+    token: &str,
 ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let mut req = (base.replace("http", "ws") + "/graphql")
         .into_client_request()
@@ -213,7 +215,17 @@ async fn connect_ws(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    tokio_tungstenite::connect_async(req).await.expect("ws").0
+    let mut ws = tokio_tungstenite::connect_async(req).await.expect("ws").0;
+    let init = json!({"type": "connection_init", "payload": {"token": token}});
+    ws.send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    while let Some(Ok(m)) = ws.next().await {
+        if matches!(&m, Message::Text(t) if t.contains("connection_ack")) {
+            break;
+        }
+    }
+    ws
 }
 
 /// One subscriber: connects, subscribes, signals `ready`, then records events until `stop`.
@@ -226,16 +238,7 @@ async fn subscriber(
     stop: Arc<tokio::sync::Notify>,
 ) -> Seen {
     let permit = gate.acquire_owned().await.unwrap();
-    let mut ws = connect_ws(&base).await;
-    let init = json!({"type": "connection_init", "payload": {"token": token}});
-    ws.send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
-    while let Some(Ok(m)) = ws.next().await {
-        if matches!(&m, Message::Text(t) if t.contains("connection_ack")) {
-            break;
-        }
-    }
+    let mut ws = connect_ws(&base, &token).await;
     let sub = json!({"type": "subscribe", "id": "1", "payload": {"query": query}});
     ws.send(Message::Text(sub.to_string().into()))
         .await
@@ -512,16 +515,7 @@ async fn burst() {
     let s = start_server(&url).await;
     let client = reqwest::Client::new();
     let co = company(&client, &url, &s, "Burst").await;
-    let mut ws = connect_ws(&s.base).await;
-    let init = json!({"type": "connection_init", "payload": {"token": co.token}});
-    ws.send(Message::Text(init.to_string().into()))
-        .await
-        .unwrap();
-    while let Some(Ok(m)) = ws.next().await {
-        if matches!(&m, Message::Text(t) if t.contains("connection_ack")) {
-            break;
-        }
-    }
+    let mut ws = connect_ws(&s.base, &co.token).await;
     let q = "subscription { slaBreachEvents { kind sequence breach { id severity execution { externalId } } } }";
     let sub = json!({"type": "subscribe", "id": "1", "payload": {"query": q}});
     ws.send(Message::Text(sub.to_string().into()))
