@@ -149,3 +149,153 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
     })
     .await
 }
+
+/// A write job as the group writer runs it: its work under a savepoint (true when it
+/// succeeded), and what to do once the group's commit is known.
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<
+    dyn for<'a> FnOnce(
+            &'a sea_orm::DatabaseTransaction,
+        ) -> futures_util::future::BoxFuture<'a, (bool, Finish)>
+        + Send,
+>;
+
+/// Write jobs one group commit takes at most.
+pub const GROUP_MAX: usize = 64;
+
+/// Group commit on SQLite: write transactions queue for the one writer, which runs every job
+/// waiting at that moment in one transaction, each under its own savepoint (a failing job
+/// rolls back only its own work), and commits once for all of them. A caller's `write`
+/// returns only after that commit, so what it wrote is visible to every reader. On PostgreSQL,
+/// which commits concurrently, each job is its own transaction on the pool.
+pub struct GroupWriter {
+    queue: Option<tokio::sync::mpsc::Sender<Job>>,
+    pool: DatabaseConnection,
+}
+
+/// What the group writer counts: commits, and the jobs they carried.
+#[derive(Clone)]
+pub struct GroupCounters {
+    pub commits: prometheus::IntCounter,
+    pub jobs: prometheus::IntCounter,
+}
+
+impl GroupWriter {
+    /// Starts the writer task for `writer` (which needs a running tokio runtime); the task
+    /// ends when this is dropped.
+    pub fn start(writer: DatabaseConnection, counters: GroupCounters) -> Self {
+        let grouped = writer.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+        let queue = grouped.then(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(run_group_writer(writer.clone(), rx, counters));
+            tx
+        });
+        GroupWriter {
+            queue,
+            pool: writer,
+        }
+    }
+
+    /// Runs `f` in a write transaction and returns once it is committed. `f` must do all its
+    /// work through the transaction it is given (on in-memory SQLite the writer's connection
+    /// is the pool's only one).
+    pub async fn write<T, F>(&self, f: F) -> crate::error::AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a sea_orm::DatabaseTransaction,
+            )
+                -> futures_util::future::BoxFuture<'a, crate::error::AppResult<T>>
+            + Send
+            + 'static,
+    {
+        use crate::error::AppError;
+        let Some(queue) = &self.queue else {
+            let txn = begin_write(&self.pool).await?;
+            let out = f(&txn).await?;
+            txn.commit().await?;
+            return Ok(out);
+        };
+        let (done, rx) = tokio::sync::oneshot::channel::<crate::error::AppResult<T>>();
+        let job: Job = Box::new(move |txn| {
+            Box::pin(async move {
+                let r = f(txn).await;
+                let ok = r.is_ok();
+                let finish: Finish = Box::new(move |commit| {
+                    let out = match (r, commit) {
+                        (Ok(v), Ok(())) => Ok(v),
+                        (Err(e), _) => Err(e),
+                        (Ok(_), Err(e)) => Err(AppError::Internal(format!("commit failed: {e}"))),
+                    };
+                    let _ = done.send(out);
+                });
+                (ok, finish)
+            })
+        });
+        queue
+            .send(job)
+            .await
+            .map_err(|_| AppError::Internal("the database writer has stopped".into()))?;
+        rx.await.map_err(|_| {
+            AppError::Internal("the database writer could not run this write".into())
+        })?
+    }
+}
+
+/// Runs one job under a savepoint: its finisher, and whether its work stays.
+async fn run_job(txn: &sea_orm::DatabaseTransaction, job: Job) -> Option<Finish> {
+    use futures_util::FutureExt;
+    use sea_orm::TransactionTrait;
+    let sp = txn.begin().await.ok()?;
+    let run = std::panic::AssertUnwindSafe(job(&sp)).catch_unwind().await;
+    let Ok((ok, finish)) = run else {
+        tracing::error!("a write job panicked; its work was rolled back");
+        let _ = sp.rollback().await;
+        return None;
+    };
+    let kept = if ok {
+        sp.commit().await
+    } else {
+        sp.rollback().await
+    };
+    match kept {
+        Ok(()) => Some(finish),
+        Err(e) => {
+            finish(Err(e.to_string()));
+            None
+        }
+    }
+}
+
+async fn run_group_writer(
+    writer: DatabaseConnection,
+    mut rx: tokio::sync::mpsc::Receiver<Job>,
+    counters: GroupCounters,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // A job dropped unrun tells its caller so (its channel closes).
+        let Ok(txn) = begin_write(&writer).await else {
+            tracing::error!("the writer could not begin a transaction");
+            continue;
+        };
+        let mut finished = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if let Some(f) = run_job(&txn, job).await {
+                finished.push(f);
+            }
+        }
+        let commit = txn.commit().await.map_err(|e| e.to_string());
+        counters.commits.inc();
+        counters.jobs.inc_by(finished.len() as u64);
+        for f in finished {
+            f(commit.clone());
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Write transactions: on a SQLite file, the one connection that writes, so writers queue
     /// in the pool instead of sleeping in SQLite's busy handler; elsewhere the same pool.
     pub writer: DatabaseConnection,
+    /// Group commit for the hot write paths (execution reporting) through the writer.
+    pub writes: db::GroupWriter,
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
@@ -132,6 +134,13 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
     }
     let state = Arc::new(AppState {
         tokens: auth::TokenCache::new(Duration::from_secs(config.token_cache_seconds)),
+        writes: db::GroupWriter::start(
+            writer.clone(),
+            db::GroupCounters {
+                commits: metrics.write_group_commits_total.clone(),
+                jobs: metrics.write_group_jobs_total.clone(),
+            },
+        ),
         db,
         writer,
         config,

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub breach_event_renders_total: IntCounter,
     /// Subscribers closed because their queue overflowed.
     pub subscribers_lagged_total: IntCounter,
+    /// Group commits of the SQLite writer, and the write jobs they carried.
+    pub write_group_commits_total: IntCounter,
+    pub write_group_jobs_total: IntCounter,
     pub workflow_execution_total: IntCounterVec,
     pub workflow_execution_duration_seconds: HistogramVec,
     pub workflow_sla_breach_total: IntCounterVec,
@@ -151,6 +154,16 @@ impl Metrics {
                 &r,
                 "workflow_intel_subscribers_lagged_total",
                 "WebSocket subscribers closed with 1013 because their queue overflowed.",
+            ),
+            write_group_commits_total: plain_counter(
+                &r,
+                "workflow_intel_write_group_commits_total",
+                "Commits of the SQLite writer's groups of write transactions.",
+            ),
+            write_group_jobs_total: plain_counter(
+                &r,
+                "workflow_intel_write_group_jobs_total",
+                "Write transactions committed as part of a group (jobs / commits = group size).",
             ),
             workflow_execution_total: counter(
                 &r,

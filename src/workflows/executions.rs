@@ -90,8 +90,16 @@ pub async fn start(
         updated_at: now,
     };
     let am: execution::ActiveModel = m.clone().into();
-    execution::Entity::insert(am)
-        .exec_without_returning(&state.writer)
+    state
+        .writes
+        .write(move |txn| {
+            Box::pin(async move {
+                execution::Entity::insert(am)
+                    .exec_without_returning(txn)
+                    .await?;
+                Ok(())
+            })
+        })
         .await?;
     let slas = active_for_workflow(db, auth.company_id, wf.id).await?;
     state.sla.execution_started(db, &m, &slas).await?;
@@ -227,16 +235,38 @@ pub struct CompleteArgs {
     pub error: Option<String>,
 }
 
-/// Finishes a running (or paused) execution and evaluates its SLAs. Completing an execution
-/// that already finished is a CONFLICT.
+/// Finishes a running (or paused) execution and evaluates its SLAs, through the group
+/// writer. Completing an execution that already finished is a CONFLICT.
 pub async fn complete(
     state: &AppState,
     auth: &AuthContext,
     a: CompleteArgs,
 ) -> AppResult<execution::Model> {
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.writer).await?;
-    let exec = get(&txn, auth, a.execution_id).await?;
+    let (auth2, alerts) = (auth.clone(), state.alerts_active());
+    let (updated, slas, new) = state
+        .writes
+        .write(move |txn| Box::pin(async move { complete_in(txn, &auth2, a, now, alerts).await }))
+        .await?;
+    crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
+    Ok(updated)
+}
+
+/// What a completion wrote: the execution, its workflow's SLAs and the breaches it recorded.
+type Completed = (
+    execution::Model,
+    Vec<crate::entity::sla::Model>,
+    Vec<crate::entity::breach::Model>,
+);
+
+async fn complete_in(
+    txn: &sea_orm::DatabaseTransaction,
+    auth: &AuthContext,
+    a: CompleteArgs,
+    now: DateTime<Utc>,
+    alerts: bool,
+) -> AppResult<Completed> {
+    let exec = get(txn, auth, a.execution_id).await?;
     let open = [
         ExecutionStatus::Running.as_str(),
         ExecutionStatus::Paused.as_str(),
@@ -262,7 +292,7 @@ pub async fn complete(
         .col_expr(execution::Column::UpdatedAt, Expr::value(now))
         .filter(execution::Column::Id.eq(exec.id))
         .filter(execution::Column::Status.is_in(open))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if res.rows_affected == 0 {
         return Err(AppError::conflict(format!(
@@ -278,20 +308,10 @@ pub async fn complete(
         updated_at: now,
         ..exec
     };
-    let slas = active_for_workflow(&txn, auth.company_id, updated.workflow_id).await?;
-    let new = evaluate_completion(
-        &txn,
-        &slas,
-        &updated,
-        d as f64 / 1000.0,
-        now,
-        state.alerts_active(),
-        true,
-    )
-    .await?;
-    txn.commit().await?;
-    crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
-    Ok(updated)
+    let slas = active_for_workflow(txn, auth.company_id, updated.workflow_id).await?;
+    let d = d as f64 / 1000.0;
+    let new = evaluate_completion(txn, &slas, &updated, d, now, alerts, true).await?;
+    Ok((updated, slas, new))
 }
 
 pub struct ImportStep {

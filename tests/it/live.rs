@@ -509,3 +509,71 @@ async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn concurrent_completions_are_group_committed_and_one_failure_stays_its_own() {
+    let dir = std::env::temp_dir().join(format!("wi-gc-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
+    let pools = workflow_intel::db::connect_pools(&url).await.unwrap();
+    workflow_intel::db::migrate(&pools.write).await.unwrap();
+    let app = TestApp::spawn_timed(Config::default(), pools, None, TEST_TIMING).await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let wf = create_workflow(&app, &t, "Flow", json!([{"name": "a", "action": "task"}])).await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        let v = app
+            .data(
+                &t,
+                crate::sla::START,
+                json!({"input": {"workflowId": wf["id"]}}),
+            )
+            .await;
+        ids.push(v["startExecution"]["execution"]["id"].clone());
+    }
+    let m = &app.app.state.metrics;
+    let (commits0, jobs0) = (
+        m.write_group_commits_total.get(),
+        m.write_group_jobs_total.get(),
+    );
+    // 40 completions at once, and the first one a second time (a CONFLICT in the same group).
+    let mut calls: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            app.gql(
+                Some(&t),
+                crate::sla::COMPLETE,
+                json!({"input": {"executionId": id, "status": "COMPLETED"}}),
+            )
+        })
+        .collect();
+    calls.push(app.gql(
+        Some(&t),
+        crate::sla::COMPLETE,
+        json!({"input": {"executionId": ids[0], "status": "COMPLETED"}}),
+    ));
+    let results = futures_util::future::join_all(calls).await;
+    let conflicts = results
+        .iter()
+        .filter(|v| v.get("errors").is_some_and(|_| code(v) == "CONFLICT"))
+        .count();
+    let done = results
+        .iter()
+        .filter(|v| v["data"]["completeExecution"]["execution"]["status"] == "COMPLETED")
+        .count();
+    assert_eq!((done, conflicts), (40, 1), "{results:?}");
+    let commits = m.write_group_commits_total.get() - commits0;
+    let jobs = m.write_group_jobs_total.get() - jobs0;
+    assert_eq!(jobs, 41, "every job ran in a group, the failed one too");
+    assert!(commits < jobs, "{jobs} jobs in {commits} commits: grouped");
+    // Every completion is visible to readers once answered.
+    let v = app
+        .data(
+            &t,
+            "{ executions(first: 100, filter: {status: COMPLETED}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(v["executions"]["totalCount"], 40);
+    let _ = std::fs::remove_dir_all(&dir);
+}
