@@ -1,5 +1,5 @@
-//! Counts and times GraphQL operations by type, tracks live subscriptions, and gives every
-//! error an `extensions.code`.
+//! Counts and times GraphQL operations by type, and gives every error an `extensions.code`
+//! (subscriptions are counted where they are opened, in the WebSocket layer).
 use crate::metrics::Metrics;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
@@ -34,15 +34,6 @@ fn type_name(t: OperationType) -> &'static str {
     }
 }
 
-/// Decrements the active-subscriptions gauge when the stream is dropped, however it ends.
-struct Live(prometheus::IntGauge);
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 #[async_trait::async_trait]
 impl Extension for PerRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
@@ -71,22 +62,16 @@ impl Extension for PerRequest {
         resp
     }
 
+    /// Subscriptions are counted by the WebSocket layer (one per subscribe, not per event):
+    /// its cohorts run the document once per event through here.
     fn subscribe<'s>(
         &self,
         ctx: &ExtensionContext<'_>,
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
-        let gauge = self.metrics.graphql_subscriptions_active.clone();
-        self.metrics
-            .graphql_requests_total
-            .with_label_values(&["subscription", "ok"])
-            .inc();
-        gauge.inc();
-        let guard = Live(gauge);
         next.run(ctx, stream)
-            .map(move |mut r| {
-                let _keep = &guard;
+            .map(|mut r| {
                 crate::error::ensure_codes(&mut r);
                 r
             })
