@@ -290,6 +290,8 @@ struct Scenario {
     /// Overrunning executions per active company per second.
     per_second: usize,
     seconds: u64,
+    /// Events go to the Node peer's `POST /fire` instead of `importExecutions`.
+    peer: bool,
 }
 
 /// Sends the events: every second, one `importExecutions` per active company through the
@@ -312,16 +314,18 @@ async fn produce(
             let ids: Vec<String> = (0..sc.per_second)
                 .map(|j| format!("c{c}-t{tick}-{j}-{}", std::process::id()))
                 .collect();
-            let body = overrunning(&co.workflow, &ids);
+            let (url, body) = if sc.peer {
+                let id = ids[0].clone();
+                (format!("{}/fire", s.base), json!({"externalId": id}))
+            } else {
+                let body = overrunning(&co.workflow, &ids);
+                (format!("{}/graphql", s.base), body)
+            };
             let at = Instant::now();
             for id in ids {
                 sent.insert(id, at);
             }
-            let (client, url, token) = (
-                client.clone(),
-                format!("{}/graphql", s.base),
-                co.token.clone(),
-            );
+            let (client, token) = (client.clone(), co.token.clone());
             calls.push(tokio::spawn(async move {
                 let r = client.post(url).bearer_auth(token).json(&body).send().await;
                 let ok = match r {
@@ -343,8 +347,8 @@ async fn produce(
 }
 
 /// Runs one scenario against `servers` (subscribers spread over them round-robin; events
-/// through the first) and prints its row.
-async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) {
+/// through the first), prints its row and returns its latency p50 and p99.
+async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (f64, f64) {
     let n = companies.len() * sc.subscribers_per_company;
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
     let rss_before: u64 = pids.iter().map(|p| rss_kib(*p)).sum();
@@ -413,6 +417,7 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) {
         pct(&mlat, 0.99),
         cpu * 100.0
     );
+    (pct(&lat, 0.5), pct(&lat, 0.99))
 }
 
 const SCENARIO_HEADER: &str = "| scenario | subscribers | p50 | p99 | max | events lost | LAGGED | mutations answered | mutation p50 | mutation p99 | RSS per idle subscriber | server CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -429,6 +434,8 @@ async fn live_scenarios(n: usize) {
     let client = reqwest::Client::new();
     println!("## Live breach stream (scenario S and variants)\n");
     println!("{SCENARIO_HEADER}");
+    let peer_s = peer_s(n).await;
+    let mut ratios = None;
     let runs = [
         (1, n, 1, 1, format!("S: {n} subscribers, 1 event/s")),
         (
@@ -453,12 +460,63 @@ async fn live_scenarios(n: usize) {
             active,
             per_second,
             seconds: 30,
+            peer: false,
         };
-        scenario(std::slice::from_ref(&s), &cos, &sc).await;
+        let (p50, p99) = scenario(std::slice::from_ref(&s), &cos, &sc).await;
+        if let (Some((n50, n99)), true) = (peer_s, companies == 1 && per_second == 1) {
+            ratios = Some((p50 / n50, p99 / n99));
+        }
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
+    if let Some((r50, r99)) = ratios {
+        println!(
+            "\nS against the Node peer in the same run: p50 {r50:.2}x, p99 {r99:.2}x (below 1: faster than the peer)."
+        );
+    }
     println!();
+}
+
+/// Scenario S against the Node peer (benches/peer: graphql-ws 6 on ws 8, events from memory,
+/// no database, no authentication). None when the peer is not installed.
+async fn peer_s(n: usize) -> Option<(f64, f64)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer");
+    if !std::path::Path::new(dir).join("node_modules").exists() {
+        println!("| Node peer | (not installed: `npm ci` in benches/peer) |||||||||||");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("node")
+        .arg("server.mjs")
+        .arg(port.to_string())
+        .current_dir(dir)
+        .spawn()
+        .ok()?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        token: "none".into(),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(&server.base).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cos = [Company {
+        token: "none".into(),
+        workflow: String::new(),
+    }];
+    let sc = Scenario {
+        label: format!("Node peer (graphql-ws 6, ws 8): {n} subscribers, 1 event/s"),
+        subscribers_per_company: n,
+        active: 1,
+        per_second: 1,
+        seconds: 30,
+        peer: true,
+    };
+    Some(scenario(std::slice::from_ref(&server), &cos, &sc).await)
 }
 
 /// A fresh database on the PostgreSQL server `pg` (None when it cannot be created).
@@ -501,6 +559,7 @@ async fn live_replicas(pg: &str, n: usize) {
         active: 1,
         per_second: 1,
         seconds: 30,
+        peer: false,
     };
     scenario(&servers, &cos, &sc).await;
     println!();
