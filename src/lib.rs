@@ -129,7 +129,7 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
         write: mut writer,
     } = pools.into();
     for conn in [&mut db, &mut writer] {
-        let statements = metrics.db_statements_total.clone();
+        let statements = metrics.internals.db_statements_total.clone();
         conn.set_metric_callback(move |_| statements.inc());
     }
     let state = Arc::new(AppState {
@@ -137,8 +137,8 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
         writes: db::GroupWriter::start(
             writer.clone(),
             db::GroupCounters {
-                commits: metrics.write_group_commits_total.clone(),
-                jobs: metrics.write_group_jobs_total.clone(),
+                commits: metrics.internals.write_group_commits_total.clone(),
+                jobs: metrics.internals.write_group_jobs_total.clone(),
             },
         ),
         db,

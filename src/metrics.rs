@@ -13,16 +13,9 @@ pub struct Metrics {
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
     pub sla_clock_owner: IntGauge,
-    /// SQL statements this process sent (every backend).
-    pub db_statements_total: IntCounter,
-    /// Executions of a subscription document for a live event: one per cohort and event,
-    /// however many subscribers the cohort has.
-    pub breach_event_renders_total: IntCounter,
-    /// Subscribers closed because their queue overflowed.
-    pub subscribers_lagged_total: IntCounter,
-    /// Group commits of the SQLite writer, and the write jobs they carried.
-    pub write_group_commits_total: IntCounter,
-    pub write_group_jobs_total: IntCounter,
+    /// The server's own workings: statements, live-stream renders, lagged subscribers,
+    /// group commits.
+    pub internals: Internals,
     pub workflow_execution_total: IntCounterVec,
     pub workflow_execution_duration_seconds: HistogramVec,
     pub workflow_sla_breach_total: IntCounterVec,
@@ -89,6 +82,52 @@ fn plain_counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     c
 }
 
+/// Counters of the server's own workings.
+pub struct Internals {
+    /// SQL statements this process sent (every backend).
+    pub db_statements_total: IntCounter,
+    /// Executions of a subscription document for a live event: one per cohort and event,
+    /// however many subscribers the cohort has.
+    pub breach_event_renders_total: IntCounter,
+    /// Subscribers closed because their queue overflowed.
+    pub subscribers_lagged_total: IntCounter,
+    /// Group commits of the SQLite writer, and the write jobs they carried.
+    pub write_group_commits_total: IntCounter,
+    pub write_group_jobs_total: IntCounter,
+}
+
+impl Internals {
+    fn new(r: &Registry) -> Self {
+        Internals {
+            db_statements_total: plain_counter(
+                r,
+                "workflow_intel_db_statements_total",
+                "SQL statements sent to the database by this process.",
+            ),
+            breach_event_renders_total: plain_counter(
+                r,
+                "workflow_intel_breach_event_renders_total",
+                "Executions of a subscription for a live breach event (one per cohort and event).",
+            ),
+            subscribers_lagged_total: plain_counter(
+                r,
+                "workflow_intel_subscribers_lagged_total",
+                "WebSocket subscribers closed with 1013 because their queue overflowed.",
+            ),
+            write_group_commits_total: plain_counter(
+                r,
+                "workflow_intel_write_group_commits_total",
+                "Commits of the SQLite writer's groups of write transactions.",
+            ),
+            write_group_jobs_total: plain_counter(
+                r,
+                "workflow_intel_write_group_jobs_total",
+                "Write transactions committed as part of a group (jobs / commits = group size).",
+            ),
+        }
+    }
+}
+
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid gauge");
     r.register(Box::new(g.clone())).expect("unique metric");
@@ -140,31 +179,7 @@ impl Metrics {
                 "workflow_intel_sla_clock_owner",
                 "1 while this replica owns the SLA clock (always 1 on SQLite).",
             ),
-            db_statements_total: plain_counter(
-                &r,
-                "workflow_intel_db_statements_total",
-                "SQL statements sent to the database by this process.",
-            ),
-            breach_event_renders_total: plain_counter(
-                &r,
-                "workflow_intel_breach_event_renders_total",
-                "Executions of a subscription for a live breach event (one per cohort and event).",
-            ),
-            subscribers_lagged_total: plain_counter(
-                &r,
-                "workflow_intel_subscribers_lagged_total",
-                "WebSocket subscribers closed with 1013 because their queue overflowed.",
-            ),
-            write_group_commits_total: plain_counter(
-                &r,
-                "workflow_intel_write_group_commits_total",
-                "Commits of the SQLite writer's groups of write transactions.",
-            ),
-            write_group_jobs_total: plain_counter(
-                &r,
-                "workflow_intel_write_group_jobs_total",
-                "Write transactions committed as part of a group (jobs / commits = group size).",
-            ),
+            internals: Internals::new(&r),
             workflow_execution_total: counter(
                 &r,
                 "workflow_execution_total",

@@ -604,7 +604,7 @@ impl Conn {
                 return Flow::Gone;
             }
         }
-        self.state.metrics.subscribers_lagged_total.inc();
+        self.state.metrics.internals.subscribers_lagged_total.inc();
         Flow::Close(1013, "slow consumer: resubscribe with afterSequence".into())
     }
 }

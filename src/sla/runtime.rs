@@ -27,7 +27,9 @@ impl SlaRuntime {
     pub fn new(metrics: &crate::metrics::Metrics) -> Self {
         SlaRuntime {
             watcher: Arc::default(),
-            hub: Arc::new(Hub::new(metrics.breach_event_renders_total.clone())),
+            hub: Arc::new(Hub::new(
+                metrics.internals.breach_event_renders_total.clone(),
+            )),
             mailer_wake: Arc::default(),
         }
     }

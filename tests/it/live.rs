@@ -195,7 +195,7 @@ async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<V
         s.app.app.state.sla.hub.sizes() == (1, n)
     })
     .await;
-    let renders = &s.app.app.state.metrics.breach_event_renders_total;
+    let renders = &s.app.app.state.metrics.internals.breach_event_renders_total;
     let (stmts0, renders0) = (s.app.statements.load(Ordering::SeqCst), renders.get());
     let r = s.app.data(&s.token, IMPORT, overrunning(s, tag, 1)).await;
     assert_eq!(r["importExecutions"]["breaches"], 2, "warning and critical");
@@ -461,9 +461,10 @@ async fn a_cached_token_costs_no_query() {
     assert_eq!(app.statements.load(Ordering::SeqCst), before);
 }
 
-#[tokio::test]
-async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
-    let dir = std::env::temp_dir().join(format!("wi-rw-{}", uuid::Uuid::now_v7().simple()));
+/// A server on a SQLite file (readers beside the writer), with an admin token and a
+/// workflow; the caller removes the folder.
+async fn on_a_sqlite_file() -> (std::path::PathBuf, TestApp, String, Value) {
+    let dir = std::env::temp_dir().join(format!("wi-file-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
     let pools = workflow_intel::db::connect_pools(&url).await.unwrap();
@@ -471,6 +472,12 @@ async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
     let app = TestApp::spawn_timed(Config::default(), pools, None, TEST_TIMING).await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
     let wf = create_workflow(&app, &t, "Flow", json!([{"name": "a", "action": "task"}])).await;
+    (dir, app, t, wf)
+}
+
+#[tokio::test]
+async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
+    let (dir, app, t, wf) = on_a_sqlite_file().await;
     // Hold the write lock, as a long write transaction would.
     let txn = workflow_intel::db::begin_write(&app.app.state.writer)
         .await
@@ -512,14 +519,7 @@ async fn on_a_sqlite_file_reads_do_not_wait_for_the_writer() {
 
 #[tokio::test]
 async fn concurrent_completions_are_group_committed_and_one_failure_stays_its_own() {
-    let dir = std::env::temp_dir().join(format!("wi-gc-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
-    let pools = workflow_intel::db::connect_pools(&url).await.unwrap();
-    workflow_intel::db::migrate(&pools.write).await.unwrap();
-    let app = TestApp::spawn_timed(Config::default(), pools, None, TEST_TIMING).await;
-    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
-    let wf = create_workflow(&app, &t, "Flow", json!([{"name": "a", "action": "task"}])).await;
+    let (dir, app, t, wf) = on_a_sqlite_file().await;
     let mut ids = Vec::new();
     for _ in 0..40 {
         let v = app
@@ -533,8 +533,8 @@ async fn concurrent_completions_are_group_committed_and_one_failure_stays_its_ow
     }
     let m = &app.app.state.metrics;
     let (commits0, jobs0) = (
-        m.write_group_commits_total.get(),
-        m.write_group_jobs_total.get(),
+        m.internals.write_group_commits_total.get(),
+        m.internals.write_group_jobs_total.get(),
     );
     // 40 completions at once, and the first one a second time (a CONFLICT in the same group).
     let mut calls: Vec<_> = ids
@@ -562,8 +562,8 @@ async fn concurrent_completions_are_group_committed_and_one_failure_stays_its_ow
         .filter(|v| v["data"]["completeExecution"]["execution"]["status"] == "COMPLETED")
         .count();
     assert_eq!((done, conflicts), (40, 1), "{results:?}");
-    let commits = m.write_group_commits_total.get() - commits0;
-    let jobs = m.write_group_jobs_total.get() - jobs0;
+    let commits = m.internals.write_group_commits_total.get() - commits0;
+    let jobs = m.internals.write_group_jobs_total.get() - jobs0;
     assert_eq!(jobs, 41, "every job ran in a group, the failed one too");
     assert!(commits < jobs, "{jobs} jobs in {commits} commits: grouped");
     // Every completion is visible to readers once answered.
