@@ -124,6 +124,24 @@ impl MetaQuery {
 /// A person in the caller's company.
 pub struct User(pub crate::entity::user::Model);
 
+/// The user with this id, through the request's loader: None for no id, or for an id outside
+/// the caller's company.
+pub async fn user_by_id(
+    ctx: &Context<'_>,
+    id: Option<uuid::Uuid>,
+) -> async_graphql::Result<Option<User>> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    let u = ctx
+        .loaders()?
+        .users
+        .load_one(id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(u.map(User))
+}
+
 #[async_graphql::Object]
 impl User {
     async fn id(&self) -> async_graphql::ID {

@@ -3,7 +3,6 @@ use super::pagination::{Page, paginate};
 use super::{CtxExt, User};
 use crate::auth::{self, CtxAuth};
 use crate::entity::api_token;
-use crate::error::AppError;
 use crate::ids::parse_id;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -23,13 +22,7 @@ impl ApiToken {
     }
     /// Whose requests the token makes.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let u = ctx
-            .loaders()?
-            .users
-            .load_one(self.0.user_id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(u.map(User))
+        super::user_by_id(ctx, Some(self.0.user_id)).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -71,16 +71,7 @@ impl Simulation {
         decode(&self.0.warnings)
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(u) = self.0.created_by else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(u)
-            .await
-            .map_err(AppError::from)?
-            .map(User))
+        crate::graphql::user_by_id(ctx, self.0.created_by).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

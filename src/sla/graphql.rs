@@ -140,16 +140,7 @@ impl SlaBreach {
         self.0.acknowledged
     }
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(u) = self.0.acknowledged_by else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(u)
-            .await
-            .map_err(AppError::from)?
-            .map(User))
+        crate::graphql::user_by_id(ctx, self.0.acknowledged_by).await
     }
     async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.0.acknowledged_at

@@ -71,16 +71,7 @@ impl Suggestion {
         Json(self.0.impact.clone())
     }
     async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(u) = self.0.reviewed_by else {
-            return Ok(None);
-        };
-        Ok(ctx
-            .loaders()?
-            .users
-            .load_one(u)
-            .await
-            .map_err(AppError::from)?
-            .map(User))
+        crate::graphql::user_by_id(ctx, self.0.reviewed_by).await
     }
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at

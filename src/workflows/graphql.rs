@@ -40,16 +40,7 @@ impl Workflow {
         self.0.input_schema.clone().map(Json)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(owner) = self.0.owner_id else {
-            return Ok(None);
-        };
-        let u = ctx
-            .loaders()?
-            .users
-            .load_one(owner)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(u.map(User))
+        crate::graphql::user_by_id(ctx, self.0.owner_id).await
     }
     /// The catalog actions its steps use (in first-use order; types missing from the catalog
     /// are left out).
