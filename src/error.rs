@@ -14,10 +14,6 @@ pub enum AppError {
     BadInput(String),
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "this subscriber fell behind and missed {0} events; re-read unacknowledgedBreaches to resynchronise"
-    )]
-    Lagged(u64),
     #[error("database error")]
     Db(DbErr),
     #[error("internal error")]
@@ -52,7 +48,6 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadInput(_) => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::Lagged(_) => "LAGGED",
             AppError::Db(_) | AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

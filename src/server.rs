@@ -5,7 +5,7 @@ use crate::auth::{self, AuthState};
 use crate::graphql::AppSchema;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::ws;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Data};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -173,20 +173,6 @@ async fn graphql_post(State(http): State<Http>, headers: HeaderMap, body: Body) 
     execute(&http, &headers, batch).await
 }
 
-/// Whether a document's operation (the named one, or the only one) is a mutation.
-fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
-    match &doc.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => ops.iter().any(|(name, op)| {
-            op.node.ty == OperationType::Mutation
-                && operation_name.is_none_or(|n| n == name.as_str())
-        }),
-    }
-}
-
 async fn graphql_get(State(http): State<Http>, req: Request) -> Response {
     let is_upgrade = req
         .headers()
@@ -206,7 +192,8 @@ async fn graphql_get(State(http): State<Http>, req: Request) -> Response {
             );
         }
     };
-    if is_mutation(&gql.query, gql.operation_name.as_deref()) {
+    let kinds = crate::graphql::operation_types(&gql.query, gql.operation_name.as_deref());
+    if kinds.contains(&OperationType::Mutation) {
         return request_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST",

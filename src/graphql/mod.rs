@@ -9,6 +9,7 @@ pub mod ws;
 use crate::AppState;
 use crate::auth::AuthState;
 use crate::error::{AppError, AppResult};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Context, MergedObject, Schema, SchemaBuilder};
 use std::sync::Arc;
 
@@ -69,6 +70,22 @@ pub fn build_schema(state: Arc<AppState>) -> AppSchema {
 /// The SDL, without needing a database.
 pub fn sdl() -> String {
     builder().finish().sdl()
+}
+
+/// The types of the operations a request may run: the named one, or every operation of the
+/// document when none is named. Empty when the document does not parse.
+pub fn operation_types(query: &str, operation_name: Option<&str>) -> Vec<OperationType> {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return Vec::new();
+    };
+    match &doc.operations {
+        DocumentOperations::Single(op) => vec![op.node.ty],
+        DocumentOperations::Multiple(ops) => ops
+            .iter()
+            .filter(|(name, _)| operation_name.is_none_or(|n| n == name.as_str()))
+            .map(|(_, op)| op.node.ty)
+            .collect(),
+    }
 }
 
 /// Per-request helpers for resolvers.

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::auth::{AuthContext, AuthState};
 use crate::graphql::AppSchema;
 use crate::sla::hub::{self, Cohort, Member, Operation, Outbound, Signals, SubscribeProbe};
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, Variables};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::future::BoxFuture;
@@ -227,19 +227,6 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
     None
 }
 
-/// The operation type of a document, when it parses and names one operation.
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    match &doc.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
-        DocumentOperations::Multiple(ops) => match operation_name {
-            Some(n) => ops.get(n).map(|op| op.node.ty),
-            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
-            None => None,
-        },
-    }
-}
-
 /// The operation in a `subscribe`/`start` payload.
 fn parse_operation(payload: &Value) -> Result<Operation, String> {
     let query = payload
@@ -352,8 +339,8 @@ impl Conn {
                 Protocol::LegacyWs => self.drop_sub(&id),
             }
         }
-        let kind = operation_type(&op.query, op.operation_name.as_deref());
-        if kind != Some(OperationType::Subscription) {
+        let kinds = crate::graphql::operation_types(&op.query, op.operation_name.as_deref());
+        if kinds != [OperationType::Subscription] {
             let req = op.request(&self.state.db, &auth);
             let schema = self.schema.clone();
             let key = id.clone();

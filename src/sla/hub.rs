@@ -131,14 +131,19 @@ impl Operation {
         }
     }
 
-    /// The request for this operation, run as `auth`, with extra request data.
+    /// The request for this operation, run as `auth` with fresh loaders.
     pub fn request(&self, db: &DatabaseConnection, auth: &AuthContext) -> Request {
+        self.request_with(auth, Loaders::new(db.clone(), auth.company_id))
+    }
+
+    /// The request for this operation, run as `auth` with the given loaders.
+    fn request_with(&self, auth: &AuthContext, loaders: Loaders) -> Request {
         let mut r = Request::new(self.query.clone()).variables(self.variables.clone());
         if let Some(n) = &self.operation_name {
             r = r.operation_name(n.clone());
         }
         r.data(crate::auth::AuthState::User(auth.clone()))
-            .data(Loaders::new(db.clone(), auth.company_id))
+            .data(loaders)
     }
 }
 
@@ -151,12 +156,8 @@ pub struct Cohort {
 }
 
 impl Cohort {
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.members.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Runs the operation for one event: the serialized response, or None when the event does
@@ -198,16 +199,9 @@ pub async fn render(
     op: &Operation,
     ev: &Arc<BreachEvent>,
 ) -> Option<Arc<str>> {
-    let mut req = Request::new(op.query.clone()).variables(op.variables.clone());
-    if let Some(n) = &op.operation_name {
-        req = req.operation_name(n.clone());
-    }
     let loaders = Loaders::new(db.clone(), auth.company_id);
     prime(&loaders, ev).await;
-    let req = req
-        .data(crate::auth::AuthState::User(auth.clone()))
-        .data(loaders)
-        .data(LiveEvent(ev.clone()));
+    let req = op.request_with(auth, loaders).data(LiveEvent(ev.clone()));
     let mut stream = schema.execute_stream(req);
     let resp = stream.next().await?;
     match serde_json::to_string(&resp) {
