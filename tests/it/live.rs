@@ -357,6 +357,39 @@ async fn the_event_log_keeps_its_retention() {
     assert_eq!(count().await, 0);
 }
 
+#[tokio::test]
+async fn a_server_enforces_event_retention_days() {
+    let s = setup(Config::default(), json!([])).await;
+    let r = s.app.data(&s.token, IMPORT, overrunning(&s, "r", 2)).await;
+    assert_eq!(r["importExecutions"]["breaches"], 4);
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let count = || async {
+        workflow_intel::entity::sla_event::Entity::find()
+            .count(&s.app.db)
+            .await
+            .unwrap()
+    };
+    use workflow_intel::clock::Clock;
+    let later = Arc::new(ManualClock::new(s.clock.now() + Duration::days(6)));
+    // Six days on, with the default 7 days: a server starting up keeps them.
+    let mut conn = s.app.db.clone();
+    let kept = TestApp::spawn_on(Config::default(), &mut conn, Some(later.clone())).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(count().await, 4);
+    drop(kept);
+    // The same day with EVENT_RETENTION_DAYS=5: they go.
+    let mut config = Config::default();
+    config
+        .apply_env(|k| (k == "EVENT_RETENTION_DAYS").then(|| "5".to_string()))
+        .unwrap();
+    assert_eq!(config.event_retention_days, 5);
+    let _pruning = TestApp::spawn_on(config, &mut conn, Some(later)).await;
+    eventually("events older than the retention are deleted", || async {
+        count().await == 0
+    })
+    .await;
+}
+
 const TOKENS: &str = "{ apiTokens(first: 50) { totalCount edges { node { id name revoked revokedAt user { email role } } } } }";
 const REVOKE: &str =
     "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { apiToken { id revoked revokedAt } } }";
