@@ -44,6 +44,40 @@ pub struct Config {
     pub ws_init_timeout_seconds: u64,
     /// Seconds between the server's keepalive pings on WebSockets; 0 sends none.
     pub ws_keepalive_seconds: u64,
+    /// What one GraphQL request may ask for.
+    pub limits: Limits,
+    /// Bytes of query text kept for Apollo's automatic persisted queries; 0 turns them off.
+    pub persisted_queries_cache_bytes: u64,
+    /// Browser origins (`https://app.example.com`) allowed to call the API and open its
+    /// WebSocket from another origin. Empty: same origin only.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+/// The limits on one GraphQL request (each is a setting, and a refusal names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest field nesting of an operation, not counting `__schema`/`__type` subtrees.
+    pub depth: u64,
+    /// Largest complexity: one per field selected, fragments counted where they are spread.
+    pub complexity: u64,
+    /// Most aliases in one document.
+    pub aliases: u64,
+    /// Most operations in one batched POST.
+    pub batch: u64,
+    /// Largest request body, and largest WebSocket message, in bytes.
+    pub body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            depth: 12,
+            complexity: 2_000,
+            aliases: 50,
+            batch: 10,
+            body_bytes: 2 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +109,9 @@ impl Default for Config {
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
+            limits: Limits::default(),
+            persisted_queries_cache_bytes: 16 * 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -97,14 +134,42 @@ struct FileConfig {
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
+    graphql_max_depth: Option<u64>,
+    graphql_max_complexity: Option<u64>,
+    graphql_max_aliases: Option<u64>,
+    graphql_max_batch: Option<u64>,
+    graphql_max_body_bytes: Option<u64>,
+    persisted_queries_cache_bytes: Option<u64>,
+    cors_allowed_origins: Option<Vec<String>>,
 }
 
-/// The plain numeric settings: environment name, then (minimum, maximum).
-const NUMBERS: [(&str, u64, u64); 4] = [
-    ("TOKEN_CACHE_SECONDS", 1, 3600),
-    ("EVENT_RETENTION_DAYS", 1, 36_500),
-    ("WS_INIT_TIMEOUT_SECONDS", 1, 600),
-    ("WS_KEEPALIVE_SECONDS", 0, 3600),
+/// The plain numeric settings: environment name, file name, then (minimum, maximum).
+const NUMBERS: [(&str, &str, u64, u64); 10] = [
+    ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
+    ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
+    ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
+    ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
+    ("GRAPHQL_MAX_DEPTH", "graphql_max_depth", 1, 1_000),
+    (
+        "GRAPHQL_MAX_COMPLEXITY",
+        "graphql_max_complexity",
+        1,
+        1_000_000,
+    ),
+    ("GRAPHQL_MAX_ALIASES", "graphql_max_aliases", 0, 100_000),
+    ("GRAPHQL_MAX_BATCH", "graphql_max_batch", 1, 1_000),
+    (
+        "GRAPHQL_MAX_BODY_BYTES",
+        "graphql_max_body_bytes",
+        1_024,
+        1 << 30,
+    ),
+    (
+        "PERSISTED_QUERIES_CACHE_BYTES",
+        "persisted_queries_cache_bytes",
+        0,
+        1 << 32,
+    ),
 ];
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -189,6 +254,32 @@ fn parse_range(name: &'static str, v: &str, min: i64, max: i64) -> Result<i64, C
     }
 }
 
+/// A comma-separated list of origins, each `scheme://host[:port]` with nothing after it.
+/// `*` is refused: the API takes bearer tokens, and a wildcard would let any site use a token
+/// it got hold of.
+fn parse_origins(name: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|o| {
+            let rest = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            match rest {
+                Some(host) if !host.is_empty() && !host.contains('/') && !host.contains('*') => {
+                    Ok(o.to_ascii_lowercase())
+                }
+                _ => Err(invalid(
+                    name,
+                    format!(
+                        "{o:?} is not an origin like https://app.example.com (no path, no wildcard)"
+                    ),
+                )),
+            }
+        })
+        .collect()
+}
+
 fn parse_bind(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
     v.trim()
         .parse()
@@ -262,11 +353,20 @@ impl Config {
             f.event_retention_days,
             f.ws_init_timeout_seconds,
             f.ws_keepalive_seconds,
+            f.graphql_max_depth,
+            f.graphql_max_complexity,
+            f.graphql_max_aliases,
+            f.graphql_max_batch,
+            f.graphql_max_body_bytes,
+            f.persisted_queries_cache_bytes,
         ];
-        for ((name, _, _), v) in NUMBERS.iter().zip(numbers) {
+        for ((name, _, _, _), v) in NUMBERS.iter().zip(numbers) {
             if let Some(v) = v {
                 self.set_number(name, &v.to_string(), true)?;
             }
+        }
+        if let Some(v) = f.cors_allowed_origins {
+            self.cors_allowed_origins = parse_origins("cors_allowed_origins", &v.join(","))?;
         }
         Ok(())
     }
@@ -277,6 +377,12 @@ impl Config {
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
             "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,
+            "GRAPHQL_MAX_DEPTH" => &mut self.limits.depth,
+            "GRAPHQL_MAX_COMPLEXITY" => &mut self.limits.complexity,
+            "GRAPHQL_MAX_ALIASES" => &mut self.limits.aliases,
+            "GRAPHQL_MAX_BATCH" => &mut self.limits.batch,
+            "GRAPHQL_MAX_BODY_BYTES" => &mut self.limits.body_bytes,
+            "PERSISTED_QUERIES_CACHE_BYTES" => &mut self.persisted_queries_cache_bytes,
             _ => return None,
         })
     }
@@ -289,19 +395,11 @@ impl Config {
         v: &str,
         file: bool,
     ) -> Result<(), ConfigError> {
-        let Some(&(name, min, max)) = NUMBERS.iter().find(|(n, _, _)| *n == env_name) else {
+        let Some(&(name, file_name, min, max)) = NUMBERS.iter().find(|(n, _, _, _)| *n == env_name)
+        else {
             return Ok(());
         };
-        let shown: &'static str = if file {
-            match name {
-                "TOKEN_CACHE_SECONDS" => "token_cache_seconds",
-                "EVENT_RETENTION_DAYS" => "event_retention_days",
-                "WS_INIT_TIMEOUT_SECONDS" => "ws_init_timeout_seconds",
-                _ => "ws_keepalive_seconds",
-            }
-        } else {
-            name
-        };
+        let shown = if file { file_name } else { name };
         let n = parse_range(shown, v, min as i64, max as i64)? as u64;
         if let Some(slot) = self.number_slot(name) {
             *slot = n;
@@ -342,10 +440,13 @@ impl Config {
         if let Some(v) = get("POLL_INTERVAL_MS") {
             self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
         }
-        for (name, _, _) in NUMBERS {
+        for (name, _, _, _) in NUMBERS {
             if let Some(v) = get(name) {
                 self.set_number(name, &v, false)?;
             }
+        }
+        if let Some(v) = get("CORS_ALLOWED_ORIGINS") {
+            self.cors_allowed_origins = parse_origins("CORS_ALLOWED_ORIGINS", &v)?;
         }
         if let Some(url) = get("LLM_BASE_URL").filter(|u| !u.trim().is_empty()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -396,6 +497,9 @@ mod tests {
             ("SLA_ALERT_RECIPIENTS", "a@b.c, not-an-email"),
             ("OUTBOX_LEASE_SECONDS", "0"),
             ("POLL_INTERVAL_MS", "soon"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://a.io/path"),
+            ("GRAPHQL_MAX_DEPTH", "0"),
         ] {
             let err = Config::default().apply_env(env(&[(k, v)])).unwrap_err();
             assert!(err.to_string().contains(k), "{err}");

@@ -1,8 +1,11 @@
 //! Schema assembly: MergedObject roots, limits, per-request context (caller, loaders),
 //! pagination and the metrics extension.
 pub mod extension;
+pub mod http;
+pub mod limits;
 pub mod loaders;
 pub mod pagination;
+pub mod persisted;
 pub mod tokens;
 pub mod ws;
 
@@ -43,19 +46,12 @@ pub struct Subscription(crate::sla::graphql::SlaSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// Maximum selection depth of one operation.
-pub const MAX_DEPTH: usize = 12;
-/// Maximum complexity (roughly, fields times list sizes) of one operation.
-pub const MAX_COMPLEXITY: usize = 2_000;
-
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .limit_directives(16)
 }
@@ -63,6 +59,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
     builder()
         .extension(extension::MetricsExtension(state.metrics.clone()))
+        .extension(limits::LimitsExtension(state.config.limits.clone()))
         .data(state)
         .finish()
 }
