@@ -16,7 +16,7 @@ pub struct Action(pub action::Model);
 
 #[Object]
 impl Action {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn name(&self) -> &str {

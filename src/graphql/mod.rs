@@ -4,6 +4,7 @@ pub mod extension;
 pub mod http;
 pub mod limits;
 pub mod loaders;
+pub mod node;
 pub mod pagination;
 pub mod persisted;
 pub mod tokens;
@@ -26,6 +27,7 @@ pub struct Query(
     crate::templates::graphql::TemplateQuery,
     crate::suggestions::graphql::SuggestionQuery,
     tokens::TokenQuery,
+    node::NodeQuery,
     MetaQuery,
 );
 
@@ -158,7 +160,7 @@ pub async fn user_by_id(
 
 #[async_graphql::Object]
 impl User {
-    async fn id(&self) -> async_graphql::ID {
+    pub async fn id(&self) -> async_graphql::ID {
         self.0.id.into()
     }
     async fn email(&self) -> &str {

@@ -13,7 +13,7 @@ pub struct ApiToken(pub api_token::Model);
 
 #[Object]
 impl ApiToken {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     /// What the token was issued as (`cli` for `token create`).

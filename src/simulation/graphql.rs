@@ -26,7 +26,7 @@ fn decode<T: DeserializeOwned>(v: &Value) -> Result<T> {
 
 #[Object]
 impl Simulation {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {

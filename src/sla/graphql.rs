@@ -21,7 +21,7 @@ pub struct Sla(pub sla::Model);
 
 #[Object]
 impl Sla {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn name(&self) -> &str {
@@ -77,7 +77,7 @@ pub struct SlaBreach(pub breach::Model);
 
 #[Object]
 impl SlaBreach {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {

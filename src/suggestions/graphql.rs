@@ -19,7 +19,7 @@ pub struct Suggestion(pub suggestion::Model);
 
 #[Object]
 impl Suggestion {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {

@@ -19,7 +19,7 @@ pub struct ProcessTemplate(pub template::Model);
 
 #[Object]
 impl ProcessTemplate {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn name(&self) -> &str {

@@ -17,7 +17,7 @@ pub struct Execution(pub execution::Model);
 
 #[Object]
 impl Execution {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
@@ -70,7 +70,7 @@ pub struct StepExecution(pub step_execution::Model);
 
 #[Object]
 impl StepExecution {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn step_name(&self) -> &str {

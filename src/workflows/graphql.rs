@@ -16,7 +16,7 @@ pub struct Workflow(pub workflow::Model);
 
 #[Object]
 impl Workflow {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         self.0.id.into()
     }
     async fn name(&self) -> &str {

@@ -5,6 +5,7 @@ mod support;
 mod suggestions;
 
 mod api;
+mod clients;
 mod conditions;
 mod live;
 mod n_plus_one;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use workflow_intel::model::Role;
 
-fn chromium() -> Option<String> {
+pub fn chromium() -> Option<String> {
     let candidates = [
         std::env::var("CHROMIUM").unwrap_or_default(),
         "/usr/bin/chromium".into(),
