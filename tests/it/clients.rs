@@ -439,3 +439,82 @@ async fn websocket_origins_are_checked_against_the_same_list() {
     assert_eq!(upgrade_status(&app, Some(listed)).await, 101);
     assert_eq!(upgrade_status(&app, Some("http://evil.example")).await, 403);
 }
+
+/// A page on a second origin (another port) that queries the API over HTTP and over a
+/// WebSocket, as a frontend served from its own origin does.
+fn cross_origin_page(api: &str, token: &str) -> String {
+    format!(
+        r#"<!doctype html><meta charset="utf-8"><title>app</title><script>
+const API = "{api}", T = "{token}", Q = "{{ viewer {{ email }} }}";
+window.result = (async () => {{
+  const out = {{}};
+  try {{
+    const r = await fetch(API + "/graphql", {{method: "POST", body: JSON.stringify({{query: Q}}),
+      headers: {{"content-type": "application/json", authorization: "Bearer " + T}}}});
+    out.http = (await r.json()).data.viewer.email;
+  }} catch (e) {{ out.http = "refused"; }}
+  out.ws = await new Promise((resolve) => {{
+    const ws = new WebSocket(API.replace("http", "ws") + "/graphql", "graphql-transport-ws");
+    ws.onopen = () => ws.send(JSON.stringify({{type: "connection_init", payload: {{Authorization: "Bearer " + T}}}}));
+    ws.onmessage = (m) => {{
+      const msg = JSON.parse(m.data);
+      if (msg.type === "connection_ack") ws.send(JSON.stringify({{id: "1", type: "subscribe", payload: {{query: Q}}}}));
+      if (msg.type === "next") {{ resolve(msg.payload.data.viewer.email); ws.close(1000); }}
+    }};
+    ws.onerror = () => resolve("refused");
+  }});
+  return out;
+}})();
+</script>"#
+    )
+}
+
+#[tokio::test]
+async fn a_browser_app_on_a_listed_origin_queries_and_subscribes_and_an_unlisted_one_cannot() {
+    let Some(dir) = node_package() else { return };
+    let Some(browser) = crate::playground::chromium() else {
+        let msg = "CORS browser test skipped: needs /usr/bin/chromium";
+        if std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("{msg}");
+        }
+        eprintln!("NOTICE: {msg}");
+        return;
+    };
+    for listed in [true, false] {
+        // The page's origin must be known before the server starts: bind it first.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let config = Config {
+            cors_allowed_origins: if listed { vec![origin.clone()] } else { vec![] },
+            ..Config::default()
+        };
+        let app = TestApp::spawn_with(config).await;
+        let t = app.token("Acme", "admin@acme.io", Role::Viewer).await;
+        let html = cross_origin_page(&app.url(""), &t);
+        let router = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(html) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let out = tokio::process::Command::new("node")
+            .arg(dir.join("page-result.mjs"))
+            .arg(format!("{origin}/"))
+            .env("CHROMIUM", &browser)
+            .output()
+            .await
+            .expect("run node");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+        let expected = if listed {
+            json!({"http": "admin@acme.io", "ws": "admin@acme.io"})
+        } else {
+            json!({"http": "refused", "ws": "refused"})
+        };
+        assert_eq!(result, expected, "listed: {listed}");
+    }
+}

@@ -91,6 +91,7 @@ async fn playground_renders_and_runs_a_query_offline() {
         "{report}"
     );
     assert!(report["requests"].as_u64().unwrap() >= 3, "{report}");
+    assert_the_schema_reached_docs_and_editor(&report);
     // The subscription ran over a WebSocket to our own /graphql and showed the breach.
     let sockets = report["websockets"].as_array().unwrap();
     assert!(!sockets.is_empty(), "{report}");
@@ -107,4 +108,20 @@ async fn playground_renders_and_runs_a_query_offline() {
         sub.contains("DETECTED") && sub.contains("Playground SLA"),
         "{report}"
     );
+}
+
+/// GraphiQL's own introspection passed the limits: the docs explorer lists Query's fields,
+/// nothing went wrong on first load, and the editor completes a field name.
+fn assert_the_schema_reached_docs_and_editor(report: &Value) {
+    let docs = report["docsFields"].as_array().unwrap();
+    for field in ["workflows", "slaBreaches", "node", "nodes"] {
+        assert!(
+            docs.iter().any(|f| f == field),
+            "{field} missing from {docs:?}"
+        );
+    }
+    let first = report["initialResult"].as_str().unwrap();
+    assert!(!first.contains("error"), "first load showed: {first}");
+    let hints = report["hints"].as_array().unwrap();
+    assert!(hints.iter().any(|h| h == "slaBreaches"), "{report}");
 }
