@@ -360,8 +360,21 @@ pub async fn evaluate_completion(
     Ok(new)
 }
 
-/// Records a live breach for a running execution whose deadline passed. Returns the new
-/// breach, or None when the execution is no longer running or the breach exists.
+/// What the clock's attempt at a deadline came to.
+#[derive(Debug)]
+pub enum Fired {
+    /// The breach is recorded now.
+    Recorded(Box<(breach::Model, sla::Model)>),
+    /// Nothing left to do: the breach exists already, the execution finished, or the SLA is
+    /// gone or inactive.
+    Done,
+    /// The deadline has not passed (as stored; the clock's copy was early): arm it again.
+    NotYet(DateTime<Utc>),
+}
+
+/// Records a live breach if the execution is still running and has passed the threshold at
+/// `now`. The deadline and `now` are compared at full precision, as the clock compares them:
+/// `now` must be strictly after `started_at + threshold`.
 pub async fn fire_live(
     db: &(impl ConnectionTrait + TransactionTrait),
     execution_id: Uuid,
@@ -369,30 +382,37 @@ pub async fn fire_live(
     sev: Severity,
     now: DateTime<Utc>,
     alert: bool,
-) -> AppResult<Option<(breach::Model, sla::Model)>> {
+) -> AppResult<Fired> {
     let txn = crate::db::begin_write(db).await?;
     let Some(exec) = execution::Entity::find_by_id(execution_id)
         .one(&txn)
         .await?
     else {
-        return Ok(None);
+        return Ok(Fired::Done);
     };
     let Some(s) = sla::Entity::find_by_id(sla_id).one(&txn).await? else {
-        return Ok(None);
+        return Ok(Fired::Done);
     };
     if exec.status != ExecutionStatus::Running.as_str()
         || !s.is_active
         || s.workflow_id != exec.workflow_id
     {
-        return Ok(None);
+        return Ok(Fired::Done);
     }
-    let elapsed = (now - exec.started_at).num_milliseconds() as f64 / 1000.0;
-    if elapsed <= threshold(&s, sev) as f64 {
-        return Ok(None);
+    let due = exec.started_at + chrono::Duration::seconds(threshold(&s, sev));
+    if now <= due {
+        return Ok(Fired::NotYet(due));
     }
+    let elapsed = (now - exec.started_at)
+        .num_microseconds()
+        .unwrap_or(i64::MAX) as f64
+        / 1e6;
     let b = insert_breach(&txn, &s, exec.id, sev, elapsed, now, alert).await?;
     txn.commit().await?;
-    Ok(b.map(|b| (b, s)))
+    Ok(match b {
+        Some(b) => Fired::Recorded(Box::new((b, s))),
+        None => Fired::Done,
+    })
 }
 
 #[derive(Clone, Debug, Default)]

@@ -6,7 +6,7 @@
 //! every `rearm_every` as a backstop. Firing is idempotent: the breach's unique key makes a
 //! duplicate deadline a no-op.
 use super::Severity;
-use super::service::{fire_live, threshold};
+use super::service::{Fired, fire_live, threshold};
 use crate::AppState;
 use crate::entity::{execution, sla};
 use crate::model::ExecutionStatus;
@@ -139,6 +139,17 @@ impl Watcher {
         Ok(running.len())
     }
 
+    /// Puts a deadline back on the clock.
+    fn rearm(&self, d: Deadline) {
+        let mut t = self.lock();
+        if t.armed.insert(d) {
+            t.heap.push(Reverse(d));
+        }
+    }
+
+    /// Takes the deadlines that have passed: strictly before `now`, as `fire_live` compares.
+    /// A deadline leaves the clock only here, and comes back unless its breach is recorded or
+    /// there is nothing left to record.
     fn due(&self, now: DateTime<Utc>) -> Vec<Deadline> {
         let mut t = self.lock();
         let mut out = Vec::new();
@@ -180,19 +191,20 @@ impl Watcher {
             )
             .await
             {
-                Ok(Some((b, s))) => {
+                Ok(Fired::Recorded(recorded_breach)) => {
                     recorded += 1;
+                    let (b, s) = *recorded_breach;
                     super::effects::after_breach(state, &b, &s).await;
                 }
-                Ok(None) => {}
+                Ok(Fired::Done) => {}
+                // The stored start is later than the copy this deadline was armed from.
+                Ok(Fired::NotYet(at)) => self.rearm(Deadline { at, ..d }),
                 Err(e) => {
                     tracing::warn!(error = %e, execution = %d.execution_id, "recording a live breach failed; retrying in 1 s");
-                    let mut retry = d;
-                    retry.at = now + Duration::seconds(1);
-                    let mut t = self.lock();
-                    if t.armed.insert(retry) {
-                        t.heap.push(Reverse(retry));
-                    }
+                    self.rearm(Deadline {
+                        at: now + Duration::seconds(1),
+                        ..d
+                    });
                 }
             }
         }

@@ -6,6 +6,7 @@ mod suggestions;
 
 mod api;
 mod clients;
+mod clock;
 mod conditions;
 mod live;
 mod n_plus_one;

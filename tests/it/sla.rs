@@ -845,7 +845,10 @@ async fn a_crash_between_claim_and_send_still_sends_exactly_once() {
     )
     .await
     .unwrap();
-    assert!(b.is_some());
+    assert!(matches!(
+        b,
+        workflow_intel::sla::service::Fired::Recorded(..)
+    ));
     // The execution finishes meanwhile (so no critical deadline fires later).
     {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
