@@ -44,6 +44,10 @@ pub struct Config {
     pub ws_init_timeout_seconds: u64,
     /// Seconds between the server's keepalive pings on WebSockets; 0 sends none.
     pub ws_keepalive_seconds: u64,
+    /// The bound on one whole SMTP conversation (below the outbox lease).
+    pub smtp_timeout_seconds: u64,
+    /// Alerts in flight at once, each on its own SMTP connection.
+    pub smtp_concurrency: u64,
     /// What one GraphQL request may ask for.
     pub limits: Limits,
     /// Bytes of query text kept for Apollo's automatic persisted queries; 0 turns them off.
@@ -109,6 +113,8 @@ impl Default for Config {
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
+            smtp_timeout_seconds: 20,
+            smtp_concurrency: 4,
             limits: Limits::default(),
             persisted_queries_cache_bytes: 16 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
@@ -134,6 +140,8 @@ struct FileConfig {
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
+    smtp_timeout_seconds: Option<u64>,
+    smtp_concurrency: Option<u64>,
     graphql_max_depth: Option<u64>,
     graphql_max_complexity: Option<u64>,
     graphql_max_aliases: Option<u64>,
@@ -144,7 +152,9 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 10] = [
+const NUMBERS: [(&str, &str, u64, u64); 12] = [
+    ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
+    ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
     ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
     ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
@@ -305,7 +315,22 @@ impl Config {
             })?;
         }
         cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Checks settings against each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
+            return Err(invalid(
+                "SMTP_TIMEOUT_SECONDS",
+                format!(
+                    "{} s is not shorter than OUTBOX_LEASE_SECONDS ({} s): a send could outlive its claim and be sent twice",
+                    self.smtp_timeout_seconds, self.outbox_lease_seconds
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
@@ -349,6 +374,8 @@ impl Config {
                 parse_range("poll_interval_ms", &v.to_string(), 10, 60_000)? as u64;
         }
         let numbers = [
+            f.smtp_timeout_seconds,
+            f.smtp_concurrency,
             f.token_cache_seconds,
             f.event_retention_days,
             f.ws_init_timeout_seconds,
@@ -373,6 +400,8 @@ impl Config {
 
     fn number_slot(&mut self, env_name: &str) -> Option<&mut u64> {
         Some(match env_name {
+            "SMTP_TIMEOUT_SECONDS" => &mut self.smtp_timeout_seconds,
+            "SMTP_CONCURRENCY" => &mut self.smtp_concurrency,
             "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod faults;
 pub mod graphql;
 pub mod history;
 pub mod ids;
@@ -179,8 +180,13 @@ impl App {
         }
         if st.alerts_active() {
             let url = st.config.smtp_url.clone().unwrap_or_default();
-            let mailer =
-                sla::mailer::Mailer::new(&url, &st.config.default_from_email, timing.lease)?;
+            let mailer = sla::mailer::Mailer::with_limits(
+                &url,
+                &st.config.default_from_email,
+                timing.lease,
+                Duration::from_secs(st.config.smtp_timeout_seconds),
+                st.config.smtp_concurrency as usize,
+            )?;
             tasks.push(tokio::spawn(mailer.run(
                 st.clone(),
                 st.sla.mailer_wake.clone(),

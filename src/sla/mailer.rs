@@ -1,13 +1,21 @@
 //! Breach alert email: an outbox worker that claims rows with a lease, sends them over SMTP
 //! (lettre) and records the result, retrying with exponential backoff.
 //!
-//! Delivery is once per breach: a row is claimed (with a lease) before sending; the send is
-//! recorded in a transaction held open across the SMTP conversation and committed as soon as
-//! the server accepts. A process that dies between claim and send leaves a claim whose lease
-//! expires, and the next worker sends it. The one window that cannot be closed: the SMTP
-//! server accepted the message and the process died before that commit reached the database
-//! (one round trip); the alert is then sent again when the lease expires, with the same
-//! Message-ID, so a mail system that deduplicates by Message-ID shows it once.
+//! Delivery is once per breach: a row is claimed (with a lease) before sending, and no
+//! database transaction is open during the SMTP conversation. The whole conversation (connect,
+//! greeting, every command, the reply to end-of-DATA) is bounded by `SMTP_TIMEOUT_SECONDS`,
+//! which must be shorter than the lease; a send that times out or fails is retried with
+//! backoff and logged as a warning naming the breach. Up to `SMTP_CONCURRENCY` alerts are in
+//! flight at once, each on its own connection, so one stalled conversation holds back only
+//! its own message. When the server accepts, one transaction marks the row sent, marks the
+//! breach alerted and appends the ALERT_SENT event: the event log has the event exactly when
+//! the send is recorded.
+//!
+//! A process that dies between claim and send leaves a claim whose lease expires, and the
+//! next worker sends it. The one window that cannot be closed: the SMTP server accepted the
+//! message and the process died before that transaction committed; the alert is then sent
+//! again when the lease expires, with the same Message-ID, so a mail system that deduplicates
+//! by Message-ID shows it once.
 use super::BreachEventKind;
 use super::service::{append_event, slo_report, workflow_of};
 use crate::AppState;
@@ -20,7 +28,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -30,12 +38,17 @@ use uuid::Uuid;
 
 /// How long a claim lasts before another worker may take the row over.
 pub const DEFAULT_LEASE_SECONDS: i64 = 60;
-const BATCH: u64 = 20;
+/// The default bound on one SMTP conversation.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The default number of alerts in flight at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     lease: Duration,
+    timeout: std::time::Duration,
+    concurrency: usize,
     slo: SloCache,
 }
 
@@ -61,9 +74,20 @@ pub struct Alert {
 
 impl Mailer {
     pub fn new(smtp_url: &str, from: &str, lease: Duration) -> Result<Self, String> {
+        Self::with_limits(smtp_url, from, lease, DEFAULT_TIMEOUT, DEFAULT_CONCURRENCY)
+    }
+
+    /// A mailer whose conversations last at most `timeout`, `concurrency` at a time.
+    pub fn with_limits(
+        smtp_url: &str,
+        from: &str,
+        lease: Duration,
+        timeout: std::time::Duration,
+        concurrency: usize,
+    ) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| format!("SMTP_URL: {e}"))?
-            .timeout(Some(std::time::Duration::from_secs(10)))
+            .timeout(Some(timeout))
             .build();
         let from: Mailbox = from
             .parse()
@@ -72,12 +96,14 @@ impl Mailer {
             transport,
             from,
             lease,
+            timeout,
+            concurrency: concurrency.max(1),
             slo: SloCache::default(),
         })
     }
 
-    /// Claims up to a batch of due rows (pending and due, or claimed with an expired lease).
-    pub async fn claim(&self, state: &AppState) -> AppResult<Vec<alert_outbox::Model>> {
+    /// Claims up to `limit` due rows (pending and due, or claimed with an expired lease).
+    pub async fn claim(&self, state: &AppState, limit: u64) -> AppResult<Vec<alert_outbox::Model>> {
         let now = state.clock.now();
         let txn = crate::db::begin_write(&state.writer).await?;
         let mut q = alert_outbox::Entity::find()
@@ -95,7 +121,7 @@ impl Mailer {
                     ),
             )
             .order_by_asc(alert_outbox::Column::NextAttemptAt)
-            .limit(BATCH);
+            .limit(limit);
         if txn.get_database_backend() == DatabaseBackend::Postgres {
             q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
@@ -132,7 +158,8 @@ impl Mailer {
             .collect())
     }
 
-    /// Sends one claimed row and records the outcome.
+    /// Sends one claimed row and records the outcome. No transaction is open while the SMTP
+    /// conversation runs, and the conversation is bounded by the timeout.
     pub async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
         let alert = compose(state, row.breach_id, Some(&self.slo)).await?;
         if alert.recipients.is_empty() {
@@ -145,6 +172,21 @@ impl Mailer {
             .await?;
             return Ok(false);
         }
+        let msg = self.message(&alert)?;
+        let error = match tokio::time::timeout(self.timeout, self.transport.send(msg)).await {
+            Ok(Ok(_)) => return record_sent(state, row, &alert.recipients).await,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!(
+                "the SMTP conversation did not finish within {} s (SMTP_TIMEOUT_SECONDS)",
+                self.timeout.as_secs_f64()
+            ),
+        };
+        tracing::warn!(breach = %row.breach_id, attempts = row.attempts, error = %error, "sending a breach alert failed; will retry with backoff");
+        record_failure(state, row, &error, false).await?;
+        Ok(false)
+    }
+
+    fn message(&self, alert: &Alert) -> AppResult<Message> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(alert.subject.clone())
@@ -158,86 +200,71 @@ impl Mailer {
                 }
             }
         }
-        let msg = builder
+        builder
             .body(alert.body.clone())
-            .map_err(|e| AppError::Internal(format!("building the alert email: {e}")))?;
-        // On PostgreSQL (several replicas) the send is recorded first, in a transaction held
-        // open across the SMTP conversation and committed the moment the server accepts: the
-        // window in which a crash causes a duplicate is one commit round trip. SQLite has one
-        // process and one writer, so it records right after the send instead of holding its
-        // write lock across SMTP.
-        let now = state.clock.now();
-        let held = if state.db.get_database_backend() == DatabaseBackend::Postgres {
-            let txn = state.writer.begin().await?;
-            if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await? {
-                // Another worker took the row over after our lease expired.
-                return Ok(false);
-            }
-            Some(txn)
-        } else {
-            None
-        };
-        match self.transport.send(msg).await {
-            Ok(_) => {
-                match held {
-                    Some(txn) => txn.commit().await?,
-                    None => {
-                        let txn = crate::db::begin_write(&state.writer).await?;
-                        if !mark_sent(&txn, row, &state.instance_id, &alert.recipients, now).await?
-                        {
-                            return Ok(false);
-                        }
-                        txn.commit().await?;
-                    }
-                }
-                // The ALERT_SENT event follows in its own short transaction, so that the event
-                // log's lock is never held across SMTP.
-                let etxn = crate::db::begin_write(&state.writer).await?;
-                append_event(
-                    &etxn,
-                    row.company_id,
-                    row.breach_id,
-                    BreachEventKind::AlertSent,
-                    now,
-                )
-                .await?;
-                etxn.commit().await?;
-                state.sla.events_committed();
-                Ok(true)
-            }
-            Err(e) => {
-                if let Some(txn) = held {
-                    txn.rollback().await?;
-                }
-                tracing::warn!(error = %e, breach = %row.breach_id, attempts = row.attempts, "sending a breach alert failed; will retry");
-                record_failure(state, row, &e.to_string(), false).await?;
-                Ok(false)
-            }
-        }
+            .map_err(|e| AppError::Internal(format!("building the alert email: {e}")))
     }
 
-    /// Works the outbox until the task is dropped.
+    /// Works the outbox until the task is dropped (which also drops the sends in flight):
+    /// up to `concurrency` deliveries at once, claiming only as many rows as there are free
+    /// slots, so a stalled conversation never holds back the alerts behind it.
     pub async fn run(self, state: Arc<AppState>, wake: Arc<Notify>, poll: std::time::Duration) {
+        let me = Arc::new(self);
+        let mut inflight = tokio::task::JoinSet::new();
         loop {
-            match self.claim(&state).await {
-                Ok(rows) if !rows.is_empty() => {
-                    for r in &rows {
-                        if let Err(e) = self.deliver(&state, r).await {
-                            tracing::warn!(error = %e, breach = %r.breach_id, "alert delivery bookkeeping failed");
+            while inflight.try_join_next().is_some() {}
+            let free = me.concurrency.saturating_sub(inflight.len());
+            if free > 0 {
+                match me.claim(&state, free as u64).await {
+                    Ok(rows) if !rows.is_empty() => {
+                        for r in rows {
+                            let (me, state) = (me.clone(), state.clone());
+                            inflight.spawn(async move {
+                                if let Err(e) = me.deliver(&state, &r).await {
+                                    tracing::warn!(error = %e, breach = %r.breach_id, "alert delivery bookkeeping failed");
+                                }
+                            });
                         }
+                        continue;
                     }
-                    continue;
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "claiming alert outbox rows failed"),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "claiming alert outbox rows failed"),
             }
             let next = state.clock.now() + Duration::from_std(poll).unwrap_or(Duration::seconds(1));
             tokio::select! {
                 _ = wake.notified() => {}
                 _ = crate::clock::sleep_until(state.clock.as_ref(), next, poll) => {}
+                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
             }
         }
     }
+}
+
+/// Records an accepted send: the row sent, the breach alerted and the ALERT_SENT event, in one
+/// transaction. False when the row is no longer ours.
+async fn record_sent(
+    state: &AppState,
+    row: &alert_outbox::Model,
+    recipients: &[String],
+) -> AppResult<bool> {
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(&state.writer).await?;
+    if !mark_sent(&txn, row, &state.instance_id, recipients, now).await? {
+        return Ok(false);
+    }
+    crate::faults::crash_point(crate::faults::Point::AfterAlertMarkedSent, row.company_id)?;
+    append_event(
+        &txn,
+        row.company_id,
+        row.breach_id,
+        BreachEventKind::AlertSent,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    state.sla.events_committed();
+    Ok(true)
 }
 
 /// Marks a claimed row sent and its breach alerted (inside the caller's transaction). False
@@ -306,7 +333,7 @@ async fn record_failure(
         )
         .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
         .filter(alert_outbox::Column::Id.eq(row.id))
-        .exec(&state.db)
+        .exec(&state.writer)
         .await?;
     Ok(())
 }

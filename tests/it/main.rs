@@ -4,6 +4,7 @@ mod support;
 
 mod suggestions;
 
+mod alerts;
 mod api;
 mod clients;
 mod clock;

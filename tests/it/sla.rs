@@ -867,7 +867,7 @@ async fn a_crash_between_claim_and_send_still_sends_exactly_once() {
         Duration::seconds(60),
     )
     .unwrap();
-    let claimed = mailer.claim(&state).await.unwrap();
+    let claimed = mailer.claim(&state, 20).await.unwrap();
     assert_eq!(claimed.len(), 1);
     drop(mailer);
     drop(state);

@@ -30,6 +30,15 @@ struct Collector {
     current: Mail,
     /// Milliseconds to stall before accepting a message's data (a slow mail server).
     stall_ms: Arc<AtomicU64>,
+    /// How many of the next messages get no reply to end-of-DATA until `release`.
+    hang: Arc<Hang>,
+}
+
+#[derive(Default)]
+struct Hang {
+    next: AtomicU64,
+    now: AtomicU64,
+    released: std::sync::atomic::AtomicBool,
 }
 
 impl Handler for Collector {
@@ -53,6 +62,19 @@ impl Handler for Collector {
         Ok(())
     }
     fn data_end(&mut self) -> Response {
+        let h = &self.hang;
+        let hang = h
+            .next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if hang {
+            h.now.fetch_add(1, Ordering::SeqCst);
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while !h.released.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            h.now.fetch_sub(1, Ordering::SeqCst);
+        }
         self.inbox
             .lock()
             .unwrap()
@@ -65,6 +87,7 @@ pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
     stall_ms: Arc<AtomicU64>,
+    hang: Arc<Hang>,
 }
 
 impl SmtpServer {
@@ -79,10 +102,12 @@ impl SmtpServer {
         let port = listener.local_addr().unwrap().port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let stall_ms = Arc::new(AtomicU64::new(0));
+        let hang = Arc::new(Hang::default());
         let handler = Collector {
             inbox: inbox.clone(),
             current: Mail::default(),
             stall_ms: stall_ms.clone(),
+            hang: hang.clone(),
         };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
@@ -93,7 +118,25 @@ impl SmtpServer {
             port,
             inbox,
             stall_ms,
+            hang,
         }
+    }
+
+    /// The next `n` messages get no reply to end-of-DATA (the connection stays open and
+    /// silent) until `release`.
+    pub fn hang_at_end_of_data(&self, n: u64) {
+        self.hang.next.store(n, Ordering::SeqCst);
+    }
+
+    /// How many conversations are hanging right now.
+    pub fn hanging(&self) -> u64 {
+        self.hang.now.load(Ordering::SeqCst)
+    }
+
+    /// Lets hanging conversations finish, and stops hanging new ones.
+    pub fn release(&self) {
+        self.hang.next.store(0, Ordering::SeqCst);
+        self.hang.released.store(true, Ordering::SeqCst);
     }
 
     /// Makes the server stall before accepting each message's data.
