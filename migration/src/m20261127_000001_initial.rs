@@ -39,7 +39,7 @@ fn fk(
         .take()
 }
 
-fn index(
+pub(crate) fn index(
     table: &'static str,
     name: &str,
     cols: &[&'static str],

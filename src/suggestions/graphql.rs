@@ -12,7 +12,7 @@ use crate::workflows::graphql::Workflow;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 pub struct Suggestion(pub suggestion::Model);
@@ -128,7 +128,7 @@ impl SuggestionQuery {
             Some(c) => decode_offset(c)? + 1,
             None => 0,
         };
-        let total = q.clone().count(db).await.map_err(AppError::from)?;
+        let fields = ConnectionFields::of(db, q.clone());
         let rows = q
             .order_by_desc(suggestion::Column::ConfidenceScore)
             .order_by_asc(suggestion::Column::Id)
@@ -138,11 +138,7 @@ impl SuggestionQuery {
             .await
             .map_err(AppError::from)?;
         let has_next = rows.len() as u64 > limit;
-        let mut conn = Connection::with_additional_fields(
-            offset > 0,
-            has_next,
-            ConnectionFields { total_count: total },
-        );
+        let mut conn = Connection::with_additional_fields(offset > 0, has_next, fields);
         conn.edges.extend(
             rows.into_iter()
                 .take(limit as usize)

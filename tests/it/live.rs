@@ -225,9 +225,14 @@ async fn one_event_costs_the_same_statements_for_1_and_500_subscribers() {
     let s = quiet_setup(config).await;
     let (one, renders_one, _) = cost_of_one_event(&s, 1, "one").await;
     let (many, renders_many, payloads) = cost_of_one_event(&s, 500, "many").await;
-    assert_eq!(
-        one, many,
-        "the same SQL for 1 and for 500 subscribers (the import, then one load of the snapshot)"
+    // The import, then the dispatcher's read of the log and one load of the snapshot (five
+    // statements). Whether the two events come in one read or two depends on when the
+    // dispatcher wakes, so the counts may differ by one read and one snapshot; a cost per
+    // subscriber would add 500.
+    assert!(one >= 6, "the server's statement counter counted {one}");
+    assert!(
+        many <= one + 6,
+        "1 subscriber: {one} statements, 500 subscribers: {many}"
     );
     // Two events (warning, critical) each run once for the one cohort.
     assert_eq!((renders_one, renders_many), (2, 2));

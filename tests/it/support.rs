@@ -16,13 +16,20 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub app: App,
     pub db: DatabaseConnection,
-    /// SQL statements executed since the server started.
-    pub statements: Arc<AtomicUsize>,
-    /// The SQL of every statement, in order (first 120 characters).
-    pub sql_log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// SQL statements the server has executed since it started.
+    pub statements: Statements,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     background: Option<Background>,
+}
+
+/// The server's count of SQL statements it ran (through either pool).
+pub struct Statements(prometheus::IntCounter);
+
+impl Statements {
+    pub fn load(&self, _order: Ordering) -> usize {
+        self.0.get() as usize
+    }
 }
 
 /// Background timing for tests: quick polls, so that a missed wake-up shows as a delay.
@@ -103,21 +110,9 @@ impl TestApp {
         timing: Timing,
     ) -> Self {
         let db::Pools {
-            read: mut conn,
-            write: mut writer,
+            read: conn,
+            write: writer,
         } = pools;
-        let statements = Arc::new(AtomicUsize::new(0));
-        let sql_log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-        let counter = statements.clone();
-        let log = sql_log.clone();
-        let count = move |info: &sea_orm::metric::Info<'_>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            if let Ok(mut l) = log.lock() {
-                l.push(info.statement.sql.chars().take(120).collect());
-            }
-        };
-        conn.set_metric_callback(count.clone());
-        writer.set_metric_callback(count);
         let clock: Arc<dyn Clock> = match &clock {
             Some(c) => c.clone(),
             None => Arc::new(workflow_intel::clock::SystemClock),
@@ -127,6 +122,9 @@ impl TestApp {
             write: writer,
         };
         let app = workflow_intel::build_with_clock(config, pools, clock);
+        // The server's own statement counter (`workflow_intel_db_statements_total`): the
+        // server installs its callback on both pools, replacing any set before.
+        let statements = Statements(app.state.metrics.internals.db_statements_total.clone());
         let background = app.start_background(timing).expect("background tasks");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -147,7 +145,6 @@ impl TestApp {
             app,
             db: conn,
             statements,
-            sql_log,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             background: Some(background),
