@@ -940,6 +940,66 @@ async fn replicas(pg: &str) {
     );
 }
 
+/// What a breach list page costs as history grows: the same page of 20 CRITICAL breaches
+/// (with `sla { name }` and `execution { id }`), without and with `totalCount`, over 200
+/// breaches and over 100,200. Target: the page over 100,200 costs at most 1.5 times the page
+/// over 200.
+async fn history_pages(label: &str, url: &str) {
+    let s = start_server(url).await;
+    let client = reqwest::Client::new();
+    let wf = setup_workflow(&client, &s).await;
+    let import = |from: usize, n: usize| {
+        let ids: Vec<String> = (from..from + n).map(|i| format!("h-{i}")).collect();
+        let body = overrunning(&wf, &ids);
+        let req = client
+            .post(format!("{}/graphql", s.base))
+            .bearer_auth(&s.token)
+            .json(&body);
+        async move {
+            let v: Value = req.send().await.unwrap().json().await.unwrap();
+            assert!(v.get("errors").is_none(), "{v}");
+        }
+    };
+    // Two breaches (warning, critical) per overrunning execution.
+    import(0, 100).await;
+    let small = page_costs(&client, &s).await;
+    for batch in 0..100 {
+        import(100 + batch * 500, 500).await;
+    }
+    let large = page_costs(&client, &s).await;
+    for (what, (s50, s99), (l50, l99)) in [
+        ("page", small.0, large.0),
+        ("page + totalCount", small.1, large.1),
+    ] {
+        println!(
+            "history {label}: {what}: over 200 breaches p50 {s50:.2} ms p99 {s99:.2} ms; over 100,200 p50 {l50:.2} ms p99 {l99:.2} ms; ratio of p50 {:.2} (target <= 1.5 for the page)",
+            l50 / s50
+        );
+    }
+}
+
+/// (p50, p99) in ms of the page without and with `totalCount`, over 300 requests each.
+async fn page_costs(client: &reqwest::Client, s: &Server) -> ((f64, f64), (f64, f64)) {
+    const PAGE: &str = "{ slaBreaches(first: 20, filter: {severity: CRITICAL}) { edges { node { id sla { name } execution { id } } } } }";
+    const COUNTED: &str = "{ slaBreaches(first: 20, filter: {severity: CRITICAL}) { totalCount edges { node { id sla { name } execution { id } } } } }";
+    let mut out = Vec::new();
+    for q in [PAGE, COUNTED] {
+        for _ in 0..20 {
+            gql(client, s, q, json!({})).await;
+        }
+        let mut ms = Vec::new();
+        for _ in 0..300 {
+            let t = Instant::now();
+            let d = gql(client, s, q, json!({})).await;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(d["slaBreaches"]["edges"].as_array().unwrap().len(), 20);
+        }
+        ms.sort_by(f64::total_cmp);
+        out.push((pct(&ms, 0.5), pct(&ms, 0.99)));
+    }
+    (out[0], out[1])
+}
+
 /// Whether LOAD_PARTS (comma-separated; default all) names this part.
 fn part(name: &str) -> bool {
     std::env::var("LOAD_PARTS").map_or(true, |p| p.split(',').any(|x| x.trim() == name))
@@ -974,7 +1034,19 @@ fn main() {
             throughput("SQLite", &url, m, 16).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
+        if part("history") {
+            let (dir, url) = sqlite_url("history");
+            history_pages("SQLite", &url).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let Some(pg) = pg else { return };
+        if part("pg-history") {
+            let db = format!("wi_history_{}", std::process::id());
+            if let Some(url) = create_pg_db(&pg, &db) {
+                history_pages("PostgreSQL", &url).await;
+                drop_pg_db(&pg, &db);
+            }
+        }
         if part("pg-live") {
             live_replicas(&pg, n).await;
         }

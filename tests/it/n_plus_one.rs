@@ -80,7 +80,7 @@ async fn total_count_is_counted_only_when_selected() {
     for name in ["One", "Two", "Three"] {
         create_workflow(&app, &admin, name, json!([{"name": "s", "action": "x"}])).await;
     }
-    let mut cost = |query: &'static str| {
+    let cost = |query: &'static str| {
         let app = &app;
         let admin = admin.clone();
         async move {
