@@ -1000,6 +1000,124 @@ async fn page_costs(client: &reqwest::Client, s: &Server) -> ((f64, f64), (f64, 
     (out[0], out[1])
 }
 
+/// The soak: about 100 requests a second for LOAD_SOAK_MINUTES (default 30) with 200 open
+/// subscribers, while history grows (every start is backdated past its SLA, so it breaches at
+/// once). Prints p50 and p99 per minute, errors and RSS. Target: p50 in the last minute within
+/// 20 % of the first, with 0 errors.
+async fn soak(label: &str, url: &str, minutes: u64) {
+    let s = start_server(url).await;
+    let client = reqwest::Client::new();
+    let wf = setup_workflow(&client, &s).await;
+    let (ready, gate, stop) = (
+        Arc::new(tokio::sync::Barrier::new(201)),
+        Arc::new(tokio::sync::Semaphore::new(50)),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let subs: Vec<_> = (0..200)
+        .map(|_| {
+            let (b, t) = (s.base.clone(), s.token.clone());
+            tokio::spawn(subscriber(
+                b,
+                t,
+                SUBSCRIPTION,
+                ready.clone(),
+                gate.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    ready.wait().await;
+    let mut first_p50 = f64::NAN;
+    let mut running: Vec<String> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for minute in 1..=minutes {
+        let (mut ms, errors) = soak_minute(&client, &s, &wf, &mut running, &mut tick).await;
+        ms.sort_by(f64::total_cmp);
+        let p50 = pct(&ms, 0.5);
+        if minute == 1 {
+            first_p50 = p50;
+        }
+        println!(
+            "soak {label}: minute {minute}: {} requests, p50 {p50:.2} ms, p99 {:.2} ms, errors {errors}, RSS {} MiB, p50 / minute 1 = {:.2}",
+            ms.len(),
+            pct(&ms, 0.99),
+            rss_kib(s.child.id()) / 1024,
+            p50 / first_p50
+        );
+    }
+    stop.notify_waiters();
+    for h in subs {
+        let _ = h.await;
+    }
+}
+
+/// One minute of the soak's requests: their latencies (ms) and how many failed.
+async fn soak_minute(
+    client: &reqwest::Client,
+    s: &Server,
+    wf: &str,
+    running: &mut Vec<String>,
+    tick: &mut tokio::time::Interval,
+) -> (Vec<f64>, usize) {
+    let (mut ms, mut errors) = (Vec::new(), 0usize);
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut i = 0usize;
+    while Instant::now() < end {
+        tick.tick().await;
+        i += 1;
+        let (body, kind) = soak_request(wf, running, i);
+        let t = Instant::now();
+        let req = client
+            .post(format!("{}/graphql", s.base))
+            .bearer_auth(&s.token);
+        let v: Option<Value> = match req.json(&body).send().await {
+            Ok(r) => r.json().await.ok(),
+            Err(_) => None,
+        };
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        match v {
+            Some(v) if v.get("errors").is_none() => {
+                if kind == "start" {
+                    let id = &v["data"]["startExecution"]["execution"]["id"];
+                    running.push(id.as_str().unwrap_or_default().to_string());
+                }
+            }
+            _ => errors += 1,
+        }
+    }
+    (ms, errors)
+}
+
+/// The soak's mix, by turn: starts (backdated 70 s: both thresholds already passed), their
+/// completions, and the lists a dashboard reads.
+fn soak_request(wf: &str, running: &mut Vec<String>, i: usize) -> (Value, &'static str) {
+    let started = (chrono::Utc::now() - chrono::Duration::seconds(70)).to_rfc3339();
+    match i % 5 {
+        0 | 1 => (
+            json!({"query": "mutation($i: StartExecutionInput!) { startExecution(input: $i) { execution { id } } }",
+                "variables": {"i": {"workflowId": wf, "startedAt": started}}}),
+            "start",
+        ),
+        2 if !running.is_empty() => {
+            let id = running.remove(0);
+            (
+                json!({"query": "mutation($i: CompleteExecutionInput!) { completeExecution(input: $i) { execution { id } } }",
+                    "variables": {"i": {"executionId": id, "status": "COMPLETED"}}}),
+                "complete",
+            )
+        }
+        3 => (
+            json!({"query": "{ slaBreaches(first: 20, filter: {severity: CRITICAL}) { totalCount edges { node { id sla { name } execution { id } } } } }"}),
+            "breaches",
+        ),
+        _ => (
+            json!({"query": "{ executions(first: 20) { edges { node { id status } } } workflows { totalCount } }"}),
+            "lists",
+        ),
+    }
+}
+
 /// Whether LOAD_PARTS (comma-separated; default all) names this part.
 fn part(name: &str) -> bool {
     std::env::var("LOAD_PARTS").map_or(true, |p| p.split(',').any(|x| x.trim() == name))
@@ -1039,7 +1157,23 @@ fn main() {
             history_pages("SQLite", &url).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
+        let minutes: u64 = std::env::var("LOAD_SOAK_MINUTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30);
+        if part("soak") {
+            let (dir, url) = sqlite_url("soak");
+            soak("SQLite", &url, minutes).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         let Some(pg) = pg else { return };
+        if part("pg-soak") {
+            let db = format!("wi_soak_{}", std::process::id());
+            if let Some(url) = create_pg_db(&pg, &db) {
+                soak("PostgreSQL", &url, minutes).await;
+                drop_pg_db(&pg, &db);
+            }
+        }
         if part("pg-history") {
             let db = format!("wi_history_{}", std::process::id());
             if let Some(url) = create_pg_db(&pg, &db) {
