@@ -612,3 +612,27 @@ proptest! {
         prop_assert_eq!(model::export(&imported.body), model::export(&t));
     }
 }
+
+#[tokio::test]
+async fn a_templates_node_id_is_the_same_after_export_and_import() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let id = create(&app, &t, standard("1.0.0")).await["template"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, doc) = export_text(&app, &t, &id).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    let back = app
+        .data(&t, IMPORT, json!({"input": {"blueprint": doc}}))
+        .await;
+    assert_eq!(back["importBlueprint"]["template"]["id"], id.as_str());
+    let q =
+        "query($id: ID!) { node(id: $id) { __typename id ... on ProcessTemplate { version } } }";
+    let v = app.data(&t, q, json!({"id": id})).await;
+    assert_eq!(
+        v["node"],
+        json!({"__typename": "ProcessTemplate", "id": id, "version": "1.0.0"})
+    );
+}
