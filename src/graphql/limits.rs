@@ -12,9 +12,10 @@ use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Deepest nesting inside `__schema`/`__type`. graphql-js's full introspection query reaches
-/// 13 (its `TypeRef` fragment nests `ofType` seven times under `args { type }`); later
-/// versions nest deeper, so this leaves room.
+/// Deepest nesting inside `__schema`/`__type`, counting that field. graphql-js 16's full
+/// introspection query (every option on) measures 15 (its `TypeRef` fragment nests `ofType`
+/// seven times under `fields { args { type } }`); later versions nest deeper, so this leaves
+/// room.
 pub const INTROSPECTION_MAX_DEPTH: u64 = 20;
 /// Most list fields (`types`, `fields`, `args`, …) nested inside one introspection subtree:
 /// the standard query nests three (`types { fields { args } }`). More multiplies the answer

@@ -28,22 +28,27 @@ pub fn node_package() -> Option<PathBuf> {
     None
 }
 
-/// Runs `node clients.mjs ARGS…` and parses the JSON it prints.
-async fn clients(dir: &Path, args: &[&str]) -> Value {
-    let out = tokio::process::Command::new("node")
-        .arg(dir.join("clients.mjs"))
-        .args(args)
-        .output()
-        .await
-        .expect("run node");
+/// Runs `node SCRIPT ARGS…` from the playground package (with `CHROMIUM` set when given)
+/// and parses the JSON it prints on its last line.
+async fn node_json(dir: &Path, script: &str, args: &[&str], chromium: Option<&str>) -> Value {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(dir.join(script)).args(args);
+    if let Some(c) = chromium {
+        cmd.env("CHROMIUM", c);
+    }
+    let out = cmd.output().await.expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "clients.mjs {args:?} failed\nstdout: {stdout}\nstderr: {}",
+        "{script} {args:?} failed\nstdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_str(stdout.lines().last().unwrap_or("null"))
         .unwrap_or_else(|e| panic!("bad output {e}: {stdout}"))
+}
+
+async fn clients(dir: &Path, args: &[&str]) -> Value {
+    node_json(dir, "clients.mjs", args, None).await
 }
 
 #[tokio::test]
@@ -496,20 +501,8 @@ async fn a_browser_app_on_a_listed_origin_queries_and_subscribes_and_an_unlisted
             axum::routing::get(move || async move { axum::response::Html(html) }),
         );
         tokio::spawn(async move { axum::serve(listener, router).await });
-        let out = tokio::process::Command::new("node")
-            .arg(dir.join("page-result.mjs"))
-            .arg(format!("{origin}/"))
-            .env("CHROMIUM", &browser)
-            .output()
-            .await
-            .expect("run node");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+        let page = format!("{origin}/");
+        let result = node_json(&dir, "page-result.mjs", &[&page], Some(&browser)).await;
         let expected = if listed {
             json!({"http": "admin@acme.io", "ws": "admin@acme.io"})
         } else {
