@@ -319,6 +319,14 @@ impl Config {
         Ok(cfg)
     }
 
+    /// A shorter lease brings the SMTP timeout, unless that was set alongside it, down to half
+    /// the lease, so a send can never outlive its claim.
+    fn fit_smtp_timeout(&mut self, timeout_given: bool) {
+        if !timeout_given && self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
+            self.smtp_timeout_seconds = (self.outbox_lease_seconds / 2).max(1) as u64;
+        }
+    }
+
     /// Checks settings against each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
@@ -368,6 +376,7 @@ impl Config {
         if let Some(v) = f.outbox_lease_seconds {
             self.outbox_lease_seconds =
                 parse_range("outbox_lease_seconds", &v.to_string(), 1, 86_400)?;
+            self.fit_smtp_timeout(f.smtp_timeout_seconds.is_some());
         }
         if let Some(v) = f.poll_interval_ms {
             self.poll_interval_ms =
@@ -465,6 +474,7 @@ impl Config {
         }
         if let Some(v) = get("OUTBOX_LEASE_SECONDS") {
             self.outbox_lease_seconds = parse_range("OUTBOX_LEASE_SECONDS", &v, 1, 86_400)?;
+            self.fit_smtp_timeout(get("SMTP_TIMEOUT_SECONDS").is_some());
         }
         if let Some(v) = get("POLL_INTERVAL_MS") {
             self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
@@ -546,5 +556,21 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.sla_alert_recipients, vec!["a@x.io", "b@y.io"]);
         assert!(c.apply_toml("unknown_key = 1").is_err());
+    }
+
+    #[test]
+    fn a_short_lease_brings_the_smtp_timeout_down_unless_it_was_set() {
+        let mut c = Config::default();
+        c.apply_env(env(&[("OUTBOX_LEASE_SECONDS", "2")])).unwrap();
+        assert_eq!(c.smtp_timeout_seconds, 1);
+        c.validate().unwrap();
+        let mut c = Config::default();
+        c.apply_env(env(&[
+            ("OUTBOX_LEASE_SECONDS", "10"),
+            ("SMTP_TIMEOUT_SECONDS", "30"),
+        ]))
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("SMTP_TIMEOUT_SECONDS"), "{err}");
     }
 }
