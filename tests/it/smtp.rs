@@ -111,7 +111,12 @@ impl SmtpServer {
         };
         std::thread::spawn(move || {
             let mut server = Server::new(handler);
-            server.with_name("test-smtp").with_tcp_listener(listener);
+            // One thread per open connection: senders keep pooled connections open, several
+            // at a time per replica, as against a real mail server.
+            server
+                .with_name("test-smtp")
+                .with_num_threads(64)
+                .with_tcp_listener(listener);
             let _ = server.serve();
         });
         SmtpServer {
