@@ -69,7 +69,11 @@ fn main() {
     }
     println!("cargo:warning=no playground bundle: embedding the fallback page");
     for o in OUTPUTS {
-        let body = if *o == "index.html" { FALLBACK_HTML } else { "" };
+        let body = if *o == "index.html" {
+            FALLBACK_HTML
+        } else {
+            ""
+        };
         std::fs::write(out.join(o), body).expect("write fallback playground asset");
     }
 }

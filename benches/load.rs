@@ -52,7 +52,15 @@ async fn start_server(database_url: &str) -> Server {
 /// A new admin token for `company` (created when missing), through the CLI.
 fn create_token(database_url: &str, company: &str, email: &str) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_workflow-intel"))
-        .args(["token", "create", "--company", company, "--email", email])
+        .args([
+            "token",
+            "create",
+            "--company",
+            company,
+            "--create-company",
+            "--email",
+            email,
+        ])
         .args(["--role", "admin", "--database-url", database_url])
         .env("RUST_LOG", "warn")
         .output()

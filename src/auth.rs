@@ -15,12 +15,24 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 pub struct AuthContext {
     pub company_id: Uuid,
-    pub user_id: Uuid,
+    /// The token's user; None for work done from the command line, which is attributed to no
+    /// one rather than to an invented user (who would then receive every alert email).
+    pub user_id: Option<Uuid>,
     pub email: String,
     pub role: Role,
 }
 
 impl AuthContext {
+    /// The caller for command-line work on a company's data: an admin without a user.
+    pub fn command_line(company_id: Uuid) -> Self {
+        AuthContext {
+            company_id,
+            user_id: None,
+            email: "command line".into(),
+            role: Role::Admin,
+        }
+    }
+
     /// Mutations need an admin or an editor.
     pub fn require_writer(&self) -> AppResult<()> {
         match self.role {
@@ -122,7 +134,7 @@ async fn authenticate_hash(db: &impl ConnectionTrait, hash: String) -> AppResult
     };
     Ok(AuthState::User(AuthContext {
         company_id: u.company_id,
-        user_id: u.id,
+        user_id: Some(u.id),
         email: u.email,
         role,
     }))
@@ -231,12 +243,13 @@ pub async fn issue_token(
     role: Role,
 ) -> AppResult<IssuedToken> {
     let a = ensure_user(db, company_name, email, role).await?;
+    let user_id = a.user_id.expect("ensure_user returns a user");
     let now = Utc::now();
     let token = generate_token();
     api_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(a.company_id),
-        user_id: Set(a.user_id),
+        user_id: Set(user_id),
         token_hash: Set(hash_token(&token)),
         name: Set("cli".into()),
         last_used_at: Set(None),
@@ -249,7 +262,7 @@ pub async fn issue_token(
     Ok(IssuedToken {
         token,
         company_id: a.company_id,
-        user_id: a.user_id,
+        user_id,
     })
 }
 
@@ -275,15 +288,7 @@ pub async fn ensure_user(
         .await?
     {
         Some(c) => c,
-        None => {
-            company::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                name: Set(company_name.to_string()),
-                created_at: Set(now),
-            }
-            .insert(db)
-            .await?
-        }
+        None => create_company(db, company_name).await?,
     };
     let existing = user::Entity::find()
         .filter(user::Column::CompanyId.eq(company.id))
@@ -316,10 +321,58 @@ pub async fn ensure_user(
     };
     Ok(AuthContext {
         company_id: company.id,
-        user_id: u.id,
+        user_id: Some(u.id),
         email: u.email,
         role,
     })
+}
+
+/// Creates a company (the name is trimmed and must not be empty).
+pub async fn create_company(db: &impl ConnectionTrait, name: &str) -> AppResult<company::Model> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(AppError::bad("company name must not be empty"));
+    }
+    Ok(company::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_string()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The company a command-line command works on: the one named, or the only one there is.
+/// `Ok(None)` means the named company does not exist and `create` allows making it.
+pub async fn resolve_company(
+    db: &impl ConnectionTrait,
+    name: Option<&str>,
+    create: bool,
+) -> AppResult<Option<company::Model>> {
+    use sea_orm::QueryOrder;
+    let all = company::Entity::find()
+        .order_by_asc(company::Column::Name)
+        .all(db)
+        .await?;
+    let known = || match all.len() {
+        0 => "there are no companies yet".to_string(),
+        _ => {
+            let names: Vec<String> = all.iter().map(|c| format!("{:?}", c.name)).collect();
+            format!("known companies: {}", names.join(", "))
+        }
+    };
+    match name.map(str::trim) {
+        Some(n) => match all.iter().find(|c| c.name == n) {
+            Some(c) => Ok(Some(c.clone())),
+            None if create && !n.is_empty() => Ok(None),
+            None => Err(AppError::bad(format!(
+                "no company {n:?}; {} (pass --create-company to create it)",
+                known()
+            ))),
+        },
+        None if all.len() == 1 => Ok(all.into_iter().next()),
+        None => Err(AppError::bad(format!("--company is needed: {}", known()))),
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ pub struct Config {
     /// Browser origins (`https://app.example.com`) allowed to call the API and open its
     /// WebSocket from another origin. Empty: same origin only.
     pub cors_allowed_origins: Vec<String>,
+    /// How far past the server's clock a reported `startedAt` or `completedAt` may lie (the
+    /// reporting system's clock may run a little ahead); later ones are refused.
+    pub clock_skew_seconds: u64,
 }
 
 /// The limits on one GraphQL request (each is a setting, and a refusal names it).
@@ -110,6 +113,7 @@ impl Default for Config {
             poll_interval_ms: 1000,
             llm: None,
             token_cache_seconds: 5,
+            clock_skew_seconds: 60,
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
@@ -137,6 +141,7 @@ struct FileConfig {
     outbox_lease_seconds: Option<i64>,
     poll_interval_ms: Option<u64>,
     token_cache_seconds: Option<u64>,
+    clock_skew_seconds: Option<u64>,
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
@@ -152,10 +157,11 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 12] = [
+const NUMBERS: [(&str, &str, u64, u64); 13] = [
     ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
     ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
+    ("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 0, 86_400),
     ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
     ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
     ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
@@ -386,6 +392,7 @@ impl Config {
             f.smtp_timeout_seconds,
             f.smtp_concurrency,
             f.token_cache_seconds,
+            f.clock_skew_seconds,
             f.event_retention_days,
             f.ws_init_timeout_seconds,
             f.ws_keepalive_seconds,
@@ -412,6 +419,7 @@ impl Config {
             "SMTP_TIMEOUT_SECONDS" => &mut self.smtp_timeout_seconds,
             "SMTP_CONCURRENCY" => &mut self.smtp_concurrency,
             "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
+            "CLOCK_SKEW_SECONDS" => &mut self.clock_skew_seconds,
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
             "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,

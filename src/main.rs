@@ -3,6 +3,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use workflow_intel::config::{Config, LogFormat};
+use workflow_intel::history::Destination;
 use workflow_intel::model::Role;
 use workflow_intel::{auth, db, graphql, seed};
 
@@ -49,9 +50,12 @@ enum Command {
         /// The TOML mapping (see examples/).
         #[arg(long)]
         mapping: std::path::PathBuf,
-        /// The company that receives it (created when missing).
-        #[arg(long, default_value = "Default")]
-        company: String,
+        #[command(flatten)]
+        company: CompanyArgs,
+        /// Create the company when there is none by that name (in the import's transaction:
+        /// a failed import leaves no company behind).
+        #[arg(long)]
+        create_company: bool,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -75,9 +79,8 @@ enum SuggestionCommand {
         days: i64,
         #[arg(long, default_value_t = 10)]
         min_occurrences: usize,
-        /// The company whose history is mined.
-        #[arg(long, default_value = "Default")]
-        company: String,
+        #[command(flatten)]
+        company: CompanyArgs,
         /// Only this workflow.
         #[arg(long)]
         workflow: Option<uuid::Uuid>,
@@ -97,9 +100,8 @@ enum TemplateCommand {
     /// Import a blueprint document into a company.
     Import {
         file: std::path::PathBuf,
-        /// The company that receives it (must exist; see `token create`).
-        #[arg(long)]
-        company: String,
+        #[command(flatten)]
+        company: CompanyArgs,
         /// Replace an existing version with a different body.
         #[arg(long)]
         overwrite: bool,
@@ -110,10 +112,14 @@ enum TemplateCommand {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Create the company and user if missing, and print a new token once.
+    /// Create the user if missing (and the company, with --create-company), and print a new
+    /// token once.
     Create {
         #[arg(long)]
         company: String,
+        /// Create the company when there is none by that name.
+        #[arg(long)]
+        create_company: bool,
         #[arg(long)]
         email: String,
         #[arg(long, value_enum)]
@@ -135,6 +141,14 @@ enum TokenCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+}
+
+/// The company a command works on.
+#[derive(clap::Args)]
+struct CompanyArgs {
+    /// The company, by name. It must exist; with exactly one company it is the default.
+    #[arg(long)]
+    company: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -197,14 +211,17 @@ async fn open_with(
     open(cfg).await
 }
 
-/// The caller for command-line work on a company's data (created when missing).
-async fn importer(
+/// The caller for command-line work on an existing company (the one named, or the only one):
+/// an admin attributed to no user.
+async fn company_caller(
     conn: &sea_orm::DatabaseConnection,
-    company: &str,
+    args: &CompanyArgs,
 ) -> anyhow::Result<auth::AuthContext> {
-    auth::ensure_user(conn, company, "importer@workflow-intel.local", Role::Admin)
+    let c = auth::resolve_company(conn, args.company.as_deref(), false)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no company"))?;
+    Ok(auth::AuthContext::command_line(c.id))
 }
 
 async fn shutdown_signal() {
@@ -247,96 +264,29 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::ExportSchema => unreachable!("handled above"),
         Command::Migrate { database_url } => {
-            if let Some(u) = database_url {
-                cfg.database_url = u;
-            }
-            open(&cfg).await?;
+            open_with(&mut cfg, database_url).await?;
             println!("migrations applied to {}", cfg.database_url);
         }
         Command::Token { command } => tokens(command, cfg).await?,
         Command::Templates { command } => templates(command, cfg).await?,
-        Command::Suggestions {
-            command:
-                SuggestionCommand::Generate {
-                    days,
-                    min_occurrences,
-                    company,
-                    workflow,
-                    database_url,
-                },
-        } => {
-            let conn = open_with(&mut cfg, database_url).await?;
-            let auth = importer(&conn, &company).await?;
-            let app = workflow_intel::build(cfg, conn);
-            let g = workflow_intel::suggestions::service::generate(
-                &app.state,
-                &auth,
-                days,
-                min_occurrences,
-                workflow,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            for s in &g.created {
-                println!(
-                    "{:.3}  {:<17} {}",
-                    s.confidence_score,
-                    s.suggestion_type.to_uppercase(),
-                    s.title
-                );
-                println!("       {}", s.description);
-            }
-            println!(
-                "{} new suggestions, {} pending ones refreshed",
-                g.created.len(),
-                g.updated
-            );
-            if !g.near_misses.is_empty() {
-                println!(
-                    "strongest decision rules short of the {} bar:",
-                    workflow_intel::suggestions::miners::RULE_CONFIDENCE
-                );
-            }
-            for m in g.near_misses.iter().take(10) {
-                println!(
-                    "{:.3}  {} {} when {}: {} of {} decisions",
-                    m.wilson_lower_bound,
-                    m.step,
-                    m.decision.as_str(),
-                    m.rule,
-                    m.matching,
-                    m.support
-                );
-            }
-        }
+        Command::Suggestions { command } => suggestions(command, cfg).await?,
         Command::ImportLog {
             file,
             mapping,
             company,
+            create_company,
             database_url,
         } => {
-            if let Some(u) = database_url {
-                cfg.database_url = u;
-            }
-            let text = std::fs::read_to_string(&mapping)
-                .with_context(|| format!("reading {}", mapping.display()))?;
-            let m = workflow_intel::history::mapping::Mapping::parse(&text)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let conn = open(&cfg).await?;
-            let auth = importer(&conn, &company).await?;
-            let app = workflow_intel::build(cfg, conn);
-            eprintln!(
-                "importing {} into {:?} for {company:?}",
-                file.display(),
-                m.workflow
-            );
-            let (wid, r) = workflow_intel::history::import_file(&app.state, &auth, &file, &m, true)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "workflow {wid}: {} executions imported, {} already there, {} SLA breaches",
-                r.imported, r.skipped, r.breaches
-            );
+            let conn = open_with(&mut cfg, database_url).await?;
+            let into =
+                match auth::resolve_company(&conn, company.company.as_deref(), create_company)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                {
+                    Some(c) => Destination::Company(auth::AuthContext::command_line(c.id)),
+                    None => Destination::NewCompany(company.company.unwrap_or_default()),
+                };
+            import_log(cfg, conn, &file, &mapping, into).await?;
         }
         Command::Serve {
             bind,
@@ -349,71 +299,171 @@ async fn main() -> anyhow::Result<()> {
             if let Some(u) = database_url {
                 cfg.database_url = u;
             }
-            let _sqlite_lock = match db::lock_sqlite(&cfg.database_url) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    std::process::exit(3);
-                }
-            };
-            let pools = open_pools(&cfg).await?;
-            let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
-                .await
-                .with_context(|| format!("binding {}", cfg.bind_addr))?;
-            let addr = listener.local_addr()?;
-            let demo_token = if demo {
-                Some(
-                    seed::seed_demo(&pools.write)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?,
-                )
-            } else {
-                None
-            };
-            let timing = workflow_intel::Timing::from_config(&cfg);
-            let app = workflow_intel::build(cfg, pools);
-            let _background = app
-                .start_background(timing)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let _feeder = match &demo_token {
-                Some(t) => {
-                    let admin = seed::demo_auth(t);
-                    // History first: it predates the demo SLA, so it records no breaches.
-                    let h = seed::seed_demo_history(&app.state, &admin)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("seeding the demo history: {e}"))?;
-                    if h.imported > 0 {
-                        println!(
-                            "  Demo history: {} past discount requests imported",
-                            h.imported
-                        );
-                    }
-                    seed::seed_demo_sla(&app.state, &admin)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("seeding the demo SLA: {e}"))?;
-                    Some(tokio::spawn(seed::demo_feeder(app.state.clone(), admin)))
-                }
-                None => None,
-            };
-            tracing::info!(%addr, "serving GraphQL at /graphql");
-            println!("workflow-intel listening on http://{addr}");
-            println!("  GraphQL:    http://{addr}/graphql");
-            println!("  Playground: http://{addr}/playground");
-            if let Some(t) = demo_token {
-                println!("  Demo admin token (shown once): {}", t.token);
-                println!(
-                    "  Playground with the token:     http://{addr}/playground#token={}",
-                    t.token
-                );
-                println!(
-                    "  Try: curl -s http://{addr}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ workflows {{ edges {{ node {{ name status }} }} }} }}\"}}'",
-                    t.token
-                );
-            }
-            workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+            serve(cfg, demo).await?;
         }
     }
     Ok(())
+}
+
+/// `import-log`: reads the mapping and the file, and imports it all or nothing.
+async fn import_log(
+    cfg: Config,
+    conn: sea_orm::DatabaseConnection,
+    file: &std::path::Path,
+    mapping: &std::path::Path,
+    into: Destination,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(mapping)
+        .with_context(|| format!("reading {}", mapping.display()))?;
+    let m = workflow_intel::history::mapping::Mapping::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = workflow_intel::build(cfg, conn);
+    eprintln!("reading {} into {:?}", file.display(), m.workflow);
+    let (wid, r) = workflow_intel::history::import_file(&app.state, &into, file, &m, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+    if let Destination::NewCompany(name) = &into {
+        println!("created company {name:?}");
+    }
+    println!(
+        "workflow {wid}: {} executions imported, {} already there, {} SLA breaches",
+        r.imported, r.skipped, r.breaches
+    );
+    Ok(())
+}
+
+async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Result<()> {
+    let SuggestionCommand::Generate {
+        days,
+        min_occurrences,
+        company,
+        workflow,
+        database_url,
+    } = command;
+    let conn = open_with(&mut cfg, database_url).await?;
+    let auth = company_caller(&conn, &company).await?;
+    let app = workflow_intel::build(cfg, conn);
+    let g = workflow_intel::suggestions::service::generate(
+        &app.state,
+        &auth,
+        days,
+        min_occurrences,
+        workflow,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    print_generated(&g);
+    Ok(())
+}
+
+fn print_generated(g: &workflow_intel::suggestions::service::Generated) {
+    for s in &g.created {
+        println!(
+            "{:.3}  {:<17} {}",
+            s.confidence_score,
+            s.suggestion_type.to_uppercase(),
+            s.title
+        );
+        println!("       {}", s.description);
+    }
+    println!(
+        "{} new suggestions, {} pending ones refreshed",
+        g.created.len(),
+        g.updated
+    );
+    if !g.near_misses.is_empty() {
+        println!(
+            "strongest decision rules short of the {} bar:",
+            workflow_intel::suggestions::miners::RULE_CONFIDENCE
+        );
+    }
+    for m in g.near_misses.iter().take(10) {
+        println!(
+            "{:.3}  {} {} when {}: {} of {} decisions",
+            m.wilson_lower_bound,
+            m.step,
+            m.decision.as_str(),
+            m.rule,
+            m.matching,
+            m.support
+        );
+    }
+}
+
+/// `serve`: migrate, optionally seed the demo, and serve until a signal.
+async fn serve(cfg: Config, demo: bool) -> anyhow::Result<()> {
+    let _sqlite_lock = match db::lock_sqlite(&cfg.database_url) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(3);
+        }
+    };
+    let pools = open_pools(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind(cfg.bind_addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.bind_addr))?;
+    let addr = listener.local_addr()?;
+    let demo_token = match demo {
+        true => Some(
+            seed::seed_demo(&pools.write)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?,
+        ),
+        false => None,
+    };
+    let timing = workflow_intel::Timing::from_config(&cfg);
+    let app = workflow_intel::build(cfg, pools);
+    let _background = app
+        .start_background(timing)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let _feeder = match &demo_token {
+        Some(t) => Some(start_demo(&app, t).await?),
+        None => None,
+    };
+    tracing::info!(%addr, "serving GraphQL at /graphql");
+    print_links(addr, demo_token.as_ref());
+    workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Seeds the demo's history and SLA, and starts its feeder.
+async fn start_demo(
+    app: &workflow_intel::App,
+    t: &auth::IssuedToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let admin = seed::demo_auth(t);
+    // History first: it predates the demo SLA, so it records no breaches.
+    let h = seed::seed_demo_history(&app.state, &admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo history: {e}"))?;
+    if h.imported > 0 {
+        println!(
+            "  Demo history: {} past discount requests imported",
+            h.imported
+        );
+    }
+    seed::seed_demo_sla(&app.state, &admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demo SLA: {e}"))?;
+    Ok(tokio::spawn(seed::demo_feeder(app.state.clone(), admin)))
+}
+
+fn print_links(addr: SocketAddr, demo_token: Option<&auth::IssuedToken>) {
+    println!("workflow-intel listening on http://{addr}");
+    println!("  GraphQL:    http://{addr}/graphql");
+    println!("  Playground: http://{addr}/playground");
+    if let Some(t) = demo_token {
+        println!("  Demo admin token (shown once): {}", t.token);
+        println!(
+            "  Playground with the token:     http://{addr}/playground#token={}",
+            t.token
+        );
+        println!(
+            "  Try: curl -s http://{addr}/graphql -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"query\":\"{{ workflows {{ edges {{ node {{ name status }} }} }} }}\"}}'",
+            t.token
+        );
+    }
 }
 
 async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
@@ -422,11 +472,15 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create {
             company,
+            create_company,
             email,
             role,
             database_url,
         } => {
             let conn = open_with(&mut cfg, database_url).await?;
+            auth::resolve_company(&conn, Some(&company), create_company)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let t = auth::issue_token(&conn, &company, &email, role.into())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -470,8 +524,8 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
 }
 
 async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<()> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use workflow_intel::entity::{company, template, user};
+    use sea_orm::EntityTrait;
+    use workflow_intel::entity::template;
     use workflow_intel::templates::{model, service};
     match command {
         TemplateCommand::Export { id, database_url } => {
@@ -485,7 +539,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
         }
         TemplateCommand::Import {
             file,
-            company: company_name,
+            company,
             overwrite,
             database_url,
         } => {
@@ -497,25 +551,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
             let doc: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             let conn = open(&cfg).await?;
-            let c = company::Entity::find()
-                .filter(company::Column::Name.eq(company_name.as_str()))
-                .one(&conn)
-                .await?
-                .ok_or_else(|| {
-                    anyhow::anyhow!("no company {company_name:?}; create it with `token create`")
-                })?;
-            let admin = user::Entity::find()
-                .filter(user::Column::CompanyId.eq(c.id))
-                .filter(user::Column::Role.eq(Role::Admin.as_str()))
-                .one(&conn)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("company {company_name:?} has no admin"))?;
-            let auth = workflow_intel::auth::AuthContext {
-                company_id: c.id,
-                user_id: admin.id,
-                email: admin.email,
-                role: Role::Admin,
-            };
+            let auth = company_caller(&conn, &company).await?;
             let saved = service::import_blueprint(&conn, &auth, &doc, overwrite)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

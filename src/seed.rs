@@ -301,7 +301,7 @@ pub async fn seed_demo_history(
 pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
     AuthContext {
         company_id: issued.company_id,
-        user_id: issued.user_id,
+        user_id: Some(issued.user_id),
         email: DEMO_ADMIN.into(),
         role: Role::Admin,
     }

@@ -129,7 +129,7 @@ impl MetaQuery {
         use crate::auth::CtxAuth;
         let a = ctx.auth()?;
         Ok(Viewer {
-            user_id: a.user_id.into(),
+            user_id: a.user_id.unwrap_or_default().into(),
             company_id: a.company_id.into(),
             email: a.email.clone(),
             role: a.role,

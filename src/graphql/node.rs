@@ -105,6 +105,20 @@ async fn fetch(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>> {
     load!(breach, SlaBreach);
     load!(action, Action);
     load!(template, ProcessTemplate);
+    if !wanted.is_empty() {
+        // Other companies' public templates are readable too (the marketplace).
+        let public = template::Entity::find()
+            .filter(template::Column::IsPublic.eq(true))
+            .filter(template::Column::Id.is_in(wanted.keys().copied()))
+            .all(db)
+            .await
+            .map_err(AppError::from)?;
+        for m in public {
+            for pos in wanted.remove(&m.id).unwrap_or_default() {
+                out[pos] = Some(Node::ProcessTemplate(ProcessTemplate(m.clone())));
+            }
+        }
+    }
     load!(suggestion, Suggestion);
     load!(simulation, Simulation);
     load!(step_execution, StepExecution);

@@ -105,16 +105,64 @@ fn workflow_steps(m: &Mapping, cases: &[Case]) -> Value {
     )
 }
 
-/// Imports a log file for a company. Returns the workflow id and what was imported.
+/// Where an import goes: a company that exists (the caller), or one to create in the same
+/// transaction, so that a failed import leaves no company behind.
+pub enum Destination {
+    Company(AuthContext),
+    NewCompany(String),
+}
+
+/// The mapped workflow in the company: found by name, or created from the first batch's
+/// activities.
+async fn mapped_workflow(
+    txn: &impl sea_orm::ConnectionTrait,
+    auth: &AuthContext,
+    m: &Mapping,
+    path: &Path,
+    first: &[Case],
+) -> AppResult<uuid::Uuid> {
+    let existing = workflow::Entity::find()
+        .filter(workflow::Column::CompanyId.eq(auth.company_id))
+        .filter(workflow::Column::Name.eq(m.workflow.as_str()))
+        .one(txn)
+        .await?;
+    if let Some(w) = existing {
+        return Ok(w.id);
+    }
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let fields = WorkflowFields {
+        name: Some(m.workflow.clone()),
+        description: Some(format!("Imported from {file}")),
+        workflow_type: Some(m.workflow_type),
+        status: Some(WorkflowStatus::Active),
+        steps: Some(workflow_steps(m, first)),
+        input_schema: None,
+        owner_id: None,
+    };
+    Ok(workflows::create(txn, auth, fields).await?.id)
+}
+
+/// Imports a log file, all or nothing: the company (when new), the workflow and every case
+/// are written in one transaction. Returns the workflow id and what was imported. Progress
+/// lines say what was read and staged; nothing is imported until the commit.
 pub async fn import_file(
     state: &AppState,
-    auth: &AuthContext,
+    into: &Destination,
     path: &Path,
     m: &Mapping,
     progress: bool,
 ) -> AppResult<(uuid::Uuid, ImportReport)> {
     let mut reader = reader::open(path, m).map_err(AppError::BadInput)?;
     let txn = crate::db::begin_write(&state.writer).await?;
+    let auth = match into {
+        Destination::Company(a) => a.clone(),
+        Destination::NewCompany(name) => {
+            AuthContext::command_line(crate::auth::create_company(&txn, name).await?.id)
+        }
+    };
     let mut total = ImportReport::default();
     let mut workflow_id: Option<uuid::Uuid> = None;
     let mut batch: Vec<Case> = Vec::with_capacity(BATCH);
@@ -129,52 +177,18 @@ pub async fn import_file(
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
             let wid = match workflow_id {
                 Some(w) => w,
-                None => {
-                    let existing = workflow::Entity::find()
-                        .filter(workflow::Column::CompanyId.eq(auth.company_id))
-                        .filter(workflow::Column::Name.eq(m.workflow.as_str()))
-                        .one(&txn)
-                        .await?;
-                    let w = match existing {
-                        Some(w) => w,
-                        None => {
-                            workflows::create(
-                                &txn,
-                                auth,
-                                WorkflowFields {
-                                    name: Some(m.workflow.clone()),
-                                    description: Some(format!(
-                                        "Imported from {}",
-                                        path.file_name()
-                                            .map(|f| f.to_string_lossy().to_string())
-                                            .unwrap_or_default()
-                                    )),
-                                    workflow_type: Some(m.workflow_type),
-                                    status: Some(WorkflowStatus::Active),
-                                    steps: Some(workflow_steps(m, &batch)),
-                                    input_schema: None,
-                                    owner_id: None,
-                                },
-                            )
-                            .await?
-                        }
-                    };
-                    workflow_id = Some(w.id);
-                    w.id
-                }
+                None => mapped_workflow(&txn, &auth, m, path, &batch).await?,
             };
-            let items: Vec<ImportExecution> = batch
-                .iter()
-                .filter_map(|c| to_execution(m, wid, c))
-                .collect();
-            let r = import_into(&txn, state, auth.company_id, items).await?;
+            workflow_id = Some(wid);
+            let items = batch.iter().filter_map(|c| to_execution(m, wid, c));
+            let r = import_into(&txn, state, auth.company_id, items.collect()).await?;
             total.imported += r.imported;
             total.skipped += r.skipped;
             total.breaches += r.breaches;
             batch.clear();
             if progress {
                 eprintln!(
-                    "  {read} cases read, {} imported, {} already there",
+                    "  {read} cases read, {} staged, {} already there",
                     total.imported, total.skipped
                 );
             }

@@ -57,18 +57,37 @@ pub fn open(path: &Path, m: &Mapping) -> Result<Box<dyn CaseReader + Send>, Stri
             event_keys,
         )))
     } else if name.ends_with(".csv") {
-        Ok(Box::new(CsvReader::new(
-            file,
-            m.case.id.clone(),
-            event_keys,
-            m.timestamp_format.clone(),
-        )?))
+        ends_with_line_break(path)?;
+        Ok(Box::new(CsvReader::new(file, m, event_keys)?))
     } else {
         Err(format!(
             "{}: expected a .xes, .xes.gz or .csv file",
             path.display()
         ))
     }
+}
+
+/// A CSV file that does not end with a line break ends mid-record: it was cut short, and its
+/// last record may be incomplete with nothing to show it.
+fn ends_with_line_break(path: &Path) -> Result<(), String> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Err(format!("{} is empty", path.display()));
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1))
+        .and_then(|_| f.read_exact(&mut last))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if last[0] != b'\n' && last[0] != b'\r' {
+        return Err(format!(
+            "malformed CSV: {} ends in the middle of a line, so its last record may be cut \
+             short; a complete CSV file ends with a line break",
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Which attributes of an event hold its activity, timestamp, resource and lifecycle.
@@ -133,6 +152,8 @@ pub struct XesReader<R: BufRead> {
     case_key: String,
     keys: EventKeys,
     done: bool,
+    /// Whether `</log>` was read: a file that ends without it was cut short.
+    closed: bool,
 }
 
 impl<R: BufRead> XesReader<R> {
@@ -145,6 +166,7 @@ impl<R: BufRead> XesReader<R> {
             case_key,
             keys,
             done: false,
+            closed: false,
         }
     }
 
@@ -246,6 +268,7 @@ impl<R: BufRead> CaseReader for XesReader<R> {
                                 c.events.push(ev);
                             }
                         }
+                        b"log" if case.is_none() => self.closed = true,
                         b"trace" => {
                             let mut c = case.take().ok_or_else(|| {
                                 format!("malformed XES near byte {pos}: </trace> without <trace>")
@@ -272,12 +295,37 @@ impl<R: BufRead> CaseReader for XesReader<R> {
                             "malformed XES: the file ends inside a trace (byte {pos})"
                         ));
                     }
+                    if !self.closed {
+                        return Err(format!(
+                            "malformed XES: the file ends at byte {pos} without </log>; it was \
+                             cut short, and nothing was imported"
+                        ));
+                    }
                     return Ok(None);
                 }
                 _ => {}
             }
         }
     }
+}
+
+/// Every column a mapping reads from a CSV file, with the mapping key that names it.
+fn mapped_columns(m: &Mapping) -> Vec<(&str, String)> {
+    let mut out = vec![
+        (m.case.id.as_str(), "[case] id".to_string()),
+        (m.event.activity.as_str(), "[event] activity".into()),
+        (m.event.timestamp.as_str(), "[event] timestamp".into()),
+    ];
+    if let Some(r) = &m.event.resource {
+        out.push((r, "[event] resource".into()));
+    }
+    if let Some(l) = &m.event.lifecycle {
+        out.push((l, "[event] lifecycle".into()));
+    }
+    for f in &m.input {
+        out.push((&f.attribute, "an [[input]] attribute".into()));
+    }
+    out
 }
 
 /// One CSV row: its case id, its columns as attributes, and its line number.
@@ -295,12 +343,7 @@ pub struct CsvReader {
 }
 
 impl CsvReader {
-    fn new(
-        file: File,
-        case_key: String,
-        keys: EventKeys,
-        format: Option<String>,
-    ) -> Result<Self, String> {
+    fn new(file: File, m: &Mapping, keys: EventKeys) -> Result<Self, String> {
         let mut r = csv::Reader::from_reader(file);
         let headers: Vec<String> = r
             .headers()
@@ -308,21 +351,21 @@ impl CsvReader {
             .iter()
             .map(str::to_string)
             .collect();
-        let col = |name: &str| {
-            headers
-                .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| format!("CSV header has no column {name:?}"))
-        };
-        let case_col = col(&case_key)?;
-        col(&keys.activity)?;
-        col(&keys.timestamp)?;
+        for (column, role) in mapped_columns(m) {
+            if !headers.iter().any(|h| h == column) {
+                return Err(format!(
+                    "the CSV header has no column {column:?}, which the mapping names as \
+                     {role}; the header has {headers:?}"
+                ));
+            }
+        }
+        let case_col = headers.iter().position(|h| *h == m.case.id).unwrap_or(0);
         Ok(CsvReader {
             rows: r.into_records(),
             headers,
             case_col,
             keys,
-            format,
+            format: m.timestamp_format.clone(),
             pending: None,
             seen: HashSet::new(),
         })

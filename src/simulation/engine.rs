@@ -740,6 +740,7 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
     }
 
     let branch_explorations = exploration(c, req);
+    warnings.extend(exploration_warnings(&branch_explorations));
     Outcome {
         status,
         execution_path,
@@ -750,6 +751,52 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
         validation_errors: errors,
         warnings,
     }
+}
+
+/// What the branch exploration found, as warnings: the first place a user looks.
+fn exploration_warnings(ex: &Exploration) -> Vec<Issue> {
+    let mut out = Vec::new();
+    for s in &ex.unreachable_steps {
+        let m = format!("step {s:?} is unreachable: no input runs it");
+        out.push(issue("UNREACHABLE_STEP", m, Some(s), None));
+    }
+    for c in &ex.constant_conditions {
+        let (code, value) = match c.always {
+            true => ("CONDITION_ALWAYS_TRUE", "true"),
+            false => ("CONDITION_ALWAYS_FALSE", "false"),
+        };
+        let (what, path) = match c.branch {
+            Some(b) => (
+                format!("branch {b}'s condition"),
+                format!("/branches/{b}/condition"),
+            ),
+            None => ("its condition".to_string(), "/conditions".to_string()),
+        };
+        let m = format!("step {:?}: {what} is {value} for every input", c.step);
+        out.push(issue(code, m, Some(&c.step), Some(path)));
+    }
+    for o in &ex.overlapping_branches {
+        let m = format!(
+            "step {:?}: branches {:?} both match some inputs (for example {}); the earlier wins",
+            o.step, o.branches, o.witness
+        );
+        out.push(issue("BRANCHES_OVERLAP", m, Some(&o.step), None));
+    }
+    for g in &ex.branch_gaps {
+        let m = format!(
+            "step {:?}: no branch matches some inputs (for example {}); they fall through",
+            g.step, g.witness
+        );
+        out.push(issue("BRANCH_GAP", m, Some(&g.step), None));
+    }
+    if ex.truncated {
+        let m = format!(
+            "the exploration stopped at {} paths: unreachable steps cannot be known",
+            ex.max_paths
+        );
+        out.push(issue("EXPLORATION_TRUNCATED", m, None, None));
+    }
+    out
 }
 
 fn exploration(c: &Compiled, req: &Request<'_>) -> Exploration {
@@ -1078,6 +1125,21 @@ mod tests {
                 .iter()
                 .any(|c| c.step == "never" && !c.always)
         );
+        // The same findings are warnings, with codes.
+        let codes: Vec<(&str, Option<&str>)> = o
+            .warnings
+            .iter()
+            .map(|w| (w.code.as_str(), w.step.as_deref()))
+            .collect();
+        for expected in [
+            ("UNREACHABLE_STEP", Some("page")),
+            ("UNREACHABLE_STEP", Some("never")),
+            ("CONDITION_ALWAYS_FALSE", Some("never")),
+            ("BRANCHES_OVERLAP", Some("triage")),
+            ("BRANCH_GAP", Some("triage")),
+        ] {
+            assert!(codes.contains(&expected), "{expected:?} in {codes:?}");
+        }
         assert!(
             !o.warnings
                 .iter()

@@ -194,7 +194,7 @@ pub async fn simulate(
         predicted_duration_p95_ms: Set(outcome.predicted_duration_p95_ms),
         validation_errors: Set(to_json(&outcome.validation_errors)?),
         warnings: Set(to_json(&outcome.warnings)?),
-        created_by: Set(Some(auth.user_id)),
+        created_by: Set(auth.user_id),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -472,7 +472,7 @@ pub async fn acknowledge(
     // A conditional update, so two concurrent acknowledgements cannot both win.
     let res = breach::Entity::update_many()
         .col_expr(breach::Column::Acknowledged, true.into())
-        .col_expr(breach::Column::AcknowledgedBy, Some(auth.user_id).into())
+        .col_expr(breach::Column::AcknowledgedBy, auth.user_id.into())
         .col_expr(breach::Column::AcknowledgedAt, Some(now).into())
         .col_expr(breach::Column::Notes, notes.into())
         .col_expr(breach::Column::UpdatedAt, now.into())

@@ -273,10 +273,7 @@ pub async fn transition(
     let now = state.clock.now();
     let mut q = suggestion::Entity::update_many()
         .col_expr(suggestion::Column::Status, Expr::value(to.as_str()))
-        .col_expr(
-            suggestion::Column::ReviewedBy,
-            Expr::value(Some(auth.user_id)),
-        )
+        .col_expr(suggestion::Column::ReviewedBy, Expr::value(auth.user_id))
         .col_expr(suggestion::Column::ReviewedAt, Expr::value(Some(now)))
         .col_expr(suggestion::Column::UpdatedAt, Expr::value(now));
     if let Some(n) = notes {

@@ -351,8 +351,29 @@ const STRUCTURAL: &[&str] = &[
     "Font",
 ];
 
+/// The 1-based line and column of a byte offset in `text`.
+fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..pos.min(text.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// "line L, column C" for a byte offset.
+fn at(text: &str, pos: u64) -> String {
+    let (l, c) = line_col(text, pos as usize);
+    format!("line {l}, column {c}")
+}
+
 /// Reads BPMN 2.0 XML into a template named `name` at `version`.
 pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> {
+    if xml.trim().is_empty() {
+        return Err("the BPMN document is empty".into());
+    }
     let mut reader = Reader::from_str(xml);
     reader.config_mut().trim_text(true);
     let mut warnings = Vec::new();
@@ -367,9 +388,10 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
     let mut text = String::new();
     let mut skipped: HashMap<String, usize> = HashMap::new();
     loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| format!("invalid XML at byte {}: {e}", reader.buffer_position()))?;
+        let ev = reader.read_event().map_err(|e| {
+            let pos = reader.error_position().max(reader.buffer_position());
+            format!("malformed BPMN XML at {}: {e}", at(xml, pos))
+        })?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(ev, Event::Empty(_));
@@ -463,12 +485,28 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
                 stack.pop();
                 text.clear();
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some(open) = stack.last() {
+                    return Err(format!(
+                        "malformed BPMN XML: the document ends at {} inside <{open}>, which is \
+                         never closed",
+                        at(xml, reader.buffer_position())
+                    ));
+                }
+                break;
+            }
             _ => {}
         }
     }
     if processes == 0 {
         return Err("no process element: is this BPMN 2.0?".into());
+    }
+    if nodes.is_empty() {
+        return Err(
+            "the process holds no flow elements (no events, tasks or gateways): \
+                    there is nothing to import"
+                .into(),
+        );
     }
     let mut skipped: Vec<_> = skipped.into_iter().collect();
     skipped.sort();

@@ -12,7 +12,7 @@ use crate::model::stored;
 use crate::workflows::graphql::Workflow;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 pub struct ProcessTemplate(pub template::Model);
@@ -51,8 +51,15 @@ impl ProcessTemplate {
         Ok(serde_json::from_value(self.0.graph_spec.clone())
             .map_err(|e| AppError::Internal(e.to_string()))?)
     }
+    /// Public templates are in every company's marketplace: readable and instantiable by
+    /// all, changed only by their owner.
     async fn is_public(&self) -> bool {
         self.0.is_public
+    }
+    /// Whether the caller's company owns this template (false for another company's public
+    /// one, which is read-only).
+    async fn owned(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(ctx.auth()?.company_id == self.0.company_id)
     }
     async fn usage_count(&self) -> i64 {
         self.0.usage_count
@@ -65,10 +72,25 @@ impl ProcessTemplate {
     }
 }
 
+/// Which templates a list holds.
+#[derive(async_graphql::Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TemplateScope {
+    /// The company's own templates, public or not.
+    #[default]
+    Own,
+    /// Every company's public templates (the marketplace), the company's own included.
+    Marketplace,
+    /// Both: everything the company may read.
+    All,
+}
+
 #[derive(InputObject, Default)]
 pub struct TemplateFilterInput {
     pub name: Option<String>,
     pub template_type: Option<TemplateType>,
+    /// OWN by default.
+    #[graphql(default)]
+    pub scope: TemplateScope,
 }
 
 #[derive(Default)]
@@ -85,7 +107,13 @@ impl TemplateQuery {
     ) -> Result<Page<ProcessTemplate>> {
         let auth = ctx.auth()?;
         let f = filter.unwrap_or_default();
-        let mut q = service::scoped(auth);
+        let mut q = match f.scope {
+            TemplateScope::Own => service::scoped(auth),
+            TemplateScope::Marketplace => {
+                template::Entity::find().filter(template::Column::IsPublic.eq(true))
+            }
+            TemplateScope::All => service::readable(auth),
+        };
         if let Some(n) = f.name {
             q = q.filter(template::Column::Name.eq(n));
         }

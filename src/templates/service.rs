@@ -21,16 +21,45 @@ pub fn scoped(auth: &AuthContext) -> Select<template::Entity> {
     template::Entity::find().filter(template::Column::CompanyId.eq(auth.company_id))
 }
 
+/// The templates a company may read: its own, and every company's public ones (the
+/// marketplace).
+pub fn readable(auth: &AuthContext) -> Select<template::Entity> {
+    template::Entity::find().filter(
+        sea_orm::Condition::any()
+            .add(template::Column::CompanyId.eq(auth.company_id))
+            .add(template::Column::IsPublic.eq(true)),
+    )
+}
+
+/// A template the caller may read (its own or a public one): for export, diff, BPMN and
+/// instantiation.
 pub async fn get(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<template::Model> {
-    scoped(auth)
+    readable(auth)
         .filter(template::Column::Id.eq(id))
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found(format!("template {id}")))
+}
+
+/// A template the caller may change: its company's. Another company's public template is
+/// FORBIDDEN (it is read-only here); anything else is NOT_FOUND.
+pub async fn get_owned(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    id: Uuid,
+) -> AppResult<template::Model> {
+    let t = get(db, auth, id).await?;
+    if t.company_id != auth.company_id {
+        return Err(AppError::Forbidden(format!(
+            "template {id} is another company's public template: read-only here (instantiate \
+             it, or import its blueprint to make your own copy)"
+        )));
+    }
+    Ok(t)
 }
 
 /// The stored template as a body (for export, diff and instantiation).
@@ -67,14 +96,40 @@ pub async fn versions(
         .await?)
 }
 
-/// A version of a name, or the latest when none is given.
+/// Every public version of a name, in semver order, when one company publishes it; several
+/// publishers make the name ambiguous.
+async fn public_versions(db: &impl ConnectionTrait, name: &str) -> AppResult<Vec<template::Model>> {
+    let all = template::Entity::find()
+        .filter(template::Column::Name.eq(name))
+        .filter(template::Column::IsPublic.eq(true))
+        .order_by_asc(template::Column::VersionMajor)
+        .order_by_asc(template::Column::VersionMinor)
+        .order_by_asc(template::Column::VersionPatch)
+        .all(db)
+        .await?;
+    let publishers: std::collections::HashSet<Uuid> = all.iter().map(|t| t.company_id).collect();
+    if publishers.len() > 1 {
+        return Err(AppError::bad(format!(
+            "{} companies publish a template named {name:?}: choose one by id \
+             (processTemplates with scope MARKETPLACE lists them)",
+            publishers.len()
+        )));
+    }
+    Ok(all)
+}
+
+/// A version of a name, or the latest when none is given: the company's own, else the
+/// marketplace's.
 pub async fn by_name(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     name: &str,
     version: Option<&str>,
 ) -> AppResult<template::Model> {
-    let all = versions(db, auth, name).await?;
+    let mut all = versions(db, auth, name).await?;
+    if all.is_empty() {
+        all = public_versions(db, name).await?;
+    }
     let found = match version {
         Some(v) => all.into_iter().find(|t| t.version == v),
         None => all.into_iter().last(),
@@ -110,7 +165,7 @@ fn to_model(auth: &AuthContext, b: &TemplateBody, id: Uuid) -> AppResult<templat
         is_public: b.is_public,
         usage_count: 0,
         last_used_at: None,
-        created_by: Some(auth.user_id),
+        created_by: auth.user_id,
         created_at: now,
         updated_at: now,
     })
@@ -218,7 +273,7 @@ pub async fn save(
 }
 
 pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    let t = get(db, auth, id).await?;
+    let t = get_owned(db, auth, id).await?;
     template::Entity::delete_by_id(t.id).exec(db).await?;
     Ok(())
 }
@@ -292,8 +347,11 @@ pub async fn import_blueprint(
     doc: &Value,
     overwrite: bool,
 ) -> AppResult<Saved> {
-    let b = model::read_blueprint(doc).map_err(bad)?;
-    save(db, auth, b, overwrite).await
+    let (b, mut converted) = model::read_any_blueprint(doc).map_err(bad)?;
+    let mut saved = save(db, auth, b, overwrite).await?;
+    converted.append(&mut saved.warnings);
+    saved.warnings = converted;
+    Ok(saved)
 }
 
 /// The blueprint document of a stored template.

@@ -44,6 +44,23 @@ fn check_external_id(x: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Refuses a reported time later than now plus CLOCK_SKEW_SECONDS: a completion cannot lie in
+/// the future, and a start in the future would make every duration and deadline wrong.
+fn not_future(state: &AppState, field: &str, t: DateTime<Utc>) -> AppResult<()> {
+    let now = state.clock.now();
+    let skew = chrono::Duration::seconds(state.config.clock_skew_seconds as i64);
+    if t > now + skew {
+        return Err(AppError::bad(format!(
+            "{field} {} is in the future (the server's time is {}; at most {} s ahead is \
+             accepted, setting CLOCK_SKEW_SECONDS)",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            skew.num_seconds()
+        )));
+    }
+    Ok(())
+}
+
 pub struct StartArgs {
     pub workflow_id: Uuid,
     pub input_data: Value,
@@ -58,6 +75,9 @@ pub async fn start(
     a: StartArgs,
 ) -> AppResult<execution::Model> {
     let db = &state.db;
+    if let Some(t) = a.started_at {
+        not_future(state, "startedAt", t)?;
+    }
     let wf = workflows::get(db, auth, a.workflow_id).await?;
     if let Some(x) = &a.external_id {
         check_external_id(x)?;
@@ -187,8 +207,12 @@ pub async fn record_step(
     if a.decision.is_some() && a.approver.is_none() {
         return Err(AppError::bad("a decision needs the approver who made it"));
     }
+    not_future(state, "startedAt", a.started_at)?;
     let duration = match a.completed_at {
-        Some(c) => Some(duration_ms(a.started_at, c)?),
+        Some(c) => {
+            not_future(state, "completedAt", c)?;
+            Some(duration_ms(a.started_at, c)?)
+        }
         None => None,
     };
     let wf = workflows::get(db, auth, exec.workflow_id).await?;
@@ -242,6 +266,9 @@ pub async fn complete(
     auth: &AuthContext,
     a: CompleteArgs,
 ) -> AppResult<execution::Model> {
+    if let Some(c) = a.completed_at {
+        not_future(state, "completedAt", c)?;
+    }
     let now = state.clock.now();
     let (auth2, alerts) = (auth.clone(), state.alerts_active());
     let (updated, slas, new) = state
@@ -353,13 +380,9 @@ pub async fn import(
     import_into(&state.writer, state, auth.company_id, items).await
 }
 
-/// The import itself, for the GraphQL mutation and the `import-log` command alike.
-pub async fn import_into(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    state: &AppState,
-    company_id: Uuid,
-    items: Vec<ImportExecution>,
-) -> AppResult<ImportReport> {
+/// Checks a batch before anything is written: sizes, ids, statuses, and times (in order, and
+/// not in the future).
+fn check_import(state: &AppState, items: &[ImportExecution]) -> AppResult<()> {
     if items.len() > MAX_IMPORT {
         return Err(AppError::bad(format!(
             "at most {MAX_IMPORT} executions per call, got {}",
@@ -368,46 +391,54 @@ pub async fn import_into(
     }
     let mut seen = HashSet::new();
     for (i, it) in items.iter().enumerate() {
-        check_external_id(&it.external_id)
-            .map_err(|e| AppError::bad(format!("executions[{i}]: {e}")))?;
+        let at = |e: AppError| AppError::bad(format!("executions[{i}]: {e}"));
+        check_external_id(&it.external_id).map_err(at)?;
         if !seen.insert(it.external_id.as_str()) {
-            return Err(AppError::bad(format!(
-                "executions[{i}]: externalId {:?} appears twice",
+            return Err(at(AppError::bad(format!(
+                "externalId {:?} appears twice",
                 it.external_id
-            )));
+            ))));
         }
         let finished =
             it.status != ExecutionStatus::Running && it.status != ExecutionStatus::Paused;
         match (finished, it.completed_at) {
             (true, None) => {
-                return Err(AppError::bad(format!(
-                    "executions[{i}]: a {} execution needs completedAt",
-                    it.status
-                )));
+                let m = format!("a {} execution needs completedAt", it.status);
+                return Err(at(AppError::bad(m)));
             }
             (false, Some(_)) => {
-                return Err(AppError::bad(format!(
-                    "executions[{i}]: a {} execution has no completedAt",
-                    it.status
-                )));
+                let m = format!("a {} execution has no completedAt", it.status);
+                return Err(at(AppError::bad(m)));
             }
-            (_, Some(c)) if c < it.started_at => {
-                return Err(AppError::bad(format!(
-                    "executions[{i}]: completedAt is before startedAt"
-                )));
-            }
-            _ => {}
+            (_, Some(c)) => check_span(state, it.started_at, c).map_err(at)?,
+            (_, None) => not_future(state, "startedAt", it.started_at).map_err(at)?,
         }
         for (j, s) in it.steps.iter().enumerate() {
-            if let Some(c) = s.completed_at
-                && c < s.started_at
-            {
-                return Err(AppError::bad(format!(
-                    "executions[{i}].steps[{j}]: completedAt is before startedAt"
-                )));
+            let at = |e: AppError| AppError::bad(format!("executions[{i}].steps[{j}]: {e}"));
+            match s.completed_at {
+                Some(c) => check_span(state, s.started_at, c).map_err(at)?,
+                None => not_future(state, "startedAt", s.started_at).map_err(at)?,
             }
         }
     }
+    Ok(())
+}
+
+/// A start and a completion: in order, and neither in the future.
+fn check_span(state: &AppState, start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<()> {
+    if end < start {
+        return Err(AppError::bad("completedAt is before startedAt"));
+    }
+    not_future(state, "startedAt", start)?;
+    not_future(state, "completedAt", end)
+}
+
+/// The company's workflows that the batch names; NOT_FOUND for any other.
+async fn import_workflows(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    items: &[ImportExecution],
+) -> AppResult<HashMap<Uuid, workflow::Model>> {
     let wf_ids: HashSet<Uuid> = items.iter().map(|i| i.workflow_id).collect();
     let wfs: HashMap<Uuid, workflow::Model> = workflow::Entity::find()
         .filter(workflow::Column::CompanyId.eq(company_id))
@@ -420,9 +451,16 @@ pub async fn import_into(
     if let Some(missing) = wf_ids.iter().find(|w| !wfs.contains_key(w)) {
         return Err(AppError::not_found(format!("workflow {missing}")));
     }
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(db).await?;
-    let mut existing: HashSet<String> = HashSet::new();
+    Ok(wfs)
+}
+
+/// The batch's external ids that the company already has.
+async fn known_external_ids(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    items: &[ImportExecution],
+) -> AppResult<HashSet<String>> {
+    let mut existing = HashSet::new();
     for chunk in items.chunks(500) {
         let found: Vec<Option<String>> = execution::Entity::find()
             .select_only()
@@ -432,63 +470,39 @@ pub async fn import_into(
                 execution::Column::ExternalId.is_in(chunk.iter().map(|i| i.external_id.clone())),
             )
             .into_tuple()
-            .all(&txn)
+            .all(db)
             .await?;
         existing.extend(found.into_iter().flatten());
     }
-    let mut slas_by_wf = HashMap::new();
-    for w in &wfs {
-        slas_by_wf.insert(*w.0, active_for_workflow(&txn, company_id, *w.0).await?);
-    }
-    let mut report = ImportReport::default();
-    let mut exec_rows = Vec::new();
-    let mut step_rows = Vec::new();
-    let mut stats: HashMap<String, (i64, i64, f64)> = HashMap::new();
-    let mut running = Vec::new();
-    let mut finished = Vec::new();
-    for it in items {
-        if existing.contains(&it.external_id) {
-            report.skipped += 1;
-            continue;
-        }
-        let wf = &wfs[&it.workflow_id];
+    Ok(existing)
+}
+
+/// The rows an import writes, and the action statistics it adds: runs, successes, total ms.
+#[derive(Default)]
+struct Staged {
+    executions: Vec<execution::ActiveModel>,
+    steps: Vec<step_execution::ActiveModel>,
+    stats: HashMap<String, (i64, i64, f64)>,
+    running: Vec<execution::Model>,
+    finished: Vec<execution::Model>,
+}
+
+impl Staged {
+    /// Adds one execution and its steps.
+    fn add(
+        &mut self,
+        wf: &workflow::Model,
+        company_id: Uuid,
+        it: ImportExecution,
+        now: DateTime<Utc>,
+    ) {
         let id = Uuid::now_v7();
+        for s in &it.steps {
+            self.add_step(wf, company_id, id, s, now);
+        }
         let d = it
             .completed_at
             .map(|c| (c - it.started_at).num_milliseconds());
-        for s in &it.steps {
-            let (index, action_type) = step_info(wf, &s.step_name);
-            let sd = s
-                .completed_at
-                .map(|c| (c - s.started_at).num_milliseconds());
-            if let (Some(t), Some(sd), true) = (
-                &action_type,
-                sd,
-                matches!(s.status, StepRunStatus::Completed | StepRunStatus::Failed),
-            ) {
-                let e = stats.entry(t.clone()).or_default();
-                e.0 += 1;
-                e.1 += (s.status == StepRunStatus::Completed) as i64;
-                e.2 += sd as f64;
-            }
-            step_rows.push(step_execution::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                company_id: Set(company_id),
-                execution_id: Set(id),
-                step_index: Set(index),
-                step_name: Set(s.step_name.clone()),
-                action_type: Set(action_type),
-                status: Set(s.status.as_str().into()),
-                started_at: Set(s.started_at),
-                completed_at: Set(s.completed_at),
-                duration_ms: Set(sd),
-                approver: Set(s.approver.clone()),
-                decision: Set(s.decision.map(|d| d.as_str().to_string())),
-                error: Set(s.error.clone()),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-        }
         let m = execution::Model {
             id,
             company_id,
@@ -503,28 +517,94 @@ pub async fn import_into(
             created_at: now,
             updated_at: now,
         };
-        if d.is_some() {
-            finished.push(m.clone());
-        } else {
-            running.push(m.clone());
+        self.executions
+            .push(execution::ActiveModel::from(m.clone()));
+        match d {
+            Some(_) => self.finished.push(m),
+            None => self.running.push(m),
         }
-        exec_rows.push(execution::ActiveModel::from(m));
+    }
+
+    fn add_step(
+        &mut self,
+        wf: &workflow::Model,
+        company_id: Uuid,
+        execution_id: Uuid,
+        s: &ImportStep,
+        now: DateTime<Utc>,
+    ) {
+        let (index, action_type) = step_info(wf, &s.step_name);
+        let sd = s
+            .completed_at
+            .map(|c| (c - s.started_at).num_milliseconds());
+        let counted = matches!(s.status, StepRunStatus::Completed | StepRunStatus::Failed);
+        if let (Some(t), Some(sd), true) = (&action_type, sd, counted) {
+            let e = self.stats.entry(t.clone()).or_default();
+            e.0 += 1;
+            e.1 += (s.status == StepRunStatus::Completed) as i64;
+            e.2 += sd as f64;
+        }
+        self.steps.push(step_execution::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(company_id),
+            execution_id: Set(execution_id),
+            step_index: Set(index),
+            step_name: Set(s.step_name.clone()),
+            action_type: Set(action_type),
+            status: Set(s.status.as_str().into()),
+            started_at: Set(s.started_at),
+            completed_at: Set(s.completed_at),
+            duration_ms: Set(sd),
+            approver: Set(s.approver.clone()),
+            decision: Set(s.decision.map(|d| d.as_str().to_string())),
+            error: Set(s.error.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+    }
+}
+
+/// The import itself, for the GraphQL mutation and the `import-log` command alike: one
+/// transaction (a savepoint when `db` is already one).
+pub async fn import_into(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    state: &AppState,
+    company_id: Uuid,
+    items: Vec<ImportExecution>,
+) -> AppResult<ImportReport> {
+    check_import(state, &items)?;
+    let wfs = import_workflows(db, company_id, &items).await?;
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(db).await?;
+    let existing = known_external_ids(&txn, company_id, &items).await?;
+    let mut slas_by_wf = HashMap::new();
+    for w in wfs.keys() {
+        slas_by_wf.insert(*w, active_for_workflow(&txn, company_id, *w).await?);
+    }
+    let mut report = ImportReport::default();
+    let mut staged = Staged::default();
+    for it in items {
+        if existing.contains(&it.external_id) {
+            report.skipped += 1;
+            continue;
+        }
+        staged.add(&wfs[&it.workflow_id], company_id, it, now);
         report.imported += 1;
     }
-    for chunk in chunked(exec_rows, 400) {
+    for chunk in chunked(std::mem::take(&mut staged.executions), 400) {
         execution::Entity::insert_many(chunk)
             .exec_without_returning(&txn)
             .await?;
     }
-    for chunk in chunked(step_rows, 400) {
+    for chunk in chunked(std::mem::take(&mut staged.steps), 400) {
         step_execution::Entity::insert_many(chunk)
             .exec_without_returning(&txn)
             .await?;
     }
-    for (t, (n, ok, sum)) in &stats {
+    for (t, (n, ok, sum)) in &staged.stats {
         bump_action_stats(&txn, company_id, t, *n, *ok, *sum).await?;
     }
-    for e in &finished {
+    for e in &staged.finished {
         let slas = &slas_by_wf[&e.workflow_id];
         let d = e.duration_ms.unwrap_or_default() as f64 / 1000.0;
         report.breaches += evaluate_completion(&txn, slas, e, d, now, false, false)
@@ -532,10 +612,9 @@ pub async fn import_into(
             .len();
     }
     txn.commit().await?;
+    let running = staged.running.iter();
     state.sla.executions_finished(
-        running
-            .iter()
-            .map(|e| (e, slas_by_wf[&e.workflow_id].as_slice())),
+        running.map(|e| (e, slas_by_wf[&e.workflow_id].as_slice())),
         report.breaches,
     );
     Ok(report)

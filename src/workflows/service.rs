@@ -99,8 +99,10 @@ pub async fn create(
     check_steps(&steps)?;
     let input_schema = f.input_schema.flatten();
     check_input_schema(&input_schema)?;
-    let owner = f.owner_id.unwrap_or(auth.user_id);
-    check_owner(db, auth, owner).await?;
+    let owner = f.owner_id.or(auth.user_id);
+    if let Some(o) = owner {
+        check_owner(db, auth, o).await?;
+    }
     let now = Utc::now();
     let m = workflow::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -115,7 +117,7 @@ pub async fn create(
         status: Set(f.status.unwrap_or(WorkflowStatus::Draft).as_str().into()),
         steps: Set(steps),
         input_schema: Set(input_schema),
-        owner_id: Set(Some(owner)),
+        owner_id: Set(owner),
         created_at: Set(now),
         updated_at: Set(now),
     };

@@ -2,6 +2,7 @@
 //! SQLite single-process guard. The PostgreSQL tests skip with a notice without it.
 use crate::sla::eventually;
 use crate::smtp::SmtpServer;
+use crate::support::TempDatabase;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
@@ -23,59 +24,6 @@ fn pg_base() -> Option<String> {
     }
 }
 
-/// A database of its own on the TEST_DATABASE_URL server, dropped when the test ends, passed
-/// or failed.
-struct TempDatabase {
-    base: String,
-    name: String,
-    url: String,
-}
-
-impl TempDatabase {
-    async fn create(base: &str) -> Self {
-        use sea_orm::ConnectionTrait;
-        let name = format!("wi_rep_{}", uuid::Uuid::now_v7().simple());
-        let admin = workflow_intel::db::connect(base, None).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        admin.close().await.ok();
-        let (head, _) = base.rsplit_once('/').unwrap();
-        TempDatabase {
-            base: base.to_string(),
-            url: format!("{head}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for TempDatabase {
-    fn drop(&mut self) {
-        use sea_orm::ConnectionTrait;
-        let (base, name) = (self.base.clone(), self.name.clone());
-        // Drop runs inside the test's runtime, so the async work gets a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let admin = workflow_intel::db::connect(&base, None).await.ok()?;
-                let r = admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                admin.close().await.ok();
-                r.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            eprintln!("note: could not drop test database {}", self.name);
-        }
-    }
-}
-
 fn token(url: &str) -> String {
     let out = Command::new(BIN)
         .args([
@@ -83,6 +31,7 @@ fn token(url: &str) -> String {
             "create",
             "--company",
             "Acme",
+            "--create-company",
             "--email",
             "ops@acme.io",
             "--role",

@@ -25,6 +25,15 @@ pub fn t0() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// For tests that report completions ahead of the manual clock: it stands still so that the
+/// SLA watcher stays quiet, and a 500 s duration is reported as a completion at t0 + 500 s.
+pub fn reports_ahead() -> Config {
+    Config {
+        clock_skew_seconds: 3600,
+        ..Config::default()
+    }
+}
+
 pub struct Setup {
     pub app: TestApp,
     pub clock: Arc<ManualClock>,
@@ -116,7 +125,7 @@ async fn count(s: &Setup, severity: &str) -> usize {
 
 #[tokio::test]
 async fn live_detection_warns_then_goes_critical_once_each() {
-    let s = setup(Config::default(), json!([])).await;
+    let s = setup(reports_ahead(), json!([])).await;
     let exec = start(&s).await;
     s.clock.advance(Duration::seconds(239));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -248,7 +257,7 @@ async fn completion_detects_late_reports_and_the_clock_rearms_after_a_restart() 
 
 #[tokio::test]
 async fn executions_steps_and_catalog_stats() {
-    let s = setup(Config::default(), json!([])).await;
+    let s = setup(reports_ahead(), json!([])).await;
     for t in ["validation", "approval"] {
         create_action(&s.app, &s.token, t).await;
     }
@@ -486,7 +495,7 @@ const STREAM: &str = "subscription { slaBreachEvents { kind sequence breach { id
 
 #[tokio::test]
 async fn subscribers_get_their_company_breaches_live_and_acks() {
-    let s = setup(Config::default(), json!([])).await;
+    let s = setup(reports_ahead(), json!([])).await;
     let other = s.app.token("Other Co", "ops@other.io", Role::Admin).await;
     let other_wf = create_workflow(
         &s.app,
@@ -659,7 +668,7 @@ async fn read_until_close(
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
-    let s = setup(Config::default(), json!([])).await;
+    let s = setup(reports_ahead(), json!([])).await;
     let exec = start(&s).await;
     s.app
         .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
@@ -785,7 +794,7 @@ async fn smtp_down_then_up_loses_nothing() {
     let port = crate::smtp::free_port();
     let config = Config {
         smtp_url: Some(format!("smtp://127.0.0.1:{port}")),
-        ..Config::default()
+        ..reports_ahead()
     };
     let s = setup(config, json!([])).await;
     let exec = start(&s).await;
@@ -937,7 +946,7 @@ fn promtool(text: &str) -> Option<(bool, String)> {
 
 #[tokio::test]
 async fn metrics_use_the_legacy_names_and_pass_promtool() {
-    let s = setup(Config::default(), json!([])).await;
+    let s = setup(reports_ahead(), json!([])).await;
     create_action(&s.app, &s.token, "approval").await;
     let exec = start(&s).await;
     let at = |x: i64| (t0() + Duration::seconds(x)).to_rfc3339();
@@ -997,4 +1006,94 @@ async fn metrics_use_the_legacy_names_and_pass_promtool() {
         .collect();
     let (ok, report) = promtool(&without_legacy).unwrap();
     assert!(ok, "promtool check metrics: {report}");
+}
+
+#[tokio::test]
+async fn times_past_the_allowed_clock_skew_are_refused_everywhere() {
+    let config = Config {
+        clock_skew_seconds: 60,
+        ..Config::default()
+    };
+    let s = setup(config, json!([])).await;
+    let at = |secs: i64| (t0() + Duration::seconds(secs)).to_rfc3339();
+    // startExecution: 30 s ahead is skew, an hour ahead is refused.
+    let r = s
+        .app
+        .gql(
+            Some(&s.token),
+            START,
+            json!({"input": {"workflowId": s.workflow, "inputData": {}, "startedAt": at(3600)}}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(message(&r).contains("CLOCK_SKEW_SECONDS"), "{r}");
+    let ok = s
+        .app
+        .data(
+            &s.token,
+            START,
+            json!({"input": {"workflowId": s.workflow, "inputData": {}, "startedAt": at(-600)}}),
+        )
+        .await;
+    let id = ok["startExecution"]["execution"]["id"].clone();
+    // recordStep and completeExecution: a completion in the future.
+    let step =
+        r#"mutation($input: RecordStepInput!) { recordStep(input: $input) { step { id } } }"#;
+    let r = s
+        .app
+        .gql(
+            Some(&s.token),
+            step,
+            json!({"input": {"executionId": id, "stepName": "Manager approval", "status": "COMPLETED",
+                   "startedAt": at(-60), "completedAt": at(7200)}}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    let r = s
+        .app
+        .gql(
+            Some(&s.token),
+            COMPLETE,
+            json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": at(3600)}}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(message(&r).contains("in the future"), "{r}");
+    // importExecutions, with the index of the offending execution; nothing is written.
+    let import = r#"mutation($input: ImportExecutionsInput!) { importExecutions(input: $input) { imported } }"#;
+    let exec = |ext: &str, start: i64, end: i64| {
+        json!({"workflowId": s.workflow, "externalId": ext, "inputData": {}, "status": "COMPLETED",
+               "startedAt": at(start), "completedAt": at(end), "steps": []})
+    };
+    let r = s
+        .app
+        .gql(
+            Some(&s.token),
+            import,
+            json!({"input": {"executions": [exec("a", -900, -800), exec("b", -900, 86_400)]}}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(message(&r).starts_with("executions[1]: completedAt"), "{r}");
+    let r = s
+        .app
+        .data(
+            &s.token,
+            COMPLETE,
+            json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": at(30)}}),
+        )
+        .await;
+    assert_eq!(r["completeExecution"]["execution"]["status"], "COMPLETED");
+    let r = s
+        .app
+        .data(
+            &s.token,
+            import,
+            json!({"input": {"executions": [exec("a", -900, -800)]}}),
+        )
+        .await;
+    assert_eq!(
+        r["importExecutions"]["imported"], 1,
+        "a was not kept from the refused call"
+    );
 }

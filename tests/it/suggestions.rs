@@ -559,11 +559,12 @@ async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighe
         _ => panic!("token"),
     };
     let path = dir.join("lending_log_high.xes.gz");
-    let (wid, r) = workflow_intel::history::import_file(&app.app.state, &auth, &path, &m, false)
+    let into = workflow_intel::history::Destination::Company(auth);
+    let (wid, r) = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
         .await
         .unwrap();
     assert_eq!(r.imported, 10_000);
-    let (_, again) = workflow_intel::history::import_file(&app.app.state, &auth, &path, &m, false)
+    let (_, again) = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
         .await
         .unwrap();
     assert_eq!(

@@ -326,3 +326,56 @@ impl Ws {
         }
     }
 }
+
+/// A database of its own on the TEST_DATABASE_URL server, dropped when the test ends, passed
+/// or failed.
+pub struct TempDatabase {
+    base: String,
+    name: String,
+    pub url: String,
+}
+
+impl TempDatabase {
+    pub async fn create(base: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let name = format!("wi_rep_{}", uuid::Uuid::now_v7().simple());
+        let admin = workflow_intel::db::connect(base, None).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        admin.close().await.ok();
+        let (head, _) = base.rsplit_once('/').unwrap();
+        TempDatabase {
+            base: base.to_string(),
+            url: format!("{head}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        use sea_orm::ConnectionTrait;
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, so the async work gets a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = workflow_intel::db::connect(&base, None).await.ok()?;
+                let r = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                admin.close().await.ok();
+                r.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: could not drop test database {}", self.name);
+        }
+    }
+}

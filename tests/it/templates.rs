@@ -636,3 +636,224 @@ async fn a_templates_node_id_is_the_same_after_export_and_import() {
         json!({"__typename": "ProcessTemplate", "id": id, "version": "1.0.0"})
     );
 }
+
+#[tokio::test]
+async fn the_seeds_own_blueprint_shape_imports_as_a_legacy_format() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    // The seed's shape: the template's own fields in snake_case, no format envelope.
+    let legacy = json!({
+        "name": "Purchase approval",
+        "version": "1.0",
+        "template_type": "approval",
+        "description": "Manager, then finance above a limit",
+        "process_steps": [
+            {"name": "Manager approval", "action": "approval", "approver": "manager"},
+            {"name": "Finance approval", "action": "approval", "approver": "finance",
+             "conditions": {"amount": {"$gt": "{{limit}}"}}}
+        ],
+        "variables": {"limit": {"type": "number", "default": 1000}},
+        "settings": {},
+        "is_public": false,
+        "usage_count": 12
+    });
+    let r = app
+        .data(&t, IMPORT, json!({"input": {"blueprint": legacy}}))
+        .await;
+    let p = &r["importBlueprint"];
+    assert_eq!(p["created"], true);
+    assert_eq!(p["template"]["version"], "1.0.0");
+    let warnings: Vec<&str> = p["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    for needle in [
+        "legacy blueprint",
+        "template_type became templateType",
+        "process_steps became processSteps",
+        "usage_count is not part of a blueprint",
+        "variables, an object by name, became a list",
+        "version \"1.0\" became \"1.0.0\"",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(needle)),
+            "{needle:?} in {warnings:?}"
+        );
+    }
+    // It exports in the current format, and that document imports unchanged.
+    let id = p["template"]["id"].as_str().unwrap();
+    let (_, text) = export_text(&app, &t, id).await;
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format"], "workflow-intel/blueprint");
+    assert_eq!(doc["template"]["templateType"], "approval");
+    assert_eq!(doc["template"]["variables"][0]["name"], "limit");
+    let again = app
+        .data(&t, IMPORT, json!({"input": {"blueprint": doc}}))
+        .await;
+    assert_eq!(
+        again["importBlueprint"]["created"], false,
+        "the same template"
+    );
+    // A legacy body with a field the seed never had is still refused, by name.
+    let r = app
+        .gql(
+            Some(&t),
+            IMPORT,
+            json!({"input": {"blueprint": {"name": "x", "version": "1.0.0", "template_type": "approval", "process_steps": [], "colour": "red"}}}),
+        )
+        .await;
+    assert_eq!(code(&r), "BAD_USER_INPUT", "{r}");
+    assert!(message(&r).contains("colour"), "{r}");
+}
+
+#[tokio::test]
+async fn malformed_or_empty_bpmn_is_refused_with_its_line_and_column() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let imp = r#"mutation($input: ImportBpmnInput!) { importBpmn(input: $input) { template { id } warnings } }"#;
+    let cases = [
+        (
+            "<definitions><process>",
+            "line 1, column 23 inside <process>",
+        ),
+        (
+            "<definitions>\n  <process id=\"p\">\n    <task id=\"a\">\n  </process>\n</definitions>",
+            "line 4, column",
+        ),
+        ("", "empty"),
+        (
+            "<definitions><process id=\"p\"/></definitions>",
+            "no flow elements",
+        ),
+        (
+            "<definitions>\n<process id=\"p\"><task id=\"a\" name=\"x></process></definitions>",
+            "line 2",
+        ),
+    ];
+    for (xml, needle) in cases {
+        let r = app
+            .gql(
+                Some(&t),
+                imp,
+                json!({"input": {"xml": xml, "name": "Broken", "version": "1.0.0"}}),
+            )
+            .await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{xml:?}: {r}");
+        assert!(message(&r).contains(needle), "{needle:?} for {xml:?}: {r}");
+    }
+    let list = app
+        .data(
+            &t,
+            "{ processTemplates(first: 10) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        list["processTemplates"]["totalCount"], 0,
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn public_templates_form_a_read_only_marketplace_with_usage_counts() {
+    let app = TestApp::spawn().await;
+    let a = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let b = app.token("Bank", "admin@bank.io", Role::Admin).await;
+    let create = |name: &str, public: bool| {
+        json!({"input": {"name": name, "version": "1.0.0", "templateType": "APPROVAL",
+               "processSteps": [{"name": "Manager approval", "action": "approval", "approver": "manager"}],
+               "isPublic": public}})
+    };
+    let shared = app.data(&a, CREATE, create("Shared approval", true)).await;
+    let shared = shared["createProcessTemplate"]["template"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let private = app
+        .data(&a, CREATE, create("Private approval", false))
+        .await;
+    let private = private["createProcessTemplate"]["template"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let list = |scope: &str| {
+        format!(
+            "{{ processTemplates(first: 50, filter: {{scope: {scope}}}) {{ edges {{ node {{ id name owned }} }} }} }}"
+        )
+    };
+    let names = |v: &Value| -> Vec<(String, bool)> {
+        v["processTemplates"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["node"]["name"].as_str().unwrap().to_string(),
+                    e["node"]["owned"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Bank's own list is empty; its marketplace holds Acme's public template only, read-only.
+    assert_eq!(names(&app.data(&b, &list("OWN"), json!({})).await), vec![]);
+    assert_eq!(
+        names(&app.data(&b, &list("MARKETPLACE"), json!({})).await),
+        vec![("Shared approval".to_string(), false)]
+    );
+    assert_eq!(names(&app.data(&a, &list("OWN"), json!({})).await).len(), 2);
+    // By name and by id: the public one is readable, the private one is not there.
+    let by_name = r#"query($n: String!) { processTemplate(name: $n) { id owned usageCount } }"#;
+    let r = app.data(&b, by_name, json!({"n": "Shared approval"})).await;
+    assert_eq!(r["processTemplate"]["id"], shared);
+    let r = app
+        .gql(Some(&b), by_name, json!({"n": "Private approval"}))
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let node = r#"query($id: ID!) { node(id: $id) { id } }"#;
+    let r = app.data(&b, node, json!({"id": private})).await;
+    assert_eq!(r["node"], Value::Null, "another company's private template");
+    let r = app.data(&b, node, json!({"id": shared})).await;
+    assert_eq!(r["node"]["id"], shared);
+    // Bank instantiates it (twice); the count is Acme's template's, seen by both.
+    let inst = r#"mutation($input: CreateWorkflowFromTemplateInput!) { createWorkflowFromTemplate(input: $input) { workflow { id name } } }"#;
+    for name in ["Bank approvals", "Bank approvals 2"] {
+        let r = app
+            .data(
+                &b,
+                inst,
+                json!({"input": {"templateId": shared, "name": name}}),
+            )
+            .await;
+        assert_eq!(r["createWorkflowFromTemplate"]["workflow"]["name"], name);
+    }
+    let r = app
+        .gql(
+            Some(&b),
+            inst,
+            json!({"input": {"templateId": private, "name": "nope"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let r = app.data(&a, by_name, json!({"n": "Shared approval"})).await;
+    assert_eq!(r["processTemplate"]["usageCount"], 2);
+    assert_eq!(r["processTemplate"]["owned"], true);
+    // Only the owner changes it.
+    let del = r#"mutation($input: DeleteProcessTemplateInput!) { deleteProcessTemplate(input: $input) { deletedId } }"#;
+    let r = app
+        .gql(Some(&b), del, json!({"input": {"id": shared}}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    let r = app
+        .gql(Some(&b), del, json!({"input": {"id": private}}))
+        .await;
+    assert_eq!(code(&r), "NOT_FOUND", "{r}");
+    let r = app.data(&a, del, json!({"input": {"id": shared}})).await;
+    assert_eq!(r["deleteProcessTemplate"]["deletedId"], shared);
+    assert_eq!(
+        names(&app.data(&b, &list("MARKETPLACE"), json!({})).await),
+        vec![]
+    );
+}

@@ -1,0 +1,324 @@
+//! The command line as a user runs it: the real binary on a database of its own (a SQLite
+//! file, or a new PostgreSQL database when TEST_DATABASE_URL is set).
+use crate::support::TempDatabase;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use workflow_intel::entity::{company, execution, user, workflow};
+
+const BIN: &str = env!("CARGO_BIN_EXE_workflow-intel");
+
+/// A database for CLI runs; kept alive (and dropped) with the test.
+struct CliDb {
+    url: String,
+    _dir: Option<TempDir>,
+    _pg: Option<TempDatabase>,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    let d = std::env::temp_dir().join(format!("wi-cli-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    TempDir(d)
+}
+
+impl CliDb {
+    async fn new() -> CliDb {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let pg = TempDatabase::create(&base).await;
+                CliDb {
+                    url: pg.url.clone(),
+                    _dir: None,
+                    _pg: Some(pg),
+                }
+            }
+            _ => {
+                let dir = temp_dir();
+                CliDb {
+                    url: format!("sqlite://{}?mode=rwc", dir.0.join("cli.db").display()),
+                    _dir: Some(dir),
+                    _pg: None,
+                }
+            }
+        }
+    }
+
+    /// Runs the binary with `--database-url` appended.
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .args(["--database-url", &self.url])
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run workflow-intel")
+    }
+
+    async fn conn(&self) -> DatabaseConnection {
+        workflow_intel::db::connect(&self.url, None).await.unwrap()
+    }
+
+    /// Rows in the company, user, workflow and execution tables.
+    async fn counts(&self) -> [u64; 4] {
+        let c = self.conn().await;
+        let counts = [
+            company::Entity::find().count(&c).await.unwrap(),
+            user::Entity::find().count(&c).await.unwrap(),
+            workflow::Entity::find().count(&c).await.unwrap(),
+            execution::Entity::find().count(&c).await.unwrap(),
+        ];
+        c.close().await.ok();
+        counts
+    }
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+#[track_caller]
+fn fails_with(o: &Output, needle: &str) -> String {
+    let (out, err) = text(o);
+    assert!(!o.status.success(), "expected a failure: {out}{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    err
+}
+
+#[track_caller]
+fn succeeds(o: &Output) -> String {
+    let (out, err) = text(o);
+    assert!(o.status.success(), "{out}{err}");
+    out
+}
+
+fn mapping(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write(dir: &Path, name: &str, body: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_string_lossy().to_string()
+}
+
+/// `running-example.xes` cut right after its `n`th `</trace>`.
+fn cut_after_trace(xes: &str, n: usize) -> String {
+    let mut end = 0;
+    for _ in 0..n {
+        end += xes[end..].find("</trace>").unwrap() + "</trace>".len();
+    }
+    xes[..end].to_string()
+}
+
+#[tokio::test]
+async fn a_log_cut_after_a_trace_is_refused_and_leaves_no_company_behind() {
+    let Some(logs) = crate::templates::event_logs() else {
+        return;
+    };
+    let db = CliDb::new().await;
+    let dir = temp_dir();
+    let xes = std::fs::read_to_string(logs.join("running-example.xes")).unwrap();
+    let cut = write(&dir.0, "cut.xes", cut_after_trace(&xes, 3).as_bytes());
+    let m = mapping("running-example.toml");
+    let args = ["import-log", &cut, "--mapping", &m, "--company", "Acme"];
+    let o = db.run(&[&args[..], &["--create-company"]].concat());
+    let err = fails_with(&o, "without </log>");
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(
+        !err.contains("imported,"),
+        "no progress line claims an import: {err}"
+    );
+    assert_eq!(
+        db.counts().await,
+        [0, 0, 0, 0],
+        "company, users, workflow, executions"
+    );
+
+    // The whole file imports, into a company created in the same transaction, with no user.
+    let full = logs
+        .join("running-example.xes")
+        .to_string_lossy()
+        .to_string();
+    let o = db.run(&[
+        "import-log",
+        &full,
+        "--mapping",
+        &m,
+        "--company",
+        "Acme",
+        "--create-company",
+    ]);
+    let out = succeeds(&o);
+    assert!(out.contains("6 executions imported"), "{out}");
+    assert!(
+        text(&o).1.contains("6 staged"),
+        "progress says staged: {}",
+        text(&o).1
+    );
+    assert_eq!(
+        db.counts().await,
+        [1, 0, 1, 6],
+        "no importer@ user is invented"
+    );
+}
+
+const CSV_HEADER: &str = "case,activity,time,resource\r\n";
+
+fn csv_rows() -> String {
+    let mut s = String::from(CSV_HEADER);
+    for case in 1..=3 {
+        for (i, a) in ["register request", "examine casually", "pay compensation"]
+            .iter()
+            .enumerate()
+        {
+            s += &format!("{case},{a},2024-03-0{case} 1{i}:00:00,Sara\r\n");
+        }
+    }
+    s
+}
+
+const CSV_MAPPING: &str = r#"
+workflow = "Compensation requests"
+timestamp_format = "%Y-%m-%d %H:%M:%S"
+[case]
+id = "case"
+[event]
+activity = "activity"
+timestamp = "time"
+resource = "resource"
+[[approvals]]
+activity = "pay compensation"
+decision = "approved"
+[[input]]
+attribute = "amount"
+type = "number"
+"#;
+
+#[tokio::test]
+async fn a_csv_missing_a_mapped_column_cut_mid_line_or_with_bad_times_imports_nothing() {
+    let db = CliDb::new().await;
+    let dir = temp_dir();
+    let m = write(&dir.0, "m.toml", CSV_MAPPING.as_bytes());
+    let with_amount = |s: &str| {
+        s.replace(",resource\r\n", ",resource,amount\r\n")
+            .replace(",Sara\r\n", ",Sara,120\r\n")
+    };
+    let import = |file: &str| {
+        db.run(&[
+            "import-log",
+            file,
+            "--mapping",
+            &m,
+            "--company",
+            "Acme",
+            "--create-company",
+        ])
+    };
+    // The mapping names an input column the header lacks.
+    let f = write(&dir.0, "no-amount.csv", csv_rows().as_bytes());
+    fails_with(&import(&f), "no column \"amount\"");
+    // The resource column is missing: it is named, not replaced by "approver".
+    let no_resource = with_amount(&csv_rows()).replace(",resource,", ",who,");
+    let f = write(&dir.0, "no-resource.csv", no_resource.as_bytes());
+    fails_with(&import(&f), "no column \"resource\"");
+    // The file ends mid-line (its last record is cut within the timestamp).
+    let full = with_amount(&csv_rows());
+    let f = write(&dir.0, "cut.csv", &full.as_bytes()[..full.len() - 12]);
+    fails_with(&import(&f), "middle of a line");
+    // Garbage timestamps in the last case: the first cases are not kept either.
+    let bad = full.replace("2024-03-03 12:00:00", "soon");
+    let f = write(&dir.0, "bad.csv", bad.as_bytes());
+    fails_with(&import(&f), "cannot read timestamp \"soon\"");
+    assert_eq!(db.counts().await, [0, 0, 0, 0], "nothing half-written");
+
+    let f = write(&dir.0, "good.csv", full.as_bytes());
+    let out = succeeds(&import(&f));
+    assert!(out.contains("3 executions imported"), "{out}");
+    let c = db.conn().await;
+    let approvers: Vec<Option<String>> = c
+        .query_all_raw(sea_orm::Statement::from_string(
+            c.get_database_backend(),
+            "SELECT approver FROM step_executions WHERE approver IS NOT NULL",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("", "approver").unwrap())
+        .collect();
+    assert_eq!(approvers, vec![Some("Sara".to_string()); 3]);
+    c.close().await.ok();
+}
+
+#[tokio::test]
+async fn commands_refuse_unknown_companies_and_default_to_the_only_one() {
+    let db = CliDb::new().await;
+    // No company at all.
+    let o = db.run(&["suggestions", "generate"]);
+    fails_with(&o, "there are no companies yet");
+    let o = db.run(&[
+        "token",
+        "create",
+        "--company",
+        "Acme",
+        "--email",
+        "a@acme.io",
+        "--role",
+        "admin",
+    ]);
+    fails_with(&o, "pass --create-company");
+    assert_eq!(db.counts().await, [0, 0, 0, 0]);
+    let o = db.run(&[
+        "token",
+        "create",
+        "--company",
+        "Acme",
+        "--create-company",
+        "--email",
+        "a@acme.io",
+        "--role",
+        "admin",
+    ]);
+    succeeds(&o);
+    // The only company is the default; a typo is an error naming the known ones.
+    let out = succeeds(&db.run(&["suggestions", "generate"]));
+    assert!(out.contains("0 new suggestions"), "{out}");
+    let o = db.run(&["suggestions", "generate", "--company", "Acne"]);
+    fails_with(&o, "no company \"Acne\"; known companies: \"Acme\"");
+    let dir = temp_dir();
+    let f = write(&dir.0, "t.json", b"{}");
+    let o = db.run(&["templates", "import", &f, "--company", "Acme Inc"]);
+    fails_with(&o, "known companies: \"Acme\"");
+    assert_eq!(
+        db.counts().await[..2],
+        [1, 1],
+        "one company, one user: the token's"
+    );
+    // With two companies, a command that names none says which there are.
+    let o = db.run(&[
+        "token",
+        "create",
+        "--company",
+        "Bank",
+        "--create-company",
+        "--email",
+        "b@bank.io",
+        "--role",
+        "viewer",
+    ]);
+    succeeds(&o);
+    let o = db.run(&["suggestions", "generate"]);
+    fails_with(
+        &o,
+        "--company is needed: known companies: \"Acme\", \"Bank\"",
+    );
+}
