@@ -1054,7 +1054,8 @@ async fn soak(label: &str, url: &str, minutes: u64) {
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for minute in 1..=minutes {
-        let (mut ms, errors) = soak_minute(&client, &s, &wf, &mut running, &mut tick).await;
+        let (samples, errors) = soak_minute(&client, &s, &wf, &mut running, &mut tick).await;
+        let mut ms: Vec<f64> = samples.iter().map(|x| x.1).collect();
         ms.sort_by(f64::total_cmp);
         let p50 = pct(&ms, 0.5);
         if minute == 1 {
@@ -1067,6 +1068,7 @@ async fn soak(label: &str, url: &str, minutes: u64) {
             rss_kib(s.child.id()) / 1024,
             p50 / first_p50
         );
+        println!("  p50 by kind: {}", by_kind(&samples));
     }
     stop.notify_waiters();
     for h in subs {
@@ -1074,14 +1076,30 @@ async fn soak(label: &str, url: &str, minutes: u64) {
     }
 }
 
-/// One minute of the soak's requests: their latencies (ms) and how many failed.
+/// "start 1.20 ms, complete …": the p50 of each kind of request, to see which one grows.
+fn by_kind(samples: &[(&'static str, f64)]) -> String {
+    let mut kinds: Vec<&str> = samples.iter().map(|x| x.0).collect();
+    kinds.sort();
+    kinds.dedup();
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            let mut v: Vec<f64> = samples.iter().filter(|x| x.0 == *k).map(|x| x.1).collect();
+            v.sort_by(f64::total_cmp);
+            format!("{k} {:.2} ms", pct(&v, 0.5))
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// One minute of the soak's requests: each one's kind and latency (ms), and how many failed.
 async fn soak_minute(
     client: &reqwest::Client,
     s: &Server,
     wf: &str,
     running: &mut Vec<String>,
     tick: &mut tokio::time::Interval,
-) -> (Vec<f64>, usize) {
+) -> (Vec<(&'static str, f64)>, usize) {
     let (mut ms, mut errors) = (Vec::new(), 0usize);
     let end = Instant::now() + Duration::from_secs(60);
     let mut i = 0usize;
@@ -1097,7 +1115,7 @@ async fn soak_minute(
             Ok(r) => r.json().await.ok(),
             Err(_) => None,
         };
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        ms.push((kind, t.elapsed().as_secs_f64() * 1000.0));
         match v {
             Some(v) if v.get("errors").is_none() => {
                 if kind == "start" {

@@ -90,7 +90,9 @@ fn demo_actions() -> Vec<ActionFields> {
 }
 
 /// Seeds the demo company if it has no workflows yet, and issues a fresh admin token.
-pub async fn seed_demo(db: &impl ConnectionTrait) -> AppResult<IssuedToken> {
+pub async fn seed_demo(
+    db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
+) -> AppResult<IssuedToken> {
     let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin).await?;
     let auth = demo_auth(&issued);
     let existing = workflows::scoped(&auth).one(db).await?;

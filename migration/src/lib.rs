@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_initial;
 mod m20261128_000001_list_indexes;
+mod m20261128_000002_workflow_versions;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261128_000001_list_indexes::Migration),
+            Box::new(m20261128_000002_workflow_versions::Migration),
         ]
     }
 }

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: Uuid,
     pub company_id: Uuid,
     pub workflow_id: Uuid,
+    /// The workflow version it ran; null for executions recorded before versions were kept.
+    pub workflow_version: Option<i32>,
     pub external_id: Option<String>,
     pub status: String,
     pub input_data: Json,

@@ -14,3 +14,4 @@ pub mod suggestion;
 pub mod template;
 pub mod user;
 pub mod workflow;
+pub mod workflow_version;

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: Uuid,
     pub company_id: Uuid,
     pub workflow_id: Uuid,
+    /// The workflow version simulated.
+    pub workflow_version: Option<i32>,
     pub input_data: Json,
     pub status: String,
     pub execution_path: Json,

@@ -14,6 +14,8 @@ pub struct Model {
     pub steps: Json,
     pub input_schema: Option<Json>,
     pub owner_id: Option<Uuid>,
+    /// The current definition's number in `workflow_versions`.
+    pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

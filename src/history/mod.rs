@@ -115,7 +115,7 @@ pub enum Destination {
 /// The mapped workflow in the company: found by name, or created from the first batch's
 /// activities.
 async fn mapped_workflow(
-    txn: &impl sea_orm::ConnectionTrait,
+    txn: &sea_orm::DatabaseTransaction,
     auth: &AuthContext,
     m: &Mapping,
     path: &Path,

@@ -13,7 +13,7 @@ use crate::conditions::symbolic::{FieldConstraint, Region, Space};
 use crate::conditions::{Comparison, Cond};
 use crate::model::{ApprovalDecision, LatencyClass};
 use crate::str_enum;
-use crate::workflows::steps::{Compiled, compile};
+use crate::workflows::steps::{Compiled, GATEWAY, compile};
 use async_graphql::SimpleObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -98,6 +98,7 @@ str_enum!(
         Catalog => "catalog",
         LatencyClass => "latency_class",
         Default => "default",
+        Routing => "routing",
     }
 );
 
@@ -274,6 +275,13 @@ struct Estimate {
 }
 
 fn estimate(step_name: &str, action: &str, req: &Request<'_>) -> Estimate {
+    if action == GATEWAY {
+        return Estimate {
+            p50: 0,
+            p95: None,
+            source: DurationSource::Routing,
+        };
+    }
     if let Some(h) = req.history.get(step_name).filter(|h| h.samples > 0) {
         return Estimate {
             p50: h.p50_ms,
@@ -298,6 +306,26 @@ fn estimate(step_name: &str, action: &str, req: &Request<'_>) -> Estimate {
             source: DurationSource::Default,
         },
     }
+}
+
+/// How long the steps that ran take, given each one's duration: the lanes of a parallel group
+/// run at the same time, so a group takes as long as its slowest lane; everything else adds
+/// up.
+fn elapsed(c: &Compiled, ran: &[(usize, i64)]) -> i64 {
+    let mut total = 0i64;
+    let mut lanes: HashMap<(&str, u32), i64> = HashMap::new();
+    for (i, d) in ran {
+        match &c.steps[*i].parallel {
+            Some(l) => *lanes.entry((l.group.as_str(), l.lane)).or_default() += d,
+            None => total += d,
+        }
+    }
+    let mut slowest: HashMap<&str, i64> = HashMap::new();
+    for ((group, _), d) in lanes {
+        let g = slowest.entry(group).or_default();
+        *g = (*g).max(d);
+    }
+    total + slowest.values().sum::<i64>()
 }
 
 /// The next step after step `i` ran, given which branch (if any) matched.
@@ -556,7 +584,7 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
     };
     let c = &compiled;
     for (i, s) in c.steps.iter().enumerate() {
-        if !req.catalog.contains_key(&s.action) {
+        if s.action != GATEWAY && !req.catalog.contains_key(&s.action) {
             errors.push(issue(
                 "ACTION_NOT_IN_CATALOG",
                 format!(
@@ -610,8 +638,7 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
     let (_, detail, mut status) = run_concrete(c, req.input, req.decisions, req.fail_steps);
     let mut execution_path = Vec::new();
     let mut approval_chain = Vec::new();
-    let mut total = 0i64;
-    let mut total95 = 0i64;
+    let (mut ran50, mut ran95) = (Vec::new(), Vec::new());
     let mut any_history = false;
     let mut missing_warned: HashSet<(String, String)> = HashSet::new();
     for (i, cond, branch) in detail {
@@ -647,8 +674,8 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
         };
         let mut decision = None;
         if !skipped {
-            total += est.p50;
-            total95 += est.p95.unwrap_or(est.p50);
+            ran50.push((i, est.p50));
+            ran95.push((i, est.p95.unwrap_or(est.p50)));
             any_history |= est.p95.is_some();
             if let Some(a) = &s.approver {
                 decision = Some(
@@ -720,6 +747,7 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
             branch_taken: branch.map(|b| b as i32),
         });
     }
+    let (total, total95) = (elapsed(c, &ran50), elapsed(c, &ran95));
     for sla in req.slas {
         if total > sla.target_seconds.saturating_mul(1000) {
             warnings.push(issue(
@@ -819,14 +847,14 @@ fn exploration(c: &Compiled, req: &Request<'_>) -> Exploration {
         let mut steps = Vec::new();
         let mut skipped = Vec::new();
         let mut chain = Vec::new();
-        let mut duration = 0;
+        let mut durations = Vec::new();
         for (i, st) in &trail {
             let s = &c.steps[*i as usize];
             match st {
                 StepStatus::Run | StepStatus::Failed => {
                     ran.insert(*i as usize);
                     steps.push(s.name.clone());
-                    duration += estimate(&s.name, &s.action, req).p50;
+                    durations.push((*i as usize, estimate(&s.name, &s.action, req).p50));
                     if let Some(a) = &s.approver {
                         chain.push(a.clone());
                     }
@@ -865,7 +893,7 @@ fn exploration(c: &Compiled, req: &Request<'_>) -> Exploration {
             witness,
             witness_verified: concrete == trail,
             approval_chain: chain,
-            predicted_duration_ms: duration,
+            predicted_duration_ms: elapsed(c, &durations),
         });
     }
 
@@ -965,6 +993,74 @@ mod tests {
                 e(LatencyClass::Fast, false, &["email"]),
             ),
         ])
+    }
+
+    #[test]
+    fn gateways_lanes_and_the_end_route_one_alternative_each() {
+        let lane = |l: u32| json!({"group": "g", "lane": l});
+        let steps = json!([
+            {"name": "register", "action": "validation"},
+            {"name": "exam?", "action": "gateway", "parallel": lane(1), "branches": [
+                {"condition": {"route_exam": "thorough"}, "next_step": "examine thoroughly"}]},
+            {"name": "examine casually", "action": "approval", "approver": "a", "parallel": lane(1),
+             "default_next": "check ticket"},
+            {"name": "examine thoroughly", "action": "approval", "approver": "a", "parallel": lane(1)},
+            {"name": "check ticket", "action": "approval", "approver": "b", "parallel": lane(2)},
+            {"name": "decide?", "action": "gateway", "branches": [
+                {"condition": {"route_decide": "reject"}, "next_step": "reject request"}]},
+            {"name": "pay compensation", "action": "send_email", "default_next": "$end"},
+            {"name": "reject request", "action": "send_email"}
+        ]);
+        let ran = |o: &Outcome| -> Vec<String> {
+            o.execution_path
+                .iter()
+                .filter(|p| p.status == StepStatus::Run)
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        let o = run(&steps, json!({}));
+        assert!(o.validation_errors.is_empty(), "{:?}", o.validation_errors);
+        assert_eq!(
+            ran(&o),
+            [
+                "register",
+                "exam?",
+                "examine casually",
+                "check ticket",
+                "decide?",
+                "pay compensation"
+            ]
+        );
+        let (slow, fast, instant) = (
+            LatencyClass::Slow.default_duration_ms(),
+            LatencyClass::Fast.default_duration_ms(),
+            LatencyClass::Instant.default_duration_ms(),
+        );
+        // The two lanes overlap: one approval's time, not two.
+        assert_eq!(o.predicted_duration_ms, instant + slow + fast);
+        assert_eq!(o.execution_path[1].duration_source, DurationSource::Routing);
+        let o = run(
+            &steps,
+            json!({"route_exam": "thorough", "route_decide": "reject"}),
+        );
+        assert_eq!(
+            ran(&o),
+            [
+                "register",
+                "exam?",
+                "examine thoroughly",
+                "check ticket",
+                "decide?",
+                "reject request"
+            ]
+        );
+        let ex = &o.branch_explorations;
+        assert_eq!(ex.paths.len(), 4, "two alternatives at each gateway");
+        assert!(
+            ex.paths
+                .iter()
+                .all(|p| p.predicted_duration_ms == instant + slow + fast)
+        );
     }
 
     fn run(steps: &Value, input: Value) -> Outcome {

@@ -38,6 +38,10 @@ impl Simulation {
             .map_err(AppError::from)?;
         Ok(w.map(Workflow))
     }
+    /// The version of the workflow's definition simulated.
+    async fn workflow_version(&self) -> Option<i32> {
+        self.0.workflow_version
+    }
     async fn input_data(&self) -> Json<Value> {
         Json(self.0.input_data.clone())
     }
@@ -126,6 +130,9 @@ pub struct SimulateWorkflowInput {
     /// Names of steps to simulate as failing.
     #[graphql(default)]
     pub fail_steps: Vec<String>,
+    /// A version of the workflow's definition (see `Workflow.versions`); the current one
+    /// when left out.
+    pub version: Option<i32>,
 }
 
 #[derive(SimpleObject)]
@@ -157,6 +164,7 @@ impl SimulationMutation {
             auth,
             SimulateArgs {
                 workflow_id,
+                version: input.version,
                 input_data: input.input_data.0,
                 decisions,
                 fail_steps,

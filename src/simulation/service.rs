@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 pub struct SimulateArgs {
     pub workflow_id: Uuid,
+    /// A version of the workflow's definition; the current one when None.
+    pub version: Option<i32>,
     pub input_data: Value,
     pub decisions: HashMap<String, ApprovalDecision>,
     pub fail_steps: HashSet<String>,
@@ -103,7 +105,11 @@ pub async fn simulate(
 ) -> AppResult<simulation::Model> {
     let started = Instant::now();
     let db = &state.db;
-    let wf = workflows::get(db, auth, args.workflow_id).await?;
+    let mut wf = workflows::get(db, auth, args.workflow_id).await?;
+    if let Some(v) = args.version {
+        let old = crate::workflows::versions::get(db, auth, wf.id, v).await?;
+        (wf.steps, wf.input_schema, wf.version) = (old.steps, old.input_schema, old.version);
+    }
     if !args.input_data.is_object() {
         return Err(AppError::bad("inputData must be a JSON object"));
     }
@@ -185,6 +191,7 @@ pub async fn simulate(
         id: Set(Uuid::now_v7()),
         company_id: Set(auth.company_id),
         workflow_id: Set(wf.id),
+        workflow_version: Set(Some(wf.version)),
         input_data: Set(args.input_data),
         status: Set(outcome.status.as_str().into()),
         execution_path: Set(to_json(&outcome.execution_path)?),

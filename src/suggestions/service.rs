@@ -51,7 +51,13 @@ pub async fn load_history(
             workflow_id.unwrap_or_default()
         )));
     }
-    let since = now - Duration::days(days);
+    let since = Duration::try_days(days)
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| {
+            AppError::bad(format!(
+                "days: {days} days before now is outside the representable range of dates"
+            ))
+        })?;
     let mut out = Vec::new();
     for w in wfs {
         let execs = execution::Entity::find()

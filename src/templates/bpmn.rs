@@ -14,7 +14,7 @@ use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 
 const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
 const WI_NS: &str = "https://workflow-intel.dev/bpmn";
@@ -22,7 +22,7 @@ const WI_NS: &str = "https://workflow-intel.dev/bpmn";
 fn size(t: NodeType) -> (f64, f64) {
     match t {
         NodeType::Trigger | NodeType::End => (36.0, 36.0),
-        NodeType::Decision => (50.0, 50.0),
+        NodeType::Decision | NodeType::Parallel => (50.0, 50.0),
         NodeType::Action | NodeType::Approval => (100.0, 80.0),
     }
 }
@@ -32,6 +32,7 @@ fn element(t: NodeType) -> &'static str {
         NodeType::Trigger => "bpmn:startEvent",
         NodeType::End => "bpmn:endEvent",
         NodeType::Decision => "bpmn:exclusiveGateway",
+        NodeType::Parallel => "bpmn:parallelGateway",
         NodeType::Action => "bpmn:task",
         NodeType::Approval => "bpmn:userTask",
     }
@@ -314,9 +315,12 @@ fn map_kind(kind: &str) -> Option<(NodeType, Option<&'static str>)> {
         "exclusiveGateway" => (NodeType::Decision, None),
         "serviceTask" | "scriptTask" | "sendTask" | "receiveTask" | "manualTask"
         | "businessRuleTask" => (NodeType::Action, Some("imported as a plain action")),
-        "parallelGateway" | "inclusiveGateway" | "eventBasedGateway" | "complexGateway" => (
+        "parallelGateway" => (NodeType::Parallel, None),
+        "inclusiveGateway" | "eventBasedGateway" | "complexGateway" => (
             NodeType::Decision,
-            Some("imported as a decision node: the graph has no parallel or inclusive gateways"),
+            Some(
+                "imported as an exclusive decision: the graph has no inclusive, event-based or complex gateways",
+            ),
         ),
         "intermediateCatchEvent" | "intermediateThrowEvent" => (
             NodeType::Action,
@@ -582,7 +586,11 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
             version: version.to_string(),
             template_type: TemplateType::Custom,
             description: String::new(),
-            process_steps: steps_from_graph(&graph),
+            process_steps: {
+                let converted = super::bpmn_flow::steps_from_graph(&graph);
+                warnings.extend(converted.warnings);
+                converted.steps
+            },
             variables: vec![],
             settings: json!({}),
             graph_spec: graph,
@@ -590,49 +598,4 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
         },
     };
     Ok(Imported { body, warnings })
-}
-
-/// Steps for a model from another tool: its tasks in flow order from the start event (the
-/// routing itself stays in graphSpec).
-fn steps_from_graph(g: &GraphSpec) -> Value {
-    let mut order = Vec::new();
-    let mut seen = HashSet::new();
-    let mut queue: VecDeque<&str> = g
-        .nodes
-        .iter()
-        .filter(|n| n.node_type == NodeType::Trigger)
-        .map(|n| n.id.as_str())
-        .collect();
-    while let Some(id) = queue.pop_front() {
-        if !seen.insert(id) {
-            continue;
-        }
-        order.push(id);
-        for e in g.edges.iter().filter(|e| e.from == id) {
-            queue.push_back(e.to.as_str());
-        }
-    }
-    let mut names = HashSet::new();
-    let steps: Vec<Value> = order
-        .iter()
-        .filter_map(|id| g.nodes.iter().find(|n| n.id == *id))
-        .filter(|n| matches!(n.node_type, NodeType::Action | NodeType::Approval))
-        .map(|n| {
-            let mut name = if n.label.trim().is_empty() {
-                n.id.clone()
-            } else {
-                n.label.trim().to_string()
-            };
-            if !names.insert(name.clone()) {
-                name = format!("{name} ({})", n.id);
-            }
-            match n.node_type {
-                NodeType::Approval => {
-                    json!({"name": name, "action": "approval", "approver": "approver"})
-                }
-                _ => json!({"name": name, "action": "task"}),
-            }
-        })
-        .collect();
-    Value::Array(steps)
 }

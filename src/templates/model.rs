@@ -1,7 +1,7 @@
 //! The template model and everything pure about it: validation with paths, semver, the
 //! canonical blueprint document, variable substitution and diffs.
 use crate::str_enum;
-use crate::workflows::steps::compile;
+use crate::workflows::steps::{Changes, compile, diff_keyed, diff_steps};
 use async_graphql::SimpleObject;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -37,6 +37,7 @@ str_enum!(
         Action => "action",
         Approval => "approval",
         Decision => "decision",
+        Parallel => "parallel",
         End => "end",
     }
 );
@@ -568,13 +569,6 @@ pub fn substitute(doc: &Value, vars: &HashMap<String, Value>) -> Value {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, SimpleObject)]
-pub struct Changes {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateDiff {
     pub steps: Changes,
@@ -586,51 +580,10 @@ pub struct TemplateDiff {
     pub breaking_reasons: Vec<String>,
 }
 
-fn diff_keyed(a: &[(String, Value)], b: &[(String, Value)]) -> Changes {
-    let am: HashMap<&String, &Value> = a.iter().map(|(k, v)| (k, v)).collect();
-    let bm: HashMap<&String, &Value> = b.iter().map(|(k, v)| (k, v)).collect();
-    Changes {
-        added: b
-            .iter()
-            .filter(|(k, _)| !am.contains_key(k))
-            .map(|(k, _)| k.clone())
-            .collect(),
-        removed: a
-            .iter()
-            .filter(|(k, _)| !bm.contains_key(k))
-            .map(|(k, _)| k.clone())
-            .collect(),
-        changed: b
-            .iter()
-            .filter(|(k, v)| am.get(k).is_some_and(|old| *old != v))
-            .map(|(k, _)| k.clone())
-            .collect(),
-    }
-}
-
-fn steps_keyed(steps: &Value) -> Vec<(String, Value)> {
-    steps
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            (
-                s.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                s.clone(),
-            )
-        })
-        .collect()
-}
-
 /// What changed from `a` to `b`, and whether the change is breaking: a removed step or
 /// variable, a changed condition, or a new required variable.
 pub fn diff(a: &TemplateBody, b: &TemplateBody) -> TemplateDiff {
-    let sa = steps_keyed(&a.process_steps);
-    let sb = steps_keyed(&b.process_steps);
-    let steps = diff_keyed(&sa, &sb);
+    let (steps, mut reasons) = diff_steps(&a.process_steps, &b.process_steps);
     let va: Vec<(String, Value)> = a
         .variables
         .iter()
@@ -666,20 +619,6 @@ pub fn diff(a: &TemplateBody, b: &TemplateBody) -> TemplateDiff {
         .iter()
         .map(|e| (format!("{}->{}", e.from, e.to), json!(e)))
         .collect();
-    let mut reasons = Vec::new();
-    for s in &steps.removed {
-        reasons.push(format!("step {s:?} was removed"));
-    }
-    let am: HashMap<&String, &Value> = sa.iter().map(|(k, v)| (k, v)).collect();
-    for (name, new) in &sb {
-        if let Some(old) = am.get(name) {
-            for key in ["conditions", "branches"] {
-                if old.get(key) != new.get(key) {
-                    reasons.push(format!("step {name:?} changed its {key}"));
-                }
-            }
-        }
-    }
     for v in &variables.removed {
         reasons.push(format!("variable {v:?} was removed"));
     }

@@ -39,6 +39,11 @@ impl Execution {
     async fn input_data(&self) -> Json<Value> {
         Json(self.0.input_data.clone())
     }
+    /// The version of its workflow's definition it ran; null for executions recorded before
+    /// versions were kept.
+    async fn workflow_version(&self) -> Option<i32> {
+        self.0.workflow_version
+    }
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }

@@ -1,9 +1,10 @@
 //! Workflows' part of the schema.
 use super::service::{self, WorkflowFields, WorkflowFilter};
 use super::steps::action_types;
+use super::versions::WorkflowDiff;
 use crate::auth::CtxAuth;
 use crate::catalog::graphql::{Action, DeletePayload};
-use crate::entity::workflow;
+use crate::entity::{workflow, workflow_version};
 use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::{CtxExt, User};
 use crate::ids::parse_id;
@@ -32,7 +33,10 @@ impl Workflow {
         Ok(stored(WorkflowStatus::parse, &self.0.status)?)
     }
     /// The steps: `[{name, action, approver?, conditions?, branches?, default_next?,
-    /// max_iterations?, input?, description?}]`.
+    /// max_iterations?, input?, description?, parallel?}]`. A `next_step` or `default_next` of
+    /// `"$end"` ends the workflow; action `"gateway"` is a routing step (no time, no catalog
+    /// entry); `parallel: {group, lane}` puts a step in a lane of a parallel group, which takes
+    /// as long as its slowest lane.
     async fn steps(&self) -> Json<Value> {
         Json(self.0.steps.clone())
     }
@@ -63,6 +67,49 @@ impl Workflow {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+    /// The current definition's number: 1 at creation, one more with each update that changes
+    /// the name, description, type, steps or input schema.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// Every definition it has had, oldest first (the last is the current one).
+    async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowVersion>> {
+        let auth = ctx.auth()?;
+        let all = super::versions::list(&ctx.state()?.db, auth, self.0.id).await?;
+        Ok(all.into_iter().map(WorkflowVersion).collect())
+    }
+}
+
+/// One definition a workflow has had.
+pub struct WorkflowVersion(pub workflow_version::Model);
+
+#[Object]
+impl WorkflowVersion {
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn workflow_type(&self) -> Result<WorkflowType> {
+        Ok(stored(WorkflowType::parse, &self.0.workflow_type)?)
+    }
+    async fn steps(&self) -> Json<Value> {
+        Json(self.0.steps.clone())
+    }
+    async fn input_schema(&self) -> Option<Json<Value>> {
+        self.0.input_schema.clone().map(Json)
+    }
+    /// Who saved it; null for command-line work.
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        crate::graphql::user_by_id(ctx, self.0.created_by).await
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
@@ -113,6 +160,24 @@ impl WorkflowQuery {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "workflow")?;
         Ok(Workflow(service::get(&ctx.state()?.db, auth, id).await?))
+    }
+
+    /// What changed from one version of a workflow to another: steps added, removed and
+    /// changed (by name), the other fields that differ, and whether the change breaks (a
+    /// removed step, or changed conditions or branches), as for template diffs.
+    async fn workflow_version_diff(
+        &self,
+        ctx: &Context<'_>,
+        workflow_id: ID,
+        from_version: i32,
+        to_version: i32,
+    ) -> Result<WorkflowDiff> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&workflow_id, "workflow")?;
+        let db = &ctx.state()?.db;
+        let a = super::versions::get(db, auth, id, from_version).await?;
+        let b = super::versions::get(db, auth, id, to_version).await?;
+        Ok(super::versions::diff(&a, &b))
     }
 }
 
@@ -181,7 +246,7 @@ impl WorkflowMutation {
             input_schema: Some(input.input_schema.map(|j| j.0)),
             owner_id,
         };
-        let m = service::create(&ctx.state()?.db, auth, f).await?;
+        let m = service::create(&ctx.state()?.writer, auth, f).await?;
         Ok(WorkflowPayload {
             workflow: Workflow(m),
         })
@@ -211,7 +276,7 @@ impl WorkflowMutation {
             },
             owner_id,
         };
-        let m = service::update(&ctx.state()?.db, auth, id, f).await?;
+        let m = service::update(&ctx.state()?.writer, auth, id, f).await?;
         Ok(WorkflowPayload {
             workflow: Workflow(m),
         })

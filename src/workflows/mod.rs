@@ -4,3 +4,4 @@ pub mod executions;
 pub mod graphql;
 pub mod service;
 pub mod steps;
+pub mod versions;

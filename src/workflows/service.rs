@@ -8,6 +8,7 @@ use crate::model::{WorkflowStatus, WorkflowType};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -89,8 +90,10 @@ async fn check_owner(db: &impl ConnectionTrait, auth: &AuthContext, owner: Uuid)
         .ok_or_else(|| AppError::bad(format!("ownerId: no user {owner} in your company")))
 }
 
+/// Creates a workflow and records its definition as version 1 (in one transaction, a
+/// savepoint when `db` is already one).
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
     f: WorkflowFields,
 ) -> AppResult<workflow::Model> {
@@ -118,46 +121,74 @@ pub async fn create(
         steps: Set(steps),
         input_schema: Set(input_schema),
         owner_id: Set(owner),
+        version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    Ok(m.insert(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let wf = m.insert(&txn).await?;
+    super::versions::record(&txn, auth, &wf, now).await?;
+    txn.commit().await?;
+    Ok(wf)
 }
 
+/// Applies the changes; a changed definition is recorded as the next version, in the same
+/// transaction.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
     id: Uuid,
     f: WorkflowFields,
 ) -> AppResult<workflow::Model> {
-    let current = get(db, auth, id).await?;
-    let mut m: workflow::ActiveModel = current.into();
+    let txn = crate::db::begin_write(db).await?;
+    let current = get(&txn, auth, id).await?;
+    let m = apply(&txn, auth, current.clone(), f).await?;
+    let now = Utc::now();
+    let mut next = m.clone();
+    next.updated_at = now;
+    if super::versions::changed(&current, &next) {
+        next.version = current.version + 1;
+        super::versions::record(&txn, auth, &next, now).await?;
+    }
+    let am = workflow::ActiveModel::from(next).reset_all();
+    let saved = am.update(&txn).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// The workflow with the given fields applied (checked, not yet saved).
+async fn apply(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    current: workflow::Model,
+    f: WorkflowFields,
+) -> AppResult<workflow::Model> {
+    let mut m = current;
     if let Some(n) = f.name {
-        m.name = Set(crate::model::check_name(&n)?);
+        m.name = crate::model::check_name(&n)?;
     }
     if let Some(d) = f.description {
-        m.description = Set(d);
+        m.description = d;
     }
     if let Some(t) = f.workflow_type {
-        m.workflow_type = Set(t.as_str().into());
+        m.workflow_type = t.as_str().into();
     }
     if let Some(s) = f.status {
-        m.status = Set(s.as_str().into());
+        m.status = s.as_str().into();
     }
     if let Some(s) = f.steps {
         check_steps(&s)?;
-        m.steps = Set(s);
+        m.steps = s;
     }
     if let Some(s) = f.input_schema {
         check_input_schema(&s)?;
-        m.input_schema = Set(s);
+        m.input_schema = s;
     }
     if let Some(o) = f.owner_id {
         check_owner(db, auth, o).await?;
-        m.owner_id = Set(Some(o));
+        m.owner_id = Some(o);
     }
-    m.updated_at = Set(Utc::now());
-    Ok(m.update(db).await?)
+    Ok(m)
 }
 
 pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {

@@ -12,6 +12,22 @@ pub struct Branch {
     pub next_step: String,
 }
 
+/// The routing target that ends the workflow (a `next_step` or `default_next`).
+pub const END: &str = "$end";
+
+/// The action of a routing step (a BPMN exclusive gateway): it takes no time, needs no
+/// catalog entry, and only chooses the next step through its branches.
+pub const GATEWAY: &str = "gateway";
+
+/// Where a step sits in a parallel group: steps of different lanes of one group run at the
+/// same time, so the group takes as long as its slowest lane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lane {
+    pub group: String,
+    pub lane: u32,
+}
+
 /// A step as stored in `workflows.steps`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +53,79 @@ pub struct Step {
     /// Static input handed to the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<Value>,
+    /// The parallel group and lane this step belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Lane>,
+}
+
+/// What was added, removed and changed between two keyed lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, async_graphql::SimpleObject)]
+pub struct Changes {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+/// The keys added, removed and changed from `a` to `b` (each in its list's order).
+pub fn diff_keyed(a: &[(String, Value)], b: &[(String, Value)]) -> Changes {
+    let am: std::collections::HashMap<&String, &Value> = a.iter().map(|(k, v)| (k, v)).collect();
+    let bm: std::collections::HashMap<&String, &Value> = b.iter().map(|(k, v)| (k, v)).collect();
+    Changes {
+        added: b
+            .iter()
+            .filter(|(k, _)| !am.contains_key(k))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        removed: a
+            .iter()
+            .filter(|(k, _)| !bm.contains_key(k))
+            .map(|(k, _)| k.clone())
+            .collect(),
+        changed: b
+            .iter()
+            .filter(|(k, v)| am.get(k).is_some_and(|old| *old != v))
+            .map(|(k, _)| k.clone())
+            .collect(),
+    }
+}
+
+/// Steps keyed by name.
+fn steps_keyed(steps: &Value) -> Vec<(String, Value)> {
+    let named = |s: &Value| {
+        s.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| (named(s), s.clone()))
+        .collect()
+}
+
+/// The steps added, removed and changed from `a` to `b` (by name), and what about it breaks
+/// existing callers: a removed step, or a step whose conditions or branches changed.
+pub fn diff_steps(a: &Value, b: &Value) -> (Changes, Vec<String>) {
+    let (sa, sb) = (steps_keyed(a), steps_keyed(b));
+    let changes = diff_keyed(&sa, &sb);
+    let mut reasons: Vec<String> = changes
+        .removed
+        .iter()
+        .map(|s| format!("step {s:?} was removed"))
+        .collect();
+    let old: std::collections::HashMap<&String, &Value> = sa.iter().map(|(k, v)| (k, v)).collect();
+    for (name, new) in &sb {
+        if let Some(o) = old.get(name) {
+            for key in ["conditions", "branches"] {
+                if o.get(key) != new.get(key) {
+                    reasons.push(format!("step {name:?} changed its {key}"));
+                }
+            }
+        }
+    }
+    (changes, reasons)
 }
 
 /// Parses and checks the steps document. Errors name the step index, as `steps[2]`.
@@ -99,7 +188,7 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
                     .map(|d| ("default_next".to_string(), d)),
             );
         for (field, target) in targets {
-            if !names.contains(target.as_str()) {
+            if target != END && !names.contains(target.as_str()) {
                 return Err(format!(
                     "steps[{i}] ({}): {field} refers to {target:?}, which is not a step of this workflow",
                     s.name
@@ -126,7 +215,10 @@ pub struct Compiled {
 /// inside the condition.
 pub fn compile(doc: &Value) -> Result<Compiled, String> {
     let steps = parse_steps(doc)?;
-    let index = |name: &str| steps.iter().position(|s| s.name == name);
+    let index = |name: &str| match name {
+        END => Some(steps.len()),
+        _ => steps.iter().position(|s| s.name == name),
+    };
     let mut conditions = Vec::with_capacity(steps.len());
     let mut branches = Vec::with_capacity(steps.len());
     let mut default_next = Vec::with_capacity(steps.len());
@@ -185,7 +277,7 @@ pub fn action_types(doc: &Value) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|s| s.get("action").and_then(Value::as_str))
-        .filter(|a| seen.insert(a.to_string()))
+        .filter(|a| *a != GATEWAY && seen.insert(a.to_string()))
         .map(str::to_string)
         .collect()
 }

@@ -30,7 +30,7 @@ pub fn node_package() -> Option<PathBuf> {
 
 /// Runs `node SCRIPT ARGS…` from the playground package (with `CHROMIUM` set when given)
 /// and parses the JSON it prints on its last line.
-async fn node_json(dir: &Path, script: &str, args: &[&str], chromium: Option<&str>) -> Value {
+pub async fn node_json(dir: &Path, script: &str, args: &[&str], chromium: Option<&str>) -> Value {
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(dir.join(script)).args(args);
     if let Some(c) = chromium {

@@ -20,3 +20,4 @@ mod sla;
 mod smtp;
 mod templates;
 mod transport;
+mod versions;

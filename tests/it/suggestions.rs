@@ -809,3 +809,29 @@ async fn the_llm_pass_keeps_only_verified_claims_and_never_breaks_generation() {
         }
     }
 }
+
+#[tokio::test]
+async fn days_beyond_the_range_of_dates_are_bad_input_not_a_panic() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for days in [i32::MAX, 100_000_000] {
+        let r = app
+            .gql(
+                Some(&t),
+                GENERATE,
+                json!({"input": {"days": days, "minOccurrences": 1}}),
+            )
+            .await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{days}: {r}");
+        assert!(message(&r).contains("representable range"), "{r}");
+    }
+    // The server still answers.
+    let r = app
+        .data(
+            &t,
+            GENERATE,
+            json!({"input": {"days": 36_500, "minOccurrences": 1}}),
+        )
+        .await;
+    assert!(r["generateSuggestions"].is_object(), "{r}");
+}
