@@ -32,6 +32,17 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found(format!("suggestion {id}")))
 }
 
+/// `days` days before `now`; BAD_USER_INPUT when that is not a representable date.
+fn window_start(now: chrono::DateTime<Utc>, days: i64) -> AppResult<chrono::DateTime<Utc>> {
+    Duration::try_days(days)
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| {
+            AppError::bad(format!(
+                "days: {days} days before now is outside the representable range of dates"
+            ))
+        })
+}
+
 /// The company's history of the last `days` days (optionally one workflow).
 pub async fn load_history(
     db: &impl ConnectionTrait,
@@ -51,13 +62,7 @@ pub async fn load_history(
             workflow_id.unwrap_or_default()
         )));
     }
-    let since = Duration::try_days(days)
-        .and_then(|d| now.checked_sub_signed(d))
-        .ok_or_else(|| {
-            AppError::bad(format!(
-                "days: {days} days before now is outside the representable range of dates"
-            ))
-        })?;
+    let since = window_start(now, days)?;
     let mut out = Vec::new();
     for w in wfs {
         let execs = execution::Entity::find()

@@ -471,15 +471,20 @@ async fn the_running_example_bpmn_imports() {
     let steps = tpl["processSteps"].as_array().unwrap().clone();
     assert_running_example_structure(&steps);
 
-    // A workflow made from it runs one alternative per exclusive gateway, and the
-    // exploration lists the others.
-    create_action(&app, &t, "task").await;
+    runs_one_alternative_each(&app, &t, &tpl["id"]).await;
+    reimports_the_same(&app, &t, imp, tpl).await;
+}
+
+/// A workflow made from the running example runs one alternative per exclusive gateway, and
+/// the exploration lists the others.
+async fn runs_one_alternative_each(app: &TestApp, t: &str, template: &Value) {
+    create_action(app, t, "task").await;
     let inst = r#"mutation($input: CreateWorkflowFromTemplateInput!) { createWorkflowFromTemplate(input: $input) { workflow { id } } }"#;
     let wf = app
         .data(
-            &t,
+            t,
             inst,
-            json!({"input": {"templateId": tpl["id"], "name": "Compensation"}}),
+            json!({"input": {"templateId": template, "name": "Compensation"}}),
         )
         .await["createWorkflowFromTemplate"]["workflow"]["id"]
         .clone();
@@ -487,7 +492,7 @@ async fn the_running_example_bpmn_imports() {
       status executionPath { name status } branchExplorations { paths { steps } } } } }"#;
     let r = app
         .data(
-            &t,
+            t,
             sim,
             json!({"input": {"workflowId": wf, "inputData": {}}}),
         )
@@ -529,11 +534,13 @@ async fn the_running_example_bpmn_imports() {
             "no explored path runs {alternative:?}"
         );
     }
+}
 
-    // Export, then import: the same steps and the same kinds of gateway.
+/// Export, then import: the same steps and the same kinds of gateway.
+async fn reimports_the_same(app: &TestApp, t: &str, imp: &str, tpl: &Value) {
     let xml2 = app
         .data(
-            &t,
+            t,
             "query($id: ID!) { exportProcessTemplateBpmn(id: $id) }",
             json!({"id": tpl["id"]}),
         )
@@ -543,7 +550,7 @@ async fn the_running_example_bpmn_imports() {
         .to_string();
     let again = app
         .data(
-            &t,
+            t,
             imp,
             json!({"input": {"xml": xml2, "name": "Compensation again", "version": "1.0.0"}}),
         )
@@ -881,54 +888,52 @@ async fn malformed_or_empty_bpmn_is_refused_with_its_line_and_column() {
     );
 }
 
+/// Publishes a one-step template; returns its id.
+async fn publish(app: &TestApp, token: &str, name: &str, public: bool) -> String {
+    let input = json!({"input": {"name": name, "version": "1.0.0", "templateType": "APPROVAL",
+           "processSteps": [{"name": "Manager approval", "action": "approval", "approver": "manager"}],
+           "isPublic": public}});
+    let r = app.data(token, CREATE, input).await;
+    r["createProcessTemplate"]["template"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// (name, owned) of each template a scope lists for the caller.
+async fn listed(app: &TestApp, token: &str, scope: &str) -> Vec<(String, bool)> {
+    let q = format!(
+        "{{ processTemplates(first: 50, filter: {{scope: {scope}}}) {{ edges {{ node {{ name owned }} }} }} }}"
+    );
+    let v = app.data(token, &q, json!({})).await;
+    v["processTemplates"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["owned"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn public_templates_form_a_read_only_marketplace_with_usage_counts() {
     let app = TestApp::spawn().await;
     let a = app.token("Acme", "admin@acme.io", Role::Admin).await;
     let b = app.token("Bank", "admin@bank.io", Role::Admin).await;
-    let create = |name: &str, public: bool| {
-        json!({"input": {"name": name, "version": "1.0.0", "templateType": "APPROVAL",
-               "processSteps": [{"name": "Manager approval", "action": "approval", "approver": "manager"}],
-               "isPublic": public}})
-    };
-    let shared = app.data(&a, CREATE, create("Shared approval", true)).await;
-    let shared = shared["createProcessTemplate"]["template"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let private = app
-        .data(&a, CREATE, create("Private approval", false))
-        .await;
-    let private = private["createProcessTemplate"]["template"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    let list = |scope: &str| {
-        format!(
-            "{{ processTemplates(first: 50, filter: {{scope: {scope}}}) {{ edges {{ node {{ id name owned }} }} }} }}"
-        )
-    };
-    let names = |v: &Value| -> Vec<(String, bool)> {
-        v["processTemplates"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["node"]["name"].as_str().unwrap().to_string(),
-                    e["node"]["owned"].as_bool().unwrap(),
-                )
-            })
-            .collect()
-    };
+    let shared = publish(&app, &a, "Shared approval", true).await;
+    let private = publish(&app, &a, "Private approval", false).await;
     // Bank's own list is empty; its marketplace holds Acme's public template only, read-only.
-    assert_eq!(names(&app.data(&b, &list("OWN"), json!({})).await), vec![]);
+    assert_eq!(listed(&app, &b, "OWN").await, vec![]);
     assert_eq!(
-        names(&app.data(&b, &list("MARKETPLACE"), json!({})).await),
+        listed(&app, &b, "MARKETPLACE").await,
         vec![("Shared approval".to_string(), false)]
     );
-    assert_eq!(names(&app.data(&a, &list("OWN"), json!({})).await).len(), 2);
+    assert_eq!(listed(&app, &a, "OWN").await.len(), 2);
     // By name and by id: the public one is readable, the private one is not there.
     let by_name = r#"query($n: String!) { processTemplate(name: $n) { id owned usageCount } }"#;
     let r = app.data(&b, by_name, json!({"n": "Shared approval"})).await;
@@ -977,10 +982,7 @@ async fn public_templates_form_a_read_only_marketplace_with_usage_counts() {
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
     let r = app.data(&a, del, json!({"input": {"id": shared}})).await;
     assert_eq!(r["deleteProcessTemplate"]["deletedId"], shared);
-    assert_eq!(
-        names(&app.data(&b, &list("MARKETPLACE"), json!({})).await),
-        vec![]
-    );
+    assert_eq!(listed(&app, &b, "MARKETPLACE").await, vec![]);
 }
 
 #[tokio::test]
@@ -1033,16 +1035,20 @@ async fn a_model_saved_with_bpmn_io_s_library_keeps_its_routing_and_lists_what_i
     assert_eq!(reserve["parallel"], json!({"group": "fork", "lane": 1}));
     assert_eq!(invoice["parallel"], json!({"group": "fork", "lane": 2}));
 
-    // Simulated: the director only above 1000, and both lanes either way.
+    orders_route_by_amount(&app, &t, &r["importBpmn"]["template"]["id"]).await;
+}
+
+/// Simulated: the director only above 1000, and both lanes either way.
+async fn orders_route_by_amount(app: &TestApp, t: &str, template: &Value) {
     for a in ["task", "approval"] {
-        create_action(&app, &t, a).await;
+        create_action(app, t, a).await;
     }
     let inst = r#"mutation($input: CreateWorkflowFromTemplateInput!) { createWorkflowFromTemplate(input: $input) { workflow { id } } }"#;
     let wf = app
         .data(
-            &t,
+            t,
             inst,
-            json!({"input": {"templateId": r["importBpmn"]["template"]["id"], "name": "Orders"}}),
+            json!({"input": {"templateId": template, "name": "Orders"}}),
         )
         .await["createWorkflowFromTemplate"]["workflow"]["id"]
         .clone();
@@ -1050,7 +1056,7 @@ async fn a_model_saved_with_bpmn_io_s_library_keeps_its_routing_and_lists_what_i
     for (amount, director) in [(5000, true), (10, false)] {
         let r = app
             .data(
-                &t,
+                t,
                 sim,
                 json!({"input": {"workflowId": wf, "inputData": {"amount": amount}}}),
             )

@@ -106,8 +106,13 @@ async fn each_definition_change_is_a_version_that_executions_simulations_and_dif
         (json!(2), vec!["manager".to_string()])
     );
 
+    diffs_and_refusals(&app, &t, &id).await;
+}
+
+/// The diff by the template rules, and what is NOT_FOUND.
+async fn diffs_and_refusals(app: &TestApp, t: &str, id: &str) {
     // The diff, by the template rules.
-    let r = app.data(&t, DIFF, json!({"w": id, "a": 1, "b": 2})).await;
+    let r = app.data(t, DIFF, json!({"w": id, "a": 1, "b": 2})).await;
     let d = &r["workflowVersionDiff"];
     assert_eq!(d["steps"]["added"], json!(["Notify finance"]));
     assert_eq!(d["steps"]["removed"], json!(["Director approval"]));
@@ -118,12 +123,12 @@ async fn each_definition_change_is_a_version_that_executions_simulations_and_dif
         json!(["step \"Director approval\" was removed"])
     );
     let r = app
-        .gql(Some(&t), DIFF, json!({"w": id, "a": 1, "b": 9}))
+        .gql(Some(t), DIFF, json!({"w": id, "a": 1, "b": 9}))
         .await;
     assert_eq!(code(&r), "NOT_FOUND", "{r}");
     let r = app
         .gql(
-            Some(&t),
+            Some(t),
             SIMULATE,
             json!({"input": {"workflowId": id, "inputData": {}, "version": 7}}),
         )
