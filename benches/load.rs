@@ -1055,6 +1055,13 @@ async fn soak(label: &str, url: &str, minutes: u64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for minute in 1..=minutes {
         let (samples, errors) = soak_minute(&client, &s, &wf, &mut running, &mut tick).await;
+        // LOAD_SOAK_ANALYZE=1: refresh the planner's statistics each minute, as autovacuum
+        // would (this machine's PostgreSQL runs with autovacuum off).
+        if url.starts_with("postgres") && std::env::var("LOAD_SOAK_ANALYZE").is_ok_and(|v| v == "1")
+        {
+            let ok = Command::new("psql").args([url, "-qc", "ANALYZE"]).status();
+            assert!(ok.is_ok_and(|s| s.success()), "ANALYZE failed");
+        }
         let mut ms: Vec<f64> = samples.iter().map(|x| x.1).collect();
         ms.sort_by(f64::total_cmp);
         let p50 = pct(&ms, 0.5);
