@@ -52,13 +52,14 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// The object with this id, of any type; null when there is none in your company.
+    /// The object with this id, of any type; null when there is none in your company (or,
+    /// for templates, in the marketplace).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         Ok(fetch(ctx, std::slice::from_ref(&id)).await?.pop().flatten())
     }
 
     /// The objects with these ids, in the same order; null where there is none in your
-    /// company. At most 100 ids.
+    /// company (or, for templates, in the marketplace). At most 100 ids.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::BadInput(format!(
