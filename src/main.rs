@@ -129,8 +129,8 @@ enum TokenCommand {
     },
     /// List a company's tokens (id, user, created, revoked).
     List {
-        #[arg(long)]
-        company: String,
+        #[command(flatten)]
+        company: CompanyArgs,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -467,8 +467,8 @@ fn print_links(addr: SocketAddr, demo_token: Option<&auth::IssuedToken>) {
 }
 
 async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use workflow_intel::entity::{api_token, company};
+    use sea_orm::EntityTrait;
+    use workflow_intel::entity::api_token;
     match command {
         TokenCommand::Create {
             company,
@@ -488,16 +488,12 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
             eprintln!("token for {email} ({company}); it is shown only once");
         }
         TokenCommand::List {
-            company: name,
+            company,
             database_url,
         } => {
             let conn = open_with(&mut cfg, database_url).await?;
-            let c = company::Entity::find()
-                .filter(company::Column::Name.eq(name.as_str()))
-                .one(&conn)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no company {name:?}"))?;
-            let rows = auth::list_tokens(&conn, c.id)
+            let c = company_caller(&conn, &company).await?;
+            let rows = auth::list_tokens(&conn, c.company_id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{:<36}  {:<30}  {:<20}  revoked", "id", "user", "created");

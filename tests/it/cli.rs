@@ -294,6 +294,9 @@ async fn commands_refuse_unknown_companies_and_default_to_the_only_one() {
     assert!(out.contains("0 new suggestions"), "{out}");
     let o = db.run(&["suggestions", "generate", "--company", "Acne"]);
     fails_with(&o, "no company \"Acne\"; known companies: \"Acme\"");
+    let o = db.run(&["token", "list", "--company", "Acne"]);
+    fails_with(&o, "known companies: \"Acme\"");
+    assert!(succeeds(&db.run(&["token", "list"])).contains("a@acme.io"));
     let dir = temp_dir();
     let f = write(&dir.0, "t.json", b"{}");
     let o = db.run(&["templates", "import", &f, "--company", "Acme Inc"]);
