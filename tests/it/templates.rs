@@ -498,14 +498,7 @@ async fn runs_one_alternative_each(app: &TestApp, t: &str, template: &Value) {
         )
         .await;
     let s = &r["simulateWorkflow"]["simulation"];
-    assert_ne!(s["status"], "INVALID", "{s}");
-    let ran: Vec<&str> = s["executionPath"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["status"] == "RUN")
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let ran = ran_steps(s);
     let runs = |n: &str| ran.iter().filter(|r| **r == n).count();
     assert_eq!(
         runs("examine casually") + runs("examine thoroughly"),
@@ -560,6 +553,18 @@ async fn reimports_the_same(app: &TestApp, t: &str, imp: &str, tpl: &Value) {
     let nodes2 = tpl2["graphSpec"]["nodes"].as_array().unwrap();
     assert_eq!(nodes2.iter().filter(|n| n["type"] == "PARALLEL").count(), 2);
     assert_eq!(nodes2.iter().filter(|n| n["type"] == "DECISION").count(), 6);
+}
+
+/// The steps a simulation ran, in order; the simulation must not be INVALID.
+fn ran_steps(sim: &Value) -> Vec<&str> {
+    assert_ne!(sim["status"], "INVALID", "{sim}");
+    sim["executionPath"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["status"] == "RUN")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect()
 }
 
 /// The compensation process as steps: the examination's alternatives in one lane beside
@@ -1061,15 +1066,7 @@ async fn orders_route_by_amount(app: &TestApp, t: &str, template: &Value) {
                 json!({"input": {"workflowId": wf, "inputData": {"amount": amount}}}),
             )
             .await;
-        let s = &r["simulateWorkflow"]["simulation"];
-        assert_ne!(s["status"], "INVALID", "{s}");
-        let ran: Vec<&str> = s["executionPath"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|p| p["status"] == "RUN")
-            .map(|p| p["name"].as_str().unwrap())
-            .collect();
+        let ran = ran_steps(&r["simulateWorkflow"]["simulation"]);
         assert_eq!(
             ran.contains(&"Director approval"),
             director,
