@@ -58,6 +58,9 @@ pub struct Config {
     /// How far past the server's clock a reported `startedAt` or `completedAt` may lie (the
     /// reporting system's clock may run a little ahead); later ones are refused.
     pub clock_skew_seconds: u64,
+    /// Inductive Miner – infrequent's noise threshold, in percent, for the workflow a log
+    /// import discovers: behaviour rarer than this share of its neighbours is left out.
+    pub discovery_noise_percent: u64,
 }
 
 /// The limits on one GraphQL request (each is a setting, and a refusal names it).
@@ -114,6 +117,7 @@ impl Default for Config {
             llm: None,
             token_cache_seconds: 5,
             clock_skew_seconds: 60,
+            discovery_noise_percent: 20,
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
@@ -142,6 +146,7 @@ struct FileConfig {
     poll_interval_ms: Option<u64>,
     token_cache_seconds: Option<u64>,
     clock_skew_seconds: Option<u64>,
+    discovery_noise_percent: Option<u64>,
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
@@ -157,11 +162,12 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 13] = [
+const NUMBERS: [(&str, &str, u64, u64); 14] = [
     ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
     ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
     ("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 0, 86_400),
+    ("DISCOVERY_NOISE_PERCENT", "discovery_noise_percent", 0, 100),
     ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
     ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
     ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
@@ -393,6 +399,7 @@ impl Config {
             f.smtp_concurrency,
             f.token_cache_seconds,
             f.clock_skew_seconds,
+            f.discovery_noise_percent,
             f.event_retention_days,
             f.ws_init_timeout_seconds,
             f.ws_keepalive_seconds,
@@ -420,6 +427,7 @@ impl Config {
             "SMTP_CONCURRENCY" => &mut self.smtp_concurrency,
             "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
             "CLOCK_SKEW_SECONDS" => &mut self.clock_skew_seconds,
+            "DISCOVERY_NOISE_PERCENT" => &mut self.discovery_noise_percent,
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
             "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,

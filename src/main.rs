@@ -319,17 +319,46 @@ async fn import_log(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = workflow_intel::build(cfg, conn);
     eprintln!("reading {} into {:?}", file.display(), m.workflow);
-    let (wid, r) = workflow_intel::history::import_file(&app.state, &into, file, &m, true)
+    let done = workflow_intel::history::import_file(&app.state, &into, file, &m, true)
         .await
         .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
     if let Destination::NewCompany(name) = &into {
         println!("created company {name:?}");
     }
-    println!(
-        "workflow {wid}: {} executions imported, {} already there, {} SLA breaches",
-        r.imported, r.skipped, r.breaches
-    );
+    print_import(&done);
     Ok(())
+}
+
+/// What `import-log` did: the discovered structure, the attributes the mapping found (and
+/// those it never found), and the counts.
+fn print_import(done: &workflow_intel::history::FileImport) {
+    if let Some(d) = &done.discovery {
+        println!(
+            "discovered {} steps ({} process-tree nodes, {} branch rules) in {:.2} s: {}",
+            d.steps, d.tree_nodes, d.rules, d.seconds, d.tree
+        );
+        for w in &d.warnings {
+            println!("  note: {w}");
+        }
+    }
+    for (attribute, n) in &done.presence {
+        if *n == 0 {
+            println!(
+                "warning: the mapped attribute {attribute:?} occurs in none of the {} cases",
+                done.cases_read
+            );
+        } else {
+            println!(
+                "attribute {attribute:?}: present in {n} of {} cases",
+                done.cases_read
+            );
+        }
+    }
+    let r = &done.report;
+    println!(
+        "workflow {}: {} executions imported, {} already there, {} SLA breaches",
+        done.workflow_id, r.imported, r.skipped, r.breaches
+    );
 }
 
 async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Result<()> {

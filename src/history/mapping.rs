@@ -165,16 +165,17 @@ impl Mapping {
             .is_none_or(|l| l.eq_ignore_ascii_case("complete"))
     }
 
+    /// An input field's value for a case as the log holds it.
+    pub fn raw_value<'c>(&self, f: &InputField, c: &'c Case) -> Option<&'c Value> {
+        match f.from {
+            Source::Trace => c.attrs.get(&f.attribute),
+            Source::Event => c.events.iter().find_map(|e| e.attrs.get(&f.attribute)),
+        }
+    }
+
     /// An input field's value for a case, converted to its type.
     pub fn input_value(&self, f: &InputField, c: &Case) -> Option<Value> {
-        let raw = match f.from {
-            Source::Trace => c.attrs.get(&f.attribute).cloned(),
-            Source::Event => c
-                .events
-                .iter()
-                .find_map(|e| e.attrs.get(&f.attribute).cloned()),
-        }?;
-        convert(&raw, f.field_type)
+        convert(self.raw_value(f, c)?, f.field_type)
     }
 }
 

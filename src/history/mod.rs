@@ -8,7 +8,9 @@ pub mod reader;
 
 use crate::AppState;
 use crate::auth::AuthContext;
-use crate::entity::workflow;
+use crate::catalog::service as catalog;
+use crate::discovery;
+use crate::entity::{action, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{ExecutionStatus, StepRunStatus, WorkflowStatus};
 use crate::workflows::executions::{ImportExecution, ImportReport, ImportStep, import_into};
@@ -76,33 +78,66 @@ pub fn to_execution(m: &Mapping, workflow_id: uuid::Uuid, c: &Case) -> Option<Im
     })
 }
 
-/// The steps of the mapped workflow: every activity in order of first appearance (approval
-/// activities merged into their step, with its approver).
-fn workflow_steps(m: &Mapping, cases: &[Case]) -> Value {
-    let mut names: Vec<(String, Option<String>)> = Vec::new();
-    for c in cases {
-        for e in c.events.iter().filter(|e| m.keeps(e)) {
-            let (name, approver) = match m.approvals.iter().find(|a| a.activity == e.activity) {
-                Some(a) => (
-                    a.step.clone().unwrap_or_else(|| e.activity.clone()),
-                    Some(a.approver.clone().unwrap_or_else(|| "approver".into())),
-                ),
-                None => (e.activity.clone(), None),
+/// What discovery found when the import created the workflow.
+#[derive(Clone, Debug)]
+pub struct DiscoverySummary {
+    /// The process tree, e.g. `->('a', X('b', 'c'))`.
+    pub tree: String,
+    pub tree_nodes: usize,
+    pub steps: usize,
+    /// Branch conditions found by decision mining.
+    pub rules: usize,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Everything an import did.
+#[derive(Clone, Debug)]
+pub struct FileImport {
+    pub workflow_id: uuid::Uuid,
+    pub report: ImportReport,
+    pub cases_read: usize,
+    /// Per mapped input attribute: how many cases carried it (none: the mapping names an
+    /// attribute the log does not have).
+    pub presence: Vec<(String, usize)>,
+    /// Set when the workflow was new and its structure was discovered.
+    pub discovery: Option<DiscoverySummary>,
+}
+
+/// Reads the whole file and discovers its workflow (the Inductive Miner – infrequent over the
+/// cases' mapped steps, with decision mining over their mapped input).
+pub fn discover_file(
+    path: &Path,
+    m: &Mapping,
+    noise: f64,
+) -> Result<(discovery::Discovered, f64), String> {
+    let started = std::time::Instant::now();
+    let mut reader = reader::open(path, m)?;
+    let mut cases = Vec::new();
+    while let Some(c) = reader.next_case()? {
+        if let Some(x) = to_execution(m, uuid::Uuid::nil(), &c) {
+            let input = match x.input_data {
+                Value::Object(o) => o,
+                _ => Map::new(),
             };
-            if !names.iter().any(|(n, _)| n == &name) {
-                names.push((name, approver));
-            }
+            let steps = x.steps.into_iter().map(|s| s.step_name).collect();
+            cases.push(discovery::Case { steps, input });
         }
     }
-    Value::Array(
-        names
-            .into_iter()
-            .map(|(n, a)| match a {
-                Some(a) => json!({"name": n, "action": "approval", "approver": a}),
-                None => json!({"name": n, "action": "task"}),
-            })
-            .collect(),
-    )
+    if cases.is_empty() {
+        return Err("the log holds no cases".into());
+    }
+    let approval = |name: &str| m.approvals.iter().any(|a| a.step.as_deref().unwrap_or(&a.activity) == name);
+    let d = discovery::discover(&cases, &approval, noise);
+    Ok((d, started.elapsed().as_secs_f64()))
+}
+
+/// The approver the mapping names for an approval step.
+fn approver_of(m: &Mapping, step: &str) -> Option<String> {
+    m.approvals
+        .iter()
+        .find(|a| a.step.as_deref().unwrap_or(&a.activity) == step)
+        .map(|a| a.approver.clone().unwrap_or_else(|| "approver".into()))
 }
 
 /// Where an import goes: a company that exists (the caller), or one to create in the same
@@ -112,49 +147,105 @@ pub enum Destination {
     NewCompany(String),
 }
 
-/// The mapped workflow in the company: found by name, or created from the first batch's
-/// activities.
+/// The mapped workflow in the company: found by name, or else discovered from the whole file
+/// and created, with a catalog action for each of its steps.
 async fn mapped_workflow(
     txn: &sea_orm::DatabaseTransaction,
+    state: &AppState,
     auth: &AuthContext,
     m: &Mapping,
     path: &Path,
-    first: &[Case],
-) -> AppResult<uuid::Uuid> {
+) -> AppResult<(uuid::Uuid, Option<DiscoverySummary>)> {
     let existing = workflow::Entity::find()
         .filter(workflow::Column::CompanyId.eq(auth.company_id))
         .filter(workflow::Column::Name.eq(m.workflow.as_str()))
         .one(txn)
         .await?;
     if let Some(w) = existing {
-        return Ok(w.id);
+        return Ok((w.id, None));
     }
+    let noise = state.config.discovery_noise_percent as f64 / 100.0;
+    let (found, seconds) = discover_file(path, m, noise).map_err(AppError::BadInput)?;
+    let mut steps = found.steps;
+    for s in steps.as_array_mut().into_iter().flatten() {
+        if let Some(a) = s["name"].as_str().and_then(|n| approver_of(m, n)) {
+            s["approver"] = json!(a);
+        }
+    }
+    ensure_actions(txn, auth, &steps).await?;
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
     let fields = WorkflowFields {
         name: Some(m.workflow.clone()),
-        description: Some(format!("Imported from {file}")),
+        description: Some(format!(
+            "Imported from {file}; structure discovered by the Inductive Miner - infrequent"
+        )),
         workflow_type: Some(m.workflow_type),
         status: Some(WorkflowStatus::Active),
-        steps: Some(workflow_steps(m, first)),
+        steps: Some(steps.clone()),
         input_schema: None,
         owner_id: None,
     };
-    Ok(workflows::create(txn, auth, fields).await?.id)
+    let id = workflows::create(txn, auth, fields).await?.id;
+    let summary = DiscoverySummary {
+        tree: found.tree,
+        tree_nodes: found.size,
+        steps: steps.as_array().map_or(0, Vec::len),
+        rules: found.rules,
+        warnings: found.warnings,
+        seconds,
+    };
+    Ok((id, Some(summary)))
 }
 
-/// Imports a log file, all or nothing: the company (when new), the workflow and every case
-/// are written in one transaction. Returns the workflow id and what was imported. Progress
-/// lines say what was read and staged; nothing is imported until the commit.
+/// A catalog action for every action the steps name that the company's catalog lacks.
+async fn ensure_actions(
+    txn: &sea_orm::DatabaseTransaction,
+    auth: &AuthContext,
+    steps: &Value,
+) -> AppResult<()> {
+    let wanted = discovery::actions(steps);
+    let have: Vec<String> = action::Entity::find()
+        .filter(action::Column::CompanyId.eq(auth.company_id))
+        .filter(action::Column::ActionType.is_in(wanted.clone()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|a| a.action_type)
+        .collect();
+    for t in wanted.into_iter().filter(|t| !have.contains(t)) {
+        let step = steps
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["action"] == json!(t));
+        let name = match step.and_then(|s| s["name"].as_str()) {
+            Some(n) if t != "approval" => n.to_string(),
+            _ => "Approval".to_string(),
+        };
+        let fields = catalog::ActionFields {
+            name: Some(name),
+            action_type: Some(t),
+            description: Some("Created by a log import for a discovered step".into()),
+            ..Default::default()
+        };
+        catalog::create(txn, auth, fields).await?;
+    }
+    Ok(())
+}
+
+/// Imports a log file, all or nothing: the company (when new), the workflow (discovered from
+/// the file when new) and every case are written in one transaction. Progress lines say what
+/// was read and staged; nothing is imported until the commit.
 pub async fn import_file(
     state: &AppState,
     into: &Destination,
     path: &Path,
     m: &Mapping,
     progress: bool,
-) -> AppResult<(uuid::Uuid, ImportReport)> {
+) -> AppResult<FileImport> {
     let mut reader = reader::open(path, m).map_err(AppError::BadInput)?;
     let txn = crate::db::begin_write(&state.writer).await?;
     let auth = match into {
@@ -163,24 +254,23 @@ pub async fn import_file(
             AuthContext::command_line(crate::auth::create_company(&txn, name).await?.id)
         }
     };
+    let (workflow_id, discovery) = mapped_workflow(&txn, state, &auth, m, path).await?;
     let mut total = ImportReport::default();
-    let mut workflow_id: Option<uuid::Uuid> = None;
+    let mut presence = vec![0usize; m.input.len()];
     let mut batch: Vec<Case> = Vec::with_capacity(BATCH);
     let mut read = 0usize;
     loop {
         let next = reader.next_case().map_err(AppError::BadInput)?;
         let done = next.is_none();
         if let Some(c) = next {
+            for (n, f) in presence.iter_mut().zip(&m.input) {
+                *n += m.raw_value(f, &c).is_some() as usize;
+            }
             batch.push(c);
             read += 1;
         }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            let wid = match workflow_id {
-                Some(w) => w,
-                None => mapped_workflow(&txn, &auth, m, path, &batch).await?,
-            };
-            workflow_id = Some(wid);
-            let items = batch.iter().filter_map(|c| to_execution(m, wid, c));
+            let items = batch.iter().filter_map(|c| to_execution(m, workflow_id, c));
             let r = import_into(&txn, state, auth.company_id, items.collect()).await?;
             total.imported += r.imported;
             total.skipped += r.skipped;
@@ -197,7 +287,20 @@ pub async fn import_file(
             break;
         }
     }
-    let wid = workflow_id.ok_or_else(|| AppError::bad("the log holds no cases"))?;
+    if read == 0 {
+        return Err(AppError::bad("the log holds no cases"));
+    }
     txn.commit().await?;
-    Ok((wid, total))
+    Ok(FileImport {
+        workflow_id,
+        report: total,
+        cases_read: read,
+        presence: m
+            .input
+            .iter()
+            .map(|f| f.attribute.clone())
+            .zip(presence)
+            .collect(),
+        discovery,
+    })
 }

@@ -8,29 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-/// z for a 95 % interval.
-const Z: f64 = 1.96;
-/// An approval rule must be at least this sure (Wilson lower bound).
-pub const RULE_CONFIDENCE: f64 = 0.95;
-
-/// The Wilson score interval's lower bound for `k` successes in `n` trials.
-pub fn wilson_lower(k: usize, n: usize) -> f64 {
-    if n == 0 {
-        return 0.0;
-    }
-    let n = n as f64;
-    let p = k as f64 / n;
-    let z2 = Z * Z;
-    (p + z2 / (2.0 * n) - Z * ((p * (1.0 - p) + z2 / (4.0 * n)) / n).sqrt()) / (1.0 + z2 / n)
-}
-
-/// The Wilson upper bound.
-pub fn wilson_upper(k: usize, n: usize) -> f64 {
-    if n == 0 {
-        return 1.0;
-    }
-    1.0 - wilson_lower(n - k, n)
-}
+pub use crate::stats::{RULE_CONFIDENCE, wilson_lower, wilson_upper};
 
 #[derive(Clone, Debug)]
 pub struct StepRec {

@@ -546,6 +546,7 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
             from: a.id.clone(),
             to: b.id.clone(),
             condition,
+            probability: None,
         });
     }
     let graph = GraphSpec {

@@ -389,11 +389,18 @@ fn gateway_branches(
         let condition = match &f.g.edges[e].condition {
             Some(c) => c.clone(),
             None => {
-                assumed.push(format!("{value:?}"));
+                // A discovered flow has its probability instead, and needs no warning.
+                if f.g.edges[e].probability.is_none() {
+                    assumed.push(format!("{value:?}"));
+                }
                 Value::Object(Map::from_iter([(field.clone(), json!(value))]))
             }
         };
-        branches.push(json!({"condition": condition, "next_step": target}));
+        let mut branch = json!({"condition": condition, "next_step": target});
+        if let Some(p) = f.g.edges[e].probability {
+            branch["probability"] = json!(p);
+        }
+        branches.push(branch);
     }
     let warning = (!assumed.is_empty()).then(|| {
         format!(

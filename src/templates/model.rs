@@ -79,6 +79,10 @@ pub struct GraphEdge {
     pub to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Value>,
+    /// How often the flow was taken, for flows out of a choice that was discovered from a
+    /// log (0 to 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -707,6 +711,7 @@ mod tests {
                     from: "start".into(),
                     to: "step1".into(),
                     condition: None,
+                    probability: None,
                 }],
             },
             is_public: false,
@@ -740,6 +745,7 @@ mod tests {
             from: "step1".into(),
             to: "ghost".into(),
             condition: None,
+            probability: None,
         });
         assert_eq!(validate(&t).unwrap_err().path, "graphSpec.edges[1].to");
         let mut t = standard();

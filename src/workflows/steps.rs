@@ -10,6 +10,10 @@ use std::collections::HashSet;
 pub struct Branch {
     pub condition: Value,
     pub next_step: String,
+    /// How often the branch was taken in the history it was discovered from (0 to 1); a
+    /// forecast draws by it when the input cannot decide the condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 /// The routing target that ends the workflow (a `next_step` or `default_next`).
@@ -162,6 +166,12 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
                 if !b.condition.is_object() {
                     return Err(format!(
                         "steps[{i}] ({}): branches[{j}].condition must be an object",
+                        step.name
+                    ));
+                }
+                if b.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                    return Err(format!(
+                        "steps[{i}] ({}): branches[{j}].probability must be between 0 and 1",
                         step.name
                     ));
                 }

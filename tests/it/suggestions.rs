@@ -560,13 +560,15 @@ async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighe
     };
     let path = dir.join("lending_log_high.xes.gz");
     let into = workflow_intel::history::Destination::Company(auth);
-    let (wid, r) = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
+    let first = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
         .await
         .unwrap();
-    assert_eq!(r.imported, 10_000);
-    let (_, again) = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
+    let wid = first.workflow_id;
+    assert_eq!(first.report.imported, 10_000);
+    let again = workflow_intel::history::import_file(&app.app.state, &into, &path, &m, false)
         .await
-        .unwrap();
+        .unwrap()
+        .report;
     assert_eq!(
         (again.imported, again.skipped),
         (0, 10_000),

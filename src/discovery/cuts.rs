@@ -1,0 +1,237 @@
+//! The directly-follows graph of a (sub-)log and the four cuts of the Inductive Miner on it
+//! (pure). Activities are the log's own; the graph's rows and columns index `acts`.
+use super::imf::{Act, Log};
+use std::collections::HashMap;
+
+/// Directly-follows counts, and how often each activity starts and ends a trace.
+#[derive(Clone, Debug)]
+pub struct Dfg {
+    pub acts: Vec<Act>,
+    pub edge: Vec<Vec<usize>>,
+    pub start: Vec<usize>,
+    pub end: Vec<usize>,
+}
+
+/// A partition of the activities and the operator that joins the parts. A loop's first part
+/// is the body, the rest are redos.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cut {
+    Xor(Vec<Vec<Act>>),
+    Sequence(Vec<Vec<Act>>),
+    And(Vec<Vec<Act>>),
+    Loop(Vec<Vec<Act>>),
+}
+
+impl Dfg {
+    pub fn of(log: &Log, acts: &[Act]) -> Dfg {
+        let n = acts.len();
+        let at: HashMap<Act, usize> = acts.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let mut d = Dfg {
+            acts: acts.to_vec(),
+            edge: vec![vec![0; n]; n],
+            start: vec![0; n],
+            end: vec![0; n],
+        };
+        for (t, cases) in &log.traces {
+            let w = cases.len();
+            if let (Some(f), Some(l)) = (t.first(), t.last()) {
+                d.start[at[f]] += w;
+                d.end[at[l]] += w;
+            }
+            for pair in t.windows(2) {
+                d.edge[at[&pair[0]]][at[&pair[1]]] += w;
+            }
+        }
+        d
+    }
+
+    fn n(&self) -> usize {
+        self.acts.len()
+    }
+
+    /// IMf's filter: an edge weaker than `noise` times the strongest edge leaving its source
+    /// goes, and so do start and end activities weaker than `noise` times the strongest.
+    pub fn filtered(&self, noise: f64) -> Dfg {
+        let mut d = self.clone();
+        for row in &mut d.edge {
+            let max = row.iter().copied().max().unwrap_or(0) as f64;
+            row.iter_mut()
+                .filter(|w| (**w as f64) < noise * max)
+                .for_each(|w| *w = 0);
+        }
+        for v in [&mut d.start, &mut d.end] {
+            let max = v.iter().copied().max().unwrap_or(0) as f64;
+            v.iter_mut()
+                .filter(|w| (**w as f64) < noise * max)
+                .for_each(|w| *w = 0);
+        }
+        d
+    }
+
+    fn has(&self, a: usize, b: usize) -> bool {
+        self.edge[a][b] > 0
+    }
+
+    /// `reach[a][b]`: a path of one or more edges leads from a to b.
+    fn reach(&self) -> Vec<Vec<bool>> {
+        let n = self.n();
+        let mut r: Vec<Vec<bool>> = (0..n).map(|a| (0..n).map(|b| self.has(a, b)).collect()).collect();
+        for k in 0..n {
+            for a in 0..n {
+                if r[a][k] {
+                    for b in 0..n {
+                        if r[k][b] {
+                            r[a][b] = true;
+                        }
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    fn parts(&self, groups: Vec<Vec<usize>>) -> Vec<Vec<Act>> {
+        groups
+            .into_iter()
+            .map(|g| g.into_iter().map(|i| self.acts[i]).collect())
+            .collect()
+    }
+}
+
+/// Groups of a union-find over `n` items, in order of their smallest member.
+fn groups(n: usize, joined: impl Fn(usize, usize) -> bool) -> Vec<Vec<usize>> {
+    let mut root: Vec<usize> = (0..n).collect();
+    fn find(root: &mut [usize], mut x: usize) -> usize {
+        while root[x] != x {
+            root[x] = root[root[x]];
+            x = root[x];
+        }
+        x
+    }
+    for a in 0..n {
+        for b in a + 1..n {
+            if joined(a, b) {
+                let (ra, rb) = (find(&mut root, a), find(&mut root, b));
+                root[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    for x in 0..n {
+        let r = find(&mut root, x);
+        let k = *index.entry(r).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[k].push(x);
+    }
+    out
+}
+
+/// The first cut that holds, in the Inductive Miner's order.
+pub fn find(d: &Dfg) -> Option<Cut> {
+    xor(d)
+        .map(Cut::Xor)
+        .or_else(|| sequence(d).map(Cut::Sequence))
+        .or_else(|| concurrent(d).map(Cut::And))
+        .or_else(|| repeat(d).map(Cut::Loop))
+}
+
+/// Exclusive choice: the graph falls apart into unconnected components.
+fn xor(d: &Dfg) -> Option<Vec<Vec<Act>>> {
+    let g = groups(d.n(), |a, b| d.has(a, b) || d.has(b, a));
+    (g.len() > 1).then(|| d.parts(g))
+}
+
+/// Sequence: groups such that each earlier group reaches every later one and never back.
+/// Strongly connected components, merged while two of them cannot reach each other.
+fn sequence(d: &Dfg) -> Option<Vec<Vec<Act>>> {
+    let r = d.reach();
+    let scc = groups(d.n(), |a, b| r[a][b] && r[b][a]);
+    let k = scc.len();
+    if k < 2 {
+        return None;
+    }
+    let reaches = |x: &[usize], y: &[usize]| x.iter().any(|a| y.iter().any(|b| r[*a][*b]));
+    let merged = groups(k, |x, y| {
+        !reaches(&scc[x], &scc[y]) && !reaches(&scc[y], &scc[x])
+    });
+    if merged.len() < 2 {
+        return None;
+    }
+    let mut parts: Vec<Vec<usize>> = merged
+        .into_iter()
+        .map(|m| m.into_iter().flat_map(|i| scc[i].clone()).collect())
+        .collect();
+    let later = |p: &[usize], parts: &[Vec<usize>]| {
+        parts.iter().filter(|q| reaches(p, q) && !reaches(q, p)).count()
+    };
+    let all = parts.clone();
+    parts.sort_by_key(|p| std::cmp::Reverse(later(p, &all)));
+    for i in 0..parts.len() {
+        for j in i + 1..parts.len() {
+            if reaches(&parts[j], &parts[i]) || !reaches(&parts[i], &parts[j]) {
+                return None;
+            }
+        }
+    }
+    Some(d.parts(parts))
+}
+
+/// Concurrency: parts whose activities all directly follow each other both ways, each part
+/// with a start and an end activity.
+fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
+    let g = groups(d.n(), |a, b| !(d.has(a, b) && d.has(b, a)));
+    let complete = |p: &Vec<usize>| {
+        p.iter().any(|a| d.start[*a] > 0) && p.iter().any(|a| d.end[*a] > 0)
+    };
+    let (mut good, bad): (Vec<Vec<usize>>, Vec<Vec<usize>>) = g.into_iter().partition(complete);
+    if good.len() < 2 {
+        return None;
+    }
+    for b in bad {
+        good[0].extend(b);
+    }
+    Some(d.parts(good))
+}
+
+/// Loop: the body holds the start and end activities (and what hangs between them); each redo
+/// is a component outside the body entered only from end activities and leaving only to
+/// start activities.
+fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
+    let n = d.n();
+    let is_start = |a: usize| d.start[a] > 0;
+    let is_end = |a: usize| d.end[a] > 0;
+    let edge_points: Vec<usize> = (0..n).filter(|a| is_start(*a) || is_end(*a)).collect();
+    let others: Vec<usize> = (0..n).filter(|a| !edge_points.contains(a)).collect();
+    let comps = groups(others.len(), |x, y| {
+        let (a, b) = (others[x], others[y]);
+        d.has(a, b) || d.has(b, a)
+    });
+    let mut body = edge_points.clone();
+    let mut redos: Vec<Vec<usize>> = Vec::new();
+    for comp in comps {
+        let comp: Vec<usize> = comp.into_iter().map(|i| others[i]).collect();
+        let entered_from_body = comp
+            .iter()
+            .any(|c| (0..n).any(|s| d.has(s, *c) && !comp.contains(&s) && !is_end(s)));
+        let leaves_to_body = comp
+            .iter()
+            .any(|c| (0..n).any(|e| d.has(*c, e) && !comp.contains(&e) && !is_start(e)));
+        let from_end = comp.iter().any(|c| (0..n).any(|e| is_end(e) && d.has(e, *c)));
+        let to_start = comp.iter().any(|c| (0..n).any(|s| is_start(s) && d.has(*c, s)));
+        if entered_from_body || leaves_to_body || !from_end || !to_start {
+            body.extend(comp);
+        } else {
+            redos.push(comp);
+        }
+    }
+    if redos.is_empty() || body.is_empty() {
+        return None;
+    }
+    body.sort_unstable();
+    let mut parts = vec![body];
+    parts.extend(redos);
+    Some(d.parts(parts))
+}

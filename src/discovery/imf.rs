@@ -1,0 +1,296 @@
+//! Inductive Miner – infrequent (IMf; Leemans, Fahland and van der Aalst, "Discovering
+//! Block-Structured Process Models from Event Logs Containing Infrequent Behaviour", BPM 2013
+//! workshops). The log is split recursively by the first cut found in its directly-follows
+//! graph (exclusive choice, sequence, concurrency, loop); when none is found, the graph is
+//! filtered (edges weaker than `noise` times the strongest edge leaving the same activity, and
+//! start and end activities likewise) and the cuts are tried again; when still none, a
+//! fall-through (activity once per trace, then the flower model) keeps the model sound. Every
+//! node remembers which cases went through it, so choices carry frequencies and the cases
+//! for decision mining.
+use super::cuts::{self, Cut, Dfg};
+use std::collections::HashMap;
+
+/// An activity, as an index into the log's activity names.
+pub type Act = u16;
+
+/// A (sub-)log: each distinct trace with the cases (by index) that produced it; a case
+/// appears once per subtrace it contributed, so loops count iterations.
+#[derive(Clone, Debug, Default)]
+pub struct Log {
+    pub traces: HashMap<Vec<Act>, Vec<u32>>,
+}
+
+impl Log {
+    pub fn push(&mut self, trace: Vec<Act>, case: u32) {
+        self.traces.entry(trace).or_default().push(case);
+    }
+
+    fn weight(&self) -> usize {
+        self.traces.values().map(Vec::len).sum()
+    }
+
+    fn cases(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.traces.values().flatten().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn alphabet(&self) -> Vec<Act> {
+        let mut a: Vec<Act> = self.traces.keys().flatten().copied().collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    }
+}
+
+/// A process tree. Choices and loop redos keep the cases that took each child.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Tree {
+    Tau,
+    Activity(Act),
+    Sequence(Vec<Tree>),
+    /// Exactly one child runs; with the cases (one entry per visit) that took it.
+    Xor(Vec<(Tree, Vec<u32>)>),
+    /// Every child runs, interleaved.
+    And(Vec<Tree>),
+    /// The body runs, then either the loop exits or a redo runs and the body again.
+    Loop {
+        body: Box<Tree>,
+        redo: Vec<(Tree, Vec<u32>)>,
+        /// How many times the body ran in the log.
+        body_runs: usize,
+    },
+}
+
+impl Tree {
+    /// How many nodes the tree has (a measure of the model's size).
+    pub fn size(&self) -> usize {
+        1 + match self {
+            Tree::Tau | Tree::Activity(_) => 0,
+            Tree::Sequence(c) | Tree::And(c) => c.iter().map(Tree::size).sum(),
+            Tree::Xor(c) => c.iter().map(|(t, _)| t.size()).sum(),
+            Tree::Loop { body, redo, .. } => {
+                body.size() + redo.iter().map(|(t, _)| t.size()).sum::<usize>()
+            }
+        }
+    }
+
+    /// The tree in the usual notation, e.g. `->('a', X('b', tau))`.
+    pub fn notation(&self, names: &[String]) -> String {
+        let list = |op: &str, c: Vec<String>| format!("{op}({})", c.join(", "));
+        match self {
+            Tree::Tau => "tau".into(),
+            Tree::Activity(a) => format!("'{}'", names[*a as usize]),
+            Tree::Sequence(c) => list("->", c.iter().map(|t| t.notation(names)).collect()),
+            Tree::And(c) => list("+", c.iter().map(|t| t.notation(names)).collect()),
+            Tree::Xor(c) => list("X", c.iter().map(|(t, _)| t.notation(names)).collect()),
+            Tree::Loop { body, redo, .. } => {
+                let mut parts = vec![body.notation(names)];
+                parts.extend(redo.iter().map(|(t, _)| t.notation(names)));
+                list("*", parts)
+            }
+        }
+    }
+}
+
+/// Deeper than this, the rest of the log becomes a flower model (a guard for odd logs; real
+/// process trees are far shallower).
+const MAX_DEPTH: usize = 200;
+
+/// Discovers a process tree. `noise` (0 to 1) is IMf's filtering threshold: 0 keeps all
+/// behaviour, 0.2 is the usual setting.
+pub fn mine(log: &Log, noise: f64) -> Tree {
+    recurse(log, noise.clamp(0.0, 1.0), 0)
+}
+
+fn recurse(log: &Log, noise: f64, depth: usize) -> Tree {
+    let total = log.weight();
+    let empty: Vec<u32> = log.traces.get(&Vec::new()).cloned().unwrap_or_default();
+    if total == 0 || empty.len() == total {
+        return Tree::Tau;
+    }
+    if !empty.is_empty() {
+        let mut rest = log.clone();
+        rest.traces.remove(&Vec::new());
+        if empty.len() as f64 / total as f64 > noise {
+            let cases = rest.cases();
+            return Tree::Xor(vec![
+                (recurse(&rest, noise, depth + 1), cases),
+                (Tree::Tau, empty),
+            ]);
+        }
+        return recurse(&rest, noise, depth + 1);
+    }
+    let acts = log.alphabet();
+    if let [a] = acts[..] {
+        return single_activity(log, a, noise);
+    }
+    if depth > MAX_DEPTH {
+        return flower(&acts);
+    }
+    let dfg = Dfg::of(log, &acts);
+    let cut = cuts::find(&dfg).or_else(|| cuts::find(&dfg.filtered(noise)));
+    match cut {
+        Some(cut) => split(log, cut, noise, depth),
+        None => fall_through(log, &acts, noise, depth),
+    }
+}
+
+/// A log over one activity: the activity, or a loop of it when it repeats more often than
+/// the noise threshold allows to ignore.
+fn single_activity(log: &Log, a: Act, noise: f64) -> Tree {
+    let traces = log.weight() as f64;
+    let events: usize = log.traces.iter().map(|(t, c)| t.len() * c.len()).sum();
+    let repeats = events as f64 / traces - 1.0;
+    if repeats <= noise {
+        return Tree::Activity(a);
+    }
+    Tree::Loop {
+        body: Box::new(Tree::Activity(a)),
+        redo: vec![(Tree::Tau, Vec::new())],
+        body_runs: events,
+    }
+}
+
+fn flower(acts: &[Act]) -> Tree {
+    Tree::Loop {
+        body: Box::new(Tree::Xor(
+            acts.iter().map(|a| (Tree::Activity(*a), Vec::new())).collect(),
+        )),
+        redo: vec![(Tree::Tau, Vec::new())],
+        body_runs: 0,
+    }
+}
+
+/// IMf's first fall-through that applies: an activity that occurs exactly once in every
+/// trace runs concurrently with the rest; otherwise the flower model.
+fn fall_through(log: &Log, acts: &[Act], noise: f64, depth: usize) -> Tree {
+    let once = acts.iter().copied().find(|a| {
+        log.traces
+            .keys()
+            .all(|t| t.iter().filter(|x| *x == a).count() == 1)
+    });
+    let Some(a) = once else {
+        return flower(acts);
+    };
+    let mut rest = Log::default();
+    for (t, cases) in &log.traces {
+        let trace: Vec<Act> = t.iter().copied().filter(|x| *x != a).collect();
+        for c in cases {
+            rest.push(trace.clone(), *c);
+        }
+    }
+    Tree::And(vec![
+        Tree::Activity(a),
+        recurse(&rest, noise, depth + 1),
+    ])
+}
+
+fn split(log: &Log, cut: Cut, noise: f64, depth: usize) -> Tree {
+    let part_of = |parts: &[Vec<Act>]| -> HashMap<Act, usize> {
+        parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| p.iter().map(move |a| (*a, i)))
+            .collect()
+    };
+    match cut {
+        Cut::Xor(parts) => {
+            let subs = split_xor(log, &part_of(&parts), parts.len());
+            Tree::Xor(
+                subs.iter()
+                    .map(|s| (recurse(s, noise, depth + 1), s.cases()))
+                    .collect(),
+            )
+        }
+        Cut::Sequence(parts) => Tree::Sequence(
+            project(log, &part_of(&parts), parts.len())
+                .iter()
+                .map(|s| recurse(s, noise, depth + 1))
+                .collect(),
+        ),
+        Cut::And(parts) => Tree::And(
+            project(log, &part_of(&parts), parts.len())
+                .iter()
+                .map(|s| recurse(s, noise, depth + 1))
+                .collect(),
+        ),
+        Cut::Loop(parts) => {
+            let (body, redos) = split_loop(log, &part_of(&parts), parts.len());
+            Tree::Loop {
+                body_runs: body.weight(),
+                body: Box::new(recurse(&body, noise, depth + 1)),
+                redo: redos
+                    .iter()
+                    .map(|s| (recurse(s, noise, depth + 1), s.cases()))
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// Each trace goes to the part holding most of its events, without the others' events.
+fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
+    let mut subs = vec![Log::default(); n];
+    for (t, cases) in &log.traces {
+        let mut count = vec![0usize; n];
+        for a in t {
+            count[part[a]] += 1;
+        }
+        let best = (0..n).max_by_key(|i| (count[*i], n - i)).unwrap_or(0);
+        let trace: Vec<Act> = t.iter().copied().filter(|a| part[a] == best).collect();
+        for c in cases {
+            subs[best].push(trace.clone(), *c);
+        }
+    }
+    subs
+}
+
+/// Each trace projected on each part.
+fn project(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
+    let mut subs = vec![Log::default(); n];
+    for (t, cases) in &log.traces {
+        for (i, sub) in subs.iter_mut().enumerate() {
+            let trace: Vec<Act> = t.iter().copied().filter(|a| part[a] == i).collect();
+            for c in cases {
+                sub.push(trace.clone(), *c);
+            }
+        }
+    }
+    subs
+}
+
+/// A loop's log split into body runs (part 0) and redo runs (each later part): a trace is cut
+/// wherever it moves between parts. A trace that starts or ends in a redo gets an empty body
+/// run there, as the loop requires.
+fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>) {
+    let mut body = Log::default();
+    let mut redos = vec![Log::default(); n.saturating_sub(1)];
+    for (t, cases) in &log.traces {
+        let mut segments: Vec<(usize, Vec<Act>)> = Vec::new();
+        for a in t {
+            let p = part[a];
+            match segments.last_mut() {
+                Some((q, seg)) if *q == p => seg.push(*a),
+                _ => {
+                    if p != 0 && segments.last().is_none_or(|(q, _)| *q != 0) {
+                        segments.push((0, Vec::new()));
+                    }
+                    segments.push((p, vec![*a]));
+                }
+            }
+        }
+        if segments.last().is_some_and(|(q, _)| *q != 0) {
+            segments.push((0, Vec::new()));
+        }
+        for (p, seg) in segments {
+            for c in cases {
+                match p {
+                    0 => body.push(seg.clone(), *c),
+                    p => redos[p - 1].push(seg.clone(), *c),
+                }
+            }
+        }
+    }
+    (body, redos)
+}

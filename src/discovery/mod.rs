@@ -1,0 +1,125 @@
+//! Process discovery (pure): a workflow's structure from its history. The Inductive Miner –
+//! infrequent ([`imf`]) finds a process tree over the cases' step sequences; decision mining
+//! ([`rules`]) gives each choice's branches a condition over the case input where one holds
+//! under the Wilson bar; [`graph`] draws the tree as a BPMN-shaped graph with branch
+//! probabilities, which becomes workflow steps through the same conversion as an imported BPMN
+//! model.
+pub mod cuts;
+pub mod graph;
+pub mod imf;
+pub mod rules;
+
+use crate::templates::bpmn_flow::steps_from_graph;
+use crate::templates::model::GraphSpec;
+use crate::workflows::steps::GATEWAY;
+use imf::{Log, Tree};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// IMf's default noise threshold (the setting `DISCOVERY_NOISE` overrides it).
+pub const DEFAULT_NOISE: f64 = 0.2;
+
+/// One case: its steps in order, and its input.
+pub struct Case {
+    pub steps: Vec<String>,
+    pub input: Map<String, Value>,
+}
+
+/// What discovery found.
+pub struct Discovered {
+    /// The process tree in the usual notation.
+    pub tree: String,
+    /// Nodes in the process tree.
+    pub size: usize,
+    pub graph: GraphSpec,
+    /// Workflow steps: tasks name an action per step (see [`action_type`]), approval steps
+    /// the action `approval`, choices the action `gateway`.
+    pub steps: Value,
+    /// Branch conditions decision mining found.
+    pub rules: usize,
+    pub warnings: Vec<String>,
+}
+
+/// The catalog action a discovered task step names: its name, lower-cased, with runs of
+/// other characters as `_` (prefixed `step_` unless it starts with a letter).
+pub fn action_type(step: &str) -> String {
+    let mut out = String::new();
+    for c in step.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let out: String = out.trim_matches('_').chars().take(90).collect();
+    if out.starts_with(|c: char| c.is_ascii_lowercase()) {
+        out
+    } else {
+        format!("step_{out}").trim_end_matches('_').to_string()
+    }
+}
+
+/// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
+pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> Discovered {
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<&str, u16> = HashMap::new();
+    let mut log = Log::default();
+    for (k, c) in cases.iter().enumerate() {
+        let trace = c
+            .steps
+            .iter()
+            .map(|s| {
+                *index.entry(s.as_str()).or_insert_with(|| {
+                    names.push(s.clone());
+                    (names.len() - 1) as u16
+                })
+            })
+            .collect();
+        log.push(trace, k as u32);
+    }
+    let tree = imf::mine(&log, noise);
+    let inputs: Vec<Map<String, Value>> = cases.iter().map(|c| c.input.clone()).collect();
+    let found = std::cell::Cell::new(0usize);
+    let decide = |branches: &[(Tree, Vec<u32>)]| -> Vec<Option<Value>> {
+        let cases: Vec<&[u32]> = branches.iter().map(|(_, c)| c.as_slice()).collect();
+        let rules = rules::mine(&inputs, &cases);
+        found.set(found.get() + rules.iter().flatten().count());
+        rules.into_iter().map(|r| r.map(|r| r.condition)).collect()
+    };
+    let graph = graph::Drawer::new(&names, approval, &decide).draw(&tree);
+    let converted = steps_from_graph(&graph);
+    Discovered {
+        tree: tree.notation(&names),
+        size: tree.size(),
+        steps: name_actions(converted.steps),
+        rules: found.get(),
+        warnings: converted.warnings,
+        graph,
+    }
+}
+
+/// Task steps get their own action (see [`action_type`]).
+fn name_actions(mut steps: Value) -> Value {
+    for s in steps.as_array_mut().into_iter().flatten() {
+        if s["action"] == json!("task") {
+            let name = s["name"].as_str().unwrap_or_default().to_string();
+            s["action"] = json!(action_type(&name));
+        }
+    }
+    steps
+}
+
+/// The catalog actions the steps name (not the routing action).
+pub fn actions(steps: &Value) -> Vec<String> {
+    let mut v: Vec<String> = steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["action"].as_str())
+        .filter(|a| *a != GATEWAY)
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
