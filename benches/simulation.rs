@@ -63,6 +63,7 @@ fn run(steps: &Value, input: &Value) -> usize {
         decisions: &decisions,
         fail_steps: &fail,
         limits: Limits::default(),
+        forecast: None,
     });
     out.branch_explorations.paths.len()
 }

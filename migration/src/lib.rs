@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial;
 mod m20261128_000001_list_indexes;
 mod m20261128_000002_workflow_versions;
+mod m20261128_000003_simulation_forecast;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261128_000001_list_indexes::Migration),
             Box::new(m20261128_000002_workflow_versions::Migration),
+            Box::new(m20261128_000003_simulation_forecast::Migration),
         ]
     }
 }

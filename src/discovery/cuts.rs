@@ -75,14 +75,15 @@ impl Dfg {
     /// `reach[a][b]`: a path of one or more edges leads from a to b.
     fn reach(&self) -> Vec<Vec<bool>> {
         let n = self.n();
-        let mut r: Vec<Vec<bool>> = (0..n).map(|a| (0..n).map(|b| self.has(a, b)).collect()).collect();
+        let mut r: Vec<Vec<bool>> = (0..n)
+            .map(|a| (0..n).map(|b| self.has(a, b)).collect())
+            .collect();
         for k in 0..n {
-            for a in 0..n {
-                if r[a][k] {
-                    for b in 0..n {
-                        if r[k][b] {
-                            r[a][b] = true;
-                        }
+            let via = r[k].clone();
+            for row in r.iter_mut() {
+                if row[k] {
+                    for (x, y) in row.iter_mut().zip(&via) {
+                        *x |= *y;
                     }
                 }
             }
@@ -165,7 +166,10 @@ fn sequence(d: &Dfg) -> Option<Vec<Vec<Act>>> {
         .map(|m| m.into_iter().flat_map(|i| scc[i].clone()).collect())
         .collect();
     let later = |p: &[usize], parts: &[Vec<usize>]| {
-        parts.iter().filter(|q| reaches(p, q) && !reaches(q, p)).count()
+        parts
+            .iter()
+            .filter(|q| reaches(p, q) && !reaches(q, p))
+            .count()
     };
     let all = parts.clone();
     parts.sort_by_key(|p| std::cmp::Reverse(later(p, &all)));
@@ -183,9 +187,8 @@ fn sequence(d: &Dfg) -> Option<Vec<Vec<Act>>> {
 /// with a start and an end activity.
 fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     let g = groups(d.n(), |a, b| !(d.has(a, b) && d.has(b, a)));
-    let complete = |p: &Vec<usize>| {
-        p.iter().any(|a| d.start[*a] > 0) && p.iter().any(|a| d.end[*a] > 0)
-    };
+    let complete =
+        |p: &Vec<usize>| p.iter().any(|a| d.start[*a] > 0) && p.iter().any(|a| d.end[*a] > 0);
     let (mut good, bad): (Vec<Vec<usize>>, Vec<Vec<usize>>) = g.into_iter().partition(complete);
     if good.len() < 2 {
         return None;
@@ -219,8 +222,12 @@ fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
         let leaves_to_body = comp
             .iter()
             .any(|c| (0..n).any(|e| d.has(*c, e) && !comp.contains(&e) && !is_start(e)));
-        let from_end = comp.iter().any(|c| (0..n).any(|e| is_end(e) && d.has(e, *c)));
-        let to_start = comp.iter().any(|c| (0..n).any(|s| is_start(s) && d.has(*c, s)));
+        let from_end = comp
+            .iter()
+            .any(|c| (0..n).any(|e| is_end(e) && d.has(e, *c)));
+        let to_start = comp
+            .iter()
+            .any(|c| (0..n).any(|s| is_start(s) && d.has(*c, s)));
         if entered_from_body || leaves_to_body || !from_end || !to_start {
             body.extend(comp);
         } else {

@@ -28,7 +28,11 @@ pub struct Drawer<'a> {
 }
 
 impl<'a> Drawer<'a> {
-    pub fn new(labels: &'a [String], approval: &'a dyn Fn(&str) -> bool, rules: &'a Rules<'a>) -> Self {
+    pub fn new(
+        labels: &'a [String],
+        approval: &'a dyn Fn(&str) -> bool,
+        rules: &'a Rules<'a>,
+    ) -> Self {
         Drawer {
             labels,
             approval,

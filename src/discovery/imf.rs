@@ -155,7 +155,9 @@ fn single_activity(log: &Log, a: Act, noise: f64) -> Tree {
 fn flower(acts: &[Act]) -> Tree {
     Tree::Loop {
         body: Box::new(Tree::Xor(
-            acts.iter().map(|a| (Tree::Activity(*a), Vec::new())).collect(),
+            acts.iter()
+                .map(|a| (Tree::Activity(*a), Vec::new()))
+                .collect(),
         )),
         redo: vec![(Tree::Tau, Vec::new())],
         body_runs: 0,
@@ -180,10 +182,7 @@ fn fall_through(log: &Log, acts: &[Act], noise: f64, depth: usize) -> Tree {
             rest.push(trace.clone(), *c);
         }
     }
-    Tree::And(vec![
-        Tree::Activity(a),
-        recurse(&rest, noise, depth + 1),
-    ])
+    Tree::And(vec![Tree::Activity(a), recurse(&rest, noise, depth + 1)])
 }
 
 fn split(log: &Log, cut: Cut, noise: f64, depth: usize) -> Tree {

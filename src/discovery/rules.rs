@@ -67,7 +67,9 @@ fn candidates(
         };
         let hit = *b == k;
         match v {
-            Value::Number(n) => numbers.extend(n.as_f64().filter(|x| x.is_finite()).map(|x| (x, hit))),
+            Value::Number(n) => {
+                numbers.extend(n.as_f64().filter(|x| x.is_finite()).map(|x| (x, hit)))
+            }
             Value::String(_) | Value::Bool(_) => {
                 let e = values.entry(v.to_string()).or_insert((v.clone(), 0, 0));
                 e.1 += 1;
@@ -119,7 +121,10 @@ mod tests {
     use super::*;
 
     fn input(score: i64) -> Map<String, Value> {
-        json!({"score": score}).as_object().cloned().unwrap_or_default()
+        json!({"score": score})
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub struct Model {
     pub approval_chain: Json,
     pub predicted_duration_ms: i64,
     pub predicted_duration_p95_ms: Option<i64>,
+    pub forecast: Option<Json>,
     pub validation_errors: Json,
     pub warnings: Json,
     pub created_by: Option<Uuid>,

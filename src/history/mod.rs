@@ -127,7 +127,11 @@ pub fn discover_file(
     if cases.is_empty() {
         return Err("the log holds no cases".into());
     }
-    let approval = |name: &str| m.approvals.iter().any(|a| a.step.as_deref().unwrap_or(&a.activity) == name);
+    let approval = |name: &str| {
+        m.approvals
+            .iter()
+            .any(|a| a.step.as_deref().unwrap_or(&a.activity) == name)
+    };
     let d = discovery::discover(&cases, &approval, noise);
     Ok((d, started.elapsed().as_secs_f64()))
 }

@@ -8,6 +8,7 @@
 //!   `max_iterations` times (the smallest declared in the loop); after that, the next step in
 //!   order follows;
 //! - a REJECTED approval or a failed step ends the run.
+use super::forecast::{self, Forecast};
 use crate::catalog::schema::violations;
 use crate::conditions::symbolic::{FieldConstraint, Region, Space};
 use crate::conditions::{Comparison, Cond};
@@ -36,6 +37,8 @@ pub struct StepHistory {
     pub p50_ms: i64,
     pub p95_ms: i64,
     pub samples: usize,
+    /// The durations themselves, sorted (a forecast draws from them).
+    pub sorted_ms: Vec<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +78,9 @@ pub struct Request<'a> {
     pub decisions: &'a HashMap<String, ApprovalDecision>,
     pub fail_steps: &'a HashSet<String>,
     pub limits: Limits,
+    /// Runs and seed of the Monte Carlo forecast. Without them, a forecast is made (with the
+    /// defaults) only when some branch carries a probability.
+    pub forecast: Option<(u32, u64)>,
 }
 
 str_enum!(
@@ -265,6 +271,7 @@ pub struct Outcome {
     pub predicted_duration_p95_ms: Option<i64>,
     pub validation_errors: Vec<Issue>,
     pub warnings: Vec<Issue>,
+    pub forecast: Option<Forecast>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -274,7 +281,26 @@ struct Estimate {
     source: DurationSource,
 }
 
+/// A step's duration when it has no recorded durations of its own (for forecasts).
+pub fn fallback_ms(
+    step: &str,
+    action: &str,
+    catalog: &HashMap<String, CatalogEntry>,
+    history: &HashMap<String, StepHistory>,
+) -> i64 {
+    estimate_from(step, action, catalog, history).p50
+}
+
 fn estimate(step_name: &str, action: &str, req: &Request<'_>) -> Estimate {
+    estimate_from(step_name, action, req.catalog, req.history)
+}
+
+fn estimate_from(
+    step_name: &str,
+    action: &str,
+    catalog: &HashMap<String, CatalogEntry>,
+    history: &HashMap<String, StepHistory>,
+) -> Estimate {
     if action == GATEWAY {
         return Estimate {
             p50: 0,
@@ -282,14 +308,14 @@ fn estimate(step_name: &str, action: &str, req: &Request<'_>) -> Estimate {
             source: DurationSource::Routing,
         };
     }
-    if let Some(h) = req.history.get(step_name).filter(|h| h.samples > 0) {
+    if let Some(h) = history.get(step_name).filter(|h| h.samples > 0) {
         return Estimate {
             p50: h.p50_ms,
             p95: Some(h.p95_ms),
             source: DurationSource::History,
         };
     }
-    match req.catalog.get(action) {
+    match catalog.get(action) {
         Some(c) if c.execution_count > 0 => Estimate {
             p50: c.avg_execution_time_ms.round() as i64,
             p95: None,
@@ -311,7 +337,7 @@ fn estimate(step_name: &str, action: &str, req: &Request<'_>) -> Estimate {
 /// How long the steps that ran take, given each one's duration: the lanes of a parallel group
 /// run at the same time, so a group takes as long as its slowest lane; everything else adds
 /// up.
-fn elapsed(c: &Compiled, ran: &[(usize, i64)]) -> i64 {
+pub(super) fn elapsed(c: &Compiled, ran: &[(usize, i64)]) -> i64 {
     let mut total = 0i64;
     let mut lanes: HashMap<(&str, u32), i64> = HashMap::new();
     for (i, d) in ran {
@@ -329,7 +355,12 @@ fn elapsed(c: &Compiled, ran: &[(usize, i64)]) -> i64 {
 }
 
 /// The next step after step `i` ran, given which branch (if any) matched.
-fn route(c: &Compiled, i: usize, branch: Option<usize>, runs: &dyn Fn(usize) -> usize) -> usize {
+pub(super) fn route(
+    c: &Compiled,
+    i: usize,
+    branch: Option<usize>,
+    runs: &dyn Fn(usize) -> usize,
+) -> usize {
     let target = match branch {
         Some(j) => c.branches[i][j].1,
         None => c.default_next[i].unwrap_or(i + 1),
@@ -579,12 +610,15 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
                 predicted_duration_p95_ms: None,
                 validation_errors: errors,
                 warnings,
+                forecast: None,
             };
         }
     };
     let c = &compiled;
     for (i, s) in c.steps.iter().enumerate() {
-        if s.action != GATEWAY && !req.catalog.contains_key(&s.action) {
+        // A step with a history of runs needs no catalog entry to be simulated.
+        let has_history = req.history.get(&s.name).is_some_and(|h| h.samples > 0);
+        if s.action != GATEWAY && !has_history && !req.catalog.contains_key(&s.action) {
             errors.push(issue(
                 "ACTION_NOT_IN_CATALOG",
                 format!(
@@ -769,16 +803,42 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
 
     let branch_explorations = exploration(c, req);
     warnings.extend(exploration_warnings(&branch_explorations));
+    let forecast = forecast(c, req);
+    // When the input left choices to chance, the forecast's distribution is the prediction.
+    let (p50, p95) = match &forecast {
+        Some(f) if f.drawn_choices > 0 => (f.p50_ms, Some(f.p95_ms)),
+        _ => (total, any_history.then_some(total95)),
+    };
     Outcome {
         status,
         execution_path,
         approval_chain,
         branch_explorations,
-        predicted_duration_ms: total,
-        predicted_duration_p95_ms: any_history.then_some(total95),
+        predicted_duration_ms: p50,
+        predicted_duration_p95_ms: p95,
         validation_errors: errors,
         warnings,
+        forecast,
     }
+}
+
+/// The Monte Carlo forecast, when asked for or when some branch carries a probability.
+fn forecast(c: &Compiled, req: &Request<'_>) -> Option<Forecast> {
+    let probabilistic = c
+        .steps
+        .iter()
+        .flat_map(|s| s.branches.iter().flatten())
+        .any(|b| b.probability.is_some());
+    let (runs, seed) = req
+        .forecast
+        .or(probabilistic.then_some((forecast::DEFAULT_RUNS, 1)))?;
+    let fallback = |i: usize| estimate(&c.steps[i].name, &c.steps[i].action, req).p50;
+    let model = forecast::Model {
+        compiled: c,
+        history: req.history,
+        fallback: &fallback,
+    };
+    Some(model.forecast(req.input, runs, seed))
 }
 
 /// What the branch exploration found, as warnings: the first place a user looks.
@@ -1078,6 +1138,7 @@ mod tests {
             decisions: &decisions,
             fail_steps: &fail,
             limits: Limits::default(),
+            forecast: None,
         })
     }
 
@@ -1258,6 +1319,7 @@ mod tests {
                 p50_ms: 1000,
                 p95_ms: 5000,
                 samples: 20,
+                sorted_ms: vec![1000; 20],
             },
         )]);
         let decisions =
@@ -1277,6 +1339,7 @@ mod tests {
             decisions: &decisions,
             fail_steps: &fail,
             limits: Limits::default(),
+            forecast: None,
         });
         assert_eq!(o.status, SimulationStatus::Rejected);
         assert_eq!(o.execution_path.len(), 3, "stops at the rejection");

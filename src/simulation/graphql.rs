@@ -1,5 +1,6 @@
 //! Simulation's part of the schema.
 use super::engine::{ApprovalRequirement, Exploration, Issue, PathStep, SimulationStatus};
+use super::forecast::{self, Forecast, Replay};
 use super::service::{self, SimulateArgs};
 use crate::auth::CtxAuth;
 use crate::entity::simulation;
@@ -71,6 +72,12 @@ impl Simulation {
     async fn validation_errors(&self) -> Result<Vec<Issue>> {
         decode(&self.0.validation_errors)
     }
+    /// The Monte Carlo forecast: made when asked for (`forecast` in the input) or when the
+    /// workflow's choices carry observed probabilities (a workflow discovered from a log).
+    /// When it drew any choice, `predictedDurationMs` and `predictedDurationP95Ms` are its.
+    async fn forecast(&self) -> Result<Option<Forecast>> {
+        self.0.forecast.as_ref().map(decode).transpose()
+    }
     async fn warnings(&self) -> Result<Vec<Issue>> {
         decode(&self.0.warnings)
     }
@@ -106,6 +113,36 @@ impl SimulationQuery {
         .await?)
     }
 
+    /// Replays the workflow's completed executions through its current definition, by
+    /// Monte Carlo (`runsPerCase` runs of each case's input, seeded): the predicted against
+    /// the actual case durations. This is how far to trust `simulateWorkflow`'s predictions.
+    /// The model draws step durations from the same history it is compared with.
+    async fn workflow_replay(
+        &self,
+        ctx: &Context<'_>,
+        workflow_id: ID,
+        #[graphql(default = 32)] runs_per_case: i32,
+        #[graphql(default = 1)] seed: i64,
+        #[graphql(default = 20000)] max_cases: i32,
+    ) -> Result<Replay> {
+        let auth = ctx.auth()?;
+        let wid = parse_id(&workflow_id, "workflow")?;
+        let (runs, seed) = ForecastInput {
+            runs: Some(runs_per_case),
+            seed: Some(seed),
+        }
+        .checked()?;
+        if !(1..=service::REPLAY_MAX_CASES as i64).contains(&(max_cases as i64)) {
+            return Err(AppError::bad(format!(
+                "maxCases must be between 1 and {}, not {max_cases}",
+                service::REPLAY_MAX_CASES
+            ))
+            .into());
+        }
+        let state = ctx.state()?;
+        Ok(service::replay(state, auth, wid, runs, seed, max_cases as u64).await?)
+    }
+
     async fn simulation(&self, ctx: &Context<'_>, id: ID) -> Result<Simulation> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "simulation")?;
@@ -133,6 +170,33 @@ pub struct SimulateWorkflowInput {
     /// A version of the workflow's definition (see `Workflow.versions`); the current one
     /// when left out.
     pub version: Option<i32>,
+    /// Ask for a Monte Carlo forecast (runs and seed).
+    pub forecast: Option<ForecastInput>,
+}
+
+#[derive(InputObject)]
+pub struct ForecastInput {
+    /// How many runs (1 to 100,000; default 1,000).
+    pub runs: Option<i32>,
+    /// The random seed (0 or more; default 1): the same seed gives the same forecast.
+    pub seed: Option<i64>,
+}
+
+impl ForecastInput {
+    /// Checked runs and seed.
+    pub fn checked(&self) -> Result<(u32, u64), AppError> {
+        let runs = self.runs.unwrap_or(forecast::DEFAULT_RUNS as i32);
+        if !(1..=forecast::MAX_RUNS as i32).contains(&runs) {
+            return Err(AppError::bad(format!(
+                "forecast.runs must be between 1 and {}, not {runs}",
+                forecast::MAX_RUNS
+            )));
+        }
+        let seed = self.seed.unwrap_or(1);
+        let seed = u64::try_from(seed)
+            .map_err(|_| AppError::bad(format!("forecast.seed must be 0 or more, not {seed}")))?;
+        Ok((runs as u32, seed))
+    }
 }
 
 #[derive(SimpleObject)]
@@ -165,6 +229,11 @@ impl SimulationMutation {
             SimulateArgs {
                 workflow_id,
                 version: input.version,
+                forecast: input
+                    .forecast
+                    .as_ref()
+                    .map(ForecastInput::checked)
+                    .transpose()?,
                 input_data: input.input_data.0,
                 decisions,
                 fail_steps,

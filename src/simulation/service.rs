@@ -1,6 +1,7 @@
 //! Loads what a simulation reads (read only), runs the pure engine off the async reactor, and
 //! stores the one Simulation row.
 use super::engine::{self, CatalogEntry, Limits, Outcome, SlaTarget, StepHistory};
+use super::forecast::{Model, Replay};
 use crate::AppState;
 use crate::auth::AuthContext;
 use crate::entity::{action, execution, simulation, sla, step_execution};
@@ -8,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, LatencyClass};
 use crate::workflows::service as workflows;
 use crate::workflows::steps::action_types;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select, Set,
@@ -25,6 +26,8 @@ pub struct SimulateArgs {
     pub input_data: Value,
     pub decisions: HashMap<String, ApprovalDecision>,
     pub fail_steps: HashSet<String>,
+    /// Runs and seed of a Monte Carlo forecast.
+    pub forecast: Option<(u32, u64)>,
 }
 
 /// How many recent step durations feed the history percentiles.
@@ -76,10 +79,93 @@ pub async fn step_history(
                 p50_ms: percentile(&v, 0.5),
                 p95_ms: percentile(&v, 0.95),
                 samples: v.len(),
+                sorted_ms: v,
             };
             (name, h)
         })
         .collect())
+}
+
+/// The catalog entries of the actions the steps name.
+async fn load_catalog(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    steps: &Value,
+) -> AppResult<HashMap<String, CatalogEntry>> {
+    let types = action_types(steps);
+    let actions = action::Entity::find()
+        .filter(action::Column::CompanyId.eq(auth.company_id))
+        .filter(action::Column::ActionType.is_in(types))
+        .all(db)
+        .await?;
+    Ok(actions
+        .into_iter()
+        .map(|a| {
+            let entry = CatalogEntry {
+                latency_class: LatencyClass::parse(&a.latency_class)
+                    .unwrap_or(LatencyClass::Medium),
+                avg_execution_time_ms: a.avg_execution_time_ms,
+                execution_count: a.execution_count,
+                is_idempotent: a.is_idempotent,
+                side_effects: serde_json::from_value(a.side_effects).unwrap_or_default(),
+                input_schema: a.input_schema,
+            };
+            (a.action_type, entry)
+        })
+        .collect())
+}
+
+/// How many runs per case a replay makes unless asked otherwise, and how many cases at most.
+pub const REPLAY_RUNS: u32 = 32;
+pub const REPLAY_MAX_CASES: u64 = 100_000;
+
+/// Replays the workflow's completed executions (the most recent `limit`) through its current
+/// definition: predicted against actual durations.
+pub async fn replay(
+    state: &AppState,
+    auth: &AuthContext,
+    workflow_id: Uuid,
+    runs: u32,
+    seed: u64,
+    limit: u64,
+) -> AppResult<Replay> {
+    let db = &state.db;
+    let wf = workflows::get(db, auth, workflow_id).await?;
+    let compiled = crate::workflows::steps::compile(&wf.steps)
+        .map_err(|e| AppError::bad(format!("the workflow's steps are invalid: {e}")))?;
+    let catalog = load_catalog(db, auth, &wf.steps).await?;
+    let history = step_history(db, auth.company_id, wf.id).await?;
+    let rows: Vec<(Value, DateTime<Utc>, Option<DateTime<Utc>>)> = execution::Entity::find()
+        .select_only()
+        .column(execution::Column::InputData)
+        .column(execution::Column::StartedAt)
+        .column(execution::Column::CompletedAt)
+        .filter(execution::Column::CompanyId.eq(auth.company_id))
+        .filter(execution::Column::WorkflowId.eq(wf.id))
+        .filter(execution::Column::CompletedAt.is_not_null())
+        .order_by_desc(execution::Column::StartedAt)
+        .limit(limit.min(REPLAY_MAX_CASES))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let cases: Vec<(Value, i64)> = rows
+        .into_iter()
+        .filter_map(|(input, start, end)| Some((input, (end? - start).num_milliseconds())))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let fallback = |i: usize| {
+            let s = &compiled.steps[i];
+            engine::fallback_ms(&s.name, &s.action, &catalog, &history)
+        };
+        let model = Model {
+            compiled: &compiled,
+            history: &history,
+            fallback: &fallback,
+        };
+        model.replay(&cases, runs, seed)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("replay task: {e}")))
 }
 
 pub fn scoped(auth: &AuthContext) -> Select<simulation::Entity> {
@@ -127,27 +213,7 @@ pub async fn simulate(
             )));
         }
     }
-    let types = action_types(&wf.steps);
-    let actions = action::Entity::find()
-        .filter(action::Column::CompanyId.eq(auth.company_id))
-        .filter(action::Column::ActionType.is_in(types))
-        .all(db)
-        .await?;
-    let catalog: HashMap<String, CatalogEntry> = actions
-        .into_iter()
-        .map(|a| {
-            let entry = CatalogEntry {
-                latency_class: LatencyClass::parse(&a.latency_class)
-                    .unwrap_or(LatencyClass::Medium),
-                avg_execution_time_ms: a.avg_execution_time_ms,
-                execution_count: a.execution_count,
-                is_idempotent: a.is_idempotent,
-                side_effects: serde_json::from_value(a.side_effects).unwrap_or_default(),
-                input_schema: a.input_schema,
-            };
-            (a.action_type, entry)
-        })
-        .collect();
+    let catalog = load_catalog(db, auth, &wf.steps).await?;
     let history = step_history(db, auth.company_id, wf.id).await?;
     let slas: Vec<SlaTarget> = sla::Entity::find()
         .filter(sla::Column::CompanyId.eq(auth.company_id))
@@ -168,6 +234,7 @@ pub async fn simulate(
     let SimulateArgs {
         decisions,
         fail_steps,
+        forecast,
         ..
     } = args;
     let outcome: Outcome = tokio::task::spawn_blocking(move || {
@@ -181,6 +248,7 @@ pub async fn simulate(
             decisions: &decisions,
             fail_steps: &fail_steps,
             limits: Limits::default(),
+            forecast,
         })
     })
     .await
@@ -201,6 +269,7 @@ pub async fn simulate(
         predicted_duration_p95_ms: Set(outcome.predicted_duration_p95_ms),
         validation_errors: Set(to_json(&outcome.validation_errors)?),
         warnings: Set(to_json(&outcome.warnings)?),
+        forecast: Set(outcome.forecast.as_ref().map(to_json).transpose()?),
         created_by: Set(auth.user_id),
         created_at: Set(now),
         updated_at: Set(now),

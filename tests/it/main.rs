@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod clock;
 mod conditions;
+mod discovery;
 mod live;
 mod n_plus_one;
 mod playground;

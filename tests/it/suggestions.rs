@@ -574,6 +574,18 @@ async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighe
         (0, 10_000),
         "re-importing changes nothing"
     );
+    // The discovered workflow predicts the history it came from within 20 % at the median.
+    let r = app
+        .data(
+            &t,
+            "query($w: ID!) { workflowReplay(workflowId: $w, runsPerCase: 8) { cases p50Ratio } }",
+            json!({"w": wid.to_string()}),
+        )
+        .await["workflowReplay"]
+        .clone();
+    assert_eq!(r["cases"], 10_000);
+    let ratio = r["p50Ratio"].as_f64().unwrap();
+    assert!((0.8..=1.2).contains(&ratio), "{r}");
     // The log is from 2015.
     let g = app
         .data(

@@ -717,6 +717,7 @@ fn arb_template() -> impl Strategy<Value = TemplateBody> {
                         from: prev,
                         to: id,
                         condition: (i % 3 == 1).then(|| json!({"k": {"$in": ["a", "b"]}})),
+                        probability: None,
                     });
                 }
                 TemplateBody {
