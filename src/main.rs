@@ -75,8 +75,12 @@ enum Command {
 enum SuggestionCommand {
     /// Look back DAYS days and store new suggestions; prints them, highest confidence first.
     Generate {
-        #[arg(long, default_value_t = 30)]
-        days: i64,
+        /// How many days back to mine, or `all` for the whole history.
+        #[arg(long, default_value = "30", conflicts_with = "since")]
+        days: String,
+        /// Mine the executions started on or after this date (YYYY-MM-DD, UTC) instead.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
         #[arg(long, default_value_t = 10)]
         min_occurrences: usize,
         #[command(flatten)]
@@ -364,6 +368,7 @@ fn print_import(done: &workflow_intel::history::FileImport) {
 async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Result<()> {
     let SuggestionCommand::Generate {
         days,
+        since,
         min_occurrences,
         company,
         workflow,
@@ -375,7 +380,7 @@ async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Res
     let g = workflow_intel::suggestions::service::generate(
         &app.state,
         &auth,
-        days,
+        window(&days, since)?,
         min_occurrences,
         workflow,
     )
@@ -385,7 +390,39 @@ async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Res
     Ok(())
 }
 
+/// `--days N`, `--days all` or `--since DATE` as a window.
+fn window(
+    days: &str,
+    since: Option<chrono::NaiveDate>,
+) -> anyhow::Result<workflow_intel::suggestions::service::Window> {
+    use workflow_intel::suggestions::service::Window;
+    if let Some(d) = since {
+        return Ok(Window::Since(d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    }
+    if days.eq_ignore_ascii_case("all") {
+        return Ok(Window::All);
+    }
+    days.trim().parse::<i64>().map(Window::Days).map_err(|_| {
+        anyhow::anyhow!("--days takes a whole number of days or \"all\", not {days:?}")
+    })
+}
+
 fn print_generated(g: &workflow_intel::suggestions::service::Generated) {
+    let s = &g.span;
+    if let (Some(first), Some(last)) = (s.first_started_at, s.last_started_at) {
+        println!(
+            "history: {} finished executions started between {} and {}; {} of them before the window were not mined{}",
+            s.executions,
+            first.format("%Y-%m-%d"),
+            last.format("%Y-%m-%d"),
+            s.outside_window,
+            if s.outside_window > 0 {
+                " (widen it with --days N, --since DATE or --days all)"
+            } else {
+                ""
+            }
+        );
+    }
     for s in &g.created {
         println!(
             "{:.3}  {:<17} {}",

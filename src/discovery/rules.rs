@@ -129,16 +129,20 @@ mod tests {
 
     #[test]
     fn finds_a_threshold_and_refuses_a_weak_rule() {
-        let inputs: Vec<Map<String, Value>> = (0..200).map(input).collect();
-        let low: Vec<u32> = (0..50).collect();
-        let high: Vec<u32> = (50..200).collect();
+        let inputs: Vec<Map<String, Value>> = (0..400).map(input).collect();
+        let low: Vec<u32> = (0..100).collect();
+        let high: Vec<u32> = (100..400).collect();
         let rules = mine(&inputs, &[&low, &high]);
         let r = rules[0].as_ref().expect("a rule for the low branch");
-        assert_eq!(r.condition, json!({"score": {"$lt": 50.0}}));
-        assert_eq!((r.matched, r.hits), (50, 50));
+        assert_eq!(r.condition, json!({"score": {"$lt": 100.0}}));
+        assert_eq!((r.matched, r.hits), (100, 100));
+        // 50 of 50 is not enough: its Wilson lower bound is 0.93.
+        let few: Vec<u32> = (0..50).collect();
+        let rest: Vec<u32> = (50..400).collect();
+        assert!(mine(&inputs, &[&few, &rest])[0].is_none());
         // Alternating branches: no rule is good enough.
-        let even: Vec<u32> = (0..200).filter(|c| c % 2 == 0).collect();
-        let odd: Vec<u32> = (0..200).filter(|c| c % 2 == 1).collect();
+        let even: Vec<u32> = (0..400).filter(|c| c % 2 == 0).collect();
+        let odd: Vec<u32> = (0..400).filter(|c| c % 2 == 1).collect();
         assert_eq!(mine(&inputs, &[&even, &odd]), vec![None, None]);
     }
 }

@@ -1,5 +1,5 @@
 //! Suggestions' part of the schema.
-use super::service::{self};
+use super::service::{self, Window};
 use super::{SuggestionSource, SuggestionStatus, SuggestionType};
 use crate::auth::CtxAuth;
 use crate::entity::suggestion;
@@ -158,9 +158,13 @@ impl SuggestionQuery {
 
 #[derive(InputObject)]
 pub struct GenerateSuggestionsInput {
-    /// How far back to look.
-    #[graphql(default = 30)]
-    pub days: i32,
+    /// How far back to look, in days (30 unless `since` or `allHistory` is given).
+    pub days: Option<i32>,
+    /// Mine the executions that started at or after this moment instead.
+    pub since: Option<DateTime<Utc>>,
+    /// Mine the whole history (for old logs) instead.
+    #[graphql(default)]
+    pub all_history: bool,
     /// The least support a pattern needs.
     #[graphql(default = 10)]
     pub min_occurrences: i32,
@@ -191,6 +195,30 @@ pub struct GenerateSuggestionsPayload {
     /// rule that history does not support well enough to suggest, strongest first (at most
     /// 50). It says why nothing was suggested on that attribute.
     pub near_misses: Vec<RuleNearMiss>,
+    /// The history against the window: how much of it the window left out.
+    pub history: HistorySpan,
+}
+
+/// The finished executions a generation looked at, inside and outside its window.
+#[derive(SimpleObject)]
+pub struct HistorySpan {
+    /// Finished executions in all (of the workflow, when one was named).
+    pub executions: i64,
+    /// Of those, how many started before the window (and were not mined).
+    pub outside_window: i64,
+    pub first_started_at: Option<DateTime<Utc>>,
+    pub last_started_at: Option<DateTime<Utc>>,
+}
+
+impl From<service::Span> for HistorySpan {
+    fn from(s: service::Span) -> Self {
+        HistorySpan {
+            executions: s.executions as i64,
+            outside_window: s.outside_window as i64,
+            first_started_at: s.first_started_at,
+            last_started_at: s.last_started_at,
+        }
+    }
 }
 
 /// A decision rule that fell short: its support and Wilson bound against the bar.
@@ -238,12 +266,24 @@ pub struct SuggestionPayload {
     pub suggestion: Suggestion,
 }
 
+/// The one window the input asks for.
+fn window(input: &GenerateSuggestionsInput) -> Result<Window, AppError> {
+    match (input.days, input.since, input.all_history) {
+        (d, None, false) => Ok(Window::Days(d.unwrap_or(30) as i64)),
+        (None, Some(t), false) => Ok(Window::Since(t)),
+        (None, None, true) => Ok(Window::All),
+        _ => Err(AppError::bad(
+            "give at most one of days, since and allHistory",
+        )),
+    }
+}
+
 #[derive(Default)]
 pub struct SuggestionMutation;
 
 #[Object]
 impl SuggestionMutation {
-    /// Mines the last `days` of history for AUTO_APPROVAL, AUTO_REJECTION, PARALLEL_APPROVAL,
+    /// Mines the last `days` of history (or everything `since` a moment, or `allHistory`) for AUTO_APPROVAL, AUTO_REJECTION, PARALLEL_APPROVAL,
     /// PERFORMANCE and ERROR_HANDLING suggestions.
     async fn generate_suggestions(
         &self,
@@ -259,7 +299,7 @@ impl SuggestionMutation {
         let g = service::generate(
             ctx.state()?,
             auth,
-            input.days as i64,
+            window(&input)?,
             input.min_occurrences.max(0) as usize,
             wid,
         )
@@ -268,6 +308,7 @@ impl SuggestionMutation {
             created: g.created.into_iter().map(Suggestion).collect(),
             updated: g.updated as i32,
             near_misses: g.near_misses.into_iter().map(Into::into).collect(),
+            history: g.span.into(),
             llm: g.llm.unwrap_or(super::llm::LlmReport {
                 status: "off".into(),
                 message: "set LLM_BASE_URL and LLM_MODEL to enable it".into(),

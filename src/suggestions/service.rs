@@ -11,7 +11,8 @@ use crate::workflows::steps::parse_steps;
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Select, Set,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -32,24 +33,91 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found(format!("suggestion {id}")))
 }
 
-/// `days` days before `now`; BAD_USER_INPUT when that is not a representable date.
-fn window_start(now: chrono::DateTime<Utc>, days: i64) -> AppResult<chrono::DateTime<Utc>> {
-    Duration::try_days(days)
-        .and_then(|d| now.checked_sub_signed(d))
-        .ok_or_else(|| {
-            AppError::bad(format!(
-                "days: {days} days before now is outside the representable range of dates"
-            ))
-        })
+/// Which history to mine: the last days, everything since a moment, or all of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Window {
+    Days(i64),
+    Since(chrono::DateTime<Utc>),
+    All,
 }
 
-/// The company's history of the last `days` days (optionally one workflow).
+impl Window {
+    /// Where the window starts (None: the beginning); BAD_USER_INPUT for a window that is
+    /// empty by construction or starts outside the representable range of dates.
+    pub fn start(self, now: chrono::DateTime<Utc>) -> AppResult<Option<chrono::DateTime<Utc>>> {
+        match self {
+            Window::All => Ok(None),
+            Window::Since(t) if t > now => Err(AppError::bad(format!(
+                "since: {t} is in the future, so the window holds nothing"
+            ))),
+            Window::Since(t) => Ok(Some(t)),
+            Window::Days(d) if d <= 0 => Err(AppError::bad("days must be greater than 0")),
+            Window::Days(days) => Duration::try_days(days)
+                .and_then(|d| now.checked_sub_signed(d))
+                .map(Some)
+                .ok_or_else(|| {
+                    AppError::bad(format!(
+                        "days: {days} days before now is outside the representable range of \
+                         dates; use all history instead"
+                    ))
+                }),
+        }
+    }
+}
+
+/// The whole history of the workflows a generation looked at, inside and outside its window.
+#[derive(Clone, Debug, Default)]
+pub struct Span {
+    /// Finished executions, and those that started before the window.
+    pub executions: u64,
+    pub outside_window: u64,
+    pub first_started_at: Option<chrono::DateTime<Utc>>,
+    pub last_started_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// How the company's finished executions (optionally of one workflow) sit against a window.
+pub async fn span(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Option<Uuid>,
+    since: Option<chrono::DateTime<Utc>>,
+) -> AppResult<Span> {
+    let mut q = execution::Entity::find()
+        .select_only()
+        .column_as(execution::Column::Id.count(), "n")
+        .column_as(execution::Column::StartedAt.min(), "first")
+        .column_as(execution::Column::StartedAt.max(), "last")
+        .filter(execution::Column::CompanyId.eq(company_id))
+        .filter(execution::Column::Status.ne(ExecutionStatus::Running.as_str()));
+    if let Some(w) = workflow_id {
+        q = q.filter(execution::Column::WorkflowId.eq(w));
+    }
+    let before = match since {
+        Some(t) => q.clone().filter(execution::Column::StartedAt.lt(t)),
+        None => q.clone().filter(execution::Column::Id.is_null()),
+    };
+    type Row = (
+        i64,
+        Option<chrono::DateTime<Utc>>,
+        Option<chrono::DateTime<Utc>>,
+    );
+    let all: Option<Row> = q.into_tuple().one(db).await?;
+    let outside: Option<Row> = before.into_tuple().one(db).await?;
+    let (n, first, last) = all.unwrap_or((0, None, None));
+    Ok(Span {
+        executions: n as u64,
+        outside_window: outside.map_or(0, |r| r.0 as u64),
+        first_started_at: first,
+        last_started_at: last,
+    })
+}
+
+/// The company's history since `since` (all of it for None; optionally one workflow).
 pub async fn load_history(
     db: &impl ConnectionTrait,
     company_id: Uuid,
-    days: i64,
+    since: Option<chrono::DateTime<Utc>>,
     workflow_id: Option<Uuid>,
-    now: chrono::DateTime<Utc>,
 ) -> AppResult<Vec<WorkflowHistory>> {
     let mut wq = workflow::Entity::find().filter(workflow::Column::CompanyId.eq(company_id));
     if let Some(w) = workflow_id {
@@ -62,13 +130,12 @@ pub async fn load_history(
             workflow_id.unwrap_or_default()
         )));
     }
-    let since = window_start(now, days)?;
     let mut out = Vec::new();
     for w in wfs {
         let execs = execution::Entity::find()
             .filter(execution::Column::CompanyId.eq(company_id))
             .filter(execution::Column::WorkflowId.eq(w.id))
-            .filter(execution::Column::StartedAt.gte(since))
+            .apply_if(since, |q, t| q.filter(execution::Column::StartedAt.gte(t)))
             .filter(execution::Column::Status.ne(ExecutionStatus::Running.as_str()))
             .all(db)
             .await?;
@@ -129,6 +196,8 @@ pub struct Generated {
     pub llm: Option<super::llm::LlmReport>,
     /// The strongest decision rules that fell short of the bar.
     pub near_misses: Vec<miners::NearMiss>,
+    /// The history against the window.
+    pub span: Span,
 }
 
 /// Mines the history and stores what it finds. A pattern already suggested (same
@@ -136,18 +205,17 @@ pub struct Generated {
 pub async fn generate(
     state: &AppState,
     auth: &AuthContext,
-    days: i64,
+    window: Window,
     min: usize,
     workflow_id: Option<Uuid>,
 ) -> AppResult<Generated> {
-    if days <= 0 {
-        return Err(AppError::bad("days must be greater than 0"));
-    }
+    let since = window.start(state.clock.now())?;
     if min == 0 {
         return Err(AppError::bad("minOccurrences must be at least 1"));
     }
     let db = &state.db;
-    let history = load_history(db, auth.company_id, days, workflow_id, state.clock.now()).await?;
+    let history = load_history(db, auth.company_id, since, workflow_id).await?;
+    let span = span(db, auth.company_id, workflow_id, since).await?;
     let idempotent: HashMap<String, bool> = action::Entity::find()
         .filter(action::Column::CompanyId.eq(auth.company_id))
         .all(db)
@@ -164,6 +232,7 @@ pub async fn generate(
     .map_err(|e| AppError::Internal(format!("mining: {e}")))?;
     let mut g = store(state, auth, mined, SuggestionSource::Historical).await?;
     g.near_misses = near_misses;
+    g.span = span;
     if let Some(cfg) = &state.config.llm {
         let (found, report) = super::llm::review(cfg, &history).await;
         if report.status != "ok" {
@@ -252,6 +321,7 @@ pub async fn store(
         updated,
         llm: None,
         near_misses: Vec::new(),
+        span: Span::default(),
     })
 }
 

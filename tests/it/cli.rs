@@ -170,6 +170,44 @@ async fn a_log_cut_after_a_trace_is_refused_and_leaves_no_company_behind() {
         [1, 0, 1, 6],
         "no importer@ user is invented"
     );
+    // The import says what it discovered and which mapped attributes it found.
+    assert!(
+        out.contains("discovered 9 steps (12 process-tree nodes"),
+        "{out}"
+    );
+    assert!(
+        out.contains("attribute \"Costs\": present in 6 of 6 cases"),
+        "{out}"
+    );
+    old_log_windows(&db);
+}
+
+/// The running example is from 2010 and 2011: the default window says what it left out, and
+/// `--days all` and `--since` reach it.
+fn old_log_windows(db: &CliDb) {
+    let out = succeeds(&db.run(&["suggestions", "generate"]));
+    assert!(
+        out.contains("history: 6 finished executions started between 2010-12-30 and 2011-01-06; 6 of them before the window were not mined (widen it"),
+        "{out}"
+    );
+    let out = succeeds(&db.run(&["suggestions", "generate", "--days", "all"]));
+    assert!(out.contains("; 0 of them before the window"), "{out}");
+    let out = succeeds(&db.run(&["suggestions", "generate", "--since", "2011-01-01"]));
+    assert!(out.contains("; 3 of them before the window"), "{out}");
+    let o = db.run(&["suggestions", "generate", "--days", "100000000"]);
+    fails_with(&o, "outside the representable range of dates");
+    fails_with(
+        &db.run(&["suggestions", "generate", "--days", "soon"]),
+        "--days takes a whole number of days or \"all\"",
+    );
+    fails_with(
+        &db.run(&["suggestions", "generate", "--days", "0"]),
+        "days must be greater than 0",
+    );
+    fails_with(
+        &db.run(&["suggestions", "generate", "--since", "2011-02-30"]),
+        "invalid value",
+    );
 }
 
 const CSV_HEADER: &str = "case,activity,time,resource\r\n";

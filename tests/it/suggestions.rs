@@ -849,3 +849,48 @@ async fn days_beyond_the_range_of_dates_are_bad_input_not_a_panic() {
         .await;
     assert!(r["generateSuggestions"].is_object(), "{r}");
 }
+
+const WINDOW: &str = r#"mutation($input: GenerateSuggestionsInput!) { generateSuggestions(input: $input) {
+  history { executions outsideWindow firstStartedAt lastStartedAt } } }"#;
+
+#[tokio::test]
+async fn a_window_says_how_much_history_it_left_out() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let wf = two_approvers(&app, &t, "Purchases", 0).await;
+    let all = app
+        .data(
+            &t,
+            WINDOW,
+            json!({"input": {"allHistory": true, "workflowId": wf}}),
+        )
+        .await["generateSuggestions"]["history"]
+        .clone();
+    let n = all["executions"].as_i64().unwrap();
+    assert!(n > 0, "{all}");
+    assert_eq!(all["outsideWindow"], 0);
+    // A window that starts after the last execution leaves every one of them out.
+    let last =
+        chrono::DateTime::parse_from_rfc3339(all["lastStartedAt"].as_str().unwrap()).unwrap();
+    let since = (last + Duration::seconds(1)).to_rfc3339();
+    let after = app
+        .data(
+            &t,
+            WINDOW,
+            json!({"input": {"since": since, "workflowId": wf}}),
+        )
+        .await["generateSuggestions"]["history"]
+        .clone();
+    assert_eq!(after["outsideWindow"], n, "{after}");
+    assert_eq!(after["firstStartedAt"], all["firstStartedAt"]);
+    for input in [
+        json!({"days": 5, "allHistory": true}),
+        json!({"days": 5, "since": since}),
+        json!({"since": "2999-01-01T00:00:00Z"}),
+        json!({"days": 0}),
+        json!({"days": -1}),
+    ] {
+        let r = app.gql(Some(&t), WINDOW, json!({"input": input})).await;
+        assert_eq!(code(&r), "BAD_USER_INPUT", "{input}: {r}");
+    }
+}
