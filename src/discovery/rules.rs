@@ -40,8 +40,7 @@ pub fn mine(inputs: &[Map<String, Value>], branch_cases: &[&[u32]]) -> Vec<Optio
             fields
                 .iter()
                 .flat_map(|f| candidates(inputs, &taken, f, k))
-                .filter(|r| r.matched >= MIN_RULE_CASES)
-                .filter(|r| wilson_lower(r.hits, r.matched) >= RULE_CONFIDENCE)
+                .filter(|r| passes(r.matched, r.hits))
                 .max_by(|a, b| {
                     (a.hits, wilson_lower(a.hits, a.matched))
                         .partial_cmp(&(b.hits, wilson_lower(b.hits, b.matched)))
@@ -90,11 +89,26 @@ fn candidates(
     rules
 }
 
-/// `field < t` and `field >= t` at every change of value.
+/// Whether a rule that matched `matched` cases, `hits` of them on the branch, is good enough.
+fn passes(matched: usize, hits: usize) -> bool {
+    matched >= MIN_RULE_CASES && wilson_lower(hits, matched) >= RULE_CONFIDENCE
+}
+
+/// A threshold, the cases on its side and the hits among them.
+type Cut = (f64, usize, usize);
+
+/// The best `field < t` and the best `field >= t` over every change of value (only the
+/// winners are built, so a field with many values costs one sort and one pass).
 fn thresholds(field: &str, mut xs: Vec<(f64, bool)>) -> Vec<Rule> {
     xs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let total_hits = xs.iter().filter(|x| x.1).count();
-    let mut rules = Vec::new();
+    let better = |best: &Option<Cut>, matched: usize, hits: usize| {
+        passes(matched, hits)
+            && best.is_none_or(|(_, m, h)| {
+                (hits, wilson_lower(hits, matched)) > (h, wilson_lower(h, m))
+            })
+    };
+    let (mut below, mut above): (Option<Cut>, Option<Cut>) = (None, None);
     let mut below_hits = 0;
     for i in 1..xs.len() {
         below_hits += xs[i - 1].1 as usize;
@@ -102,18 +116,24 @@ fn thresholds(field: &str, mut xs: Vec<(f64, bool)>) -> Vec<Rule> {
             continue;
         }
         let t = xs[i].0;
-        rules.push(Rule {
-            condition: json!({ field: {"$lt": t} }),
-            matched: i,
-            hits: below_hits,
-        });
-        rules.push(Rule {
-            condition: json!({ field: {"$gte": t} }),
-            matched: xs.len() - i,
-            hits: total_hits - below_hits,
-        });
+        if better(&below, i, below_hits) {
+            below = Some((t, i, below_hits));
+        }
+        let (m, h) = (xs.len() - i, total_hits - below_hits);
+        if better(&above, m, h) {
+            above = Some((t, m, h));
+        }
     }
-    rules
+    let rule = |op: &str, (t, matched, hits): Cut| Rule {
+        condition: json!({ field: { op: t } }),
+        matched,
+        hits,
+    };
+    below
+        .map(|b| rule("$lt", b))
+        .into_iter()
+        .chain(above.map(|a| rule("$gte", a)))
+        .collect()
 }
 
 #[cfg(test)]
