@@ -413,6 +413,7 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
                 .count();
             let hours: f64 =
                 covered.iter().map(|d| d.duration_ms as f64).sum::<f64>() / 3_600_000.0;
+            let cases = distinct(covered.iter().map(|d| d.case.id));
             let (kind, verb, outcome) = if want_approved {
                 (SuggestionType::AutoApproval, "approve", "approved")
             } else {
@@ -429,7 +430,7 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
                 workflow_id: Some(w.id),
                 title: format!("Auto-{verb} \"{step}\" when {}", rule.text),
                 description: format!(
-                    "Based on {} requests, \"{step}\" {outcome} requests with {} {every} (95% confidence lower bound {:.3}). Deciding these automatically would have saved {:.1} approver hours.",
+                    "Based on {} requests, \"{step}\" {outcome} requests with {} {every} (95% confidence lower bound {:.3}). Deciding these automatically would have saved the {:.1} hours these decisions took, waiting included.",
                     rule.support, rule.text, rule.wilson(), hours
                 ),
                 confidence: rule.wilson(),
@@ -443,6 +444,13 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
                     "wilsonLowerBound": rule.wilson(),
                     "decisionsSeen": ds.len(),
                     "sampleExecutionIds": sample_ids(covered.iter().map(|d| d.case.id)),
+                    "impactMethod": {
+                        "casesAffected": "distinct executions that reached the step with an input the rule matches",
+                        "decisionsAffected": "the step's decisions in those executions (a step that repeats decides more than once)",
+                        "hoursSaved": format!("the recorded durations of those decisions, summed: {ELAPSED}"),
+                        "hoursSavedMeasures": "elapsed",
+                        "decidedDifferently": "decisions among them whose recorded outcome differs from the rule's",
+                    },
                 }),
                 proposed_change: json!({
                     "step": step,
@@ -452,7 +460,8 @@ pub fn auto_decisions(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
                     "stepConditions": {"$nor": [rule.condition]},
                 }),
                 impact: json!({
-                    "casesAffected": covered.len(),
+                    "casesAffected": cases,
+                    "decisionsAffected": covered.len(),
                     "hoursSaved": hours,
                     "decidedDifferently": differently,
                 }),
@@ -501,6 +510,7 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
         let mut n = 0;
         let mut rejected = 0;
         let mut wait_ms = 0f64;
+        let mut saved_ms = 0f64;
         let mut ids = Vec::new();
         for c in &w.cases {
             let Some(sa) = c
@@ -519,8 +529,11 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
             n += 1;
             if sa.decision == Some(ApprovalDecision::Rejected) {
                 rejected += 1;
-            } else if c.steps.iter().any(|s| s.name == b.name) {
-                wait_ms += sa.duration_ms.unwrap_or(0) as f64;
+            } else if let Some(sb) = c.steps.iter().find(|s| s.name == b.name) {
+                // In parallel the pair takes as long as the longer of the two.
+                let (da, db) = (sa.duration_ms.unwrap_or(0), sb.duration_ms.unwrap_or(0));
+                wait_ms += da as f64;
+                saved_ms += da.min(db) as f64;
                 ids.push(c.id);
             }
         }
@@ -532,24 +545,53 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
         if upper > 0.10 {
             continue;
         }
-        let hours = wait_ms / 3_600_000.0;
+        let hours = saved_ms / 3_600_000.0;
         out.push(Mined {
             kind: SuggestionType::ParallelApproval,
             workflow_id: Some(w.id),
             title: format!("Ask {aa} and {ba} in parallel (\"{}\" and \"{}\")", a.name, b.name),
             description: format!(
-                "Of {n} requests that concern both, \"{}\" ({aa}) rejected {rejected}, and \"{}\" ({ba}) does not depend on its outcome. Running them in parallel would have saved {ba} {:.1} hours of waiting ({:.1} min per request); {rejected} requests would have reached {ba} needlessly.",
-                a.name, b.name, hours, wait_ms / ids.len().max(1) as f64 / 60_000.0
+                "Of {n} requests that concern both, \"{}\" ({aa}) rejected {rejected}, and \"{}\" ({ba}) does not depend on its outcome. {ba} waited {:.1} hours behind {aa}; running them in parallel would have made those requests {:.1} hours shorter in all ({:.1} min per request); {rejected} requests would have reached {ba} needlessly.",
+                a.name, b.name, wait_ms / 3_600_000.0, hours, saved_ms / ids.len().max(1) as f64 / 60_000.0
             ),
             confidence: 1.0 - upper,
             frequency: n,
-            evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "sampleExecutionIds": sample_ids(ids.iter().copied())}),
+            evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "secondWaitedHours": wait_ms / 3_600_000.0, "sampleExecutionIds": sample_ids(ids.iter().copied()),
+                "impactMethod": {
+                    "casesAffected": "executions in which the first step decided and the second step's condition holds",
+                    "hoursSaved": format!("replayed: in each execution the first approved and the second then ran, the two overlapping instead of running one after the other shortens it by the shorter of their recorded durations; summed: {ELAPSED}"),
+                    "secondWaitedHours": "the first step's recorded durations in those executions, summed: how long the second waited behind it",
+                    "hoursSavedMeasures": "elapsed",
+                    "needlessRequests": "executions in which the first step rejected (the second would have been asked in vain)",
+                }}),
             proposed_change: json!({"parallel": [a.name, b.name]}),
             impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0, "needlessRequests": rejected}),
             fingerprint: fingerprint(&["parallel_approval", &w.id.to_string(), &a.name, &b.name]),
         });
     }
     out
+}
+
+/// What an imported or reported step duration measures: from the step's start to its end,
+/// where the start is the previous event when the log records only completions.
+const ELAPSED: &str = "a step's duration runs from its start to its end; in a log that records only completions its start is the previous event, so it is waiting and handling together";
+
+/// How many distinct executions.
+fn distinct(ids: impl Iterator<Item = Uuid>) -> usize {
+    ids.collect::<std::collections::HashSet<_>>().len()
+}
+
+/// Executions in which a step ran.
+fn cases_with(w: &WorkflowHistory, step: &str) -> usize {
+    w.cases
+        .iter()
+        .filter(|c| c.steps.iter().any(|s| s.name == step))
+        .count()
+}
+
+/// How far values exceed a level, summed.
+fn overrun(values: &[f64], level: f64) -> f64 {
+    values.iter().map(|v| (v - level).max(0.0)).sum()
 }
 
 fn p90(v: &mut [f64]) -> f64 {
@@ -608,9 +650,14 @@ pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
             ),
             confidence: wilson_lower(over, totals.len()).max(0.5_f64.min(share)),
             frequency: totals.len(),
-            evidence: json!({"p90Seconds": wf_p90, "slaTargetSeconds": target, "executions": totals.len(), "overTarget": over, "bottleneck": bottleneck, "bottleneckShare": share}),
+            evidence: json!({"p90Seconds": wf_p90, "slaTargetSeconds": target, "executions": totals.len(), "overTarget": over, "bottleneck": bottleneck, "bottleneckShare": share,
+                "impactMethod": {
+                    "casesAffected": "executions whose duration exceeded the target",
+                    "hoursSaved": "replayed: each of those executions finishing at the target instead; the hours by which they overran it, summed",
+                    "hoursSavedMeasures": "case duration",
+                }}),
             proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
-            impact: json!({"casesAffected": over, "hoursSaved": (wf_p90 - *target as f64).max(0.0) * over as f64 / 3600.0, "decidedDifferently": 0}),
+            impact: json!({"casesAffected": over, "hoursSaved": overrun(&totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
             fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
         });
         return out;
@@ -640,10 +687,15 @@ pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
                 by_step.get(step).map(|v| v.iter().sum::<f64>() / grand * 100.0).unwrap_or(0.0)
             ),
             confidence: (1.0 - median / slow).clamp(0.0, 1.0),
-            frequency: n,
-            evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n}),
-            proposed_change: json!({"optimiseStep": step}),
-            impact: json!({"casesAffected": n, "hoursSaved": (slow - median) * n as f64 / 3600.0 / 10.0, "decidedDifferently": 0}),
+            frequency: cases_with(w, step),
+            evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n,
+                "impactMethod": {
+                    "casesAffected": "distinct executions in which the step ran (samples counts its runs)",
+                    "hoursSaved": format!("replayed: every run of the step that took longer than the median step's p90 ({median:.0} s) taking that long instead; the difference, summed: {ELAPSED}"),
+                    "hoursSavedMeasures": "elapsed",
+                }}),
+            proposed_change: json!({"optimiseStep": step, "target": {"p90Seconds": median}}),
+            impact: json!({"casesAffected": cases_with(w, step), "hoursSaved": by_step.get(step).map_or(0.0, |v| overrun(v, median)) / 3600.0, "decidedDifferently": 0}),
             fingerprint: fingerprint(&["performance", &w.id.to_string(), "outlier", step]),
         });
     }
@@ -706,9 +758,14 @@ pub fn error_handling(
             ),
             confidence: lower,
             frequency: n,
-            evidence: json!({"action": action, "runs": n, "failures": failed, "failureRateLowerBound": lower, "idempotent": idem, "sampleExecutionIds": sample_ids(ids.into_iter())}),
+            evidence: json!({"action": action, "runs": n, "failures": failed, "failureRateLowerBound": lower, "idempotent": idem, "sampleExecutionIds": sample_ids(ids.iter().copied()),
+                "impactMethod": {
+                    "casesAffected": "distinct executions in which the action failed at least once",
+                    "failures": "failed runs of the action",
+                    "hoursSaved": "not estimated (0): the history does not say how long a failure cost",
+                }}),
             proposed_change: change,
-            impact: json!({"casesAffected": failed, "hoursSaved": 0.0, "decidedDifferently": 0}),
+            impact: json!({"casesAffected": distinct(ids.iter().copied()), "failures": failed, "hoursSaved": 0.0, "decidedDifferently": 0}),
             fingerprint: fingerprint(&["error_handling", action]),
         });
     }

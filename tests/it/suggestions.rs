@@ -254,8 +254,12 @@ async fn parallel_approval_when_the_first_approver_rarely_rejects() {
     );
     assert_eq!(p[0]["patternFrequency"], 60);
     assert!(
-        (p[0]["impact"]["hoursSaved"].as_f64().unwrap() - 30.0).abs() < 1e-9,
-        "60 × 30 min of waiting"
+        (p[0]["evidence"]["secondWaitedHours"].as_f64().unwrap() - 30.0).abs() < 1e-9,
+        "finance waited 60 × 30 min behind the manager"
+    );
+    assert!(
+        (p[0]["impact"]["hoursSaved"].as_f64().unwrap() - 15.0).abs() < 1e-9,
+        "in parallel each request is shorter by the shorter step: 60 × 15 min"
     );
     assert_eq!(p[0]["impact"]["needlessRequests"], 0);
     // Close but not: the manager rejects one in five. Those requests never reached finance,
