@@ -28,11 +28,34 @@ pub struct SlaFields {
     pub is_active: Option<bool>,
 }
 
-/// Checks 0 < warning ≤ critical, target > 0, 0 < slo target ≤ 100 and window > 0.
+/// The longest target or threshold an SLA may have: 100 years, in seconds.
+pub const MAX_SLA_SECONDS: i64 = 100 * 366 * 86_400;
+/// The longest SLO window: 10 years, in hours.
+pub const MAX_WINDOW_HOURS: i32 = 10 * 366 * 24;
+
+/// Checks 0 < warning ≤ critical, target > 0, 0 < slo target ≤ 100 and window > 0, and
+/// that no duration is longer than the limits above.
 pub fn validate(m: &sla::Model) -> AppResult<()> {
     let bad = |msg: String| Err(AppError::BadInput(msg));
     if m.name.trim().is_empty() {
         return bad("name must not be empty".into());
+    }
+    for (field, v) in [
+        ("targetDurationSeconds", m.target_duration_seconds),
+        ("warningThresholdSeconds", m.warning_threshold_seconds),
+        ("criticalThresholdSeconds", m.critical_threshold_seconds),
+    ] {
+        if v > MAX_SLA_SECONDS {
+            return bad(format!(
+                "{field} must be at most {MAX_SLA_SECONDS} (100 years), got {v}"
+            ));
+        }
+    }
+    if m.slo_window_hours > MAX_WINDOW_HOURS {
+        return bad(format!(
+            "sloWindowHours must be at most {MAX_WINDOW_HOURS} (10 years), got {}",
+            m.slo_window_hours
+        ));
     }
     if m.target_duration_seconds <= 0 {
         return bad(format!(
@@ -103,7 +126,9 @@ pub async fn create(
         name: f.name.unwrap_or_default().trim().to_string(),
         description: f.description.unwrap_or_default(),
         target_duration_seconds: target,
-        warning_threshold_seconds: f.warning_threshold_seconds.unwrap_or(target * 8 / 10),
+        warning_threshold_seconds: f
+            .warning_threshold_seconds
+            .unwrap_or(target.saturating_mul(8) / 10),
         critical_threshold_seconds: f.critical_threshold_seconds.unwrap_or(target),
         slo_window_hours: f.slo_window_hours.unwrap_or(24),
         slo_target_percentage: f.slo_target_percentage.unwrap_or(99.0),
@@ -546,8 +571,10 @@ pub async fn slo_report(
     window_hours: i32,
     now: DateTime<Utc>,
 ) -> AppResult<SloReport> {
-    if window_hours <= 0 {
-        return Err(AppError::bad("windowHours must be greater than 0"));
+    if !(1..=MAX_WINDOW_HOURS).contains(&window_hours) {
+        return Err(AppError::bad(format!(
+            "windowHours must be between 1 and {MAX_WINDOW_HOURS} (10 years), got {window_hours}"
+        )));
     }
     // The 3-day burn-rate window, scaled, can exceed the report window.
     let span = (window_hours as f64 * 3600.0).max(259_200.0 * window_hours as f64 / 720.0);

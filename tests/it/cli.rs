@@ -9,7 +9,7 @@ use workflow_intel::entity::{company, execution, user, workflow};
 const BIN: &str = env!("CARGO_BIN_EXE_workflow-intel");
 
 /// A database for CLI runs; kept alive (and dropped) with the test.
-struct CliDb {
+pub(crate) struct CliDb {
     url: String,
     _dir: Option<TempDir>,
     _pg: Option<TempDatabase>,
@@ -30,7 +30,7 @@ fn temp_dir() -> TempDir {
 }
 
 impl CliDb {
-    async fn new() -> CliDb {
+    pub(crate) async fn new() -> CliDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.is_empty() => {
                 let pg = TempDatabase::create(&base).await;
@@ -52,7 +52,7 @@ impl CliDb {
     }
 
     /// Runs the binary with `--database-url` appended.
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .args(["--database-url", &self.url])
@@ -79,7 +79,7 @@ impl CliDb {
     }
 }
 
-fn text(o: &Output) -> (String, String) {
+pub(crate) fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).to_string(),
         String::from_utf8_lossy(&o.stderr).to_string(),

@@ -11,6 +11,7 @@ mod clients;
 mod clock;
 mod conditions;
 mod discovery;
+mod extremes;
 mod impact;
 mod live;
 mod n_plus_one;
