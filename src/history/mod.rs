@@ -19,13 +19,71 @@ use mapping::Mapping;
 use reader::Case;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// How many cases go to the database at a time.
 const BATCH: usize = 2_000;
 
-/// Turns a case into an execution of the mapped workflow.
-pub fn to_execution(m: &Mapping, workflow_id: uuid::Uuid, c: &Case) -> Option<ImportExecution> {
+/// Which parallel lane (group, lane) each step of a workflow runs in.
+pub type Lanes = HashMap<String, (String, u32)>;
+
+/// The lanes of a workflow's steps.
+pub fn lanes_of(steps: &Value) -> Lanes {
+    steps
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let p = s.get("parallel")?;
+            Some((
+                s["name"].as_str()?.to_string(),
+                (p["group"].as_str()?.to_string(), p["lane"].as_u64()? as u32),
+            ))
+        })
+        .collect()
+}
+
+/// When each step of a case started: a log that records only completions starts a step at
+/// the previous event, except in a parallel lane, where it starts at the lane's previous event
+/// (or where the case entered the group), so that lanes overlap as they did.
+struct Starts<'a> {
+    lanes: &'a Lanes,
+    /// The last event outside any lane.
+    outside: DateTime<Utc>,
+    /// The last event of each lane.
+    last: HashMap<(&'a str, u32), DateTime<Utc>>,
+}
+
+impl<'a> Starts<'a> {
+    fn start(&mut self, step: &str, at: DateTime<Utc>) -> DateTime<Utc> {
+        let start = match self.lanes.get(step) {
+            Some((g, l)) => {
+                let key = (g.as_str(), *l);
+                let lane = self.last.get(&key).copied().unwrap_or(self.outside);
+                self.last.insert(key, at.max(self.outside));
+                lane.max(self.outside)
+            }
+            None => {
+                let latest = self.last.values().copied().fold(self.outside, DateTime::max);
+                self.outside = at.max(latest);
+                self.last.clear();
+                latest
+            }
+        };
+        start.min(at)
+    }
+}
+
+/// Turns a case into an execution of the mapped workflow (`lanes`: the workflow's parallel
+/// lanes, for when each step started).
+pub fn to_execution(
+    m: &Mapping,
+    workflow_id: uuid::Uuid,
+    lanes: &Lanes,
+    c: &Case,
+) -> Option<ImportExecution> {
     let events: Vec<&reader::Event> = c.events.iter().filter(|e| m.keeps(e)).collect();
     let first = events.iter().filter_map(|e| e.timestamp).min()?;
     let last = events.iter().filter_map(|e| e.timestamp).max()?;
@@ -36,16 +94,21 @@ pub fn to_execution(m: &Mapping, workflow_id: uuid::Uuid, c: &Case) -> Option<Im
         }
     }
     let mut steps = Vec::with_capacity(events.len());
-    let mut prev = first;
+    let mut starts = Starts {
+        lanes,
+        outside: first,
+        last: HashMap::new(),
+    };
     for e in &events {
         let Some(ts) = e.timestamp else { continue };
         let approval = m.approvals.iter().find(|a| a.activity == e.activity);
+        let step_name = approval
+            .and_then(|a| a.step.clone())
+            .unwrap_or_else(|| e.activity.clone());
         steps.push(ImportStep {
-            step_name: approval
-                .and_then(|a| a.step.clone())
-                .unwrap_or_else(|| e.activity.clone()),
+            started_at: starts.start(&step_name, ts),
+            step_name,
             status: StepRunStatus::Completed,
-            started_at: prev.min(ts),
             completed_at: Some(ts),
             approver: approval.map(|a| {
                 a.approver
@@ -56,7 +119,6 @@ pub fn to_execution(m: &Mapping, workflow_id: uuid::Uuid, c: &Case) -> Option<Im
             decision: approval.map(|a| a.decision),
             error: None,
         });
-        prev = ts;
     }
     let failed = m
         .failure_activities
@@ -104,18 +166,12 @@ pub struct FileImport {
     pub discovery: Option<DiscoverySummary>,
 }
 
-/// Reads the whole file and discovers its workflow (the Inductive Miner – infrequent over the
-/// cases' mapped steps, with decision mining over their mapped input).
-pub fn discover_file(
-    path: &Path,
-    m: &Mapping,
-    noise: f64,
-) -> Result<(discovery::Discovered, f64), String> {
-    let started = std::time::Instant::now();
+/// Reads the whole file as discovery's cases: each case's mapped steps and input.
+pub fn read_cases(path: &Path, m: &Mapping) -> Result<Vec<discovery::Case>, String> {
     let mut reader = reader::open(path, m)?;
     let mut cases = Vec::new();
     while let Some(c) = reader.next_case()? {
-        if let Some(x) = to_execution(m, uuid::Uuid::nil(), &c) {
+        if let Some(x) = to_execution(m, uuid::Uuid::nil(), &Lanes::new(), &c) {
             let input = match x.input_data {
                 Value::Object(o) => o,
                 _ => Map::new(),
@@ -127,12 +183,27 @@ pub fn discover_file(
     if cases.is_empty() {
         return Err("the log holds no cases".into());
     }
-    let approval = |name: &str| {
-        m.approvals
-            .iter()
-            .any(|a| a.step.as_deref().unwrap_or(&a.activity) == name)
-    };
-    let d = discovery::discover(&cases, &approval, noise);
+    Ok(cases)
+}
+
+/// Whether the mapping makes a step an approval.
+pub fn is_approval(m: &Mapping, step: &str) -> bool {
+    m.approvals
+        .iter()
+        .any(|a| a.step.as_deref().unwrap_or(&a.activity) == step)
+}
+
+/// Reads the whole file and discovers its workflow (the Inductive Miner – infrequent over the
+/// cases' mapped steps, with decision mining over their mapped input). Also returns how long
+/// reading and discovering took.
+pub fn discover_file(
+    path: &Path,
+    m: &Mapping,
+    noise: f64,
+) -> Result<(discovery::Discovered, f64), String> {
+    let started = std::time::Instant::now();
+    let cases = read_cases(path, m)?;
+    let d = discovery::discover(&cases, &|s| is_approval(m, s), noise);
     Ok((d, started.elapsed().as_secs_f64()))
 }
 
@@ -159,14 +230,14 @@ async fn mapped_workflow(
     auth: &AuthContext,
     m: &Mapping,
     path: &Path,
-) -> AppResult<(uuid::Uuid, Option<DiscoverySummary>)> {
+) -> AppResult<(uuid::Uuid, Value, Option<DiscoverySummary>)> {
     let existing = workflow::Entity::find()
         .filter(workflow::Column::CompanyId.eq(auth.company_id))
         .filter(workflow::Column::Name.eq(m.workflow.as_str()))
         .one(txn)
         .await?;
     if let Some(w) = existing {
-        return Ok((w.id, None));
+        return Ok((w.id, w.steps, None));
     }
     let noise = state.config.discovery_noise_percent as f64 / 100.0;
     let (found, seconds) = discover_file(path, m, noise).map_err(AppError::BadInput)?;
@@ -201,7 +272,7 @@ async fn mapped_workflow(
         warnings: found.warnings,
         seconds,
     };
-    Ok((id, Some(summary)))
+    Ok((id, steps, Some(summary)))
 }
 
 /// A catalog action for every action the steps name that the company's catalog lacks.
@@ -258,7 +329,8 @@ pub async fn import_file(
             AuthContext::command_line(crate::auth::create_company(&txn, name).await?.id)
         }
     };
-    let (workflow_id, discovery) = mapped_workflow(&txn, state, &auth, m, path).await?;
+    let (workflow_id, steps, discovery) = mapped_workflow(&txn, state, &auth, m, path).await?;
+    let lanes = lanes_of(&steps);
     let mut total = ImportReport::default();
     let mut presence = vec![0usize; m.input.len()];
     let mut batch: Vec<Case> = Vec::with_capacity(BATCH);
@@ -274,7 +346,9 @@ pub async fn import_file(
             read += 1;
         }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            let items = batch.iter().filter_map(|c| to_execution(m, workflow_id, c));
+            let items = batch
+                .iter()
+                .filter_map(|c| to_execution(m, workflow_id, &lanes, c));
             let r = import_into(&txn, state, auth.company_id, items.collect()).await?;
             total.imported += r.imported;
             total.skipped += r.skipped;
