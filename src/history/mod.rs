@@ -1,5 +1,6 @@
 //! Event-log import: XES (`.xes`, and `.xes.gz` streamed) and CSV, read through a documented
-//! TOML mapping into a workflow and its executions. Cases are streamed, progress goes to
+//! TOML mapping into a workflow and its executions. A workflow that does not exist yet is
+//! discovered from the whole file first (see `crate::discovery`). Cases are streamed, progress goes to
 //! stderr, re-importing changes nothing (cases are keyed by their id), and a malformed file
 //! stops the import with the element or line that broke it and leaves nothing behind (one
 //! transaction for the whole file).
@@ -15,11 +16,11 @@ use crate::error::{AppError, AppResult};
 use crate::model::{ExecutionStatus, StepRunStatus, WorkflowStatus};
 use crate::workflows::executions::{ImportExecution, ImportReport, ImportStep, import_into};
 use crate::workflows::service::{self as workflows, WorkflowFields};
+use chrono::{DateTime, Utc};
 use mapping::Mapping;
 use reader::Case;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
-use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -66,7 +67,11 @@ impl<'a> Starts<'a> {
                 lane.max(self.outside)
             }
             None => {
-                let latest = self.last.values().copied().fold(self.outside, DateTime::max);
+                let latest = self
+                    .last
+                    .values()
+                    .copied()
+                    .fold(self.outside, DateTime::max);
                 self.outside = at.max(latest);
                 self.last.clear();
                 latest
@@ -381,4 +386,31 @@ pub async fn import_file(
             .collect(),
         discovery,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lane_step_starts_at_its_own_lanes_previous_event() {
+        let t = |m: i64| DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(m);
+        let lanes: Lanes = [("a", 1), ("b", 2)]
+            .into_iter()
+            .map(|(s, l)| (s.to_string(), ("g".to_string(), l)))
+            .collect();
+        let mut s = Starts {
+            lanes: &lanes,
+            outside: t(0),
+            last: HashMap::new(),
+        };
+        assert_eq!(s.start("split", t(10)), t(0));
+        // Lane 2 finishes first, then lane 1: each ran from the split, not from the other.
+        assert_eq!(s.start("b", t(15)), t(10));
+        assert_eq!(s.start("a", t(40)), t(10));
+        assert_eq!(s.start("a", t(45)), t(40));
+        // After the group, the next step waits for the slowest lane.
+        assert_eq!(s.start("join", t(50)), t(45));
+        assert_eq!(s.start("b", t(55)), t(50));
+    }
 }
