@@ -11,7 +11,7 @@ use super::cuts::{self, Cut, Dfg};
 use std::collections::HashMap;
 
 /// An activity, as an index into the log's activity names.
-pub type Act = u16;
+pub type Act = u32;
 
 /// A (sub-)log: each distinct trace with the cases (by index) that produced it; a case
 /// appears once per subtrace it contributed, so loops count iterations.
@@ -23,6 +23,14 @@ pub struct Log {
 impl Log {
     pub fn push(&mut self, trace: Vec<Act>, case: u32) {
         self.traces.entry(trace).or_default().push(case);
+    }
+
+    /// Adds a trace that several cases produced (one lookup for all of them).
+    fn push_all(&mut self, trace: Vec<Act>, cases: &[u32]) {
+        self.traces
+            .entry(trace)
+            .or_default()
+            .extend_from_slice(cases);
     }
 
     fn weight(&self) -> usize {
@@ -178,9 +186,7 @@ fn fall_through(log: &Log, acts: &[Act], noise: f64, depth: usize) -> Tree {
     let mut rest = Log::default();
     for (t, cases) in &log.traces {
         let trace: Vec<Act> = t.iter().copied().filter(|x| *x != a).collect();
-        for c in cases {
-            rest.push(trace.clone(), *c);
-        }
+        rest.push_all(trace, cases);
     }
     Tree::And(vec![Tree::Activity(a), recurse(&rest, noise, depth + 1)])
 }
@@ -238,9 +244,7 @@ fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
         }
         let best = (0..n).max_by_key(|i| (count[*i], n - i)).unwrap_or(0);
         let trace: Vec<Act> = t.iter().copied().filter(|a| part[a] == best).collect();
-        for c in cases {
-            subs[best].push(trace.clone(), *c);
-        }
+        subs[best].push_all(trace, cases);
     }
     subs
 }
@@ -251,9 +255,7 @@ fn project(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
     for (t, cases) in &log.traces {
         for (i, sub) in subs.iter_mut().enumerate() {
             let trace: Vec<Act> = t.iter().copied().filter(|a| part[a] == i).collect();
-            for c in cases {
-                sub.push(trace.clone(), *c);
-            }
+            sub.push_all(trace, cases);
         }
     }
     subs
@@ -283,11 +285,9 @@ fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>
             segments.push((0, Vec::new()));
         }
         for (p, seg) in segments {
-            for c in cases {
-                match p {
-                    0 => body.push(seg.clone(), *c),
-                    p => redos[p - 1].push(seg.clone(), *c),
-                }
+            match p {
+                0 => body.push_all(seg, cases),
+                p => redos[p - 1].push_all(seg, cases),
             }
         }
     }

@@ -59,10 +59,11 @@ pub fn action_type(step: &str) -> String {
     }
 }
 
-/// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
-pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> Discovered {
+/// The process tree alone (the Inductive Miner – infrequent, no decision mining), with the
+/// step names its activities index.
+pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
     let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<&str, u16> = HashMap::new();
+    let mut index: HashMap<&str, imf::Act> = HashMap::new();
     let mut log = Log::default();
     for (k, c) in cases.iter().enumerate() {
         let trace = c
@@ -71,14 +72,19 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
             .map(|s| {
                 *index.entry(s.as_str()).or_insert_with(|| {
                     names.push(s.clone());
-                    (names.len() - 1) as u16
+                    (names.len() - 1) as imf::Act
                 })
             })
             .collect();
         log.push(trace, k as u32);
     }
-    let tree = imf::mine(&log, noise);
-    let inputs: Vec<Map<String, Value>> = cases.iter().map(|c| c.input.clone()).collect();
+    (imf::mine(&log, noise), names)
+}
+
+/// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
+pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> Discovered {
+    let (tree, names) = tree(cases, noise);
+    let inputs: Vec<&Map<String, Value>> = cases.iter().map(|c| &c.input).collect();
     let found = std::cell::Cell::new(0usize);
     let decide = |branches: &[(Tree, Vec<u32>)]| -> Vec<Option<Value>> {
         let cases: Vec<&[u32]> = branches.iter().map(|(_, c)| c.as_slice()).collect();

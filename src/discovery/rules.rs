@@ -19,74 +19,86 @@ pub struct Rule {
 
 /// The best rule per branch. `branch_cases[k]` are the cases that took branch k (each case
 /// at most once over all branches: a choice inside a loop gets no rules).
-pub fn mine(inputs: &[Map<String, Value>], branch_cases: &[&[u32]]) -> Vec<Option<Rule>> {
+pub fn mine(inputs: &[&Map<String, Value>], branch_cases: &[&[u32]]) -> Vec<Option<Rule>> {
+    let n = branch_cases.len();
     let mut taken: HashMap<u32, usize> = HashMap::new();
     for (k, cases) in branch_cases.iter().enumerate() {
         for c in cases.iter() {
             if taken.insert(*c, k).is_some() {
-                return vec![None; branch_cases.len()];
+                return vec![None; n];
             }
         }
     }
-    let mut fields: Vec<&String> = taken
-        .keys()
-        .filter_map(|c| inputs.get(*c as usize))
-        .flat_map(|m| m.keys())
-        .collect();
-    fields.sort();
-    fields.dedup();
-    (0..branch_cases.len())
-        .map(|k| {
-            fields
-                .iter()
-                .flat_map(|f| candidates(inputs, &taken, f, k))
-                .filter(|r| passes(r.matched, r.hits))
-                .max_by(|a, b| {
-                    (a.hits, wilson_lower(a.hits, a.matched))
-                        .partial_cmp(&(b.hits, wilson_lower(b.hits, b.matched)))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-        })
-        .collect()
+    let mut fields: Vec<&str> = Vec::new();
+    for c in taken.keys() {
+        for f in inputs.get(*c as usize).into_iter().flat_map(|m| m.keys()) {
+            if !fields.contains(&f.as_str()) {
+                fields.push(f);
+            }
+        }
+    }
+    fields.sort_unstable();
+    let mut best: Vec<Option<Rule>> = vec![None; n];
+    for f in fields {
+        let per_branch = candidates(inputs, &taken, f, n);
+        for (slot, rules) in best.iter_mut().zip(per_branch) {
+            for r in rules.into_iter().filter(|r| passes(r.matched, r.hits)) {
+                let key = |r: &Rule| (r.hits, wilson_lower(r.hits, r.matched));
+                if slot.as_ref().is_none_or(|b| key(&r) > key(b)) {
+                    *slot = Some(r);
+                }
+            }
+        }
+    }
+    best
 }
 
-/// Every rule on one field for branch `k`: equality for strings and booleans, both sides of
-/// every threshold for numbers.
+/// Every rule on one field, per branch: equality for strings and booleans, both sides of
+/// every threshold for numbers. The field's values are read and sorted once for all branches.
 fn candidates(
-    inputs: &[Map<String, Value>],
+    inputs: &[&Map<String, Value>],
     taken: &HashMap<u32, usize>,
     field: &str,
-    k: usize,
-) -> Vec<Rule> {
-    let mut numbers: Vec<(f64, bool)> = Vec::new();
-    let mut values: HashMap<String, (Value, usize, usize)> = HashMap::new();
+    branches: usize,
+) -> Vec<Vec<Rule>> {
+    let mut numbers: Vec<(f64, usize)> = Vec::new();
+    let mut values: HashMap<String, (Value, Vec<usize>)> = HashMap::new();
     for (c, b) in taken {
         let Some(v) = inputs.get(*c as usize).and_then(|m| m.get(field)) else {
             continue;
         };
-        let hit = *b == k;
         match v {
-            Value::Number(n) => {
-                numbers.extend(n.as_f64().filter(|x| x.is_finite()).map(|x| (x, hit)))
+            Value::Number(x) => {
+                numbers.extend(x.as_f64().filter(|x| x.is_finite()).map(|x| (x, *b)))
             }
             Value::String(_) | Value::Bool(_) => {
-                let e = values.entry(v.to_string()).or_insert((v.clone(), 0, 0));
-                e.1 += 1;
-                e.2 += hit as usize;
+                let e = values
+                    .entry(v.to_string())
+                    .or_insert_with(|| (v.clone(), vec![0; branches]));
+                e.1[*b] += 1;
             }
             _ => {}
         }
     }
-    let mut rules: Vec<Rule> = values
-        .into_values()
-        .map(|(v, matched, hits)| Rule {
-            condition: json!({ field: v }),
-            matched,
-            hits,
+    numbers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // In a fixed order, so that ties always go the same way.
+    let mut values: Vec<(String, (Value, Vec<usize>))> = values.into_iter().collect();
+    values.sort_by(|a, b| a.0.cmp(&b.0));
+    (0..branches)
+        .map(|k| {
+            let mut rules: Vec<Rule> = values
+                .iter()
+                .map(|(_, (v, counts))| Rule {
+                    condition: json!({ field: v }),
+                    matched: counts.iter().sum(),
+                    hits: counts[k],
+                })
+                .collect();
+            let xs: Vec<(f64, bool)> = numbers.iter().map(|(x, b)| (*x, *b == k)).collect();
+            rules.extend(thresholds(field, xs));
+            rules
         })
-        .collect();
-    rules.extend(thresholds(field, numbers));
-    rules
+        .collect()
 }
 
 /// Whether a rule that matched `matched` cases, `hits` of them on the branch, is good enough.
@@ -97,10 +109,9 @@ fn passes(matched: usize, hits: usize) -> bool {
 /// A threshold, the cases on its side and the hits among them.
 type Cut = (f64, usize, usize);
 
-/// The best `field < t` and the best `field >= t` over every change of value (only the
-/// winners are built, so a field with many values costs one sort and one pass).
-fn thresholds(field: &str, mut xs: Vec<(f64, bool)>) -> Vec<Rule> {
-    xs.sort_by(|a, b| a.0.total_cmp(&b.0));
+/// The best `field < t` and the best `field >= t` over every change of value in sorted `xs`
+/// (only the winners are built, so a field with many values costs one pass).
+fn thresholds(field: &str, xs: Vec<(f64, bool)>) -> Vec<Rule> {
     let total_hits = xs.iter().filter(|x| x.1).count();
     let better = |best: &Option<Cut>, matched: usize, hits: usize| {
         passes(matched, hits)
@@ -149,7 +160,8 @@ mod tests {
 
     #[test]
     fn finds_a_threshold_and_refuses_a_weak_rule() {
-        let inputs: Vec<Map<String, Value>> = (0..400).map(input).collect();
+        let owned: Vec<Map<String, Value>> = (0..400).map(input).collect();
+        let inputs: Vec<&Map<String, Value>> = owned.iter().collect();
         let low: Vec<u32> = (0..100).collect();
         let high: Vec<u32> = (100..400).collect();
         let rules = mine(&inputs, &[&low, &high]);
