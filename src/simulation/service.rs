@@ -1,7 +1,7 @@
 //! Loads what a simulation reads (read only), runs the pure engine off the async reactor, and
 //! stores the one Simulation row.
 use super::engine::{self, CatalogEntry, Limits, Outcome, SlaTarget, StepHistory};
-use super::forecast::{Model, Replay};
+use super::forecast::{Model, Replay, quantile};
 use crate::AppState;
 use crate::auth::AuthContext;
 use crate::entity::{action, execution, simulation, sla, step_execution};
@@ -32,14 +32,6 @@ pub struct SimulateArgs {
 
 /// How many recent step durations feed the history percentiles.
 const HISTORY_SAMPLES: u64 = 20_000;
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 /// p50 and p95 of each step's completed durations for one workflow.
 pub async fn step_history(
@@ -76,8 +68,8 @@ pub async fn step_history(
         .map(|(name, mut v)| {
             v.sort_unstable();
             let h = StepHistory {
-                p50_ms: percentile(&v, 0.5),
-                p95_ms: percentile(&v, 0.95),
+                p50_ms: quantile(&v, 0.5),
+                p95_ms: quantile(&v, 0.95),
                 samples: v.len(),
                 sorted_ms: v,
             };
