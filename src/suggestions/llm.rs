@@ -227,9 +227,14 @@ pub async fn review(cfg: &LlmConfig, workflows: &[WorkflowHistory]) -> (Vec<Mine
                 // bounded below (every claim checked out).
                 confidence: wilson_lower(n, n + 1).min(0.9),
                 frequency: n,
-                evidence: json!({"claims": claims, "summary": summarise(w).0}),
+                evidence: json!({"claims": claims, "summary": summarise(w).0, "historyCases": n,
+                    "impactMethod": {
+                        "casesAffected": "not estimated (null): the model's suggestion names no rule that selects cases; historyCases is how many cases it was drawn from",
+                        "hoursSaved": "not estimated (null)",
+                        "decidedDifferently": "not estimated (null)",
+                    }}),
                 proposed_change: json!({"fromModel": true}),
-                impact: json!({"casesAffected": n, "hoursSaved": null, "decidedDifferently": null}),
+                impact: json!({"casesAffected": null, "hoursSaved": null, "decidedDifferently": null}),
                 fingerprint: fp,
             });
         }
