@@ -542,6 +542,21 @@ async fn the_demo_history_shows_every_kind_of_suggestion() {
     assert_eq!(validation["evidence"]["runs"], execs.len());
 }
 
+/// The discovered workflow predicts the history it came from within 20 % at the median.
+async fn predicts_its_own_history(app: &TestApp, t: &str, wid: uuid::Uuid) {
+    let r = app
+        .data(
+            t,
+            "query($w: ID!) { workflowReplay(workflowId: $w, runsPerCase: 8) { cases p50Ratio } }",
+            json!({"w": wid.to_string()}),
+        )
+        .await["workflowReplay"]
+        .clone();
+    assert_eq!(r["cases"], 10_000);
+    let ratio = r["p50Ratio"].as_f64().unwrap();
+    assert!((0.8..=1.2).contains(&ratio), "{r}");
+}
+
 #[tokio::test]
 async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighed() {
     let Some(dir) = crate::templates::event_logs() else {
@@ -578,18 +593,7 @@ async fn the_lending_log_imports_and_its_credit_score_rules_are_found_and_weighe
         (0, 10_000),
         "re-importing changes nothing"
     );
-    // The discovered workflow predicts the history it came from within 20 % at the median.
-    let r = app
-        .data(
-            &t,
-            "query($w: ID!) { workflowReplay(workflowId: $w, runsPerCase: 8) { cases p50Ratio } }",
-            json!({"w": wid.to_string()}),
-        )
-        .await["workflowReplay"]
-        .clone();
-    assert_eq!(r["cases"], 10_000);
-    let ratio = r["p50Ratio"].as_f64().unwrap();
-    assert!((0.8..=1.2).contains(&ratio), "{r}");
+    predicts_its_own_history(&app, &t, wid).await;
     // The log is from 2015.
     let g = app
         .data(
