@@ -39,6 +39,8 @@ pub struct StepHistory {
     pub samples: usize,
     /// The durations themselves, sorted (a forecast draws from them).
     pub sorted_ms: Vec<i64>,
+    /// Of the samples, how many ended their case: a rejection or a failure.
+    pub ended: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -1320,6 +1322,7 @@ mod tests {
                 p95_ms: 5000,
                 samples: 20,
                 sorted_ms: vec![1000; 20],
+                ended: 0,
             },
         )]);
         let decisions =

@@ -2,7 +2,8 @@
 //! input decides (a branch condition holds, or every branch's fields are present) is
 //! followed; a choice it cannot decide (a branch tests a field the input lacks) is drawn by
 //! the branches' observed probabilities. Each step's duration is drawn from its recorded
-//! durations. Seeded, so the same request gives the same forecast.
+//! durations, and a run ends at a step as often as its recorded runs ended their case (a
+//! rejection or a failure). Seeded, so the same request gives the same forecast.
 use super::engine::{StepHistory, elapsed, route};
 use crate::workflows::steps::{Compiled, GATEWAY};
 use async_graphql::SimpleObject;
@@ -139,6 +140,9 @@ impl Model<'_> {
             }
             runs[i] += 1;
             ran.push((i, self.duration(i, rng)));
+            if self.ends_case(i, rng) {
+                break;
+            }
             let (branch, was_drawn) = self.choose(i, input, rng);
             drawn += was_drawn as u64;
             i = route(c, i, branch, &|t| runs[t]);
@@ -147,6 +151,15 @@ impl Model<'_> {
             path: ran.iter().map(|(i, _)| *i as u32).collect(),
             duration: elapsed(c, &ran),
             drawn,
+        }
+    }
+
+    /// Whether this run of step `i` ends the case (a rejection or a failure), as often as its
+    /// recorded runs did.
+    fn ends_case(&self, i: usize, rng: &mut StdRng) -> bool {
+        match self.history.get(&self.compiled.steps[i].name) {
+            Some(h) if h.ended > 0 && h.samples > 0 => rng.random_range(0..h.samples) < h.ended,
+            _ => false,
         }
     }
 

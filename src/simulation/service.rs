@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::auth::AuthContext;
 use crate::entity::{action, execution, simulation, sla, step_execution};
 use crate::error::{AppError, AppResult};
-use crate::model::{ApprovalDecision, LatencyClass};
+use crate::model::{ApprovalDecision, LatencyClass, StepRunStatus};
 use crate::workflows::service as workflows;
 use crate::workflows::steps::action_types;
 use chrono::{DateTime, Utc};
@@ -33,7 +33,8 @@ pub struct SimulateArgs {
 /// How many recent step durations feed the history percentiles.
 const HISTORY_SAMPLES: u64 = 20_000;
 
-/// p50 and p95 of each step's completed durations for one workflow.
+/// Each step's recorded durations (p50, p95 and all of them) for one workflow, and how often
+/// its runs ended the case: a rejection or a failure.
 pub async fn step_history(
     db: &impl ConnectionTrait,
     company_id: Uuid,
@@ -45,10 +46,13 @@ pub async fn step_history(
         .filter(execution::Column::CompanyId.eq(company_id))
         .filter(execution::Column::WorkflowId.eq(workflow_id))
         .into_query();
-    let rows: Vec<(String, Option<i64>)> = step_execution::Entity::find()
+    type Row = (String, Option<i64>, String, Option<String>);
+    let rows: Vec<Row> = step_execution::Entity::find()
         .select_only()
         .column(step_execution::Column::StepName)
         .column(step_execution::Column::DurationMs)
+        .column(step_execution::Column::Status)
+        .column(step_execution::Column::Decision)
         .filter(step_execution::Column::CompanyId.eq(company_id))
         .filter(step_execution::Column::ExecutionId.in_subquery(exec_ids))
         .filter(step_execution::Column::DurationMs.is_not_null())
@@ -57,20 +61,25 @@ pub async fn step_history(
         .into_tuple()
         .all(db)
         .await?;
-    let mut by_step: HashMap<String, Vec<i64>> = HashMap::new();
-    for (name, d) in rows {
+    let mut by_step: HashMap<String, (Vec<i64>, usize)> = HashMap::new();
+    for (name, d, status, decision) in rows {
         if let Some(d) = d {
-            by_step.entry(name).or_default().push(d);
+            let e = by_step.entry(name).or_default();
+            e.0.push(d);
+            e.1 += (status == StepRunStatus::Failed.as_str()
+                || decision.as_deref() == Some(ApprovalDecision::Rejected.as_str()))
+                as usize;
         }
     }
     Ok(by_step
         .into_iter()
-        .map(|(name, mut v)| {
+        .map(|(name, (mut v, ended))| {
             v.sort_unstable();
             let h = StepHistory {
                 p50_ms: quantile(&v, 0.5),
                 p95_ms: quantile(&v, 0.95),
                 samples: v.len(),
+                ended,
                 sorted_ms: v,
             };
             (name, h)
