@@ -297,7 +297,7 @@ impl Ws {
             .await;
     }
 
-    /// The next JSON message within 10 s (None on close or timeout).
+    /// The next JSON message within 30 s (None on close or timeout).
     pub async fn next(&mut self) -> Option<Value> {
         loop {
             // A guard against a hang, not a latency target: with the whole suite on two cores
