@@ -356,6 +356,18 @@ pub(super) fn elapsed(c: &Compiled, ran: &[(usize, i64)]) -> i64 {
     total + slowest.values().sum::<i64>()
 }
 
+/// How many step visits a run may make before it is cut off: every step as often as the
+/// largest loop bound allows, plus slack (a guard against routing that never ends).
+pub(super) fn max_visits(c: &Compiled) -> usize {
+    let bound = c
+        .steps
+        .iter()
+        .filter_map(|s| s.max_iterations)
+        .max()
+        .unwrap_or(1) as usize;
+    c.steps.len().saturating_mul(bound + 1) + 8
+}
+
 /// The next step after step `i` ran, given which branch (if any) matched.
 pub(super) fn route(
     c: &Compiled,
@@ -422,14 +434,7 @@ fn run_concrete(
     let mut detail = Vec::new();
     let mut runs = vec![0usize; n];
     let mut i = 0;
-    let guard = n.saturating_mul(
-        c.steps
-            .iter()
-            .filter_map(|s| s.max_iterations)
-            .max()
-            .unwrap_or(1) as usize
-            + 1,
-    ) + 8;
+    let guard = max_visits(c);
     let mut status = SimulationStatus::Succeeded;
     while i < n && trail.len() < guard {
         let step = &c.steps[i];
@@ -496,14 +501,7 @@ fn explore(c: &Compiled, space: &mut Space, limits: Limits) -> (Vec<(Trail, Vec<
         trail_len: 0,
         push: None,
     }];
-    let guard = n.saturating_mul(
-        c.steps
-            .iter()
-            .filter_map(|s| s.max_iterations)
-            .max()
-            .unwrap_or(1) as usize
-            + 1,
-    ) + 8;
+    let guard = max_visits(c);
     while let Some(w) = stack.pop() {
         if space.work > limits.max_work {
             truncated = true;

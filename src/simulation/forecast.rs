@@ -4,7 +4,7 @@
 //! the branches' observed probabilities. Each step's duration is drawn from its recorded
 //! durations, and a run ends at a step as often as its recorded runs ended their case (a
 //! rejection or a failure). Seeded, so the same request gives the same forecast.
-use super::engine::{StepHistory, elapsed, route};
+use super::engine::{StepHistory, elapsed, max_visits, route};
 use crate::workflows::steps::{Compiled, GATEWAY};
 use async_graphql::SimpleObject;
 use rand::rngs::StdRng;
@@ -118,14 +118,7 @@ impl Model<'_> {
     fn run(&self, input: &Value, rng: &mut StdRng) -> Run {
         let c = self.compiled;
         let n = c.steps.len();
-        let guard = n.saturating_mul(
-            c.steps
-                .iter()
-                .filter_map(|s| s.max_iterations)
-                .max()
-                .unwrap_or(1) as usize
-                + 1,
-        ) + 8;
+        let guard = max_visits(c);
         let mut runs = vec![0usize; n];
         let mut ran: Vec<(usize, i64)> = Vec::new();
         let mut drawn = 0;
