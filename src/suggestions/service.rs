@@ -92,17 +92,20 @@ pub async fn span(
     if let Some(w) = workflow_id {
         q = q.filter(execution::Column::WorkflowId.eq(w));
     }
-    let before = match since {
-        Some(t) => q.clone().filter(execution::Column::StartedAt.lt(t)),
-        None => q.clone().filter(execution::Column::Id.is_null()),
-    };
     type Row = (
         i64,
         Option<chrono::DateTime<Utc>>,
         Option<chrono::DateTime<Utc>>,
     );
+    // With no window start nothing lies outside, and there is nothing to ask.
+    let outside: Option<Row> = match since {
+        Some(t) => {
+            let before = q.clone().filter(execution::Column::StartedAt.lt(t));
+            before.into_tuple().one(db).await?
+        }
+        None => None,
+    };
     let all: Option<Row> = q.into_tuple().one(db).await?;
-    let outside: Option<Row> = before.into_tuple().one(db).await?;
     let (n, first, last) = all.unwrap_or((0, None, None));
     Ok(Span {
         executions: n as u64,
