@@ -1,4 +1,5 @@
-//! Shared statistics (pure): the Wilson score interval that every mined rule must clear.
+//! Shared statistics (pure): the Wilson score interval that every mined rule must clear, and
+//! the quantile of sorted durations.
 
 const Z: f64 = 1.96;
 /// An approval rule must be at least this sure (Wilson lower bound).
@@ -21,4 +22,12 @@ pub fn wilson_upper(k: usize, n: usize) -> f64 {
         return 1.0;
     }
     1.0 - wilson_lower(n - k, n)
+}
+/// The `q` quantile of sorted values (nearest rank).
+pub fn quantile(sorted: &[i64], q: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }

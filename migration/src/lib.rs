@@ -5,6 +5,7 @@ mod m20261127_000001_initial;
 mod m20261128_000001_list_indexes;
 mod m20261128_000002_workflow_versions;
 mod m20261128_000003_simulation_forecast;
+mod m20261128_000004_board_indexes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_list_indexes::Migration),
             Box::new(m20261128_000002_workflow_versions::Migration),
             Box::new(m20261128_000003_simulation_forecast::Migration),
+            Box::new(m20261128_000004_board_indexes::Migration),
         ]
     }
 }

@@ -436,7 +436,7 @@ impl Conn {
             }
             for ev in events {
                 last = ev.seq;
-                if let Some(p) = hub::render(&self.schema, &db, auth, op, &ev).await
+                if let Some(p) = hub::render(&self.schema, &db, auth, op, &ev, true).await
                     && let Flow::Gone = send(socket, envelope(self.proto, &id, &p)).await
                 {
                     return Flow::Gone;

@@ -206,14 +206,7 @@ impl Model<'_> {
     }
 }
 
-/// The `q` quantile of sorted values (nearest rank).
-pub fn quantile(sorted: &[i64], q: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (q * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
+pub use crate::stats::quantile;
 
 /// Predicted against actual case durations over a workflow's history: every case's input
 /// replayed through the model.

@@ -1,7 +1,7 @@
 //! SLAs' part of the schema: definitions, breaches, acknowledgement and the live stream.
 use super::hub::{LiveEvent, SubscribeProbe};
 use super::service::{self, BreachFilter, SlaFields};
-use super::slo::SloReport;
+use super::slo::{BreachTimeline, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::CtxAuth;
 use crate::entity::{breach, sla};
@@ -67,6 +67,18 @@ impl Sla {
         let st = ctx.state()?;
         let w = window_hours.unwrap_or(self.0.slo_window_hours);
         Ok(service::slo_report(&st.db, &self.0, w, st.clock.now()).await?)
+    }
+    /// Breaches detected per bucket over the last `hours` (default 24) in buckets of
+    /// `bucketMinutes` (default 60): the series behind a breaches-per-hour sparkline.
+    async fn breach_timeline(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 24)] hours: i32,
+        #[graphql(default = 60)] bucket_minutes: i32,
+    ) -> Result<BreachTimeline> {
+        let st = ctx.state()?;
+        let now = st.clock.now();
+        Ok(service::breach_timeline(&st.db, &self.0, hours, bucket_minutes, now).await?)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -239,6 +251,17 @@ impl SlaQuery {
         .await?)
     }
 
+    /// The newest sequence in the caller's company's breach event log (0 while it is empty).
+    /// Read it before reading breaches, then subscribe to `slaBreachEvents` with
+    /// `afterSequence` set to it: nothing that commits in between is missed.
+    async fn sla_breach_events_head(&self, ctx: &Context<'_>) -> Result<i64> {
+        let auth = ctx.auth()?;
+        let db = &ctx.state()?.db;
+        Ok(super::hub::company_head(db, auth.company_id)
+            .await
+            .map_err(AppError::from)?)
+    }
+
     async fn sla_breach(&self, ctx: &Context<'_>, id: ID) -> Result<SlaBreach> {
         let auth = ctx.auth()?;
         Ok(SlaBreach(
@@ -408,6 +431,9 @@ pub struct BreachEvent {
     pub breach: SlaBreach,
     /// Position in the event log (increasing).
     pub sequence: i64,
+    /// True when the event was read back from the log because the subscription asked for
+    /// `afterSequence` (it happened while the subscriber was away); false when it arrived live.
+    pub replayed: bool,
 }
 
 #[derive(Default)]
@@ -446,7 +472,11 @@ impl SlaSubscription {
             }
             return Ok(futures_util::stream::iter(None));
         }
-        let Some(LiveEvent(ev)) = ctx.data_opt::<LiveEvent>() else {
+        let Some(LiveEvent {
+            event: ev,
+            replayed,
+        }) = ctx.data_opt::<LiveEvent>()
+        else {
             return Err(AppError::bad(
                 "subscriptions are served over WebSocket at /graphql (graphql-transport-ws or graphql-ws)",
             )
@@ -461,6 +491,7 @@ impl SlaSubscription {
                 kind: ev.kind,
                 breach: SlaBreach(ev.breach.clone()),
                 sequence: ev.seq,
+                replayed: *replayed,
             })
         });
         Ok(futures_util::stream::iter(item))

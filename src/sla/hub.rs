@@ -47,7 +47,11 @@ pub struct BreachEvent {
 }
 
 /// Request data that makes `slaBreachEvents` yield this one event (when it matches).
-pub struct LiveEvent(pub Arc<BreachEvent>);
+pub struct LiveEvent {
+    pub event: Arc<BreachEvent>,
+    /// Read back from the log for `afterSequence` rather than dispatched as it committed.
+    pub replayed: bool,
+}
 
 /// Request data that makes `slaBreachEvents` only check its arguments and say where to resume.
 #[derive(Default)]
@@ -171,7 +175,7 @@ impl Cohort {
         if ev.company_id != self.auth.company_id {
             return None;
         }
-        render(schema, db, &self.auth, &self.op, ev).await
+        render(schema, db, &self.auth, &self.op, ev, false).await
     }
 
     fn deliver(&self, seq: i64, payload: &Arc<str>) {
@@ -191,17 +195,22 @@ impl Cohort {
     }
 }
 
-/// Executes `op` for one event as `auth`, with loaders primed from the event's snapshot.
+/// Executes `op` for one event as `auth`, with loaders primed from the event's snapshot;
+/// `replayed` says whether the event was read back for `afterSequence`.
 pub async fn render(
     schema: &AppSchema,
     db: &DatabaseConnection,
     auth: &AuthContext,
     op: &Operation,
     ev: &Arc<BreachEvent>,
+    replayed: bool,
 ) -> Option<Arc<str>> {
     let loaders = Loaders::new(db.clone(), auth.company_id);
     prime(&loaders, ev).await;
-    let req = op.request_with(auth, loaders).data(LiveEvent(ev.clone()));
+    let req = op.request_with(auth, loaders).data(LiveEvent {
+        event: ev.clone(),
+        replayed,
+    });
     let mut stream = schema.execute_stream(req);
     let resp = stream.next().await?;
     match serde_json::to_string(&resp) {
@@ -398,6 +407,19 @@ pub async fn last_sequence(db: &DatabaseConnection) -> Result<Option<i64>, DbErr
         .one(db)
         .await?
         .flatten())
+}
+
+/// The newest sequence of one company's events; 0 when it has none.
+pub async fn company_head(db: &DatabaseConnection, company: Uuid) -> Result<i64, DbErr> {
+    Ok(sla_event::Entity::find()
+        .select_only()
+        .column_as(sla_event::Column::Seq.max(), "m")
+        .filter(sla_event::Column::CompanyId.eq(company))
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
 }
 
 /// The oldest sequence the log still keeps.

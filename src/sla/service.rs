@@ -583,6 +583,46 @@ pub async fn slo_report(
     Ok(slo::report(&samples, &objective(s), window_hours, now))
 }
 
+/// The SLA's breaches per bucket over the `hours` before `now` (see [`slo::timeline`]).
+pub async fn breach_timeline(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    hours: i32,
+    bucket_minutes: i32,
+    now: DateTime<Utc>,
+) -> AppResult<slo::BreachTimeline> {
+    if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
+        return Err(AppError::bad(format!(
+            "hours must be between 1 and {MAX_WINDOW_HOURS} (10 years), got {hours}"
+        )));
+    }
+    let buckets = (hours as u64 * 60).div_ceil(bucket_minutes.max(1) as u64);
+    if !(1..=1440).contains(&bucket_minutes) || buckets > slo::MAX_BUCKETS {
+        return Err(AppError::bad(format!(
+            "bucketMinutes must be between 1 and 1440 and make at most {} buckets; \
+             {hours} hours in {bucket_minutes}-minute buckets make {buckets}",
+            slo::MAX_BUCKETS
+        )));
+    }
+    let since = now - chrono::Duration::hours(hours as i64);
+    let rows: Vec<(DateTime<Utc>, String)> = breach::Entity::find()
+        .select_only()
+        .column(breach::Column::DetectedAt)
+        .column(breach::Column::Severity)
+        .filter(breach::Column::CompanyId.eq(s.company_id))
+        .filter(breach::Column::SlaId.eq(s.id))
+        .filter(breach::Column::DetectedAt.gte(since))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let critical = Severity::Critical.as_str();
+    let detections: Vec<_> = rows
+        .into_iter()
+        .map(|(at, sev)| (at, sev == critical))
+        .collect();
+    Ok(slo::timeline(&detections, hours, bucket_minutes, now))
+}
+
 /// The workflow a breach's SLA belongs to (for metrics and messages).
 pub async fn workflow_of(
     db: &impl ConnectionTrait,

@@ -165,6 +165,82 @@ pub fn report(
     }
 }
 
+/// Most buckets a timeline may have.
+pub const MAX_BUCKETS: u64 = 2_000;
+
+/// Breaches per bucket over a span that ends now.
+#[derive(Clone, Debug, Serialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct BreachTimeline {
+    /// The first bucket's start (`to` − `hours`).
+    pub from: DateTime<Utc>,
+    /// The end of the last bucket: the time of the request.
+    pub to: DateTime<Utc>,
+    pub bucket_minutes: i32,
+    /// Oldest first; every bucket is there, empty ones with zeros.
+    pub buckets: Vec<TimelineBucket>,
+    /// Breaches detected in the span (warning and critical ones each count).
+    pub total: i32,
+}
+
+/// Breaches detected in `[start, start + bucketMinutes)` (the last bucket also holds `to`).
+#[derive(Clone, Debug, Serialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineBucket {
+    pub start: DateTime<Utc>,
+    /// Warning and critical breaches together.
+    pub count: i32,
+    pub warning: i32,
+    pub critical: i32,
+}
+
+/// Buckets `detections` (detection time, critical?) into `bucket_minutes` buckets covering
+/// the `hours` before `now`; detections outside the span are left out. The first bucket
+/// starts at `now − hours`, and the last one ends at `now` and includes it (a breach detected
+/// at the moment of the request counts); when the span is not a whole number of buckets the
+/// last one is cut short.
+pub fn timeline(
+    detections: &[(DateTime<Utc>, bool)],
+    hours: i32,
+    bucket_minutes: i32,
+    now: DateTime<Utc>,
+) -> BreachTimeline {
+    let from = now - Duration::hours(hours as i64);
+    let width = Duration::minutes(bucket_minutes as i64);
+    let n = (hours.max(0) as u64 * 60).div_ceil(bucket_minutes.max(1) as u64);
+    let mut buckets: Vec<TimelineBucket> = (0..n)
+        .map(|i| TimelineBucket {
+            start: from + width * i as i32,
+            count: 0,
+            warning: 0,
+            critical: 0,
+        })
+        .collect();
+    let mut total = 0;
+    for &(at, critical) in detections {
+        if at < from || at > now {
+            continue;
+        }
+        let i = ((at - from).num_milliseconds() / width.num_milliseconds()) as usize;
+        let last = buckets.len() - 1;
+        let b = &mut buckets[i.min(last)];
+        b.count += 1;
+        if critical {
+            b.critical += 1;
+        } else {
+            b.warning += 1;
+        }
+        total += 1;
+    }
+    BreachTimeline {
+        from,
+        to: now,
+        bucket_minutes,
+        buckets,
+        total,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +293,30 @@ mod tests {
         let quiet = report(&[], &objective(99.0), 24, now);
         assert!(!quiet.fast_burn && !quiet.slow_burn);
         assert_eq!(quiet.compliance_percentage, 100.0);
+    }
+    #[test]
+    fn timeline_buckets_by_detection_time_and_keeps_empty_buckets() {
+        let now: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().unwrap();
+        let h = |x: i64| now - Duration::minutes(x);
+        let det = [
+            (h(1), true),           // last bucket
+            (h(59), false),         // last bucket
+            (h(61), false),         // second to last
+            (h(24 * 60), true),     // the first instant of the span: first bucket
+            (h(24 * 60 + 1), true), // before the span: left out
+            (now, false),           // at the end: left out (buckets are half-open)
+        ];
+        let t = timeline(&det, 24, 60, now);
+        assert_eq!(t.buckets.len(), 24);
+        assert_eq!(t.total, 5);
+        assert_eq!(t.buckets[0].start, now - Duration::hours(24));
+        assert_eq!((t.buckets[0].count, t.buckets[0].critical), (1, 1));
+        assert_eq!((t.buckets[23].count, t.buckets[23].warning), (3, 2));
+        assert_eq!(t.buckets[22].count, 1);
+        assert_eq!(t.buckets[1..22].iter().map(|b| b.count).sum::<i32>(), 0);
+        // 90-minute buckets over 2 hours: the second is cut short at now.
+        let t = timeline(&det, 2, 90, now);
+        assert_eq!(t.buckets.len(), 2);
+        assert_eq!((t.buckets[0].count, t.buckets[1].count), (2, 2));
     }
 }

@@ -1,10 +1,13 @@
 //! Workflows' part of the schema.
+use super::flows::StepFlow;
 use super::service::{self, WorkflowFields, WorkflowFilter};
+use super::step_stats::StepStats;
 use super::steps::action_types;
 use super::versions::WorkflowDiff;
 use crate::auth::CtxAuth;
 use crate::catalog::graphql::{Action, DeletePayload};
 use crate::entity::{workflow, workflow_version};
+use crate::error::AppError;
 use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::{CtxExt, User};
 use crate::ids::parse_id;
@@ -78,6 +81,32 @@ impl Workflow {
         let auth = ctx.auth()?;
         let all = super::versions::list(&ctx.state()?.db, auth, self.0.id).await?;
         Ok(all.into_iter().map(WorkflowVersion).collect())
+    }
+    /// The flows between its steps, as the simulator routes them: branches, the next step,
+    /// skips of conditional steps, and the lanes of parallel groups. `"$end"` is the end.
+    async fn step_flows(&self) -> Result<Vec<StepFlow>> {
+        let c = super::steps::compile(&self.0.steps).map_err(AppError::Internal)?;
+        Ok(super::flows::flows(&c))
+    }
+    /// Each step's recorded runs (executions started in the last `days`, or all of them):
+    /// count, p50 and p95 duration, and its share of the breached executions' time. Steps of
+    /// the definition come first, in order, then any other step names the history holds.
+    async fn step_stats(&self, ctx: &Context<'_>, days: Option<i32>) -> Result<Vec<StepStats>> {
+        let auth = ctx.auth()?;
+        let st = ctx.state()?;
+        if days.is_some_and(|d| !(1..=36_600).contains(&d)) {
+            return Err(AppError::bad("days must be between 1 and 36600").into());
+        }
+        let since = days.map(|d| st.clock.now() - chrono::Duration::days(d as i64));
+        let order: Vec<String> = self
+            .0
+            .steps
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        Ok(super::step_stats::load(&st.db, auth.company_id, self.0.id, since, &order).await?)
     }
 }
 

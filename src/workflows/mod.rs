@@ -1,7 +1,9 @@
 //! Workflow definitions (and, with the SLA work, executions reported by host engines).
 pub mod execution_graphql;
 pub mod executions;
+pub mod flows;
 pub mod graphql;
 pub mod service;
+pub mod step_stats;
 pub mod steps;
 pub mod versions;

@@ -6,6 +6,7 @@ mod suggestions;
 
 mod alerts;
 mod api;
+mod board;
 mod cli;
 mod clients;
 mod clock;
