@@ -1,4 +1,4 @@
-//! Builds the pages (playground/, GraphiQL bundled with esbuild) into OUT_DIR so the binary
+//! Builds the pages (playground/: GraphiQL and the SLA board, bundled with esbuild) into OUT_DIR so the binary
 //! embeds them. Nothing is written into a path this script watches, so a second `cargo build`
 //! compiles nothing.
 //!
@@ -11,7 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const INPUTS: &[&str] = &["package.json", "package-lock.json", "build.mjs", "src"];
-const OUTPUTS: &[&str] = &["index.html", "app.js", "app.css"];
+const OUTPUTS: &[&str] = &[
+    "index.html",
+    "app.js",
+    "app.css",
+    "board.html",
+    "board.js",
+    "board.css",
+];
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> bool {
     match Command::new(program).args(args).current_dir(dir).status() {
@@ -69,7 +76,7 @@ fn main() {
     }
     println!("cargo:warning=no playground bundle: embedding the fallback page");
     for o in OUTPUTS {
-        let body = if *o == "index.html" {
+        let body = if o.ends_with(".html") {
             FALLBACK_HTML
         } else {
             ""
@@ -81,11 +88,11 @@ fn main() {
 const FALLBACK_HTML: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>workflow-intel playground</title></head>
 <body style="font-family: sans-serif; max-width: 48em; margin: 3em auto">
-<h1>The playground was not built</h1>
+<h1>The pages were not built</h1>
 <p>This binary was compiled without Node.js and npm, and without the prebuilt bundle in
-<code>playground/prebuilt/</code>, so the GraphiQL page could not be embedded.
+<code>playground/prebuilt/</code>, so the GraphiQL playground and the SLA board could not be embedded.
 The GraphQL API itself works at <code>/graphql</code>.</p>
-<p>To get the full playground, install Node.js 20 (which brings npm) and rebuild:</p>
+<p>To get them, install Node.js 20 (which brings npm) and rebuild:</p>
 <pre>cargo clean -p workflow-intel &amp;&amp; cargo build --release</pre>
 </body></html>
 "#;

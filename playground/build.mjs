@@ -1,5 +1,6 @@
-// Bundles GraphiQL and its CSS so the binary can embed them: the browser then loads nothing
-// from anywhere but the workflow-intel server.
+// Bundles GraphiQL and its CSS (the playground), and the live SLA board with its workflow
+// view, so the binary can embed them: the browser then loads nothing from anywhere but the
+// workflow-intel server.
 //
 //   node build.mjs [DIR]   build index.html, app.js and app.css into DIR (default dist/);
 //                          cargo's build script passes its OUT_DIR, so the build never writes
@@ -15,7 +16,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const SOURCES = ["package.json", "package-lock.json", "build.mjs", "src"];
-const OUTPUTS = ["index.html", "app.js", "app.css"];
+const OUTPUTS = ["index.html", "app.js", "app.css", "board.html", "board.js", "board.css"];
 const STAMP = join("prebuilt", "SOURCES.sha256");
 
 function files(path) {
@@ -38,18 +39,19 @@ function sourcesHash() {
 async function bundle(out) {
   mkdirSync(out, { recursive: true });
   await build({
-    entryPoints: ["src/main.jsx"],
+    entryPoints: { app: "src/main.jsx", board: "src/board/main.js" },
     bundle: true,
     minify: true,
     format: "iife",
     target: ["es2020"],
-    outfile: join(out, "app.js"),
+    outdir: out,
     loader: { ".js": "jsx", ".svg": "dataurl", ".woff": "dataurl", ".woff2": "dataurl" },
     define: { "process.env.NODE_ENV": '"production"' },
     jsx: "automatic",
     logLevel: "warning",
   });
   copyFileSync("src/index.html", join(out, "index.html"));
+  copyFileSync("src/board/index.html", join(out, "board.html"));
 }
 
 const arg = process.argv[2];

@@ -519,10 +519,15 @@ fn print_links(addr: SocketAddr, demo_token: Option<&auth::IssuedToken>) {
     println!("workflow-intel listening on http://{addr}");
     println!("  GraphQL:    http://{addr}/graphql");
     println!("  Playground: http://{addr}/playground");
+    println!("  SLA board:  http://{addr}/board");
     if let Some(t) = demo_token {
         println!("  Demo admin token (shown once): {}", t.token);
         println!(
             "  Playground with the token:     http://{addr}/playground#token={}",
+            t.token
+        );
+        println!(
+            "  SLA board with the token:      http://{addr}/board#token={}",
             t.token
         );
         println!(

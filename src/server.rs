@@ -1,5 +1,5 @@
 //! The HTTP surface: /graphql (POST, GET and WebSocket upgrade, in `graphql::http`), CORS,
-//! /metrics, /healthz, /readyz and the embedded playground.
+//! /metrics, /healthz, /readyz and the embedded pages: the playground and the SLA board.
 use crate::AppState;
 use crate::auth::AuthState;
 use crate::graphql::AppSchema;
@@ -33,10 +33,14 @@ pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Redirect::temporary("/playground") }))
-        .route("/playground", get(playground_index))
-        .route("/playground/", get(playground_index))
-        .route("/playground/app.js", get(playground_js))
-        .route("/playground/app.css", get(playground_css))
+        .route("/playground", get(|| page(HTML, INDEX_HTML)))
+        .route("/playground/", get(|| page(HTML, INDEX_HTML)))
+        .route("/playground/app.js", get(|| page(JS, APP_JS)))
+        .route("/playground/app.css", get(|| page(CSS, APP_CSS)))
+        .route("/board", get(|| page(HTML, BOARD_HTML)))
+        .route("/board/", get(|| page(HTML, BOARD_HTML)))
+        .route("/board/app.js", get(|| page(JS, BOARD_JS)))
+        .route("/board/app.css", get(|| page(CSS, BOARD_CSS)))
         .layer(cors)
         .layer(middleware::from_fn_with_state(http.clone(), track_http))
         .with_state(http)
@@ -170,7 +174,16 @@ static INDEX_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/
 static APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/app.js"));
 static APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/app.css"));
 
-fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+static BOARD_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/board.html"));
+static BOARD_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/board.js"));
+static BOARD_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/playground/board.css"));
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// An embedded page or asset (the playground's and the board's).
+async fn page(content_type: &'static str, body: &'static [u8]) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -179,16 +192,4 @@ fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
         body,
     )
         .into_response()
-}
-
-async fn playground_index() -> Response {
-    asset("text/html; charset=utf-8", INDEX_HTML)
-}
-
-async fn playground_js() -> Response {
-    asset("text/javascript; charset=utf-8", APP_JS)
-}
-
-async fn playground_css() -> Response {
-    asset("text/css; charset=utf-8", APP_CSS)
 }

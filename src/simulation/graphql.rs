@@ -113,6 +113,23 @@ impl SimulationQuery {
         .await?)
     }
 
+    /// Every distinct path through the workflow's current definition across its whole input
+    /// space, with the inputs that take each one and a witness: the exploration a
+    /// simulation makes, without running one for an input or storing anything.
+    async fn workflow_paths(&self, ctx: &Context<'_>, workflow_id: ID) -> Result<Exploration> {
+        let auth = ctx.auth()?;
+        let args = SimulateArgs {
+            workflow_id: parse_id(&workflow_id, "workflow")?,
+            version: None,
+            input_data: serde_json::json!({}),
+            decisions: HashMap::new(),
+            fail_steps: HashSet::new(),
+            forecast: None,
+        };
+        let (_, outcome) = service::run(ctx.state()?, auth, &args).await?;
+        Ok(outcome.branch_explorations)
+    }
+
     /// Replays the workflow's completed executions through its current definition, by
     /// Monte Carlo (`runsPerCase` runs of each case's input, seeded): the predicted against
     /// the actual case durations. This is how far to trust `simulateWorkflow`'s predictions.

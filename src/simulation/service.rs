@@ -185,12 +185,13 @@ pub async fn get(
         .ok_or_else(|| AppError::not_found(format!("simulation {id}")))
 }
 
-pub async fn simulate(
+/// Runs the engine on the workflow (or the version asked for) and the company's catalog,
+/// history and SLAs; stores nothing.
+pub async fn run(
     state: &AppState,
     auth: &AuthContext,
-    args: SimulateArgs,
-) -> AppResult<simulation::Model> {
-    let started = Instant::now();
+    args: &SimulateArgs,
+) -> AppResult<(crate::entity::workflow::Model, Outcome)> {
     let db = &state.db;
     let mut wf = workflows::get(db, auth, args.workflow_id).await?;
     if let Some(v) = args.version {
@@ -232,12 +233,11 @@ pub async fn simulate(
     let steps = wf.steps.clone();
     let input_schema = wf.input_schema.clone();
     let input = args.input_data.clone();
-    let SimulateArgs {
-        decisions,
-        fail_steps,
-        forecast,
-        ..
-    } = args;
+    let (decisions, fail_steps, forecast) = (
+        args.decisions.clone(),
+        args.fail_steps.clone(),
+        args.forecast,
+    );
     let outcome: Outcome = tokio::task::spawn_blocking(move || {
         engine::simulate(&engine::Request {
             steps: &steps,
@@ -254,8 +254,19 @@ pub async fn simulate(
     })
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))?;
+    Ok((wf, outcome))
+}
 
-    let now = Utc::now();
+/// Runs a simulation and stores it.
+pub async fn simulate(
+    state: &AppState,
+    auth: &AuthContext,
+    args: SimulateArgs,
+) -> AppResult<simulation::Model> {
+    let started = Instant::now();
+    let db = &state.db;
+    let (wf, outcome) = run(state, auth, &args).await?;
+    let now = state.clock.now();
     let row = simulation::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(auth.company_id),

@@ -61,6 +61,17 @@ impl CliDb {
             .expect("run workflow-intel")
     }
 
+    /// Starts the binary with `--database-url` appended, without waiting for it.
+    pub(crate) fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(BIN)
+            .args(args)
+            .args(["--database-url", &self.url])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start workflow-intel")
+    }
+
     async fn conn(&self) -> DatabaseConnection {
         workflow_intel::db::connect(&self.url, None).await.unwrap()
     }

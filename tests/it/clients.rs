@@ -477,12 +477,7 @@ window.result = (async () => {{
 #[tokio::test]
 async fn a_browser_app_on_a_listed_origin_queries_and_subscribes_and_an_unlisted_one_cannot() {
     let Some(dir) = node_package() else { return };
-    let Some(browser) = crate::playground::chromium() else {
-        let msg = "CORS browser test skipped: needs /usr/bin/chromium";
-        if std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("{msg}");
-        }
-        eprintln!("NOTICE: {msg}");
+    let Some(browser) = crate::browser::available("CORS browser test") else {
         return;
     };
     for listed in [true, false] {

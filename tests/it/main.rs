@@ -7,6 +7,8 @@ mod suggestions;
 mod alerts;
 mod api;
 mod board;
+mod board_page;
+mod browser;
 mod cli;
 mod clients;
 mod clock;

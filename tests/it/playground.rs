@@ -6,37 +6,12 @@ use serde_json::{Value, json};
 use std::path::Path;
 use workflow_intel::model::Role;
 
-pub fn chromium() -> Option<String> {
-    let candidates = [
-        std::env::var("CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ];
-    candidates
-        .into_iter()
-        .find(|c| !c.is_empty() && Path::new(c).exists())
-}
-
 #[tokio::test]
 async fn playground_renders_and_runs_a_query_offline() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = root.join("playground/e2e.mjs");
-    let have_driver = root
-        .join("playground/node_modules/playwright-core")
-        .exists();
-    let browser = chromium();
-    let node_ok = std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok();
-    let (Some(browser), true, true) = (browser, have_driver, node_ok) else {
-        let msg = "playground browser test skipped: needs /usr/bin/chromium (Debian package chromium), node, and `npm ci` in playground/";
-        if std::env::var("REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("{msg}");
-        }
-        eprintln!("NOTICE: {msg}");
+    let Some(browser) = crate::browser::available("playground browser test") else {
         return;
     };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/e2e.mjs");
     let app = TestApp::spawn().await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
     let wf = create_workflow(

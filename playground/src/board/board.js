@@ -1,0 +1,168 @@
+// The live SLA board: unacknowledged breaches as they happen, and one tile per SLA.
+import { ACK, BOARD, TILES } from "./api.js";
+import { duration, h, pct, s, windowName } from "./dom.js";
+import { openStream } from "./stream.js";
+
+const STATES = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  resumed: "Resumed",
+  refused: "Not connected",
+};
+
+function filters(params) {
+  const workflowId = params.get("workflow") || undefined;
+  const severity = params.get("severity") || undefined;
+  return { workflowId, severity };
+}
+
+function filterBar(params, workflows, go) {
+  const { workflowId, severity } = filters(params);
+  const change = (key) => (e) => go({ [key]: e.target.value || null });
+  const wf = h("select", { id: "f-workflow", onchange: change("workflow") },
+    h("option", { value: "" }, "All workflows"),
+    workflows.map((w) => h("option", { value: w.id, selected: w.id === workflowId }, w.name)));
+  const sev = h("select", { id: "f-severity", onchange: change("severity") },
+    h("option", { value: "" }, "All severities"),
+    ["WARNING", "CRITICAL"].map((v) => h("option", { value: v, selected: v === severity }, v.toLowerCase())));
+  return h("div", { class: "filters" },
+    h("label", { for: "f-workflow" }, "Workflow"), wf,
+    h("label", { for: "f-severity" }, "Severity"), sev);
+}
+
+function breachRow(b, gql, onAcked) {
+  const notes = h("input", { type: "text", id: `notes-${b.id}`, placeholder: "notes", "aria-label": "Acknowledgement notes" });
+  const ack = async (e) => {
+    e.preventDefault();
+    e.target.disabled = true;
+    try {
+      await gql(ACK, { id: b.id, notes: notes.value });
+      onAcked(b.id);
+    } catch (err) {
+      e.target.disabled = false;
+      e.target.title = err.message;
+    }
+  };
+  const sev = b.severity.toLowerCase();
+  return h("tr", { "data-breach": b.id, class: `sev-${sev}` },
+    h("td", {}, h("span", { class: `badge ${sev}` }, sev === "critical" ? "▲ critical" : "● warning")),
+    h("td", { class: "sla" }, b.sla ? b.sla.name : "–"),
+    h("td", {}, b.execution && b.execution.workflow ? b.execution.workflow.name : "–"),
+    h("td", { class: "num over" }, `${duration(b.breachMarginSeconds)} (${pct(b.breachMarginPercentage)})`),
+    h("td", { class: "num since", "data-detected": b.detectedAt }, ""),
+    h("td", { class: "ack" }, h("form", { onsubmit: ack }, notes, h("button", { type: "submit" }, "Acknowledge"))));
+}
+
+function sparkline(timeline) {
+  const max = Math.max(1, ...timeline.buckets.map((b) => b.count));
+  const w = 240;
+  const bw = w / timeline.buckets.length;
+  const bars = timeline.buckets.map((b, i) => {
+    const bh = (b.count / max) * 40;
+    return s("rect", { x: i * bw + 1, y: 44 - bh, width: Math.max(1, bw - 2), height: bh, class: "bar" },
+      s("title", {}, `${b.count} at ${new Date(b.start).toLocaleTimeString()}`));
+  });
+  const label = `Breaches per hour over the last 24 hours: ${timeline.total} in all`;
+  return s("svg", { viewBox: `0 0 ${w} 46`, class: "spark", role: "img", "aria-label": label }, bars);
+}
+
+function burnRows(m) {
+  return m.burnRates.map((r, i) => {
+    const kind = i < 2 ? "fast" : "slow";
+    return h("li", { class: r.firing ? "firing" : "", "data-field": `burn-${i}`, "data-value": r.longBurnRate },
+      `${kind} ${windowName(r.longWindowSeconds)}/${windowName(r.shortWindowSeconds)}: `,
+      `${r.longBurnRate.toFixed(2)} / ${r.shortBurnRate.toFixed(2)} (fires at ${r.threshold})`,
+      r.firing ? h("strong", {}, " FIRING") : " ok");
+  });
+}
+
+function tile(sla) {
+  const m = sla.metrics;
+  const left = m.errorBudgetTotal > 0 ? Math.max(0, m.errorBudgetRemaining / m.errorBudgetTotal) : 1;
+  const field = (name, value, text) => h("span", { "data-field": name, "data-value": value }, text);
+  return h("article", { class: `tile ${m.meetsTarget ? "ok" : "bad"}`, "data-sla": sla.id },
+    h("h3", {}, sla.name),
+    h("p", { class: "muted" }, `${sla.workflow ? sla.workflow.name : ""} · last ${m.windowHours} h`),
+    h("p", { class: "big" }, field("compliance", m.compliancePercentage, pct(m.compliancePercentage)),
+      h("span", { class: "muted" }, " of "), field("target", m.targetPercentage, pct(m.targetPercentage)),
+      m.meetsTarget ? " ✓ meets target" : " ✗ below target"),
+    h("p", {}, field("met", m.met, m.met), " of ", field("total", m.total, m.total), " executions within target"),
+    h("div", { class: "budget" },
+      h("span", {}, "Error budget left: ", field("budget-remaining", m.errorBudgetRemaining, m.errorBudgetRemaining.toFixed(1)),
+        " of ", field("budget-total", m.errorBudgetTotal, m.errorBudgetTotal.toFixed(1))),
+      h("progress", { max: 1, value: left, "aria-label": "Error budget left" })),
+    h("p", {}, m.fastBurn ? h("strong", { class: "alarm" }, "Fast burn firing") : "Fast burn: quiet", " · ",
+      m.slowBurn ? h("strong", { class: "alarm" }, "Slow burn firing") : "Slow burn: quiet"),
+    h("ul", { class: "burn" }, burnRows(m)),
+    h("div", { "data-field": "timeline-total", "data-value": sla.breachTimeline.total }, sparkline(sla.breachTimeline)));
+}
+
+function connection(el) {
+  return (state, missed, detail) => {
+    el.dataset.state = state;
+    el.textContent = STATES[state] + (missed ? ` · ${missed} missed event${missed === 1 ? "" : "s"} replayed` : "");
+    if (detail) el.textContent += `: ${detail}`;
+  };
+}
+
+export async function boardView(root, { gql, token, params, go }) {
+  const { workflowId, severity } = filters(params);
+  const data = await gql(BOARD, { filter: { workflowId, severity }, workflowId });
+  const open = new Map(data.unacknowledgedBreaches.nodes.map((b) => [b.id, b]));
+  const acked = new Set();
+  const status = h("p", { id: "connection", role: "status", "aria-live": "polite", "data-state": "connecting" }, STATES.connecting);
+  const rows = h("tbody", { id: "breach-rows" });
+  const count = h("span", { id: "breach-count" }, "");
+  const tiles = h("section", { id: "tiles", "aria-label": "SLA tiles" });
+  const remove = (id) => { acked.add(id); open.delete(id); draw(); };
+  function draw() {
+    const list = [...open.values()].sort((a, b) => b.detectedAt.localeCompare(a.detectedAt));
+    rows.replaceChildren(...list.map((b) => breachRow(b, gql, remove)));
+    count.textContent = String(list.length);
+    tick();
+  }
+  function tick() {
+    for (const td of rows.querySelectorAll("td.since")) {
+      td.textContent = `${duration((Date.now() - Date.parse(td.dataset.detected)) / 1000)} ago`;
+    }
+  }
+  let pending = null;
+  async function refreshTiles() {
+    pending = null;
+    try {
+      const t = await gql(TILES, { workflowId });
+      tiles.replaceChildren(...t.slas.nodes.map(tile));
+      tiles.dataset.loaded = String(Date.now());
+      delete tiles.dataset.stale;
+    } catch (e) {
+      // Keep the last figures, marked as such, until the server answers again.
+      tiles.dataset.stale = e.message;
+    }
+  }
+  const soon = () => { pending = pending || setTimeout(refreshTiles, 1000); };
+  function onEvent(ev) {
+    const b = ev.breach;
+    if (ev.kind === "ACKNOWLEDGED" || b.acknowledged) remove(b.id);
+    else if (!acked.has(b.id)) { open.set(b.id, b); draw(); }
+    soon();
+  }
+  root.replaceChildren(
+    h("section", { class: "bar" }, filterBar(params, data.workflows.nodes, go), status),
+    h("section", { "aria-labelledby": "breaches-title" },
+      h("h2", { id: "breaches-title" }, "Unacknowledged breaches (", count, ")"),
+      h("table", { class: "breaches", "aria-live": "polite" },
+        h("thead", {}, h("tr", {}, ["Severity", "SLA", "Workflow", "Over by", "Detected", ""].map((c) => h("th", { scope: "col" }, c)))),
+        rows)),
+    h("h2", {}, "SLAs"), tiles);
+  draw();
+  setInterval(tick, 1000);
+  setInterval(refreshTiles, 30000);
+  await refreshTiles();
+  const show = connection(status);
+  const onState = (state, missed, detail) => {
+    show(state, missed, detail);
+    if (state === "resumed") soon();
+  };
+  openStream({ token, filter: { workflowId, severity }, after: data.slaBreachEventsHead, onEvent, onState });
+}

@@ -1,0 +1,422 @@
+//! The live SLA board and the workflow view in headless Chromium, every request to another
+//! origin blocked: breaches arrive without a reload, an acknowledgement clears every open
+//! board, a restarted server is resumed from without loss or duplicate, the tiles show
+//! `Sla.metrics`, another company sees nothing, and selecting a path highlights its steps.
+use crate::browser::{self, Browser};
+use crate::cli::CliDb;
+use crate::sla::CREATE_SLA;
+use crate::support::*;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use workflow_intel::model::Role;
+use workflow_intel::seed;
+
+const LIVE: &str = "document.querySelector('#connection')?.dataset.state === 'live'";
+
+fn board(base: &str, token: &str, query: &str) -> String {
+    format!("{base}/board{query}#token={token}")
+}
+
+async fn sla(app_url: &str, token: &str, workflow: &Value, warning: i64) -> String {
+    let c = reqwest::Client::new();
+    let input = json!({"workflowId": workflow, "name": "Refund turnaround", "targetDurationSeconds": warning,
+        "warningThresholdSeconds": warning, "criticalThresholdSeconds": 3600});
+    let r: Value = c
+        .post(format!("{app_url}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": CREATE_SLA, "variables": {"input": input}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["data"]["createSla"]["sla"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string()
+}
+
+const BREACHES: &str = "{ slaBreaches(first: 100) { nodes { id detectedAt acknowledged notes thresholdSeconds execution { id startedAt } } } }";
+
+#[tokio::test]
+async fn a_breach_appears_live_and_an_acknowledgement_clears_every_board() {
+    let Some(chromium) = browser::available("board browser test") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let acme = app.token("Acme", "ops@acme.io", Role::Admin).await;
+    let globex = app.token("Globex", "ops@globex.io", Role::Admin).await;
+    let steps = json!([{"name": "Refund", "action": "x"}]);
+    let wf = create_workflow(&app, &acme, "Refunds", steps).await;
+    sla(&app.url(""), &acme, &wf["id"], 2).await;
+    let mut b = Browser::launch(&chromium);
+    for (page, token) in [("a", &acme), ("b", &acme), ("g", &globex)] {
+        b.open(page, &board(&app.url(""), token, "")).await;
+        b.wait(page, LIVE).await;
+        b.eval(page, "window.__sameDocument = true").await;
+    }
+    let q = "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id startedAt } } }";
+    let started = app.data(&acme, q, json!({"w": wf["id"]})).await;
+    let started_at: DateTime<Utc> = started["startExecution"]["execution"]["startedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deadline = started_at + Duration::seconds(2);
+    let appeared = b
+        .wait(
+            "a",
+            "document.querySelector('#breach-rows tr') && Date.now()",
+        )
+        .await;
+    let late_ms = appeared.as_f64().unwrap() - deadline.timestamp_millis() as f64;
+    eprintln!("board: the breach appeared {late_ms:.0} ms after its deadline");
+    assert_eq!(b.eval("a", "window.__sameDocument").await, true, "reloaded");
+    let rows = app.data(&acme, BREACHES, json!({})).await["slaBreaches"]["nodes"].clone();
+    let breach = rows[0].clone();
+    let detected: DateTime<Utc> = breach["detectedAt"].as_str().unwrap().parse().unwrap();
+    let detect_ms = (detected - deadline).num_milliseconds();
+    assert!(
+        (0..2000).contains(&detect_ms),
+        "detected {detect_ms} ms after the deadline"
+    );
+    let id = breach["id"].as_str().unwrap();
+    let row = format!("tr[data-breach=\"{id}\"]");
+    let text = b
+        .eval("a", &format!("document.querySelector('{row}').textContent"))
+        .await;
+    for want in ["warning", "Refund turnaround", "Refunds", "ago"] {
+        assert!(
+            text.as_str().unwrap().contains(want),
+            "{want} not in {text}"
+        );
+    }
+    b.wait("b", &format!("!!document.querySelector('{row}')"))
+        .await;
+
+    // Acknowledged on page a, gone from page b through the ACKNOWLEDGED event.
+    b.fill("a", &format!("{row} input"), "looking into it")
+        .await;
+    b.click("a", &format!("{row} button")).await;
+    b.wait("b", &format!("!document.querySelector('{row}')"))
+        .await;
+    assert_eq!(b.eval("b", "window.__sameDocument").await, true);
+    let after = app.data(&acme, BREACHES, json!({})).await["slaBreaches"]["nodes"][0].clone();
+    assert_eq!(
+        (after["acknowledged"].as_bool(), after["notes"].as_str()),
+        (Some(true), Some("looking into it"))
+    );
+
+    // Another company's board stayed empty, and live, the whole time.
+    let g = b
+        .eval("g", "[document.querySelectorAll('#breach-rows tr').length, document.querySelectorAll('#tiles [data-sla]').length, document.body.textContent.includes('Refund'), document.querySelector('#connection').dataset.state]")
+        .await;
+    assert_eq!(g, json!([0, 0, false, "live"]));
+}
+
+/// Late discount requests completed in the last hours, so that the demo board has breaches.
+async fn late_cases(app: &TestApp, token: &str, workflow: &str) {
+    let now = Utc::now();
+    let cases: Vec<Value> = (0..4i64)
+        .map(|i| {
+            let end = now - Duration::minutes(20 + 35 * i);
+            let start = end - Duration::seconds(50 + 20 * i);
+            let approved = start + Duration::seconds(8);
+            let steps = json!([
+                {"stepName": "Validate", "status": "COMPLETED", "startedAt": start.to_rfc3339(), "completedAt": approved.to_rfc3339()},
+                {"stepName": "Manager Approval", "status": "COMPLETED", "startedAt": approved.to_rfc3339(), "completedAt": end.to_rfc3339()},
+            ]);
+            json!({"workflowId": workflow, "externalId": format!("late-{i}"), "status": "COMPLETED", "steps": steps,
+                   "inputData": {"amount": 12000 + i * 20000}, "startedAt": start.to_rfc3339(), "completedAt": end.to_rfc3339()})
+        })
+        .collect();
+    let q = "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { breaches } }";
+    let r = app
+        .data(token, q, json!({"i": {"executions": cases}}))
+        .await;
+    assert!(
+        r["importExecutions"]["breaches"].as_i64().unwrap() >= 4,
+        "{r}"
+    );
+}
+
+const METRICS: &str = "{ slas(first: 100) { nodes { id metrics { compliancePercentage targetPercentage met total errorBudgetRemaining errorBudgetTotal burnRates { longBurnRate } } breachTimeline { total } } } }";
+
+/// The tiles' machine-readable figures: for each SLA, its `data-field` values.
+const TILE_VALUES: &str = "Object.fromEntries([...document.querySelectorAll('#tiles [data-sla]')].map(t => [t.dataset.sla, Object.fromEntries([...t.querySelectorAll('[data-field]')].map(f => [f.dataset.field, Number(f.dataset.value)]))]))";
+
+#[tokio::test]
+async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps() {
+    let Some(chromium) = browser::available("board browser test") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let issued = seed::seed_demo(&app.db).await.unwrap();
+    let admin = seed::demo_auth(&issued);
+    let state = &app.app.state;
+    seed::seed_demo_history(state, &admin).await.unwrap();
+    seed::seed_demo_sla(state, &admin).await.unwrap();
+    let token = issued.token;
+    let wfs = app
+        .data(
+            &token,
+            "{ workflows(first: 50) { nodes { id name } } }",
+            json!({}),
+        )
+        .await;
+    let discount = wfs["workflows"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == seed::DISCOUNT_WORKFLOW)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    late_cases(&app, &token, &discount).await;
+
+    let mut b = Browser::launch(&chromium);
+    b.open("a", &board(&app.url(""), &token, "")).await;
+    b.wait("a", "document.querySelector('#tiles')?.dataset.loaded")
+        .await;
+    b.wait("a", LIVE).await;
+    let tiles = b.eval("a", TILE_VALUES).await;
+    let api = app.data(&token, METRICS, json!({})).await;
+    let slas = api["slas"]["nodes"].as_array().unwrap();
+    assert!(!slas.is_empty());
+    for s in slas {
+        let t = &tiles[s["id"].as_str().unwrap()];
+        let m = &s["metrics"];
+        let pairs = [
+            ("compliance", &m["compliancePercentage"]),
+            ("target", &m["targetPercentage"]),
+            ("met", &m["met"]),
+            ("total", &m["total"]),
+            ("budget-remaining", &m["errorBudgetRemaining"]),
+            ("budget-total", &m["errorBudgetTotal"]),
+            ("burn-0", &m["burnRates"][0]["longBurnRate"]),
+            ("burn-2", &m["burnRates"][2]["longBurnRate"]),
+            ("timeline-total", &s["breachTimeline"]["total"]),
+        ];
+        for (field, want) in pairs {
+            assert_eq!(
+                t[field].as_f64(),
+                want.as_f64(),
+                "{field}: tile {t}, API {s}"
+            );
+        }
+        assert!(
+            m["total"].as_i64().unwrap() > 0,
+            "the demo SLA has completions: {s}"
+        );
+    }
+    let rows = b
+        .eval("a", "document.querySelectorAll('#breach-rows tr').length")
+        .await;
+    assert!(rows.as_i64().unwrap() >= 4, "{rows}");
+    if let Ok(path) = std::env::var("BOARD_SCREENSHOT") {
+        b.screenshot("a", std::path::Path::new(&path)).await;
+    }
+    the_workflow_view_highlights_a_selected_path(&mut b, &app, &token, &discount).await;
+}
+
+async fn the_workflow_view_highlights_a_selected_path(
+    b: &mut Browser,
+    app: &TestApp,
+    token: &str,
+    workflow: &str,
+) {
+    let url = board(
+        &app.url(""),
+        token,
+        &format!("?view=workflow&workflow={workflow}"),
+    );
+    b.open("w", &url).await;
+    b.wait("w", "document.querySelectorAll('svg.graph g.node').length > 0 && document.querySelectorAll('button.path').length").await;
+    let q = "query($w: ID!) { workflowPaths(workflowId: $w) { paths { steps } } }";
+    let paths = app.data(token, q, json!({"w": workflow})).await["workflowPaths"]["paths"].clone();
+    let longest = paths
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| p["steps"].as_array().unwrap().len())
+        .unwrap();
+    b.click("w", &format!("button.path[data-path=\"{}\"]", longest.0))
+        .await;
+    let lit = b
+        .eval(
+            "w",
+            "[...document.querySelectorAll('svg.graph g.node.on-path')].map(n => n.dataset.step)",
+        )
+        .await;
+    let mut want: Vec<&str> = longest.1["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let mut got: Vec<&str> = lit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    if let Ok(path) = std::env::var("BOARD_SCREENSHOT") {
+        let path = path.replace(".png", "-workflow.png");
+        b.screenshot("w", std::path::Path::new(&path)).await;
+    }
+    let pressed = b
+        .eval(
+            "w",
+            "document.querySelectorAll('button.path[aria-pressed=\"true\"]').length",
+        )
+        .await;
+    assert_eq!(pressed, 1);
+    // The heat map's figures are in text as well as colour, and match the API's.
+    let share = b
+        .eval(
+            "w",
+            "document.querySelector('table.stats tbody tr').textContent",
+        )
+        .await;
+    assert!(share.as_str().unwrap().contains('%'), "{share}");
+}
+
+/// A server process on a fixed port, so that it can be stopped and started again.
+struct Server {
+    child: std::process::Child,
+}
+
+impl Server {
+    async fn start(db: &CliDb, port: u16) -> Server {
+        let child = db.spawn(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        for _ in 0..300 {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Server { child };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the server did not answer on port {port}");
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn post(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(r.get("errors").is_none(), "{r}");
+    r["data"].clone()
+}
+
+#[tokio::test]
+async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
+    let Some(chromium) = browser::available("board browser test") else {
+        return;
+    };
+    let db = CliDb::new().await;
+    let made = db.run(&[
+        "token",
+        "create",
+        "--company",
+        "Acme",
+        "--create-company",
+        "--email",
+        "ops@acme.io",
+        "--role",
+        "admin",
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let token = String::from_utf8(made.stdout).unwrap().trim().to_string();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server::start(&db, port).await;
+    let cw = "mutation { createWorkflow(input: {name: \"Refunds\", steps: [{name: \"Refund\", action: \"x\"}]}) { workflow { id } } }";
+    let wf = post(&base, &token, cw, json!({})).await["createWorkflow"]["workflow"]["id"].clone();
+    sla(&base, &token, &wf, 2).await;
+    let start =
+        "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }";
+
+    let mut b = Browser::launch(&chromium);
+    b.open("a", &board(&base, &token, "")).await;
+    b.wait("a", LIVE).await;
+    b.eval("a", "window.__sameDocument = true").await;
+    post(&base, &token, start, json!({"w": wf})).await;
+    b.wait(
+        "a",
+        "document.querySelectorAll('#breach-rows tr').length === 1",
+    )
+    .await;
+
+    // The second execution's deadline passes while the server is down.
+    post(&base, &token, start, json!({"w": wf})).await;
+    server.stop();
+    b.wait(
+        "a",
+        "document.querySelector('#connection').dataset.state === 'reconnecting'",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let _server = Server::start(&db, port).await;
+    let state = b
+        .wait("a", "document.querySelector('#connection').dataset.state === 'resumed' && document.querySelectorAll('#breach-rows tr').length === 2 && document.querySelector('#connection').textContent")
+        .await;
+    assert!(
+        state.as_str().unwrap().contains("1 missed event replayed"),
+        "{state}"
+    );
+    let rows = post(&base, &token, BREACHES, json!({})).await["slaBreaches"]["nodes"].clone();
+    let ids: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{rows}");
+    // A moment later still each breach exactly once, in the same document.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for id in ids {
+        let n = b
+            .eval(
+                "a",
+                &format!("document.querySelectorAll('tr[data-breach=\"{id}\"]').length"),
+            )
+            .await;
+        assert_eq!(n, 1, "breach {id} shown {n} times");
+    }
+    assert_eq!(b.eval("a", "window.__sameDocument").await, true);
+}
