@@ -294,29 +294,33 @@ struct Server {
 
 impl Server {
     async fn start(db: &CliDb, port: u16) -> Server {
-        let child = db.spawn(&["serve", "--bind", &format!("127.0.0.1:{port}")]);
+        let server = Server {
+            child: db.spawn(&["serve", "--bind", &format!("127.0.0.1:{port}")]),
+        };
         let url = format!("http://127.0.0.1:{port}/healthz");
         for _ in 0..300 {
             if reqwest::get(&url)
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Server { child };
+                return server;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        server.stop();
         panic!("the server did not answer on port {port}");
     }
 
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Kills the process at once, as a crash would (its connections drop unclosed).
+    fn stop(self) {
+        drop(self);
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
