@@ -6,7 +6,8 @@
 //   {"op":"wait","page":"a","js":"<expression>","timeout":30000}   → the truthy value
 //   {"op":"eval","page":"a","js":"<expression>"}                    → its value
 //   {"op":"click","page":"a","selector":"…"}   {"op":"fill","page":"a","selector":"…","value":"…"}
-//   {"op":"press","page":"a","key":"Tab"}      {"op":"screenshot","page":"a","path":"…"}
+//   {"op":"press","page":"a","key":"Tab"}      {"op":"select","page":"a","selector":"…","value":"…"}
+//   {"op":"screenshot","page":"a","path":"…"}
 //   {"op":"close"}
 // Answers: {"ok":true,"value":…,"blocked":[…],"errors":[…]} or {"ok":false,"error":"…",…}.
 import { chromium } from "playwright-core";
@@ -47,6 +48,7 @@ const ops = {
   click: async ({ page, selector }) => pages.get(page).click(selector, { timeout: 30000 }),
   fill: async ({ page, selector, value }) => pages.get(page).fill(selector, value, { timeout: 30000 }),
   press: async ({ page, key }) => pages.get(page).keyboard.press(key),
+  select: async ({ page, selector, value }) => pages.get(page).selectOption(selector, value, { timeout: 30000 }),
   screenshot: async ({ page, path }) => pages.get(page).screenshot({ path, fullPage: true }),
 };
 

@@ -51,8 +51,14 @@ async fn a_breach_appears_live_and_an_acknowledgement_clears_every_board() {
     let wf = create_workflow(&app, &acme, "Refunds", steps).await;
     sla(&app.url(""), &acme, &wf["id"], 2).await;
     let mut b = Browser::launch(&chromium);
-    for (page, token) in [("a", &acme), ("b", &acme), ("g", &globex)] {
-        b.open(page, &board(&app.url(""), token, "")).await;
+    for page in ["a", "b"] {
+        b.open(page, &board(&app.url(""), &acme, "")).await;
+    }
+    // The other company signs in through the form rather than the URL.
+    b.open("g", &app.url("/board")).await;
+    b.fill("g", "#token", &globex).await;
+    b.click("g", "form.signin button").await;
+    for page in ["a", "b", "g"] {
         b.wait(page, LIVE).await;
         b.eval(page, "window.__sameDocument = true").await;
     }
@@ -215,6 +221,29 @@ async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps()
         .eval("a", "document.querySelectorAll('#breach-rows tr').length")
         .await;
     assert!(rows.as_i64().unwrap() >= 4, "{rows}");
+    // A severity filter is in the URL, and the list holds what the API holds under it.
+    let q = "{ unacknowledgedBreaches(filter: {severity: CRITICAL}) { totalCount } }";
+    let critical =
+        app.data(&token, q, json!({})).await["unacknowledgedBreaches"]["totalCount"].clone();
+    b.open("c", &board(&app.url(""), &token, "")).await;
+    b.wait("c", LIVE).await;
+    b.run(json!({"op": "select", "page": "c", "selector": "#f-severity", "value": "CRITICAL"}))
+        .await;
+    let shown = b
+        .wait("c", "location.search.includes('severity=CRITICAL') && document.querySelector('#connection')?.dataset.state === 'live' && [...document.querySelectorAll('#breach-rows tr')].map(r => r.className)")
+        .await;
+    assert_eq!(
+        shown.as_array().unwrap().len() as i64,
+        critical.as_i64().unwrap()
+    );
+    assert!(
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c == "sev-critical"),
+        "{shown}"
+    );
     if let Ok(path) = std::env::var("BOARD_SCREENSHOT") {
         b.screenshot("a", std::path::Path::new(&path)).await;
     }
@@ -243,7 +272,13 @@ async fn the_workflow_view_highlights_a_selected_path(
         .enumerate()
         .max_by_key(|(_, p)| p["steps"].as_array().unwrap().len())
         .unwrap();
-    b.click("w", &format!("button.path[data-path=\"{}\"]", longest.0))
+    // By keyboard: focus the path's button and press Enter.
+    let focus = format!(
+        "document.querySelector('button.path[data-path=\"{}\"]').focus()",
+        longest.0
+    );
+    b.eval("w", &focus).await;
+    b.run(json!({"op": "press", "page": "w", "key": "Enter"}))
         .await;
     let lit = b
         .eval(
