@@ -77,6 +77,21 @@ const CASES: &[Case] = &[
         |v, _, s| json!({"s": s, "v": v}),
     ),
     (
+        "breachTimeline hours",
+        "query($s: ID!, $v: Int!) { sla(id: $s) { breachTimeline(hours: $v) { total } } }",
+        |v, _, s| json!({"s": s, "v": v}),
+    ),
+    (
+        "breachTimeline bucketMinutes",
+        "query($s: ID!, $v: Int!) { sla(id: $s) { breachTimeline(bucketMinutes: $v) { total } } }",
+        |v, _, s| json!({"s": s, "v": v}),
+    ),
+    (
+        "stepStats days",
+        "query($w: ID!, $v: Int) { workflow(id: $w) { stepStats(days: $v) { runs } } }",
+        |v, w, _| json!({"w": w, "v": v}),
+    ),
+    (
         "days",
         "mutation($i: GenerateSuggestionsInput!) { generateSuggestions(input: $i) { updated } }",
         |v, _, _| json!({"i": {"days": v}}),
