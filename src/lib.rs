@@ -10,6 +10,7 @@ pub mod db;
 pub mod discovery;
 pub mod entity;
 pub mod error;
+pub mod executions;
 pub mod faults;
 pub mod graphql;
 pub mod history;

@@ -199,9 +199,9 @@ fn dice(i: usize, salt: u64) -> u64 {
 pub async fn seed_demo_history(
     state: &crate::AppState,
     auth: &AuthContext,
-) -> AppResult<crate::workflows::executions::ImportReport> {
+) -> AppResult<crate::executions::service::ImportReport> {
+    use crate::executions::service::{self as executions, ImportExecution, ImportStep};
     use crate::model::{ApprovalDecision, ExecutionStatus, StepRunStatus};
-    use crate::workflows::executions::{self, ImportExecution, ImportStep};
     use chrono::Duration;
     let Some(wf) = workflows::scoped(auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
@@ -313,8 +313,8 @@ pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
 /// quickly (meeting the SLA) and lets the rest run past their thresholds for a minute, so a
 /// newcomer watching `slaBreachEvents` sees breaches arrive.
 pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthContext) {
+    use crate::executions::service::{self as executions, CompleteArgs, StartArgs};
     use crate::model::FinalStatus;
-    use crate::workflows::executions::{self, CompleteArgs, StartArgs};
     let Ok(Some(wf)) = workflows::scoped(&auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)

@@ -1,5 +1,6 @@
 //! The action catalog: what each action does, how it behaves, and the JSON Schemas of its
 //! input and output.
 pub mod graphql;
+pub mod objects;
 pub mod schema;
 pub mod service;

@@ -6,22 +6,23 @@
 //! client can cache by id and refetch later. Lookups are scoped to the caller's company:
 //! another company's id answers null, exactly like an unknown one (and API tokens only to
 //! admins, as in `apiTokens`).
+use super::context::CtxExt;
 use super::tokens::ApiToken;
-use super::{CtxExt, User};
+use super::types::User;
 use crate::auth::CtxAuth;
-use crate::catalog::graphql::Action;
+use crate::catalog::objects::Action;
 use crate::entity::{
     action, api_token, breach, execution, simulation, sla, step_execution, suggestion, template,
     user, workflow,
 };
 use crate::error::AppError;
+use crate::executions::objects::{Execution, StepExecution};
 use crate::model::Role;
 use crate::simulation::graphql::Simulation;
 use crate::sla::graphql::{Sla, SlaBreach};
 use crate::suggestions::graphql::Suggestion;
 use crate::templates::graphql::ProcessTemplate;
-use crate::workflows::execution_graphql::{Execution, StepExecution};
-use crate::workflows::graphql::Workflow;
+use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, Interface, Object, Result};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;

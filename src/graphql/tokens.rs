@@ -1,6 +1,7 @@
 //! API tokens in the schema: admins list their company's tokens and revoke them.
+use super::context::CtxExt;
 use super::pagination::{Page, paginate};
-use super::{CtxExt, User};
+use super::types::User;
 use crate::auth::{self, CtxAuth};
 use crate::entity::api_token;
 use crate::ids::parse_id;
@@ -22,7 +23,7 @@ impl ApiToken {
     }
     /// Whose requests the token makes.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        super::user_by_id(ctx, Some(self.0.user_id)).await
+        super::types::user_by_id(ctx, Some(self.0.user_id)).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

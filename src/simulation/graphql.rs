@@ -5,11 +5,12 @@ use super::service::{self, SimulateArgs};
 use crate::auth::CtxAuth;
 use crate::entity::simulation;
 use crate::error::AppError;
+use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
-use crate::graphql::{CtxExt, User};
+use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
-use crate::workflows::graphql::Workflow;
+use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -82,7 +83,7 @@ impl Simulation {
         decode(&self.0.warnings)
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::user_by_id(ctx, self.0.created_by).await
+        crate::graphql::types::user_by_id(ctx, self.0.created_by).await
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at

@@ -6,12 +6,13 @@ use super::{BreachEventKind, Severity};
 use crate::auth::CtxAuth;
 use crate::entity::{breach, sla};
 use crate::error::AppError;
+use crate::executions::objects::Execution;
+use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
-use crate::graphql::{CtxExt, User};
+use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
-use crate::workflows::execution_graphql::Execution;
-use crate::workflows::graphql::Workflow;
+use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
@@ -152,7 +153,7 @@ impl SlaBreach {
         self.0.acknowledged
     }
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::user_by_id(ctx, self.0.acknowledged_by).await
+        crate::graphql::types::user_by_id(ctx, self.0.acknowledged_by).await
     }
     async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.0.acknowledged_at
@@ -386,10 +387,10 @@ impl SlaMutation {
         &self,
         ctx: &Context<'_>,
         input: DeleteSlaInput,
-    ) -> Result<crate::catalog::graphql::DeletePayload> {
+    ) -> Result<crate::graphql::types::DeletePayload> {
         let auth = ctx.writer()?;
         service::delete(&ctx.state()?.db, auth, parse_id(&input.id, "SLA")?).await?;
-        Ok(crate::catalog::graphql::DeletePayload {
+        Ok(crate::graphql::types::DeletePayload {
             deleted_id: input.id,
         })
     }

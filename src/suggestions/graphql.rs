@@ -4,11 +4,12 @@ use super::{SuggestionSource, SuggestionStatus, SuggestionType};
 use crate::auth::CtxAuth;
 use crate::entity::suggestion;
 use crate::error::AppError;
+use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
-use crate::graphql::{CtxExt, User};
+use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
-use crate::workflows::graphql::Workflow;
+use crate::workflows::objects::Workflow;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -71,7 +72,7 @@ impl Suggestion {
         Json(self.0.impact.clone())
     }
     async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::user_by_id(ctx, self.0.reviewed_by).await
+        crate::graphql::types::user_by_id(ctx, self.0.reviewed_by).await
     }
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at

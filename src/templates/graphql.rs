@@ -2,14 +2,14 @@
 use super::model::{GraphSpec, TemplateBody, TemplateDiff, TemplateType, Variable};
 use super::service::{self, Saved};
 use crate::auth::CtxAuth;
-use crate::catalog::graphql::DeletePayload;
 use crate::entity::template;
 use crate::error::AppError;
-use crate::graphql::CtxExt;
+use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
+use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::stored;
-use crate::workflows::graphql::Workflow;
+use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

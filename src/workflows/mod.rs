@@ -1,8 +1,7 @@
 //! Workflow definitions (and, with the SLA work, executions reported by host engines).
-pub mod execution_graphql;
-pub mod executions;
 pub mod flows;
 pub mod graphql;
+pub mod objects;
 pub mod service;
 pub mod step_stats;
 pub mod steps;

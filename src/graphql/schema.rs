@@ -1,0 +1,59 @@
+//! Schema assembly: every room's Query, Mutation and Subscription merged into one schema,
+//! with the limits and metrics extensions. The one file of graphql/ that imports the rooms.
+use crate::AppState;
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    crate::catalog::graphql::CatalogQuery,
+    crate::workflows::graphql::WorkflowQuery,
+    crate::simulation::graphql::SimulationQuery,
+    crate::executions::graphql::ExecutionQuery,
+    crate::sla::graphql::SlaQuery,
+    crate::templates::graphql::TemplateQuery,
+    crate::suggestions::graphql::SuggestionQuery,
+    super::tokens::TokenQuery,
+    super::node::NodeQuery,
+    super::types::MetaQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    crate::catalog::graphql::CatalogMutation,
+    crate::workflows::graphql::WorkflowMutation,
+    crate::simulation::graphql::SimulationMutation,
+    crate::executions::graphql::ExecutionMutation,
+    crate::sla::graphql::SlaMutation,
+    crate::templates::graphql::TemplateMutation,
+    crate::suggestions::graphql::SuggestionMutation,
+    super::tokens::TokenMutation,
+);
+
+#[derive(async_graphql::MergedSubscription, Default)]
+pub struct Subscription(crate::sla::graphql::SlaSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_recursive_depth(32)
+    .limit_directives(16)
+}
+
+pub fn build_schema(state: Arc<AppState>) -> AppSchema {
+    builder()
+        .extension(super::extension::MetricsExtension(state.metrics.clone()))
+        .extension(super::limits::LimitsExtension(state.config.limits.clone()))
+        .data(state)
+        .finish()
+}
+
+/// The SDL, without needing a database.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
