@@ -5,7 +5,7 @@
 use crate::entity::{api_token, company, user};
 use crate::error::{AppError, AppResult};
 use crate::model::Role;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
@@ -241,10 +241,10 @@ pub async fn issue_token(
     company_name: &str,
     email: &str,
     role: Role,
+    now: DateTime<Utc>,
 ) -> AppResult<IssuedToken> {
-    let a = ensure_user(db, company_name, email, role).await?;
+    let a = ensure_user(db, company_name, email, role, now).await?;
     let user_id = a.user_id.expect("ensure_user returns a user");
-    let now = Utc::now();
     let token = generate_token();
     api_token::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -272,6 +272,7 @@ pub async fn ensure_user(
     company_name: &str,
     email: &str,
     role: Role,
+    now: DateTime<Utc>,
 ) -> AppResult<AuthContext> {
     let company_name = company_name.trim();
     let email = email.trim().to_ascii_lowercase();
@@ -281,14 +282,13 @@ pub async fn ensure_user(
     if !email.contains('@') {
         return Err(AppError::bad(format!("{email:?} is not an email address")));
     }
-    let now = Utc::now();
     let company = match company::Entity::find()
         .filter(company::Column::Name.eq(company_name))
         .one(db)
         .await?
     {
         Some(c) => c,
-        None => create_company(db, company_name).await?,
+        None => create_company(db, company_name, now).await?,
     };
     let existing = user::Entity::find()
         .filter(user::Column::CompanyId.eq(company.id))
@@ -328,7 +328,11 @@ pub async fn ensure_user(
 }
 
 /// Creates a company (the name is trimmed and must not be empty).
-pub async fn create_company(db: &impl ConnectionTrait, name: &str) -> AppResult<company::Model> {
+pub async fn create_company(
+    db: &impl ConnectionTrait,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AppResult<company::Model> {
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::bad("company name must not be empty"));
@@ -336,7 +340,7 @@ pub async fn create_company(db: &impl ConnectionTrait, name: &str) -> AppResult<
     Ok(company::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.to_string()),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     }
     .insert(db)
     .await?)

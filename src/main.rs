@@ -2,6 +2,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use workflow_intel::clock::{Clock, SystemClock};
 use workflow_intel::config::{Config, LogFormat};
 use workflow_intel::history::Destination;
 use workflow_intel::model::Role;
@@ -552,7 +553,7 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
             auth::resolve_company(&conn, Some(&company), create_company)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let t = auth::issue_token(&conn, &company, &email, role.into())
+            let t = auth::issue_token(&conn, &company, &email, role.into(), SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", t.token);
@@ -581,7 +582,7 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
                 .one(&conn)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no token {id}"))?;
-            auth::revoke_token(&conn, t.company_id, id, chrono::Utc::now())
+            auth::revoke_token(&conn, t.company_id, id, SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("revoked {id}; servers refuse it within their TOKEN_CACHE_SECONDS");
@@ -619,7 +620,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             let conn = open(&cfg).await?;
             let auth = company_caller(&conn, &company).await?;
-            let saved = service::import_blueprint(&conn, &auth, &doc, overwrite)
+            let saved = service::import_blueprint(&conn, &auth, &doc, overwrite, SystemClock.now())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let t = &saved.template;

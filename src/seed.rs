@@ -89,18 +89,20 @@ fn demo_actions() -> Vec<ActionFields> {
     ]
 }
 
-/// Seeds the demo company if it has no workflows yet, and issues a fresh admin token.
+/// Seeds the demo company if it has no workflows yet, and issues a fresh admin token. It runs
+/// before the server (and its injected clock) exists, so it reads the system clock.
 pub async fn seed_demo(
     db: &(impl ConnectionTrait + sea_orm::TransactionTrait),
 ) -> AppResult<IssuedToken> {
-    let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin).await?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin, now).await?;
     let auth = demo_auth(&issued);
     let existing = workflows::scoped(&auth).one(db).await?;
     if existing.is_some() {
         return Ok(issued);
     }
     for a in demo_actions() {
-        catalog::create(db, &auth, a).await?;
+        catalog::create(db, &auth, a, now).await?;
     }
     workflows::create(
         db,
@@ -119,6 +121,7 @@ pub async fn seed_demo(
             }))),
             owner_id: None,
         },
+        now,
     )
     .await?;
     workflows::create(
@@ -137,6 +140,7 @@ pub async fn seed_demo(
             input_schema: None,
             owner_id: None,
         },
+        now,
     )
     .await?;
     Ok(issued)
@@ -169,6 +173,7 @@ pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppRe
                 alert_recipients: None,
                 is_active: Some(true),
             },
+            state.clock.now(),
         )
         .await?;
     }

@@ -155,7 +155,7 @@ impl CatalogMutation {
             output_schema: Some(input.output_schema.map(|j| j.0)),
             is_active: Some(input.is_active),
         };
-        let m = service::create(&ctx.state()?.db, auth, fields).await?;
+        let m = service::create(&ctx.state()?.db, auth, fields, ctx.state()?.clock.now()).await?;
         Ok(ActionPayload { action: Action(m) })
     }
 
@@ -177,7 +177,8 @@ impl CatalogMutation {
             output_schema: maybe(input.output_schema),
             is_active: input.is_active,
         };
-        let m = service::update(&ctx.state()?.db, auth, id, fields).await?;
+        let m =
+            service::update(&ctx.state()?.db, auth, id, fields, ctx.state()?.clock.now()).await?;
         Ok(ActionPayload { action: Action(m) })
     }
 

@@ -4,7 +4,7 @@ use crate::auth::AuthContext;
 use crate::entity::action;
 use crate::error::{AppError, AppResult};
 use crate::model::LatencyClass;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
 };
@@ -124,6 +124,7 @@ pub async fn create(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     f: ActionFields,
+    now: DateTime<Utc>,
 ) -> AppResult<action::Model> {
     let name = crate::model::check_name(f.name.as_deref().unwrap_or_default())?;
     let action_type = f.action_type.unwrap_or_default();
@@ -133,7 +134,6 @@ pub async fn create(
     check_schema_field("inputSchema", &input_schema)?;
     check_schema_field("outputSchema", &output_schema)?;
     ensure_type_free(db, auth, &action_type, None).await?;
-    let now = Utc::now();
     let m = action::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(auth.company_id),
@@ -165,6 +165,7 @@ pub async fn update(
     auth: &AuthContext,
     id: Uuid,
     f: ActionFields,
+    now: DateTime<Utc>,
 ) -> AppResult<action::Model> {
     let current = get(db, auth, id).await?;
     let mut m: action::ActiveModel = current.into();
@@ -199,7 +200,7 @@ pub async fn update(
     if let Some(a) = f.is_active {
         m.is_active = Set(a);
     }
-    m.updated_at = Set(Utc::now());
+    m.updated_at = Set(now);
     Ok(m.update(db).await?)
 }
 

@@ -252,7 +252,7 @@ async fn mapped_workflow(
             s["approver"] = json!(a);
         }
     }
-    ensure_actions(txn, auth, &steps).await?;
+    ensure_actions(txn, auth, &steps, state.clock.now()).await?;
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
@@ -268,7 +268,9 @@ async fn mapped_workflow(
         input_schema: None,
         owner_id: None,
     };
-    let id = workflows::create(txn, auth, fields).await?.id;
+    let id = workflows::create(txn, auth, fields, state.clock.now())
+        .await?
+        .id;
     let summary = DiscoverySummary {
         tree: found.tree,
         tree_nodes: found.size,
@@ -285,6 +287,7 @@ async fn ensure_actions(
     txn: &sea_orm::DatabaseTransaction,
     auth: &AuthContext,
     steps: &Value,
+    now: DateTime<Utc>,
 ) -> AppResult<()> {
     let wanted = discovery::actions(steps);
     let have: Vec<String> = action::Entity::find()
@@ -311,7 +314,7 @@ async fn ensure_actions(
             description: Some("Created by a log import for a discovered step".into()),
             ..Default::default()
         };
-        catalog::create(txn, auth, fields).await?;
+        catalog::create(txn, auth, fields, now).await?;
     }
     Ok(())
 }
@@ -330,9 +333,11 @@ pub async fn import_file(
     let txn = crate::db::begin_write(&state.writer).await?;
     let auth = match into {
         Destination::Company(a) => a.clone(),
-        Destination::NewCompany(name) => {
-            AuthContext::command_line(crate::auth::create_company(&txn, name).await?.id)
-        }
+        Destination::NewCompany(name) => AuthContext::command_line(
+            crate::auth::create_company(&txn, name, state.clock.now())
+                .await?
+                .id,
+        ),
     };
     let (workflow_id, steps, discovery) = mapped_workflow(&txn, state, &auth, m, path).await?;
     let lanes = lanes_of(&steps);

@@ -352,6 +352,7 @@ impl SlaMutation {
                 alert_recipients: Some(input.alert_recipients),
                 is_active: Some(input.is_active),
             },
+            st.clock.now(),
         )
         .await?;
         st.sla.slas_changed(st).await;
@@ -377,6 +378,7 @@ impl SlaMutation {
                 alert_recipients: input.alert_recipients,
                 is_active: input.is_active,
             },
+            st.clock.now(),
         )
         .await?;
         st.sla.slas_changed(st).await;

@@ -115,9 +115,9 @@ pub async fn create(
     auth: &AuthContext,
     workflow_id: Uuid,
     f: SlaFields,
+    now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
     crate::workflows::service::get(db, auth, workflow_id).await?;
-    let now = Utc::now();
     let target = f.target_duration_seconds.unwrap_or(0);
     let m = sla::Model {
         id: Uuid::now_v7(),
@@ -147,6 +147,7 @@ pub async fn update(
     auth: &AuthContext,
     id: Uuid,
     f: SlaFields,
+    now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
     let mut m = get(db, auth, id).await?;
     if let Some(v) = f.name {
@@ -176,7 +177,7 @@ pub async fn update(
     if let Some(v) = f.is_active {
         m.is_active = v;
     }
-    m.updated_at = Utc::now();
+    m.updated_at = now;
     validate(&m)?;
     let mut am: sla::ActiveModel = m.into();
     for c in [

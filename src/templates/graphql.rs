@@ -319,7 +319,7 @@ impl TemplateMutation {
         }
         let writer = &ctx.state()?.writer;
         Ok(payload(
-            service::save(writer, auth, body, false).await?,
+            service::save(writer, auth, body, false, ctx.state()?.clock.now()).await?,
             vec![],
         ))
     }
@@ -338,6 +338,7 @@ impl TemplateMutation {
                 auth,
                 &input.blueprint.0,
                 input.overwrite,
+                ctx.state()?.clock.now(),
             )
             .await?,
             vec![],
@@ -359,6 +360,7 @@ impl TemplateMutation {
             &input.name,
             &input.version,
             input.overwrite,
+            ctx.state()?.clock.now(),
         )
         .await?;
         Ok(payload(saved, warnings))
@@ -378,6 +380,7 @@ impl TemplateMutation {
             id,
             &input.name,
             &input.variables.0,
+            ctx.state()?.clock.now(),
         )
         .await?;
         Ok(CreateWorkflowFromTemplatePayload {

@@ -5,7 +5,7 @@ use crate::entity::{template, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{WorkflowStatus, WorkflowType};
 use crate::workflows::service::{self as workflows, WorkflowFields};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
     Set, TransactionSession, TransactionTrait,
@@ -142,10 +142,14 @@ pub async fn by_name(
     })
 }
 
-fn to_model(auth: &AuthContext, b: &TemplateBody, id: Uuid) -> AppResult<template::Model> {
+fn to_model(
+    auth: &AuthContext,
+    b: &TemplateBody,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<template::Model> {
     let (ma, mi, pa) =
         parse_semver(&b.version).ok_or_else(|| AppError::bad("version: not semver"))?;
-    let now = Utc::now();
     Ok(template::Model {
         id,
         company_id: auth.company_id,
@@ -219,6 +223,7 @@ pub async fn save(
     auth: &AuthContext,
     b: TemplateBody,
     overwrite: bool,
+    now: DateTime<Utc>,
 ) -> AppResult<Saved> {
     model::validate(&b).map_err(bad)?;
     let txn = crate::db::begin_write(db).await?;
@@ -243,7 +248,7 @@ pub async fn save(
                 b.name, b.version
             )));
         }
-        let mut m = to_model(auth, &b, e.id)?;
+        let mut m = to_model(auth, &b, e.id, now)?;
         m.usage_count = e.usage_count;
         m.last_used_at = e.last_used_at;
         m.created_at = e.created_at;
@@ -259,7 +264,7 @@ pub async fn save(
         });
     }
     let warnings = semver_warnings(&txn, auth, &b).await?;
-    let m = to_model(auth, &b, Uuid::now_v7())?;
+    let m = to_model(auth, &b, Uuid::now_v7(), now)?;
     let am: template::ActiveModel = m.clone().into();
     template::Entity::insert(am)
         .exec_without_returning(&txn)
@@ -306,6 +311,7 @@ pub async fn instantiate(
     template_id: Uuid,
     name: &str,
     variables: &Value,
+    now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
     let t = get(db, auth, template_id).await?;
     let b = body(&t)?;
@@ -328,9 +334,9 @@ pub async fn instantiate(
             input_schema: None,
             owner_id: None,
         },
+        now,
     )
     .await?;
-    let now = Utc::now();
     let mut am: template::ActiveModel = t.clone().into();
     am.usage_count = Set(t.usage_count + 1);
     am.last_used_at = Set(Some(now));
@@ -346,9 +352,10 @@ pub async fn import_blueprint(
     auth: &AuthContext,
     doc: &Value,
     overwrite: bool,
+    now: DateTime<Utc>,
 ) -> AppResult<Saved> {
     let (b, mut converted) = model::read_any_blueprint(doc).map_err(bad)?;
-    let mut saved = save(db, auth, b, overwrite).await?;
+    let mut saved = save(db, auth, b, overwrite, now).await?;
     converted.append(&mut saved.warnings);
     saved.warnings = converted;
     Ok(saved)
@@ -367,9 +374,10 @@ pub async fn import_bpmn(
     name: &str,
     version: &str,
     overwrite: bool,
+    now: DateTime<Utc>,
 ) -> AppResult<(Saved, Vec<String>)> {
     let imported = super::bpmn::import(xml, name, version).map_err(AppError::BadInput)?;
-    let saved = save(db, auth, imported.body, overwrite).await?;
+    let saved = save(db, auth, imported.body, overwrite, now).await?;
     Ok((saved, imported.warnings))
 }
 

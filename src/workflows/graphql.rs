@@ -145,7 +145,7 @@ impl WorkflowMutation {
             input_schema: Some(input.input_schema.map(|j| j.0)),
             owner_id,
         };
-        let m = service::create(&ctx.state()?.writer, auth, f).await?;
+        let m = service::create(&ctx.state()?.writer, auth, f, ctx.state()?.clock.now()).await?;
         Ok(WorkflowPayload {
             workflow: Workflow(m),
         })
@@ -175,7 +175,8 @@ impl WorkflowMutation {
             },
             owner_id,
         };
-        let m = service::update(&ctx.state()?.writer, auth, id, f).await?;
+        let m =
+            service::update(&ctx.state()?.writer, auth, id, f, ctx.state()?.clock.now()).await?;
         Ok(WorkflowPayload {
             workflow: Workflow(m),
         })
@@ -201,7 +202,7 @@ impl WorkflowMutation {
     ) -> Result<WorkflowPayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
-        let m = service::activate(&ctx.state()?.db, auth, id).await?;
+        let m = service::activate(&ctx.state()?.db, auth, id, ctx.state()?.clock.now()).await?;
         Ok(WorkflowPayload {
             workflow: Workflow(m),
         })

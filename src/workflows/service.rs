@@ -5,7 +5,7 @@ use crate::catalog::schema::check_schema;
 use crate::entity::{user, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{WorkflowStatus, WorkflowType};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
     TransactionSession, TransactionTrait,
@@ -96,6 +96,7 @@ pub async fn create(
     db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
     f: WorkflowFields,
+    now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
     let name = crate::model::check_name(f.name.as_deref().unwrap_or_default())?;
     let steps = f.steps.unwrap_or_else(|| Value::Array(vec![]));
@@ -106,7 +107,6 @@ pub async fn create(
     if let Some(o) = owner {
         check_owner(db, auth, o).await?;
     }
-    let now = Utc::now();
     let m = workflow::ActiveModel {
         id: Set(Uuid::now_v7()),
         company_id: Set(auth.company_id),
@@ -139,11 +139,11 @@ pub async fn update(
     auth: &AuthContext,
     id: Uuid,
     f: WorkflowFields,
+    now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
     let txn = crate::db::begin_write(db).await?;
     let current = get(&txn, auth, id).await?;
     let m = apply(&txn, auth, current.clone(), f).await?;
-    let now = Utc::now();
     let mut next = m.clone();
     next.updated_at = now;
     if super::versions::changed(&current, &next) {
@@ -202,6 +202,7 @@ pub async fn activate(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
     let current = get(db, auth, id).await?;
     if current.status == WorkflowStatus::Archived.as_str() {
@@ -220,6 +221,6 @@ pub async fn activate(
     }
     let mut m: workflow::ActiveModel = current.into();
     m.status = Set(WorkflowStatus::Active.as_str().into());
-    m.updated_at = Set(Utc::now());
+    m.updated_at = Set(now);
     Ok(m.update(db).await?)
 }

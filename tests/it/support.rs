@@ -168,7 +168,8 @@ impl TestApp {
     }
 
     pub async fn token(&self, company: &str, email: &str, role: Role) -> String {
-        auth::issue_token(&self.db, company, email, role)
+        let now = self.app.state.clock.now();
+        auth::issue_token(&self.db, company, email, role, now)
             .await
             .expect("issue token")
             .token
