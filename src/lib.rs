@@ -17,6 +17,7 @@ pub mod history;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod placeholders;
 pub mod seed;
 pub mod server;
 pub mod simulation;
@@ -48,7 +49,7 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
-    /// The SLA clock, the live breach stream and the mailer's wake-up.
+    /// The deadline watcher, the live breach stream and the mailer's wake-up.
     pub sla: SlaRuntime,
     /// Verified API tokens, for `TOKEN_CACHE_SECONDS`.
     pub tokens: auth::TokenCache,
@@ -70,7 +71,7 @@ impl AppState {
 pub struct Timing {
     /// Backstop poll of the breach event log.
     pub event_poll: Duration,
-    /// Backstop re-arm of the SLA clock from the database.
+    /// Backstop re-arm of the deadline watcher from the database.
     pub rearm_every: Duration,
     /// Backstop poll of the alert outbox.
     pub outbox_poll: Duration,
@@ -164,12 +165,12 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
 }
 
 impl App {
-    /// Starts the breach event dispatcher, the SLA clock and (when alerts are active) the
+    /// Starts the breach event dispatcher, the deadline watcher and (when alerts are active) the
     /// mailer.
     pub fn start_background(&self, timing: Timing) -> Result<Background, String> {
         let st = &self.state;
         if st.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-            // One process per SQLite database: this one owns the SLA clock from the start.
+            // One process per SQLite database: this one owns the deadline watcher from the start.
             st.sla.watcher.own();
         }
         let hub = st.sla.hub.clone();

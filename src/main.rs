@@ -594,7 +594,7 @@ async fn tokens(command: TokenCommand, mut cfg: Config) -> anyhow::Result<()> {
 async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<()> {
     use sea_orm::EntityTrait;
     use workflow_intel::entity::template;
-    use workflow_intel::templates::{model, service};
+    use workflow_intel::templates::{blueprint, service};
     match command {
         TemplateCommand::Export { id, database_url } => {
             let conn = open_with(&mut cfg, database_url).await?;
@@ -603,7 +603,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no template {id}"))?;
             let body = service::body(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
-            print!("{}", model::export(&body));
+            print!("{}", blueprint::export(&body));
         }
         TemplateCommand::Import {
             file,

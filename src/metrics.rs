@@ -12,7 +12,7 @@ pub struct Metrics {
     pub graphql_request_duration_seconds: HistogramVec,
     pub graphql_subscriptions_active: IntGauge,
     pub graphql_websocket_connections_active: IntGauge,
-    pub sla_clock_owner: IntGauge,
+    pub deadline_watcher_owner: IntGauge,
     /// The server's own workings: statements, live-stream renders, lagged subscribers,
     /// group commits.
     pub internals: Internals,
@@ -174,7 +174,7 @@ impl Metrics {
                 "graphql_websocket_connections_active",
                 "WebSocket connections currently open on /graphql.",
             ),
-            sla_clock_owner: gauge(
+            deadline_watcher_owner: gauge(
                 &r,
                 "workflow_intel_sla_clock_owner",
                 "1 while this replica owns the SLA clock (always 1 on SQLite).",

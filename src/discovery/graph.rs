@@ -4,7 +4,7 @@
 //! steps come from this graph through the same conversion as an imported BPMN model, so a
 //! discovered workflow and its BPMN export read back alike.
 use super::imf::Tree;
-use crate::templates::model::{GraphEdge, GraphNode, GraphSpec, NodeType};
+use crate::templates::body::{GraphEdge, GraphNode, GraphSpec, NodeType};
 use serde_json::Value;
 
 /// What an edge leaving a choice carries until the edge is drawn (a silent branch passes it

@@ -9,8 +9,8 @@ pub mod graph;
 pub mod imf;
 pub mod rules;
 
+use crate::templates::body::GraphSpec;
 use crate::templates::bpmn_flow::steps_from_graph;
-use crate::templates::model::GraphSpec;
 use crate::workflows::steps::GATEWAY;
 use imf::{Log, Tree};
 use serde_json::{Map, Value, json};

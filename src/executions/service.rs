@@ -248,7 +248,7 @@ pub async fn record_step(
     }
     txn.commit().await?;
     if let (true, Some(t), Some(d)) = (finished, &action_type, duration) {
-        crate::sla::effects::after_action(state, auth.company_id, t, d).await;
+        crate::catalog::metrics::record_run(state, auth.company_id, t, d).await;
     }
     Ok(m)
 }
@@ -372,7 +372,7 @@ pub struct ImportReport {
 
 /// Imports history in one transaction, idempotent by `externalId`. Finished executions are
 /// evaluated against SLAs (breaches are recorded, but history pages nobody: no alert email);
-/// running ones are armed on the SLA clock.
+/// running ones are armed on the deadline watcher.
 pub async fn import(
     state: &AppState,
     auth: &AuthContext,

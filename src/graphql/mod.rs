@@ -2,11 +2,12 @@
 //! loaders.rs), the schema's assembly (schema.rs, node.rs: the only files here that import
 //! rooms), and the transports (http.rs, ws.rs, persisted.rs) with their limits.
 pub mod context;
-pub mod extension;
+pub mod error_codes;
 pub mod http;
 pub mod limits;
 pub mod loaders;
 pub mod node;
+pub mod operation_metrics;
 pub mod pagination;
 pub mod persisted;
 pub mod schema;

@@ -17,7 +17,7 @@ use crate::str_enum;
 use crate::workflows::steps::{Compiled, GATEWAY, compile};
 use async_graphql::SimpleObject;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// What the catalog says about an action.
@@ -392,29 +392,16 @@ pub(super) fn route(
     target
 }
 
-/// Substitutes `{{path}}` placeholders in a step's static input from the workflow input.
+/// Substitutes `{{path}}` placeholders in a step's static input from the workflow input (a
+/// path the input lacks is null).
 fn render(template: &Value, input: &Value) -> Value {
-    match template {
-        Value::String(s) => {
-            let t = s.trim();
-            if let Some(path) = t.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
-                && !path.contains("{{")
-            {
-                return crate::conditions::resolve(input, path.trim())
-                    .first()
-                    .map(|v| (*v).clone())
-                    .unwrap_or(Value::Null);
-            }
-            Value::String(s.clone())
-        }
-        Value::Array(a) => Value::Array(a.iter().map(|v| render(v, input)).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), render(v, input)))
-                .collect::<Map<_, _>>(),
-        ),
-        other => other.clone(),
-    }
+    let lookup = |path: &str| {
+        let found = crate::conditions::resolve(input, path)
+            .first()
+            .map(|v| (*v).clone());
+        Some(found.unwrap_or(Value::Null))
+    };
+    crate::placeholders::substitute(template, &lookup)
 }
 
 type Trail = Vec<(u32, StepStatus)>;

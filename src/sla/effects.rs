@@ -1,6 +1,7 @@
-//! What follows a commit: metrics, and waking the event dispatcher and the mailer.
+//! What follows an SLA commit: breach metrics and SLO gauges, and waking the event
+//! dispatcher and the mailer.
 use crate::AppState;
-use crate::entity::{action, breach, execution, sla, workflow};
+use crate::entity::{breach, execution, sla, workflow};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -58,36 +59,6 @@ pub async fn after_completion(
     }
     if !new.is_empty() {
         state.sla.events_committed();
-    }
-}
-
-/// After a step of an action finished.
-pub async fn after_action(state: &AppState, company_id: Uuid, action_type: &str, duration_ms: i64) {
-    let m = &state.metrics;
-    let a = action::Entity::find()
-        .filter(action::Column::CompanyId.eq(company_id))
-        .filter(action::Column::ActionType.eq(action_type))
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten();
-    let latency = a
-        .as_ref()
-        .map(|a| a.latency_class.as_str())
-        .unwrap_or("unknown");
-    m.action_execution_total
-        .with_label_values(&[action_type, latency])
-        .inc();
-    m.action_execution_duration_ms
-        .with_label_values(&[action_type])
-        .observe(duration_ms as f64);
-    m.action_execution_duration_seconds
-        .with_label_values(&[action_type])
-        .observe(duration_ms as f64 / 1000.0);
-    if let Some(a) = a {
-        m.action_success_rate
-            .with_label_values(&[action_type])
-            .set(a.success_rate);
     }
 }
 

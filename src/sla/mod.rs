@@ -1,4 +1,4 @@
-//! SLAs: definitions, the clock that watches running executions, breaches, SLO maths, the
+//! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths, the
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod effects;
 pub mod graphql;

@@ -4,7 +4,7 @@
 //!   at commit); starting an execution notifies `exec:<id>`. Every replica LISTENs and wakes
 //!   its event dispatcher, which reads the event log by its sequence: the notification
 //!   carries only keys, and polling the log is the backstop while LISTEN reconnects.
-//! - **The SLA clock** has one live owner: the replica holding a session-level advisory lock.
+//! - **The deadline watcher** has one live owner: the replica holding a session-level advisory lock.
 //!   When it dies its session ends, the lock is released, and another replica takes over,
 //!   re-arms from the database and fires the deadlines missed in between.
 //! - **Alert email** is claimed with `FOR UPDATE SKIP LOCKED` and a lease (see the mailer).
@@ -16,9 +16,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 pub const WAKE_CHANNEL: &str = "wi_wake";
-/// The SLA clock's advisory lock is (CLOCK_LOCK, hashtext(current_schema())): one clock per
-/// schema, so a database holding several deployments' schemas keeps one clock each.
-pub const CLOCK_LOCK: i32 = 727_002;
+/// The deadline watcher's advisory lock is (WATCHER_LOCK, hashtext(current_schema())): one watcher per
+/// schema, so a database holding several deployments' schemas keeps one watcher each.
+pub const WATCHER_LOCK: i32 = 727_002;
 
 /// Sends a wake-up to every replica (inside a transaction: delivered at commit).
 pub async fn notify(db: &impl ConnectionTrait, payload: &str) -> Result<(), sea_orm::DbErr> {

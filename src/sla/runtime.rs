@@ -1,10 +1,10 @@
 //! The SLA runtime: the one seam between the rest of the service and the live SLA machinery.
 //!
-//! [`SlaRuntime`] holds the clock that watches running executions ([`Watcher`]), the hub that
+//! [`SlaRuntime`] holds the deadline watcher that watches running executions ([`Watcher`]), the hub that
 //! fans breach events out to subscriber cohorts ([`Hub`]) and the mailer's wake-up. Everything
 //! else tells it one of four things:
 //! - [`SlaRuntime::execution_started`]: arm the execution's deadlines (or hand it to the
-//!   replica that owns the clock);
+//!   replica that owns the watcher);
 //! - [`SlaRuntime::executions_finished`]: history was reported; arm what is still running and
 //!   publish what the completions recorded;
 //! - [`SlaRuntime::slas_changed`]: re-arm every deadline from the database;
@@ -44,7 +44,7 @@ impl SlaRuntime {
     ) -> Result<(), DbErr> {
         self.watcher.arm(e, slas);
         if !self.watcher.is_owner() {
-            // The replica that owns the SLA clock arms it.
+            // The replica that owns the deadline watcher arms it.
             super::replicas::notify(db, &format!("exec:{}", e.id)).await?;
         }
         Ok(())
@@ -68,7 +68,7 @@ impl SlaRuntime {
     /// SLAs were created, changed or deleted: every deadline is re-armed from the database.
     pub async fn slas_changed(&self, state: &AppState) {
         if let Err(e) = self.watcher.rearm_all(state).await {
-            tracing::warn!(error = %e, "re-arming the SLA clock after an SLA change failed");
+            tracing::warn!(error = %e, "re-arming the deadline watcher after an SLA change failed");
         }
     }
 

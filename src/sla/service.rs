@@ -386,7 +386,7 @@ pub async fn evaluate_completion(
     Ok(new)
 }
 
-/// What the clock's attempt at a deadline came to.
+/// What the watcher's attempt at a deadline came to.
 #[derive(Debug)]
 pub enum Fired {
     /// The breach is recorded now.
@@ -394,12 +394,12 @@ pub enum Fired {
     /// Nothing left to do: the breach exists already, the execution finished, or the SLA is
     /// gone or inactive.
     Done,
-    /// The deadline has not passed (as stored; the clock's copy was early): arm it again.
+    /// The deadline has not passed (as stored; the watcher's copy was early): arm it again.
     NotYet(DateTime<Utc>),
 }
 
 /// Records a live breach if the execution is still running and has passed the threshold at
-/// `now`. The deadline and `now` are compared at full precision, as the clock compares them:
+/// `now`. The deadline and `now` are compared at full precision, as the watcher compares them:
 /// `now` must be strictly after `started_at + threshold`.
 pub async fn fire_live(
     db: &(impl ConnectionTrait + TransactionTrait),

@@ -1,4 +1,4 @@
-//! The SLA clock: watches every running execution that has an active SLA and records a breach
+//! The deadline watcher: watches every running execution that has an active SLA and records a breach
 //! the moment its elapsed time passes the warning or the critical threshold.
 //!
 //! Deadlines live in a min-heap. They are armed when an execution starts, re-armed from the
@@ -37,7 +37,7 @@ struct Timers {
 pub struct Watcher {
     timers: Mutex<Timers>,
     wake: Notify,
-    /// Whether this process owns the clock (always on SQLite; the advisory-lock holder on
+    /// Whether this process owns the watcher (always on SQLite; the advisory-lock holder on
     /// PostgreSQL). Only the owner keeps deadlines.
     owner: AtomicBool,
     rearm_requested: AtomicBool,
@@ -48,7 +48,7 @@ impl Watcher {
         self.timers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the clock without a lock (a single-process database).
+    /// Takes the watcher without a lock (a single-process database).
     pub fn own(&self) {
         self.owner.store(true, Ordering::SeqCst);
     }
@@ -57,13 +57,13 @@ impl Watcher {
         self.owner.load(Ordering::SeqCst)
     }
 
-    /// Asks the clock to re-arm from the database at its next turn.
+    /// Asks the watcher to re-arm from the database at its next turn.
     pub fn rearm_soon(&self) {
         self.rearm_requested.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 
-    /// Arms an execution another replica started (when this one owns the clock).
+    /// Arms an execution another replica started (when this one owns the watcher).
     pub async fn arm_by_id(&self, state: &AppState, id: Uuid) {
         if !self.is_owner() {
             return;
@@ -139,7 +139,7 @@ impl Watcher {
         Ok(running.len())
     }
 
-    /// Puts a deadline back on the clock.
+    /// Puts a deadline back on the watcher.
     fn rearm(&self, d: Deadline) {
         let mut t = self.lock();
         if t.armed.insert(d) {
@@ -148,7 +148,7 @@ impl Watcher {
     }
 
     /// Takes the deadlines that have passed: strictly before `now`, as `fire_live` compares.
-    /// A deadline leaves the clock only here, and comes back unless its breach is recorded or
+    /// A deadline leaves the watcher only here, and comes back unless its breach is recorded or
     /// there is nothing left to record.
     fn due(&self, now: DateTime<Utc>) -> Vec<Deadline> {
         let mut t = self.lock();
@@ -214,12 +214,12 @@ impl Watcher {
         recorded
     }
 
-    /// Runs the clock until the task is dropped. On PostgreSQL only the holder of the clock's
+    /// Runs the watcher until the task is dropped. On PostgreSQL only the holder of the watcher's
     /// advisory lock runs it; the others wait to take over.
     pub async fn run(self: Arc<Self>, state: Arc<AppState>, rearm_every: std::time::Duration) {
         if state.db.get_database_backend() != DatabaseBackend::Postgres {
             self.owner.store(true, Ordering::SeqCst);
-            state.metrics.sla_clock_owner.set(1);
+            state.metrics.deadline_watcher_owner.set(1);
             self.run_owned(&state, rearm_every, None).await;
             return;
         }
@@ -229,42 +229,44 @@ impl Watcher {
             let conn = match pool.acquire().await {
                 Ok(c) => c.detach(),
                 Err(e) => {
-                    tracing::warn!(error = %e, "SLA clock: no database connection; retrying");
+                    tracing::warn!(error = %e, "deadline watcher: no database connection; retrying");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
             };
             let mut conn = conn;
-            // Keyed by schema too, so databases that hold several schemas keep one clock each.
+            // Keyed by schema too, so databases that hold several schemas keep one watcher each.
             let got: Result<bool, _> = sea_orm::sqlx::query_scalar(
                 "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
             )
-            .bind(super::replicas::CLOCK_LOCK)
+            .bind(super::replicas::WATCHER_LOCK)
             .fetch_one(&mut conn)
             .await;
             match got {
                 Ok(true) => {
-                    tracing::info!(instance = %state.instance_id, "this replica now owns the SLA clock");
+                    tracing::info!(instance = %state.instance_id, "this replica now owns the deadline watcher");
                     self.owner.store(true, Ordering::SeqCst);
-                    state.metrics.sla_clock_owner.set(1);
+                    state.metrics.deadline_watcher_owner.set(1);
                     self.run_owned(&state, rearm_every, Some(&mut conn)).await;
                     self.owner.store(false, Ordering::SeqCst);
-                    state.metrics.sla_clock_owner.set(0);
+                    state.metrics.deadline_watcher_owner.set(0);
                     let mut t = self.lock();
                     t.heap.clear();
                     t.armed.clear();
-                    tracing::warn!("lost the SLA clock's lock session; trying to take it again");
+                    tracing::warn!(
+                        "lost the deadline watcher's lock session; trying to take it again"
+                    );
                 }
                 Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
                 Err(e) => {
-                    tracing::warn!(error = %e, "SLA clock: taking the lock failed");
+                    tracing::warn!(error = %e, "deadline watcher: taking the lock failed");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
         }
     }
 
-    /// The clock loop, while this process owns it. With a lock session, returns when that
+    /// The watcher loop, while this process owns it. With a lock session, returns when that
     /// session stops answering.
     async fn run_owned(
         &self,

@@ -7,9 +7,8 @@
 //! along in `extensionElements`, so our own export imports back to an equal template. Import
 //! reads any tool's BPMN; elements we cannot represent are listed as warnings, never dropped
 //! silently.
-use super::model::{
-    GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType, canonical,
-};
+use super::blueprint::canonical;
+use super::body::{GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType};
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};

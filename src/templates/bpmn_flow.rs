@@ -3,7 +3,7 @@
 //! parallel gateway that splits becomes a parallel group, one lane per outgoing flow, up to
 //! the parallel gateway where the lanes meet; a flow back to an earlier element becomes a
 //! bounded loop. Steps are listed so that each alternative and each lane is contiguous.
-use super::model::{GraphSpec, NodeType};
+use super::body::{GraphSpec, NodeType};
 use crate::workflows::steps::{END, GATEWAY};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,6 @@
 //! Templates' part of the schema.
-use super::model::{GraphSpec, TemplateBody, TemplateDiff, TemplateType, Variable};
+use super::body::{GraphSpec, TemplateBody, TemplateType, Variable};
+use super::diff::TemplateDiff;
 use super::service::{self, Saved};
 use crate::auth::CtxAuth;
 use crate::entity::template;

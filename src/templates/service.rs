@@ -1,5 +1,8 @@
 //! Template persistence, scoped to the caller's company.
-use super::model::{self, Invalid, TemplateBody, TemplateDiff, parse_semver};
+use super::body::{Invalid, TemplateBody, TemplateType};
+use super::diff::TemplateDiff;
+use super::semver::parse_semver;
+use super::{blueprint, diff, validation, variables};
 use crate::auth::AuthContext;
 use crate::entity::{template, workflow};
 use crate::error::{AppError, AppResult};
@@ -67,7 +70,7 @@ pub fn body(m: &template::Model) -> AppResult<TemplateBody> {
     Ok(TemplateBody {
         name: m.name.clone(),
         version: m.version.clone(),
-        template_type: super::model::TemplateType::parse(&m.template_type).ok_or_else(|| {
+        template_type: TemplateType::parse(&m.template_type).ok_or_else(|| {
             AppError::Internal(format!("stored template type {:?}", m.template_type))
         })?,
         description: m.description.clone(),
@@ -203,7 +206,7 @@ async fn semver_warnings(
     let Some(prev) = previous else {
         return Ok(vec![]);
     };
-    let d = model::diff(&body(&prev)?, b);
+    let d = diff::diff(&body(&prev)?, b);
     if d.breaking && prev.version_major == major as i64 {
         Ok(vec![format!(
             "breaking change from {} without a MAJOR version bump ({}); consider {}.0.0",
@@ -225,7 +228,7 @@ pub async fn save(
     overwrite: bool,
     now: DateTime<Utc>,
 ) -> AppResult<Saved> {
-    model::validate(&b).map_err(bad)?;
+    validation::validate(&b).map_err(bad)?;
     let txn = crate::db::begin_write(db).await?;
     let existing = scoped(auth)
         .filter(template::Column::Name.eq(b.name.as_str()))
@@ -233,8 +236,8 @@ pub async fn save(
         .one(&txn)
         .await?;
     if let Some(e) = existing {
-        let same = model::canonical(&serde_json::to_value(body(&e)?).unwrap_or_default())
-            == model::canonical(&serde_json::to_value(&b).unwrap_or_default());
+        let same = blueprint::canonical(&serde_json::to_value(body(&e)?).unwrap_or_default())
+            == blueprint::canonical(&serde_json::to_value(&b).unwrap_or_default());
         if same {
             return Ok(Saved {
                 template: e,
@@ -291,11 +294,11 @@ pub async fn diff(
 ) -> AppResult<TemplateDiff> {
     let a = body(&get(db, auth, from).await?)?;
     let b = body(&get(db, auth, to).await?)?;
-    Ok(model::diff(&a, &b))
+    Ok(diff::diff(&a, &b))
 }
 
-fn workflow_type(t: super::model::TemplateType) -> WorkflowType {
-    use super::model::TemplateType as T;
+fn workflow_type(t: TemplateType) -> WorkflowType {
+    use TemplateType as T;
     match t {
         T::Approval => WorkflowType::Approval,
         T::Notification => WorkflowType::Notification,
@@ -315,8 +318,8 @@ pub async fn instantiate(
 ) -> AppResult<workflow::Model> {
     let t = get(db, auth, template_id).await?;
     let b = body(&t)?;
-    let vars = model::resolve_variables(&b.variables, variables).map_err(bad)?;
-    let steps = model::substitute(&b.process_steps, &vars);
+    let vars = variables::resolve_variables(&b.variables, variables).map_err(bad)?;
+    let steps = crate::placeholders::substitute(&b.process_steps, &|n| vars.get(n).cloned());
     let txn = crate::db::begin_write(db).await?;
     let wf = workflows::create(
         &txn,
@@ -354,7 +357,7 @@ pub async fn import_blueprint(
     overwrite: bool,
     now: DateTime<Utc>,
 ) -> AppResult<Saved> {
-    let (b, mut converted) = model::read_any_blueprint(doc).map_err(bad)?;
+    let (b, mut converted) = blueprint::read_any_blueprint(doc).map_err(bad)?;
     let mut saved = save(db, auth, b, overwrite, now).await?;
     converted.append(&mut saved.warnings);
     saved.warnings = converted;
@@ -363,7 +366,7 @@ pub async fn import_blueprint(
 
 /// The blueprint document of a stored template.
 pub async fn export(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<String> {
-    Ok(model::export(&body(&get(db, auth, id).await?)?))
+    Ok(blueprint::export(&body(&get(db, auth, id).await?)?))
 }
 
 /// A template with the given name and version made from BPMN XML.

@@ -130,10 +130,10 @@ fn the_running_example_discovered_has_the_structure_of_its_bpmn_model() {
     assert_eq!(designed.loops, 1);
 
     // Exported to BPMN and read back, the discovered model keeps its structure.
-    let body = workflow_intel::templates::model::TemplateBody {
+    let body = workflow_intel::templates::body::TemplateBody {
         name: "discovered".into(),
         version: "1.0.0".into(),
-        template_type: workflow_intel::templates::model::TemplateType::Approval,
+        template_type: workflow_intel::templates::body::TemplateType::Approval,
         description: String::new(),
         process_steps: found.steps.clone(),
         variables: vec![],

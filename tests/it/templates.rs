@@ -3,10 +3,10 @@ use crate::support::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use workflow_intel::model::Role;
-use workflow_intel::templates::model::{
-    self, GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType, Variable,
-    VariableType,
+use workflow_intel::templates::body::{
+    GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType, Variable, VariableType,
 };
+use workflow_intel::templates::{blueprint, validation};
 
 const CREATE: &str = r#"mutation($input: CreateProcessTemplateInput!) { createProcessTemplate(input: $input) { template { id name version templateType usageCount } warnings created } }"#;
 const IMPORT: &str = r#"mutation($input: ImportBlueprintInput!) { importBlueprint(input: $input) { template { id version description } warnings created } }"#;
@@ -739,15 +739,15 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn export_import_export_is_byte_identical(t in arb_template()) {
-        prop_assert!(model::validate(&t).is_ok(), "{:?}", model::validate(&t));
-        let first = model::export(&t);
-        let back = model::read_blueprint(&serde_json::from_str(&first).unwrap()).unwrap();
-        let second = model::export(&back);
+        prop_assert!(validation::validate(&t).is_ok(), "{:?}", validation::validate(&t));
+        let first = blueprint::export(&t);
+        let back = blueprint::read_blueprint(&serde_json::from_str(&first).unwrap()).unwrap();
+        let second = blueprint::export(&back);
         prop_assert_eq!(first, second);
         // And through BPMN too.
         let xml = workflow_intel::templates::bpmn::export(&t);
         let imported = workflow_intel::templates::bpmn::import(&xml, &t.name, &t.version).unwrap();
-        prop_assert_eq!(model::export(&imported.body), model::export(&t));
+        prop_assert_eq!(blueprint::export(&imported.body), blueprint::export(&t));
     }
 }
 

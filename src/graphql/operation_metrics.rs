@@ -1,12 +1,11 @@
-//! Counts and times GraphQL operations by type, and gives every error an `extensions.code`
-//! (subscriptions are counted where they are opened, in the WebSocket layer).
+//! Counts and times GraphQL operations by type (subscriptions are counted where they are
+//! opened, in the WebSocket layer).
 use crate::metrics::Metrics;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Response, ServerResult, Variables};
-use futures_util::stream::{BoxStream, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -38,8 +37,7 @@ fn type_name(t: OperationType) -> &'static str {
 impl Extension for PerRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let start = Instant::now();
-        let mut resp = next.run(ctx).await;
-        crate::error::ensure_codes(&mut resp);
+        let resp = next.run(ctx).await;
         let op = self
             .op_type
             .lock()
@@ -60,22 +58,6 @@ impl Extension for PerRequest {
             .with_label_values(&[op])
             .observe(start.elapsed().as_secs_f64());
         resp
-    }
-
-    /// Subscriptions are counted by the WebSocket layer (one per subscribe, not per event):
-    /// its cohorts run the document once per event through here.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        next.run(ctx, stream)
-            .map(|mut r| {
-                crate::error::ensure_codes(&mut r);
-                r
-            })
-            .boxed()
     }
 
     async fn parse_query(

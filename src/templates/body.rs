@@ -1,0 +1,137 @@
+//! What a template is (pure): its body, variables and graph, the blueprint format's name,
+//! and validation failures with their paths.
+use crate::str_enum;
+use async_graphql::SimpleObject;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The blueprint document's format identifier and the versions this build reads.
+pub const FORMAT: &str = "workflow-intel/blueprint";
+pub const FORMAT_VERSION: u64 = 1;
+
+str_enum!(
+    TemplateType {
+        Onboarding => "onboarding",
+        Offboarding => "offboarding",
+        Approval => "approval",
+        Notification => "notification",
+        Escalation => "escalation",
+        Custom => "custom",
+    }
+);
+
+str_enum!(
+    VariableType {
+        String => "string",
+        Number => "number",
+        Boolean => "boolean",
+        Object => "object",
+    }
+);
+
+str_enum!(
+    NodeType {
+        Trigger => "trigger",
+        Action => "action",
+        Approval => "approval",
+        Decision => "decision",
+        Parallel => "parallel",
+        End => "end",
+    }
+);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    pub name: String,
+    #[serde(rename = "type")]
+    #[graphql(name = "type")]
+    pub var_type: VariableType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct GraphNode {
+    pub id: String,
+    #[serde(rename = "type")]
+    #[graphql(name = "type")]
+    pub node_type: NodeType,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub x: f64,
+    #[serde(default)]
+    pub y: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct GraphEdge {
+    pub from: String,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    /// How often the flow was taken, for flows out of a choice that was discovered from a
+    /// log (0 to 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(deny_unknown_fields)]
+pub struct GraphSpec {
+    #[serde(default)]
+    pub nodes: Vec<GraphNode>,
+    #[serde(default)]
+    pub edges: Vec<GraphEdge>,
+}
+
+/// Everything a template is, without ids or tenant data: what a blueprint carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TemplateBody {
+    pub name: String,
+    pub version: String,
+    pub template_type: TemplateType,
+    #[serde(default)]
+    pub description: String,
+    pub process_steps: Value,
+    #[serde(default)]
+    pub variables: Vec<Variable>,
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    #[serde(default)]
+    pub graph_spec: GraphSpec,
+    #[serde(default)]
+    pub is_public: bool,
+}
+
+pub(super) fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// A validation failure: where, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
