@@ -24,6 +24,7 @@ mod schema_file;
 mod simulation;
 mod sla;
 mod smtp;
+mod snapshots;
 mod templates;
 mod transport;
 mod versions;
