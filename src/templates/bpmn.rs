@@ -372,92 +372,108 @@ fn at(text: &str, pos: u64) -> String {
     format!("line {l}, column {c}")
 }
 
-/// Reads BPMN 2.0 XML into a template named `name` at `version`.
-pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> {
-    if xml.trim().is_empty() {
-        return Err("the BPMN document is empty".into());
-    }
-    let mut reader = Reader::from_str(xml);
-    reader.config_mut().trim_text(true);
-    let mut warnings = Vec::new();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut flows: Vec<Flow> = Vec::new();
-    let mut bounds: HashMap<String, (f64, f64)> = HashMap::new();
-    let mut blueprint: Option<String> = None;
-    let mut stack: Vec<String> = Vec::new();
-    let mut processes = 0;
-    let mut in_process = false;
-    let mut current_shape: Option<String> = None;
-    let mut text = String::new();
-    let mut skipped: HashMap<String, usize> = HashMap::new();
-    loop {
-        let ev = reader.read_event().map_err(|e| {
-            let pos = reader.error_position().max(reader.buffer_position());
-            format!("malformed BPMN XML at {}: {e}", at(xml, pos))
-        })?;
-        match ev {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let is_empty = matches!(ev, Event::Empty(_));
-                let kind = local(e.name().as_ref());
-                let a = attrs(e);
-                let parent = stack.last().cloned().unwrap_or_default();
-                match kind.as_str() {
-                    "process" => {
-                        processes += 1;
-                        in_process = processes == 1;
-                        if processes > 1 {
-                            warnings.push(format!(
-                                "process {:?} skipped: only the first process is imported",
-                                a.get("id").cloned().unwrap_or_default()
-                            ));
-                        }
-                    }
-                    "sequenceFlow" if in_process && parent == "process" => flows.push(Flow {
-                        id: a.get("id").cloned().unwrap_or_default(),
-                        source: a.get("sourceRef").cloned().unwrap_or_default(),
-                        target: a.get("targetRef").cloned().unwrap_or_default(),
-                        condition_text: None,
-                    }),
-                    "BPMNShape" => current_shape = a.get("bpmnElement").cloned(),
-                    "Bounds" => {
-                        if let Some(el) = &current_shape {
-                            let x = a.get("x").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-                            let y = a.get("y").and_then(|v| v.parse().ok()).unwrap_or(0.0);
-                            bounds.insert(el.clone(), (x, y));
-                        }
-                    }
-                    k if in_process && parent == "process" && !STRUCTURAL.contains(&k) => {
-                        match map_kind(k) {
-                            Some((t, loss)) => {
-                                let xml_id = a.get("id").cloned().unwrap_or_default();
-                                if let Some(loss) = loss {
-                                    warnings.push(format!("{k} {xml_id:?} {loss}"));
-                                }
-                                nodes.push(Node {
-                                    id: get_local(&a, "nodeId")
-                                        .cloned()
-                                        .unwrap_or_else(|| xml_id.clone()),
-                                    xml_id,
-                                    kind: k.to_string(),
-                                    node_type: Some(t),
-                                    label: a.get("name").cloned().unwrap_or_default(),
-                                });
-                            }
-                            None => *skipped.entry(k.to_string()).or_default() += 1,
-                        }
-                    }
-                    k if !in_process && !STRUCTURAL.contains(&k) && parent == "definitions" => {
-                        *skipped.entry(k.to_string()).or_default() += 1;
-                    }
-                    _ => {}
-                }
-                if !is_empty {
-                    stack.push(kind);
-                    text.clear();
+/// What reading a BPMN document collects: the first process's flow elements and sequence
+/// flows, the diagram's positions, the embedded blueprint, and what was left out.
+#[derive(Default)]
+struct Collected {
+    warnings: Vec<String>,
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    bounds: HashMap<String, (f64, f64)>,
+    blueprint: Option<String>,
+    /// The open elements, innermost last.
+    stack: Vec<String>,
+    processes: usize,
+    in_process: bool,
+    current_shape: Option<String>,
+    text: String,
+    skipped: HashMap<String, usize>,
+}
+
+impl Collected {
+    /// An element opens (or is empty).
+    fn open(&mut self, kind: String, a: &HashMap<String, String>, is_empty: bool) {
+        let parent = self.stack.last().cloned().unwrap_or_default();
+        let in_process = self.in_process && parent == "process";
+        match kind.as_str() {
+            "process" => {
+                self.processes += 1;
+                self.in_process = self.processes == 1;
+                if self.processes > 1 {
+                    self.warnings.push(format!(
+                        "process {:?} skipped: only the first process is imported",
+                        a.get("id").cloned().unwrap_or_default()
+                    ));
                 }
             }
-            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
-            Event::CData(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            "sequenceFlow" if in_process => self.flows.push(Flow {
+                id: a.get("id").cloned().unwrap_or_default(),
+                source: a.get("sourceRef").cloned().unwrap_or_default(),
+                target: a.get("targetRef").cloned().unwrap_or_default(),
+                condition_text: None,
+            }),
+            "BPMNShape" => self.current_shape = a.get("bpmnElement").cloned(),
+            "Bounds" => {
+                if let Some(el) = &self.current_shape {
+                    let num = |k: &str| a.get(k).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+                    self.bounds.insert(el.clone(), (num("x"), num("y")));
+                }
+            }
+            k if in_process && !STRUCTURAL.contains(&k) => self.flow_element(k, a),
+            k if !self.in_process && !STRUCTURAL.contains(&k) && parent == "definitions" => {
+                *self.skipped.entry(k.to_string()).or_default() += 1;
+            }
+            _ => {}
+        }
+        if !is_empty {
+            self.stack.push(kind);
+            self.text.clear();
+        }
+    }
+
+    /// A flow element of the process: a node, or (when the graph cannot hold it) a count.
+    fn flow_element(&mut self, k: &str, a: &HashMap<String, String>) {
+        let Some((t, loss)) = map_kind(k) else {
+            *self.skipped.entry(k.to_string()).or_default() += 1;
+            return;
+        };
+        let xml_id = a.get("id").cloned().unwrap_or_default();
+        if let Some(loss) = loss {
+            self.warnings.push(format!("{k} {xml_id:?} {loss}"));
+        }
+        self.nodes.push(Node {
+            id: get_local(a, "nodeId")
+                .cloned()
+                .unwrap_or_else(|| xml_id.clone()),
+            xml_id,
+            kind: k.to_string(),
+            node_type: Some(t),
+            label: a.get("name").cloned().unwrap_or_default(),
+        });
+    }
+
+    /// An element closes: its text is a flow's condition or the embedded blueprint.
+    fn close(&mut self, kind: &str) {
+        match kind {
+            "conditionExpression" if self.in_process => {
+                if let Some(f) = self.flows.last_mut() {
+                    f.condition_text = Some(self.text.trim().to_string());
+                }
+            }
+            "blueprint" if self.in_process => self.blueprint = Some(self.text.trim().to_string()),
+            "process" => self.in_process = false,
+            "BPMNShape" => self.current_shape = None,
+            _ => {}
+        }
+        self.stack.pop();
+        self.text.clear();
+    }
+
+    /// Text inside the current element, with entity references resolved.
+    fn text_of(&mut self, ev: &Event) -> Result<(), String> {
+        match ev {
+            Event::Text(t) => self.text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::CData(t) => self.text.push_str(&t.decode().map_err(|e| e.to_string())?),
             Event::GeneralRef(r) => {
                 let name = r.decode().map_err(|e| e.to_string())?;
                 let ch = match name.as_ref() {
@@ -468,109 +484,71 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
                     "quot" => Some('"'),
                     _ => r.resolve_char_ref().ok().flatten(),
                 };
-                if let Some(c) = ch {
-                    text.push(c);
-                }
+                self.text.extend(ch);
             }
-            Event::End(e) => {
-                let kind = local(e.name().as_ref());
-                match kind.as_str() {
-                    "conditionExpression" if in_process => {
-                        if let Some(f) = flows.last_mut() {
-                            f.condition_text = Some(text.trim().to_string());
-                        }
-                    }
-                    "blueprint" if in_process => blueprint = Some(text.trim().to_string()),
-                    "process" => in_process = false,
-                    "BPMNShape" => current_shape = None,
-                    _ => {}
-                }
-                stack.pop();
-                text.clear();
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads every event of the document into what it collects.
+fn collect(xml: &str) -> Result<Collected, String> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().trim_text(true);
+    let mut c = Collected::default();
+    loop {
+        let ev = reader.read_event().map_err(|e| {
+            let pos = reader.error_position().max(reader.buffer_position());
+            format!("malformed BPMN XML at {}: {e}", at(xml, pos))
+        })?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                c.open(local(e.name().as_ref()), &attrs(e), is_empty);
             }
-            Event::Eof => {
-                if let Some(open) = stack.last() {
+            Event::End(e) => c.close(&local(e.name().as_ref())),
+            Event::Eof => match c.stack.last() {
+                Some(open) => {
                     return Err(format!(
                         "malformed BPMN XML: the document ends at {} inside <{open}>, which is \
                          never closed",
                         at(xml, reader.buffer_position())
                     ));
                 }
-                break;
-            }
-            _ => {}
+                None => return Ok(c),
+            },
+            other => c.text_of(&other)?,
         }
     }
-    if processes == 0 {
+}
+
+/// Reads BPMN 2.0 XML into a template named `name` at `version`.
+pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> {
+    if xml.trim().is_empty() {
+        return Err("the BPMN document is empty".into());
+    }
+    let mut c = collect(xml)?;
+    if c.processes == 0 {
         return Err("no process element: is this BPMN 2.0?".into());
     }
-    if nodes.is_empty() {
+    if c.nodes.is_empty() {
         return Err(
             "the process holds no flow elements (no events, tasks or gateways): \
                     there is nothing to import"
                 .into(),
         );
     }
-    let mut skipped: Vec<_> = skipped.into_iter().collect();
+    let mut skipped: Vec<_> = std::mem::take(&mut c.skipped).into_iter().collect();
     skipped.sort();
     for (k, n) in skipped {
-        warnings.push(format!(
+        c.warnings.push(format!(
             "{n} {k} element(s) not imported: the template graph cannot represent them"
         ));
     }
-    // Resolve flows onto nodes.
-    let by_xml: HashMap<&str, &Node> = nodes.iter().map(|n| (n.xml_id.as_str(), n)).collect();
-    let mut edges = Vec::new();
-    for f in &flows {
-        let (Some(a), Some(b)) = (by_xml.get(f.source.as_str()), by_xml.get(f.target.as_str()))
-        else {
-            warnings.push(format!(
-                "sequenceFlow {:?} skipped: its source or target was not imported",
-                f.id
-            ));
-            continue;
-        };
-        let condition = match &f.condition_text {
-            None => None,
-            Some(t) if t.is_empty() => None,
-            Some(t) => match serde_json::from_str::<Value>(t) {
-                Ok(v) if crate::conditions::parse(&v).is_ok() => Some(v),
-                _ => {
-                    warnings.push(format!("sequenceFlow {:?}: condition {t:?} is not a JSON condition and was not imported", f.id));
-                    None
-                }
-            },
-        };
-        edges.push(GraphEdge {
-            from: a.id.clone(),
-            to: b.id.clone(),
-            condition,
-            probability: None,
-        });
-    }
-    let graph = GraphSpec {
-        nodes: nodes
-            .iter()
-            .map(|n| {
-                let (x, y) = bounds.get(&n.xml_id).copied().unwrap_or_else(|| {
-                    warnings.push(format!(
-                        "{} {:?} has no diagram shape; placed at 0,0",
-                        n.kind, n.xml_id
-                    ));
-                    (0.0, 0.0)
-                });
-                GraphNode {
-                    id: n.id.clone(),
-                    node_type: n.node_type.unwrap_or(NodeType::Action),
-                    label: n.label.clone(),
-                    x,
-                    y,
-                }
-            })
-            .collect(),
-        edges,
-    };
-    let body = match blueprint.as_deref().map(serde_json::from_str::<Value>) {
+    let graph = graph(&mut c);
+    let mut warnings = c.warnings;
+    let body = match c.blueprint.as_deref().map(serde_json::from_str::<Value>) {
         Some(Ok(Value::Object(mut m))) => {
             m.insert("name".into(), json!(name));
             m.insert("version".into(), json!(version));
@@ -581,21 +559,79 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
             serde_json::from_value(Value::Object(m))
                 .map_err(|e| format!("the embedded workflow-intel blueprint is invalid: {e}"))?
         }
-        _ => TemplateBody {
-            name: name.to_string(),
-            version: version.to_string(),
-            template_type: TemplateType::Custom,
-            description: String::new(),
-            process_steps: {
-                let converted = super::bpmn_flow::steps_from_graph(&graph);
-                warnings.extend(converted.warnings);
-                converted.steps
-            },
-            variables: vec![],
-            settings: json!({}),
-            graph_spec: graph,
-            is_public: false,
-        },
+        _ => {
+            let converted = super::bpmn_flow::steps_from_graph(&graph);
+            warnings.extend(converted.warnings);
+            TemplateBody {
+                name: name.to_string(),
+                version: version.to_string(),
+                template_type: TemplateType::Custom,
+                description: String::new(),
+                process_steps: converted.steps,
+                variables: vec![],
+                settings: json!({}),
+                graph_spec: graph,
+                is_public: false,
+            }
+        }
     };
     Ok(Imported { body, warnings })
+}
+
+/// A flow's JSON condition; text that is not one is dropped with a warning.
+fn flow_condition(f: &Flow, warnings: &mut Vec<String>) -> Option<Value> {
+    let t = f.condition_text.as_deref().filter(|t| !t.is_empty())?;
+    match serde_json::from_str::<Value>(t) {
+        Ok(v) if crate::conditions::parse(&v).is_ok() => Some(v),
+        _ => {
+            warnings.push(format!(
+                "sequenceFlow {:?}: condition {t:?} is not a JSON condition and was not imported",
+                f.id
+            ));
+            None
+        }
+    }
+}
+
+/// The template graph: the nodes at their diagram positions, and the flows between them.
+fn graph(c: &mut Collected) -> GraphSpec {
+    let by_xml: HashMap<&str, &Node> = c.nodes.iter().map(|n| (n.xml_id.as_str(), n)).collect();
+    let mut edges = Vec::new();
+    for f in &c.flows {
+        let (Some(a), Some(b)) = (by_xml.get(f.source.as_str()), by_xml.get(f.target.as_str()))
+        else {
+            c.warnings.push(format!(
+                "sequenceFlow {:?} skipped: its source or target was not imported",
+                f.id
+            ));
+            continue;
+        };
+        edges.push(GraphEdge {
+            from: a.id.clone(),
+            to: b.id.clone(),
+            condition: flow_condition(f, &mut c.warnings),
+            probability: None,
+        });
+    }
+    let nodes = c
+        .nodes
+        .iter()
+        .map(|n| {
+            let (x, y) = c.bounds.get(&n.xml_id).copied().unwrap_or_else(|| {
+                c.warnings.push(format!(
+                    "{} {:?} has no diagram shape; placed at 0,0",
+                    n.kind, n.xml_id
+                ));
+                (0.0, 0.0)
+            });
+            GraphNode {
+                id: n.id.clone(),
+                node_type: n.node_type.unwrap_or(NodeType::Action),
+                label: n.label.clone(),
+                x,
+                y,
+            }
+        })
+        .collect();
+    GraphSpec { nodes, edges }
 }
