@@ -119,7 +119,6 @@ pub fn export(t: &TemplateBody) -> String {
         .iter()
         .map(|n| (n.id.as_str(), xml_id(&n.id)))
         .collect();
-    let flow_id = |i: usize| format!("Flow_{}", i + 1);
     start(
         &mut w,
         "bpmn:process",
@@ -129,22 +128,44 @@ pub fn export(t: &TemplateBody) -> String {
             ("isExecutable", "false"),
         ],
     );
-    // Everything but the name, version and graph, for a lossless round trip.
+    write_blueprint(&mut w, t);
+    write_nodes(&mut w, g, &ids);
+    write_flows(&mut w, g, &ids);
+    end(&mut w, "bpmn:process");
+    write_diagram(&mut w, g, &ids);
+    end(&mut w, "bpmn:definitions");
+    let mut s = String::from_utf8(w.into_inner()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The id of the `i`th sequence flow.
+fn flow_id(i: usize) -> String {
+    format!("Flow_{}", i + 1)
+}
+
+/// Everything but the name, version and graph, in `extensionElements`, for a lossless round
+/// trip.
+fn write_blueprint(w: &mut Writer<Vec<u8>>, t: &TemplateBody) {
     let mut extra = serde_json::to_value(t).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut extra {
         for k in ["name", "version", "graphSpec"] {
             m.remove(k);
         }
     }
-    start(&mut w, "bpmn:extensionElements", &[]);
-    start(&mut w, "wi:blueprint", &[]);
-    cdata(&mut w, &canonical(&extra).to_string());
-    end(&mut w, "wi:blueprint");
-    end(&mut w, "bpmn:extensionElements");
+    start(w, "bpmn:extensionElements", &[]);
+    start(w, "wi:blueprint", &[]);
+    cdata(w, &canonical(&extra).to_string());
+    end(w, "wi:blueprint");
+    end(w, "bpmn:extensionElements");
+}
+
+/// One flow element per graph node, with its incoming and outgoing flows.
+fn write_nodes(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, String>) {
     for n in &g.nodes {
         let tag = element(n.node_type);
         start(
-            &mut w,
+            w,
             tag,
             &[
                 ("id", &ids[n.id.as_str()]),
@@ -154,20 +175,24 @@ pub fn export(t: &TemplateBody) -> String {
         );
         for (i, e) in g.edges.iter().enumerate() {
             if e.to == n.id {
-                start(&mut w, "bpmn:incoming", &[]);
+                start(w, "bpmn:incoming", &[]);
                 let _ = w.write_event(Event::Text(quick_xml::events::BytesText::new(&flow_id(i))));
-                end(&mut w, "bpmn:incoming");
+                end(w, "bpmn:incoming");
             }
         }
         for (i, e) in g.edges.iter().enumerate() {
             if e.from == n.id {
-                start(&mut w, "bpmn:outgoing", &[]);
+                start(w, "bpmn:outgoing", &[]);
                 let _ = w.write_event(Event::Text(quick_xml::events::BytesText::new(&flow_id(i))));
-                end(&mut w, "bpmn:outgoing");
+                end(w, "bpmn:outgoing");
             }
         }
-        end(&mut w, tag);
+        end(w, tag);
     }
+}
+
+/// One sequence flow per graph edge, with its JSON condition.
+fn write_flows(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, String>) {
     for (i, e) in g.edges.iter().enumerate() {
         let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
             continue;
@@ -175,34 +200,37 @@ pub fn export(t: &TemplateBody) -> String {
         let fid = flow_id(i);
         match &e.condition {
             None => empty(
-                &mut w,
+                w,
                 "bpmn:sequenceFlow",
                 &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
             ),
             Some(c) => {
                 start(
-                    &mut w,
+                    w,
                     "bpmn:sequenceFlow",
                     &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
                 );
                 start(
-                    &mut w,
+                    w,
                     "bpmn:conditionExpression",
                     &[
                         ("xsi:type", "bpmn:tFormalExpression"),
                         ("language", "application/json"),
                     ],
                 );
-                cdata(&mut w, &canonical(c).to_string());
-                end(&mut w, "bpmn:conditionExpression");
-                end(&mut w, "bpmn:sequenceFlow");
+                cdata(w, &canonical(c).to_string());
+                end(w, "bpmn:conditionExpression");
+                end(w, "bpmn:sequenceFlow");
             }
         }
     }
-    end(&mut w, "bpmn:process");
-    start(&mut w, "bpmndi:BPMNDiagram", &[("id", "BPMNDiagram_1")]);
+}
+
+/// The diagram: a shape per node at its position, a straight edge per flow.
+fn write_diagram(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, String>) {
+    start(w, "bpmndi:BPMNDiagram", &[("id", "BPMNDiagram_1")]);
     start(
-        &mut w,
+        w,
         "bpmndi:BPMNPlane",
         &[("id", "BPMNPlane_1"), ("bpmnElement", "Process_1")],
     );
@@ -218,12 +246,12 @@ pub fn export(t: &TemplateBody) -> String {
         let (wd, ht) = size(n.node_type);
         let id = &ids[n.id.as_str()];
         start(
-            &mut w,
+            w,
             "bpmndi:BPMNShape",
             &[("id", &format!("{id}_di")), ("bpmnElement", id)],
         );
         empty(
-            &mut w,
+            w,
             "dc:Bounds",
             &[
                 ("x", &num(n.x)),
@@ -232,7 +260,7 @@ pub fn export(t: &TemplateBody) -> String {
                 ("height", &num(ht)),
             ],
         );
-        end(&mut w, "bpmndi:BPMNShape");
+        end(w, "bpmndi:BPMNShape");
     }
     for (i, e) in g.edges.iter().enumerate() {
         let (Some(a), Some(b)) = (centre.get(e.from.as_str()), centre.get(e.to.as_str())) else {
@@ -240,20 +268,16 @@ pub fn export(t: &TemplateBody) -> String {
         };
         let fid = flow_id(i);
         start(
-            &mut w,
+            w,
             "bpmndi:BPMNEdge",
             &[("id", &format!("{fid}_di")), ("bpmnElement", &fid)],
         );
-        empty(&mut w, "di:waypoint", &[("x", &num(a.0)), ("y", &num(a.1))]);
-        empty(&mut w, "di:waypoint", &[("x", &num(b.0)), ("y", &num(b.1))]);
-        end(&mut w, "bpmndi:BPMNEdge");
+        empty(w, "di:waypoint", &[("x", &num(a.0)), ("y", &num(a.1))]);
+        empty(w, "di:waypoint", &[("x", &num(b.0)), ("y", &num(b.1))]);
+        end(w, "bpmndi:BPMNEdge");
     }
-    end(&mut w, "bpmndi:BPMNPlane");
-    end(&mut w, "bpmndi:BPMNDiagram");
-    end(&mut w, "bpmn:definitions");
-    let mut s = String::from_utf8(w.into_inner()).unwrap_or_default();
-    s.push('\n');
-    s
+    end(w, "bpmndi:BPMNPlane");
+    end(w, "bpmndi:BPMNDiagram");
 }
 
 /// What an import produced.
