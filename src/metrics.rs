@@ -134,145 +134,230 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     g
 }
 
+/// HTTP requests: count and latency.
+fn http_families(r: &Registry) -> (IntCounterVec, HistogramVec) {
+    (
+        counter(
+            r,
+            "http_requests_total",
+            "HTTP requests served, by method, matched route and status code.",
+            &["method", "route", "status"],
+        ),
+        histogram(
+            r,
+            "http_request_duration_seconds",
+            "HTTP request latency, by method and matched route.",
+            &["method", "route"],
+            LATENCY_BUCKETS,
+        ),
+    )
+}
+
+/// GraphQL operations, live subscriptions and sockets, and the deadline watcher's owner.
+fn graphql_families(r: &Registry) -> (IntCounterVec, HistogramVec, IntGauge, IntGauge, IntGauge) {
+    (
+        counter(
+            r,
+            "graphql_requests_total",
+            "GraphQL operations executed, by operation type and outcome (ok or error).",
+            &["operation_type", "outcome"],
+        ),
+        histogram(
+            r,
+            "graphql_request_duration_seconds",
+            "GraphQL operation latency, by operation type.",
+            &["operation_type"],
+            LATENCY_BUCKETS,
+        ),
+        gauge(
+            r,
+            "graphql_subscriptions_active",
+            "GraphQL subscriptions currently streaming.",
+        ),
+        gauge(
+            r,
+            "graphql_websocket_connections_active",
+            "WebSocket connections currently open on /graphql.",
+        ),
+        gauge(
+            r,
+            "workflow_intel_sla_clock_owner",
+            "1 while this replica owns the SLA deadline watcher (always 1 on SQLite).",
+        ),
+    )
+}
+
+/// Executions, breaches and each SLA's target and compliance.
+fn workflow_families(
+    r: &Registry,
+) -> (
+    IntCounterVec,
+    HistogramVec,
+    IntCounterVec,
+    GaugeVec,
+    GaugeVec,
+) {
+    (
+        counter(
+            r,
+            "workflow_execution_total",
+            "Executions finished, by workflow type and final status.",
+            &["workflow_type", "status"],
+        ),
+        histogram(
+            r,
+            "workflow_execution_duration_seconds",
+            "Duration of finished executions, by workflow type.",
+            &["workflow_type"],
+            DURATION_BUCKETS,
+        ),
+        counter(
+            r,
+            "workflow_sla_breach_total",
+            "SLA breaches recorded, by severity and workflow name.",
+            &["severity", "workflow_name"],
+        ),
+        gauge_vec(
+            r,
+            "workflow_sla_target_seconds",
+            "Each active SLA's target duration.",
+            &["workflow_name", "sla_name"],
+        ),
+        gauge_vec(
+            r,
+            "workflow_sla_percentage",
+            "Each active SLA's compliance over its SLO window, in percent.",
+            &["workflow_name", "sla_name"],
+        ),
+    )
+}
+
+/// Finished steps by action.
+fn action_families(r: &Registry) -> (IntCounterVec, HistogramVec, HistogramVec, GaugeVec) {
+    (
+        counter(
+            r,
+            "action_execution_total",
+            "Finished steps, by action type and latency class.",
+            &["action_type", "latency_class"],
+        ),
+        histogram(
+            r,
+            "action_execution_duration_ms",
+            "Step duration in milliseconds, by action type (legacy name; see action_execution_duration_seconds).",
+            &["action_type"],
+            &[
+                10.0,
+                50.0,
+                100.0,
+                500.0,
+                1000.0,
+                5000.0,
+                30_000.0,
+                60_000.0,
+                300_000.0,
+                3_600_000.0,
+            ],
+        ),
+        histogram(
+            r,
+            "action_execution_duration_seconds",
+            "Step duration in seconds, by action type.",
+            &["action_type"],
+            &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0],
+        ),
+        gauge_vec(
+            r,
+            "action_success_rate",
+            "Share of an action type's finished steps that succeeded (0 to 1).",
+            &["action_type"],
+        ),
+    )
+}
+
+/// Suggestions and simulations.
+fn intelligence_families(r: &Registry) -> (IntCounterVec, HistogramVec, IntCounterVec, Histogram) {
+    (
+        counter(
+            r,
+            "workflow_suggestion_total",
+            "Suggestions created (status pending) and reviewed, by source and status.",
+            &["source", "status"],
+        ),
+        histogram(
+            r,
+            "workflow_suggestion_confidence",
+            "Confidence of new suggestions (0 to 1), by source.",
+            &["source"],
+            &[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+        ),
+        counter(
+            r,
+            "workflow_simulation_total",
+            "Dry-run simulations, by resulting status.",
+            &["status"],
+        ),
+        plain_histogram(
+            r,
+            "workflow_simulation_duration_seconds",
+            "Time to run a simulation, exploration included.",
+            LATENCY_BUCKETS,
+        ),
+    )
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let r = Registry::new();
+        let (http_requests_total, http_request_duration_seconds) = http_families(&r);
+        let (
+            graphql_requests_total,
+            graphql_request_duration_seconds,
+            graphql_subscriptions_active,
+            graphql_websocket_connections_active,
+            deadline_watcher_owner,
+        ) = graphql_families(&r);
+        let (
+            workflow_execution_total,
+            workflow_execution_duration_seconds,
+            workflow_sla_breach_total,
+            workflow_sla_target_seconds,
+            workflow_sla_percentage,
+        ) = workflow_families(&r);
+        let (
+            action_execution_total,
+            action_execution_duration_ms,
+            action_execution_duration_seconds,
+            action_success_rate,
+        ) = action_families(&r);
+        let (
+            workflow_suggestion_total,
+            workflow_suggestion_confidence,
+            workflow_simulation_total,
+            workflow_simulation_duration_seconds,
+        ) = intelligence_families(&r);
         Metrics {
-            http_requests_total: counter(
-                &r,
-                "http_requests_total",
-                "HTTP requests served, by method, matched route and status code.",
-                &["method", "route", "status"],
-            ),
-            http_request_duration_seconds: histogram(
-                &r,
-                "http_request_duration_seconds",
-                "HTTP request latency, by method and matched route.",
-                &["method", "route"],
-                LATENCY_BUCKETS,
-            ),
-            graphql_requests_total: counter(
-                &r,
-                "graphql_requests_total",
-                "GraphQL operations executed, by operation type and outcome (ok or error).",
-                &["operation_type", "outcome"],
-            ),
-            graphql_request_duration_seconds: histogram(
-                &r,
-                "graphql_request_duration_seconds",
-                "GraphQL operation latency, by operation type.",
-                &["operation_type"],
-                LATENCY_BUCKETS,
-            ),
-            graphql_subscriptions_active: gauge(
-                &r,
-                "graphql_subscriptions_active",
-                "GraphQL subscriptions currently streaming.",
-            ),
-            graphql_websocket_connections_active: gauge(
-                &r,
-                "graphql_websocket_connections_active",
-                "WebSocket connections currently open on /graphql.",
-            ),
-            deadline_watcher_owner: gauge(
-                &r,
-                "workflow_intel_sla_clock_owner",
-                "1 while this replica owns the SLA clock (always 1 on SQLite).",
-            ),
             internals: Internals::new(&r),
-            workflow_execution_total: counter(
-                &r,
-                "workflow_execution_total",
-                "Executions finished, by workflow type and final status.",
-                &["workflow_type", "status"],
-            ),
-            workflow_execution_duration_seconds: histogram(
-                &r,
-                "workflow_execution_duration_seconds",
-                "Duration of finished executions, by workflow type.",
-                &["workflow_type"],
-                DURATION_BUCKETS,
-            ),
-            workflow_sla_breach_total: counter(
-                &r,
-                "workflow_sla_breach_total",
-                "SLA breaches recorded, by severity and workflow name.",
-                &["severity", "workflow_name"],
-            ),
-            workflow_sla_target_seconds: gauge_vec(
-                &r,
-                "workflow_sla_target_seconds",
-                "Each active SLA's target duration.",
-                &["workflow_name", "sla_name"],
-            ),
-            workflow_sla_percentage: gauge_vec(
-                &r,
-                "workflow_sla_percentage",
-                "Each active SLA's compliance over its SLO window, in percent.",
-                &["workflow_name", "sla_name"],
-            ),
-            action_execution_total: counter(
-                &r,
-                "action_execution_total",
-                "Finished steps, by action type and latency class.",
-                &["action_type", "latency_class"],
-            ),
-            action_execution_duration_ms: histogram(
-                &r,
-                "action_execution_duration_ms",
-                "Step duration in milliseconds, by action type (legacy name; see action_execution_duration_seconds).",
-                &["action_type"],
-                &[
-                    10.0,
-                    50.0,
-                    100.0,
-                    500.0,
-                    1000.0,
-                    5000.0,
-                    30_000.0,
-                    60_000.0,
-                    300_000.0,
-                    3_600_000.0,
-                ],
-            ),
-            action_execution_duration_seconds: histogram(
-                &r,
-                "action_execution_duration_seconds",
-                "Step duration in seconds, by action type.",
-                &["action_type"],
-                &[0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0],
-            ),
-            action_success_rate: gauge_vec(
-                &r,
-                "action_success_rate",
-                "Share of an action type's finished steps that succeeded (0 to 1).",
-                &["action_type"],
-            ),
-            workflow_suggestion_total: counter(
-                &r,
-                "workflow_suggestion_total",
-                "Suggestions created (status pending) and reviewed, by source and status.",
-                &["source", "status"],
-            ),
-            workflow_suggestion_confidence: histogram(
-                &r,
-                "workflow_suggestion_confidence",
-                "Confidence of new suggestions (0 to 1), by source.",
-                &["source"],
-                &[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
-            ),
-            workflow_simulation_total: counter(
-                &r,
-                "workflow_simulation_total",
-                "Dry-run simulations, by resulting status.",
-                &["status"],
-            ),
-            workflow_simulation_duration_seconds: plain_histogram(
-                &r,
-                "workflow_simulation_duration_seconds",
-                "Time to run a simulation, exploration included.",
-                LATENCY_BUCKETS,
-            ),
+            http_requests_total,
+            http_request_duration_seconds,
+            graphql_requests_total,
+            graphql_request_duration_seconds,
+            graphql_subscriptions_active,
+            graphql_websocket_connections_active,
+            deadline_watcher_owner,
+            workflow_execution_total,
+            workflow_execution_duration_seconds,
+            workflow_sla_breach_total,
+            workflow_sla_target_seconds,
+            workflow_sla_percentage,
+            action_execution_total,
+            action_execution_duration_ms,
+            action_execution_duration_seconds,
+            action_success_rate,
+            workflow_suggestion_total,
+            workflow_suggestion_confidence,
+            workflow_simulation_total,
+            workflow_simulation_duration_seconds,
             registry: r,
         }
     }
