@@ -120,16 +120,7 @@ pub async fn review(cfg: &LlmConfig, workflows: &[WorkflowHistory]) -> (Vec<Mine
         .build()
     {
         Ok(c) => c,
-        Err(e) => {
-            return (
-                vec![],
-                LlmReport {
-                    status: "error".into(),
-                    message: e.to_string(),
-                    ..Default::default()
-                },
-            );
-        }
+        Err(e) => return (vec![], failed("error", e.to_string())),
     };
     let mut out = Vec::new();
     let mut report = LlmReport {
@@ -138,106 +129,104 @@ pub async fn review(cfg: &LlmConfig, workflows: &[WorkflowHistory]) -> (Vec<Mine
     };
     for w in workflows {
         let (summary, facts) = summarise(w);
-        let body = json!({
-            "model": cfg.model,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": summary}],
-            "response_format": {"type": "json_object"},
-            "temperature": 0,
-        });
-        let mut req = client
-            .post(format!("{}/chat/completions", cfg.base_url))
-            .json(&body);
-        if let Some(k) = &cfg.api_key {
-            req = req.bearer_auth(k);
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                report.status = if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "error".into()
-                };
-                report.message = format!("workflow {:?}: {e}", w.name);
-                continue;
+        match ask(&client, cfg, &summary).await {
+            Ok(reply) => {
+                for s in reply.suggestions {
+                    report.proposed += 1;
+                    match verified(w, &facts, s) {
+                        Some(m) => out.push(m),
+                        None => report.dropped += 1,
+                    }
+                }
             }
-        };
-        if !resp.status().is_success() {
-            report.status = "error".into();
-            report.message = format!(
-                "workflow {:?}: the model answered HTTP {}",
-                w.name,
-                resp.status()
-            );
-            continue;
-        }
-        let text = match resp.json::<Value>().await {
-            Ok(v) => v["choices"][0]["message"]["content"]
-                .as_str()
-                .map(str::to_string),
-            Err(e) => {
-                report.status = if e.is_timeout() {
-                    "timeout".into()
-                } else {
-                    "malformed".into()
-                };
-                report.message = format!("workflow {:?}: {e}", w.name);
-                continue;
+            Err((status, why)) => {
+                report.status = status.into();
+                report.message = format!("workflow {:?}: {why}", w.name);
             }
-        };
-        let parsed = text.as_deref().map(serde_json::from_str::<Reply>);
-        let reply = match parsed {
-            Some(Ok(r)) => r,
-            _ => {
-                report.status = "malformed".into();
-                report.message =
-                    format!("workflow {:?}: the reply is not the requested JSON", w.name);
-                continue;
-            }
-        };
-        for s in reply.suggestions {
-            report.proposed += 1;
-            let Some(kind) = SuggestionType::parse(&s.kind.to_ascii_lowercase()) else {
-                report.dropped += 1;
-                continue;
-            };
-            let verified = !s.claims.is_empty()
-                && s.claims.iter().all(|c| {
-                    facts
-                        .get(&(c.metric.clone(), c.subject.clone()))
-                        .is_some_and(|a| agrees(c.value, *a))
-                });
-            if !verified {
-                report.dropped += 1;
-                continue;
-            }
-            let claims: Vec<Value> = s.claims.iter().map(|c| json!({"metric": c.metric, "subject": c.subject, "value": c.value, "verified": true})).collect();
-            let n = w.cases.len();
-            let fp = hex::encode(
-                &Sha256::digest(
-                    format!("llm\0{}\0{}\0{}", w.id, kind.as_str(), s.title).as_bytes(),
-                )[..16],
-            );
-            out.push(Mined {
-                kind,
-                workflow_id: Some(w.id),
-                title: s.title,
-                description: s.description,
-                // As sure as the evidence it rests on: the share of the history it covers,
-                // bounded below (every claim checked out).
-                confidence: wilson_lower(n, n + 1).min(0.9),
-                frequency: n,
-                evidence: json!({"claims": claims, "summary": summarise(w).0, "historyCases": n,
-                    "impactMethod": {
-                        "casesAffected": "not estimated (null): the model's suggestion names no rule that selects cases; historyCases is how many cases it was drawn from",
-                        "hoursSaved": "not estimated (null)",
-                        "decidedDifferently": "not estimated (null)",
-                    }}),
-                proposed_change: json!({"fromModel": true}),
-                impact: json!({"casesAffected": null, "hoursSaved": null, "decidedDifferently": null}),
-                fingerprint: fp,
-            });
         }
     }
     (out, report)
+}
+
+fn failed(status: &str, message: String) -> LlmReport {
+    LlmReport {
+        status: status.into(),
+        message,
+        ..Default::default()
+    }
+}
+
+/// One chat completion: the model's reply parsed, or the report's status and why.
+async fn ask(
+    client: &reqwest::Client,
+    cfg: &LlmConfig,
+    summary: &str,
+) -> Result<Reply, (&'static str, String)> {
+    let body = json!({
+        "model": cfg.model,
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": summary}],
+        "response_format": {"type": "json_object"},
+        "temperature": 0,
+    });
+    let mut req = client
+        .post(format!("{}/chat/completions", cfg.base_url))
+        .json(&body);
+    if let Some(k) = &cfg.api_key {
+        req = req.bearer_auth(k);
+    }
+    let timeout_or = |e: &reqwest::Error, other| if e.is_timeout() { "timeout" } else { other };
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| (timeout_or(&e, "error"), e.to_string()))?;
+    if !resp.status().is_success() {
+        let why = format!("the model answered HTTP {}", resp.status());
+        return Err(("error", why));
+    }
+    let v = resp
+        .json::<Value>()
+        .await
+        .map_err(|e| (timeout_or(&e, "malformed"), e.to_string()))?;
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .and_then(|t| serde_json::from_str::<Reply>(t).ok())
+        .ok_or(("malformed", "the reply is not the requested JSON".into()))
+}
+
+/// A suggestion of the model kept only when it names a known type and every number it
+/// claims agrees with the history's facts.
+fn verified(w: &WorkflowHistory, facts: &Facts, s: LlmSuggestion) -> Option<Mined> {
+    let kind = SuggestionType::parse(&s.kind.to_ascii_lowercase())?;
+    let agree = |c: &Claim| {
+        facts
+            .get(&(c.metric.clone(), c.subject.clone()))
+            .is_some_and(|a| agrees(c.value, *a))
+    };
+    if s.claims.is_empty() || !s.claims.iter().all(agree) {
+        return None;
+    }
+    let claims: Vec<Value> = s.claims.iter().map(|c| json!({"metric": c.metric, "subject": c.subject, "value": c.value, "verified": true})).collect();
+    let n = w.cases.len();
+    let fp = hex::encode(
+        &Sha256::digest(format!("llm\0{}\0{}\0{}", w.id, kind.as_str(), s.title).as_bytes())[..16],
+    );
+    Some(Mined {
+        kind,
+        workflow_id: Some(w.id),
+        title: s.title,
+        description: s.description,
+        // As sure as the evidence it rests on: the share of the history it covers,
+        // bounded below (every claim checked out).
+        confidence: wilson_lower(n, n + 1).min(0.9),
+        frequency: n,
+        evidence: json!({"claims": claims, "summary": summarise(w).0, "historyCases": n,
+        "impactMethod": {
+            "casesAffected": "not estimated (null): the model's suggestion names no rule that selects cases; historyCases is how many cases it was drawn from",
+            "hoursSaved": "not estimated (null)",
+            "decidedDifferently": "not estimated (null)",
+        }}),
+        proposed_change: json!({"fromModel": true}),
+        impact: json!({"casesAffected": null, "hoursSaved": null, "decidedDifferently": null}),
+        fingerprint: fp,
+    })
 }
