@@ -18,8 +18,9 @@
 //! by Message-ID shows it once.
 use super::BreachEventKind;
 use super::service::{append_event, slo_report, workflow_of};
+use super::slo::SloReport;
 use crate::AppState;
-use crate::entity::{alert_outbox, breach, execution, sla, user};
+use crate::entity::{alert_outbox, breach, execution, sla, user, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::Role;
 use chrono::{DateTime, Duration, Utc};
@@ -358,14 +359,38 @@ pub async fn compose(
     let exec = execution::Entity::find_by_id(b.execution_id)
         .one(db)
         .await?;
-    let mut recipients: BTreeSet<String> = BTreeSet::new();
+    let recipients = recipients(state, &b, &s, wf.as_ref()).await?;
+    let slo = slo_after(state, &s, cache).await?;
+    let severity = b.severity.to_ascii_uppercase();
+    let workflow_name = wf
+        .as_ref()
+        .map(|w| w.name.as_str())
+        .unwrap_or("(deleted workflow)");
+    Ok(Alert {
+        subject: format!("[{severity}] SLA Breach: {}", s.name),
+        body: body(&b, &s, workflow_name, exec.as_ref(), &slo),
+        recipients,
+        message_id: format!("<breach-{}@workflow-intel>", b.id),
+    })
+}
+
+/// Who gets the alert: the workflow's owner, the company's admins, the SLA's recipients and
+/// SLA_ALERT_RECIPIENTS, lower-cased, without duplicates.
+async fn recipients(
+    state: &AppState,
+    b: &breach::Model,
+    s: &sla::Model,
+    wf: Option<&workflow::Model>,
+) -> AppResult<Vec<String>> {
+    let db = &state.db;
+    let mut out: BTreeSet<String> = BTreeSet::new();
     let mut add = |e: &str| {
         let e = e.trim().to_ascii_lowercase();
         if !e.is_empty() {
-            recipients.insert(e);
+            out.insert(e);
         }
     };
-    if let Some(owner) = wf.as_ref().and_then(|w| w.owner_id)
+    if let Some(owner) = wf.and_then(|w| w.owner_id)
         && let Some(u) = user::Entity::find_by_id(owner).one(db).await?
         && u.is_active
     {
@@ -386,32 +411,45 @@ pub async fn compose(
     for r in &state.config.sla_alert_recipients {
         add(r);
     }
-    let severity = b.severity.to_ascii_uppercase();
-    let workflow_name = wf
-        .as_ref()
-        .map(|w| w.name.as_str())
-        .unwrap_or("(deleted workflow)");
-    let pct = if b.target_duration_seconds > 0.0 {
-        b.breach_margin_seconds / b.target_duration_seconds * 100.0
-    } else {
-        0.0
-    };
+    Ok(out.into_iter().collect())
+}
+
+/// The SLA's SLO report, from the cache when it is under 5 s old.
+async fn slo_after(
+    state: &AppState,
+    s: &sla::Model,
+    cache: Option<&SloCache>,
+) -> AppResult<SloReport> {
     let cached = cache.and_then(|c| c.lock().ok()).and_then(|c| {
         c.get(&s.id)
             .filter(|(t, _)| t.elapsed() < std::time::Duration::from_secs(5))
             .map(|(_, r)| r.clone())
     });
-    let slo = match cached {
-        Some(r) => r,
-        None => {
-            let r = slo_report(db, &s, s.slo_window_hours, state.clock.now()).await?;
-            if let Some(mut c) = cache.and_then(|c| c.lock().ok()) {
-                c.insert(s.id, (std::time::Instant::now(), r.clone()));
-            }
-            r
-        }
+    if let Some(r) = cached {
+        return Ok(r);
+    }
+    let r = slo_report(&state.db, s, s.slo_window_hours, state.clock.now()).await?;
+    if let Some(mut c) = cache.and_then(|c| c.lock().ok()) {
+        c.insert(s.id, (std::time::Instant::now(), r.clone()));
+    }
+    Ok(r)
+}
+
+/// The alert's text.
+fn body(
+    b: &breach::Model,
+    s: &sla::Model,
+    workflow_name: &str,
+    exec: Option<&execution::Model>,
+    slo: &SloReport,
+) -> String {
+    let severity = b.severity.to_ascii_uppercase();
+    let pct = if b.target_duration_seconds > 0.0 {
+        b.breach_margin_seconds / b.target_duration_seconds * 100.0
+    } else {
+        0.0
     };
-    let body = format!(
+    format!(
         "SLA breach ({severity})\n\n\
          SLA:        {sla}\n\
          Workflow:   {workflow_name}\n\
@@ -426,7 +464,6 @@ pub async fn compose(
         sla = s.name,
         exec_id = b.execution_id,
         external = exec
-            .as_ref()
             .and_then(|e| e.external_id.as_ref())
             .map(|x| format!(" (external id {x})"))
             .unwrap_or_default(),
@@ -442,11 +479,5 @@ pub async fn compose(
         objective = s.slo_target_percentage,
         status = if slo.meets_target { "met" } else { "NOT met" },
         remaining = slo.error_budget_remaining,
-    );
-    Ok(Alert {
-        subject: format!("[{severity}] SLA Breach: {}", s.name),
-        body,
-        recipients: recipients.into_iter().collect(),
-        message_id: format!("<breach-{}@workflow-intel>", b.id),
-    })
+    )
 }
