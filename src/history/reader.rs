@@ -198,112 +198,138 @@ impl<R: BufRead> XesReader<R> {
     }
 }
 
+/// The trace being read: its case, the event being read, and how deep inside an attribute
+/// (whose nested children are skipped) the reader is.
+#[derive(Default)]
+struct Partial {
+    case: Option<Case>,
+    event: Option<Map<String, Value>>,
+    nested: usize,
+}
+
+impl Partial {
+    /// An element opens (or is empty): a trace, an event, or an attribute of either.
+    fn open(&mut self, e: &BytesStart<'_>, empty: bool, pos: u64) -> Result<(), String> {
+        match e.local_name().as_ref() {
+            b"trace" if !empty => {
+                if self.case.is_some() {
+                    return Err(format!(
+                        "malformed XES near byte {pos}: a trace inside a trace"
+                    ));
+                }
+                self.case = Some(Case::default());
+            }
+            b"event" if !empty && self.case.is_some() && self.nested == 0 => {
+                self.event = Some(Map::new())
+            }
+            _ if self.nested > 0 => self.nested += usize::from(!empty),
+            _ => {
+                let typed = XesReader::<&[u8]>::typed(e);
+                // The nested children of an attribute, or of anything else in a trace, are
+                // skipped.
+                let skip_children = !empty && (typed.is_some() || self.case.is_some());
+                if let Some((k, v)) = typed {
+                    match (&mut self.event, &mut self.case) {
+                        (Some(ev), _) => {
+                            ev.insert(k, v);
+                        }
+                        (None, Some(c)) => {
+                            c.attrs.insert(k, v);
+                        }
+                        _ => {}
+                    }
+                }
+                if skip_children {
+                    self.nested = 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> XesReader<R> {
+    /// An element closes: an event joins its trace, a trace is complete, or the log ends.
+    fn close(&mut self, p: &mut Partial, name: &[u8], pos: u64) -> Result<Option<Case>, String> {
+        if p.nested > 0 {
+            p.nested -= 1;
+            return Ok(None);
+        }
+        match name {
+            b"event" => {
+                if let (Some(attrs), Some(c)) = (p.event.take(), p.case.as_mut()) {
+                    let ev = finish_event(attrs, &self.keys, None)
+                        .map_err(|m| format!("malformed XES near byte {pos}: {m}"))?;
+                    c.events.push(ev);
+                }
+            }
+            b"log" if p.case.is_none() => self.closed = true,
+            b"trace" => {
+                let mut c = p.case.take().ok_or_else(|| {
+                    format!("malformed XES near byte {pos}: </trace> without <trace>")
+                })?;
+                c.id = match c.attrs.get(&self.case_key) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                    None => {
+                        return Err(format!(
+                            "malformed XES near byte {pos}: a trace has no {:?} attribute",
+                            self.case_key
+                        ));
+                    }
+                };
+                return Ok(Some(c));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// The end of the file: fine only outside a trace and after `</log>`.
+    fn end_of_file(&mut self, p: &Partial, pos: u64) -> Result<Option<Case>, String> {
+        self.done = true;
+        if p.case.is_some() {
+            return Err(format!(
+                "malformed XES: the file ends inside a trace (byte {pos})"
+            ));
+        }
+        if !self.closed {
+            return Err(format!(
+                "malformed XES: the file ends at byte {pos} without </log>; it was \
+                 cut short, and nothing was imported"
+            ));
+        }
+        Ok(None)
+    }
+}
+
 impl<R: BufRead> CaseReader for XesReader<R> {
     fn next_case(&mut self) -> Result<Option<Case>, String> {
         if self.done {
             return Ok(None);
         }
-        let mut case: Option<Case> = None;
-        let mut event: Option<Map<String, Value>> = None;
-        // Depth below the current trace or event (nested attributes are skipped).
-        let mut nested = 0usize;
+        let mut p = Partial::default();
         loop {
-            self.buf.clear();
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
             let pos = self.xml.buffer_position();
             let ev = self
                 .xml
-                .read_event_into(&mut self.buf)
+                .read_event_into(&mut buf)
                 .map_err(|e| format!("malformed XES near byte {pos}: {e}"))?;
-            match ev {
-                XmlEvent::Start(ref e) | XmlEvent::Empty(ref e) => {
-                    let empty = matches!(ev, XmlEvent::Empty(_));
-                    let name = e.local_name();
-                    match name.as_ref() {
-                        b"trace" if !empty => {
-                            if case.is_some() {
-                                return Err(format!(
-                                    "malformed XES near byte {pos}: a trace inside a trace"
-                                ));
-                            }
-                            case = Some(Case::default());
-                        }
-                        b"event" if !empty && case.is_some() && nested == 0 => {
-                            event = Some(Map::new())
-                        }
-                        _ if nested > 0 => {
-                            if !empty {
-                                nested += 1;
-                            }
-                        }
-                        _ => {
-                            if let Some((k, v)) = Self::typed(e) {
-                                match (&mut event, &mut case) {
-                                    (Some(ev), _) => {
-                                        ev.insert(k, v);
-                                    }
-                                    (None, Some(c)) => {
-                                        c.attrs.insert(k, v);
-                                    }
-                                    _ => {}
-                                }
-                                if !empty {
-                                    nested = 1; // skip nested children of an attribute
-                                }
-                            } else if !empty && case.is_some() {
-                                nested = 1;
-                            }
-                        }
-                    }
-                }
+            let found = match ev {
+                XmlEvent::Start(ref e) => p.open(e, false, pos).map(|_| None),
+                XmlEvent::Empty(ref e) => p.open(e, true, pos).map(|_| None),
                 XmlEvent::End(ref e) => {
-                    if nested > 0 {
-                        nested -= 1;
-                        continue;
-                    }
-                    match e.local_name().as_ref() {
-                        b"event" => {
-                            if let (Some(attrs), Some(c)) = (event.take(), case.as_mut()) {
-                                let ev = finish_event(attrs, &self.keys, None)
-                                    .map_err(|m| format!("malformed XES near byte {pos}: {m}"))?;
-                                c.events.push(ev);
-                            }
-                        }
-                        b"log" if case.is_none() => self.closed = true,
-                        b"trace" => {
-                            let mut c = case.take().ok_or_else(|| {
-                                format!("malformed XES near byte {pos}: </trace> without <trace>")
-                            })?;
-                            c.id = match c.attrs.get(&self.case_key) {
-                                Some(Value::String(s)) => s.clone(),
-                                Some(v) => v.to_string(),
-                                None => {
-                                    return Err(format!(
-                                        "malformed XES near byte {pos}: a trace has no {:?} attribute",
-                                        self.case_key
-                                    ));
-                                }
-                            };
-                            return Ok(Some(c));
-                        }
-                        _ => {}
-                    }
+                    let name = e.local_name().as_ref().to_vec();
+                    self.close(&mut p, &name, pos)
                 }
-                XmlEvent::Eof => {
-                    self.done = true;
-                    if case.is_some() {
-                        return Err(format!(
-                            "malformed XES: the file ends inside a trace (byte {pos})"
-                        ));
-                    }
-                    if !self.closed {
-                        return Err(format!(
-                            "malformed XES: the file ends at byte {pos} without </log>; it was \
-                             cut short, and nothing was imported"
-                        ));
-                    }
-                    return Ok(None);
-                }
-                _ => {}
+                XmlEvent::Eof => return self.end_of_file(&p, pos),
+                _ => Ok(None),
+            };
+            self.buf = buf;
+            if let Some(c) = found? {
+                return Ok(Some(c));
             }
         }
     }
