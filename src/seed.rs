@@ -205,9 +205,6 @@ pub async fn seed_demo_history(
     state: &crate::AppState,
     auth: &AuthContext,
 ) -> AppResult<crate::executions::service::ImportReport> {
-    use crate::executions::service::{self as executions, ImportExecution, ImportStep};
-    use crate::model::{ApprovalDecision, ExecutionStatus, StepRunStatus};
-    use chrono::Duration;
     let Some(wf) = workflows::scoped(auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)
@@ -216,92 +213,121 @@ pub async fn seed_demo_history(
         return Ok(Default::default());
     };
     // The last request starts 1.8 days ago and takes at most about 1.2 days: all are over.
-    let first = state.clock.now() - Duration::days(21);
+    let first = state.clock.now() - chrono::Duration::days(21);
     let items = (0..DEMO_HISTORY)
-        .map(|i| {
-            // Four in ten are small (100 to 1,999), the rest 2,000 to 79,922.
-            let amount: u64 = if dice(i, 1) < 400 {
-                100 + dice(i, 2) * 19 / 10
-            } else {
-                2_000 + dice(i, 3) * 78
-            };
-            let start = first + Duration::minutes(i as i64 * 46);
-            let mut at = start;
-            let mut steps = Vec::new();
-            let mut step = |name: &str,
-                            approver: Option<&str>,
-                            minutes: i64,
-                            decision: Option<bool>,
-                            failed: bool| {
-                let begun = at;
-                at += Duration::seconds(minutes * 60 + dice(i, 4) as i64);
-                steps.push(ImportStep {
-                    step_name: name.into(),
-                    status: if failed {
-                        StepRunStatus::Failed
-                    } else {
-                        StepRunStatus::Completed
-                    },
-                    started_at: begun,
-                    completed_at: Some(at),
-                    approver: approver.map(str::to_string),
-                    decision: decision.map(|ok| {
-                        if ok {
-                            ApprovalDecision::Approved
-                        } else {
-                            ApprovalDecision::Rejected
-                        }
-                    }),
-                    error: failed.then(|| "customer record incomplete".to_string()),
-                });
-            };
-            let invalid = dice(i, 5) < 125;
-            step("Validate", None, 0, None, invalid);
-            let mut status = ExecutionStatus::Completed;
-            if invalid {
-                status = ExecutionStatus::Failed;
-            } else {
-                let manager = amount < 2_000 || dice(i, 6) < 850;
-                step(
-                    "Manager Approval",
-                    Some("manager"),
-                    20 + dice(i, 7) as i64 / 8,
-                    Some(manager),
-                    false,
-                );
-                let director = amount <= 10_000 || dice(i, 8) < 970;
-                if manager && amount > 10_000 {
-                    step(
-                        "Director Approval",
-                        Some("director"),
-                        240 + dice(i, 9) as i64,
-                        Some(director),
-                        false,
-                    );
-                }
-                if manager && director && amount > 50_000 {
-                    step(
-                        "CFO Approval",
-                        Some("cfo"),
-                        60 + dice(i, 10) as i64 / 4,
-                        Some(dice(i, 11) < 700),
-                        false,
-                    );
-                }
-            }
-            ImportExecution {
-                workflow_id: wf.id,
-                external_id: format!("demo-history-{i}"),
-                input_data: json!({"amount": amount, "customer": format!("Customer {}", i % 23 + 1)}),
-                status,
-                started_at: start,
-                completed_at: Some(at),
-                error: invalid.then(|| "validation failed".to_string()),
-                steps,
-            }
-        })
+        .map(|i| demo_request(wf.id, i, first))
         .collect();
-    executions::import(state, auth, items).await
+    crate::executions::service::import(state, auth, items).await
+}
+
+/// Past discount request `i`, started 46 minutes after the one before.
+fn demo_request(
+    workflow_id: uuid::Uuid,
+    i: usize,
+    first: chrono::DateTime<chrono::Utc>,
+) -> crate::executions::service::ImportExecution {
+    use crate::model::ExecutionStatus;
+    // Four in ten are small (100 to 1,999), the rest 2,000 to 79,922.
+    let amount: u64 = if dice(i, 1) < 400 {
+        100 + dice(i, 2) * 19 / 10
+    } else {
+        2_000 + dice(i, 3) * 78
+    };
+    let start = first + chrono::Duration::minutes(i as i64 * 46);
+    let mut steps = DemoSteps {
+        i,
+        at: start,
+        steps: Vec::new(),
+    };
+    let invalid = dice(i, 5) < 125;
+    steps.push("Validate", None, 0, None, invalid);
+    if !invalid {
+        let manager = amount < 2_000 || dice(i, 6) < 850;
+        let minutes = 20 + dice(i, 7) as i64 / 8;
+        steps.push(
+            "Manager Approval",
+            Some("manager"),
+            minutes,
+            Some(manager),
+            false,
+        );
+        let director = amount <= 10_000 || dice(i, 8) < 970;
+        if manager && amount > 10_000 {
+            let minutes = 240 + dice(i, 9) as i64;
+            steps.push(
+                "Director Approval",
+                Some("director"),
+                minutes,
+                Some(director),
+                false,
+            );
+        }
+        if manager && director && amount > 50_000 {
+            let minutes = 60 + dice(i, 10) as i64 / 4;
+            steps.push(
+                "CFO Approval",
+                Some("cfo"),
+                minutes,
+                Some(dice(i, 11) < 700),
+                false,
+            );
+        }
+    }
+    crate::executions::service::ImportExecution {
+        workflow_id,
+        external_id: format!("demo-history-{i}"),
+        input_data: json!({"amount": amount, "customer": format!("Customer {}", i % 23 + 1)}),
+        status: if invalid {
+            ExecutionStatus::Failed
+        } else {
+            ExecutionStatus::Completed
+        },
+        started_at: start,
+        completed_at: Some(steps.at),
+        error: invalid.then(|| "validation failed".to_string()),
+        steps: steps.steps,
+    }
+}
+
+/// The steps of one demo request, one after the other.
+struct DemoSteps {
+    i: usize,
+    at: chrono::DateTime<chrono::Utc>,
+    steps: Vec<crate::executions::service::ImportStep>,
+}
+
+impl DemoSteps {
+    fn push(
+        &mut self,
+        name: &str,
+        approver: Option<&str>,
+        minutes: i64,
+        decision: Option<bool>,
+        failed: bool,
+    ) {
+        use crate::model::{ApprovalDecision, StepRunStatus};
+        let begun = self.at;
+        self.at += chrono::Duration::seconds(minutes * 60 + dice(self.i, 4) as i64);
+        self.steps.push(crate::executions::service::ImportStep {
+            step_name: name.into(),
+            status: if failed {
+                StepRunStatus::Failed
+            } else {
+                StepRunStatus::Completed
+            },
+            started_at: begun,
+            completed_at: Some(self.at),
+            approver: approver.map(str::to_string),
+            decision: decision.map(|ok| {
+                if ok {
+                    ApprovalDecision::Approved
+                } else {
+                    ApprovalDecision::Rejected
+                }
+            }),
+            error: failed.then(|| "customer record incomplete".to_string()),
+        });
+    }
 }
 
 /// The demo admin, as the caller for seeding and the feeder.
