@@ -479,97 +479,140 @@ pub fn parallel_approvals(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
     let mut out = Vec::new();
     for pair in w.steps.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let (Some(aa), Some(ba)) = (&a.approver, &b.approver) else {
+        let Some(b_applies) = independent_approvals(a, b) else {
             continue;
         };
-        if aa == ba {
-            continue;
-        }
-        let reads_outcome = b
-            .conditions
-            .as_ref()
-            .and_then(|c| conditions::parse(c).ok())
-            .is_some_and(|c| {
-                c.fields()
-                    .iter()
-                    .any(|f| f.contains(&a.name) || f.contains("decision"))
-            });
-        if reads_outcome {
-            continue;
-        }
-        // The later step's own condition decides which cases it concerns. Whether it ran
-        // cannot: in a sequence it runs only after the earlier step approved, so counting
-        // only cases where it ran would never see a rejection.
-        let b_applies = match &b.conditions {
-            None => None,
-            Some(c) => match conditions::parse(c) {
-                Ok(c) => Some(c),
-                Err(_) => continue,
-            },
-        };
-        let mut n = 0;
-        let mut rejected = 0;
-        let mut wait_ms = 0f64;
-        let mut saved_ms = 0f64;
-        let mut ids = Vec::new();
-        for c in &w.cases {
-            let Some(sa) = c
-                .steps
-                .iter()
-                .find(|s| s.name == a.name && s.decision.is_some())
-            else {
-                continue;
-            };
-            if b_applies
-                .as_ref()
-                .is_some_and(|cond| !cond.matches_map(&c.input))
-            {
-                continue;
-            }
-            n += 1;
-            if sa.decision == Some(ApprovalDecision::Rejected) {
-                rejected += 1;
-            } else if let Some(sb) = c.steps.iter().find(|s| s.name == b.name) {
-                // In parallel the pair takes as long as the longer of the two.
-                let (da, db) = (sa.duration_ms.unwrap_or(0), sb.duration_ms.unwrap_or(0));
-                wait_ms += da as f64;
-                saved_ms += da.min(db) as f64;
-                ids.push(c.id);
-            }
-        }
-        if n < min {
+        let t = tally(w, a, b, b_applies.as_ref());
+        if t.n < min {
             continue;
         }
         // "Rarely rejects": even the pessimistic (95 % upper) rejection rate is under 10 %.
-        let upper = wilson_upper(rejected, n);
-        if upper > 0.10 {
-            continue;
+        let upper = wilson_upper(t.rejected, t.n);
+        if upper <= 0.10 {
+            out.push(parallel_suggestion(w, a, b, &t, upper));
         }
-        let hours = saved_ms / 3_600_000.0;
-        out.push(Mined {
-            kind: SuggestionType::ParallelApproval,
-            workflow_id: Some(w.id),
-            title: format!("Ask {aa} and {ba} in parallel (\"{}\" and \"{}\")", a.name, b.name),
-            description: format!(
-                "Of {n} requests that concern both, \"{}\" ({aa}) rejected {rejected}, and \"{}\" ({ba}) does not depend on its outcome. {ba} waited {:.1} hours behind {aa}; running them in parallel would have made those requests {:.1} hours shorter in all ({:.1} min per request); {rejected} requests would have reached {ba} needlessly.",
-                a.name, b.name, wait_ms / 3_600_000.0, hours, saved_ms / ids.len().max(1) as f64 / 60_000.0
-            ),
-            confidence: 1.0 - upper,
-            frequency: n,
-            evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "secondWaitedHours": wait_ms / 3_600_000.0, "sampleExecutionIds": sample_ids(ids.iter().copied()),
-                "impactMethod": {
-                    "casesAffected": "executions in which the first step decided and the second step's condition holds",
-                    "hoursSaved": format!("replayed: in each execution the first approved and the second then ran, the two overlapping instead of running one after the other shortens it by the shorter of their recorded durations; summed: {ELAPSED}"),
-                    "secondWaitedHours": "the first step's recorded durations in those executions, summed: how long the second waited behind it",
-                    "hoursSavedMeasures": "elapsed",
-                    "needlessRequests": "executions in which the first step rejected (the second would have been asked in vain)",
-                }}),
-            proposed_change: json!({"parallel": [a.name, b.name]}),
-            impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0, "needlessRequests": rejected}),
-            fingerprint: fingerprint(&["parallel_approval", &w.id.to_string(), &a.name, &b.name]),
-        });
     }
     out
+}
+
+/// For two consecutive approval steps with different approvers, where the later one does
+/// not read the earlier one's outcome: the later step's own condition (None: it always
+/// applies). None when the pair does not qualify.
+fn independent_approvals(
+    a: &crate::workflows::steps::Step,
+    b: &crate::workflows::steps::Step,
+) -> Option<Option<conditions::Cond>> {
+    let (aa, ba) = (a.approver.as_ref()?, b.approver.as_ref()?);
+    if aa == ba {
+        return None;
+    }
+    let reads_outcome = b
+        .conditions
+        .as_ref()
+        .and_then(|c| conditions::parse(c).ok())
+        .is_some_and(|c| {
+            c.fields()
+                .iter()
+                .any(|f| f.contains(&a.name) || f.contains("decision"))
+        });
+    if reads_outcome {
+        return None;
+    }
+    // The later step's own condition decides which cases it concerns. Whether it ran
+    // cannot: in a sequence it runs only after the earlier step approved, so counting
+    // only cases where it ran would never see a rejection.
+    match &b.conditions {
+        None => Some(None),
+        Some(c) => conditions::parse(c).ok().map(Some),
+    }
+}
+
+/// What the history says about a pair of approvals.
+#[derive(Default)]
+struct PairTally {
+    /// Executions in which the first decided and the second's condition holds.
+    n: usize,
+    rejected: usize,
+    /// How long the second waited behind the first, and what overlapping would have saved.
+    wait_ms: f64,
+    saved_ms: f64,
+    ids: Vec<Uuid>,
+}
+
+fn tally(
+    w: &WorkflowHistory,
+    a: &crate::workflows::steps::Step,
+    b: &crate::workflows::steps::Step,
+    b_applies: Option<&conditions::Cond>,
+) -> PairTally {
+    let mut t = PairTally::default();
+    for c in &w.cases {
+        let Some(sa) = c
+            .steps
+            .iter()
+            .find(|s| s.name == a.name && s.decision.is_some())
+        else {
+            continue;
+        };
+        if b_applies.is_some_and(|cond| !cond.matches_map(&c.input)) {
+            continue;
+        }
+        t.n += 1;
+        if sa.decision == Some(ApprovalDecision::Rejected) {
+            t.rejected += 1;
+        } else if let Some(sb) = c.steps.iter().find(|s| s.name == b.name) {
+            // In parallel the pair takes as long as the longer of the two.
+            let (da, db) = (sa.duration_ms.unwrap_or(0), sb.duration_ms.unwrap_or(0));
+            t.wait_ms += da as f64;
+            t.saved_ms += da.min(db) as f64;
+            t.ids.push(c.id);
+        }
+    }
+    t
+}
+
+fn parallel_suggestion(
+    w: &WorkflowHistory,
+    a: &crate::workflows::steps::Step,
+    b: &crate::workflows::steps::Step,
+    t: &PairTally,
+    upper: f64,
+) -> Mined {
+    let (aa, ba) = (
+        a.approver.as_deref().unwrap_or_default(),
+        b.approver.as_deref().unwrap_or_default(),
+    );
+    let hours = t.saved_ms / 3_600_000.0;
+    let (n, rejected, wait_ms, saved_ms, ids) = (t.n, t.rejected, t.wait_ms, t.saved_ms, &t.ids);
+    Mined {
+        kind: SuggestionType::ParallelApproval,
+        workflow_id: Some(w.id),
+        title: format!(
+            "Ask {aa} and {ba} in parallel (\"{}\" and \"{}\")",
+            a.name, b.name
+        ),
+        description: format!(
+            "Of {n} requests that concern both, \"{}\" ({aa}) rejected {rejected}, and \"{}\" ({ba}) does not depend on its outcome. {ba} waited {:.1} hours behind {aa}; running them in parallel would have made those requests {:.1} hours shorter in all ({:.1} min per request); {rejected} requests would have reached {ba} needlessly.",
+            a.name,
+            b.name,
+            wait_ms / 3_600_000.0,
+            hours,
+            saved_ms / ids.len().max(1) as f64 / 60_000.0
+        ),
+        confidence: 1.0 - upper,
+        frequency: n,
+        evidence: json!({"first": a.name, "second": b.name, "executions": n, "firstRejected": rejected, "rejectionRateUpperBound": upper, "secondWaitedHours": wait_ms / 3_600_000.0, "sampleExecutionIds": sample_ids(ids.iter().copied()),
+        "impactMethod": {
+            "casesAffected": "executions in which the first step decided and the second step's condition holds",
+            "hoursSaved": format!("replayed: in each execution the first approved and the second then ran, the two overlapping instead of running one after the other shortens it by the shorter of their recorded durations; summed: {ELAPSED}"),
+            "secondWaitedHours": "the first step's recorded durations in those executions, summed: how long the second waited behind it",
+            "hoursSavedMeasures": "elapsed",
+            "needlessRequests": "executions in which the first step rejected (the second would have been asked in vain)",
+        }}),
+        proposed_change: json!({"parallel": [a.name, b.name]}),
+        impact: json!({"casesAffected": n, "hoursSaved": hours, "decidedDifferently": 0, "needlessRequests": rejected}),
+        fingerprint: fingerprint(&["parallel_approval", &w.id.to_string(), &a.name, &b.name]),
+    }
 }
 
 /// What an imported or reported step duration measures: from the step's start to its end,
@@ -605,7 +648,6 @@ fn p90(v: &mut [f64]) -> f64 {
 /// PERFORMANCE: workflows whose p90 duration exceeds an SLA target, and steps whose p90
 /// stands far out from their peers; each names the bottleneck step and its share of the time.
 pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
-    let mut out = Vec::new();
     let mut totals: Vec<f64> = w
         .cases
         .iter()
@@ -613,7 +655,7 @@ pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
         .map(|d| d as f64 / 1000.0)
         .collect();
     if totals.len() < min {
-        return out;
+        return Vec::new();
     }
     let wf_p90 = p90(&mut totals);
     let mut by_step: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
@@ -633,73 +675,112 @@ pub fn performance(w: &WorkflowHistory, min: usize) -> Vec<Mined> {
         .map(|(k, v)| (*k, v.iter().sum::<f64>()))
         .max_by(|a, b| a.1.total_cmp(&b.1))
     else {
-        return out;
+        return Vec::new();
     };
     let share = if grand > 0.0 { secs / grand } else { 0.0 };
-    if let Some((sla, target)) = w.sla_targets.iter().min_by_key(|(_, t)| *t)
-        && wf_p90 > *target as f64
-    {
-        let over = totals.iter().filter(|d| **d > *target as f64).count();
-        out.push(Mined {
-            kind: SuggestionType::Performance,
-            workflow_id: Some(w.id),
-            title: format!("\"{}\" runs past its SLA: speed up \"{bottleneck}\"", w.name),
-            description: format!(
-                "The p90 duration is {:.0} s against the {target} s target of SLA \"{sla}\" ({over} of {} executions over). \"{bottleneck}\" takes {:.0}% of the time.",
-                wf_p90, totals.len(), share * 100.0
-            ),
-            confidence: wilson_lower(over, totals.len()).max(0.5_f64.min(share)),
-            frequency: totals.len(),
-            evidence: json!({"p90Seconds": wf_p90, "slaTargetSeconds": target, "executions": totals.len(), "overTarget": over, "bottleneck": bottleneck, "bottleneckShare": share,
-                "impactMethod": {
-                    "casesAffected": "executions whose duration exceeded the target",
-                    "hoursSaved": "replayed: each of those executions finishing at the target instead; the hours by which they overran it, summed",
-                    "hoursSavedMeasures": "case duration",
-                }}),
-            proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
-            impact: json!({"casesAffected": over, "hoursSaved": overrun(&totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
-            fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
-        });
-        return out;
+    let late = Late {
+        totals: &totals,
+        wf_p90,
+        bottleneck,
+        share,
+    };
+    match sla_overrun(w, &late) {
+        Some(m) => vec![m],
+        // No SLA breach: a step far slower than its peers.
+        None => outlier_step(w, min, &mut by_step, grand)
+            .into_iter()
+            .collect(),
     }
-    // No SLA breach: a step far slower than its peers.
+}
+
+/// A workflow's case durations and where its time goes.
+struct Late<'a> {
+    totals: &'a [f64],
+    wf_p90: f64,
+    bottleneck: &'a str,
+    share: f64,
+}
+
+/// The workflow's p90 exceeds its tightest SLA target.
+fn sla_overrun(w: &WorkflowHistory, l: &Late<'_>) -> Option<Mined> {
+    let (totals, wf_p90, bottleneck, share) = (l.totals, l.wf_p90, l.bottleneck, l.share);
+    let (sla, target) = w.sla_targets.iter().min_by_key(|(_, t)| *t)?;
+    if wf_p90 <= *target as f64 {
+        return None;
+    }
+    let over = totals.iter().filter(|d| **d > *target as f64).count();
+    Some(Mined {
+        kind: SuggestionType::Performance,
+        workflow_id: Some(w.id),
+        title: format!(
+            "\"{}\" runs past its SLA: speed up \"{bottleneck}\"",
+            w.name
+        ),
+        description: format!(
+            "The p90 duration is {:.0} s against the {target} s target of SLA \"{sla}\" ({over} of {} executions over). \"{bottleneck}\" takes {:.0}% of the time.",
+            wf_p90,
+            totals.len(),
+            share * 100.0
+        ),
+        confidence: wilson_lower(over, totals.len()).max(0.5_f64.min(share)),
+        frequency: totals.len(),
+        evidence: json!({"p90Seconds": wf_p90, "slaTargetSeconds": target, "executions": totals.len(), "overTarget": over, "bottleneck": bottleneck, "bottleneckShare": share,
+        "impactMethod": {
+            "casesAffected": "executions whose duration exceeded the target",
+            "hoursSaved": "replayed: each of those executions finishing at the target instead; the hours by which they overran it, summed",
+            "hoursSavedMeasures": "case duration",
+        }}),
+        proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
+        impact: json!({"casesAffected": over, "hoursSaved": overrun(&totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
+        fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
+    })
+}
+
+/// The slowest step's p90 is over five times the median step's.
+fn outlier_step(
+    w: &WorkflowHistory,
+    min: usize,
+    by_step: &mut BTreeMap<&str, Vec<f64>>,
+    grand: f64,
+) -> Option<Mined> {
     let mut p90s: Vec<(&str, f64, usize)> = by_step
         .iter_mut()
         .filter(|(_, v)| v.len() >= min)
         .map(|(k, v)| (*k, p90(v), v.len()))
         .collect();
     if p90s.len() < 3 {
-        return out;
+        return None;
     }
     p90s.sort_by(|a, b| a.1.total_cmp(&b.1));
     let median = p90s[p90s.len() / 2].1;
-    if let Some(&(step, slow, n)) = p90s.last()
-        && median > 0.0
-        && slow > 5.0 * median
-    {
-        out.push(Mined {
-            kind: SuggestionType::Performance,
-            workflow_id: Some(w.id),
-            title: format!("\"{step}\" is the bottleneck of \"{}\"", w.name),
-            description: format!(
-                "\"{step}\" has a p90 of {slow:.0} s, {:.1}× the median step's {median:.0} s, and takes {:.0}% of the workflow's time.",
-                slow / median,
-                by_step.get(step).map(|v| v.iter().sum::<f64>() / grand * 100.0).unwrap_or(0.0)
-            ),
-            confidence: (1.0 - median / slow).clamp(0.0, 1.0),
-            frequency: cases_with(w, step),
-            evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n,
-                "impactMethod": {
-                    "casesAffected": "distinct executions in which the step ran (samples counts its runs)",
-                    "hoursSaved": format!("replayed: every run of the step that took longer than the median step's p90 ({median:.0} s) taking that long instead; the difference, summed: {ELAPSED}"),
-                    "hoursSavedMeasures": "elapsed",
-                }}),
-            proposed_change: json!({"optimiseStep": step, "target": {"p90Seconds": median}}),
-            impact: json!({"casesAffected": cases_with(w, step), "hoursSaved": by_step.get(step).map_or(0.0, |v| overrun(v, median)) / 3600.0, "decidedDifferently": 0}),
-            fingerprint: fingerprint(&["performance", &w.id.to_string(), "outlier", step]),
-        });
+    let &(step, slow, n) = p90s.last()?;
+    if median <= 0.0 || slow <= 5.0 * median {
+        return None;
     }
-    out
+    Some(Mined {
+        kind: SuggestionType::Performance,
+        workflow_id: Some(w.id),
+        title: format!("\"{step}\" is the bottleneck of \"{}\"", w.name),
+        description: format!(
+            "\"{step}\" has a p90 of {slow:.0} s, {:.1}× the median step's {median:.0} s, and takes {:.0}% of the workflow's time.",
+            slow / median,
+            by_step
+                .get(step)
+                .map(|v| v.iter().sum::<f64>() / grand * 100.0)
+                .unwrap_or(0.0)
+        ),
+        confidence: (1.0 - median / slow).clamp(0.0, 1.0),
+        frequency: cases_with(w, step),
+        evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n,
+        "impactMethod": {
+            "casesAffected": "distinct executions in which the step ran (samples counts its runs)",
+            "hoursSaved": format!("replayed: every run of the step that took longer than the median step's p90 ({median:.0} s) taking that long instead; the difference, summed: {ELAPSED}"),
+            "hoursSavedMeasures": "elapsed",
+        }}),
+        proposed_change: json!({"optimiseStep": step, "target": {"p90Seconds": median}}),
+        impact: json!({"casesAffected": cases_with(w, step), "hoursSaved": by_step.get(step).map_or(0.0, |v| overrun(v, median)) / 3600.0, "decidedDifferently": 0}),
+        fingerprint: fingerprint(&["performance", &w.id.to_string(), "outlier", step]),
+    })
 }
 
 /// ERROR_HANDLING: actions with high failure rates. Idempotent actions get retries with
