@@ -199,6 +199,59 @@ fn schema_info(schema: Option<&Value>, path: &str) -> (Option<String>, bool) {
     (ty, required)
 }
 
+/// The cells of one field: missing (unless required), null, the intervals and points its
+/// numbers cut, its strings and any other string, both booleans, and "present" for a value of
+/// any other kind; only kinds the schema's type allows.
+fn cells_for(o: &Operands, ty: Option<&str>, required: bool) -> Vec<Cell> {
+    let allow = |t: &str| match ty {
+        None => true,
+        Some("integer") => t == "number",
+        Some(s) => s == t,
+    };
+    let cell = |kind, example| Cell { kind, example };
+    let mut cells = Vec::new();
+    if !required {
+        cells.push(cell(CellKind::Missing, None));
+    }
+    if o.null && allow("null") {
+        cells.push(cell(CellKind::Null, Some(Value::Null)));
+    }
+    let mut nums = o.numbers.clone();
+    nums.sort_by(f64::total_cmp);
+    nums.dedup();
+    let numeric = !nums.is_empty() || ty == Some("number") || ty == Some("integer");
+    if numeric && allow("number") {
+        let mut lo = None;
+        for &t in &nums {
+            let between = number(example_between(lo, Some(t)));
+            cells.push(cell(CellKind::Between(lo, Some(t)), Some(between)));
+            cells.push(cell(CellKind::Point(t), Some(number(t))));
+            lo = Some(t);
+        }
+        let above = number(example_between(lo, None));
+        cells.push(cell(CellKind::Between(lo, None), Some(above)));
+    }
+    let stringy = !o.strings.is_empty() || o.regex || ty == Some("string");
+    if stringy && allow("string") {
+        for s in &o.strings {
+            cells.push(cell(CellKind::Str(s.clone()), Some(json!(s))));
+        }
+        let mut other = "other".to_string();
+        while o.strings.contains(&other) {
+            other.push('_');
+        }
+        cells.push(cell(CellKind::OtherString, Some(json!(other))));
+    }
+    if (o.bools || ty == Some("boolean")) && allow("boolean") {
+        cells.push(cell(CellKind::Bool(false), Some(json!(false))));
+        cells.push(cell(CellKind::Bool(true), Some(json!(true))));
+    }
+    if cells.iter().all(|c| c.kind == CellKind::Missing) || o.any_value {
+        cells.push(cell(CellKind::Present, Some(json!({}))));
+    }
+    cells
+}
+
 impl Space {
     /// Builds the cells for every field the conditions read. The workflow's input schema, when
     /// given, narrows them: a required field is never missing, and a typed field only takes
@@ -215,81 +268,7 @@ impl Space {
             .into_iter()
             .map(|(path, o)| {
                 let (ty, required) = schema_info(input_schema, &path);
-                let allow = |t: &str| match ty.as_deref() {
-                    None => true,
-                    Some("integer") => t == "number",
-                    Some(s) => s == t,
-                };
-                let mut cells = Vec::new();
-                if !required {
-                    cells.push(Cell {
-                        kind: CellKind::Missing,
-                        example: None,
-                    });
-                }
-                if o.null && allow("null") {
-                    cells.push(Cell {
-                        kind: CellKind::Null,
-                        example: Some(Value::Null),
-                    });
-                }
-                let mut nums = o.numbers.clone();
-                nums.sort_by(f64::total_cmp);
-                nums.dedup();
-                let numeric = !nums.is_empty()
-                    || ty.as_deref() == Some("number")
-                    || ty.as_deref() == Some("integer");
-                if numeric && allow("number") {
-                    let mut lo = None;
-                    for &t in &nums {
-                        cells.push(Cell {
-                            kind: CellKind::Between(lo, Some(t)),
-                            example: Some(number(example_between(lo, Some(t)))),
-                        });
-                        cells.push(Cell {
-                            kind: CellKind::Point(t),
-                            example: Some(number(t)),
-                        });
-                        lo = Some(t);
-                    }
-                    cells.push(Cell {
-                        kind: CellKind::Between(lo, None),
-                        example: Some(number(example_between(lo, None))),
-                    });
-                }
-                let stringy = !o.strings.is_empty() || o.regex || ty.as_deref() == Some("string");
-                if stringy && allow("string") {
-                    for s in &o.strings {
-                        cells.push(Cell {
-                            kind: CellKind::Str(s.clone()),
-                            example: Some(json!(s)),
-                        });
-                    }
-                    let mut other = "other".to_string();
-                    while o.strings.contains(&other) {
-                        other.push('_');
-                    }
-                    cells.push(Cell {
-                        kind: CellKind::OtherString,
-                        example: Some(json!(other)),
-                    });
-                }
-                if (o.bools || ty.as_deref() == Some("boolean")) && allow("boolean") {
-                    cells.push(Cell {
-                        kind: CellKind::Bool(false),
-                        example: Some(json!(false)),
-                    });
-                    cells.push(Cell {
-                        kind: CellKind::Bool(true),
-                        example: Some(json!(true)),
-                    });
-                }
-                if cells.iter().all(|c| c.kind == CellKind::Missing) || o.any_value {
-                    cells.push(Cell {
-                        kind: CellKind::Present,
-                        example: Some(json!({})),
-                    });
-                }
+                let cells = cells_for(&o, ty.as_deref(), required);
                 FieldCells { path, cells }
             })
             .collect();

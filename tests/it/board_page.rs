@@ -221,11 +221,19 @@ async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps()
         .eval("a", "document.querySelectorAll('#breach-rows tr').length")
         .await;
     assert!(rows.as_i64().unwrap() >= 4, "{rows}");
-    // A severity filter is in the URL, and the list holds what the API holds under it.
+    a_severity_filter_is_kept_in_the_url(&mut b, &app, &token).await;
+    if let Ok(path) = std::env::var("BOARD_SCREENSHOT") {
+        b.screenshot("a", std::path::Path::new(&path)).await;
+    }
+    the_workflow_view_highlights_a_selected_path(&mut b, &app, &token, &discount).await;
+}
+
+/// A severity filter is in the URL, and the list holds what the API holds under it.
+async fn a_severity_filter_is_kept_in_the_url(b: &mut Browser, app: &TestApp, token: &str) {
     let q = "{ unacknowledgedBreaches(filter: {severity: CRITICAL}) { totalCount } }";
     let critical =
-        app.data(&token, q, json!({})).await["unacknowledgedBreaches"]["totalCount"].clone();
-    b.open("c", &board(&app.url(""), &token, "")).await;
+        app.data(token, q, json!({})).await["unacknowledgedBreaches"]["totalCount"].clone();
+    b.open("c", &board(&app.url(""), token, "")).await;
     b.wait("c", LIVE).await;
     b.run(json!({"op": "select", "page": "c", "selector": "#f-severity", "value": "CRITICAL"}))
         .await;
@@ -244,10 +252,6 @@ async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps()
             .all(|c| c == "sev-critical"),
         "{shown}"
     );
-    if let Ok(path) = std::env::var("BOARD_SCREENSHOT") {
-        b.screenshot("a", std::path::Path::new(&path)).await;
-    }
-    the_workflow_view_highlights_a_selected_path(&mut b, &app, &token, &discount).await;
 }
 
 async fn the_workflow_view_highlights_a_selected_path(
