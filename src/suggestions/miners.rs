@@ -731,7 +731,7 @@ fn sla_overrun(w: &WorkflowHistory, l: &Late<'_>) -> Option<Mined> {
             "hoursSavedMeasures": "case duration",
         }}),
         proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
-        impact: json!({"casesAffected": over, "hoursSaved": overrun(&totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
+        impact: json!({"casesAffected": over, "hoursSaved": overrun(totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
         fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
     })
 }
