@@ -25,6 +25,7 @@ pub mod sla;
 pub mod stats;
 pub mod suggestions;
 pub mod templates;
+pub mod tenancy;
 pub mod workflows;
 
 use clock::{Clock, SystemClock};

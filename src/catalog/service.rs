@@ -4,10 +4,9 @@ use crate::auth::AuthContext;
 use crate::entity::action;
 use crate::error::{AppError, AppResult};
 use crate::model::LatencyClass;
+use crate::tenancy;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Select, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -58,7 +57,7 @@ fn check_schema_field(field: &str, v: &Option<Value>) -> AppResult<()> {
 }
 
 pub fn scoped(auth: &AuthContext) -> Select<action::Entity> {
-    action::Entity::find().filter(action::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub fn filtered(auth: &AuthContext, f: &ActionFilter) -> Select<action::Entity> {
@@ -83,11 +82,7 @@ pub async fn get(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<action::Model> {
-    scoped(auth)
-        .filter(action::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("action {id}")))
+    tenancy::get::<action::Entity>(db, auth, id).await
 }
 
 pub async fn by_type(
@@ -205,9 +200,7 @@ pub async fn update(
 }
 
 pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    let current = get(db, auth, id).await?;
-    action::Entity::delete_by_id(current.id).exec(db).await?;
-    Ok(())
+    tenancy::delete::<action::Entity>(db, auth, id).await
 }
 
 /// Checks `input` against the input schema of the caller's action of that type.

@@ -6,6 +6,7 @@ use crate::entity::{action, execution, step_execution, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
 use crate::sla::service::{active_for_workflow, evaluate_completion};
+use crate::tenancy;
 use crate::workflows::service as workflows;
 use crate::workflows::steps::parse_steps;
 use chrono::{DateTime, Utc};
@@ -22,7 +23,7 @@ use uuid::Uuid;
 pub const MAX_IMPORT: usize = 10_000;
 
 pub fn scoped(auth: &AuthContext) -> Select<execution::Entity> {
-    execution::Entity::find().filter(execution::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub async fn get(
@@ -30,11 +31,7 @@ pub async fn get(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<execution::Model> {
-    scoped(auth)
-        .filter(execution::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("execution {id}")))
+    tenancy::get::<execution::Entity>(db, auth, id).await
 }
 
 fn check_external_id(x: &str) -> AppResult<()> {

@@ -7,6 +7,7 @@ use crate::auth::AuthContext;
 use crate::entity::{action, execution, simulation, sla, step_execution};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, LatencyClass, StepRunStatus};
+use crate::tenancy;
 use crate::workflows::service as workflows;
 use crate::workflows::steps::action_types;
 use chrono::{DateTime, Utc};
@@ -170,7 +171,7 @@ pub async fn replay(
 }
 
 pub fn scoped(auth: &AuthContext) -> Select<simulation::Entity> {
-    simulation::Entity::find().filter(simulation::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub async fn get(
@@ -178,11 +179,7 @@ pub async fn get(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<simulation::Model> {
-    scoped(auth)
-        .filter(simulation::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("simulation {id}")))
+    tenancy::get::<simulation::Entity>(db, auth, id).await
 }
 
 /// Runs the engine on the workflow (or the version asked for) and the company's catalog,

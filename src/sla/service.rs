@@ -6,6 +6,7 @@ use crate::auth::AuthContext;
 use crate::entity::{alert_outbox, breach, execution, sla, sla_event, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::ExecutionStatus;
+use crate::tenancy;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -99,15 +100,11 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
 }
 
 pub fn scoped(auth: &AuthContext) -> Select<sla::Entity> {
-    sla::Entity::find().filter(sla::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<sla::Model> {
-    scoped(auth)
-        .filter(sla::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("SLA {id}")))
+    tenancy::get::<sla::Entity>(db, auth, id).await
 }
 
 pub async fn create(
@@ -198,9 +195,7 @@ pub async fn update(
 }
 
 pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    let m = get(db, auth, id).await?;
-    sla::Entity::delete_by_id(m.id).exec(db).await?;
-    Ok(())
+    tenancy::delete::<sla::Entity>(db, auth, id).await
 }
 
 /// Active SLAs of one workflow.
@@ -477,12 +472,7 @@ pub async fn get_breach(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<breach::Model> {
-    breach::Entity::find()
-        .filter(breach::Column::CompanyId.eq(auth.company_id))
-        .filter(breach::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("breach {id}")))
+    tenancy::get::<breach::Entity>(db, auth, id).await
 }
 
 /// Records who acknowledged a breach, when, and their notes. Acknowledging twice is a CONFLICT.

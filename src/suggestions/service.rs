@@ -7,6 +7,7 @@ use crate::auth::AuthContext;
 use crate::entity::{action, execution, sla, step_execution, suggestion, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, ExecutionStatus};
+use crate::tenancy;
 use crate::workflows::steps::parse_steps;
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub fn scoped(auth: &AuthContext) -> Select<suggestion::Entity> {
-    suggestion::Entity::find().filter(suggestion::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub async fn get(
@@ -26,11 +27,7 @@ pub async fn get(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<suggestion::Model> {
-    scoped(auth)
-        .filter(suggestion::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("suggestion {id}")))
+    tenancy::get::<suggestion::Entity>(db, auth, id).await
 }
 
 /// Which history to mine: the last days, everything since a moment, or all of it.

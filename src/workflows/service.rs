@@ -5,6 +5,7 @@ use crate::catalog::schema::check_schema;
 use crate::entity::{user, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{WorkflowStatus, WorkflowType};
+use crate::tenancy;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
@@ -34,7 +35,7 @@ pub struct WorkflowFilter {
 }
 
 pub fn scoped(auth: &AuthContext) -> Select<workflow::Entity> {
-    workflow::Entity::find().filter(workflow::Column::CompanyId.eq(auth.company_id))
+    tenancy::scoped(auth)
 }
 
 pub fn filtered(auth: &AuthContext, f: &WorkflowFilter) -> Select<workflow::Entity> {
@@ -59,11 +60,7 @@ pub async fn get(
     auth: &AuthContext,
     id: Uuid,
 ) -> AppResult<workflow::Model> {
-    scoped(auth)
-        .filter(workflow::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("workflow {id}")))
+    tenancy::get::<workflow::Entity>(db, auth, id).await
 }
 
 fn check_steps(steps: &Value) -> AppResult<()> {
@@ -192,9 +189,7 @@ async fn apply(
 }
 
 pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    let current = get(db, auth, id).await?;
-    workflow::Entity::delete_by_id(current.id).exec(db).await?;
-    Ok(())
+    tenancy::delete::<workflow::Entity>(db, auth, id).await
 }
 
 /// Makes a workflow ACTIVE. It needs at least one step; an archived workflow stays archived.
