@@ -2,13 +2,10 @@
 //! SQLite single-process guard. The PostgreSQL tests skip with a notice without it.
 use crate::sla::eventually;
 use crate::smtp::SmtpServer;
-use crate::support::TempDatabase;
-use futures_util::{SinkExt, StreamExt};
+use crate::support::{TempDatabase, Ws};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const BIN: &str = env!("CARGO_BIN_EXE_workflow-intel");
 
@@ -126,34 +123,14 @@ impl Replica {
             .any(|l| l == "workflow_intel_sla_clock_owner 1")
     }
 
-    async fn subscribe(
-        &self,
-        token: &str,
-    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-    {
-        let mut req = format!("{}/graphql", self.base.replace("http", "ws"))
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            "graphql-transport-ws".parse().unwrap(),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        ws.send(Message::Text(
-            json!({"type": "connection_init", "payload": {"token": token}})
-                .to_string()
-                .into(),
-        ))
-        .await
-        .unwrap();
-        while let Some(Ok(m)) = ws.next().await {
-            if let Message::Text(t) = m
-                && t.contains("connection_ack")
-            {
-                break;
-            }
-        }
-        ws.send(Message::Text(json!({"type": "subscribe", "id": "1", "payload": {"query": "subscription { slaBreachEvents { kind sequence breach { id severity } } }"}}).to_string().into())).await.unwrap();
+    /// Subscribed to the breach stream on this replica; `connection_init` carries the
+    /// token in the `{"token": …}` form.
+    async fn subscribe(&self, token: &str) -> Ws {
+        let url = format!("{}/graphql", self.base.replace("http", "ws"));
+        let mut ws = Ws::connect_url(&url, "graphql-transport-ws").await;
+        ws.init(json!({"token": token})).await;
+        let q = "subscription { slaBreachEvents { kind sequence breach { id severity } } }";
+        ws.subscribe("1", q, json!({})).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         ws
     }
@@ -199,19 +176,12 @@ async fn overrun(r: &Replica, token: &str, wf: &str, key: &str) {
         .await;
 }
 
-async fn events(
-    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-    within: Duration,
-) -> Vec<Value> {
+/// The breach events that arrive within `within`.
+async fn events(ws: &mut Ws, within: Duration) -> Vec<Value> {
     let end = tokio::time::Instant::now() + within;
     let mut out = Vec::new();
-    while let Ok(Some(Ok(m))) = tokio::time::timeout_at(end, ws.next()).await {
-        if let Message::Text(t) = m {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == "next" {
-                out.push(v["payload"]["data"]["slaBreachEvents"].clone());
-            }
-        }
+    while let Some(p) = ws.next_payload(end - tokio::time::Instant::now()).await {
+        out.push(p["data"]["slaBreachEvents"].clone());
     }
     out
 }

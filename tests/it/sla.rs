@@ -2,11 +2,10 @@
 use crate::smtp::SmtpServer;
 use crate::support::*;
 use chrono::{DateTime, Duration, Utc};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use workflow_intel::clock::ManualClock;
 use workflow_intel::config::Config;
 use workflow_intel::model::Role;
@@ -435,60 +434,11 @@ async fn slo_report_and_import_idempotency() {
     assert_eq!(code(&v), "BAD_USER_INPUT");
 }
 
-pub async fn ws_subscribe(
-    app: &TestApp,
-    token: &str,
-    query: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let mut req = format!("ws://{}/graphql", app.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    ws.send(Message::Text(
-        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    loop {
-        match ws.next().await.unwrap().unwrap() {
-            Message::Text(t)
-                if serde_json::from_str::<Value>(&t).unwrap()["type"] == "connection_ack" =>
-            {
-                break;
-            }
-            _ => continue,
-        }
-    }
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "id": "s1", "payload": {"query": query}})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
+/// A graphql-transport-ws connection of `token`'s company running `query` as "s1".
+pub async fn ws_subscribe(app: &TestApp, token: &str, query: &str) -> Ws {
+    let mut ws = Ws::ready(app, token).await;
+    ws.subscribe("s1", query, json!({})).await;
     ws
-}
-
-pub async fn next_payload(
-    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-    wait: std::time::Duration,
-) -> Option<Value> {
-    let end = tokio::time::Instant::now() + wait;
-    loop {
-        let msg = tokio::time::timeout_at(end, ws.next()).await.ok()??.ok()?;
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(&t).ok()?;
-            if v["type"] == "next" {
-                return Some(v["payload"].clone());
-            }
-        }
-    }
 }
 
 const STREAM: &str = "subscription { slaBreachEvents { kind sequence breach { id severity acknowledged sla { name } execution { workflow { name } } } } }";
@@ -516,12 +466,14 @@ async fn subscribers_get_their_company_breaches_live_and_acks() {
     s.app
         .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
         .await;
-    let first = next_payload(&mut mine, std::time::Duration::from_secs(1))
+    let first = mine
+        .next_payload(std::time::Duration::from_secs(1))
         .await
         .expect("an event within 1 s of the commit");
     let latency = sent.elapsed();
     assert!(latency < std::time::Duration::from_secs(1), "{latency:?}");
-    let second = next_payload(&mut mine, std::time::Duration::from_secs(1))
+    let second = mine
+        .next_payload(std::time::Duration::from_secs(1))
         .await
         .expect("the second breach");
     let mut severities = vec![
@@ -556,7 +508,8 @@ async fn subscribers_get_their_company_breaches_live_and_acks() {
     assert_eq!(d["acknowledgeBreach"]["breach"]["notes"], "on it");
     let v = s.app.gql(Some(&s.token), ack, json!({"id": id})).await;
     assert_eq!(code(&v), "CONFLICT");
-    let acked = next_payload(&mut mine, std::time::Duration::from_secs(1))
+    let acked = mine
+        .next_payload(std::time::Duration::from_secs(1))
         .await
         .expect("the ack event");
     assert_eq!(acked["data"]["slaBreachEvents"]["kind"], "ACKNOWLEDGED");
@@ -578,7 +531,8 @@ async fn subscribers_get_their_company_breaches_live_and_acks() {
 
     // The other company saw nothing.
     assert!(
-        next_payload(&mut theirs, std::time::Duration::from_millis(800))
+        theirs
+            .next_payload(std::time::Duration::from_millis(800))
             .await
             .is_none()
     );
@@ -693,7 +647,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
     );
     // When it reads again: the events that were written, then LAGGED naming the last of them,
     // then a close with 1013.
-    let (last_next, lagged, close) = read_until_close(&mut ws).await;
+    let (last_next, lagged, close) = read_until_close(&mut ws.0).await;
     let lagged = lagged.expect("a LAGGED error before the close");
     assert_eq!(lagged["extensions"]["code"], "LAGGED", "{lagged}");
     assert_eq!(lagged["extensions"]["lastSequence"], last_next, "{lagged}");

@@ -265,9 +265,12 @@ pub struct Ws(pub Socket);
 
 impl Ws {
     pub async fn connect(app: &TestApp, protocol: &str) -> Ws {
-        let mut req = format!("ws://{}/graphql", app.addr)
-            .into_client_request()
-            .unwrap();
+        Ws::connect_url(&format!("ws://{}/graphql", app.addr), protocol).await
+    }
+
+    /// A connection to any server's WebSocket endpoint (`ws://host:port/graphql`).
+    pub async fn connect_url(url: &str, protocol: &str) -> Ws {
+        let mut req = url.into_client_request().unwrap();
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
         let (ws, _) = tokio_tungstenite::connect_async(req)
@@ -279,11 +282,28 @@ impl Ws {
     /// Connected, initialised with `token` and acknowledged.
     pub async fn ready(app: &TestApp, token: &str) -> Ws {
         let mut ws = Ws::connect(app, "graphql-transport-ws").await;
-        ws.send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+        ws.init(json!({"Authorization": format!("Bearer {token}")}))
             .await;
-        let ack = ws.next().await.expect("ack");
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
         ws
+    }
+
+    /// Sends `connection_init` with this payload and waits for the acknowledgement.
+    pub async fn init(&mut self, payload: Value) {
+        self.send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        let ack = self.next().await.expect("ack");
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
+    /// The payload of the next `next` message within `wait` (None when none comes).
+    pub async fn next_payload(&mut self, wait: std::time::Duration) -> Option<Value> {
+        let end = tokio::time::Instant::now() + wait;
+        loop {
+            let v = tokio::time::timeout_at(end, self.next()).await.ok()??;
+            if v["type"] == "next" {
+                return Some(v["payload"].clone());
+            }
+        }
     }
 
     pub async fn send(&mut self, v: Value) {
