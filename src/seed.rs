@@ -3,6 +3,7 @@ use crate::auth::{AuthContext, IssuedToken, issue_token};
 use crate::catalog::service::{self as catalog, ActionFields};
 use crate::error::AppResult;
 use crate::model::{LatencyClass, Role, WorkflowStatus, WorkflowType};
+use crate::tenancy;
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde_json::json;
@@ -97,7 +98,9 @@ pub async fn seed_demo(
     let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     let issued = issue_token(db, DEMO_COMPANY, DEMO_ADMIN, Role::Admin, now).await?;
     let auth = demo_auth(&issued);
-    let existing = workflows::scoped(&auth).one(db).await?;
+    let existing = tenancy::scoped::<crate::entity::workflow::Entity>(&auth)
+        .one(db)
+        .await?;
     if existing.is_some() {
         return Ok(issued);
     }
@@ -148,7 +151,7 @@ pub async fn seed_demo(
 
 /// The demo SLA: warning at 30 s, critical at 45 s, so live breaches arrive within a minute.
 pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppResult<()> {
-    let Some(wf) = workflows::scoped(auth)
+    let Some(wf) = tenancy::scoped::<crate::entity::workflow::Entity>(auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)
         .await?
@@ -205,7 +208,7 @@ pub async fn seed_demo_history(
     state: &crate::AppState,
     auth: &AuthContext,
 ) -> AppResult<crate::executions::service::ImportReport> {
-    let Some(wf) = workflows::scoped(auth)
+    let Some(wf) = tenancy::scoped::<crate::entity::workflow::Entity>(auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)
         .await?
@@ -346,7 +349,7 @@ pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
 pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthContext) {
     use crate::executions::service::{self as executions, CompleteArgs, StartArgs};
     use crate::model::FinalStatus;
-    let Ok(Some(wf)) = workflows::scoped(&auth)
+    let Ok(Some(wf)) = tenancy::scoped::<crate::entity::workflow::Entity>(&auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
         .one(&state.db)
         .await

@@ -9,6 +9,7 @@ use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::LatencyClass;
+use crate::tenancy;
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 use serde_json::Value;
 
@@ -62,7 +63,9 @@ impl CatalogQuery {
     async fn action(&self, ctx: &Context<'_>, id: ID) -> Result<Action> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "action")?;
-        Ok(Action(service::get(&ctx.state()?.db, auth, id).await?))
+        Ok(Action(
+            tenancy::get::<action::Entity>(&ctx.state()?.db, auth, id).await?,
+        ))
     }
 
     /// Checks an input document against the action's `inputSchema`, listing every violation
@@ -189,7 +192,7 @@ impl CatalogMutation {
     ) -> Result<DeletePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "action")?;
-        service::delete(&ctx.state()?.db, auth, id).await?;
+        tenancy::delete::<action::Entity>(&ctx.state()?.db, auth, id).await?;
         Ok(DeletePayload {
             deleted_id: input.id,
         })

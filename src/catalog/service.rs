@@ -56,12 +56,8 @@ fn check_schema_field(field: &str, v: &Option<Value>) -> AppResult<()> {
     Ok(())
 }
 
-pub fn scoped(auth: &AuthContext) -> Select<action::Entity> {
-    tenancy::scoped(auth)
-}
-
 pub fn filtered(auth: &AuthContext, f: &ActionFilter) -> Select<action::Entity> {
-    let mut q = scoped(auth);
+    let mut q = tenancy::scoped::<action::Entity>(auth);
     if let Some(t) = &f.action_type {
         q = q.filter(action::Column::ActionType.eq(t.as_str()));
     }
@@ -77,20 +73,12 @@ pub fn filtered(auth: &AuthContext, f: &ActionFilter) -> Select<action::Entity> 
     q
 }
 
-pub async fn get(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    id: Uuid,
-) -> AppResult<action::Model> {
-    tenancy::get::<action::Entity>(db, auth, id).await
-}
-
 pub async fn by_type(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     action_type: &str,
 ) -> AppResult<action::Model> {
-    scoped(auth)
+    tenancy::scoped::<action::Entity>(auth)
         .filter(action::Column::ActionType.eq(action_type))
         .one(db)
         .await?
@@ -103,7 +91,8 @@ async fn ensure_type_free(
     action_type: &str,
     except: Option<Uuid>,
 ) -> AppResult<()> {
-    let mut q = scoped(auth).filter(action::Column::ActionType.eq(action_type));
+    let mut q =
+        tenancy::scoped::<action::Entity>(auth).filter(action::Column::ActionType.eq(action_type));
     if let Some(id) = except {
         q = q.filter(action::Column::Id.ne(id));
     }
@@ -162,7 +151,7 @@ pub async fn update(
     f: ActionFields,
     now: DateTime<Utc>,
 ) -> AppResult<action::Model> {
-    let current = get(db, auth, id).await?;
+    let current = tenancy::get::<action::Entity>(db, auth, id).await?;
     let mut m: action::ActiveModel = current.into();
     if let Some(n) = f.name {
         m.name = Set(crate::model::check_name(&n)?);
@@ -197,10 +186,6 @@ pub async fn update(
     }
     m.updated_at = Set(now);
     Ok(m.update(db).await?)
-}
-
-pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    tenancy::delete::<action::Entity>(db, auth, id).await
 }
 
 /// Checks `input` against the input schema of the caller's action of that type.

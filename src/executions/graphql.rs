@@ -10,6 +10,7 @@ use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
+use crate::tenancy;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -36,7 +37,7 @@ impl ExecutionQuery {
     ) -> Result<Page<Execution>> {
         let auth = ctx.auth()?;
         let f = filter.unwrap_or_default();
-        let mut q = executions::scoped(auth);
+        let mut q = tenancy::scoped::<execution::Entity>(auth);
         if let Some(w) = &f.workflow_id {
             q = q.filter(execution::Column::WorkflowId.eq(parse_id(w, "workflow")?));
         }
@@ -57,7 +58,7 @@ impl ExecutionQuery {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "execution")?;
         Ok(Execution(
-            executions::get(&ctx.state()?.db, auth, id).await?,
+            tenancy::get::<execution::Entity>(&ctx.state()?.db, auth, id).await?,
         ))
     }
 }

@@ -7,13 +7,12 @@ use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
 use crate::sla::service::{active_for_workflow, evaluate_completion};
 use crate::tenancy;
-use crate::workflows::service as workflows;
 use crate::workflows::steps::parse_steps;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select, Set,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionSession,
+    TransactionTrait,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -21,18 +20,6 @@ use uuid::Uuid;
 
 /// Most executions one `importExecutions` call takes.
 pub const MAX_IMPORT: usize = 10_000;
-
-pub fn scoped(auth: &AuthContext) -> Select<execution::Entity> {
-    tenancy::scoped(auth)
-}
-
-pub async fn get(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    id: Uuid,
-) -> AppResult<execution::Model> {
-    tenancy::get::<execution::Entity>(db, auth, id).await
-}
 
 fn check_external_id(x: &str) -> AppResult<()> {
     if x.trim().is_empty() || x.len() > 255 {
@@ -75,10 +62,10 @@ pub async fn start(
     if let Some(t) = a.started_at {
         not_future(state, "startedAt", t)?;
     }
-    let wf = workflows::get(db, auth, a.workflow_id).await?;
+    let wf = tenancy::get::<workflow::Entity>(db, auth, a.workflow_id).await?;
     if let Some(x) = &a.external_id {
         check_external_id(x)?;
-        if let Some(existing) = scoped(auth)
+        if let Some(existing) = tenancy::scoped::<execution::Entity>(auth)
             .filter(execution::Column::ExternalId.eq(x.as_str()))
             .one(db)
             .await?
@@ -198,7 +185,7 @@ pub async fn record_step(
     a: StepArgs,
 ) -> AppResult<step_execution::Model> {
     let db = &state.db;
-    let exec = get(db, auth, a.execution_id).await?;
+    let exec = tenancy::get::<execution::Entity>(db, auth, a.execution_id).await?;
     if a.step_name.trim().is_empty() {
         return Err(AppError::bad("stepName must not be empty"));
     }
@@ -213,7 +200,7 @@ pub async fn record_step(
         }
         None => None,
     };
-    let wf = workflows::get(db, auth, exec.workflow_id).await?;
+    let wf = tenancy::get::<workflow::Entity>(db, auth, exec.workflow_id).await?;
     let (index, action_type) = step_info(&wf, &a.step_name);
     let now = state.clock.now();
     let m = step_execution::Model {
@@ -291,7 +278,7 @@ async fn complete_in(
     now: DateTime<Utc>,
     alerts: bool,
 ) -> AppResult<Completed> {
-    let exec = get(txn, auth, a.execution_id).await?;
+    let exec = tenancy::get::<execution::Entity>(txn, auth, a.execution_id).await?;
     let open = [
         ExecutionStatus::Running.as_str(),
         ExecutionStatus::Paused.as_str(),

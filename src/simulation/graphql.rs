@@ -10,6 +10,7 @@ use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
+use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -106,8 +107,9 @@ impl SimulationQuery {
         let auth = ctx.auth()?;
         let wid = parse_id(&workflow_id, "workflow")?;
         let db = &ctx.state()?.db;
-        crate::workflows::service::get(db, auth, wid).await?;
-        let q = service::scoped(auth).filter(simulation::Column::WorkflowId.eq(wid));
+        tenancy::get::<crate::entity::workflow::Entity>(db, auth, wid).await?;
+        let q = tenancy::scoped::<simulation::Entity>(auth)
+            .filter(simulation::Column::WorkflowId.eq(wid));
         Ok(paginate(db, q, simulation::Column::Id, first, after, |m| {
             (m.id, Simulation(m))
         })
@@ -164,7 +166,9 @@ impl SimulationQuery {
     async fn simulation(&self, ctx: &Context<'_>, id: ID) -> Result<Simulation> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "simulation")?;
-        Ok(Simulation(service::get(&ctx.state()?.db, auth, id).await?))
+        Ok(Simulation(
+            tenancy::get::<simulation::Entity>(&ctx.state()?.db, auth, id).await?,
+        ))
     }
 }
 

@@ -8,12 +8,11 @@ use crate::entity::{action, execution, simulation, sla, step_execution};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, LatencyClass, StepRunStatus};
 use crate::tenancy;
-use crate::workflows::service as workflows;
 use crate::workflows::steps::action_types;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Set,
+    QuerySelect, QueryTrait, Set,
 };
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -132,7 +131,7 @@ pub async fn replay(
     limit: u64,
 ) -> AppResult<Replay> {
     let db = &state.db;
-    let wf = workflows::get(db, auth, workflow_id).await?;
+    let wf = tenancy::get::<crate::entity::workflow::Entity>(db, auth, workflow_id).await?;
     let compiled = crate::workflows::steps::compile(&wf.steps)
         .map_err(|e| AppError::bad(format!("the workflow's steps are invalid: {e}")))?;
     let catalog = load_catalog(db, auth, &wf.steps).await?;
@@ -170,18 +169,6 @@ pub async fn replay(
     .map_err(|e| AppError::Internal(format!("replay task: {e}")))
 }
 
-pub fn scoped(auth: &AuthContext) -> Select<simulation::Entity> {
-    tenancy::scoped(auth)
-}
-
-pub async fn get(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    id: Uuid,
-) -> AppResult<simulation::Model> {
-    tenancy::get::<simulation::Entity>(db, auth, id).await
-}
-
 /// Runs the engine on the workflow (or the version asked for) and the company's catalog,
 /// history and SLAs; stores nothing.
 pub async fn run(
@@ -190,7 +177,8 @@ pub async fn run(
     args: &SimulateArgs,
 ) -> AppResult<(crate::entity::workflow::Model, Outcome)> {
     let db = &state.db;
-    let mut wf = workflows::get(db, auth, args.workflow_id).await?;
+    let mut wf =
+        tenancy::get::<crate::entity::workflow::Entity>(db, auth, args.workflow_id).await?;
     if let Some(v) = args.version {
         let old = crate::workflows::versions::get(db, auth, wf.id, v).await?;
         (wf.steps, wf.input_schema, wf.version) = (old.steps, old.input_schema, old.version);

@@ -12,6 +12,7 @@ use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
+use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
@@ -199,7 +200,7 @@ impl SlaQuery {
         after: Option<String>,
     ) -> Result<Page<Sla>> {
         let auth = ctx.auth()?;
-        let mut q = service::scoped(auth);
+        let mut q = tenancy::scoped::<sla::Entity>(auth);
         if let Some(w) = workflow_id {
             q = q.filter(sla::Column::WorkflowId.eq(parse_id(&w, "workflow")?));
         }
@@ -209,7 +210,7 @@ impl SlaQuery {
 
     async fn sla(&self, ctx: &Context<'_>, id: ID) -> Result<Sla> {
         let auth = ctx.auth()?;
-        Ok(Sla(service::get(
+        Ok(Sla(tenancy::get::<sla::Entity>(
             &ctx.state()?.db,
             auth,
             parse_id(&id, "SLA")?,
@@ -391,7 +392,7 @@ impl SlaMutation {
         input: DeleteSlaInput,
     ) -> Result<crate::graphql::types::DeletePayload> {
         let auth = ctx.writer()?;
-        service::delete(&ctx.state()?.db, auth, parse_id(&input.id, "SLA")?).await?;
+        tenancy::delete::<sla::Entity>(&ctx.state()?.db, auth, parse_id(&input.id, "SLA")?).await?;
         Ok(crate::graphql::types::DeletePayload {
             deleted_id: input.id,
         })

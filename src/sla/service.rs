@@ -99,14 +99,6 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
     Ok(())
 }
 
-pub fn scoped(auth: &AuthContext) -> Select<sla::Entity> {
-    tenancy::scoped(auth)
-}
-
-pub async fn get(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<sla::Model> {
-    tenancy::get::<sla::Entity>(db, auth, id).await
-}
-
 pub async fn create(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
@@ -114,7 +106,7 @@ pub async fn create(
     f: SlaFields,
     now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
-    crate::workflows::service::get(db, auth, workflow_id).await?;
+    tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
     let target = f.target_duration_seconds.unwrap_or(0);
     let m = sla::Model {
         id: Uuid::now_v7(),
@@ -146,7 +138,7 @@ pub async fn update(
     f: SlaFields,
     now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
-    let mut m = get(db, auth, id).await?;
+    let mut m = tenancy::get::<sla::Entity>(db, auth, id).await?;
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
@@ -192,10 +184,6 @@ pub async fn update(
         am.reset(c);
     }
     Ok(am.update(db).await?)
-}
-
-pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    tenancy::delete::<sla::Entity>(db, auth, id).await
 }
 
 /// Active SLAs of one workflow.

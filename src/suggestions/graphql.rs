@@ -9,6 +9,7 @@ use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset,
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
+use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
@@ -109,7 +110,7 @@ impl SuggestionQuery {
     ) -> Result<Connection<String, Suggestion, ConnectionFields>> {
         let auth = ctx.auth()?;
         let f = filter.unwrap_or_default();
-        let mut q = service::scoped(auth);
+        let mut q = tenancy::scoped::<suggestion::Entity>(auth);
         if let Some(s) = f.status {
             q = q.filter(suggestion::Column::Status.eq(s.as_str()));
         }
@@ -152,7 +153,12 @@ impl SuggestionQuery {
     async fn suggestion(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
         let auth = ctx.auth()?;
         Ok(Suggestion(
-            service::get(&ctx.state()?.db, auth, parse_id(&id, "suggestion")?).await?,
+            tenancy::get::<suggestion::Entity>(
+                &ctx.state()?.db,
+                auth,
+                parse_id(&id, "suggestion")?,
+            )
+            .await?,
         ))
     }
 }

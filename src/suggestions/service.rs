@@ -13,22 +13,10 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    QueryTrait, Select, Set,
+    QueryTrait, Set,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
-
-pub fn scoped(auth: &AuthContext) -> Select<suggestion::Entity> {
-    tenancy::scoped(auth)
-}
-
-pub async fn get(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    id: Uuid,
-) -> AppResult<suggestion::Model> {
-    tenancy::get::<suggestion::Entity>(db, auth, id).await
-}
 
 /// Which history to mine: the last days, everything since a moment, or all of it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -259,7 +247,7 @@ pub async fn store(
     let mut updated = 0;
     let now = state.clock.now();
     for m in mined {
-        let existing = scoped(auth)
+        let existing = tenancy::scoped::<suggestion::Entity>(auth)
             .filter(suggestion::Column::Fingerprint.eq(m.fingerprint.as_str()))
             .one(db)
             .await?;
@@ -335,7 +323,7 @@ pub async fn transition(
     notes: Option<String>,
 ) -> AppResult<suggestion::Model> {
     let db = &state.db;
-    let s = get(db, auth, id).await?;
+    let s = tenancy::get::<suggestion::Entity>(db, auth, id).await?;
     let from = SuggestionStatus::parse(&s.status)
         .ok_or_else(|| AppError::Internal("stored status".into()))?;
     let allowed = matches!(
@@ -373,5 +361,5 @@ pub async fn transition(
         .workflow_suggestion_total
         .with_label_values(&[s.source.as_str(), to.as_str()])
         .inc();
-    get(db, auth, id).await
+    tenancy::get::<suggestion::Entity>(db, auth, id).await
 }

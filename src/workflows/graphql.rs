@@ -9,6 +9,7 @@ use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::{WorkflowStatus, WorkflowType};
+use crate::tenancy;
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
 use serde_json::Value;
 
@@ -58,7 +59,9 @@ impl WorkflowQuery {
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "workflow")?;
-        Ok(Workflow(service::get(&ctx.state()?.db, auth, id).await?))
+        Ok(Workflow(
+            tenancy::get::<workflow::Entity>(&ctx.state()?.db, auth, id).await?,
+        ))
     }
 
     /// What changed from one version of a workflow to another: steps added, removed and
@@ -189,7 +192,7 @@ impl WorkflowMutation {
     ) -> Result<DeletePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
-        service::delete(&ctx.state()?.db, auth, id).await?;
+        tenancy::delete::<workflow::Entity>(&ctx.state()?.db, auth, id).await?;
         Ok(DeletePayload {
             deleted_id: input.id,
         })

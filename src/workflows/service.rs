@@ -34,12 +34,8 @@ pub struct WorkflowFilter {
     pub search: Option<String>,
 }
 
-pub fn scoped(auth: &AuthContext) -> Select<workflow::Entity> {
-    tenancy::scoped(auth)
-}
-
 pub fn filtered(auth: &AuthContext, f: &WorkflowFilter) -> Select<workflow::Entity> {
-    let mut q = scoped(auth);
+    let mut q = tenancy::scoped::<workflow::Entity>(auth);
     if let Some(s) = f.status {
         q = q.filter(workflow::Column::Status.eq(s.as_str()));
     }
@@ -53,14 +49,6 @@ pub fn filtered(auth: &AuthContext, f: &WorkflowFilter) -> Select<workflow::Enti
         q = q.filter(workflow::Column::Name.contains(s));
     }
     q
-}
-
-pub async fn get(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    id: Uuid,
-) -> AppResult<workflow::Model> {
-    tenancy::get::<workflow::Entity>(db, auth, id).await
 }
 
 fn check_steps(steps: &Value) -> AppResult<()> {
@@ -139,7 +127,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
     let txn = crate::db::begin_write(db).await?;
-    let current = get(&txn, auth, id).await?;
+    let current = tenancy::get::<workflow::Entity>(&txn, auth, id).await?;
     let m = apply(&txn, auth, current.clone(), f).await?;
     let mut next = m.clone();
     next.updated_at = now;
@@ -188,10 +176,6 @@ async fn apply(
     Ok(m)
 }
 
-pub async fn delete(db: &impl ConnectionTrait, auth: &AuthContext, id: Uuid) -> AppResult<()> {
-    tenancy::delete::<workflow::Entity>(db, auth, id).await
-}
-
 /// Makes a workflow ACTIVE. It needs at least one step; an archived workflow stays archived.
 pub async fn activate(
     db: &impl ConnectionTrait,
@@ -199,7 +183,7 @@ pub async fn activate(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> AppResult<workflow::Model> {
-    let current = get(db, auth, id).await?;
+    let current = tenancy::get::<workflow::Entity>(db, auth, id).await?;
     if current.status == WorkflowStatus::Archived.as_str() {
         return Err(AppError::conflict(
             "an archived workflow cannot be activated",

@@ -5,6 +5,7 @@ use super::steps::{Changes, diff_steps};
 use crate::auth::AuthContext;
 use crate::entity::{workflow, workflow_version};
 use crate::error::{AppError, AppResult};
+use crate::tenancy;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -74,7 +75,7 @@ pub async fn get(
     workflow_id: Uuid,
     version: i32,
 ) -> AppResult<workflow_version::Model> {
-    super::service::get(db, auth, workflow_id).await?;
+    tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
     workflow_version::Entity::find()
         .filter(workflow_version::Column::CompanyId.eq(auth.company_id))
         .filter(workflow_version::Column::WorkflowId.eq(workflow_id))
