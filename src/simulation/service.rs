@@ -186,12 +186,8 @@ pub async fn run(
     if !args.input_data.is_object() {
         return Err(AppError::bad("inputData must be a JSON object"));
     }
-    let names: HashSet<String> = wf
-        .steps
-        .as_array()
+    let names: HashSet<String> = crate::workflows::steps::step_names(&wf.steps)
         .into_iter()
-        .flatten()
-        .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
     for n in args.decisions.keys().chain(args.fail_steps.iter()) {
         if !names.contains(n) {

@@ -96,14 +96,7 @@ impl Workflow {
             return Err(AppError::bad("days must be between 1 and 36600").into());
         }
         let since = days.map(|d| st.clock.now() - chrono::Duration::days(d as i64));
-        let order: Vec<String> = self
-            .0
-            .steps
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
-            .collect();
+        let order = super::steps::step_names(&self.0.steps);
         Ok(super::step_stats::load(&st.db, auth.company_id, self.0.id, since, &order).await?)
     }
 }

@@ -280,6 +280,15 @@ pub fn compile(doc: &Value) -> Result<Compiled, String> {
     })
 }
 
+/// The names of the steps, in order (entries without a name are left out).
+pub fn step_names(doc: &Value) -> Vec<String> {
+    doc.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
 /// The distinct action types the steps use, in first-use order.
 pub fn action_types(doc: &Value) -> Vec<String> {
     let mut seen = HashSet::new();
