@@ -44,22 +44,38 @@ const INDEXES: [(&str, &str, &[&str]); 9] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for (table, name, cols) in INDEXES {
-            m.create_index(index(table, name, cols, false)).await?;
-        }
-        Ok(())
+        create_indexes(m, &INDEXES).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for (table, name, _) in INDEXES {
-            m.drop_index(
-                Index::drop()
-                    .name(format!("ix_{table}_{name}"))
-                    .table(Alias::new(table))
-                    .to_owned(),
-            )
-            .await?;
-        }
-        Ok(())
+        drop_indexes(m, &INDEXES).await
     }
+}
+
+/// Creates plain (non-unique) indexes, each named `ix_{table}_{name}`.
+pub async fn create_indexes(
+    m: &SchemaManager<'_>,
+    list: &[(&'static str, &'static str, &'static [&'static str])],
+) -> Result<(), DbErr> {
+    for (table, name, cols) in list {
+        m.create_index(index(table, name, cols, false)).await?;
+    }
+    Ok(())
+}
+
+/// Drops the indexes [`create_indexes`] made.
+pub async fn drop_indexes(
+    m: &SchemaManager<'_>,
+    list: &[(&'static str, &'static str, &'static [&'static str])],
+) -> Result<(), DbErr> {
+    for (table, name, _) in list {
+        m.drop_index(
+            Index::drop()
+                .name(format!("ix_{table}_{name}"))
+                .table(Alias::new(*table))
+                .to_owned(),
+        )
+        .await?;
+    }
+    Ok(())
 }

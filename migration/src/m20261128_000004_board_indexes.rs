@@ -1,7 +1,7 @@
 //! Indexes for the live board's reads: a company's newest breach event
 //! (`slaBreachEventsHead`, and the replay after `afterSequence`), and an SLA's breaches by
 //! detection time (`Sla.breachTimeline`).
-use crate::m20261127_000001_initial::index;
+use crate::m20261128_000001_list_indexes::{create_indexes, drop_indexes};
 use sea_orm_migration::prelude::*;
 
 pub struct Migration;
@@ -21,22 +21,10 @@ const INDEXES: [(&str, &str, &[&str]); 2] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for (table, name, cols) in INDEXES {
-            m.create_index(index(table, name, cols, false)).await?;
-        }
-        Ok(())
+        create_indexes(m, &INDEXES).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for (table, name, _) in INDEXES {
-            m.drop_index(
-                Index::drop()
-                    .name(format!("ix_{table}_{name}"))
-                    .table(Alias::new(table))
-                    .to_owned(),
-            )
-            .await?;
-        }
-        Ok(())
+        drop_indexes(m, &INDEXES).await
     }
 }

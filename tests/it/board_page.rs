@@ -17,24 +17,11 @@ fn board(base: &str, token: &str, query: &str) -> String {
     format!("{base}/board{query}#token={token}")
 }
 
-async fn sla(app_url: &str, token: &str, workflow: &Value, warning: i64) -> String {
-    let c = reqwest::Client::new();
+async fn sla(base: &str, token: &str, workflow: &Value, warning: i64) -> String {
     let input = json!({"workflowId": workflow, "name": "Refund turnaround", "targetDurationSeconds": warning,
         "warningThresholdSeconds": warning, "criticalThresholdSeconds": 3600});
-    let r: Value = c
-        .post(format!("{app_url}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": CREATE_SLA, "variables": {"input": input}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["createSla"]["sla"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{r}"))
-        .to_string()
+    let r = post_data(base, token, CREATE_SLA, json!({"input": input})).await;
+    r["createSla"]["sla"]["id"].as_str().unwrap().to_string()
 }
 
 const BREACHES: &str = "{ slaBreaches(first: 100) { nodes { id detectedAt acknowledged notes thresholdSeconds execution { id startedAt } } } }";
@@ -363,29 +350,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn post(base: &str, token: &str, query: &str, variables: Value) -> Value {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(r.get("errors").is_none(), "{r}");
-    r["data"].clone()
-}
-
 #[tokio::test]
 async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
     let Some(chromium) = browser::available("board browser test") else {
@@ -409,7 +373,8 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
     let base = format!("http://127.0.0.1:{port}");
     let server = Server::start(&db, port).await;
     let cw = "mutation { createWorkflow(input: {name: \"Refunds\", steps: [{name: \"Refund\", action: \"x\"}]}) { workflow { id } } }";
-    let wf = post(&base, &token, cw, json!({})).await["createWorkflow"]["workflow"]["id"].clone();
+    let wf =
+        post_data(&base, &token, cw, json!({})).await["createWorkflow"]["workflow"]["id"].clone();
     sla(&base, &token, &wf, 2).await;
     let start =
         "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }";
@@ -418,7 +383,7 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
     b.open("a", &board(&base, &token, "")).await;
     b.wait("a", LIVE).await;
     b.eval("a", "window.__sameDocument = true").await;
-    post(&base, &token, start, json!({"w": wf})).await;
+    post_data(&base, &token, start, json!({"w": wf})).await;
     b.wait(
         "a",
         "document.querySelectorAll('#breach-rows tr').length === 1",
@@ -426,7 +391,7 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
     .await;
 
     // The second execution's deadline passes while the server is down.
-    post(&base, &token, start, json!({"w": wf})).await;
+    post_data(&base, &token, start, json!({"w": wf})).await;
     server.stop();
     b.wait(
         "a",
@@ -442,7 +407,7 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         state.as_str().unwrap().contains("1 missed event replayed"),
         "{state}"
     );
-    let rows = post(&base, &token, BREACHES, json!({})).await["slaBreaches"]["nodes"].clone();
+    let rows = post_data(&base, &token, BREACHES, json!({})).await["slaBreaches"]["nodes"].clone();
     let ids: Vec<&str> = rows
         .as_array()
         .unwrap()

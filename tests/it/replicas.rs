@@ -98,18 +98,7 @@ impl Replica {
     }
 
     async fn gql(&self, token: &str, query: &str, vars: Value) -> Value {
-        let v: Value = reqwest::Client::new()
-            .post(format!("{}/graphql", self.base))
-            .bearer_auth(token)
-            .json(&json!({"query": query, "variables": vars}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert!(v.get("errors").is_none(), "{v}");
-        v["data"].clone()
+        crate::support::post_data(&self.base, token, query, vars).await
     }
 
     async fn owns_clock(&self) -> bool {

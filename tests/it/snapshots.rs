@@ -70,16 +70,8 @@ async fn exported_documents_match_their_snapshots() {
         .unwrap();
     let q = "query($id: ID!) { exportProcessTemplate(id: $id) exportProcessTemplateBpmn(id: $id) }";
     let e = app.data(&t, q, json!({"id": id})).await;
-    let rest = app
-        .client
-        .get(app.url(&format!("/api/templates/{id}/export")))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, rest) = crate::templates::export_text(&app, &t, id).await;
+    assert_eq!(status, 200);
     let wf = app
         .data(&t, "mutation($id: ID!) { createWorkflowFromTemplate(input: {templateId: $id, name: \"From the blueprint\", variables: {manager: \"lead\"}}) { workflow { id steps stepFlows { from to kind condition } } } }", json!({"id": id}))
         .await["createWorkflowFromTemplate"]["workflow"]

@@ -215,6 +215,31 @@ impl Drop for TestApp {
     }
 }
 
+/// POSTs one operation to any server's `/graphql` and returns its data (panics on errors).
+pub async fn post_data(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    let v: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v.get("errors").is_none(), "{v}");
+    v["data"].clone()
+}
+
+/// A TCP port that was free a moment ago (for a server process started on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The `extensions.code` of the first error.
 pub fn code(v: &Value) -> &str {
     v["errors"][0]["extensions"]["code"]

@@ -66,7 +66,8 @@ async fn create(app: &TestApp, t: &str, input: Value) -> Value {
     app.data(t, CREATE, json!({"input": input})).await["createProcessTemplate"].clone()
 }
 
-async fn export_text(app: &TestApp, token: &str, id: &str) -> (u16, String) {
+/// The REST download of a template's blueprint: status and body.
+pub(crate) async fn export_text(app: &TestApp, token: &str, id: &str) -> (u16, String) {
     let resp = app
         .client
         .get(app.url(&format!("/api/templates/{id}/export")))
