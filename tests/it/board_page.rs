@@ -356,19 +356,7 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         return;
     };
     let db = CliDb::new().await;
-    let made = db.run(&[
-        "token",
-        "create",
-        "--company",
-        "Acme",
-        "--create-company",
-        "--email",
-        "ops@acme.io",
-        "--role",
-        "admin",
-    ]);
-    assert!(made.status.success(), "{made:?}");
-    let token = String::from_utf8(made.stdout).unwrap().trim().to_string();
+    let token = db.admin_token();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let server = Server::start(&db, port).await;

@@ -61,6 +61,24 @@ impl CliDb {
             .expect("run workflow-intel")
     }
 
+    /// Creates company Acme with an admin (ops@acme.io) through `token create`, and returns
+    /// the token it prints.
+    pub(crate) fn admin_token(&self) -> String {
+        let made = self.run(&[
+            "token",
+            "create",
+            "--company",
+            "Acme",
+            "--create-company",
+            "--email",
+            "ops@acme.io",
+            "--role",
+            "admin",
+        ]);
+        assert!(made.status.success(), "{made:?}");
+        String::from_utf8(made.stdout).unwrap().trim().to_string()
+    }
+
     /// Starts the binary with `--database-url` appended, without waiting for it.
     pub(crate) fn spawn(&self, args: &[&str]) -> std::process::Child {
         Command::new(BIN)
