@@ -7,6 +7,7 @@
 //   {"op":"eval","page":"a","js":"<expression>"}                    → its value
 //   {"op":"click","page":"a","selector":"…"}   {"op":"fill","page":"a","selector":"…","value":"…"}
 //   {"op":"press","page":"a","key":"Tab"}      {"op":"select","page":"a","selector":"…","value":"…"}
+//   {"op":"block_ws","page":"a"}   {"op":"unblock_ws","page":"a"}   (new /graphql sockets refused)
 //   {"op":"screenshot","page":"a","path":"…"}
 //   {"op":"close"}
 // Answers: {"ok":true,"value":…,"blocked":[…],"errors":[…]} or {"ok":false,"error":"…",…}.
@@ -21,6 +22,9 @@ const browser = await chromium.launch({
   ],
 });
 const pages = new Map();
+// Pages whose new WebSocket connections to /graphql are refused (closed with 1012) until
+// unblocked: a test holds a board away from the server while something happens.
+const wsBlocked = new Map();
 const blocked = [];
 const errors = [];
 
@@ -48,6 +52,16 @@ const ops = {
   click: async ({ page, selector }) => pages.get(page).click(selector, { timeout: 30000 }),
   fill: async ({ page, selector, value }) => pages.get(page).fill(selector, value, { timeout: 30000 }),
   press: async ({ page, key }) => pages.get(page).keyboard.press(key),
+  block_ws: async ({ page }) => {
+    if (!wsBlocked.has(page)) {
+      await pages.get(page).routeWebSocket(/\/graphql$/, (ws) => {
+        if (wsBlocked.get(page)) ws.close({ code: 1012, reason: "blocked by the test" });
+        else ws.connectToServer();
+      });
+    }
+    wsBlocked.set(page, true);
+  },
+  unblock_ws: async ({ page }) => wsBlocked.set(page, false),
   select: async ({ page, selector, value }) => pages.get(page).selectOption(selector, value, { timeout: 30000 }),
   screenshot: async ({ page, path }) => pages.get(page).screenshot({ path, fullPage: true }),
 };
