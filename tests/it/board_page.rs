@@ -377,6 +377,9 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         "document.querySelectorAll('#breach-rows tr').length === 1",
     )
     .await;
+    // Notes half typed into the first row stay there while more breaches arrive.
+    b.fill("a", "#breach-rows tr input", "checking the refund queue")
+        .await;
 
     // The second execution's deadline passes while the server is down. The page is held
     // away (its new sockets refused) until the restarted server has recorded that breach, so
@@ -432,4 +435,14 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         assert_eq!(n, 1, "breach {id} shown {n} times");
     }
     assert_eq!(b.eval("a", "window.__sameDocument").await, true);
+    let typed = "[...document.querySelectorAll('#breach-rows tr input')].map(i => i.value)";
+    let notes = b.eval("a", typed).await;
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "checking the refund queue"),
+        "{notes}"
+    );
 }

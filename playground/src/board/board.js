@@ -116,9 +116,18 @@ export async function boardView(root, { gql, token, params, go }) {
   const count = h("span", { id: "breach-count" }, "");
   const tiles = h("section", { id: "tiles", "aria-label": "SLA tiles" });
   const remove = (id) => { acked.add(id); open.delete(id); draw(); };
+  // Rows are kept across redraws, so notes being typed survive a new breach arriving.
+  const rowEls = new Map();
   function draw() {
     const list = [...open.values()].sort((a, b) => b.detectedAt.localeCompare(a.detectedAt));
-    rows.replaceChildren(...list.map((b) => breachRow(b, gql, remove)));
+    for (const id of [...rowEls.keys()]) if (!open.has(id)) rowEls.delete(id);
+    for (const b of list) if (!rowEls.has(b.id)) rowEls.set(b.id, breachRow(b, gql, remove));
+    // Insert and remove in place: moving a row would blur an input being typed in.
+    list.forEach((b, i) => {
+      const el = rowEls.get(b.id);
+      if (rows.children[i] !== el) rows.insertBefore(el, rows.children[i] || null);
+    });
+    while (rows.children.length > list.length) rows.lastElementChild.remove();
     count.textContent = String(list.length);
     tick();
   }
