@@ -398,39 +398,37 @@ impl Hub {
     }
 }
 
+/// The newest (`Max`) or oldest (`Min`) sequence the log keeps, of one company's events or
+/// of all; None while there are none.
+async fn sequence(
+    db: &DatabaseConnection,
+    bound: sea_orm::sea_query::SimpleExpr,
+    company: Option<Uuid>,
+) -> Result<Option<i64>, DbErr> {
+    let mut q = sla_event::Entity::find()
+        .select_only()
+        .column_as(bound, "m");
+    if let Some(c) = company {
+        q = q.filter(sla_event::Column::CompanyId.eq(c));
+    }
+    Ok(q.into_tuple::<Option<i64>>().one(db).await?.flatten())
+}
+
 /// The newest sequence in the log.
 pub async fn last_sequence(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
-    Ok(sla_event::Entity::find()
-        .select_only()
-        .column_as(sla_event::Column::Seq.max(), "m")
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten())
+    sequence(db, sla_event::Column::Seq.max(), None).await
 }
 
 /// The newest sequence of one company's events; 0 when it has none.
 pub async fn company_head(db: &DatabaseConnection, company: Uuid) -> Result<i64, DbErr> {
-    Ok(sla_event::Entity::find()
-        .select_only()
-        .column_as(sla_event::Column::Seq.max(), "m")
-        .filter(sla_event::Column::CompanyId.eq(company))
-        .into_tuple::<Option<i64>>()
-        .one(db)
+    Ok(sequence(db, sla_event::Column::Seq.max(), Some(company))
         .await?
-        .flatten()
         .unwrap_or(0))
 }
 
 /// The oldest sequence the log still keeps.
 pub async fn first_sequence(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
-    Ok(sla_event::Entity::find()
-        .select_only()
-        .column_as(sla_event::Column::Seq.min(), "m")
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten())
+    sequence(db, sla_event::Column::Seq.min(), None).await
 }
 
 /// One company's events after `after`, at most [`BATCH`], with their snapshots.
