@@ -121,16 +121,8 @@ impl SimulationQuery {
     /// simulation makes, without running one for an input or storing anything.
     async fn workflow_paths(&self, ctx: &Context<'_>, workflow_id: ID) -> Result<Exploration> {
         let auth = ctx.auth()?;
-        let args = SimulateArgs {
-            workflow_id: parse_id(&workflow_id, "workflow")?,
-            version: None,
-            input_data: serde_json::json!({}),
-            decisions: HashMap::new(),
-            fail_steps: HashSet::new(),
-            forecast: None,
-        };
-        let (_, outcome) = service::run(ctx.state()?, auth, &args).await?;
-        Ok(outcome.branch_explorations)
+        let id = parse_id(&workflow_id, "workflow")?;
+        Ok(service::paths(ctx.state()?, auth, id).await?)
     }
 
     /// Replays the workflow's completed executions through its current definition, by

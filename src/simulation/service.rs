@@ -171,7 +171,7 @@ pub async fn replay(
 
 /// Runs the engine on the workflow (or the version asked for) and the company's catalog,
 /// history and SLAs; stores nothing.
-pub async fn run(
+async fn run(
     state: &AppState,
     auth: &AuthContext,
     args: &SimulateArgs,
@@ -236,6 +236,36 @@ pub async fn run(
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))?;
     Ok((wf, outcome))
+}
+
+/// Every distinct path through the workflow's current definition (see
+/// [`engine::explore_paths`]); stores nothing.
+pub async fn paths(
+    state: &AppState,
+    auth: &AuthContext,
+    workflow_id: Uuid,
+) -> AppResult<engine::Exploration> {
+    let db = &state.db;
+    let wf = tenancy::get::<crate::entity::workflow::Entity>(db, auth, workflow_id).await?;
+    let catalog = load_catalog(db, auth, &wf.steps).await?;
+    let history = step_history(db, auth.company_id, wf.id).await?;
+    tokio::task::spawn_blocking(move || {
+        engine::explore_paths(&engine::Request {
+            steps: &wf.steps,
+            input: &Value::Object(Default::default()),
+            input_schema: wf.input_schema.as_ref(),
+            catalog: &catalog,
+            history: &history,
+            slas: &[],
+            decisions: &HashMap::new(),
+            fail_steps: &HashSet::new(),
+            limits: Limits::default(),
+            forecast: None,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("exploration task: {e}")))?
+    .map_err(AppError::Internal)
 }
 
 /// Runs a simulation and stores it.

@@ -266,6 +266,17 @@ async fn step_stats_recount_the_imported_runs_and_the_breached_time() {
             .iter()
             .any(|f| f["kind"] == "SKIP" || f["kind"] == "BRANCH")
     );
+    // The view's paths are the exploration a stored simulation makes.
+    let q = r#"query($w: ID!) { workflowPaths(workflowId: $w) { truncated paths { steps description witness predictedDurationMs } } }"#;
+    let paths = s.app.data(&s.token, q, json!({"w": s.workflow})).await["workflowPaths"].clone();
+    let sim = r#"mutation($w: ID!) { simulateWorkflow(input: {workflowId: $w, inputData: {}}) { simulation {
+      branchExplorations { truncated paths { steps description witness predictedDurationMs } } } } }"#;
+    let stored =
+        s.app.data(&s.token, sim, json!({"w": s.workflow})).await["simulateWorkflow"]["simulation"]
+            ["branchExplorations"]
+            .clone();
+    assert_eq!(paths, stored);
+    assert_eq!(paths["paths"].as_array().unwrap().len(), 3, "{paths}");
     // Another company cannot read the workflow, so neither its stats.
     let other = s.app.token("Globex", "ops@globex.io", Role::Admin).await;
     let r = s

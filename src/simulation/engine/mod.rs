@@ -73,6 +73,13 @@ pub fn simulate(req: &Request<'_>) -> Outcome {
     }
 }
 
+/// The exploration alone: every distinct path across the input space, without a concrete
+/// run, its checks or a forecast (what `workflowPaths` shows). Reads the steps, the input
+/// schema, the catalog and the history (for each path's predicted duration) and the limits.
+pub fn explore_paths(req: &Request<'_>) -> Result<Exploration, String> {
+    Ok(exploration(&compile(req.steps)?, req))
+}
+
 /// The outcome for steps that do not compile.
 fn invalid(error: Issue) -> Outcome {
     Outcome {
