@@ -1,6 +1,7 @@
 //! GraphQL: the shared base that rooms build on (context.rs, types.rs, pagination.rs,
-//! loaders.rs), the schema's assembly (schema.rs, node.rs: the only files here that import
-//! rooms), and the transports (http.rs, ws.rs, persisted.rs) with their limits.
+//! loaders.rs), the schema's assembly (schema.rs, node.rs), and the transports (http.rs,
+//! ws.rs, persisted.rs) with their limits. The assembly and ws.rs (which runs live events
+//! through the SLA hub's cohorts) are the only files here that import rooms.
 pub mod context;
 pub mod error_codes;
 pub mod http;

@@ -1,5 +1,5 @@
 //! Schema assembly: every room's Query, Mutation and Subscription merged into one schema,
-//! with the limits and metrics extensions. The one file of graphql/ that imports the rooms.
+//! with the limits, metrics and error-code extensions.
 use crate::AppState;
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use std::sync::Arc;
