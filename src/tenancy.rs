@@ -65,5 +65,6 @@ tenant!(
     simulation => "simulation",
     sla => "SLA",
     suggestion => "suggestion",
+    user => "user",
     workflow => "workflow",
 );

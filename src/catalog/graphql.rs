@@ -54,18 +54,13 @@ impl CatalogQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, action::Column::Id, first, after, |m| {
-            (m.id, Action(m))
-        })
-        .await?)
+        Ok(paginate(db, q, action::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     async fn action(&self, ctx: &Context<'_>, id: ID) -> Result<Action> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "action")?;
-        Ok(Action(
-            tenancy::get::<action::Entity>(&ctx.state()?.db, auth, id).await?,
-        ))
+        Ok(tenancy::get::<action::Entity>(&ctx.state()?.db, auth, id).await?)
     }
 
     /// Checks an input document against the action's `inputSchema`, listing every violation
@@ -159,7 +154,7 @@ impl CatalogMutation {
             is_active: Some(input.is_active),
         };
         let m = service::create(&ctx.state()?.db, auth, fields, ctx.state()?.clock.now()).await?;
-        Ok(ActionPayload { action: Action(m) })
+        Ok(ActionPayload { action: m })
     }
 
     async fn update_action(
@@ -182,7 +177,7 @@ impl CatalogMutation {
         };
         let m =
             service::update(&ctx.state()?.db, auth, id, fields, ctx.state()?.clock.now()).await?;
-        Ok(ActionPayload { action: Action(m) })
+        Ok(ActionPayload { action: m })
     }
 
     async fn delete_action(

@@ -1,20 +1,20 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "api_tokens")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub company_id: Uuid,
+api_object!("ApiToken", "api_tokens", {
+    #[graphql(skip)]
     pub user_id: Uuid,
+    #[graphql(skip)]
     pub token_hash: String,
+    /// What the token was issued as (`cli` for `token create`).
     pub name: String,
+    #[graphql(skip)]
     pub last_used_at: Option<DateTimeUtc>,
+    /// When it was revoked; null while it works.
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    #[graphql(skip)]
     pub updated_at: DateTimeUtc,
-}
+});
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {

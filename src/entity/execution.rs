@@ -1,27 +1,24 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "workflow_executions")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub company_id: Uuid,
+api_object!("Execution", "workflow_executions", {
+    #[graphql(skip)]
     pub workflow_id: Uuid,
-    /// The workflow version it ran; null for executions recorded before versions were kept.
+    /// The version of its workflow's definition it ran; null for executions recorded before
+    /// versions were kept.
     pub workflow_version: Option<i32>,
+    /// The host engine's id for this execution.
     pub external_id: Option<String>,
+    #[graphql(skip)]
     pub status: String,
     pub input_data: Json,
     pub started_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
+    #[graphql(skip)]
     pub created_at: DateTimeUtc,
+    #[graphql(skip)]
     pub updated_at: DateTimeUtc,
-}
+});
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

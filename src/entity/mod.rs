@@ -1,5 +1,45 @@
 //! SeaORM entities, one file per table. Enumerated columns are stored as lower-case strings
 //! and converted by the typed enums in `crate::model`.
+/// The tail every entity here shares: no declared relations (joins are written as queries)
+/// and the default active-model behaviour.
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+/// A company's table that the API returns as an object: its `Model` starts with the columns
+/// every such table has (the id, which is the object's `ID`, and the owning company, never
+/// shown), then its own. The plain columns become the GraphQL object `$object`; each room adds
+/// the computed fields with `#[ComplexObject]`, and `#[graphql(skip)]` keeps a column out.
+macro_rules! api_object {
+    ($object:literal, $table:literal, $(#[$meta:meta])* { $($columns:tt)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Clone,
+            Debug,
+            PartialEq,
+            DeriveEntityModel,
+            serde::Serialize,
+            serde::Deserialize,
+            async_graphql::SimpleObject,
+        )]
+        #[graphql(name = $object, complex)]
+        #[sea_orm(table_name = $table)]
+        pub struct Model {
+            #[sea_orm(primary_key, auto_increment = false)]
+            #[graphql(skip, derived(name = "id", into = "async_graphql::ID", owned))]
+            pub id: Uuid,
+            #[graphql(skip)]
+            pub company_id: Uuid,
+            $($columns)*
+        }
+    };
+}
+
 pub mod action;
 pub mod alert_outbox;
 pub mod api_token;

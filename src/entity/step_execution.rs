@@ -1,28 +1,25 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "step_executions")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub company_id: Uuid,
+api_object!("StepExecution", "step_executions", {
+    #[graphql(skip)]
     pub execution_id: Uuid,
+    /// The step's position in the workflow, when the name matches one of its steps.
     pub step_index: Option<i32>,
     pub step_name: String,
     pub action_type: Option<String>,
+    #[graphql(skip)]
     pub status: String,
     pub started_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
     pub duration_ms: Option<i64>,
     pub approver: Option<String>,
+    #[graphql(skip)]
     pub decision: Option<String>,
     pub error: Option<String>,
+    #[graphql(skip)]
     pub created_at: DateTimeUtc,
+    #[graphql(skip)]
     pub updated_at: DateTimeUtc,
-}
+});
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

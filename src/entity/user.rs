@@ -1,21 +1,16 @@
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
-#[sea_orm(table_name = "users")]
-pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub company_id: Uuid,
+api_object!("User", "users", {
     pub email: String,
     pub name: String,
+    #[graphql(skip)]
     pub role: String,
+    #[graphql(skip)]
     pub is_active: bool,
+    #[graphql(skip)]
     pub created_at: DateTimeUtc,
+    #[graphql(skip)]
     pub updated_at: DateTimeUtc,
-}
+});
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
-
-impl ActiveModelBehavior for ActiveModel {}
+no_relations!();

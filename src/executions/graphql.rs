@@ -48,18 +48,13 @@ impl ExecutionQuery {
             q = q.filter(execution::Column::ExternalId.eq(x));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, execution::Column::Id, first, after, |m| {
-            (m.id, Execution(m))
-        })
-        .await?)
+        Ok(paginate(db, q, execution::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     async fn execution(&self, ctx: &Context<'_>, id: ID) -> Result<Execution> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "execution")?;
-        Ok(Execution(
-            tenancy::get::<execution::Entity>(&ctx.state()?.db, auth, id).await?,
-        ))
+        Ok(tenancy::get::<execution::Entity>(&ctx.state()?.db, auth, id).await?)
     }
 }
 
@@ -163,9 +158,7 @@ impl ExecutionMutation {
             external_id: input.external_id,
         };
         let m = executions::start(ctx.state()?, auth, args).await?;
-        Ok(ExecutionPayload {
-            execution: Execution(m),
-        })
+        Ok(ExecutionPayload { execution: m })
     }
 
     async fn record_step(
@@ -185,9 +178,7 @@ impl ExecutionMutation {
             error: input.error,
         };
         let m = executions::record_step(ctx.state()?, auth, args).await?;
-        Ok(RecordStepPayload {
-            step: StepExecution(m),
-        })
+        Ok(RecordStepPayload { step: m })
     }
 
     async fn complete_execution(
@@ -203,9 +194,7 @@ impl ExecutionMutation {
             error: input.error,
         };
         let m = executions::complete(ctx.state()?, auth, args).await?;
-        Ok(ExecutionPayload {
-            execution: Execution(m),
-        })
+        Ok(ExecutionPayload { execution: m })
     }
 
     async fn import_executions(

@@ -1,9 +1,13 @@
 //! Batched relation loading: a list of N items costs one statement per relation, not N.
 //! Every loader is bound to the caller's company, so a relation never crosses tenants.
 use crate::entity::{action, execution, sla, step_execution, user, workflow};
+use crate::error::AppError;
+use crate::tenancy::Tenant;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::ValueType;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -12,28 +16,30 @@ pub type LoadError = Arc<DbErr>;
 /// The loaders of one request (or of one live event). Rows are cached for the loaders' life,
 /// as DataLoader intends, so a live event's snapshot can be fed in before its resolvers run.
 pub struct Loaders {
-    pub users: DataLoader<UserLoader, HashMapCache>,
+    pub users: ByIdLoader<user::Entity>,
     pub actions: DataLoader<ActionByTypeLoader>,
-    pub workflows: DataLoader<WorkflowLoader, HashMapCache>,
-    pub slas: DataLoader<ById<sla::Entity>, HashMapCache>,
-    pub executions: DataLoader<ById<execution::Entity>, HashMapCache>,
+    pub workflows: ByIdLoader<workflow::Entity>,
+    pub slas: ByIdLoader<sla::Entity>,
+    pub executions: ByIdLoader<execution::Entity>,
     pub steps: DataLoader<StepsByExecution>,
 }
 
-fn cached<T: Loader<K>, K>(loader: T) -> DataLoader<T, HashMapCache>
-where
-    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
-{
+/// A cached loader of one tenant table's rows by id.
+pub type ByIdLoader<E> = DataLoader<ById<E>, HashMapCache>;
+
+fn by_id<E: Tenant>(db: &DatabaseConnection, company_id: Uuid) -> ByIdLoader<E> {
+    let loader = ById {
+        db: db.clone(),
+        company_id,
+        table: PhantomData,
+    };
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 impl Loaders {
     pub fn new(db: DatabaseConnection, company_id: Uuid) -> Self {
         Loaders {
-            users: cached(UserLoader {
-                db: db.clone(),
-                company_id,
-            }),
+            users: by_id(&db, company_id),
             actions: DataLoader::new(
                 ActionByTypeLoader {
                     db: db.clone(),
@@ -41,44 +47,24 @@ impl Loaders {
                 },
                 tokio::spawn,
             ),
-            workflows: cached(WorkflowLoader {
-                db: db.clone(),
-                company_id,
-            }),
-            slas: cached(ById::new(
-                db.clone(),
-                company_id,
-                sla::Column::Id,
-                sla::Column::CompanyId,
-            )),
-            executions: cached(ById::new(
-                db.clone(),
-                company_id,
-                execution::Column::Id,
-                execution::Column::CompanyId,
-            )),
+            workflows: by_id(&db, company_id),
+            slas: by_id(&db, company_id),
+            executions: by_id(&db, company_id),
             steps: DataLoader::new(StepsByExecution { db, company_id }, tokio::spawn),
         }
     }
 }
 
-pub struct UserLoader {
-    db: DatabaseConnection,
-    company_id: Uuid,
-}
-
-impl Loader<Uuid> for UserLoader {
-    type Value = user::Model;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = user::Entity::find()
-            .filter(user::Column::CompanyId.eq(self.company_id))
-            .filter(user::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
-    }
+/// The row with this id through the request's loader for its table; None for an id outside
+/// the caller's company.
+pub async fn one<E: Tenant>(
+    loader: &ByIdLoader<E>,
+    id: Uuid,
+) -> async_graphql::Result<Option<E::Model>>
+where
+    E::Model: Clone + Send + Sync,
+{
+    Ok(loader.load_one(id).await.map_err(AppError::from)?)
 }
 
 /// Catalog actions by their `action_type`, the key workflow steps use.
@@ -104,83 +90,42 @@ impl Loader<String> for ActionByTypeLoader {
     }
 }
 
-pub struct WorkflowLoader {
+/// Rows of a tenant table by primary key, of one company.
+pub struct ById<E> {
     db: DatabaseConnection,
     company_id: Uuid,
-}
-
-impl Loader<Uuid> for WorkflowLoader {
-    type Value = workflow::Model;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
-        let rows = workflow::Entity::find()
-            .filter(workflow::Column::CompanyId.eq(self.company_id))
-            .filter(workflow::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|r| (r.id, r)).collect())
-    }
-}
-
-/// Rows of a tenant-owned table by primary key.
-pub struct ById<E: EntityTrait> {
-    db: DatabaseConnection,
-    company_id: Uuid,
-    id: E::Column,
-    company: E::Column,
-}
-
-impl<E: EntityTrait> ById<E> {
-    pub fn new(
-        db: DatabaseConnection,
-        company_id: Uuid,
-        id: E::Column,
-        company: E::Column,
-    ) -> Self {
-        ById {
-            db,
-            company_id,
-            id,
-            company,
-        }
-    }
-}
-
-/// Models that know their primary key.
-pub trait HasId {
-    fn key(&self) -> Uuid;
-}
-
-impl HasId for sla::Model {
-    fn key(&self) -> Uuid {
-        self.id
-    }
-}
-
-impl HasId for execution::Model {
-    fn key(&self) -> Uuid {
-        self.id
-    }
+    table: PhantomData<fn() -> E>,
 }
 
 impl<E> Loader<Uuid> for ById<E>
 where
-    E: EntityTrait + Send + Sync,
-    E::Model: HasId + Clone + Send + Sync,
-    E::Column: Send + Sync,
+    E: Tenant,
+    E::Model: Clone + Send + Sync,
 {
     type Value = E::Model;
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = E::find()
-            .filter(self.company.eq(self.company_id))
-            .filter(self.id.is_in(keys.iter().copied()))
+            .filter(E::COMPANY.eq(self.company_id))
+            .filter(E::ID.is_in(keys.iter().copied()))
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.key(), r)).collect())
+        rows.into_iter()
+            .map(|r| {
+                Ok((
+                    <Uuid as ValueType>::try_from(r.get(E::ID)).map_err(key_error)?,
+                    r,
+                ))
+            })
+            .collect()
     }
+}
+
+fn key_error(e: impl std::fmt::Display) -> LoadError {
+    Arc::new(DbErr::Type(format!(
+        "a primary key that is not a UUID: {e}"
+    )))
 }
 
 /// The reported steps of executions, in start order.

@@ -95,7 +95,7 @@ async fn fetch(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>> {
                     .map_err(AppError::from)?;
                 for m in rows {
                     for pos in wanted.remove(&m.id).unwrap_or_default() {
-                        out[pos] = Some(Node::$variant($variant(m.clone())));
+                        out[pos] = Some(Node::$variant(m.clone()));
                     }
                 }
             }
@@ -117,7 +117,7 @@ async fn fetch(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>> {
             .map_err(AppError::from)?;
         for m in public {
             for pos in wanted.remove(&m.id).unwrap_or_default() {
-                out[pos] = Some(Node::ProcessTemplate(ProcessTemplate(m.clone())));
+                out[pos] = Some(Node::ProcessTemplate(m.clone()));
             }
         }
     }

@@ -5,35 +5,20 @@ use super::types::User;
 use crate::auth::{self, CtxAuth};
 use crate::entity::api_token;
 use crate::ids::parse_id;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// An API token (never its secret: only its hash is stored).
-pub struct ApiToken(pub api_token::Model);
+pub type ApiToken = api_token::Model;
 
-#[Object]
+#[ComplexObject]
 impl ApiToken {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
-    /// What the token was issued as (`cli` for `token create`).
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
     /// Whose requests the token makes.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        super::types::user_by_id(ctx, Some(self.0.user_id)).await
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When it was revoked; null while it works.
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.0.revoked_at
+        super::types::user_by_id(ctx, Some(self.user_id)).await
     }
     async fn revoked(&self) -> bool {
-        self.0.revoked_at.is_some()
+        self.revoked_at.is_some()
     }
 }
 
@@ -53,10 +38,7 @@ impl TokenQuery {
         a.require_admin()?;
         let q = api_token::Entity::find().filter(api_token::Column::CompanyId.eq(a.company_id));
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, api_token::Column::Id, first, after, |m| {
-            (m.id, ApiToken(m))
-        })
-        .await?)
+        Ok(paginate(db, q, api_token::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 }
 
@@ -89,8 +71,6 @@ impl TokenMutation {
         let id = parse_id(&input.id, "token")?;
         let t = auth::revoke_token(&st.db, a.company_id, id, st.clock.now()).await?;
         st.tokens.forget(&t.token_hash).await;
-        Ok(RevokeApiTokenPayload {
-            api_token: ApiToken(t),
-        })
+        Ok(RevokeApiTokenPayload { api_token: t })
     }
 }

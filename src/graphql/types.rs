@@ -1,6 +1,7 @@
 //! Types every room shares: the caller (`viewer`), users, and the payload of a deletion.
 use super::context::CtxExt;
-use crate::error::AppError;
+use super::loaders;
+use crate::entity::user;
 use async_graphql::{Context, ID, SimpleObject};
 
 /// What a delete mutation returns: the id that no longer exists.
@@ -37,7 +38,7 @@ impl MetaQuery {
 }
 
 /// A person in the caller's company.
-pub struct User(pub crate::entity::user::Model);
+pub type User = user::Model;
 
 /// The user with this id, through the request's loader: None for no id, or for an id outside
 /// the caller's company.
@@ -48,30 +49,12 @@ pub async fn user_by_id(
     let Some(id) = id else {
         return Ok(None);
     };
-    let u = ctx
-        .loaders()?
-        .users
-        .load_one(id)
-        .await
-        .map_err(AppError::from)?;
-    Ok(u.map(User))
+    loaders::one(&ctx.loaders()?.users, id).await
 }
 
-#[async_graphql::Object]
+#[async_graphql::ComplexObject]
 impl User {
-    pub async fn id(&self) -> async_graphql::ID {
-        self.0.id.into()
-    }
-    async fn email(&self) -> &str {
-        &self.0.email
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
     async fn role(&self) -> async_graphql::Result<crate::model::Role> {
-        Ok(crate::model::stored(
-            crate::model::Role::parse,
-            &self.0.role,
-        )?)
+        Ok(crate::model::stored(crate::model::Role::parse, &self.role)?)
     }
 }

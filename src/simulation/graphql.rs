@@ -6,88 +6,61 @@ use crate::auth::CtxAuth;
 use crate::entity::simulation;
 use crate::error::AppError;
 use crate::graphql::context::CtxExt;
+use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
 use crate::tenancy;
 use crate::workflows::objects::Workflow;
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// A stored dry run.
-pub struct Simulation(pub simulation::Model);
+pub type Simulation = simulation::Model;
 
 fn decode<T: DeserializeOwned>(v: &Value) -> Result<T> {
     Ok(serde_json::from_value(v.clone())
         .map_err(|e| AppError::Internal(format!("stored simulation: {e}")))?)
 }
 
-#[Object]
+#[ComplexObject]
 impl Simulation {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
-        let w = ctx
-            .loaders()?
-            .workflows
-            .load_one(self.0.workflow_id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(w.map(Workflow))
-    }
-    /// The version of the workflow's definition simulated.
-    async fn workflow_version(&self) -> Option<i32> {
-        self.0.workflow_version
-    }
-    async fn input_data(&self) -> Json<Value> {
-        Json(self.0.input_data.clone())
+        loaders::one(&ctx.loaders()?.workflows, self.workflow_id).await
     }
     async fn status(&self) -> Result<SimulationStatus> {
-        Ok(stored(SimulationStatus::parse, &self.0.status)?)
+        Ok(stored(SimulationStatus::parse, &self.status)?)
     }
     /// Every step in the order it would run for this input.
     async fn execution_path(&self) -> Result<Vec<PathStep>> {
-        decode(&self.0.execution_path)
+        decode(&self.execution_path)
     }
     /// The approvers this input requires, in order.
     async fn approval_chain(&self) -> Result<Vec<ApprovalRequirement>> {
-        decode(&self.0.approval_chain)
+        decode(&self.approval_chain)
     }
     /// Every distinct path across the whole input space.
     async fn branch_explorations(&self) -> Result<Exploration> {
-        decode(&self.0.branch_explorations)
-    }
-    /// The predicted duration (p50).
-    async fn predicted_duration_ms(&self) -> i64 {
-        self.0.predicted_duration_ms
-    }
-    /// The predicted p95 duration, when steps have history.
-    async fn predicted_duration_p95_ms(&self) -> Option<i64> {
-        self.0.predicted_duration_p95_ms
+        decode(&self.branch_explorations)
     }
     async fn validation_errors(&self) -> Result<Vec<Issue>> {
-        decode(&self.0.validation_errors)
+        decode(&self.validation_errors)
     }
     /// The Monte Carlo forecast: made when asked for (`forecast` in the input) or when the
     /// workflow's choices carry observed probabilities (a workflow discovered from a log).
     /// When it drew any choice, `predictedDurationMs` and `predictedDurationP95Ms` are its.
     async fn forecast(&self) -> Result<Option<Forecast>> {
-        self.0.forecast.as_ref().map(decode).transpose()
+        self.forecast.as_ref().map(decode).transpose()
     }
     async fn warnings(&self) -> Result<Vec<Issue>> {
-        decode(&self.0.warnings)
+        decode(&self.warnings)
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.0.created_by).await
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        crate::graphql::types::user_by_id(ctx, self.created_by).await
     }
 }
 
@@ -110,10 +83,7 @@ impl SimulationQuery {
         tenancy::get::<crate::entity::workflow::Entity>(db, auth, wid).await?;
         let q = tenancy::scoped::<simulation::Entity>(auth)
             .filter(simulation::Column::WorkflowId.eq(wid));
-        Ok(paginate(db, q, simulation::Column::Id, first, after, |m| {
-            (m.id, Simulation(m))
-        })
-        .await?)
+        Ok(paginate(db, q, simulation::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     /// Every distinct path through the workflow's current definition across its whole input
@@ -158,9 +128,7 @@ impl SimulationQuery {
     async fn simulation(&self, ctx: &Context<'_>, id: ID) -> Result<Simulation> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "simulation")?;
-        Ok(Simulation(
-            tenancy::get::<simulation::Entity>(&ctx.state()?.db, auth, id).await?,
-        ))
+        Ok(tenancy::get::<simulation::Entity>(&ctx.state()?.db, auth, id).await?)
     }
 }
 
@@ -254,8 +222,6 @@ impl SimulationMutation {
             },
         )
         .await?;
-        Ok(SimulateWorkflowPayload {
-            simulation: Simulation(row),
-        })
+        Ok(SimulateWorkflowPayload { simulation: row })
     }
 }

@@ -8,67 +8,36 @@ use crate::entity::{breach, sla};
 use crate::error::AppError;
 use crate::executions::objects::Execution;
 use crate::graphql::context::CtxExt;
+use crate::graphql::loaders;
 use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
 use crate::tenancy;
 use crate::workflows::objects::Workflow;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Subscription};
-use chrono::{DateTime, Utc};
+use async_graphql::{
+    ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Subscription,
+};
 use futures_util::Stream;
 use sea_orm::{ColumnTrait, QueryFilter};
 
-pub struct Sla(pub sla::Model);
+pub type Sla = sla::Model;
 
-#[Object]
+#[ComplexObject]
 impl Sla {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn description(&self) -> &str {
-        &self.0.description
-    }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
-        let w = ctx
-            .loaders()?
-            .workflows
-            .load_one(self.0.workflow_id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(w.map(Workflow))
-    }
-    async fn target_duration_seconds(&self) -> i64 {
-        self.0.target_duration_seconds
-    }
-    async fn warning_threshold_seconds(&self) -> i64 {
-        self.0.warning_threshold_seconds
-    }
-    async fn critical_threshold_seconds(&self) -> i64 {
-        self.0.critical_threshold_seconds
-    }
-    async fn slo_window_hours(&self) -> i32 {
-        self.0.slo_window_hours
-    }
-    async fn slo_target_percentage(&self) -> f64 {
-        self.0.slo_target_percentage
+        loaders::one(&ctx.loaders()?.workflows, self.workflow_id).await
     }
     /// Extra recipients of this SLA's alerts.
     async fn alert_recipients(&self) -> Vec<String> {
-        serde_json::from_value(self.0.alert_recipients.clone()).unwrap_or_default()
-    }
-    async fn is_active(&self) -> bool {
-        self.0.is_active
+        serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()
     }
     /// SLO figures over executions completed in the last `windowHours` (default: the SLA's
     /// window).
     async fn metrics(&self, ctx: &Context<'_>, window_hours: Option<i32>) -> Result<SloReport> {
         let st = ctx.state()?;
-        let w = window_hours.unwrap_or(self.0.slo_window_hours);
-        Ok(service::slo_report(&st.db, &self.0, w, st.clock.now()).await?)
+        let w = window_hours.unwrap_or(self.slo_window_hours);
+        Ok(service::slo_report(&st.db, self, w, st.clock.now()).await?)
     }
     /// Breaches detected per bucket over the last `hours` (default 24) in buckets of
     /// `bucketMinutes` (default 60): the series behind a breaches-per-hour sparkline.
@@ -80,87 +49,36 @@ impl Sla {
     ) -> Result<BreachTimeline> {
         let st = ctx.state()?;
         let now = st.clock.now();
-        Ok(service::breach_timeline(&st.db, &self.0, hours, bucket_minutes, now).await?)
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        Ok(service::breach_timeline(&st.db, self, hours, bucket_minutes, now).await?)
     }
 }
 
-pub struct SlaBreach(pub breach::Model);
+pub type SlaBreach = breach::Model;
 
-#[Object]
+#[ComplexObject]
 impl SlaBreach {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
     async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {
-        Ok(ctx
-            .loaders()?
-            .slas
-            .load_one(self.0.sla_id)
-            .await
-            .map_err(AppError::from)?
-            .map(Sla))
+        loaders::one(&ctx.loaders()?.slas, self.sla_id).await
     }
     async fn execution(&self, ctx: &Context<'_>) -> Result<Option<Execution>> {
-        let e = ctx
-            .loaders()?
-            .executions
-            .load_one(self.0.execution_id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(e.map(Execution))
+        loaders::one(&ctx.loaders()?.executions, self.execution_id).await
     }
     async fn severity(&self) -> Result<Severity> {
-        Ok(stored(Severity::parse, &self.0.severity)?)
-    }
-    /// The threshold this breach crossed (the warning or the critical one).
-    async fn threshold_seconds(&self) -> i64 {
-        self.0.threshold_seconds
-    }
-    /// Elapsed time when detected while running; the final duration once completed.
-    async fn actual_duration_seconds(&self) -> f64 {
-        self.0.actual_duration_seconds
-    }
-    async fn target_duration_seconds(&self) -> f64 {
-        self.0.target_duration_seconds
-    }
-    /// actual − target.
-    async fn breach_margin_seconds(&self) -> f64 {
-        self.0.breach_margin_seconds
+        Ok(stored(Severity::parse, &self.severity)?)
     }
     /// The margin as a percentage of the target.
     async fn breach_margin_percentage(&self) -> f64 {
-        if self.0.target_duration_seconds > 0.0 {
-            self.0.breach_margin_seconds / self.0.target_duration_seconds * 100.0
+        if self.target_duration_seconds > 0.0 {
+            self.breach_margin_seconds / self.target_duration_seconds * 100.0
         } else {
             0.0
         }
     }
-    async fn detected_at(&self) -> DateTime<Utc> {
-        self.0.detected_at
-    }
-    async fn alert_sent(&self) -> bool {
-        self.0.alert_sent
-    }
-    async fn alert_sent_at(&self) -> Option<DateTime<Utc>> {
-        self.0.alert_sent_at
-    }
     async fn alert_recipients(&self) -> Vec<String> {
-        serde_json::from_value(self.0.alert_recipients.clone()).unwrap_or_default()
-    }
-    async fn acknowledged(&self) -> bool {
-        self.0.acknowledged
+        serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()
     }
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.0.acknowledged_by).await
-    }
-    async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
-        self.0.acknowledged_at
-    }
-    async fn notes(&self) -> &str {
-        &self.0.notes
+        crate::graphql::types::user_by_id(ctx, self.acknowledged_by).await
     }
 }
 
@@ -205,17 +123,12 @@ impl SlaQuery {
             q = q.filter(sla::Column::WorkflowId.eq(parse_id(&w, "workflow")?));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, sla::Column::Id, first, after, |m| (m.id, Sla(m))).await?)
+        Ok(paginate(db, q, sla::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     async fn sla(&self, ctx: &Context<'_>, id: ID) -> Result<Sla> {
         let auth = ctx.auth()?;
-        Ok(Sla(tenancy::get::<sla::Entity>(
-            &ctx.state()?.db,
-            auth,
-            parse_id(&id, "SLA")?,
-        )
-        .await?))
+        Ok(tenancy::get::<sla::Entity>(&ctx.state()?.db, auth, parse_id(&id, "SLA")?).await?)
     }
 
     async fn sla_breaches(
@@ -228,10 +141,7 @@ impl SlaQuery {
         let auth = ctx.auth()?;
         let q = service::breaches(auth, &breach_filter(filter)?);
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, breach::Column::Id, first, after, |m| {
-            (m.id, SlaBreach(m))
-        })
-        .await?)
+        Ok(paginate(db, q, breach::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     /// Breaches nobody has acknowledged yet.
@@ -247,10 +157,7 @@ impl SlaQuery {
         f.acknowledged = Some(false);
         let q = service::breaches(auth, &f);
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, breach::Column::Id, first, after, |m| {
-            (m.id, SlaBreach(m))
-        })
-        .await?)
+        Ok(paginate(db, q, breach::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     /// The newest sequence in the caller's company's breach event log (0 while it is empty).
@@ -266,9 +173,7 @@ impl SlaQuery {
 
     async fn sla_breach(&self, ctx: &Context<'_>, id: ID) -> Result<SlaBreach> {
         let auth = ctx.auth()?;
-        Ok(SlaBreach(
-            service::get_breach(&ctx.state()?.db, auth, parse_id(&id, "breach")?).await?,
-        ))
+        Ok(service::get_breach(&ctx.state()?.db, auth, parse_id(&id, "breach")?).await?)
     }
 }
 
@@ -357,7 +262,7 @@ impl SlaMutation {
         )
         .await?;
         st.sla.slas_changed(st).await;
-        Ok(SlaPayload { sla: Sla(m) })
+        Ok(SlaPayload { sla: m })
     }
 
     async fn update_sla(&self, ctx: &Context<'_>, input: UpdateSlaInput) -> Result<SlaPayload> {
@@ -383,7 +288,7 @@ impl SlaMutation {
         )
         .await?;
         st.sla.slas_changed(st).await;
-        Ok(SlaPayload { sla: Sla(m) })
+        Ok(SlaPayload { sla: m })
     }
 
     async fn delete_sla(
@@ -415,9 +320,7 @@ impl SlaMutation {
         )
         .await?;
         st.sla.events_committed();
-        Ok(AcknowledgeBreachPayload {
-            breach: SlaBreach(b),
-        })
+        Ok(AcknowledgeBreachPayload { breach: b })
     }
 }
 
@@ -493,7 +396,7 @@ impl SlaSubscription {
         let item = keep.then(|| {
             Ok(BreachEvent {
                 kind: ev.kind,
-                breach: SlaBreach(ev.breach.clone()),
+                breach: ev.breach.clone(),
                 sequence: ev.seq,
                 replayed: *replayed,
             })

@@ -5,6 +5,7 @@ use crate::auth::CtxAuth;
 use crate::entity::suggestion;
 use crate::error::AppError;
 use crate::graphql::context::CtxExt;
+use crate::graphql::loaders;
 use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
@@ -12,77 +13,32 @@ use crate::model::{ApprovalDecision, stored};
 use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
-pub struct Suggestion(pub suggestion::Model);
+pub type Suggestion = suggestion::Model;
 
-#[Object]
+#[ComplexObject]
 impl Suggestion {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
     async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
-        let Some(w) = self.0.workflow_id else {
+        let Some(w) = self.workflow_id else {
             return Ok(None);
         };
-        Ok(ctx
-            .loaders()?
-            .workflows
-            .load_one(w)
-            .await
-            .map_err(AppError::from)?
-            .map(Workflow))
+        loaders::one(&ctx.loaders()?.workflows, w).await
     }
     async fn suggestion_type(&self) -> Result<SuggestionType> {
-        Ok(stored(SuggestionType::parse, &self.0.suggestion_type)?)
+        Ok(stored(SuggestionType::parse, &self.suggestion_type)?)
     }
     async fn source(&self) -> Result<SuggestionSource> {
-        Ok(stored(SuggestionSource::parse, &self.0.source)?)
+        Ok(stored(SuggestionSource::parse, &self.source)?)
     }
     async fn status(&self) -> Result<SuggestionStatus> {
-        Ok(stored(SuggestionStatus::parse, &self.0.status)?)
-    }
-    async fn title(&self) -> &str {
-        &self.0.title
-    }
-    async fn description(&self) -> &str {
-        &self.0.description
-    }
-    /// Derived from the statistics (a Wilson bound), 0 to 1.
-    async fn confidence_score(&self) -> f64 {
-        self.0.confidence_score
-    }
-    /// How many executions the pattern rests on.
-    async fn pattern_frequency(&self) -> i64 {
-        self.0.pattern_frequency
-    }
-    /// Counts, rates and a sample of execution ids.
-    async fn evidence(&self) -> Json<Value> {
-        Json(self.0.evidence.clone())
-    }
-    /// The change, structured: the condition to add, the steps to run in parallel…
-    async fn proposed_change(&self) -> Json<Value> {
-        Json(self.0.proposed_change.clone())
-    }
-    /// History replayed under the change: cases affected, hours saved, and cases it would have
-    /// decided differently from the humans.
-    async fn impact(&self) -> Json<Value> {
-        Json(self.0.impact.clone())
+        Ok(stored(SuggestionStatus::parse, &self.status)?)
     }
     async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.0.reviewed_by).await
-    }
-    async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.reviewed_at
-    }
-    async fn review_notes(&self) -> &str {
-        &self.0.review_notes
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        crate::graphql::types::user_by_id(ctx, self.reviewed_by).await
     }
 }
 
@@ -145,21 +101,21 @@ impl SuggestionQuery {
             rows.into_iter()
                 .take(limit as usize)
                 .enumerate()
-                .map(|(i, m)| Edge::new(encode_offset(offset + i as u64), Suggestion(m))),
+                .map(|(i, m)| Edge::new(encode_offset(offset + i as u64), m)),
         );
         Ok(conn)
     }
 
     async fn suggestion(&self, ctx: &Context<'_>, id: ID) -> Result<Suggestion> {
         let auth = ctx.auth()?;
-        Ok(Suggestion(
+        Ok(
             tenancy::get::<suggestion::Entity>(
                 &ctx.state()?.db,
                 auth,
                 parse_id(&id, "suggestion")?,
             )
             .await?,
-        ))
+        )
     }
 }
 
@@ -312,7 +268,7 @@ impl SuggestionMutation {
         )
         .await?;
         Ok(GenerateSuggestionsPayload {
-            created: g.created.into_iter().map(Suggestion).collect(),
+            created: g.created.into_iter().collect(),
             updated: g.updated as i32,
             near_misses: g.near_misses.into_iter().map(Into::into).collect(),
             history: g.span.into(),
@@ -370,7 +326,5 @@ async fn review(
 ) -> Result<SuggestionPayload> {
     let auth = ctx.writer()?;
     let s = service::transition(ctx.state()?, auth, parse_id(id, "suggestion")?, to, notes).await?;
-    Ok(SuggestionPayload {
-        suggestion: Suggestion(s),
-    })
+    Ok(SuggestionPayload { suggestion: s })
 }

@@ -11,65 +11,29 @@ use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::stored;
 use crate::workflows::objects::Workflow;
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
-pub struct ProcessTemplate(pub template::Model);
+pub type ProcessTemplate = template::Model;
 
-#[Object]
+#[ComplexObject]
 impl ProcessTemplate {
-    pub async fn id(&self) -> ID {
-        self.0.id.into()
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Semantic version MAJOR.MINOR.PATCH.
-    async fn version(&self) -> &str {
-        &self.0.version
-    }
     async fn template_type(&self) -> Result<TemplateType> {
-        Ok(stored(TemplateType::parse, &self.0.template_type)?)
-    }
-    async fn description(&self) -> &str {
-        &self.0.description
-    }
-    /// Steps in the workflow step model; `{{variable}}` placeholders are filled in when a
-    /// workflow is created from the template.
-    async fn process_steps(&self) -> Json<Value> {
-        Json(self.0.process_steps.clone())
+        Ok(stored(TemplateType::parse, &self.template_type)?)
     }
     async fn variables(&self) -> Result<Vec<Variable>> {
-        Ok(serde_json::from_value(self.0.variables.clone())
+        Ok(serde_json::from_value(self.variables.clone())
             .map_err(|e| AppError::Internal(e.to_string()))?)
-    }
-    async fn settings(&self) -> Json<Value> {
-        Json(self.0.settings.clone())
     }
     async fn graph_spec(&self) -> Result<GraphSpec> {
-        Ok(serde_json::from_value(self.0.graph_spec.clone())
+        Ok(serde_json::from_value(self.graph_spec.clone())
             .map_err(|e| AppError::Internal(e.to_string()))?)
-    }
-    /// Public templates are in every company's marketplace: readable and instantiable by
-    /// all, changed only by their owner.
-    async fn is_public(&self) -> bool {
-        self.0.is_public
     }
     /// Whether the caller's company owns this template (false for another company's public
     /// one, which is read-only).
     async fn owned(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(ctx.auth()?.company_id == self.0.company_id)
-    }
-    async fn usage_count(&self) -> i64 {
-        self.0.usage_count
-    }
-    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_used_at
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        Ok(ctx.auth()?.company_id == self.company_id)
     }
 }
 
@@ -122,10 +86,7 @@ impl TemplateQuery {
             q = q.filter(template::Column::TemplateType.eq(t.as_str()));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, template::Column::Id, first, after, |m| {
-            (m.id, ProcessTemplate(m))
-        })
-        .await?)
+        Ok(paginate(db, q, template::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     /// A template by name: the given version, or the latest.
@@ -136,16 +97,12 @@ impl TemplateQuery {
         version: Option<String>,
     ) -> Result<ProcessTemplate> {
         let auth = ctx.auth()?;
-        Ok(ProcessTemplate(
-            service::by_name(&ctx.state()?.db, auth, &name, version.as_deref()).await?,
-        ))
+        Ok(service::by_name(&ctx.state()?.db, auth, &name, version.as_deref()).await?)
     }
 
     async fn process_template_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<ProcessTemplate> {
         let auth = ctx.auth()?;
-        Ok(ProcessTemplate(
-            service::get(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?,
-        ))
+        Ok(service::get(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?)
     }
 
     /// Every version of a template, in semver order.
@@ -158,7 +115,6 @@ impl TemplateQuery {
         Ok(service::versions(&ctx.state()?.db, auth, &name)
             .await?
             .into_iter()
-            .map(ProcessTemplate)
             .collect())
     }
 
@@ -262,7 +218,7 @@ fn payload(s: Saved, mut extra: Vec<String>) -> ProcessTemplatePayload {
     let mut warnings = s.warnings;
     warnings.append(&mut extra);
     ProcessTemplatePayload {
-        template: ProcessTemplate(s.template),
+        template: s.template,
         warnings,
         created: s.created,
     }
@@ -384,9 +340,7 @@ impl TemplateMutation {
             ctx.state()?.clock.now(),
         )
         .await?;
-        Ok(CreateWorkflowFromTemplatePayload {
-            workflow: Workflow(wf),
-        })
+        Ok(CreateWorkflowFromTemplatePayload { workflow: wf })
     }
 
     async fn delete_process_template(

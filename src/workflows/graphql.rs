@@ -50,18 +50,13 @@ impl WorkflowQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| {
-            (m.id, Workflow(m))
-        })
-        .await?)
+        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| (m.id, m)).await?)
     }
 
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
         let auth = ctx.auth()?;
         let id = parse_id(&id, "workflow")?;
-        Ok(Workflow(
-            tenancy::get::<workflow::Entity>(&ctx.state()?.db, auth, id).await?,
-        ))
+        Ok(tenancy::get::<workflow::Entity>(&ctx.state()?.db, auth, id).await?)
     }
 
     /// What changed from one version of a workflow to another: steps added, removed and
@@ -149,9 +144,7 @@ impl WorkflowMutation {
             owner_id,
         };
         let m = service::create(&ctx.state()?.writer, auth, f, ctx.state()?.clock.now()).await?;
-        Ok(WorkflowPayload {
-            workflow: Workflow(m),
-        })
+        Ok(WorkflowPayload { workflow: m })
     }
 
     async fn update_workflow(
@@ -180,9 +173,7 @@ impl WorkflowMutation {
         };
         let m =
             service::update(&ctx.state()?.writer, auth, id, f, ctx.state()?.clock.now()).await?;
-        Ok(WorkflowPayload {
-            workflow: Workflow(m),
-        })
+        Ok(WorkflowPayload { workflow: m })
     }
 
     async fn delete_workflow(
@@ -206,8 +197,6 @@ impl WorkflowMutation {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "workflow")?;
         let m = service::activate(&ctx.state()?.db, auth, id, ctx.state()?.clock.now()).await?;
-        Ok(WorkflowPayload {
-            workflow: Workflow(m),
-        })
+        Ok(WorkflowPayload { workflow: m })
     }
 }
