@@ -276,8 +276,7 @@ fn demo_request(
             );
         }
     }
-    crate::executions::service::ImportExecution {
-        workflow_id,
+    let record = crate::executions::service::ExecutionRecord {
         external_id: format!("demo-history-{i}"),
         input_data: json!({"amount": amount, "customer": format!("Customer {}", i % 23 + 1)}),
         status: if invalid {
@@ -289,6 +288,10 @@ fn demo_request(
         completed_at: Some(steps.at),
         error: invalid.then(|| "validation failed".to_string()),
         steps: steps.steps,
+    };
+    crate::executions::service::ImportExecution {
+        workflow_id,
+        record,
     }
 }
 
@@ -296,7 +299,7 @@ fn demo_request(
 struct DemoSteps {
     i: usize,
     at: chrono::DateTime<chrono::Utc>,
-    steps: Vec<crate::executions::service::ImportStep>,
+    steps: Vec<crate::executions::service::StepRun>,
 }
 
 impl DemoSteps {
@@ -311,7 +314,7 @@ impl DemoSteps {
         use crate::model::{ApprovalDecision, StepRunStatus};
         let begun = self.at;
         self.at += chrono::Duration::seconds(minutes * 60 + dice(self.i, 4) as i64);
-        self.steps.push(crate::executions::service::ImportStep {
+        self.steps.push(crate::executions::service::StepRun {
             step_name: name.into(),
             status: if failed {
                 StepRunStatus::Failed
@@ -347,7 +350,7 @@ pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
 /// quickly (meeting the SLA) and lets the rest run past their thresholds for a minute, so a
 /// newcomer watching `slaBreachEvents` sees breaches arrive.
 pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthContext) {
-    use crate::executions::service::{self as executions, CompleteArgs, StartArgs};
+    use crate::executions::service::{self as executions, Completion, Start};
     use crate::model::FinalStatus;
     let Ok(Some(wf)) = tenancy::scoped::<crate::entity::workflow::Entity>(&auth)
         .filter(crate::entity::workflow::Column::Name.eq(DISCOUNT_WORKFLOW))
@@ -364,8 +367,8 @@ pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthConte
         match executions::start(
             &state,
             &auth,
-            StartArgs {
-                workflow_id: wf.id,
+            wf.id,
+            Start {
                 input_data: json!({"amount": amount, "customer": format!("Customer {}", n % 7 + 1)}),
                 started_at: None,
                 external_id: Some(format!("demo-{}-{n}", now.timestamp())),
@@ -383,8 +386,8 @@ pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthConte
                 let r = executions::complete(
                     &state,
                     &auth,
-                    CompleteArgs {
-                        execution_id: id,
+                    id,
+                    Completion {
                         status: FinalStatus::Completed,
                         completed_at: None,
                         error: None,

@@ -1,7 +1,7 @@
 //! Executions' part of the schema: the reporting API and its queries.
 use super::objects::{Execution, StepExecution};
 use super::service::{
-    self as executions, CompleteArgs, ImportExecution, ImportStep, StartArgs, StepArgs,
+    self as executions, Completion, ExecutionRecord, ImportExecution, Start, StepRun,
 };
 use crate::auth::CtxAuth;
 use crate::entity::execution;
@@ -9,12 +9,10 @@ use crate::error::AppError;
 use crate::graphql::context::CtxExt;
 use crate::graphql::pagination::{Page, paginate};
 use crate::ids::parse_id;
-use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
+use crate::model::ExecutionStatus;
 use crate::tenancy;
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, QueryFilter};
-use serde_json::Value;
 
 #[derive(InputObject, Default)]
 pub struct ExecutionFilterInput {
@@ -61,58 +59,29 @@ impl ExecutionQuery {
 #[derive(InputObject)]
 pub struct StartExecutionInput {
     pub workflow_id: ID,
-    #[graphql(default_with = "Json(serde_json::json!({}))")]
-    pub input_data: Json<Value>,
-    /// Defaults to now.
-    pub started_at: Option<DateTime<Utc>>,
-    /// The host engine's id; starting again with a known one returns the existing execution.
-    pub external_id: Option<String>,
+    #[graphql(flatten)]
+    pub start: Start,
 }
 
 #[derive(InputObject)]
 pub struct RecordStepInput {
     pub execution_id: ID,
-    pub step_name: String,
-    pub status: StepRunStatus,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub approver: Option<String>,
-    pub decision: Option<ApprovalDecision>,
-    pub error: Option<String>,
+    #[graphql(flatten)]
+    pub step: StepRun,
 }
 
 #[derive(InputObject)]
 pub struct CompleteExecutionInput {
     pub execution_id: ID,
-    pub status: FinalStatus,
-    /// Defaults to now.
-    pub completed_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-}
-
-#[derive(InputObject)]
-pub struct ImportStepInput {
-    pub step_name: String,
-    pub status: StepRunStatus,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub approver: Option<String>,
-    pub decision: Option<ApprovalDecision>,
-    pub error: Option<String>,
+    #[graphql(flatten)]
+    pub completion: Completion,
 }
 
 #[derive(InputObject)]
 pub struct ImportExecutionInput {
     pub workflow_id: ID,
-    pub external_id: String,
-    #[graphql(default_with = "Json(serde_json::json!({}))")]
-    pub input_data: Json<Value>,
-    pub status: ExecutionStatus,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    #[graphql(default)]
-    pub steps: Vec<ImportStepInput>,
+    #[graphql(flatten)]
+    pub record: ExecutionRecord,
 }
 
 #[derive(InputObject)]
@@ -151,13 +120,8 @@ impl ExecutionMutation {
         input: StartExecutionInput,
     ) -> Result<ExecutionPayload> {
         let auth = ctx.writer()?;
-        let args = StartArgs {
-            workflow_id: parse_id(&input.workflow_id, "workflow")?,
-            input_data: input.input_data.0,
-            started_at: input.started_at,
-            external_id: input.external_id,
-        };
-        let m = executions::start(ctx.state()?, auth, args).await?;
+        let workflow_id = parse_id(&input.workflow_id, "workflow")?;
+        let m = executions::start(ctx.state()?, auth, workflow_id, input.start).await?;
         Ok(ExecutionPayload { execution: m })
     }
 
@@ -167,17 +131,8 @@ impl ExecutionMutation {
         input: RecordStepInput,
     ) -> Result<RecordStepPayload> {
         let auth = ctx.writer()?;
-        let args = StepArgs {
-            execution_id: parse_id(&input.execution_id, "execution")?,
-            step_name: input.step_name,
-            status: input.status,
-            started_at: input.started_at,
-            completed_at: input.completed_at,
-            approver: input.approver,
-            decision: input.decision,
-            error: input.error,
-        };
-        let m = executions::record_step(ctx.state()?, auth, args).await?;
+        let execution_id = parse_id(&input.execution_id, "execution")?;
+        let m = executions::record_step(ctx.state()?, auth, execution_id, input.step).await?;
         Ok(RecordStepPayload { step: m })
     }
 
@@ -187,13 +142,8 @@ impl ExecutionMutation {
         input: CompleteExecutionInput,
     ) -> Result<ExecutionPayload> {
         let auth = ctx.writer()?;
-        let args = CompleteArgs {
-            execution_id: parse_id(&input.execution_id, "execution")?,
-            status: input.status,
-            completed_at: input.completed_at,
-            error: input.error,
-        };
-        let m = executions::complete(ctx.state()?, auth, args).await?;
+        let execution_id = parse_id(&input.execution_id, "execution")?;
+        let m = executions::complete(ctx.state()?, auth, execution_id, input.completion).await?;
         Ok(ExecutionPayload { execution: m })
     }
 
@@ -213,25 +163,7 @@ impl ExecutionMutation {
             })?;
             items.push(ImportExecution {
                 workflow_id,
-                external_id: e.external_id,
-                input_data: e.input_data.0,
-                status: e.status,
-                started_at: e.started_at,
-                completed_at: e.completed_at,
-                error: e.error,
-                steps: e
-                    .steps
-                    .into_iter()
-                    .map(|s| ImportStep {
-                        step_name: s.step_name,
-                        status: s.status,
-                        started_at: s.started_at,
-                        completed_at: s.completed_at,
-                        approver: s.approver,
-                        decision: s.decision,
-                        error: s.error,
-                    })
-                    .collect(),
+                record: e.record,
             });
         }
         let r = executions::import(ctx.state()?, auth, items).await?;

@@ -8,10 +8,11 @@ use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus
 use crate::sla::service::{active_for_workflow, evaluate_completion};
 use crate::tenancy;
 use crate::workflows::steps::parse_steps;
+use async_graphql::InputObject;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionSession,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
     TransactionTrait,
 };
 use serde_json::Value;
@@ -45,10 +46,15 @@ fn not_future(state: &AppState, field: &str, t: DateTime<Utc>) -> AppResult<()> 
     Ok(())
 }
 
-pub struct StartArgs {
-    pub workflow_id: Uuid,
+/// An execution starting (`startExecution`, without its workflow).
+#[derive(InputObject)]
+#[graphql(name = "ExecutionStartInput")]
+pub struct Start {
+    #[graphql(default_with = "serde_json::json!({})")]
     pub input_data: Value,
+    /// Defaults to now.
     pub started_at: Option<DateTime<Utc>>,
+    /// The host engine's id; starting again with a known one returns the existing execution.
     pub external_id: Option<String>,
 }
 
@@ -56,13 +62,14 @@ pub struct StartArgs {
 pub async fn start(
     state: &AppState,
     auth: &AuthContext,
-    a: StartArgs,
+    workflow_id: Uuid,
+    a: Start,
 ) -> AppResult<execution::Model> {
     let db = &state.db;
     if let Some(t) = a.started_at {
         not_future(state, "startedAt", t)?;
     }
-    let wf = tenancy::get::<workflow::Entity>(db, auth, a.workflow_id).await?;
+    let wf = tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
     if let Some(x) = &a.external_id {
         check_external_id(x)?;
         if let Some(existing) = tenancy::scoped::<execution::Entity>(auth)
@@ -111,8 +118,11 @@ pub async fn start(
     Ok(m)
 }
 
-pub struct StepArgs {
-    pub execution_id: Uuid,
+/// One step run as a host engine reports it: live through `recordStep`, or as history in
+/// `importExecutions` and `import-log`.
+#[derive(InputObject, Clone)]
+#[graphql(name = "ImportStepInput")]
+pub struct StepRun {
     pub step_name: String,
     pub status: StepRunStatus,
     pub started_at: DateTime<Utc>,
@@ -182,10 +192,11 @@ fn step_info(wf: &workflow::Model, name: &str) -> (Option<i32>, Option<String>) 
 pub async fn record_step(
     state: &AppState,
     auth: &AuthContext,
-    a: StepArgs,
+    execution_id: Uuid,
+    a: StepRun,
 ) -> AppResult<step_execution::Model> {
     let db = &state.db;
-    let exec = tenancy::get::<execution::Entity>(db, auth, a.execution_id).await?;
+    let exec = tenancy::get::<execution::Entity>(db, auth, execution_id).await?;
     if a.step_name.trim().is_empty() {
         return Err(AppError::bad("stepName must not be empty"));
     }
@@ -201,25 +212,15 @@ pub async fn record_step(
         None => None,
     };
     let wf = tenancy::get::<workflow::Entity>(db, auth, exec.workflow_id).await?;
-    let (index, action_type) = step_info(&wf, &a.step_name);
-    let now = state.clock.now();
-    let m = step_execution::Model {
-        id: Uuid::now_v7(),
-        company_id: auth.company_id,
-        execution_id: exec.id,
-        step_index: index,
-        step_name: a.step_name,
-        action_type: action_type.clone(),
-        status: a.status.as_str().into(),
-        started_at: a.started_at,
-        completed_at: a.completed_at,
-        duration_ms: duration,
-        approver: a.approver,
-        decision: a.decision.map(|d| d.as_str().to_string()),
-        error: a.error,
-        created_at: now,
-        updated_at: now,
-    };
+    let m = step_row(
+        &wf,
+        auth.company_id,
+        exec.id,
+        &a,
+        duration,
+        state.clock.now(),
+    );
+    let action_type = m.action_type.clone();
     let txn = crate::db::begin_write(&state.writer).await?;
     let am: step_execution::ActiveModel = m.clone().into();
     step_execution::Entity::insert(am)
@@ -237,11 +238,43 @@ pub async fn record_step(
     Ok(m)
 }
 
-pub struct CompleteArgs {
-    pub execution_id: Uuid,
+/// How an execution ended (`completeExecution`, without the execution).
+#[derive(InputObject)]
+#[graphql(name = "CompletionInput")]
+pub struct Completion {
     pub status: FinalStatus,
+    /// Defaults to now.
     pub completed_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+}
+
+/// The stored row of one reported step run, `duration_ms` already checked.
+fn step_row(
+    wf: &workflow::Model,
+    company_id: Uuid,
+    execution_id: Uuid,
+    s: &StepRun,
+    duration_ms: Option<i64>,
+    now: DateTime<Utc>,
+) -> step_execution::Model {
+    let (step_index, action_type) = step_info(wf, &s.step_name);
+    step_execution::Model {
+        id: Uuid::now_v7(),
+        company_id,
+        execution_id,
+        step_index,
+        step_name: s.step_name.clone(),
+        action_type,
+        status: s.status.as_str().into(),
+        started_at: s.started_at,
+        completed_at: s.completed_at,
+        duration_ms,
+        approver: s.approver.clone(),
+        decision: s.decision.map(|d| d.as_str().to_string()),
+        error: s.error.clone(),
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// Finishes a running (or paused) execution and evaluates its SLAs, through the group
@@ -249,7 +282,8 @@ pub struct CompleteArgs {
 pub async fn complete(
     state: &AppState,
     auth: &AuthContext,
-    a: CompleteArgs,
+    execution_id: Uuid,
+    a: Completion,
 ) -> AppResult<execution::Model> {
     if let Some(c) = a.completed_at {
         not_future(state, "completedAt", c)?;
@@ -258,7 +292,9 @@ pub async fn complete(
     let (auth2, alerts) = (auth.clone(), state.alerts_active());
     let (updated, slas, new) = state
         .writes
-        .write(move |txn| Box::pin(async move { complete_in(txn, &auth2, a, now, alerts).await }))
+        .write(move |txn| {
+            Box::pin(async move { complete_in(txn, &auth2, (execution_id, a), now, alerts).await })
+        })
         .await?;
     crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
     Ok(updated)
@@ -274,11 +310,11 @@ type Completed = (
 async fn complete_in(
     txn: &sea_orm::DatabaseTransaction,
     auth: &AuthContext,
-    a: CompleteArgs,
+    (execution_id, a): (Uuid, Completion),
     now: DateTime<Utc>,
     alerts: bool,
 ) -> AppResult<Completed> {
-    let exec = tenancy::get::<execution::Entity>(txn, auth, a.execution_id).await?;
+    let exec = tenancy::get::<execution::Entity>(txn, auth, execution_id).await?;
     let open = [
         ExecutionStatus::Running.as_str(),
         ExecutionStatus::Paused.as_str(),
@@ -326,25 +362,25 @@ async fn complete_in(
     Ok((updated, slas, new))
 }
 
-pub struct ImportStep {
-    pub step_name: String,
-    pub status: StepRunStatus,
-    pub started_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub approver: Option<String>,
-    pub decision: Option<ApprovalDecision>,
-    pub error: Option<String>,
-}
-
+/// One execution of history to import, into the workflow `workflow_id`.
 pub struct ImportExecution {
     pub workflow_id: Uuid,
+    pub record: ExecutionRecord,
+}
+
+/// An execution as history recorded it, with its steps.
+#[derive(InputObject)]
+#[graphql(name = "ExecutionRecordInput")]
+pub struct ExecutionRecord {
     pub external_id: String,
+    #[graphql(default_with = "serde_json::json!({})")]
     pub input_data: Value,
     pub status: ExecutionStatus,
     pub started_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    pub steps: Vec<ImportStep>,
+    #[graphql(default)]
+    pub steps: Vec<StepRun>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -375,7 +411,7 @@ fn check_import(state: &AppState, items: &[ImportExecution]) -> AppResult<()> {
         )));
     }
     let mut seen = HashSet::new();
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in items.iter().map(|x| &x.record).enumerate() {
         let at = |e: AppError| AppError::bad(format!("executions[{i}]: {e}"));
         check_external_id(&it.external_id).map_err(at)?;
         if !seen.insert(it.external_id.as_str()) {
@@ -452,7 +488,8 @@ async fn known_external_ids(
             .column(execution::Column::ExternalId)
             .filter(execution::Column::CompanyId.eq(company_id))
             .filter(
-                execution::Column::ExternalId.is_in(chunk.iter().map(|i| i.external_id.clone())),
+                execution::Column::ExternalId
+                    .is_in(chunk.iter().map(|i| i.record.external_id.clone())),
             )
             .into_tuple()
             .all(db)
@@ -481,6 +518,7 @@ impl Staged {
         it: ImportExecution,
         now: DateTime<Utc>,
     ) {
+        let (workflow_id, it) = (it.workflow_id, it.record);
         let id = Uuid::now_v7();
         for s in &it.steps {
             self.add_step(wf, company_id, id, s, now);
@@ -491,7 +529,7 @@ impl Staged {
         let m = execution::Model {
             id,
             company_id,
-            workflow_id: it.workflow_id,
+            workflow_id,
             workflow_version: Some(wf.version),
             external_id: Some(it.external_id),
             status: it.status.as_str().into(),
@@ -516,37 +554,21 @@ impl Staged {
         wf: &workflow::Model,
         company_id: Uuid,
         execution_id: Uuid,
-        s: &ImportStep,
+        s: &StepRun,
         now: DateTime<Utc>,
     ) {
-        let (index, action_type) = step_info(wf, &s.step_name);
         let sd = s
             .completed_at
             .map(|c| (c - s.started_at).num_milliseconds());
+        let m = step_row(wf, company_id, execution_id, s, sd, now);
         let counted = matches!(s.status, StepRunStatus::Completed | StepRunStatus::Failed);
-        if let (Some(t), Some(sd), true) = (&action_type, sd, counted) {
+        if let (Some(t), Some(sd), true) = (&m.action_type, sd, counted) {
             let e = self.stats.entry(t.clone()).or_default();
             e.0 += 1;
             e.1 += (s.status == StepRunStatus::Completed) as i64;
             e.2 += sd as f64;
         }
-        self.steps.push(step_execution::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(company_id),
-            execution_id: Set(execution_id),
-            step_index: Set(index),
-            step_name: Set(s.step_name.clone()),
-            action_type: Set(action_type),
-            status: Set(s.status.as_str().into()),
-            started_at: Set(s.started_at),
-            completed_at: Set(s.completed_at),
-            duration_ms: Set(sd),
-            approver: Set(s.approver.clone()),
-            decision: Set(s.decision.map(|d| d.as_str().to_string())),
-            error: Set(s.error.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+        self.steps.push(m.into());
     }
 }
 
@@ -570,7 +592,7 @@ pub async fn import_into(
     let mut report = ImportReport::default();
     let mut staged = Staged::default();
     for it in items {
-        if existing.contains(&it.external_id) {
+        if existing.contains(&it.record.external_id) {
             report.skipped += 1;
             continue;
         }

@@ -13,7 +13,9 @@ use crate::catalog::service as catalog;
 use crate::discovery;
 use crate::entity::{action, workflow};
 use crate::error::{AppError, AppResult};
-use crate::executions::service::{ImportExecution, ImportReport, ImportStep, import_into};
+use crate::executions::service::{
+    ExecutionRecord, ImportExecution, ImportReport, StepRun, import_into,
+};
 use crate::model::{ExecutionStatus, StepRunStatus, WorkflowStatus};
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use chrono::{DateTime, Utc};
@@ -110,7 +112,7 @@ pub fn to_execution(
         let step_name = approval
             .and_then(|a| a.step.clone())
             .unwrap_or_else(|| e.activity.clone());
-        steps.push(ImportStep {
+        steps.push(StepRun {
             started_at: starts.start(&step_name, ts),
             step_name,
             status: StepRunStatus::Completed,
@@ -129,8 +131,7 @@ pub fn to_execution(
         .failure_activities
         .iter()
         .any(|f| events.iter().any(|e| &e.activity == f));
-    Some(ImportExecution {
-        workflow_id,
+    let record = ExecutionRecord {
         external_id: format!("{}:{}", m.workflow, c.id),
         input_data: Value::Object(input),
         status: if failed {
@@ -142,6 +143,10 @@ pub fn to_execution(
         completed_at: Some(last),
         error: None,
         steps,
+    };
+    Some(ImportExecution {
+        workflow_id,
+        record,
     })
 }
 
@@ -177,11 +182,11 @@ pub fn read_cases(path: &Path, m: &Mapping) -> Result<Vec<discovery::Case>, Stri
     let mut cases = Vec::new();
     while let Some(c) = reader.next_case()? {
         if let Some(x) = to_execution(m, uuid::Uuid::nil(), &Lanes::new(), &c) {
-            let input = match x.input_data {
+            let input = match x.record.input_data {
                 Value::Object(o) => o,
                 _ => Map::new(),
             };
-            let steps = x.steps.into_iter().map(|s| s.step_name).collect();
+            let steps = x.record.steps.into_iter().map(|s| s.step_name).collect();
             cases.push(discovery::Case { steps, input });
         }
     }
