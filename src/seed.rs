@@ -33,8 +33,8 @@ fn demo_actions() -> Vec<ActionFields> {
         is_idempotent: Some(idem),
         latency_class: Some(lat),
         side_effects: Some(fx.iter().map(|s| s.to_string()).collect()),
-        input_schema: Some(schema),
-        output_schema: None,
+        input_schema: Some(schema).into(),
+        output_schema: Default::default(),
         is_active: Some(true),
     };
     vec![

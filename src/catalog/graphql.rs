@@ -10,7 +10,7 @@ use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::LatencyClass;
 use crate::tenancy;
-use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use serde_json::Value;
 
 /// An action that workflow steps can run.
@@ -101,16 +101,8 @@ pub struct CreateActionInput {
 #[derive(InputObject)]
 pub struct UpdateActionInput {
     pub id: ID,
-    pub name: Option<String>,
-    pub action_type: Option<String>,
-    pub description: Option<String>,
-    pub is_idempotent: Option<bool>,
-    pub latency_class: Option<LatencyClass>,
-    pub side_effects: Option<Vec<String>>,
-    /// `null` removes the schema; leaving the field out keeps it.
-    pub input_schema: MaybeUndefined<Json<Value>>,
-    pub output_schema: MaybeUndefined<Json<Value>>,
-    pub is_active: Option<bool>,
+    #[graphql(flatten)]
+    pub fields: ActionFields,
 }
 
 #[derive(InputObject)]
@@ -121,14 +113,6 @@ pub struct DeleteActionInput {
 #[derive(SimpleObject)]
 pub struct ActionPayload {
     pub action: Action,
-}
-
-fn maybe(v: MaybeUndefined<Json<Value>>) -> Option<Option<Value>> {
-    match v {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(j) => Some(Some(j.0)),
-    }
 }
 
 #[derive(Default)]
@@ -149,8 +133,8 @@ impl CatalogMutation {
             is_idempotent: Some(input.is_idempotent),
             latency_class: Some(input.latency_class),
             side_effects: Some(input.side_effects),
-            input_schema: Some(input.input_schema.map(|j| j.0)),
-            output_schema: Some(input.output_schema.map(|j| j.0)),
+            input_schema: Some(input.input_schema.map(|j| j.0)).into(),
+            output_schema: Some(input.output_schema.map(|j| j.0)).into(),
             is_active: Some(input.is_active),
         };
         let m = service::create(&ctx.state()?.db, auth, fields, ctx.state()?.clock.now()).await?;
@@ -164,19 +148,14 @@ impl CatalogMutation {
     ) -> Result<ActionPayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "action")?;
-        let fields = ActionFields {
-            name: input.name,
-            action_type: input.action_type,
-            description: input.description,
-            is_idempotent: input.is_idempotent,
-            latency_class: input.latency_class,
-            side_effects: input.side_effects,
-            input_schema: maybe(input.input_schema),
-            output_schema: maybe(input.output_schema),
-            is_active: input.is_active,
-        };
-        let m =
-            service::update(&ctx.state()?.db, auth, id, fields, ctx.state()?.clock.now()).await?;
+        let m = service::update(
+            &ctx.state()?.db,
+            auth,
+            id,
+            input.fields,
+            ctx.state()?.clock.now(),
+        )
+        .await?;
         Ok(ActionPayload { action: m })
     }
 

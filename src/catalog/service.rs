@@ -5,13 +5,15 @@ use crate::entity::action;
 use crate::error::{AppError, AppResult};
 use crate::model::LatencyClass;
 use crate::tenancy;
+use async_graphql::{InputObject, MaybeUndefined};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, Select, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// The fields a caller may set on an action.
-#[derive(Clone, Debug, Default)]
+/// The fields a caller may set on an action; on an update, a field left out keeps its value.
+#[derive(Clone, Debug, Default, InputObject)]
+#[graphql(name = "ActionFieldsInput")]
 pub struct ActionFields {
     pub name: Option<String>,
     pub action_type: Option<String>,
@@ -19,9 +21,9 @@ pub struct ActionFields {
     pub is_idempotent: Option<bool>,
     pub latency_class: Option<LatencyClass>,
     pub side_effects: Option<Vec<String>>,
-    /// `Some(None)` clears the schema.
-    pub input_schema: Option<Option<Value>>,
-    pub output_schema: Option<Option<Value>>,
+    /// `null` removes the schema; leaving the field out keeps it.
+    pub input_schema: MaybeUndefined<Value>,
+    pub output_schema: MaybeUndefined<Value>,
     pub is_active: Option<bool>,
 }
 
@@ -113,8 +115,8 @@ pub async fn create(
     let name = crate::model::check_name(f.name.as_deref().unwrap_or_default())?;
     let action_type = f.action_type.unwrap_or_default();
     validate_action_type(&action_type)?;
-    let input_schema = f.input_schema.flatten();
-    let output_schema = f.output_schema.flatten();
+    let input_schema = f.input_schema.take();
+    let output_schema = f.output_schema.take();
     check_schema_field("inputSchema", &input_schema)?;
     check_schema_field("outputSchema", &output_schema)?;
     ensure_type_free(db, auth, &action_type, None).await?;
@@ -173,11 +175,11 @@ pub async fn update(
     if let Some(s) = f.side_effects {
         m.side_effects = Set(serde_json::json!(s));
     }
-    if let Some(s) = f.input_schema {
+    if let Some(s) = Option::from(f.input_schema) {
         check_schema_field("inputSchema", &s)?;
         m.input_schema = Set(s);
     }
-    if let Some(s) = f.output_schema {
+    if let Some(s) = Option::from(f.output_schema) {
         check_schema_field("outputSchema", &s)?;
         m.output_schema = Set(s);
     }

@@ -201,15 +201,8 @@ pub struct CreateSlaInput {
 #[derive(InputObject)]
 pub struct UpdateSlaInput {
     pub id: ID,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub target_duration_seconds: Option<i64>,
-    pub warning_threshold_seconds: Option<i64>,
-    pub critical_threshold_seconds: Option<i64>,
-    pub slo_window_hours: Option<i32>,
-    pub slo_target_percentage: Option<f64>,
-    pub alert_recipients: Option<Vec<String>>,
-    pub is_active: Option<bool>,
+    #[graphql(flatten)]
+    pub fields: SlaFields,
 }
 
 #[derive(InputObject)]
@@ -269,24 +262,7 @@ impl SlaMutation {
         let auth = ctx.writer()?;
         let st = ctx.state()?;
         let id = parse_id(&input.id, "SLA")?;
-        let m = service::update(
-            &st.db,
-            auth,
-            id,
-            SlaFields {
-                name: input.name,
-                description: input.description,
-                target_duration_seconds: input.target_duration_seconds,
-                warning_threshold_seconds: input.warning_threshold_seconds,
-                critical_threshold_seconds: input.critical_threshold_seconds,
-                slo_window_hours: input.slo_window_hours,
-                slo_target_percentage: input.slo_target_percentage,
-                alert_recipients: input.alert_recipients,
-                is_active: input.is_active,
-            },
-            st.clock.now(),
-        )
-        .await?;
+        let m = service::update(&st.db, auth, id, input.fields, st.clock.now()).await?;
         st.sla.slas_changed(st).await;
         Ok(SlaPayload { sla: m })
     }

@@ -7,6 +7,7 @@ use crate::entity::{alert_outbox, breach, execution, sla, sla_event, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::ExecutionStatus;
 use crate::tenancy;
+use async_graphql::InputObject;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -16,7 +17,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-#[derive(Clone, Debug, Default)]
+/// The fields a caller may set on an SLA; on an update, a field left out keeps its value.
+#[derive(Clone, Debug, Default, InputObject)]
+#[graphql(name = "SlaFieldsInput")]
 pub struct SlaFields {
     pub name: Option<String>,
     pub description: Option<String>,
@@ -131,6 +134,15 @@ pub async fn create(
     Ok(sla::Entity::insert(am).exec_with_returning(db).await?)
 }
 
+/// Copies each of the named fields that `f` gives onto `m`.
+macro_rules! set_given {
+    ($m:ident, $f:ident, $($field:ident),+ $(,)?) => {
+        $(if let Some(v) = $f.$field {
+            $m.$field = v;
+        })+
+    };
+}
+
 pub async fn update(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
@@ -142,29 +154,19 @@ pub async fn update(
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
-    if let Some(v) = f.description {
-        m.description = v;
-    }
-    if let Some(v) = f.target_duration_seconds {
-        m.target_duration_seconds = v;
-    }
-    if let Some(v) = f.warning_threshold_seconds {
-        m.warning_threshold_seconds = v;
-    }
-    if let Some(v) = f.critical_threshold_seconds {
-        m.critical_threshold_seconds = v;
-    }
-    if let Some(v) = f.slo_window_hours {
-        m.slo_window_hours = v;
-    }
-    if let Some(v) = f.slo_target_percentage {
-        m.slo_target_percentage = v;
-    }
+    set_given!(
+        m,
+        f,
+        description,
+        target_duration_seconds,
+        warning_threshold_seconds,
+        critical_threshold_seconds,
+        slo_window_hours,
+        slo_target_percentage,
+        is_active,
+    );
     if let Some(v) = f.alert_recipients {
         m.alert_recipients = json!(v);
-    }
-    if let Some(v) = f.is_active {
-        m.is_active = v;
     }
     m.updated_at = now;
     validate(&m)?;
