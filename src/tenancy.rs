@@ -3,7 +3,8 @@
 //! missing one (NOT_FOUND).
 use crate::auth::AuthContext;
 use crate::error::{AppError, AppResult};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
+use sea_orm::sea_query::ValueType;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 /// A table whose rows belong to a company.
@@ -30,6 +31,12 @@ pub async fn get<E: Tenant>(
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found(format!("{} {id}", E::NAME)))
+}
+
+/// A row's id.
+pub fn row_id<E: Tenant>(m: &E::Model) -> AppResult<Uuid> {
+    <Uuid as ValueType>::try_from(m.get(E::ID))
+        .map_err(|e| AppError::Internal(format!("{} id is not a UUID: {e}", E::NAME)))
 }
 
 /// Deletes the caller's company's row with this id; NOT_FOUND when there is none.
@@ -60,11 +67,13 @@ macro_rules! tenant {
 
 tenant!(
     action => "action",
+    api_token => "API token",
     breach => "breach",
     execution => "execution",
     simulation => "simulation",
     sla => "SLA",
     suggestion => "suggestion",
+    template => "template",
     user => "user",
     workflow => "workflow",
 );

@@ -54,7 +54,7 @@ impl CatalogQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, action::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     async fn action(&self, ctx: &Context<'_>, id: ID) -> Result<Action> {

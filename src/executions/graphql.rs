@@ -46,7 +46,7 @@ impl ExecutionQuery {
             q = q.filter(execution::Column::ExternalId.eq(x));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, execution::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     async fn execution(&self, ctx: &Context<'_>, id: ID) -> Result<Execution> {

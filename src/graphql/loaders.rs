@@ -2,10 +2,9 @@
 //! Every loader is bound to the caller's company, so a relation never crosses tenants.
 use crate::entity::{action, execution, sla, step_execution, user, workflow};
 use crate::error::AppError;
-use crate::tenancy::Tenant;
+use crate::tenancy::{Tenant, row_id};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::sea_query::ValueType;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ModelTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -112,20 +111,13 @@ where
             .all(&self.db)
             .await?;
         rows.into_iter()
-            .map(|r| {
-                Ok((
-                    <Uuid as ValueType>::try_from(r.get(E::ID)).map_err(key_error)?,
-                    r,
-                ))
-            })
+            .map(|r| Ok((row_id::<E>(&r).map_err(key_error)?, r)))
             .collect()
     }
 }
 
-fn key_error(e: impl std::fmt::Display) -> LoadError {
-    Arc::new(DbErr::Type(format!(
-        "a primary key that is not a UUID: {e}"
-    )))
+fn key_error(e: AppError) -> LoadError {
+    Arc::new(DbErr::Type(e.to_string()))
 }
 
 /// The reported steps of executions, in start order.

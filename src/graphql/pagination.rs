@@ -2,6 +2,7 @@
 //! creation order), opaque cursors, and `totalCount`, counted only when it is selected (a
 //! page costs the same over 200 rows as over 100,000; the count grows with what it counts).
 use crate::error::{AppError, AppResult};
+use crate::tenancy::{Tenant, row_id};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Object, OutputType};
 use base64::Engine;
@@ -102,22 +103,19 @@ pub fn page_size(first: Option<i32>) -> AppResult<u64> {
     Ok(n as u64)
 }
 
-/// Runs a filtered select as one page (`to_node` gives each row's id and node): one SELECT,
-/// whatever the page size, and one COUNT if `totalCount` is selected.
-pub async fn paginate<E, C, N>(
+/// Runs a filtered select of a tenant table as one page, in id order: one SELECT, whatever
+/// the page size, and one COUNT if `totalCount` is selected.
+pub async fn paginate<E>(
     db: &DatabaseConnection,
     select: Select<E>,
-    id_col: C,
     first: Option<i32>,
     after: Option<String>,
-    to_node: impl Fn(E::Model) -> (Uuid, N),
-) -> AppResult<Page<N>>
+) -> AppResult<Page<E::Model>>
 where
-    E: EntityTrait,
-    E::Model: FromQueryResult + Sized + Send + Sync,
-    C: ColumnTrait,
-    N: OutputType,
+    E: Tenant,
+    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
 {
+    let id_col = E::ID;
     let limit = page_size(first)?;
     let after_id = after.as_deref().map(decode_cursor).transpose()?;
     let fields = ConnectionFields::of(db, select.clone());
@@ -128,11 +126,10 @@ where
     let rows = q.order_by_asc(id_col).limit(limit + 1).all(db).await?;
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(after_id.is_some(), has_next, fields);
-    conn.edges
-        .extend(rows.into_iter().take(limit as usize).map(|m| {
-            let (id, node) = to_node(m);
-            Edge::new(encode_cursor(id), node)
-        }));
+    for m in rows.into_iter().take(limit as usize) {
+        conn.edges
+            .push(Edge::new(encode_cursor(row_id::<E>(&m)?), m));
+    }
     Ok(conn)
 }
 

@@ -38,7 +38,7 @@ impl TokenQuery {
         a.require_admin()?;
         let q = api_token::Entity::find().filter(api_token::Column::CompanyId.eq(a.company_id));
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, api_token::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 }
 

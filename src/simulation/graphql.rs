@@ -83,7 +83,7 @@ impl SimulationQuery {
         tenancy::get::<crate::entity::workflow::Entity>(db, auth, wid).await?;
         let q = tenancy::scoped::<simulation::Entity>(auth)
             .filter(simulation::Column::WorkflowId.eq(wid));
-        Ok(paginate(db, q, simulation::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     /// Every distinct path through the workflow's current definition across its whole input

@@ -123,7 +123,7 @@ impl SlaQuery {
             q = q.filter(sla::Column::WorkflowId.eq(parse_id(&w, "workflow")?));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, sla::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     async fn sla(&self, ctx: &Context<'_>, id: ID) -> Result<Sla> {
@@ -141,7 +141,7 @@ impl SlaQuery {
         let auth = ctx.auth()?;
         let q = service::breaches(auth, &breach_filter(filter)?);
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, breach::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     /// Breaches nobody has acknowledged yet.
@@ -157,7 +157,7 @@ impl SlaQuery {
         f.acknowledged = Some(false);
         let q = service::breaches(auth, &f);
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, breach::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     /// The newest sequence in the caller's company's breach event log (0 while it is empty).

@@ -44,34 +44,46 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
     if m.name.trim().is_empty() {
         return bad("name must not be empty".into());
     }
-    for (field, v) in [
-        ("targetDurationSeconds", m.target_duration_seconds),
-        ("warningThresholdSeconds", m.warning_threshold_seconds),
-        ("criticalThresholdSeconds", m.critical_threshold_seconds),
-    ] {
-        if v > MAX_SLA_SECONDS {
-            return bad(format!(
-                "{field} must be at most {MAX_SLA_SECONDS} (100 years), got {v}"
-            ));
+    // (field, value, most, the most in words, whether it must be above 0). The critical
+    // threshold is above 0 through warning ≤ critical.
+    let (secs, hours) = (MAX_SLA_SECONDS, MAX_WINDOW_HOURS.into());
+    let limits = [
+        (
+            "targetDurationSeconds",
+            m.target_duration_seconds,
+            secs,
+            "100 years",
+            true,
+        ),
+        (
+            "warningThresholdSeconds",
+            m.warning_threshold_seconds,
+            secs,
+            "100 years",
+            true,
+        ),
+        (
+            "criticalThresholdSeconds",
+            m.critical_threshold_seconds,
+            secs,
+            "100 years",
+            false,
+        ),
+        (
+            "sloWindowHours",
+            m.slo_window_hours.into(),
+            hours,
+            "10 years",
+            true,
+        ),
+    ];
+    for (field, v, most, words, positive) in limits {
+        if v > most {
+            return bad(format!("{field} must be at most {most} ({words}), got {v}"));
         }
-    }
-    if m.slo_window_hours > MAX_WINDOW_HOURS {
-        return bad(format!(
-            "sloWindowHours must be at most {MAX_WINDOW_HOURS} (10 years), got {}",
-            m.slo_window_hours
-        ));
-    }
-    if m.target_duration_seconds <= 0 {
-        return bad(format!(
-            "targetDurationSeconds must be greater than 0, got {}",
-            m.target_duration_seconds
-        ));
-    }
-    if m.warning_threshold_seconds <= 0 {
-        return bad(format!(
-            "warningThresholdSeconds must be greater than 0, got {}",
-            m.warning_threshold_seconds
-        ));
+        if positive && v <= 0 {
+            return bad(format!("{field} must be greater than 0, got {v}"));
+        }
     }
     if m.warning_threshold_seconds > m.critical_threshold_seconds {
         return bad(format!(
@@ -83,12 +95,6 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
         return bad(format!(
             "sloTargetPercentage must be above 0 and at most 100, got {}",
             m.slo_target_percentage
-        ));
-    }
-    if m.slo_window_hours <= 0 {
-        return bad(format!(
-            "sloWindowHours must be greater than 0, got {}",
-            m.slo_window_hours
         ));
     }
     let recipients: Vec<String> =

@@ -86,7 +86,7 @@ impl TemplateQuery {
             q = q.filter(template::Column::TemplateType.eq(t.as_str()));
         }
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, template::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     /// A template by name: the given version, or the latest.

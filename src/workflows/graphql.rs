@@ -50,7 +50,7 @@ impl WorkflowQuery {
             },
         );
         let db = &ctx.state()?.db;
-        Ok(paginate(db, q, workflow::Column::Id, first, after, |m| (m.id, m)).await?)
+        Ok(paginate(db, q, first, after).await?)
     }
 
     async fn workflow(&self, ctx: &Context<'_>, id: ID) -> Result<Workflow> {
