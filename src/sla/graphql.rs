@@ -19,7 +19,6 @@ use async_graphql::{
     ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Subscription,
 };
 use futures_util::Stream;
-use sea_orm::{ColumnTrait, QueryFilter};
 
 pub type Sla = sla::Model;
 
@@ -104,6 +103,17 @@ fn breach_filter(f: Option<BreachFilterInput>) -> Result<BreachFilter> {
     })
 }
 
+/// One page of the caller's company's breaches that `f` selects.
+async fn breach_page(
+    ctx: &Context<'_>,
+    f: BreachFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Page<SlaBreach>> {
+    let q = service::breaches(ctx.auth()?, &f);
+    Ok(paginate(&ctx.state()?.db, q, first, after).await?)
+}
+
 #[derive(Default)]
 pub struct SlaQuery;
 
@@ -117,13 +127,9 @@ impl SlaQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Page<Sla>> {
-        let auth = ctx.auth()?;
-        let mut q = tenancy::scoped::<sla::Entity>(auth);
-        if let Some(w) = workflow_id {
-            q = q.filter(sla::Column::WorkflowId.eq(parse_id(&w, "workflow")?));
-        }
-        let db = &ctx.state()?.db;
-        Ok(paginate(db, q, first, after).await?)
+        let workflow_id = workflow_id.map(|w| parse_id(&w, "workflow")).transpose()?;
+        let q = service::slas(ctx.auth()?, workflow_id);
+        Ok(paginate(&ctx.state()?.db, q, first, after).await?)
     }
 
     async fn sla(&self, ctx: &Context<'_>, id: ID) -> Result<Sla> {
@@ -138,10 +144,7 @@ impl SlaQuery {
         after: Option<String>,
         filter: Option<BreachFilterInput>,
     ) -> Result<Page<SlaBreach>> {
-        let auth = ctx.auth()?;
-        let q = service::breaches(auth, &breach_filter(filter)?);
-        let db = &ctx.state()?.db;
-        Ok(paginate(db, q, first, after).await?)
+        breach_page(ctx, breach_filter(filter)?, first, after).await
     }
 
     /// Breaches nobody has acknowledged yet.
@@ -150,14 +153,14 @@ impl SlaQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        #[graphql(desc = "Narrows the list further; its `acknowledged` is ignored.")]
         filter: Option<BreachFilterInput>,
     ) -> Result<Page<SlaBreach>> {
-        let auth = ctx.auth()?;
-        let mut f = breach_filter(filter)?;
-        f.acknowledged = Some(false);
-        let q = service::breaches(auth, &f);
-        let db = &ctx.state()?.db;
-        Ok(paginate(db, q, first, after).await?)
+        let f = BreachFilter {
+            acknowledged: Some(false),
+            ..breach_filter(filter)?
+        };
+        breach_page(ctx, f, first, after).await
     }
 
     /// The newest sequence in the caller's company's breach event log (0 while it is empty).

@@ -440,6 +440,15 @@ pub struct BreachFilter {
     pub workflow_id: Option<Uuid>,
 }
 
+/// The caller's company's SLAs, of one workflow when `workflow_id` is given.
+pub fn slas(auth: &AuthContext, workflow_id: Option<Uuid>) -> Select<sla::Entity> {
+    let q = tenancy::scoped::<sla::Entity>(auth);
+    match workflow_id {
+        Some(w) => q.filter(sla::Column::WorkflowId.eq(w)),
+        None => q,
+    }
+}
+
 pub fn breaches(auth: &AuthContext, f: &BreachFilter) -> Select<breach::Entity> {
     let mut q = breach::Entity::find().filter(breach::Column::CompanyId.eq(auth.company_id));
     if let Some(a) = f.acknowledged {
