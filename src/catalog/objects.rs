@@ -2,11 +2,16 @@
 use crate::entity::action;
 use crate::model::{LatencyClass, stored};
 use async_graphql::{ComplexObject, Result};
+use chrono::{DateTime, Utc};
 
 pub type Action = action::Model;
 
 #[ComplexObject]
 impl Action {
+    /// When it was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
     async fn latency_class(&self) -> Result<LatencyClass> {
         Ok(stored(LatencyClass::parse, &self.latency_class)?)
     }

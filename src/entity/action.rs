@@ -21,8 +21,6 @@ api_object!("Action", "action_catalog", {
     /// Share of executions that succeeded, 0 to 1.
     pub success_rate: f64,
     pub is_active: bool,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

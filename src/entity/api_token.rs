@@ -11,9 +11,6 @@ api_object!("ApiToken", "api_tokens", {
     pub last_used_at: Option<DateTimeUtc>,
     /// When it was revoked; null while it works.
     pub revoked_at: Option<DateTimeUtc>,
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

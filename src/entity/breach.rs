@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-api_object!("SlaBreach", "sla_breaches", {
+api_object!("SlaBreach", "sla_breaches", hidden(created_at), {
     #[graphql(skip)]
     pub sla_id: Uuid,
     #[graphql(skip)]
@@ -24,10 +24,6 @@ api_object!("SlaBreach", "sla_breaches", {
     pub acknowledged_by: Option<Uuid>,
     pub acknowledged_at: Option<DateTimeUtc>,
     pub notes: String,
-    #[graphql(skip)]
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-api_object!("Execution", "workflow_executions", {
+api_object!("Execution", "workflow_executions", hidden(created_at), {
     #[graphql(skip)]
     pub workflow_id: Uuid,
     /// The version of its workflow's definition it ran; null for executions recorded before
@@ -15,10 +15,6 @@ api_object!("Execution", "workflow_executions", {
     pub completed_at: Option<DateTimeUtc>,
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
-    #[graphql(skip)]
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

@@ -11,13 +11,34 @@ macro_rules! no_relations {
     };
 }
 
-/// A company's table that the API returns as an object: its `Model` starts with the columns
-/// every such table has (the id, which is the object's `ID`, and the owning company, never
-/// shown), then its own. The plain columns become the GraphQL object `$object`; each room adds
-/// the computed fields with `#[ComplexObject]`, and `#[graphql(skip)]` keeps a column out.
+/// A company's table that the API returns as an object. Its `Model` holds the columns every
+/// such table has (the id, which is the object's `ID`; the owning company, never shown; when
+/// the row was created and last changed, the last never shown) around its own. The plain
+/// columns become the GraphQL object `$object`; each room adds the computed fields with
+/// `#[ComplexObject]`, and `#[graphql(skip)]` keeps a column out. `hidden(id)` and
+/// `hidden(created_at)` keep those out too.
 macro_rules! api_object {
     ($object:literal, $table:literal, $(#[$meta:meta])* { $($columns:tt)* }) => {
-        $(#[$meta])*
+        api_object!(@model $object, $table, [$(#[$meta])*], [#[graphql(skip, derived(
+            name = "id", into = "async_graphql::ID", owned
+        ))]], [], { $($columns)* });
+    };
+    ($object:literal, $table:literal, hidden(created_at), $(#[$meta:meta])* {
+        $($columns:tt)*
+    }) => {
+        api_object!(@model $object, $table, [$(#[$meta])*], [#[graphql(skip, derived(
+            name = "id", into = "async_graphql::ID", owned
+        ))]], [#[graphql(skip)]], { $($columns)* });
+    };
+    ($object:literal, $table:literal, hidden(id), $(#[$meta:meta])* { $($columns:tt)* }) => {
+        api_object!(@model $object, $table, [$(#[$meta])*], [#[graphql(skip)]], [], {
+            $($columns)*
+        });
+    };
+    (@model $object:literal, $table:literal, [$($meta:tt)*], [$($id:tt)*], [$($created:tt)*], {
+        $($columns:tt)*
+    }) => {
+        $($meta)*
         #[derive(
             Clone,
             Debug,
@@ -31,11 +52,15 @@ macro_rules! api_object {
         #[sea_orm(table_name = $table)]
         pub struct Model {
             #[sea_orm(primary_key, auto_increment = false)]
-            #[graphql(skip, derived(name = "id", into = "async_graphql::ID", owned))]
+            $($id)*
             pub id: Uuid,
             #[graphql(skip)]
             pub company_id: Uuid,
             $($columns)*
+            $($created)*
+            pub created_at: DateTimeUtc,
+            #[graphql(skip)]
+            pub updated_at: DateTimeUtc,
         }
     };
 }

@@ -26,9 +26,6 @@ api_object!("Simulation", "workflow_simulations", {
     pub warnings: Json,
     #[graphql(skip)]
     pub created_by: Option<Uuid>,
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

@@ -13,9 +13,6 @@ api_object!("Sla", "workflow_slas", {
     #[graphql(skip)]
     pub alert_recipients: Json,
     pub is_active: bool,
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-api_object!("StepExecution", "step_executions", {
+api_object!("StepExecution", "step_executions", hidden(created_at), {
     #[graphql(skip)]
     pub execution_id: Uuid,
     /// The step's position in the workflow, when the name matches one of its steps.
@@ -16,10 +16,6 @@ api_object!("StepExecution", "step_executions", {
     #[graphql(skip)]
     pub decision: Option<String>,
     pub error: Option<String>,
-    #[graphql(skip)]
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

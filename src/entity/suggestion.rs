@@ -28,9 +28,6 @@ api_object!("Suggestion", "workflow_suggestions", {
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTimeUtc>,
     pub review_notes: String,
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

@@ -28,9 +28,6 @@ api_object!("ProcessTemplate", "process_templates", {
     pub last_used_at: Option<DateTimeUtc>,
     #[graphql(skip)]
     pub created_by: Option<Uuid>,
-    pub created_at: DateTimeUtc,
-    #[graphql(skip)]
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

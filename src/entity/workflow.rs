@@ -19,8 +19,6 @@ api_object!("Workflow", "workflows", {
     /// The current definition's number: 1 at creation, one more with each update that changes
     /// the name, description, type, steps or input schema.
     pub version: i32,
-    pub created_at: DateTimeUtc,
-    pub updated_at: DateTimeUtc,
 });
 
 no_relations!();

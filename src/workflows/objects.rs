@@ -11,11 +11,16 @@ use crate::graphql::context::CtxExt;
 use crate::graphql::types::User;
 use crate::model::{WorkflowStatus, WorkflowType, stored};
 use async_graphql::{ComplexObject, Context, Result};
+use chrono::{DateTime, Utc};
 
 pub type Workflow = workflow::Model;
 
 #[ComplexObject]
 impl Workflow {
+    /// When it was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
     async fn workflow_type(&self) -> Result<WorkflowType> {
         Ok(stored(WorkflowType::parse, &self.workflow_type)?)
     }
