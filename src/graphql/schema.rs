@@ -27,6 +27,7 @@ pub struct Mutation(
     crate::sla::graphql::SlaMutation,
     crate::templates::graphql::TemplateMutation,
     crate::suggestions::graphql::SuggestionMutation,
+    crate::suggestions::graphql::ReviewMutation,
     super::tokens::TokenMutation,
 );
 

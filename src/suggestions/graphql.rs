@@ -280,34 +280,7 @@ impl SuggestionMutation {
         })
     }
 
-    async fn accept_suggestion(
-        &self,
-        ctx: &Context<'_>,
-        input: ReviewSuggestionInput,
-    ) -> Result<SuggestionPayload> {
-        review(
-            ctx,
-            &input.id,
-            SuggestionStatus::Accepted,
-            Some(input.notes),
-        )
-        .await
-    }
-
-    async fn reject_suggestion(
-        &self,
-        ctx: &Context<'_>,
-        input: ReviewSuggestionInput,
-    ) -> Result<SuggestionPayload> {
-        review(
-            ctx,
-            &input.id,
-            SuggestionStatus::Rejected,
-            Some(input.notes),
-        )
-        .await
-    }
-
+    /// Moves an ACCEPTED suggestion to IMPLEMENTED.
     async fn mark_suggestion_implemented(
         &self,
         ctx: &Context<'_>,
@@ -315,6 +288,34 @@ impl SuggestionMutation {
     ) -> Result<SuggestionPayload> {
         review(ctx, &input.id, SuggestionStatus::Implemented, None).await
     }
+}
+
+/// The two review decisions: the same input and resolver, moving a PENDING suggestion to
+/// the status given, with the reviewer's notes.
+macro_rules! review_mutations {
+    ($($(#[$doc:meta])* $field:ident => $to:expr;)+) => {
+        #[derive(Default)]
+        pub struct ReviewMutation;
+
+        #[Object]
+        impl ReviewMutation {
+            $($(#[$doc])*
+            async fn $field(
+                &self,
+                ctx: &Context<'_>,
+                input: ReviewSuggestionInput,
+            ) -> Result<SuggestionPayload> {
+                review(ctx, &input.id, $to, Some(input.notes)).await
+            })+
+        }
+    };
+}
+
+review_mutations! {
+    /// Accepts a PENDING suggestion.
+    accept_suggestion => SuggestionStatus::Accepted;
+    /// Rejects a PENDING suggestion.
+    reject_suggestion => SuggestionStatus::Rejected;
 }
 
 /// Moves a suggestion to `to` on behalf of the caller.
