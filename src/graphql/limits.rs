@@ -4,13 +4,9 @@
 //! refused. Complexity comes from async-graphql's validation. A refusal names the limit, its
 //! setting and how far over the document is: `extensions.code` is `LIMIT_EXCEEDED`.
 use crate::config::Limits;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Name, ServerError, ValidationResult};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// Deepest nesting inside `__schema`/`__type`, counting that field. graphql-js 16's full
 /// introspection query (every option on) measures 15 (its `TypeRef` fragment nests `ofType`
@@ -207,46 +203,18 @@ pub fn check(doc: &ExecutableDocument, limits: &Limits) -> Result<(), ServerErro
     Ok(())
 }
 
-/// Applies [`Limits`] to every operation, over HTTP and WebSocket alike.
-pub struct LimitsExtension(pub Limits);
-
-impl ExtensionFactory for LimitsExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0.clone()))
+/// Refuses a validated operation whose complexity is over the limit.
+pub fn check_complexity(r: &ValidationResult, limits: &Limits) -> Result<(), ServerError> {
+    let (max, actual) = (limits.complexity, r.complexity as u64);
+    if actual > max {
+        return Err(exceeded(
+            "complexity",
+            Some("GRAPHQL_MAX_COMPLEXITY"),
+            max,
+            actual,
+        ));
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        check(&doc, &self.0)?;
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let r = next.run(ctx).await?;
-        let (max, actual) = (self.0.complexity, r.complexity as u64);
-        if actual > max {
-            return Err(vec![exceeded(
-                "complexity",
-                Some("GRAPHQL_MAX_COMPLEXITY"),
-                max,
-                actual,
-            )]);
-        }
-        Ok(r)
-    }
+    Ok(())
 }
 
 #[cfg(test)]

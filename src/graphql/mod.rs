@@ -8,7 +8,7 @@ pub mod http;
 pub mod limits;
 pub mod loaders;
 pub mod node;
-pub mod operation_metrics;
+pub mod operations;
 pub mod pagination;
 pub mod persisted;
 pub mod schema;
@@ -18,14 +18,22 @@ pub mod ws;
 
 pub use schema::{AppSchema, Mutation, Query, Subscription, build_schema, sdl};
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 
 /// The types of the operations a request may run: the named one, or every operation of the
 /// document when none is named. Empty when the document does not parse.
 pub fn operation_types(query: &str, operation_name: Option<&str>) -> Vec<OperationType> {
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
-        return Vec::new();
-    };
+    match async_graphql::parser::parse_query(query) {
+        Ok(doc) => document_operation_types(&doc, operation_name),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`operation_types`] of a parsed document.
+pub fn document_operation_types(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Vec<OperationType> {
     match &doc.operations {
         DocumentOperations::Single(op) => vec![op.node.ty],
         DocumentOperations::Multiple(ops) => ops

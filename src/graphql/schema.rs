@@ -48,11 +48,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
     builder()
-        .extension(super::operation_metrics::MetricsExtension(
-            state.metrics.clone(),
-        ))
+        .extension(super::operations::OperationsExtension {
+            limits: state.config.limits.clone(),
+            metrics: state.metrics.clone(),
+        })
         .extension(super::error_codes::ErrorCodesExtension)
-        .extension(super::limits::LimitsExtension(state.config.limits.clone()))
         .data(state)
         .finish()
 }

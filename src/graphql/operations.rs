@@ -1,0 +1,102 @@
+//! What every query and mutation passes through, over HTTP and WebSocket alike:
+//! - the limits ([`Limits`], measured in `limits.rs`), checked on the parsed document and on
+//!   validation's complexity;
+//! - the request metrics, counted and timed by operation type and outcome (subscriptions are
+//!   counted where they are opened, in the WebSocket layer).
+//!
+//! Both need the parsed document, and a document is parsed once, so one extension holds both.
+use super::limits;
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub struct OperationsExtension {
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ExtensionFactory for OperationsExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequest {
+            limits: self.limits.clone(),
+            metrics: self.metrics.clone(),
+            op_type: Mutex::new(None),
+        })
+    }
+}
+
+struct PerRequest {
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    /// Set once the document parsed and passed the limits.
+    op_type: Mutex<Option<&'static str>>,
+}
+
+fn type_name(t: OperationType) -> &'static str {
+    match t {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequest {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let start = Instant::now();
+        let resp = next.run(ctx).await;
+        let op = self
+            .op_type
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .unwrap_or("unknown");
+        let outcome = if resp.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
+        self.metrics
+            .graphql_requests_total
+            .with_label_values(&[op, outcome])
+            .inc();
+        self.metrics
+            .graphql_request_duration_seconds
+            .with_label_values(&[op])
+            .observe(start.elapsed().as_secs_f64());
+        resp
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        limits::check(&doc, &self.limits)?;
+        // A document of several operations is labelled only when it has one.
+        let types = super::document_operation_types(&doc, None);
+        if let ([t], Ok(mut slot)) = (types.as_slice(), self.op_type.lock()) {
+            *slot = Some(type_name(*t));
+        }
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let r = next.run(ctx).await?;
+        limits::check_complexity(&r, &self.limits).map_err(|e| vec![e])?;
+        Ok(r)
+    }
+}
