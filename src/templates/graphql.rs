@@ -10,6 +10,7 @@ use crate::graphql::pagination::{Page, paginate};
 use crate::graphql::types::DeletePayload;
 use crate::ids::parse_id;
 use crate::model::stored;
+use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -73,7 +74,7 @@ impl TemplateQuery {
         let auth = ctx.auth()?;
         let f = filter.unwrap_or_default();
         let mut q = match f.scope {
-            TemplateScope::Own => service::scoped(auth),
+            TemplateScope::Own => tenancy::scoped::<template::Entity>(auth),
             TemplateScope::Marketplace => {
                 template::Entity::find().filter(template::Column::IsPublic.eq(true))
             }
@@ -261,7 +262,7 @@ impl TemplateMutation {
             is_public: input.is_public,
         };
         let db = &ctx.state()?.db;
-        let exists = service::scoped(auth)
+        let exists = tenancy::scoped::<template::Entity>(auth)
             .filter(template::Column::Name.eq(body.name.as_str()))
             .filter(template::Column::Version.eq(body.version.as_str()))
             .one(db)

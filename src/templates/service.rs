@@ -7,6 +7,7 @@ use crate::auth::AuthContext;
 use crate::entity::{template, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{WorkflowStatus, WorkflowType};
+use crate::tenancy;
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -18,10 +19,6 @@ use uuid::Uuid;
 
 fn bad(e: Invalid) -> AppError {
     AppError::BadInput(format!("{}: {}", e.path, e.message))
-}
-
-pub fn scoped(auth: &AuthContext) -> Select<template::Entity> {
-    template::Entity::find().filter(template::Column::CompanyId.eq(auth.company_id))
 }
 
 /// The templates a company may read: its own, and every company's public ones (the
@@ -90,7 +87,7 @@ pub async fn versions(
     auth: &AuthContext,
     name: &str,
 ) -> AppResult<Vec<template::Model>> {
-    Ok(scoped(auth)
+    Ok(tenancy::scoped::<template::Entity>(auth)
         .filter(template::Column::Name.eq(name))
         .order_by_asc(template::Column::VersionMajor)
         .order_by_asc(template::Column::VersionMinor)
@@ -230,7 +227,7 @@ pub async fn save(
 ) -> AppResult<Saved> {
     validation::validate(&b).map_err(bad)?;
     let txn = crate::db::begin_write(db).await?;
-    let existing = scoped(auth)
+    let existing = tenancy::scoped::<template::Entity>(auth)
         .filter(template::Column::Name.eq(b.name.as_str()))
         .filter(template::Column::Version.eq(b.version.as_str()))
         .one(&txn)
