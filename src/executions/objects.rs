@@ -27,7 +27,7 @@ impl Execution {
             .load_one(self.id)
             .await
             .map_err(AppError::from)?;
-        Ok(s.unwrap_or_default().into_iter().collect())
+        Ok(s.unwrap_or_default())
     }
 }
 

@@ -268,7 +268,7 @@ impl SuggestionMutation {
         )
         .await?;
         Ok(GenerateSuggestionsPayload {
-            created: g.created.into_iter().collect(),
+            created: g.created,
             updated: g.updated as i32,
             near_misses: g.near_misses.into_iter().map(Into::into).collect(),
             history: g.span.into(),

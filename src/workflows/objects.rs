@@ -45,8 +45,7 @@ impl Workflow {
     /// Every definition it has had, oldest first (the last is the current one).
     async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<WorkflowVersion>> {
         let auth = ctx.auth()?;
-        let all = super::versions::list(&ctx.state()?.db, auth, self.id).await?;
-        Ok(all.into_iter().collect())
+        Ok(super::versions::list(&ctx.state()?.db, auth, self.id).await?)
     }
     /// The flows between its steps, as the simulator routes them: branches, the next step,
     /// skips of conditional steps, and the lanes of parallel groups. `"$end"` is the end.
