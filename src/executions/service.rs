@@ -120,7 +120,7 @@ pub async fn start(
 
 /// One step run as a host engine reports it: live through `recordStep`, or as history in
 /// `importExecutions` and `import-log`.
-#[derive(InputObject, Clone)]
+#[derive(InputObject)]
 #[graphql(name = "ImportStepInput")]
 pub struct StepRun {
     pub step_name: String,
@@ -293,7 +293,7 @@ pub async fn complete(
     let (updated, slas, new) = state
         .writes
         .write(move |txn| {
-            Box::pin(async move { complete_in(txn, &auth2, (execution_id, a), now, alerts).await })
+            Box::pin(async move { complete_in(txn, &auth2, execution_id, a, now, alerts).await })
         })
         .await?;
     crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
@@ -310,7 +310,8 @@ type Completed = (
 async fn complete_in(
     txn: &sea_orm::DatabaseTransaction,
     auth: &AuthContext,
-    (execution_id, a): (Uuid, Completion),
+    execution_id: Uuid,
+    a: Completion,
     now: DateTime<Utc>,
     alerts: bool,
 ) -> AppResult<Completed> {
