@@ -409,7 +409,9 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
     }
     b.run(json!({"op": "unblock_ws", "page": "a"})).await;
     let state = b
-        .wait("a", "document.querySelector('#connection').dataset.state === 'resumed' && document.querySelectorAll('#breach-rows tr').length === 2 && document.querySelector('#connection').textContent")
+        // The list's refresh on reconnecting can draw the second row before the replayed
+        // event arrives and is counted, so wait for the count too.
+        .wait("a", "document.querySelector('#connection').dataset.state === 'resumed' && document.querySelectorAll('#breach-rows tr').length === 2 && document.querySelector('#connection').textContent.includes('replayed') && document.querySelector('#connection').textContent")
         .await;
     assert!(
         state.as_str().unwrap().contains("1 missed event replayed"),
