@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod clock;
 pub mod conditions;
 pub mod config;
+pub mod conformance;
 pub mod db;
 pub mod discovery;
 pub mod entity;

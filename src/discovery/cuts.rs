@@ -49,22 +49,22 @@ impl Dfg {
         self.acts.len()
     }
 
-    /// IMf's filter: an edge weaker than `noise` times the strongest edge leaving its source
-    /// goes, and so do start and end activities weaker than `noise` times the strongest.
+    /// IMf's filter (Leemans, Fahland and van der Aalst 2013, section 4): an edge weaker than
+    /// `noise` times the strongest way out of its source (an edge, or ending the trace there)
+    /// goes, and so do start activities weaker than `noise` times the most frequent one.
     pub fn filtered(&self, noise: f64) -> Dfg {
         let mut d = self.clone();
-        for row in &mut d.edge {
-            let max = row.iter().copied().max().unwrap_or(0) as f64;
+        for (a, row) in d.edge.iter_mut().enumerate() {
+            let max = row.iter().copied().max().unwrap_or(0).max(self.end[a]) as f64;
             row.iter_mut()
-                .filter(|w| (**w as f64) < noise * max)
+                .filter(|w| (**w as f64) <= noise * max)
                 .for_each(|w| *w = 0);
         }
-        for v in [&mut d.start, &mut d.end] {
-            let max = v.iter().copied().max().unwrap_or(0) as f64;
-            v.iter_mut()
-                .filter(|w| (**w as f64) < noise * max)
-                .for_each(|w| *w = 0);
-        }
+        let max = d.start.iter().copied().max().unwrap_or(0) as f64;
+        d.start
+            .iter_mut()
+            .filter(|w| (**w as f64) < noise * max)
+            .for_each(|w| *w = 0);
         d
     }
 
@@ -75,20 +75,11 @@ impl Dfg {
     /// `reach[a][b]`: a path of one or more edges leads from a to b.
     fn reach(&self) -> Vec<Vec<bool>> {
         let n = self.n();
-        let mut r: Vec<Vec<bool>> = (0..n)
-            .map(|a| (0..n).map(|b| self.has(a, b)).collect())
-            .collect();
-        for k in 0..n {
-            let via = r[k].clone();
-            for row in r.iter_mut() {
-                if row[k] {
-                    for (x, y) in row.iter_mut().zip(&via) {
-                        *x |= *y;
-                    }
-                }
-            }
-        }
-        r
+        closure(
+            (0..n)
+                .map(|a| (0..n).map(|b| self.has(a, b)).collect())
+                .collect(),
+        )
     }
 
     fn parts(&self, groups: Vec<Vec<usize>>) -> Vec<Vec<Act>> {
@@ -130,11 +121,68 @@ fn groups(n: usize, joined: impl Fn(usize, usize) -> bool) -> Vec<Vec<usize>> {
     out
 }
 
+/// The transitive closure of a relation given as a matrix.
+fn closure(mut r: Vec<Vec<bool>>) -> Vec<Vec<bool>> {
+    for k in 0..r.len() {
+        let via = r[k].clone();
+        for row in r.iter_mut() {
+            if row[k] {
+                for (x, y) in row.iter_mut().zip(&via) {
+                    *x |= *y;
+                }
+            }
+        }
+    }
+    r
+}
+
+/// How often each activity is eventually followed by each other one in a trace (every pair
+/// of events, the later one anywhere after the earlier), indexed like the [`Dfg`]'s `acts`.
+pub fn eventually_follows(log: &Log, acts: &[Act]) -> Vec<Vec<usize>> {
+    let n = acts.len();
+    let at: HashMap<Act, usize> = acts.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+    let mut efg = vec![vec![0usize; n]; n];
+    let mut after = vec![0usize; n];
+    for (t, cases) in &log.traces {
+        let w = cases.len();
+        after.iter_mut().for_each(|x| *x = 0);
+        for a in t.iter().rev() {
+            let i = at[a];
+            for (e, later) in efg[i].iter_mut().zip(&after) {
+                *e += later * w;
+            }
+            after[i] += 1;
+        }
+    }
+    efg
+}
+
 /// The first cut that holds, in the Inductive Miner's order.
 pub fn find(d: &Dfg) -> Option<Cut> {
     xor(d)
         .map(Cut::Xor)
-        .or_else(|| sequence(d).map(Cut::Sequence))
+        .or_else(|| sequence(d, &d.reach()).map(Cut::Sequence))
+        .or_else(|| concurrent(d).map(Cut::And))
+        .or_else(|| repeat(d).map(Cut::Loop))
+}
+
+/// IMf's second try, on the filtered graph `d`: the sequence cut looks at the eventually-follows
+/// relation `efg` filtered by the same rule (an entry weaker than `noise` times the strongest
+/// of its row goes), so that a rare event out of order does not merge two parts of a sequence.
+pub fn find_filtered(d: &Dfg, efg: &[Vec<usize>], noise: f64) -> Option<Cut> {
+    let kept: Vec<Vec<bool>> = efg
+        .iter()
+        .map(|row| {
+            let max = row.iter().copied().max().unwrap_or(0) as f64;
+            row.iter()
+                .map(|w| *w > 0 && *w as f64 > noise * max)
+                .collect()
+        })
+        .collect();
+    xor(d)
+        .map(Cut::Xor)
+        .or_else(|| sequence(d, &closure(kept)).map(Cut::Sequence))
+        .or_else(|| sequence(d, &d.reach()).map(Cut::Sequence))
         .or_else(|| concurrent(d).map(Cut::And))
         .or_else(|| repeat(d).map(Cut::Loop))
 }
@@ -145,10 +193,10 @@ fn xor(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     (g.len() > 1).then(|| d.parts(g))
 }
 
-/// Sequence: groups such that each earlier group reaches every later one and never back.
-/// Strongly connected components, merged while two of them cannot reach each other.
-fn sequence(d: &Dfg) -> Option<Vec<Vec<Act>>> {
-    let r = d.reach();
+/// Sequence over the reachability relation `r`: groups such that each earlier group reaches
+/// every later one and never back. Strongly connected components, merged while two of them
+/// cannot reach each other.
+fn sequence(d: &Dfg, r: &[Vec<bool>]) -> Option<Vec<Vec<Act>>> {
     let scc = groups(d.n(), |a, b| r[a][b] && r[b][a]);
     let k = scc.len();
     if k < 2 {
@@ -199,9 +247,13 @@ fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     Some(d.parts(good))
 }
 
-/// Loop: the body holds the start and end activities (and what hangs between them); each redo
-/// is a component outside the body entered only from end activities and leaving only to
-/// start activities.
+/// Loop (Leemans, Fahland and van der Aalst, "Discovering Block-Structured Process Models from
+/// Event Logs – A Constructive Approach", PN 2013, definition of the loop cut): the body holds
+/// the start and end activities; each other component of the graph without them is a redo
+/// unless one of these puts it in the body: it is entered from a body activity that is not an
+/// end activity, it leaves to one that is not a start activity, one of its activities goes
+/// to some start activities but not all, or one is entered from some end activities but not
+/// all.
 fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     let n = d.n();
     let is_start = |a: usize| d.start[a] > 0;
@@ -216,22 +268,10 @@ fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     let mut redos: Vec<Vec<usize>> = Vec::new();
     for comp in comps {
         let comp: Vec<usize> = comp.into_iter().map(|i| others[i]).collect();
-        let entered_from_body = comp
-            .iter()
-            .any(|c| (0..n).any(|s| d.has(s, *c) && !comp.contains(&s) && !is_end(s)));
-        let leaves_to_body = comp
-            .iter()
-            .any(|c| (0..n).any(|e| d.has(*c, e) && !comp.contains(&e) && !is_start(e)));
-        let from_end = comp
-            .iter()
-            .any(|c| (0..n).any(|e| is_end(e) && d.has(e, *c)));
-        let to_start = comp
-            .iter()
-            .any(|c| (0..n).any(|s| is_start(s) && d.has(*c, s)));
-        if entered_from_body || leaves_to_body || !from_end || !to_start {
-            body.extend(comp);
-        } else {
+        if redo_holds(d, &comp) {
             redos.push(comp);
+        } else {
+            body.extend(comp);
         }
     }
     if redos.is_empty() || body.is_empty() {
@@ -241,4 +281,31 @@ fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     let mut parts = vec![body];
     parts.extend(redos);
     Some(d.parts(parts))
+}
+
+/// Whether a component outside the start and end activities can be a loop's redo.
+fn redo_holds(d: &Dfg, comp: &[usize]) -> bool {
+    let n = d.n();
+    let starts: Vec<usize> = (0..n).filter(|a| d.start[*a] > 0).collect();
+    let ends: Vec<usize> = (0..n).filter(|a| d.end[*a] > 0).collect();
+    let outside = |x: &usize| !comp.contains(x);
+    let entered_from_body = comp.iter().any(|c| {
+        (0..n)
+            .filter(outside)
+            .any(|s| d.has(s, *c) && d.end[s] == 0)
+    });
+    let leaves_to_body = comp.iter().any(|c| {
+        (0..n)
+            .filter(outside)
+            .any(|e| d.has(*c, e) && d.start[e] == 0)
+    });
+    let from_end = comp.iter().any(|c| ends.iter().any(|e| d.has(*e, *c)));
+    let to_start = comp.iter().any(|c| starts.iter().any(|s| d.has(*c, *s)));
+    let start_complete = comp
+        .iter()
+        .all(|c| !starts.iter().any(|s| d.has(*c, *s)) || starts.iter().all(|s| d.has(*c, *s)));
+    let end_complete = comp
+        .iter()
+        .all(|c| !ends.iter().any(|e| d.has(*e, *c)) || ends.iter().all(|e| d.has(*e, *c)));
+    !entered_from_body && !leaves_to_body && from_end && to_start && start_complete && end_complete
 }

@@ -1,12 +1,13 @@
 //! Inductive Miner – infrequent (IMf; Leemans, Fahland and van der Aalst, "Discovering
 //! Block-Structured Process Models from Event Logs Containing Infrequent Behaviour", BPM 2013
-//! workshops). The log is split recursively by the first cut found in its directly-follows
-//! graph (exclusive choice, sequence, concurrency, loop); when none is found, the graph is
-//! filtered (edges weaker than `noise` times the strongest edge leaving the same activity, and
-//! start and end activities likewise) and the cuts are tried again; when still none, a
-//! fall-through (activity once per trace, then the flower model) keeps the model sound. Every
-//! node remembers which cases went through it, so choices carry frequencies and the cases
-//! for decision mining.
+//! workshops, sections 3 and 4). The log is split recursively by the first cut found in its
+//! directly-follows graph (exclusive choice, sequence, concurrency, loop); when none is found,
+//! the graph is filtered (an edge no stronger than `noise` times the strongest way out of its
+//! source goes, and so do rare start activities) and the cuts are tried again, the sequence
+//! cut on the filtered eventually-follows relation; when still none, the fall-throughs run in
+//! their published order (empty traces, activity once per trace, activity concurrent, strict
+//! tau loop, tau loop, flower). Every node remembers which cases went through it, so choices,
+//! loops and even a flower carry frequencies and the cases for decision mining.
 use super::cuts::{self, Cut, Dfg};
 use std::collections::HashMap;
 
@@ -134,10 +135,13 @@ fn recurse(log: &Log, noise: f64, depth: usize) -> Tree {
         return single_activity(log, a, noise);
     }
     if depth > MAX_DEPTH {
-        return flower(&acts);
+        return flower(log, &acts);
     }
     let dfg = Dfg::of(log, &acts);
-    let cut = cuts::find(&dfg).or_else(|| cuts::find(&dfg.filtered(noise)));
+    let cut = cuts::find(&dfg).or_else(|| {
+        let efg = cuts::eventually_follows(log, &acts);
+        cuts::find_filtered(&dfg.filtered(noise), &efg, noise)
+    });
     match cut {
         Some(cut) => split(log, cut, noise, depth),
         None => fall_through(log, &acts, noise, depth),
@@ -153,42 +157,125 @@ fn single_activity(log: &Log, a: Act, noise: f64) -> Tree {
     if repeats <= noise {
         return Tree::Activity(a);
     }
+    let mut again = Vec::new();
+    for (t, cases) in &log.traces {
+        for _ in 1..t.len() {
+            again.extend_from_slice(cases);
+        }
+    }
     Tree::Loop {
         body: Box::new(Tree::Activity(a)),
-        redo: vec![(Tree::Tau, Vec::new())],
+        redo: vec![(Tree::Tau, again)],
         body_runs: events,
     }
 }
 
-fn flower(acts: &[Act]) -> Tree {
+/// The flower model: any of the activities, any number of times. Each branch keeps the cases
+/// that took it (once per occurrence), so its frequency is the log's.
+fn flower(log: &Log, acts: &[Act]) -> Tree {
+    let mut per: HashMap<Act, Vec<u32>> = acts.iter().map(|a| (*a, Vec::new())).collect();
+    let mut repeats = Vec::new();
+    for (t, cases) in &log.traces {
+        for a in t {
+            per.entry(*a).or_default().extend_from_slice(cases);
+        }
+        for _ in 1..t.len() {
+            repeats.extend_from_slice(cases);
+        }
+    }
     Tree::Loop {
+        body_runs: log.traces.iter().map(|(t, c)| t.len() * c.len()).sum(),
         body: Box::new(Tree::Xor(
             acts.iter()
-                .map(|a| (Tree::Activity(*a), Vec::new()))
+                .map(|a| (Tree::Activity(*a), per.remove(a).unwrap_or_default()))
                 .collect(),
         )),
-        redo: vec![(Tree::Tau, Vec::new())],
-        body_runs: 0,
+        redo: vec![(Tree::Tau, repeats)],
     }
 }
 
-/// IMf's first fall-through that applies: an activity that occurs exactly once in every
-/// trace runs concurrently with the rest; otherwise the flower model.
+/// IMf's fall-throughs, the first that applies, in the published order (Leemans, "Robust
+/// Process Mining with Guarantees", PhD thesis, TU Eindhoven 2017, section 6.2; the empty-traces
+/// one is [`recurse`]'s first step): an activity once per trace, an activity concurrent with
+/// the rest, a strict tau loop, a tau loop, and the flower model last.
 fn fall_through(log: &Log, acts: &[Act], noise: f64, depth: usize) -> Tree {
-    let once = acts.iter().copied().find(|a| {
+    let concurrent = once_per_trace(log, acts).or_else(|| activity_concurrent(log, acts));
+    if let Some(a) = concurrent {
+        let (alone, rest) = take_out(log, a);
+        return Tree::And(vec![
+            recurse(&alone, noise, depth + 1),
+            recurse(&rest, noise, depth + 1),
+        ]);
+    }
+    for strict in [true, false] {
+        if let Some((body, redo)) = tau_loop(log, strict) {
+            return Tree::Loop {
+                body_runs: body.weight(),
+                body: Box::new(recurse(&body, noise, depth + 1)),
+                redo: vec![(Tree::Tau, redo)],
+            };
+        }
+    }
+    flower(log, acts)
+}
+
+/// The first activity (by index) that occurs exactly once in every trace.
+fn once_per_trace(log: &Log, acts: &[Act]) -> Option<Act> {
+    acts.iter().copied().find(|a| {
         log.traces
             .keys()
             .all(|t| t.iter().filter(|x| *x == a).count() == 1)
-    });
-    let Some(a) = once else {
-        return flower(acts);
-    };
-    let mut rest = Log::default();
-    for (t, cases) in &log.traces {
-        let trace: Vec<Act> = t.iter().copied().filter(|x| *x != a).collect();
-        rest.push_all(trace, cases);
+    })
+}
+
+/// The first activity (by index) without which the log has a cut.
+fn activity_concurrent(log: &Log, acts: &[Act]) -> Option<Act> {
+    acts.iter().copied().find(|a| {
+        let (_, rest) = take_out(log, *a);
+        let left: Vec<Act> = acts.iter().copied().filter(|x| x != a).collect();
+        cuts::find(&Dfg::of(&rest, &left)).is_some()
+    })
+}
+
+/// The log of `a` alone, and the log without `a`.
+fn take_out(log: &Log, a: Act) -> (Log, Log) {
+    let (mut alone, mut rest) = (Log::default(), Log::default());
+    for (t, cases) in log.traces.iter() {
+        let (with, without): (Vec<Act>, Vec<Act>) = t.iter().partition(|x| **x == a);
+        alone.push_all(with, cases);
+        rest.push_all(without, cases);
     }
-    Tree::And(vec![Tree::Activity(a), recurse(&rest, noise, depth + 1)])
+    (alone, rest)
+}
+
+/// The tau loops' split: each trace is cut before every start activity that follows an end
+/// activity (strict) or before every start activity (not strict). Returns the pieces and
+/// the cases once per cut, when there was any cut.
+fn tau_loop(log: &Log, strict: bool) -> Option<(Log, Vec<u32>)> {
+    let starts: Vec<Act> = log
+        .traces
+        .keys()
+        .filter_map(|t| t.first().copied())
+        .collect();
+    let ends: Vec<Act> = log
+        .traces
+        .keys()
+        .filter_map(|t| t.last().copied())
+        .collect();
+    let mut body = Log::default();
+    let mut redo = Vec::new();
+    for (t, cases) in &log.traces {
+        let mut from = 0;
+        for i in 1..t.len() {
+            if starts.contains(&t[i]) && (!strict || ends.contains(&t[i - 1])) {
+                body.push_all(t[from..i].to_vec(), cases);
+                redo.extend_from_slice(cases);
+                from = i;
+            }
+        }
+        body.push_all(t[from..].to_vec(), cases);
+    }
+    (!redo.is_empty()).then_some((body, redo))
 }
 
 fn split(log: &Log, cut: Cut, noise: f64, depth: usize) -> Tree {
@@ -292,4 +379,39 @@ fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>
         }
     }
     (body, redos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flower_keeps_each_branch_cases_and_the_repeats() {
+        let mut log = Log::default();
+        log.push(vec![0, 1, 0], 0);
+        log.push(vec![2], 1);
+        log.push(vec![2], 2);
+        let Tree::Loop {
+            body,
+            redo,
+            body_runs,
+        } = flower(&log, &[0, 1, 2])
+        else {
+            panic!("not a loop")
+        };
+        assert_eq!(body_runs, 5);
+        assert_eq!(redo, vec![(Tree::Tau, vec![0, 0])]);
+        let Tree::Xor(mut branches) = *body else {
+            panic!("not a choice")
+        };
+        branches.iter_mut().for_each(|(_, c)| c.sort_unstable());
+        assert_eq!(
+            branches,
+            vec![
+                (Tree::Activity(0), vec![0, 0]),
+                (Tree::Activity(1), vec![0]),
+                (Tree::Activity(2), vec![1, 2]),
+            ]
+        );
+    }
 }

@@ -7,8 +7,11 @@
 pub mod cuts;
 pub mod graph;
 pub mod imf;
+pub mod net;
 pub mod rules;
+pub mod synth;
 
+use crate::conformance::{self, Conformance};
 use crate::templates::body::GraphSpec;
 use crate::templates::bpmn_flow::steps_from_graph;
 use crate::workflows::steps::GATEWAY;
@@ -37,6 +40,8 @@ pub struct Discovered {
     pub steps: Value,
     /// Branch conditions decision mining found.
     pub rules: usize,
+    /// The tree replayed against the cases it was discovered from.
+    pub conformance: Conformance,
     pub warnings: Vec<String>,
 }
 
@@ -94,14 +99,39 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
     };
     let graph = graph::Drawer::new(&names, approval, &decide).draw(&tree);
     let converted = steps_from_graph(&graph);
+    let conformance = conformance::check(&net::of_tree(&tree, &names), &variants(cases));
+    let mut warnings = converted.warnings;
+    warnings.extend(precision_warning(&conformance));
     Discovered {
         tree: tree.notation(&names),
         size: tree.size(),
         steps: name_actions(converted.steps),
         rules: found.get(),
-        warnings: converted.warnings,
+        conformance,
+        warnings,
         graph,
     }
+}
+
+/// Each distinct step sequence with how many cases followed it.
+pub fn variants(cases: &[Case]) -> Vec<(Vec<String>, usize)> {
+    let mut count: HashMap<&[String], usize> = HashMap::new();
+    for c in cases {
+        *count.entry(c.steps.as_slice()).or_default() += 1;
+    }
+    count.into_iter().map(|(t, n)| (t.to_vec(), n)).collect()
+}
+
+/// The warning a model gets when it allows far more than the history shows.
+pub fn precision_warning(c: &Conformance) -> Option<String> {
+    (c.traces > 0 && c.precision < conformance::LOW_PRECISION).then(|| {
+        format!(
+            "the model allows far more than the history shows: precision {:.2} (escaping \
+             edges; fitness {:.3}, {} of {} cases fit), so predictions that draw routes from it \
+             are weak",
+            c.precision, c.fitness, c.fitting_traces, c.traces
+        )
+    })
 }
 
 /// Task steps get their own action (see [`action_type`]).

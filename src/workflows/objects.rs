@@ -53,6 +53,18 @@ impl Workflow {
         let c = super::steps::compile(&self.steps).map_err(AppError::Internal)?;
         Ok(super::flows::flows(&c))
     }
+    /// Its steps against its history: the newest completed executions (at most 50,000), their
+    /// recorded step runs replayed on the steps by token-based replay. Fitness, precision
+    /// (escaping edges) and fitting cases as pm4py computes them, and the steps that most
+    /// often deviate.
+    async fn conformance(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<super::conformance::WorkflowConformance> {
+        let auth = ctx.auth()?;
+        let c = super::steps::compile(&self.steps).map_err(AppError::Internal)?;
+        Ok(super::conformance::load(&ctx.state()?.db, auth.company_id, self.id, &c).await?)
+    }
     /// Each step's recorded runs (executions started in the last `days`, or all of them):
     /// count, p50 and p95 duration, and its share of the breached executions' time. Steps of
     /// the definition come first, in order, then any other step names the history holds.

@@ -1,0 +1,200 @@
+//! Rediscovery bench (run with `cargo bench --bench rediscovery`): random process trees of 15
+//! to 40 activities (sequence, choice, parallel, loop), each played out to 1,000 cases with 0 %
+//! and with 10 % noise, are rediscovered by our Inductive Miner – infrequent (noise 0.2); so are
+//! the shared event logs (`WI_EVENT_LOGS`). With pm4py installed (`pip install pm4py`),
+//! `benches/rediscovery.py` runs pm4py's IMf on the same logs in the same run, and pm4py's own
+//! token-based replay scores both trees (ours read from its notation), so the two are
+//! measured by one ruler. Our replay's figures are printed beside it. `REDISCOVERY_TREES`
+//! sets the number of trees (30 unless set). Results: docs/benchmarks.md.
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use workflow_intel::conformance;
+use workflow_intel::discovery::{self, Case, DEFAULT_NOISE, synth};
+use workflow_intel::history::{self, mapping::Mapping};
+
+const LOGS: [(&str, &str); 4] = [
+    ("running-example.xes", "running-example.toml"),
+    ("roadtraffic100traces.xes", "roadtraffic.toml"),
+    ("helpdesk.xes.gz", "helpdesk.toml"),
+    ("lending_log_high.xes.gz", "lending.toml"),
+];
+
+/// One log's own figures: our tree, our replay of it, and our mining time.
+struct Ours {
+    name: String,
+    tree: String,
+    fitness: f64,
+    precision: f64,
+    secs: f64,
+}
+
+fn logs_dir() -> Option<PathBuf> {
+    let dir = std::env::var("WI_EVENT_LOGS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/event-logs"
+            ))
+        });
+    dir.is_dir().then_some(dir)
+}
+
+/// Mines `cases` (best of 3 for the time), replays the tree on them, and writes the log as
+/// CSV with the tree's notation beside it for the peer.
+fn mine(name: &str, cases: &[Case], out: &Path) -> Ours {
+    let (tree, names) = discovery::tree(cases, DEFAULT_NOISE);
+    let secs = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(discovery::tree(cases, DEFAULT_NOISE));
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min);
+    let net = discovery::net::of_tree(&tree, &names);
+    let c = conformance::check(&net, &discovery::variants(cases));
+    let mut csv = String::from("case,activity,order\n");
+    for (k, case) in cases.iter().enumerate() {
+        for (i, s) in case.steps.iter().enumerate() {
+            let s = s.replace('"', "\"\"");
+            let _ = writeln!(csv, "c{k},\"{s}\",{}", k * 1000 + i);
+        }
+    }
+    std::fs::write(out.join(format!("{name}.csv")), csv).unwrap();
+    let notation = tree.notation(&names);
+    std::fs::write(out.join(format!("{name}.tree")), &notation).unwrap();
+    Ours {
+        name: name.into(),
+        tree: notation,
+        fitness: c.fitness,
+        precision: c.precision,
+        secs,
+    }
+}
+
+fn generated(trees: u64, out: &Path) -> Vec<Ours> {
+    let mut all = Vec::new();
+    for seed in 1..=trees {
+        let n = 15 + (seed as usize * 7) % 26;
+        let truth = synth::tree(n, seed);
+        let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+        for noise in [0.0, 0.1] {
+            let cases: Vec<Case> = synth::play_out(&truth, n, 1000, noise, seed * 31 + 7)
+                .into_iter()
+                .map(|t| Case {
+                    steps: t.iter().map(|a| names[*a as usize].clone()).collect(),
+                    input: Default::default(),
+                })
+                .collect();
+            let name = format!("tree{seed:02}_n{n}_noise{:02}", (noise * 100.0) as u32);
+            all.push(mine(&name, &cases, out));
+        }
+    }
+    all
+}
+
+fn shared(out: &Path) -> Vec<Ours> {
+    let Some(dir) = logs_dir() else {
+        println!("event logs not found (set WI_EVENT_LOGS): only generated trees");
+        return Vec::new();
+    };
+    LOGS.iter()
+        .map(|(file, map)| {
+            let path = format!("{}/examples/{map}", env!("CARGO_MANIFEST_DIR"));
+            let m = Mapping::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let cases = history::read_cases(&dir.join(file), &m).unwrap();
+            mine(&format!("shared_{}", file.split('.').next().unwrap()), &cases, out)
+        })
+        .collect()
+}
+
+/// pm4py's figures per log, by name: (pm4py fitness, fitting, precision, seconds; ours by
+/// pm4py's replay: fitness, fitting, precision).
+type Peer = std::collections::HashMap<String, serde_json::Value>;
+
+fn peer(out: &Path) -> Option<Peer> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rediscovery.py");
+    let run = std::process::Command::new("python3")
+        .args([script, out.to_str()?])
+        .output()
+        .ok()?;
+    if !run.status.success() {
+        let err = String::from_utf8_lossy(&run.stderr);
+        eprintln!("pm4py did not run: {}", err.lines().last().unwrap_or(""));
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&run.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| (v["log"].as_str().unwrap_or("").to_string(), v))
+            .collect(),
+    )
+}
+
+/// One row; returns whether ours met the target on it (precision at least pm4py's, fitness
+/// within 0.01, both by pm4py's replay) and the time ratio.
+fn row(o: &Ours, p: &serde_json::Value) -> (bool, f64) {
+    let f = |k: &str, m: &str| p[k][m].as_f64().unwrap_or(f64::NAN);
+    let met = f("ours", "precision") >= f("pm4py", "precision") - 1e-9
+        && f("ours", "fitness") >= f("pm4py", "fitness") - 0.01;
+    let ratio = o.secs / p["pm4py_secs"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "{:<26} ours {:.3} / {:>3.0} % / {:.3} (our replay {:.3} / {:.3}) | pm4py {:.3} / {:>3.0} % / {:.3} | time {:.4} s vs {:.4} s ({:.3}) {}",
+        o.name,
+        f("ours", "fitness"),
+        100.0 * f("ours", "fitting"),
+        f("ours", "precision"),
+        o.fitness,
+        o.precision,
+        f("pm4py", "fitness"),
+        100.0 * f("pm4py", "fitting"),
+        f("pm4py", "precision"),
+        o.secs,
+        p["pm4py_secs"].as_f64().unwrap_or(f64::NAN),
+        ratio,
+        if met { "met" } else { "MISSED" }
+    );
+    (met, ratio)
+}
+
+fn main() {
+    let trees: u64 = std::env::var("REDISCOVERY_TREES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let out = std::env::temp_dir().join(format!("wi-rediscovery-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let mut all = generated(trees, &out);
+    all.extend(shared(&out));
+    let Some(peer) = peer(&out) else {
+        for o in &all {
+            println!("{}: fitness {:.3}, precision {:.3}, {:.4} s; {}", o.name, o.fitness, o.precision, o.secs, o.tree);
+        }
+        return;
+    };
+    println!("log | ours: fitness / traces fitting / precision (pm4py's replay) | pm4py IMf, the same | mining time, ours vs pm4py (ratio)");
+    let (mut met, mut gen_met, mut gen, mut ratios) = (0, 0, 0, Vec::new());
+    for o in &all {
+        let Some(p) = peer.get(&o.name) else { continue };
+        let (ok, ratio) = row(o, p);
+        met += ok as usize;
+        if !o.name.starts_with("shared_") {
+            gen += 1;
+            gen_met += ok as usize;
+        }
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "target met on {gen_met} of {gen} generated logs ({:.0} %; target 90 %) and on {} of {} shared logs; \
+         time ratio to pm4py: median {:.3}, worst {:.3} (target at most 0.2)",
+        100.0 * gen_met as f64 / gen.max(1) as f64,
+        met - gen_met,
+        all.len() - gen,
+        ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN),
+        ratios.last().copied().unwrap_or(f64::NAN)
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

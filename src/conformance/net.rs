@@ -1,0 +1,161 @@
+//! Workflow nets (pure): places, transitions with an optional label (none for a silent
+//! step), one source and one sink, and the markings the replay moves through.
+use std::collections::{HashSet, VecDeque};
+
+/// Tokens per place.
+pub type Marking = Vec<u32>;
+
+#[derive(Clone, Debug)]
+pub struct Transition {
+    /// The activity it records; `None` for a silent transition (routing, tau).
+    pub label: Option<String>,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+}
+
+/// A workflow net: one token in `source` starts a case; one token in `sink` ends it.
+#[derive(Clone, Debug)]
+pub struct Net {
+    pub places: usize,
+    pub transitions: Vec<Transition>,
+    pub source: usize,
+    pub sink: usize,
+}
+
+/// How many markings a search over silent transitions may visit before it gives up (the
+/// replay then counts missing tokens, as pm4py's does when its shortest paths fail).
+const SEARCH_LIMIT: usize = 4096;
+
+impl Net {
+    /// A net with just its source and sink.
+    pub fn new() -> Net {
+        Net {
+            places: 2,
+            transitions: Vec::new(),
+            source: 0,
+            sink: 1,
+        }
+    }
+
+    pub fn place(&mut self) -> usize {
+        self.places += 1;
+        self.places - 1
+    }
+
+    pub fn transition(&mut self, label: Option<String>, inputs: Vec<usize>, outputs: Vec<usize>) {
+        self.transitions.push(Transition {
+            label,
+            inputs,
+            outputs,
+        });
+    }
+
+    pub fn initial(&self) -> Marking {
+        let mut m = vec![0; self.places];
+        m[self.source] = 1;
+        m
+    }
+
+    pub fn enabled(&self, m: &Marking, t: usize) -> bool {
+        self.transitions[t].inputs.iter().all(|p| m[*p] > 0)
+    }
+
+    /// Fires `t`, adding whatever tokens it lacks; returns (missing, consumed, produced).
+    pub fn fire(&self, m: &mut Marking, t: usize) -> (u32, u32, u32) {
+        let tr = &self.transitions[t];
+        let mut missing = 0;
+        for p in &tr.inputs {
+            if m[*p] == 0 {
+                missing += 1;
+            } else {
+                m[*p] -= 1;
+            }
+        }
+        for p in &tr.outputs {
+            m[*p] += 1;
+        }
+        (missing, tr.inputs.len() as u32, tr.outputs.len() as u32)
+    }
+
+    fn silent(&self) -> Vec<usize> {
+        (0..self.transitions.len())
+            .filter(|t| self.transitions[*t].label.is_none())
+            .collect()
+    }
+
+    /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds
+    /// (empty when it holds already); `None` when none is found within the search limit.
+    pub fn silent_path(&self, m: &Marking, goal: impl Fn(&Marking) -> bool) -> Option<Vec<usize>> {
+        if goal(m) {
+            return Some(Vec::new());
+        }
+        let silent = self.silent();
+        // Each marking found, with the index of the one it came from and the transition.
+        let mut order: Vec<(Marking, usize, usize)> = vec![(m.clone(), usize::MAX, usize::MAX)];
+        let mut seen: HashSet<Marking> = HashSet::from([m.clone()]);
+        let mut at = 0;
+        while at < order.len() {
+            let cur = order[at].0.clone();
+            for t in silent.iter().filter(|t| self.enabled(&cur, **t)) {
+                let mut next = cur.clone();
+                self.fire(&mut next, *t);
+                if !seen.insert(next.clone()) {
+                    continue;
+                }
+                let done = goal(&next);
+                order.push((next, at, *t));
+                if done {
+                    return Some(path_to(&order, order.len() - 1));
+                }
+                if order.len() >= SEARCH_LIMIT {
+                    return None;
+                }
+            }
+            at += 1;
+        }
+        None
+    }
+
+    /// The labels of the visible transitions enabled in `m` or in any marking that silent
+    /// transitions reach from it.
+    pub fn eventually_enabled(&self, m: &Marking) -> HashSet<&str> {
+        let silent = self.silent();
+        let mut labels = HashSet::new();
+        let mut seen: HashSet<Marking> = HashSet::from([m.clone()]);
+        let mut queue = VecDeque::from([m.clone()]);
+        while let Some(cur) = queue.pop_front() {
+            for (t, tr) in self.transitions.iter().enumerate() {
+                if let Some(l) = &tr.label
+                    && self.enabled(&cur, t)
+                {
+                    labels.insert(l.as_str());
+                }
+            }
+            for t in silent.iter().filter(|t| self.enabled(&cur, **t)) {
+                let mut next = cur.clone();
+                self.fire(&mut next, *t);
+                if seen.len() < SEARCH_LIMIT && seen.insert(next.clone()) {
+                    queue.push_back(next);
+                }
+            }
+        }
+        labels
+    }
+}
+
+impl Default for Net {
+    fn default() -> Self {
+        Net::new()
+    }
+}
+
+/// The silent transitions that led to `order[at]`, first first.
+fn path_to(order: &[(Marking, usize, usize)], mut at: usize) -> Vec<usize> {
+    let mut path = Vec::new();
+    while order[at].1 != usize::MAX {
+        path.push(order[at].2);
+        at = order[at].1;
+    }
+    path.reverse();
+    path
+}

@@ -1,0 +1,303 @@
+//! Token-based replay (pure), as pm4py defines it: fitness from the tokens each trace misses
+//! and leaves behind (Rozinat and van der Aalst, "Conformance checking of processes based on
+//! monitoring real behavior", Information Systems 33(1), 2008, section 4; pm4py's
+//! `fitness_token_based_replay`), and precision from escaping edges (Muñoz-Gama and
+//! Carmona, "A Fresh Look at Precision in Process Conformance", BPM 2010, section 4;
+//! pm4py's `precision_token_based_replay`): after every fitting prefix of the log, the
+//! activities the model allows that the log never does next.
+//!
+//! The log is replayed as a prefix tree, so traces that share a beginning share its replay;
+//! a transition that is not enabled is first enabled through the shortest sequence of silent
+//! transitions, and only then are its missing tokens added.
+use super::net::{Marking, Net};
+use std::collections::{HashMap, HashSet};
+
+/// How well a model and a log agree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conformance {
+    /// Token-based replay fitness of the whole log (0 to 1).
+    pub fitness: f64,
+    /// Escaping-edges precision (0 to 1): 1 when the model allows nothing the log does not do.
+    pub precision: f64,
+    pub traces: usize,
+    /// Traces replayed without a missing or a remaining token.
+    pub fitting_traces: usize,
+    /// Activities whose events the model could not replay (missing tokens, or not in the
+    /// model), with how many such events, most first.
+    pub deviations: Vec<(String, usize)>,
+}
+
+/// One node of the log's prefix tree.
+#[derive(Default)]
+struct Node {
+    label: String,
+    children: HashMap<String, usize>,
+    /// Traces whose prefix reaches this node.
+    passes: usize,
+    /// Traces that end here.
+    ends: usize,
+}
+
+/// The replay state along one prefix.
+#[derive(Clone)]
+struct State {
+    marking: Marking,
+    produced: u64,
+    consumed: u64,
+    missing: u64,
+    fit: bool,
+}
+
+#[derive(Default)]
+struct Totals {
+    produced: u64,
+    consumed: u64,
+    missing: u64,
+    remaining: u64,
+    fitting: usize,
+    traces: usize,
+    allowed: u64,
+    escaping: u64,
+    deviations: HashMap<String, usize>,
+}
+
+fn prefix_tree(traces: &[(Vec<String>, usize)]) -> Vec<Node> {
+    let mut nodes = vec![Node::default()];
+    for (t, w) in traces {
+        let mut at = 0;
+        nodes[0].passes += w;
+        for a in t {
+            let next = match nodes[at].children.get(a) {
+                Some(n) => *n,
+                None => {
+                    nodes.push(Node {
+                        label: a.clone(),
+                        ..Node::default()
+                    });
+                    let n = nodes.len() - 1;
+                    nodes[at].children.insert(a.clone(), n);
+                    n
+                }
+            };
+            nodes[next].passes += w;
+            at = next;
+        }
+        nodes[at].ends += w;
+    }
+    nodes
+}
+
+/// Replays `traces` (each distinct trace with how many cases followed it) on `net`.
+pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
+    let nodes = prefix_tree(traces);
+    let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, t) in net.transitions.iter().enumerate() {
+        if let Some(l) = &t.label {
+            by_label.entry(l.as_str()).or_default().push(i);
+        }
+    }
+    let mut sums = Totals::default();
+    let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::new();
+    let start = State {
+        marking: net.initial(),
+        produced: 1,
+        consumed: 0,
+        missing: 0,
+        fit: true,
+    };
+    let mut stack = vec![(0usize, start)];
+    while let Some((at, mut state)) = stack.pop() {
+        let node = &nodes[at];
+        if at != 0 {
+            step(net, &by_label, node, &mut state, &mut sums);
+        }
+        if node.ends > 0 {
+            finish(net, state.clone(), node.ends, &mut sums);
+        }
+        if !node.children.is_empty() && state.fit {
+            escaping(
+                net,
+                &nodes,
+                node,
+                &state.marking,
+                &mut enabled_memo,
+                &mut sums,
+            );
+        }
+        for child in node.children.values() {
+            stack.push((*child, state.clone()));
+        }
+    }
+    summary(sums)
+}
+
+/// Replays one event.
+fn step(
+    net: &Net,
+    by_label: &HashMap<&str, Vec<usize>>,
+    node: &Node,
+    s: &mut State,
+    sums: &mut Totals,
+) {
+    let Some(candidates) = by_label.get(node.label.as_str()) else {
+        s.fit = false;
+        *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
+        return;
+    };
+    let chosen = candidates
+        .iter()
+        .find(|t| net.enabled(&s.marking, **t))
+        .map(|t| (*t, Vec::new()))
+        .or_else(|| {
+            candidates.iter().find_map(|t| {
+                net.silent_path(&s.marking, |m| net.enabled(m, *t))
+                    .map(|p| (*t, p))
+            })
+        });
+    let (t, path) = chosen.unwrap_or((candidates[0], Vec::new()));
+    for silent in path.into_iter().chain([t]) {
+        let (missing, consumed, produced) = net.fire(&mut s.marking, silent);
+        s.missing += missing as u64;
+        s.consumed += consumed as u64;
+        s.produced += produced as u64;
+        if missing > 0 {
+            s.fit = false;
+            *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
+        }
+    }
+}
+
+/// The end of `ends` traces: silent transitions towards the final marking, then the sink's
+/// token is consumed and whatever is left counts as remaining.
+fn finish(net: &Net, mut s: State, ends: usize, sums: &mut Totals) {
+    let sink = net.sink;
+    let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
+    let path = net
+        .silent_path(&s.marking, |m| m[sink] == 1 && total(m) == 1)
+        .or_else(|| net.silent_path(&s.marking, |m| m[sink] > 0))
+        .unwrap_or_default();
+    for t in path {
+        let (missing, consumed, produced) = net.fire(&mut s.marking, t);
+        s.missing += missing as u64;
+        s.consumed += consumed as u64;
+        s.produced += produced as u64;
+    }
+    let missing = s.missing + u64::from(s.marking[sink] == 0);
+    let remaining = total(&s.marking) - u64::from(s.marking[sink] > 0);
+    let w = ends as u64;
+    sums.produced += s.produced * w;
+    sums.consumed += (s.consumed + 1) * w;
+    sums.missing += missing * w;
+    sums.remaining += remaining * w;
+    sums.traces += ends;
+    if s.fit && missing == 0 && remaining == 0 {
+        sums.fitting += ends;
+    }
+}
+
+/// Escaping edges after one fitting prefix: what the model allows next against what the log
+/// does next, weighted by the traces that go on from here.
+fn escaping(
+    net: &Net,
+    nodes: &[Node],
+    node: &Node,
+    marking: &Marking,
+    memo: &mut HashMap<Marking, Vec<String>>,
+    sums: &mut Totals,
+) {
+    let allowed = memo.entry(marking.clone()).or_insert_with(|| {
+        let mut v: Vec<String> = net
+            .eventually_enabled(marking)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    });
+    let seen: HashSet<&str> = node.children.keys().map(String::as_str).collect();
+    let weight: usize = node.children.values().map(|c| nodes[*c].passes).sum();
+    let escapes = allowed
+        .iter()
+        .filter(|a| !seen.contains(a.as_str()))
+        .count();
+    sums.allowed += (allowed.len() * weight) as u64;
+    sums.escaping += (escapes * weight) as u64;
+}
+
+fn summary(s: Totals) -> Conformance {
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut deviations: Vec<(String, usize)> = s.deviations.into_iter().collect();
+    deviations.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Conformance {
+        fitness: 0.5 * (1.0 - ratio(s.missing, s.consumed))
+            + 0.5 * (1.0 - ratio(s.remaining, s.produced)),
+        precision: 1.0 - ratio(s.escaping, s.allowed),
+        traces: s.traces,
+        fitting_traces: s.fitting,
+        deviations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A net of visible transitions in a row, with one silent choice: a, then b or c (or
+    /// skip both when `skip`), then d.
+    fn abcd(skip: bool) -> Net {
+        let mut n = Net::new();
+        let (p1, p2) = (n.place(), n.place());
+        n.transition(Some("a".into()), vec![n.source], vec![p1]);
+        n.transition(Some("b".into()), vec![p1], vec![p2]);
+        n.transition(Some("c".into()), vec![p1], vec![p2]);
+        if skip {
+            n.transition(None, vec![p1], vec![p2]);
+        }
+        n.transition(Some("d".into()), vec![p2], vec![n.sink]);
+        n
+    }
+
+    fn log(traces: &[(&str, usize)]) -> Vec<(Vec<String>, usize)> {
+        traces
+            .iter()
+            .map(|(t, n)| (t.chars().map(|c| c.to_string()).collect(), *n))
+            .collect()
+    }
+
+    #[test]
+    fn a_model_that_allows_exactly_the_log_fits_and_is_precise() {
+        let c = check(&abcd(false), &log(&[("abd", 2), ("acd", 1)]));
+        assert_eq!((c.fitness, c.precision), (1.0, 1.0));
+        assert_eq!((c.traces, c.fitting_traces), (3, 3));
+        assert!(c.deviations.is_empty());
+    }
+
+    #[test]
+    fn a_silent_skip_is_taken_and_the_unused_branch_escapes() {
+        // Only "ad" and "abd" seen: after "a", c escapes (1 of 3 allowed: b, c, d).
+        let c = check(&abcd(true), &log(&[("ad", 1), ("abd", 1)]));
+        assert_eq!(c.fitness, 1.0);
+        // Root: a allowed, a seen (weight 2). After a: b, c, d allowed; b and d seen
+        // (weight 2): 1 escape. After ab: d (weight 1).
+        let expected = 1.0 - 2.0 / (2.0 + 6.0 + 1.0);
+        assert!((c.precision - expected).abs() < 1e-12, "{}", c.precision);
+    }
+
+    #[test]
+    fn missing_and_remaining_tokens_count_as_pm4py_counts_them() {
+        let mut n = Net::new();
+        let p = n.place();
+        n.transition(Some("a".into()), vec![n.source], vec![p]);
+        n.transition(Some("b".into()), vec![p], vec![n.sink]);
+        // "ba": b misses its token, a leaves one in p. Produced 1 + 1 + 1, consumed
+        // 1 + 1 + 1 (the final token), missing 1, remaining 1.
+        let c = check(&n, &log(&[("ba", 1)]));
+        assert!((c.fitness - 2.0 / 3.0).abs() < 1e-12, "{}", c.fitness);
+        assert_eq!(c.fitting_traces, 0);
+        assert_eq!(c.deviations, vec![("b".to_string(), 1)]);
+        // An activity the model lacks: no token moves, but the trace does not fit.
+        let c = check(&n, &log(&[("axb", 3)]));
+        assert_eq!((c.fitness, c.fitting_traces), (1.0, 0));
+        assert_eq!(c.deviations, vec![("x".to_string(), 3)]);
+    }
+}
