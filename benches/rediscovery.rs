@@ -104,7 +104,11 @@ fn shared(out: &Path) -> Vec<Ours> {
             let path = format!("{}/examples/{map}", env!("CARGO_MANIFEST_DIR"));
             let m = Mapping::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
             let cases = history::read_cases(&dir.join(file), &m).unwrap();
-            mine(&format!("shared_{}", file.split('.').next().unwrap()), &cases, out)
+            mine(
+                &format!("shared_{}", file.split('.').next().unwrap()),
+                &cases,
+                out,
+            )
         })
         .collect()
 }
@@ -170,18 +174,23 @@ fn main() {
     all.extend(shared(&out));
     let Some(peer) = peer(&out) else {
         for o in &all {
-            println!("{}: fitness {:.3}, precision {:.3}, {:.4} s; {}", o.name, o.fitness, o.precision, o.secs, o.tree);
+            println!(
+                "{}: fitness {:.3}, precision {:.3}, {:.4} s; {}",
+                o.name, o.fitness, o.precision, o.secs, o.tree
+            );
         }
         return;
     };
-    println!("log | ours: fitness / traces fitting / precision (pm4py's replay) | pm4py IMf, the same | mining time, ours vs pm4py (ratio)");
-    let (mut met, mut gen_met, mut gen, mut ratios) = (0, 0, 0, Vec::new());
+    println!(
+        "log | ours: fitness / traces fitting / precision (pm4py's replay) | pm4py IMf, the same | mining time, ours vs pm4py (ratio)"
+    );
+    let (mut met, mut gen_met, mut made, mut ratios) = (0, 0, 0, Vec::new());
     for o in &all {
         let Some(p) = peer.get(&o.name) else { continue };
         let (ok, ratio) = row(o, p);
         met += ok as usize;
         if !o.name.starts_with("shared_") {
-            gen += 1;
+            made += 1;
             gen_met += ok as usize;
         }
         ratios.push(ratio);
@@ -190,9 +199,9 @@ fn main() {
     println!(
         "target met on {gen_met} of {gen} generated logs ({:.0} %; target 90 %) and on {} of {} shared logs; \
          time ratio to pm4py: median {:.3}, worst {:.3} (target at most 0.2)",
-        100.0 * gen_met as f64 / gen.max(1) as f64,
+        100.0 * gen_met as f64 / made.max(1) as f64,
         met - gen_met,
-        all.len() - gen,
+        all.len() - made,
         ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN),
         ratios.last().copied().unwrap_or(f64::NAN)
     );
