@@ -342,6 +342,12 @@ fn print_import(done: &workflow_intel::history::FileImport) {
             "discovered {} steps ({} process-tree nodes, {} branch rules) in {:.2} s: {}",
             d.steps, d.tree_nodes, d.rules, d.seconds, d.tree
         );
+        let c = &d.conformance;
+        println!(
+            "conformance on the log (token-based replay): fitness {:.3}, precision {:.3}, \
+             {} of {} cases fit",
+            c.fitness, c.precision, c.fitting_traces, c.traces
+        );
         for w in &d.warnings {
             println!("  note: {w}");
         }

@@ -1,7 +1,8 @@
 //! Decision mining (pure): for each branch of a choice, the single-attribute rule over the
 //! cases' input that best predicts the branch, kept only under the suggestions' Wilson
 //! discipline (the lower bound of its precision at least `RULE_CONFIDENCE`, with enough
-//! cases). A branch without such a rule keeps only its observed probability.
+//! cases). A branch without such a rule keeps only its observed probability. An attribute
+//! that does not vary over a choice's cases never gives a rule.
 use crate::stats::{RULE_CONFIDENCE, wilson_lower};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -81,6 +82,13 @@ fn candidates(
         }
     }
     numbers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // An attribute that does not vary over the choice's cases tells the branches apart no
+    // better than the branches' own frequencies: it gives no rule.
+    let distinct_numbers = numbers.windows(2).filter(|w| w[0].0 != w[1].0).count()
+        + usize::from(!numbers.is_empty());
+    if distinct_numbers + values.len() <= 1 {
+        return vec![Vec::new(); branches];
+    }
     // In a fixed order, so that ties always go the same way.
     let mut values: Vec<(String, (Value, Vec<usize>))> = values.into_iter().collect();
     values.sort_by(|a, b| a.0.cmp(&b.0));
@@ -172,6 +180,15 @@ mod tests {
         let few: Vec<u32> = (0..50).collect();
         let rest: Vec<u32> = (50..400).collect();
         assert!(mine(&inputs, &[&few, &rest])[0].is_none());
+        // A field every case shares is no rule, however well it "predicts" the majority.
+        let one = json!({"seriousness": "Value 1"});
+        let same: Vec<Map<String, Value>> = (0..400)
+            .map(|_| one.as_object().cloned().unwrap_or_default())
+            .collect();
+        let same: Vec<&Map<String, Value>> = same.iter().collect();
+        let most: Vec<u32> = (0..395).collect();
+        let rare: Vec<u32> = (395..400).collect();
+        assert_eq!(mine(&same, &[&most, &rare]), vec![None, None]);
         // Alternating branches: no rule is good enough.
         let even: Vec<u32> = (0..400).filter(|c| c % 2 == 0).collect();
         let odd: Vec<u32> = (0..400).filter(|c| c % 2 == 1).collect();

@@ -159,6 +159,8 @@ pub struct DiscoverySummary {
     pub steps: usize,
     /// Branch conditions found by decision mining.
     pub rules: usize,
+    /// The discovered model replayed on the cases it came from.
+    pub conformance: crate::conformance::Conformance,
     pub warnings: Vec<String>,
     pub seconds: f64,
 }
@@ -281,6 +283,7 @@ async fn mapped_workflow(
         tree_nodes: found.size,
         steps: steps.as_array().map_or(0, Vec::len),
         rules: found.rules,
+        conformance: found.conformance,
         warnings: found.warnings,
         seconds,
     };
