@@ -5,6 +5,7 @@
 //! discovered workflow and its BPMN export read back alike.
 use super::imf::Tree;
 use crate::templates::body::{GraphEdge, GraphNode, GraphSpec, NodeType};
+use crate::workflows::branch_model::BranchModel;
 use serde_json::Value;
 
 /// What an edge leaving a choice carries until the edge is drawn (a silent branch passes it
@@ -15,9 +16,15 @@ struct Pending {
     condition: Option<Value>,
 }
 
-/// Decides each choice's branch conditions: given the branches and the cases that took each,
-/// one optional condition per branch.
-pub type Rules<'a> = dyn Fn(&[(Tree, Vec<u32>)]) -> Vec<Option<Value>> + 'a;
+/// What decision mining says of one choice: an optional condition per branch, and how the
+/// branch depends on the input (counts in the order of the branches).
+pub struct Mined {
+    pub conditions: Vec<Option<Value>>,
+    pub model: Option<BranchModel>,
+}
+
+/// Mines each choice: given the branches and the cases that took each.
+pub type Rules<'a> = dyn Fn(&[(Tree, Vec<u32>)]) -> Mined + 'a;
 
 pub struct Drawer<'a> {
     labels: &'a [String],
@@ -25,6 +32,10 @@ pub struct Drawer<'a> {
     rules: &'a Rules<'a>,
     g: GraphSpec,
     gateways: usize,
+    choices: usize,
+    /// Each choice gateway's label and branch model, its counts in the order of the
+    /// gateway's outgoing flows.
+    models: Vec<(String, BranchModel)>,
 }
 
 impl<'a> Drawer<'a> {
@@ -39,16 +50,26 @@ impl<'a> Drawer<'a> {
             rules,
             g: GraphSpec::default(),
             gateways: 0,
+            choices: 0,
+            models: Vec::new(),
         }
     }
 
-    /// The whole graph: start event, the tree, end event.
-    pub fn draw(mut self, tree: &Tree) -> GraphSpec {
+    /// The whole graph (start event, the tree, end event), and the choices' branch models by
+    /// gateway label (a split gateway is labelled "choice N", so its step has that name).
+    pub fn draw(mut self, tree: &Tree) -> (GraphSpec, Vec<(String, BranchModel)>) {
         let start = self.node(NodeType::Trigger, "start".into(), String::new());
         let (last, pending) = self.emit(tree, start, Pending::default());
         let end = self.node(NodeType::End, "end".into(), String::new());
         self.edge(&last, &end, pending);
-        self.g
+        (self.g, self.models)
+    }
+
+    /// A split gateway, labelled "choice N" in drawing order.
+    fn split(&mut self) -> String {
+        self.choices += 1;
+        let label = format!("choice {}", self.choices);
+        self.gateway(NodeType::Decision, &label)
     }
 
     fn node(&mut self, t: NodeType, id: String, label: String) -> String {
@@ -109,24 +130,47 @@ impl<'a> Drawer<'a> {
     }
 
     fn choice(&mut self, children: &[(Tree, Vec<u32>)], from: String, p: Pending) -> String {
-        let split = self.gateway(NodeType::Decision, "");
+        let split = self.split();
         self.edge(&from, &split, p);
         let total: usize = children.iter().map(|(_, c)| c.len()).sum();
-        let conditions = (self.rules)(children);
+        let mined = (self.rules)(children);
         let mut ends = Vec::new();
-        for ((child, cases), condition) in children.iter().zip(conditions) {
+        // The child each flow out of the split belongs to, by edge index.
+        let mut child_of: Vec<(usize, usize)> = Vec::new();
+        for (k, ((child, cases), condition)) in children.iter().zip(mined.conditions).enumerate() {
             let probability = (total > 0).then(|| cases.len() as f64 / total as f64);
             let pending = Pending {
                 probability,
                 condition,
             };
+            let first = self.g.edges.len();
             ends.push(self.emit(child, split.clone(), pending));
+            child_of.extend(self.out_of(&split, first).map(|e| (e, k)));
         }
         let join = self.gateway(NodeType::Decision, "");
-        for (end, pending) in ends {
+        for (k, (end, pending)) in ends.into_iter().enumerate() {
+            let first = self.g.edges.len();
             self.edge(&end, &join, pending);
+            child_of.extend(self.out_of(&split, first).map(|e| (e, k)));
+        }
+        if let Some(mut model) = mined.model {
+            child_of.sort_unstable();
+            let order: Vec<usize> = child_of.iter().map(|(_, k)| *k).collect();
+            permute(&mut model, &order);
+            let label = self
+                .g
+                .nodes
+                .iter()
+                .find(|n| n.id == split)
+                .map(|n| n.label.clone());
+            self.models.extend(label.map(|l| (l, model)));
         }
         join
+    }
+
+    /// The edges from `node` added since edge index `first`.
+    fn out_of<'s>(&'s self, node: &'s str, first: usize) -> impl Iterator<Item = usize> + 's {
+        (first..self.g.edges.len()).filter(move |e| self.g.edges[*e].from == node)
     }
 
     fn concurrent(&mut self, children: &[Tree], from: String, p: Pending) -> String {
@@ -155,7 +199,7 @@ impl<'a> Drawer<'a> {
         let join = self.gateway(NodeType::Decision, "");
         self.edge(&from, &join, p);
         let (end, pending) = self.emit(body, join.clone(), Pending::default());
-        let split = self.gateway(NodeType::Decision, "");
+        let split = self.split();
         self.edge(&end, &split, pending);
         let redo_runs: usize = redo.iter().map(|(_, c)| c.len()).sum();
         let share = |n: usize| (body_runs > 0).then(|| n as f64 / body_runs as f64);
@@ -172,5 +216,17 @@ impl<'a> Drawer<'a> {
             condition: None,
         };
         (split, exit)
+    }
+}
+
+/// Reorders every node's counts so that entry `e` is the count of child `order[e]`.
+fn permute(m: &mut BranchModel, order: &[usize]) {
+    m.counts = order
+        .iter()
+        .map(|k| m.counts.get(*k).copied().unwrap_or(0))
+        .collect();
+    if let Some(s) = m.split.as_mut() {
+        permute(&mut s.yes, order);
+        permute(&mut s.no, order);
     }
 }

@@ -4,6 +4,7 @@
 //! under the Wilson bar; [`graph`] draws the tree as a BPMN-shaped graph with branch
 //! probabilities, which becomes workflow steps through the same conversion as an imported BPMN
 //! model.
+pub mod branching;
 pub mod cuts;
 pub mod graph;
 pub mod imf;
@@ -14,6 +15,7 @@ pub mod synth;
 use crate::conformance::{self, Conformance};
 use crate::templates::body::GraphSpec;
 use crate::templates::bpmn_flow::steps_from_graph;
+use crate::workflows::branch_model::BranchModel;
 use crate::workflows::steps::GATEWAY;
 use imf::{Log, Tree};
 use serde_json::{Map, Value, json};
@@ -91,13 +93,16 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
     let (tree, names) = tree(cases, noise);
     let inputs: Vec<&Map<String, Value>> = cases.iter().map(|c| &c.input).collect();
     let found = std::cell::Cell::new(0usize);
-    let decide = |branches: &[(Tree, Vec<u32>)]| -> Vec<Option<Value>> {
+    let decide = |branches: &[(Tree, Vec<u32>)]| -> graph::Mined {
         let cases: Vec<&[u32]> = branches.iter().map(|(_, c)| c.as_slice()).collect();
         let rules = rules::mine(&inputs, &cases);
         found.set(found.get() + rules.iter().flatten().count());
-        rules.into_iter().map(|r| r.map(|r| r.condition)).collect()
+        graph::Mined {
+            conditions: rules.into_iter().map(|r| r.map(|r| r.condition)).collect(),
+            model: branching::fit(&inputs, &cases),
+        }
     };
-    let graph = graph::Drawer::new(&names, approval, &decide).draw(&tree);
+    let (graph, models) = graph::Drawer::new(&names, approval, &decide).draw(&tree);
     let converted = steps_from_graph(&graph);
     let conformance = conformance::check(&net::of_tree(&tree, &names), &variants(cases));
     let mut warnings = converted.warnings;
@@ -105,7 +110,7 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
     Discovered {
         tree: tree.notation(&names),
         size: tree.size(),
-        steps: name_actions(converted.steps),
+        steps: with_models(name_actions(converted.steps), models),
         rules: found.get(),
         conformance,
         warnings,
@@ -132,6 +137,21 @@ pub fn precision_warning(c: &Conformance) -> Option<String> {
             c.precision, c.fitness, c.fitting_traces, c.traces
         )
     })
+}
+
+/// Each choice step gets its branch model (steps are named after their gateway's label).
+fn with_models(mut steps: Value, models: Vec<(String, BranchModel)>) -> Value {
+    let models: HashMap<String, BranchModel> = models.into_iter().collect();
+    for s in steps.as_array_mut().into_iter().flatten() {
+        let branches = s["branches"].as_array().map_or(0, Vec::len);
+        let model = s["name"].as_str().and_then(|n| models.get(n));
+        if let Some(m) = model.filter(|m| m.check(branches).is_ok())
+            && let Ok(v) = serde_json::to_value(m)
+        {
+            s["branch_model"] = v;
+        }
+    }
+    steps
 }
 
 /// Task steps get their own action (see [`action_type`]).

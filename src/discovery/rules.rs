@@ -84,8 +84,8 @@ fn candidates(
     numbers.sort_by(|a, b| a.0.total_cmp(&b.0));
     // An attribute that does not vary over the choice's cases tells the branches apart no
     // better than the branches' own frequencies: it gives no rule.
-    let distinct_numbers = numbers.windows(2).filter(|w| w[0].0 != w[1].0).count()
-        + usize::from(!numbers.is_empty());
+    let distinct_numbers =
+        numbers.windows(2).filter(|w| w[0].0 != w[1].0).count() + usize::from(!numbers.is_empty());
     if distinct_numbers + values.len() <= 1 {
         return vec![Vec::new(); branches];
     }

@@ -1,7 +1,9 @@
 //! A Monte Carlo forecast (pure): many runs of one input through the workflow. A choice the
 //! input decides (a branch condition holds, or every branch's fields are present) is
-//! followed; a choice it cannot decide (a branch tests a field the input lacks) is drawn by
-//! the branches' observed probabilities. Each step's duration is drawn from its recorded
+//! followed; a discovered choice with a branch model that no branch condition decides is
+//! drawn from the model's counts for the deepest node the input reaches (the branches as the
+//! history's cases like this input took them); any other choice it cannot decide (a branch
+//! tests a field the input lacks) is drawn by the branches' observed probabilities. Each step's duration is drawn from its recorded
 //! durations, and a run ends at a step as often as its recorded runs ended their case (a
 //! rejection or a failure). Seeded, so the same request gives the same forecast.
 use super::engine::{StepHistory, elapsed, max_visits, route};
@@ -37,7 +39,8 @@ pub struct Forecast {
     pub p90_ms: i64,
     pub p95_ms: i64,
     pub mean_ms: f64,
-    /// Choices drawn by probability, summed over all runs (0: the input decided every choice).
+    /// Choices drawn at random, summed over all runs: those where more than one branch was
+    /// possible for this input (0: the input decided every choice).
     pub drawn_choices: u64,
     /// The most frequent paths first (at most 20).
     pub paths: Vec<ForecastPath>,
@@ -174,6 +177,12 @@ impl Model<'_> {
     /// else none (the default route).
     fn choose(&self, i: usize, input: &Value, rng: &mut StdRng) -> (Option<usize>, bool) {
         let c = self.compiled;
+        let model = c.steps[i].branch_model.as_ref();
+        if let Some(m) = model.filter(|m| m.counts.len() == c.branches[i].len())
+            && !c.branches[i].iter().any(|(bc, _)| bc.matches(input))
+        {
+            return draw(&m.node(input).counts, rng);
+        }
         let probability = |j: usize| {
             c.steps[i]
                 .branches
@@ -204,6 +213,23 @@ impl Model<'_> {
         }
         (open.last().map(|(j, _)| *j), true)
     }
+}
+
+/// A branch drawn by the cases that took each one; drawn only when more than one was taken.
+fn draw(counts: &[u32], rng: &mut StdRng) -> (Option<usize>, bool) {
+    let total: u32 = counts.iter().sum();
+    let taken = counts.iter().filter(|n| **n > 0).count();
+    if total == 0 {
+        return (None, false);
+    }
+    let mut x = rng.random_range(0..total);
+    for (j, n) in counts.iter().enumerate() {
+        if x < *n {
+            return (Some(j), taken > 1);
+        }
+        x -= n;
+    }
+    (None, false)
 }
 
 pub use crate::stats::quantile;

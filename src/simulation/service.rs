@@ -8,7 +8,7 @@ use crate::entity::{action, execution, simulation, sla, step_execution};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, LatencyClass, StepRunStatus};
 use crate::tenancy;
-use crate::workflows::steps::action_types;
+use crate::workflows::steps::{GATEWAY, action_types};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -219,7 +219,8 @@ async fn run(
         args.fail_steps.clone(),
         args.forecast,
     );
-    let outcome: Outcome = tokio::task::spawn_blocking(move || {
+    let known = !history.is_empty();
+    let mut outcome: Outcome = tokio::task::spawn_blocking(move || {
         engine::simulate(&engine::Request {
             steps: &steps,
             input: &input,
@@ -235,7 +236,40 @@ async fn run(
     })
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))?;
+    if known && outcome.status == engine::SimulationStatus::Succeeded {
+        let seen =
+            crate::workflows::conformance::sequences(db, auth.company_id, wf.id, PATH_CHECK_CASES)
+                .await?;
+        outcome.warnings.extend(unseen_path(&outcome, &seen));
+    }
     Ok((wf, outcome))
+}
+
+/// How many of the newest completed executions a simulation's path is looked for in.
+const PATH_CHECK_CASES: u64 = 10_000;
+
+/// A warning when no recorded case followed the simulated path (its steps that ran, in order).
+fn unseen_path(outcome: &Outcome, seen: &[(Vec<String>, usize)]) -> Option<engine::Issue> {
+    let ran: Vec<&str> = outcome
+        .execution_path
+        .iter()
+        .filter(|s| s.status == engine::StepStatus::Run && s.action != GATEWAY)
+        .map(|s| s.name.as_str())
+        .collect();
+    let cases: usize = seen.iter().map(|(_, n)| n).sum();
+    let followed = seen
+        .iter()
+        .any(|(t, _)| t.iter().map(String::as_str).eq(ran.iter().copied()));
+    (cases > 0 && !followed).then(|| engine::Issue {
+        code: "PATH_NOT_IN_HISTORY".into(),
+        message: format!(
+            "none of the {cases} newest completed executions followed this path ({} steps); \
+             the prediction rests on a route the history never took",
+            ran.len()
+        ),
+        step: None,
+        path: None,
+    })
 }
 
 /// Every distinct path through the workflow's current definition (see

@@ -107,14 +107,14 @@ pub struct StepDeviation {
     pub runs: i64,
 }
 
-/// Replays the workflow's newest completed executions (their completed step runs in start
-/// order) on its steps.
-pub async fn load(
+/// The step sequences (completed step runs in start order) of the workflow's newest `limit`
+/// completed executions: each distinct sequence with how many executions followed it.
+pub async fn sequences(
     db: &impl ConnectionTrait,
     company_id: Uuid,
     workflow_id: Uuid,
-    c: &Compiled,
-) -> AppResult<WorkflowConformance> {
+    limit: u64,
+) -> AppResult<Vec<(Vec<String>, usize)>> {
     let execs = execution::Entity::find()
         .select_only()
         .column(execution::Column::Id)
@@ -122,7 +122,7 @@ pub async fn load(
         .filter(execution::Column::WorkflowId.eq(workflow_id))
         .filter(execution::Column::Status.eq(ExecutionStatus::Completed.as_str()))
         .order_by_desc(execution::Column::StartedAt)
-        .limit(MAX_CASES)
+        .limit(limit)
         .into_query();
     let rows: Vec<(Uuid, String)> = step_execution::Entity::find()
         .select_only()
@@ -148,7 +148,17 @@ pub async fn load(
     for (_, t) in traces {
         *variants.entry(t).or_default() += 1;
     }
-    let variants: Vec<(Vec<String>, usize)> = variants.into_iter().collect();
+    Ok(variants.into_iter().collect())
+}
+
+/// Replays the workflow's newest completed executions on its steps.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Uuid,
+    c: &Compiled,
+) -> AppResult<WorkflowConformance> {
+    let variants = sequences(db, company_id, workflow_id, MAX_CASES).await?;
     let net = net(c);
     let r = tokio::task::spawn_blocking(move || conformance::check(&net, &variants))
         .await

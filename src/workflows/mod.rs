@@ -1,4 +1,5 @@
 //! Workflow definitions (and, with the SLA work, executions reported by host engines).
+pub mod branch_model;
 pub mod conformance;
 pub mod flows;
 pub mod graphql;

@@ -60,6 +60,10 @@ pub struct Step {
     /// The parallel group and lane this step belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Lane>,
+    /// For a discovered choice: how its branch depended on the input in the history (a
+    /// forecast draws the branch from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_model: Option<super::branch_model::BranchModel>,
 }
 
 /// What was added, removed and changed between two keyed lists.
@@ -176,6 +180,11 @@ pub fn parse_steps(doc: &Value) -> Result<Vec<Step>, String> {
                     ));
                 }
             }
+        }
+        if let Some(m) = &step.branch_model {
+            let n = step.branches.as_ref().map_or(0, Vec::len);
+            m.check(n)
+                .map_err(|e| format!("steps[{i}] ({}): branch_model: {e}", step.name))?;
         }
         steps.push(step);
     }

@@ -46,11 +46,94 @@ pub(super) fn run_concrete(
             status = SimulationStatus::Rejected;
             break;
         }
-        let branch = c.branches[i].iter().position(|(bc, _)| bc.matches(input));
+        let (branch, _) = pick(c, i, input);
         detail.push((i, cond, branch));
         i = route(c, i, branch, &|t| runs[t]);
     }
     (trail, detail, status)
+}
+
+/// How the concrete run chose the way out of a step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Pick {
+    /// A branch condition held on the input's fields (or the step has no branches).
+    Input,
+    /// The input decides nothing; the discovered choice's most likely branch for this input,
+    /// with its share of the similar cases in the history and how many those were.
+    Likely(f64, u32),
+    /// The input decides nothing and nothing is known: the default route.
+    Default,
+}
+
+/// The way out of step `i`: the first branch whose condition holds; else, for a discovered
+/// choice, its most likely branch given the input; else none (the default route).
+pub(super) fn pick(c: &Compiled, i: usize, input: &Value) -> (Option<usize>, Pick) {
+    let branches = &c.branches[i];
+    if let Some(j) = branches.iter().position(|(bc, _)| bc.matches(input)) {
+        return (Some(j), Pick::Input);
+    }
+    let undecided = branches.iter().any(|(bc, _)| {
+        bc.fields()
+            .iter()
+            .any(|f| crate::conditions::resolve(input, f).is_empty())
+    });
+    if !undecided {
+        return (None, Pick::Input);
+    }
+    let model = c.steps[i].branch_model.as_ref();
+    match model.filter(|m| m.counts.len() == branches.len()) {
+        Some(m) => {
+            let node = m.node(input);
+            let (j, n) = node
+                .counts
+                .iter()
+                .enumerate()
+                .max_by_key(|(j, n)| (**n, std::cmp::Reverse(*j)))
+                .map_or((0, 0), |(j, n)| (j, *n));
+            let cases = node.cases();
+            let share = if cases == 0 {
+                0.0
+            } else {
+                n as f64 / cases as f64
+            };
+            (Some(j), Pick::Likely(share, cases))
+        }
+        None => (None, Pick::Default),
+    }
+}
+
+/// A warning for a choice the input did not decide: which way the concrete run went, and why.
+fn undecided_route(c: &Compiled, i: usize, branch: Option<usize>, how: Pick) -> Option<Issue> {
+    let s = &c.steps[i];
+    let target = |j: Option<usize>| {
+        j.and_then(|j| s.branches.as_ref()?.get(j))
+            .map(|b| b.next_step.clone())
+            .or_else(|| s.default_next.clone())
+            .unwrap_or_else(|| "the next step".into())
+    };
+    let how = match how {
+        Pick::Input => return None,
+        Pick::Likely(share, cases) => format!(
+            "the run takes its most likely branch for this input, to {:?} ({:.0} % of the {cases} \
+             similar cases in the history), and the forecast draws the branch",
+            target(branch),
+            100.0 * share
+        ),
+        Pick::Default => format!(
+            "nothing in the history says how it depends on the input, so the run takes the \
+             default route, to {:?}",
+            target(branch)
+        ),
+    };
+    Some(issue(
+        "ROUTE_NOT_DECIDED",
+        format!(
+            "steps[{i}] ({}): the input does not decide this choice; {how}",
+            s.name
+        ),
+        Some(&s.name),
+        None,
+    ))
 }
 
 /// The concrete run as the API shows it, and what its timing needs.
@@ -94,6 +177,8 @@ pub(super) fn concrete_path(
             path.any_history |= est.p95.is_some();
             decision = approval(c, req, i, &mut path.approval_chain);
             action_checks(c, req, i, found);
+            let (_, how) = pick(c, i, req.input);
+            found.warnings.extend(undecided_route(c, i, branch, how));
         }
         path.steps.push(PathStep {
             index: i as i32,
