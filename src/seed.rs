@@ -323,6 +323,7 @@ impl DemoSteps {
             },
             started_at: begun,
             completed_at: Some(self.at),
+            start_inferred: false,
             approver: approver.map(str::to_string),
             decision: decision.map(|ok| {
                 if ok {

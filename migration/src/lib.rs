@@ -6,6 +6,7 @@ mod m20261128_000001_list_indexes;
 mod m20261128_000002_workflow_versions;
 mod m20261128_000003_simulation_forecast;
 mod m20261128_000004_board_indexes;
+mod m20261203_000001_step_start_inferred;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_workflow_versions::Migration),
             Box::new(m20261128_000003_simulation_forecast::Migration),
             Box::new(m20261128_000004_board_indexes::Migration),
+            Box::new(m20261203_000001_step_start_inferred::Migration),
         ]
     }
 }

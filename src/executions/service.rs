@@ -130,6 +130,10 @@ pub struct StepRun {
     pub approver: Option<String>,
     pub decision: Option<ApprovalDecision>,
     pub error: Option<String>,
+    /// Set by a log import when the log recorded only the completion (the start is the case's
+    /// previous event); clients always report the start they saw.
+    #[graphql(skip)]
+    pub start_inferred: bool,
 }
 
 /// Adds `n` runs (`ok` of them successful, `sum_ms` in total) to an action's statistics in one
@@ -269,6 +273,7 @@ fn step_row(
         started_at: s.started_at,
         completed_at: s.completed_at,
         duration_ms,
+        start_inferred: s.start_inferred,
         approver: s.approver.clone(),
         decision: s.decision.map(|d| d.as_str().to_string()),
         error: s.error.clone(),

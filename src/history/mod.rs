@@ -83,6 +83,31 @@ impl<'a> Starts<'a> {
     }
 }
 
+/// For each event the mapping keeps (in order), the start the log recorded for it: the
+/// earliest earlier `start` event of the same activity not yet paired with a completion (how
+/// pm4py pairs lifecycle events into intervals). None where the log has no such event.
+fn recorded_starts(m: &Mapping, c: &Case) -> Vec<Option<DateTime<Utc>>> {
+    let mut open: HashMap<&str, std::collections::VecDeque<DateTime<Utc>>> = HashMap::new();
+    let mut out = Vec::new();
+    for e in &c.events {
+        let start = e
+            .lifecycle
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case("start"));
+        if start && let Some(ts) = e.timestamp {
+            open.entry(e.activity.as_str()).or_default().push_back(ts);
+        } else if m.keeps(e) {
+            let paired = e.lifecycle.is_some();
+            out.push(
+                open.get_mut(e.activity.as_str())
+                    .filter(|_| paired)
+                    .and_then(|q| q.pop_front()),
+            );
+        }
+    }
+    out
+}
+
 /// Turns a case into an execution of the mapped workflow (`lanes`: the workflow's parallel
 /// lanes, for when each step started).
 pub fn to_execution(
@@ -106,14 +131,21 @@ pub fn to_execution(
         outside: first,
         last: HashMap::new(),
     };
-    for e in &events {
+    let recorded = recorded_starts(m, c);
+    for (e, recorded) in events.iter().zip(recorded) {
         let Some(ts) = e.timestamp else { continue };
         let approval = m.approvals.iter().find(|a| a.activity == e.activity);
         let step_name = approval
             .and_then(|a| a.step.clone())
             .unwrap_or_else(|| e.activity.clone());
+        let inferred = starts.start(&step_name, ts);
+        let (started_at, start_inferred) = match recorded {
+            Some(st) if st <= ts => (st, false),
+            _ => (inferred, true),
+        };
         steps.push(StepRun {
-            started_at: starts.start(&step_name, ts),
+            started_at,
+            start_inferred,
             step_name,
             status: StepRunStatus::Completed,
             completed_at: Some(ts),

@@ -17,6 +17,9 @@ pub struct StepRec {
     pub approver: Option<String>,
     pub decision: Option<ApprovalDecision>,
     pub duration_ms: Option<i64>,
+    /// Whether the duration is handling time alone (the run's start was recorded, not taken
+    /// from the previous event).
+    pub handling: bool,
     pub failed: bool,
 }
 
@@ -617,6 +620,7 @@ fn parallel_suggestion(
 
 /// What an imported or reported step duration measures: from the step's start to its end,
 /// where the start is the previous event when the log records only completions.
+const HANDLING: &str = "a step's duration runs from its recorded start to its end, so it is handling time alone and the time saved can never exceed the handling time recorded";
 const ELAPSED: &str = "a step's duration runs from its start to its end; in a log that records only completions its start is the previous event, so it is waiting and handling together";
 
 /// How many distinct executions.
@@ -731,7 +735,7 @@ fn sla_overrun(w: &WorkflowHistory, l: &Late<'_>) -> Option<Mined> {
             "hoursSavedMeasures": "case duration",
         }}),
         proposed_change: json!({"optimiseStep": bottleneck, "target": {"p90Seconds": target}}),
-        impact: json!({"casesAffected": over, "hoursSaved": overrun(totals, *target as f64) / 3600.0, "decidedDifferently": 0}),
+        impact: json!({"casesAffected": over, "hoursSaved": overrun(totals, *target as f64) / 3600.0}),
         fingerprint: fingerprint(&["performance", &w.id.to_string(), "sla", bottleneck]),
     })
 }
@@ -757,12 +761,28 @@ fn outlier_step(
     if median <= 0.0 || slow <= 5.0 * median {
         return None;
     }
+    let handling = w
+        .cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter(|s| s.name == step && s.duration_ms.is_some())
+        .all(|s| s.handling);
+    let (measures, method) = if handling {
+        ("handling", HANDLING)
+    } else {
+        ("elapsed", ELAPSED)
+    };
     Some(Mined {
         kind: SuggestionType::Performance,
         workflow_id: Some(w.id),
         title: format!("\"{step}\" is the bottleneck of \"{}\"", w.name),
         description: format!(
-            "\"{step}\" has a p90 of {slow:.0} s, {:.1}× the median step's {median:.0} s, and takes {:.0}% of the workflow's time.",
+            "\"{step}\" has a p90 of {slow:.0} s ({}), {:.1}× the median step's {median:.0} s, and takes {:.0}% of the workflow's recorded step time.",
+            if handling {
+                "handling time"
+            } else {
+                "waiting and handling together"
+            },
             slow / median,
             by_step
                 .get(step)
@@ -771,14 +791,14 @@ fn outlier_step(
         ),
         confidence: (1.0 - median / slow).clamp(0.0, 1.0),
         frequency: cases_with(w, step),
-        evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n,
+        evidence: json!({"step": step, "p90Seconds": slow, "medianStepP90Seconds": median, "samples": n, "durationMeasures": measures,
         "impactMethod": {
             "casesAffected": "distinct executions in which the step ran (samples counts its runs)",
-            "hoursSaved": format!("replayed: every run of the step that took longer than the median step's p90 ({median:.0} s) taking that long instead; the difference, summed: {ELAPSED}"),
-            "hoursSavedMeasures": "elapsed",
+            "hoursSaved": format!("replayed: every run of the step that took longer than the median step's p90 ({median:.0} s) taking that long instead; the difference, summed: {method}"),
+            "hoursSavedMeasures": measures,
         }}),
         proposed_change: json!({"optimiseStep": step, "target": {"p90Seconds": median}}),
-        impact: json!({"casesAffected": cases_with(w, step), "hoursSaved": by_step.get(step).map_or(0.0, |v| overrun(v, median)) / 3600.0, "decidedDifferently": 0}),
+        impact: json!({"casesAffected": cases_with(w, step), "hoursSaved": by_step.get(step).map_or(0.0, |v| overrun(v, median)) / 3600.0}),
         fingerprint: fingerprint(&["performance", &w.id.to_string(), "outlier", step]),
     })
 }
@@ -905,6 +925,7 @@ mod tests {
                             ApprovalDecision::Rejected
                         }),
                         duration_ms: Some(60_000),
+                        handling: true,
                         failed: false,
                     }],
                 })

@@ -144,6 +144,7 @@ pub async fn load_history(
                     approver: s.approver,
                     decision: s.decision.as_deref().and_then(ApprovalDecision::parse),
                     duration_ms: s.duration_ms,
+                    handling: !s.start_inferred,
                     failed: s.status == "failed",
                 });
             }

@@ -17,7 +17,8 @@ pub struct StepStats {
     pub runs: i64,
     /// Distinct executions that ran it.
     pub executions: i64,
-    /// Median duration of its runs that have one.
+    /// Median duration of its runs that have one: handling time for runs whose start was
+    /// recorded, time since the case's previous event for the others (see `handlingRuns`).
     pub p50_ms: Option<i64>,
     pub p95_ms: Option<i64>,
     /// Of the time that breached executions (those with at least one SLA breach) spent in
@@ -25,10 +26,13 @@ pub struct StepStats {
     pub breached_time_share: f64,
     /// Runs of the step inside breached executions.
     pub breached_runs: i64,
+    /// Runs whose duration is handling time alone (their start was recorded); the other runs'
+    /// durations hold the waiting before them too.
+    pub handling_runs: i64,
 }
 
-/// One recorded step run: execution, step name, duration.
-pub type Run = (Uuid, String, Option<i64>);
+/// One recorded step run: execution, step name, duration, and whether its start was inferred.
+pub type Run = (Uuid, String, Option<i64>, bool);
 
 /// Aggregates runs per step, in first-seen order of `order` then of the runs.
 pub fn aggregate(runs: &[Run], breached: &HashSet<Uuid>, order: &[String]) -> Vec<StepStats> {
@@ -39,12 +43,14 @@ pub fn aggregate(runs: &[Run], breached: &HashSet<Uuid>, order: &[String]) -> Ve
         ms: Vec<i64>,
         breached_ms: i64,
         breached_runs: i64,
+        handling: i64,
     }
     let mut by: HashMap<&str, Acc> = HashMap::new();
     let mut total_breached_ms = 0i64;
-    for (exec, step, ms) in runs {
+    for (exec, step, ms, inferred) in runs {
         let a = by.entry(step.as_str()).or_default();
         a.runs += 1;
+        a.handling += i64::from(!inferred);
         a.execs.insert(*exec);
         a.ms.extend(ms.filter(|m| *m >= 0));
         if breached.contains(exec) {
@@ -56,7 +62,7 @@ pub fn aggregate(runs: &[Run], breached: &HashSet<Uuid>, order: &[String]) -> Ve
     }
     let mut names: Vec<&str> = order.iter().map(String::as_str).collect();
     let mut seen: HashSet<&str> = names.iter().copied().collect();
-    for (_, step, _) in runs {
+    for (_, step, _, _) in runs {
         if seen.insert(step.as_str()) {
             names.push(step.as_str());
         }
@@ -79,6 +85,7 @@ pub fn aggregate(runs: &[Run], breached: &HashSet<Uuid>, order: &[String]) -> Ve
                     0.0
                 },
                 breached_runs: a.breached_runs,
+                handling_runs: a.handling,
             }
         })
         .collect()
@@ -107,6 +114,7 @@ pub async fn load(
         .column(step_execution::Column::ExecutionId)
         .column(step_execution::Column::StepName)
         .column(step_execution::Column::DurationMs)
+        .column(step_execution::Column::StartInferred)
         .filter(step_execution::Column::CompanyId.eq(company_id))
         .filter(step_execution::Column::ExecutionId.in_subquery(execs.clone().into_query()))
         .into_tuple()
@@ -132,11 +140,11 @@ mod tests {
     fn shares_count_breached_executions_time_only() {
         let (e1, e2) = (Uuid::now_v7(), Uuid::now_v7());
         let runs = vec![
-            (e1, "a".to_string(), Some(100)),
-            (e1, "b".to_string(), Some(300)),
-            (e2, "a".to_string(), Some(50)),
-            (e2, "a".to_string(), Some(70)),
-            (e2, "c".to_string(), None),
+            (e1, "a".to_string(), Some(100), false),
+            (e1, "b".to_string(), Some(300), true),
+            (e2, "a".to_string(), Some(50), false),
+            (e2, "a".to_string(), Some(70), true),
+            (e2, "c".to_string(), None, false),
         ];
         let breached: HashSet<Uuid> = [e1].into();
         let s = aggregate(&runs, &breached, &["b".into(), "z".into()]);
@@ -147,6 +155,7 @@ mod tests {
         assert_eq!((s[2].runs, s[2].executions, s[2].breached_runs), (3, 2, 1));
         assert_eq!((s[2].p50_ms, s[2].p95_ms), (Some(70), Some(100)));
         assert_eq!(s[2].breached_time_share, 0.25);
+        assert_eq!((s[0].handling_runs, s[2].handling_runs), (0, 2));
         assert_eq!((s[3].runs, s[3].p50_ms), (1, None));
     }
 }

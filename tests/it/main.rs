@@ -28,3 +28,4 @@ mod snapshots;
 mod templates;
 mod transport;
 mod versions;
+mod worktime;
