@@ -11,3 +11,15 @@ pub use replay::{Conformance, check};
 /// Below this precision a model allows far more than the log shows (a flower model of 20
 /// activities scores about 0.14): simulations and imports say so.
 pub const LOW_PRECISION: f64 = 0.5;
+
+/// The warning a model gets when it allows far more than the history shows.
+pub fn precision_warning(c: &Conformance) -> Option<String> {
+    (c.traces > 0 && c.precision < LOW_PRECISION).then(|| {
+        format!(
+            "the model allows far more than the history shows: precision {:.2} (escaping \
+             edges; fitness {:.3}, {} of {} cases fit), so predictions that draw routes from it \
+             are weak",
+            c.precision, c.fitness, c.fitting_traces, c.traces
+        )
+    })
+}

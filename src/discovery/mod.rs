@@ -106,7 +106,7 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
     let converted = steps_from_graph(&graph);
     let conformance = conformance::check(&net::of_tree(&tree, &names), &variants(cases));
     let mut warnings = converted.warnings;
-    warnings.extend(precision_warning(&conformance));
+    warnings.extend(conformance::precision_warning(&conformance));
     Discovered {
         tree: tree.notation(&names),
         size: tree.size(),
@@ -127,17 +127,6 @@ pub fn variants(cases: &[Case]) -> Vec<(Vec<String>, usize)> {
     count.into_iter().map(|(t, n)| (t.to_vec(), n)).collect()
 }
 
-/// The warning a model gets when it allows far more than the history shows.
-pub fn precision_warning(c: &Conformance) -> Option<String> {
-    (c.traces > 0 && c.precision < conformance::LOW_PRECISION).then(|| {
-        format!(
-            "the model allows far more than the history shows: precision {:.2} (escaping \
-             edges; fitness {:.3}, {} of {} cases fit), so predictions that draw routes from it \
-             are weak",
-            c.precision, c.fitness, c.fitting_traces, c.traces
-        )
-    })
-}
 
 /// Each choice step gets its branch model (steps are named after their gateway's label).
 fn with_models(mut steps: Value, models: Vec<(String, BranchModel)>) -> Value {

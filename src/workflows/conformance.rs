@@ -168,7 +168,7 @@ pub async fn load(
         fitness: r.fitness,
         precision: r.precision,
         fitting_cases: r.fitting_traces as i64,
-        warning: crate::discovery::precision_warning(&r),
+        warning: conformance::precision_warning(&r),
         deviations: r
             .deviations
             .iter()
