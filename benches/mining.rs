@@ -73,6 +73,7 @@ fn main() {
                     approver: None,
                     decision: None,
                     duration_ms: Some(1000),
+                    handling: true,
                     failed: false,
                 },
                 StepRec {
@@ -85,6 +86,7 @@ fn main() {
                         ApprovalDecision::Rejected
                     }),
                     duration_ms: Some(mgr),
+                    handling: true,
                     failed: false,
                 },
                 StepRec {
@@ -93,6 +95,7 @@ fn main() {
                     approver: Some("finance".into()),
                     decision: Some(ApprovalDecision::Approved),
                     duration_ms: Some(fin),
+                    handling: true,
                     failed: false,
                 },
                 StepRec {
@@ -101,6 +104,7 @@ fn main() {
                     approver: None,
                     decision: None,
                     duration_ms: Some(500),
+                    handling: true,
                     failed,
                 },
             ],

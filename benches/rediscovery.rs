@@ -113,28 +113,36 @@ fn shared(out: &Path) -> Vec<Ours> {
         .collect()
 }
 
-/// pm4py's figures per log, by name: (pm4py fitness, fitting, precision, seconds; ours by
-/// pm4py's replay: fitness, fitting, precision).
-type Peer = std::collections::HashMap<String, serde_json::Value>;
-
-fn peer(out: &Path) -> Option<Peer> {
+/// Runs the peer over the logs in `out`, handing each log's figures to `each` as they come.
+fn peer(out: &Path, mut each: impl FnMut(&serde_json::Value)) -> bool {
+    use std::io::BufRead;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/rediscovery.py");
-    let run = std::process::Command::new("python3")
-        .args([script, out.to_str()?])
-        .output()
-        .ok()?;
-    if !run.status.success() {
-        let err = String::from_utf8_lossy(&run.stderr);
-        eprintln!("pm4py did not run: {}", err.lines().last().unwrap_or(""));
-        return None;
-    }
-    Some(
-        String::from_utf8_lossy(&run.stdout)
+    let child = std::process::Command::new("python3")
+        .args([script, &out.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("python3 did not start");
+        return false;
+    };
+    let mut any = false;
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout)
             .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .map(|v| (v["log"].as_str().unwrap_or("").to_string(), v))
-            .collect(),
-    )
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                any = true;
+                each(&v);
+            }
+        }
+    }
+    let _ = child.wait();
+    if !any {
+        eprintln!("pm4py did not run (pip install pm4py)");
+    }
+    any
 }
 
 /// One row; returns whether ours met the target on it (precision at least pm4py's, fitness
@@ -171,22 +179,19 @@ fn main() {
     let out = std::env::temp_dir().join(format!("wi-rediscovery-{}", std::process::id()));
     std::fs::create_dir_all(&out).unwrap();
     let mut all = generated(trees, &out);
+    // Each tree's notation, for the record.
+    for o in &all {
+        println!("{}: {}", o.name, o.tree);
+    }
     all.extend(shared(&out));
-    let Some(peer) = peer(&out) else {
-        for o in &all {
-            println!(
-                "{}: fitness {:.3}, precision {:.3}, {:.4} s; {}",
-                o.name, o.fitness, o.precision, o.secs, o.tree
-            );
-        }
-        return;
-    };
     println!(
-        "log | ours: fitness / traces fitting / precision (pm4py's replay) | pm4py IMf, the same | mining time, ours vs pm4py (ratio)"
+        "log | ours: fitness / traces fitting / precision (pm4py's replay; our replay in brackets) | pm4py IMf, the same | mining time, ours vs pm4py (ratio)"
     );
     let (mut met, mut gen_met, mut made, mut ratios) = (0, 0, 0, Vec::new());
-    for o in &all {
-        let Some(p) = peer.get(&o.name) else { continue };
+    let ran = peer(&out, |p| {
+        let Some(o) = all.iter().find(|o| p["log"] == o.name.as_str()) else {
+            return;
+        };
         let (ok, ratio) = row(o, p);
         met += ok as usize;
         if !o.name.starts_with("shared_") {
@@ -194,6 +199,15 @@ fn main() {
             gen_met += ok as usize;
         }
         ratios.push(ratio);
+    });
+    if !ran {
+        for o in &all {
+            println!(
+                "{}: fitness {:.3}, precision {:.3}, {:.4} s; {}",
+                o.name, o.fitness, o.precision, o.secs, o.tree
+            );
+        }
+        return;
     }
     ratios.sort_by(f64::total_cmp);
     println!(

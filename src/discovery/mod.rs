@@ -127,7 +127,6 @@ pub fn variants(cases: &[Case]) -> Vec<(Vec<String>, usize)> {
     count.into_iter().map(|(t, n)| (t.to_vec(), n)).collect()
 }
 
-
 /// Each choice step gets its branch model (steps are named after their gateway's label).
 fn with_models(mut steps: Value, models: Vec<(String, BranchModel)>) -> Value {
     let models: HashMap<String, BranchModel> = models.into_iter().collect();

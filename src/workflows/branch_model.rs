@@ -67,7 +67,7 @@ impl BranchModel {
         let Some(s) = &self.split else {
             return Ok(());
         };
-        if s.below.is_some() == !(s.values.is_empty() && s.others.is_empty()) {
+        if s.below.is_some() != (s.values.is_empty() && s.others.is_empty()) {
             return Err(format!(
                 "the split on {:?} needs either below (a number) or values and others",
                 s.field

@@ -38,10 +38,7 @@ pub fn net(c: &Compiled) -> Net {
         if let Some(l) = &s.parallel {
             let j = joins.entry(l.group.as_str()).or_default();
             j.1 = i + 1;
-            if !j.0.contains_key(&l.lane) {
-                let p = net.place();
-                j.0.insert(l.lane, p);
-            }
+            j.0.entry(l.lane).or_insert_with(|| net.place());
         }
     }
     let first = if n == 0 { net.sink } else { entry[0] };
