@@ -131,6 +131,55 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     summary(sums)
 }
 
+/// The transitions (silent and visible) that replaying one trace fires, in order; a trace
+/// that does not fit still fires what it can (with missing tokens added).
+pub fn fired(net: &Net, trace: &[String]) -> Vec<usize> {
+    let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, t) in net.transitions.iter().enumerate() {
+        if let Some(l) = &t.label {
+            by_label.entry(l.as_str()).or_default().push(i);
+        }
+    }
+    let mut m = net.initial();
+    let mut out = Vec::new();
+    for a in trace {
+        let Some((t, path)) = choose(net, &by_label, a, &m) else {
+            continue;
+        };
+        for x in path.into_iter().chain([t]) {
+            net.fire(&mut m, x);
+            out.push(x);
+        }
+    }
+    let sink = net.sink;
+    for t in net.silent_path(&m, |m| m[sink] > 0).unwrap_or_default() {
+        out.push(t);
+    }
+    out
+}
+
+/// The transition that replays `label` from `m`, and the silent ones to fire before it: one
+/// already enabled, else one that silent transitions enable, else the first (which then
+/// misses tokens). None when the model has no such activity.
+fn choose(
+    net: &Net,
+    by_label: &HashMap<&str, Vec<usize>>,
+    label: &str,
+    m: &Marking,
+) -> Option<(usize, Vec<usize>)> {
+    let candidates = by_label.get(label)?;
+    let chosen = candidates
+        .iter()
+        .find(|t| net.enabled(m, **t))
+        .map(|t| (*t, Vec::new()))
+        .or_else(|| {
+            candidates
+                .iter()
+                .find_map(|t| net.silent_path(m, |m| net.enabled(m, *t)).map(|p| (*t, p)))
+        });
+    Some(chosen.unwrap_or((candidates[0], Vec::new())))
+}
+
 /// Replays one event.
 fn step(
     net: &Net,
@@ -139,22 +188,11 @@ fn step(
     s: &mut State,
     sums: &mut Totals,
 ) {
-    let Some(candidates) = by_label.get(node.label.as_str()) else {
+    let Some((t, path)) = choose(net, by_label, &node.label, &s.marking) else {
         s.fit = false;
         *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
         return;
     };
-    let chosen = candidates
-        .iter()
-        .find(|t| net.enabled(&s.marking, **t))
-        .map(|t| (*t, Vec::new()))
-        .or_else(|| {
-            candidates.iter().find_map(|t| {
-                net.silent_path(&s.marking, |m| net.enabled(m, *t))
-                    .map(|p| (*t, p))
-            })
-        });
-    let (t, path) = chosen.unwrap_or((candidates[0], Vec::new()));
     for silent in path.into_iter().chain([t]) {
         let (missing, consumed, produced) = net.fire(&mut s.marking, silent);
         s.missing += missing as u64;

@@ -252,6 +252,10 @@ pub struct Replay {
     pub p50_ratio: f64,
     /// The mean over cases of |the median of the case's runs − its actual duration|.
     pub mean_absolute_error_ms: f64,
+    /// The same model fitted on the older 70 % of these cases only (step durations, branch
+    /// probabilities, branch models) and replayed on the newest 30 %, overall and per input
+    /// segment: the figure to trust for cases the model has not seen.
+    pub out_of_sample: Option<super::holdout::Holdout>,
 }
 
 impl Model<'_> {
@@ -288,6 +292,7 @@ impl Model<'_> {
             } else {
                 error / cases.len() as f64
             },
+            out_of_sample: None,
         }
     }
 }

@@ -4,4 +4,5 @@
 pub mod engine;
 pub mod forecast;
 pub mod graphql;
+pub mod holdout;
 pub mod service;

@@ -2,6 +2,7 @@
 //! stores the one Simulation row.
 use super::engine::{self, CatalogEntry, Limits, Outcome, SlaTarget, StepHistory};
 use super::forecast::{Model, Replay, quantile};
+use super::holdout;
 use crate::AppState;
 use crate::auth::AuthContext;
 use crate::entity::{action, execution, simulation, sla, step_execution};
@@ -136,8 +137,9 @@ pub async fn replay(
         .map_err(|e| AppError::bad(format!("the workflow's steps are invalid: {e}")))?;
     let catalog = load_catalog(db, auth, &wf.steps).await?;
     let history = step_history(db, auth.company_id, wf.id).await?;
-    let rows: Vec<(Value, DateTime<Utc>, Option<DateTime<Utc>>)> = execution::Entity::find()
+    let rows: Vec<(Uuid, Value, DateTime<Utc>, Option<DateTime<Utc>>)> = execution::Entity::find()
         .select_only()
+        .column(execution::Column::Id)
         .column(execution::Column::InputData)
         .column(execution::Column::StartedAt)
         .column(execution::Column::CompletedAt)
@@ -149,9 +151,18 @@ pub async fn replay(
         .into_tuple()
         .all(db)
         .await?;
-    let cases: Vec<(Value, i64)> = rows
+    let mut steps = case_steps(db, auth.company_id, rows.iter().map(|r| r.0)).await?;
+    // Oldest first, for the out-of-sample split.
+    let held: Vec<holdout::Case> = rows
         .into_iter()
-        .filter_map(|(input, start, end)| Some((input, (end? - start).num_milliseconds())))
+        .rev()
+        .filter_map(|(id, input, start, end)| {
+            Some(holdout::Case {
+                input,
+                duration_ms: (end? - start).num_milliseconds(),
+                steps: steps.remove(&id).unwrap_or_default(),
+            })
+        })
         .collect();
     tokio::task::spawn_blocking(move || {
         let fallback = |i: usize| {
@@ -163,10 +174,51 @@ pub async fn replay(
             history: &history,
             fallback: &fallback,
         };
-        model.replay(&cases, runs, seed)
+        let cases: Vec<(Value, i64)> = held
+            .iter()
+            .map(|c| (c.input.clone(), c.duration_ms))
+            .collect();
+        let mut r = model.replay(&cases, runs, seed);
+        r.out_of_sample = Some(holdout::holdout(&compiled, &held, &fallback, runs, seed));
+        r
     })
     .await
     .map_err(|e| AppError::Internal(format!("replay task: {e}")))
+}
+
+/// Each execution's step runs in start order: name, duration, and whether the run ended the
+/// case (a failure or a rejection).
+async fn case_steps(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    ids: impl Iterator<Item = Uuid>,
+) -> AppResult<HashMap<Uuid, Vec<(String, Option<i64>, bool)>>> {
+    type Row = (Uuid, String, Option<i64>, String, Option<String>);
+    let ids: Vec<Uuid> = ids.collect();
+    let mut out: HashMap<Uuid, Vec<(String, Option<i64>, bool)>> = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<Row> = step_execution::Entity::find()
+            .select_only()
+            .column(step_execution::Column::ExecutionId)
+            .column(step_execution::Column::StepName)
+            .column(step_execution::Column::DurationMs)
+            .column(step_execution::Column::Status)
+            .column(step_execution::Column::Decision)
+            .filter(step_execution::Column::CompanyId.eq(company_id))
+            .filter(step_execution::Column::ExecutionId.is_in(chunk.iter().copied()))
+            .filter(step_execution::Column::Status.ne(StepRunStatus::Skipped.as_str()))
+            .order_by_asc(step_execution::Column::StartedAt)
+            .order_by_asc(step_execution::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (e, name, d, status, decision) in rows {
+            let ended = status == StepRunStatus::Failed.as_str()
+                || decision.as_deref() == Some(ApprovalDecision::Rejected.as_str());
+            out.entry(e).or_default().push((name, d, ended));
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the engine on the workflow (or the version asked for) and the company's catalog,

@@ -19,7 +19,15 @@ use uuid::Uuid;
 /// from the step's exit (its entry, for a skip) to the target's entry; entering a parallel
 /// group starts every lane at once, and the group's lanes join before the step after it.
 pub fn net(c: &Compiled) -> Net {
+    routed_net(c).0
+}
+
+/// The net, and for each silent transition that takes a branch out of a step, the step and
+/// the branch's index (a history's route through the choices).
+pub fn routed_net(c: &Compiled) -> (Net, HashMap<usize, (usize, usize)>) {
     let mut net = Net::new();
+    let mut branch_of: HashMap<usize, (usize, usize)> = HashMap::new();
+    let mut seen_branches: HashMap<usize, usize> = HashMap::new();
     let n = c.steps.len();
     let entry: Vec<usize> = (0..n).map(|_| net.place()).collect();
     let exit: Vec<usize> = (0..n).map(|_| net.place()).collect();
@@ -62,6 +70,11 @@ pub fn net(c: &Compiled) -> Net {
         } else if f.kind == FlowKind::Lane {
             lanes.entry(from).or_default().push(target(&f.to));
         } else {
+            if f.kind == FlowKind::Branch {
+                let j = seen_branches.entry(i).or_default();
+                branch_of.insert(net.transitions.len(), (i, *j));
+                *j += 1;
+            }
             net.transition(None, vec![from], vec![target(&f.to)]);
         }
     }
@@ -72,7 +85,7 @@ pub fn net(c: &Compiled) -> Net {
         let to = if *after < n { entry[*after] } else { net.sink };
         net.transition(None, lanes.values().copied().collect(), vec![to]);
     }
-    net
+    (net, branch_of)
 }
 
 /// How many of the newest completed executions a conformance check reads at most.

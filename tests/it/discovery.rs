@@ -177,7 +177,8 @@ const SIMULATE: &str =
 
 const REPLAY: &str = "query($w: ID!, $runs: Int = 32, $seed: Int = 1, $max: Int = 20000) {
   workflowReplay(workflowId: $w, runsPerCase: $runs, seed: $seed, maxCases: $max) {
-    cases actualP50Ms actualP90Ms predictedP50Ms predictedP90Ms p50Ratio meanAbsoluteErrorMs } }";
+    cases actualP50Ms actualP90Ms predictedP50Ms predictedP90Ms p50Ratio meanAbsoluteErrorMs
+    outOfSample { fitCases testCases actualP50Ms predictedP50Ms segments { field } } } }";
 
 #[tokio::test]
 async fn an_imported_log_simulates_by_monte_carlo_and_replays_its_history() {
@@ -237,6 +238,15 @@ async fn an_imported_log_simulates_by_monte_carlo_and_replays_its_history() {
 
     let r = app.data(&t, REPLAY, json!({"w": wid})).await["workflowReplay"].clone();
     assert_eq!(r["cases"], 6);
+    // Fitted on the 4 oldest cases, replayed on the 2 newest; too few for any segment.
+    let o = &r["outOfSample"];
+    assert_eq!(
+        (o["fitCases"].as_i64(), o["testCases"].as_i64()),
+        (Some(4), Some(2)),
+        "{o}"
+    );
+    assert!(o["predictedP50Ms"].as_i64().unwrap() > 0, "{o}");
+    assert_eq!(o["segments"], json!([]));
     let ratio = r["p50Ratio"].as_f64().unwrap();
     assert!(
         (0.8..=1.2).contains(&ratio),
