@@ -236,7 +236,7 @@ fn groups(test: &[Case], field: &str) -> Vec<(String, Vec<usize>)> {
         .map(|w| {
             let which = numbers
                 .iter()
-                .filter(|(x, _)| *x >= w[0] && *x < w[1] || (w[1].is_infinite() && *x >= w[0]))
+                .filter(|(x, _)| *x >= w[0] && *x < w[1])
                 .map(|(_, i)| *i)
                 .collect();
             (format!("[{}, {})", w[0], w[1]), which)

@@ -137,7 +137,8 @@ pub async fn replay(
         .map_err(|e| AppError::bad(format!("the workflow's steps are invalid: {e}")))?;
     let catalog = load_catalog(db, auth, &wf.steps).await?;
     let history = step_history(db, auth.company_id, wf.id).await?;
-    let rows: Vec<(Uuid, Value, DateTime<Utc>, Option<DateTime<Utc>>)> = execution::Entity::find()
+    type Row = (Uuid, Value, DateTime<Utc>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = execution::Entity::find()
         .select_only()
         .column(execution::Column::Id)
         .column(execution::Column::InputData)
