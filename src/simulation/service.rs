@@ -9,6 +9,7 @@ use crate::entity::{action, execution, simulation, sla, step_execution};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, LatencyClass, StepRunStatus};
 use crate::tenancy;
+use crate::workflows::conformance;
 use crate::workflows::steps::{GATEWAY, action_types};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -289,17 +290,43 @@ async fn run(
     })
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))?;
-    if known && outcome.status == engine::SimulationStatus::Succeeded {
-        let seen =
-            crate::workflows::conformance::sequences(db, auth.company_id, wf.id, PATH_CHECK_CASES)
-                .await?;
-        outcome.warnings.extend(unseen_path(&outcome, &seen));
+    if known {
+        let seen = conformance::sequences(db, auth.company_id, wf.id, PATH_CHECK_CASES).await?;
+        if outcome.status == engine::SimulationStatus::Succeeded {
+            outcome.warnings.extend(unseen_path(&outcome, &seen));
+        }
+        outcome.warnings.extend(loose_model(&wf.steps, seen).await?);
     }
     Ok((wf, outcome))
 }
 
-/// How many of the newest completed executions a simulation's path is looked for in.
-const PATH_CHECK_CASES: u64 = 10_000;
+/// How many of the newest completed executions a simulation's path is looked for in, and its
+/// model's precision measured on.
+const PATH_CHECK_CASES: u64 = 5_000;
+
+/// A warning when the steps allow far more than the history shows (escaping-edges precision
+/// under `conformance::LOW_PRECISION` on the newest executions).
+async fn loose_model(
+    steps: &Value,
+    seen: Vec<(Vec<String>, usize)>,
+) -> AppResult<Option<engine::Issue>> {
+    let Ok(c) = crate::workflows::steps::compile(steps) else {
+        return Ok(None);
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        crate::conformance::check(&conformance::net(&c), &seen)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("conformance task: {e}")))?;
+    Ok(
+        crate::conformance::precision_warning(&r).map(|message| engine::Issue {
+            code: "LOW_PRECISION".into(),
+            message,
+            step: None,
+            path: None,
+        }),
+    )
+}
 
 /// A warning when no recorded case followed the simulated path (its steps that ran, in order).
 fn unseen_path(outcome: &Outcome, seen: &[(Vec<String>, usize)]) -> Option<engine::Issue> {

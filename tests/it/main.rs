@@ -13,6 +13,7 @@ mod cli;
 mod clients;
 mod clock;
 mod conditions;
+mod conformance;
 mod discovery;
 mod extremes;
 mod impact;
