@@ -10,6 +10,9 @@ pub struct Dfg {
     pub edge: Vec<Vec<usize>>,
     pub start: Vec<usize>,
     pub end: Vec<usize>,
+    /// `msd[a][b]`: b occurs between two occurrences of a at a's minimum self-distance (the
+    /// fewest events between two of a's in any trace), so a and b take part in one loop.
+    pub msd: Vec<Vec<bool>>,
 }
 
 /// A partition of the activities and the operator that joins the parts. A loop's first part
@@ -31,6 +34,7 @@ impl Dfg {
             edge: vec![vec![0; n]; n],
             start: vec![0; n],
             end: vec![0; n],
+            msd: min_self_distance(log, &at, n),
         };
         for (t, cases) in &log.traces {
             let w = cases.len();
@@ -88,6 +92,33 @@ impl Dfg {
             .map(|g| g.into_iter().map(|i| self.acts[i]).collect())
             .collect()
     }
+}
+
+/// The minimum self-distance relation (Leemans, Fahland and van der Aalst, "Scalable process
+/// discovery and conformance checking", SoSyM 2018, section 5.2): for each activity, the
+/// activities seen between two of its occurrences that are the fewest events apart.
+fn min_self_distance(log: &Log, at: &HashMap<Act, usize>, n: usize) -> Vec<Vec<bool>> {
+    let mut best = vec![usize::MAX; n];
+    let mut rel = vec![vec![false; n]; n];
+    for t in log.traces.keys() {
+        let mut last: HashMap<usize, usize> = HashMap::new();
+        for (k, a) in t.iter().enumerate() {
+            let i = at[a];
+            if let Some(p) = last.insert(i, k) {
+                let d = k - p;
+                if d < best[i] {
+                    best[i] = d;
+                    rel[i].iter_mut().for_each(|x| *x = false);
+                }
+                if d == best[i] {
+                    for b in &t[p + 1..k] {
+                        rel[i][at[b]] = true;
+                    }
+                }
+            }
+        }
+    }
+    rel
 }
 
 /// Groups of a union-find over `n` items, in order of their smallest member.
@@ -232,9 +263,12 @@ fn sequence(d: &Dfg, r: &[Vec<bool>]) -> Option<Vec<Vec<Act>>> {
 }
 
 /// Concurrency: parts whose activities all directly follow each other both ways, each part
-/// with a start and an end activity.
+/// with a start and an end activity; activities related by minimum self-distance (one loop)
+/// stay in one part.
 fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
-    let g = groups(d.n(), |a, b| !(d.has(a, b) && d.has(b, a)));
+    let g = groups(d.n(), |a, b| {
+        !(d.has(a, b) && d.has(b, a)) || d.msd[a][b] || d.msd[b][a]
+    });
     let complete =
         |p: &Vec<usize>| p.iter().any(|a| d.start[*a] > 0) && p.iter().any(|a| d.end[*a] > 0);
     let (mut good, bad): (Vec<Vec<usize>>, Vec<Vec<usize>>) = g.into_iter().partition(complete);
