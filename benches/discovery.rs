@@ -3,32 +3,15 @@
 //! repeated to 262,000 events (the size the issue names). With pm4py installed (`pip install
 //! pm4py`), its Inductive Miner runs on the same repeated log in the same run, and the ratio
 //! is printed. Results: docs/benchmarks.md.
-use std::path::PathBuf;
+#[path = "support/logs.rs"]
+mod logs;
+use logs::{LOGS, logs_dir};
 use std::time::Instant;
 use workflow_intel::discovery::{self, Case, DEFAULT_NOISE};
 use workflow_intel::history::{self, mapping::Mapping};
 
-const LOGS: [(&str, &str); 4] = [
-    ("running-example.xes", "running-example.toml"),
-    ("roadtraffic100traces.xes", "roadtraffic.toml"),
-    ("helpdesk.xes.gz", "helpdesk.toml"),
-    ("lending_log_high.xes.gz", "lending.toml"),
-];
-
 /// How many events the repeated log holds (pm4py's 37 s in the issue was on this many).
 const TARGET_EVENTS: usize = 262_000;
-
-fn logs_dir() -> Option<PathBuf> {
-    let dir = std::env::var("WI_EVENT_LOGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/data/event-logs"
-            ))
-        });
-    dir.is_dir().then_some(dir)
-}
 
 /// The best of `n` timed runs, in seconds.
 fn best_of(n: usize, mut f: impl FnMut()) -> f64 {

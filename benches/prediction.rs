@@ -5,34 +5,17 @@
 //! probabilities, branch models) fitted on the older 70 % of the cases replays the newest 30 %.
 //! Prints the predicted against the actual median per input segment. Target: within 30 % for
 //! every segment of at least 200 replayed cases. Results: docs/benchmarks.md.
-use std::path::PathBuf;
+#[path = "support/logs.rs"]
+mod logs;
+use logs::{LOGS, logs_dir};
 use workflow_intel::discovery::DEFAULT_NOISE;
 use workflow_intel::history::{self, mapping::Mapping, reader};
 use workflow_intel::model::{ApprovalDecision, StepRunStatus};
 use workflow_intel::simulation::holdout::{self, Case};
 use workflow_intel::workflows::steps::compile;
 
-const LOGS: [(&str, &str); 4] = [
-    ("running-example.xes", "running-example.toml"),
-    ("roadtraffic100traces.xes", "roadtraffic.toml"),
-    ("helpdesk.xes.gz", "helpdesk.toml"),
-    ("lending_log_high.xes.gz", "lending.toml"),
-];
-
 /// Segments this large are held to the target.
 const TARGET_CASES: u32 = 200;
-
-fn logs_dir() -> Option<PathBuf> {
-    let dir = std::env::var("WI_EVENT_LOGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/data/event-logs"
-            ))
-        });
-    dir.is_dir().then_some(dir)
-}
 
 /// The log's cases as the import stores them, oldest first.
 fn cases(path: &std::path::Path, m: &Mapping, steps: &serde_json::Value) -> Vec<Case> {

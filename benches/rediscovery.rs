@@ -6,19 +6,15 @@
 //! token-based replay scores both trees (ours read from its notation), so the two are
 //! measured by one ruler. Our replay's figures are printed beside it. `REDISCOVERY_TREES`
 //! sets the number of trees (30 unless set). Results: docs/benchmarks.md.
+#[path = "support/logs.rs"]
+mod logs;
+use logs::{LOGS, logs_dir};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 use workflow_intel::conformance;
 use workflow_intel::discovery::{self, Case, DEFAULT_NOISE, synth};
 use workflow_intel::history::{self, mapping::Mapping};
-
-const LOGS: [(&str, &str); 4] = [
-    ("running-example.xes", "running-example.toml"),
-    ("roadtraffic100traces.xes", "roadtraffic.toml"),
-    ("helpdesk.xes.gz", "helpdesk.toml"),
-    ("lending_log_high.xes.gz", "lending.toml"),
-];
 
 /// One log's own figures: our tree, our replay of it, and our mining time.
 struct Ours {
@@ -27,18 +23,6 @@ struct Ours {
     fitness: f64,
     precision: f64,
     secs: f64,
-}
-
-fn logs_dir() -> Option<PathBuf> {
-    let dir = std::env::var("WI_EVENT_LOGS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/data/event-logs"
-            ))
-        });
-    dir.is_dir().then_some(dir)
 }
 
 /// Mines `cases` (best of 3 for the time), replays the tree on them, and writes the log as

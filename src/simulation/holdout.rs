@@ -119,17 +119,7 @@ fn durations(fit: &[Case]) -> HashMap<String, StepHistory> {
         }
     }
     by.into_iter()
-        .map(|(name, (mut v, ended))| {
-            v.sort_unstable();
-            let h = StepHistory {
-                p50_ms: quantile(&v, 0.5),
-                p95_ms: quantile(&v, 0.95),
-                samples: v.len(),
-                ended,
-                sorted_ms: v,
-            };
-            (name.to_string(), h)
-        })
+        .map(|(name, (v, ended))| (name.to_string(), StepHistory::of(v, ended)))
         .collect()
 }
 

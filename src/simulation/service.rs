@@ -1,7 +1,7 @@
 //! Loads what a simulation reads (read only), runs the pure engine off the async reactor, and
 //! stores the one Simulation row.
 use super::engine::{self, CatalogEntry, Limits, Outcome, SlaTarget, StepHistory};
-use super::forecast::{Model, Replay, quantile};
+use super::forecast::{Model, Replay};
 use super::holdout;
 use crate::AppState;
 use crate::auth::AuthContext;
@@ -75,17 +75,7 @@ pub async fn step_history(
     }
     Ok(by_step
         .into_iter()
-        .map(|(name, (mut v, ended))| {
-            v.sort_unstable();
-            let h = StepHistory {
-                p50_ms: quantile(&v, 0.5),
-                p95_ms: quantile(&v, 0.95),
-                samples: v.len(),
-                ended,
-                sorted_ms: v,
-            };
-            (name, h)
-        })
+        .map(|(name, (v, ended))| (name, StepHistory::of(v, ended)))
         .collect())
 }
 

@@ -24,6 +24,20 @@ pub struct StepHistory {
     pub ended: usize,
 }
 
+impl StepHistory {
+    /// A step's history from its recorded durations (any order) and how many ended the case.
+    pub fn of(mut durations: Vec<i64>, ended: usize) -> StepHistory {
+        durations.sort_unstable();
+        StepHistory {
+            p50_ms: crate::stats::quantile(&durations, 0.5),
+            p95_ms: crate::stats::quantile(&durations, 0.95),
+            samples: durations.len(),
+            ended,
+            sorted_ms: durations,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SlaTarget {
     pub name: String,
