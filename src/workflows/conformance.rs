@@ -97,11 +97,12 @@ pub struct WorkflowConformance {
     /// Completed executions replayed (the newest, at most 50,000).
     pub cases: i64,
     /// Token-based replay fitness, 0 to 1 (pm4py's log fitness): 1 when every recorded step
-    /// run was allowed by the steps where it happened.
-    pub fitness: f64,
+    /// run was allowed by the steps where it happened; null without completed executions.
+    pub fitness: Option<f64>,
     /// Escaping-edges precision, 0 to 1 (pm4py's token-based precision): 1 when the steps allow
-    /// nothing next that the history never did; low for a model that allows almost anything.
-    pub precision: f64,
+    /// nothing next that the history never did; low for a model that allows almost anything;
+    /// null without completed executions.
+    pub precision: Option<f64>,
     /// Executions whose recorded steps replay without a missing or a remaining token.
     pub fitting_cases: i64,
     /// The steps whose recorded runs the definition most often did not allow, most first.
@@ -175,8 +176,8 @@ pub async fn load(
         .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
     Ok(WorkflowConformance {
         cases: r.traces as i64,
-        fitness: r.fitness,
-        precision: r.precision,
+        fitness: (r.traces > 0).then_some(r.fitness),
+        precision: (r.traces > 0).then_some(r.precision),
         fitting_cases: r.fitting_traces as i64,
         warning: conformance::precision_warning(&r),
         deviations: r
