@@ -1,6 +1,6 @@
 //! The directly-follows graph of a (sub-)log and the four cuts of the Inductive Miner on it
 //! (pure). Activities are the log's own; the graph's rows and columns index `acts`.
-use super::imf::{Act, Log};
+use super::imf::{Act, Log, Options};
 use std::collections::HashMap;
 
 /// Directly-follows counts, and how often each activity starts and ends a trace.
@@ -189,18 +189,23 @@ pub fn eventually_follows(log: &Log, acts: &[Act]) -> Vec<Vec<usize>> {
 }
 
 /// The first cut that holds, in the Inductive Miner's order.
-pub fn find(d: &Dfg) -> Option<Cut> {
+pub fn find(d: &Dfg, o: &Options) -> Option<Cut> {
     xor(d)
         .map(Cut::Xor)
         .or_else(|| sequence(d, &d.reach()).map(Cut::Sequence))
-        .or_else(|| concurrent(d).map(Cut::And))
-        .or_else(|| repeat(d).map(Cut::Loop))
+        .or_else(|| concurrent(d, o).map(Cut::And))
+        .or_else(|| repeat(d, o).map(Cut::Loop))
 }
 
-/// IMf's second try, on the filtered graph `d`: the sequence cut looks at the eventually-follows
-/// relation `efg` filtered by the same rule (an entry weaker than `noise` times the strongest
-/// of its row goes), so that a rare event out of order does not merge two parts of a sequence.
-pub fn find_filtered(d: &Dfg, efg: &[Vec<usize>], noise: f64) -> Option<Cut> {
+/// IMf's second try, on the filtered graph `d`. With `efg`, the sequence cut first looks at
+/// the eventually-follows relation filtered by the same rule (an entry weaker than `noise`
+/// times the strongest of its row goes), so that a rare event out of order does not merge two
+/// parts of a sequence.
+pub fn find_filtered(d: &Dfg, efg: Option<&[Vec<usize>]>, o: &Options) -> Option<Cut> {
+    let Some(efg) = efg else {
+        return find(d, o);
+    };
+    let noise = o.noise;
     let kept: Vec<Vec<bool>> = efg
         .iter()
         .map(|row| {
@@ -214,8 +219,8 @@ pub fn find_filtered(d: &Dfg, efg: &[Vec<usize>], noise: f64) -> Option<Cut> {
         .map(Cut::Xor)
         .or_else(|| sequence(d, &closure(kept)).map(Cut::Sequence))
         .or_else(|| sequence(d, &d.reach()).map(Cut::Sequence))
-        .or_else(|| concurrent(d).map(Cut::And))
-        .or_else(|| repeat(d).map(Cut::Loop))
+        .or_else(|| concurrent(d, o).map(Cut::And))
+        .or_else(|| repeat(d, o).map(Cut::Loop))
 }
 
 /// Exclusive choice: the graph falls apart into unconnected components.
@@ -259,18 +264,94 @@ fn sequence(d: &Dfg, r: &[Vec<bool>]) -> Option<Vec<Vec<Act>>> {
             }
         }
     }
-    Some(d.parts(parts))
+    let parts = merge_skippable(d, parts);
+    (parts.len() > 1).then(|| d.parts(parts))
+}
+
+/// The strict sequence cut (Leemans, "Robust Process Mining with Guarantees", PhD thesis, TU
+/// Eindhoven 2017, p. 233, with its function SKIPPABLE): where a part can be skipped (an edge jumps
+/// over it, or the trace may start after it or end before it), the neighbouring parts that
+/// are only entered from it (later ones) or only lead up to it (earlier ones) join it, so
+/// that a block that is skipped as a whole becomes one optional part instead of several
+/// independently optional ones.
+fn merge_skippable(d: &Dfg, mut parts: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
+    let k = parts.len() as i64;
+    let mut group = vec![0i64; d.n()];
+    for (i, p) in parts.iter().enumerate() {
+        p.iter().for_each(|a| group[*a] = i as i64);
+    }
+    let any = |p: &[usize], of: &[usize]| p.iter().any(|a| of[*a] > 0);
+    // The earliest part with an edge into each part (-1: the trace may start there), and the
+    // latest part reached from each part (k: the trace may end there).
+    let mut from: Vec<i64> = parts
+        .iter()
+        .map(|p| if any(p, &d.start) { -1 } else { k })
+        .collect();
+    let mut to: Vec<i64> = parts
+        .iter()
+        .map(|p| if any(p, &d.end) { k } else { -1 })
+        .collect();
+    for a in 0..d.n() {
+        for b in (0..d.n()).filter(|b| d.has(a, *b)) {
+            let (ga, gb) = (group[a], group[b]);
+            from[gb as usize] = from[gb as usize].min(ga);
+            to[ga as usize] = to[ga as usize].max(gb);
+        }
+    }
+    for p in 0..parts.len() {
+        if !skippable(d, &parts, p) {
+            continue;
+        }
+        for q in (0..p).rev().take_while(|q| to[*q] <= p as i64) {
+            let moved = std::mem::take(&mut parts[q]);
+            parts[p].extend(moved);
+        }
+        for q in (p + 1..parts.len()).take_while(|q| from[*q] >= p as i64) {
+            let moved = std::mem::take(&mut parts[q]);
+            parts[p].extend(moved);
+        }
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// Whether the sequence can pass part `p` by: an edge from an earlier part to a later one, a
+/// start activity after it, or an end activity before it.
+fn skippable(d: &Dfg, parts: &[Vec<usize>], p: usize) -> bool {
+    let (before, after) = (&parts[..p], &parts[p + 1..]);
+    let jumps = before
+        .iter()
+        .flatten()
+        .any(|a| after.iter().flatten().any(|b| d.has(*a, *b)));
+    jumps
+        || after.iter().flatten().any(|a| d.start[*a] > 0)
+        || before.iter().flatten().any(|a| d.end[*a] > 0)
 }
 
 /// Concurrency: parts whose activities all directly follow each other both ways, each part
-/// with a start and an end activity; activities related by minimum self-distance (one loop)
-/// stay in one part.
-fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
-    let g = groups(d.n(), |a, b| {
-        !(d.has(a, b) && d.has(b, a)) || d.msd[a][b] || d.msd[b][a]
-    });
+/// with a start and an end activity (a part without joins another); with
+/// `min_self_distance`, activities related by minimum self-distance (one loop) stay in one
+/// part.
+fn concurrent(d: &Dfg, o: &Options) -> Option<Vec<Vec<Act>>> {
+    let msd = |a: usize, b: usize| o.min_self_distance && (d.msd[a][b] || d.msd[b][a]);
+    let mut g = groups(d.n(), |a, b| !(d.has(a, b) && d.has(b, a)) || msd(a, b));
     let complete =
         |p: &Vec<usize>| p.iter().any(|a| d.start[*a] > 0) && p.iter().any(|a| d.end[*a] > 0);
+    if o.reference {
+        // pm4py: smallest parts first, an incomplete one joins its left neighbour (the
+        // first joins the next).
+        g.sort_by_key(Vec::len);
+        let mut i = 0;
+        while i < g.len() && g.len() > 1 {
+            if complete(&g[i]) {
+                i += 1;
+                continue;
+            }
+            let part = g.remove(i);
+            g[i.saturating_sub(1)].extend(part);
+        }
+        return (g.len() > 1).then(|| d.parts(g));
+    }
     let (mut good, bad): (Vec<Vec<usize>>, Vec<Vec<usize>>) = g.into_iter().partition(complete);
     if good.len() < 2 {
         return None;
@@ -287,8 +368,8 @@ fn concurrent(d: &Dfg) -> Option<Vec<Vec<Act>>> {
 /// unless one of these puts it in the body: it is entered from a body activity that is not an
 /// end activity, it leaves to one that is not a start activity, one of its activities goes
 /// to some start activities but not all, or one is entered from some end activities but not
-/// all.
-fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
+/// all. With `reference`, the redos form one part, as in pm4py.
+fn repeat(d: &Dfg, o: &Options) -> Option<Vec<Vec<Act>>> {
     let n = d.n();
     let is_start = |a: usize| d.start[a] > 0;
     let is_end = |a: usize| d.end[a] > 0;
@@ -310,6 +391,9 @@ fn repeat(d: &Dfg) -> Option<Vec<Vec<Act>>> {
     }
     if redos.is_empty() || body.is_empty() {
         return None;
+    }
+    if o.reference {
+        redos = vec![redos.concat()];
     }
     body.sort_unstable();
     let mut parts = vec![body];

@@ -1,13 +1,16 @@
 //! Inductive Miner – infrequent (IMf; Leemans, Fahland and van der Aalst, "Discovering
 //! Block-Structured Process Models from Event Logs Containing Infrequent Behaviour", BPM 2013
 //! workshops, sections 3 and 4). The log is split recursively by the first cut found in its
-//! directly-follows graph (exclusive choice, sequence, concurrency, loop); when none is found,
-//! the graph is filtered (an edge no stronger than `noise` times the strongest way out of its
-//! source goes, and so do rare start activities) and the cuts are tried again, the sequence
-//! cut on the filtered eventually-follows relation; when still none, the fall-throughs run in
-//! their published order (empty traces, activity once per trace, activity concurrent, strict
-//! tau loop, tau loop, flower). Every node remembers which cases went through it, so choices,
-//! loops and even a flower carry frequencies and the cases for decision mining.
+//! directly-follows graph (exclusive choice, the strict sequence cut of Leemans' thesis,
+//! concurrency, loop); when none is found, the graph is filtered (an edge no stronger than
+//! `noise` times the strongest way out of its source goes, and so do rare start activities)
+//! and the cuts are tried again (by default the sequence cut first on the filtered
+//! eventually-follows relation); when still none, the fall-throughs run in their published
+//! order (empty traces, activity once per trace, activity concurrent, strict tau loop, tau
+//! loop, flower). Every node remembers which cases went through it, so choices, loops and even
+//! a flower carry frequencies and the cases for decision mining. Where the papers leave a
+//! choice open, [`Options`] names the conventions; the caller mines with each variant and
+//! keeps the model that replays best.
 use super::cuts::{self, Cut, Dfg};
 use std::collections::HashMap;
 
@@ -106,13 +109,61 @@ impl Tree {
 /// process trees are far shallower).
 const MAX_DEPTH: usize = 200;
 
-/// Discovers a process tree. `noise` (0 to 1) is IMf's filtering threshold: 0 keeps all
-/// behaviour, 0.2 is the usual setting.
-pub fn mine(log: &Log, noise: f64) -> Tree {
-    recurse(log, noise.clamp(0.0, 1.0), 0)
+/// How the miner decides where the papers leave a choice. Each setting is a published or
+/// reference-implementation convention; [`crate::discovery::tree`] mines with each of
+/// [`Options::variants`] and keeps the model that replays best on the log.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Options {
+    /// IMf's filtering threshold, 0 to 1: 0 keeps all behaviour, 0.2 is the usual setting.
+    pub noise: f64,
+    /// The concurrency cut keeps activities related by minimum self-distance in one part
+    /// (Leemans, Fahland and van der Aalst, SoSyM 2018, section 5.2).
+    pub min_self_distance: bool,
+    /// In the filtered pass, the sequence cut is first tried on the filtered
+    /// eventually-follows relation, then on the filtered directly-follows graph.
+    pub eventually_follows: bool,
+    /// pm4py's conventions where the papers are silent: a single activity loops on any
+    /// repeat, incomplete concurrency parts join their neighbour by size, the redos form one
+    /// part, and a trace that begins in a redo gets no empty body run before it.
+    pub reference: bool,
 }
 
-fn recurse(log: &Log, noise: f64, depth: usize) -> Tree {
+impl Options {
+    /// IMf with the given noise threshold and this project's defaults.
+    pub fn imf(noise: f64) -> Options {
+        Options {
+            noise: noise.clamp(0.0, 1.0),
+            min_self_distance: true,
+            eventually_follows: true,
+            reference: false,
+        }
+    }
+
+    /// The variants [`crate::discovery::tree`] tries, the default first.
+    pub fn variants(noise: f64) -> [Options; 3] {
+        let base = Options::imf(noise);
+        [
+            base,
+            Options {
+                min_self_distance: false,
+                ..base
+            },
+            Options {
+                min_self_distance: false,
+                eventually_follows: false,
+                reference: true,
+                ..base
+            },
+        ]
+    }
+}
+
+/// Discovers a process tree with the given options.
+pub fn mine(log: &Log, o: &Options) -> Tree {
+    recurse(log, o, 0)
+}
+
+fn recurse(log: &Log, o: &Options, depth: usize) -> Tree {
     let total = log.weight();
     let empty: Vec<u32> = log.traces.get(&Vec::new()).cloned().unwrap_or_default();
     if total == 0 || empty.len() == total {
@@ -121,41 +172,47 @@ fn recurse(log: &Log, noise: f64, depth: usize) -> Tree {
     if !empty.is_empty() {
         let mut rest = log.clone();
         rest.traces.remove(&Vec::new());
-        if empty.len() as f64 / total as f64 > noise {
+        if empty.len() as f64 / total as f64 > o.noise {
             let cases = rest.cases();
             return Tree::Xor(vec![
-                (recurse(&rest, noise, depth + 1), cases),
+                (recurse(&rest, o, depth + 1), cases),
                 (Tree::Tau, empty),
             ]);
         }
-        return recurse(&rest, noise, depth + 1);
+        return recurse(&rest, o, depth + 1);
     }
     let acts = log.alphabet();
     if let [a] = acts[..] {
-        return single_activity(log, a, noise);
+        return single_activity(log, a, o);
     }
     if depth > MAX_DEPTH {
         return flower(log, &acts);
     }
     let dfg = Dfg::of(log, &acts);
-    let cut = cuts::find(&dfg).or_else(|| {
-        let efg = cuts::eventually_follows(log, &acts);
-        cuts::find_filtered(&dfg.filtered(noise), &efg, noise)
+    let cut = cuts::find(&dfg, o).or_else(|| {
+        let efg = o
+            .eventually_follows
+            .then(|| cuts::eventually_follows(log, &acts));
+        cuts::find_filtered(&dfg.filtered(o.noise), efg.as_deref(), o)
     });
     match cut {
-        Some(cut) => split(log, cut, noise, depth),
-        None => fall_through(log, &acts, noise, depth),
+        Some(cut) => split(log, cut, o, depth),
+        None => fall_through(log, &acts, o, depth),
     }
 }
 
 /// A log over one activity: the activity, or a loop of it when it repeats more often than
-/// the noise threshold allows to ignore (on the generated trees this kept precision without
-/// costing fitness against pm4py's "loop on any repeat"; see docs/benchmarks.md).
-fn single_activity(log: &Log, a: Act, noise: f64) -> Tree {
+/// the noise threshold allows to ignore (`reference`: when it repeats at all, as pm4py does).
+fn single_activity(log: &Log, a: Act, o: &Options) -> Tree {
     let traces = log.weight() as f64;
     let events: usize = log.traces.iter().map(|(t, c)| t.len() * c.len()).sum();
     let repeats = events as f64 / traces - 1.0;
-    if repeats <= noise {
+    let once = if o.reference {
+        repeats == 0.0
+    } else {
+        repeats <= o.noise
+    };
+    if once {
         return Tree::Activity(a);
     }
     let mut again = Vec::new();
@@ -199,20 +256,20 @@ fn flower(log: &Log, acts: &[Act]) -> Tree {
 /// Process Mining with Guarantees", PhD thesis, TU Eindhoven 2017, section 6.2; the empty-traces
 /// one is [`recurse`]'s first step): an activity once per trace, an activity concurrent with
 /// the rest, a strict tau loop, a tau loop, and the flower model last.
-fn fall_through(log: &Log, acts: &[Act], noise: f64, depth: usize) -> Tree {
-    let concurrent = once_per_trace(log, acts).or_else(|| activity_concurrent(log, acts));
+fn fall_through(log: &Log, acts: &[Act], o: &Options, depth: usize) -> Tree {
+    let concurrent = once_per_trace(log, acts).or_else(|| activity_concurrent(log, acts, o));
     if let Some(a) = concurrent {
         let (alone, rest) = take_out(log, a);
         return Tree::And(vec![
-            recurse(&alone, noise, depth + 1),
-            recurse(&rest, noise, depth + 1),
+            recurse(&alone, o, depth + 1),
+            recurse(&rest, o, depth + 1),
         ]);
     }
     for strict in [true, false] {
         if let Some((body, redo)) = tau_loop(log, strict) {
             return Tree::Loop {
                 body_runs: body.weight(),
-                body: Box::new(recurse(&body, noise, depth + 1)),
+                body: Box::new(recurse(&body, o, depth + 1)),
                 redo: vec![(Tree::Tau, redo)],
             };
         }
@@ -230,11 +287,11 @@ fn once_per_trace(log: &Log, acts: &[Act]) -> Option<Act> {
 }
 
 /// The first activity (by index) without which the log has a cut.
-fn activity_concurrent(log: &Log, acts: &[Act]) -> Option<Act> {
+fn activity_concurrent(log: &Log, acts: &[Act], o: &Options) -> Option<Act> {
     acts.iter().copied().find(|a| {
         let (_, rest) = take_out(log, *a);
         let left: Vec<Act> = acts.iter().copied().filter(|x| x != a).collect();
-        cuts::find(&Dfg::of(&rest, &left)).is_some()
+        cuts::find(&Dfg::of(&rest, &left), o).is_some()
     })
 }
 
@@ -279,7 +336,7 @@ fn tau_loop(log: &Log, strict: bool) -> Option<(Log, Vec<u32>)> {
     (!redo.is_empty()).then_some((body, redo))
 }
 
-fn split(log: &Log, cut: Cut, noise: f64, depth: usize) -> Tree {
+fn split(log: &Log, cut: Cut, o: &Options, depth: usize) -> Tree {
     let part_of = |parts: &[Vec<Act>]| -> HashMap<Act, usize> {
         parts
             .iter()
@@ -289,48 +346,59 @@ fn split(log: &Log, cut: Cut, noise: f64, depth: usize) -> Tree {
     };
     match cut {
         Cut::Xor(parts) => {
-            let subs = split_xor(log, &part_of(&parts), parts.len());
+            let subs = split_xor(log, &part_of(&parts), parts.len(), o.reference);
             Tree::Xor(
                 subs.iter()
-                    .map(|s| (recurse(s, noise, depth + 1), s.cases()))
+                    .map(|s| (recurse(s, o, depth + 1), s.cases()))
                     .collect(),
             )
         }
         Cut::Sequence(parts) => Tree::Sequence(
             split_sequence(log, &part_of(&parts), parts.len())
                 .iter()
-                .map(|s| recurse(s, noise, depth + 1))
+                .map(|s| recurse(s, o, depth + 1))
                 .collect(),
         ),
         Cut::And(parts) => Tree::And(
             project(log, &part_of(&parts), parts.len())
                 .iter()
-                .map(|s| recurse(s, noise, depth + 1))
+                .map(|s| recurse(s, o, depth + 1))
                 .collect(),
         ),
         Cut::Loop(parts) => {
-            let (body, redos) = split_loop(log, &part_of(&parts), parts.len());
+            let (body, redos) = split_loop(log, &part_of(&parts), parts.len(), o.reference);
             Tree::Loop {
                 body_runs: body.weight(),
-                body: Box::new(recurse(&body, noise, depth + 1)),
+                body: Box::new(recurse(&body, o, depth + 1)),
                 redo: redos
                     .iter()
-                    .map(|s| (recurse(s, noise, depth + 1), s.cases()))
+                    .map(|s| (recurse(s, o, depth + 1), s.cases()))
                     .collect(),
             }
         }
     }
 }
 
-/// Each trace goes to the part holding most of its events, without the others' events.
-fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
+/// Each trace goes to the part holding most of its events, without the others' events; on
+/// a tie (a trace mixing branches is noise), to the part with more events in the log, where
+/// the filter can see it as rare (`reference`: to the later part, as pm4py does).
+fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize, reference: bool) -> Vec<Log> {
     let mut subs = vec![Log::default(); n];
+    let mut size = vec![0usize; n];
+    for (t, cases) in &log.traces {
+        t.iter().for_each(|a| size[part[a]] += cases.len());
+    }
     for (t, cases) in &log.traces {
         let mut count = vec![0usize; n];
         for a in t {
             count[part[a]] += 1;
         }
-        let best = (0..n).max_by_key(|i| (count[*i], n - i)).unwrap_or(0);
+        let best = (0..n)
+            .max_by_key(|i| match reference {
+                true => (count[*i], *i, 0),
+                false => (count[*i], size[*i], n - i),
+            })
+            .unwrap_or(0);
         let trace: Vec<Act> = t.iter().copied().filter(|a| part[a] == best).collect();
         subs[best].push_all(trace, cases);
     }
@@ -396,7 +464,7 @@ fn project(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
 /// A loop's log split into body runs (part 0) and redo runs (each later part): a trace is cut
 /// wherever it moves between parts. A trace that starts or ends in a redo gets an empty body
 /// run there, as the loop requires.
-fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>) {
+fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize, reference: bool) -> (Log, Vec<Log>) {
     let mut body = Log::default();
     let mut redos = vec![Log::default(); n.saturating_sub(1)];
     for (t, cases) in &log.traces {
@@ -406,7 +474,8 @@ fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>
             match segments.last_mut() {
                 Some((q, seg)) if *q == p => seg.push(*a),
                 _ => {
-                    if p != 0 && segments.last().is_none_or(|(q, _)| *q != 0) {
+                    let leading = segments.is_empty() && reference;
+                    if p != 0 && segments.last().is_none_or(|(q, _)| *q != 0) && !leading {
                         segments.push((0, Vec::new()));
                     }
                     segments.push((p, vec![*a]));
@@ -429,6 +498,29 @@ fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize) -> (Log, Vec<Log>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mined(traces: &[(&[Act], usize)]) -> String {
+        let mut log = Log::default();
+        let mut case = 0;
+        for (t, n) in traces {
+            for _ in 0..*n {
+                log.push(t.to_vec(), case);
+                case += 1;
+            }
+        }
+        let names: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        mine(&log, &Options::imf(0.2)).notation(&names)
+    }
+
+    #[test]
+    fn a_block_skipped_as_a_whole_is_one_optional_part() {
+        // a, then b and c together or neither, then d.
+        let found = mined(&[(&[0, 1, 2, 3], 60), (&[0, 3], 40)]);
+        assert_eq!(found, "->('a', X(->('b', 'c'), tau), 'd')");
+        // b and c each optional on their own stay apart.
+        let found = mined(&[(&[0, 1, 2, 3], 30), (&[0, 1, 3], 30), (&[0, 2, 3], 30)]);
+        assert_eq!(found, "->('a', X('b', tau), X('c', tau), 'd')");
+    }
 
     #[test]
     fn a_flower_keeps_each_branch_cases_and_the_repeats() {

@@ -69,23 +69,59 @@ pub fn action_type(step: &str) -> String {
 /// The process tree alone (the Inductive Miner – infrequent, no decision mining), with the
 /// step names its activities index.
 pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
-    let mut names: Vec<String> = Vec::new();
-    let mut index: HashMap<&str, imf::Act> = HashMap::new();
+    // Activities are numbered in name order, so that the miner's ties (which activity a
+    // fall-through takes first, which part a tied trace joins) do not depend on case order.
+    let mut names: Vec<&str> = cases
+        .iter()
+        .flat_map(|c| c.steps.iter().map(String::as_str))
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    names.sort_unstable();
+    let index: HashMap<&str, imf::Act> = names
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, i as imf::Act))
+        .collect();
     let mut log = Log::default();
     for (k, c) in cases.iter().enumerate() {
-        let trace = c
-            .steps
-            .iter()
-            .map(|s| {
-                *index.entry(s.as_str()).or_insert_with(|| {
-                    names.push(s.clone());
-                    (names.len() - 1) as imf::Act
-                })
-            })
-            .collect();
-        log.push(trace, k as u32);
+        log.push(
+            c.steps.iter().map(|s| index[s.as_str()]).collect(),
+            k as u32,
+        );
     }
-    (imf::mine(&log, noise), names)
+    let names: Vec<String> = names.into_iter().map(String::from).collect();
+    (select(&log, &names, cases, noise), names)
+}
+
+/// How much fitness the selection gives up for precision: among the variants' models, the
+/// most precise one whose fitness is within this of the best is kept.
+const FITNESS_GIVE: f64 = 0.01;
+
+/// Mines `log` with each of the miner's variants ([`imf::Options::variants`]) and keeps the
+/// most precise model whose token-replay fitness on the log is within [`FITNESS_GIVE`] of the
+/// best variant's; the default variant wins ties. Where the papers leave a choice open, no one
+/// convention wins on every log, and the replay says which fits this one.
+fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
+    let traces = variants(cases);
+    let mut found: Vec<(Tree, f64, f64)> = Vec::new();
+    for o in imf::Options::variants(noise) {
+        let tree = imf::mine(log, &o);
+        if found.iter().any(|(t, ..)| *t == tree) {
+            continue;
+        }
+        let c = conformance::check(&net::of_tree(&tree, names), &traces);
+        found.push((tree, c.fitness, c.precision));
+    }
+    let best = found.iter().map(|(_, f, _)| *f).fold(0.0, f64::max);
+    let mut keep = 0;
+    for (i, (_, f, p)) in found.iter().enumerate() {
+        if *f >= best - FITNESS_GIVE && (found[keep].1 < best - FITNESS_GIVE || *p > found[keep].2)
+        {
+            keep = i;
+        }
+    }
+    found.swap_remove(keep).0
 }
 
 /// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
