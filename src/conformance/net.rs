@@ -1,6 +1,6 @@
 //! Workflow nets (pure): places, transitions with an optional label (none for a silent
 //! step), one source and one sink, and the markings the replay moves through.
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 /// Tokens per place.
 pub type Marking = Vec<u32>;
@@ -117,29 +117,29 @@ impl Net {
     }
 
     /// The labels of the visible transitions enabled in `m` or in any marking that silent
-    /// transitions reach from it.
+    /// transitions reach from it. Computed on the places alone: a place counts as markable
+    /// when it is marked or a silent transition whose inputs are all markable feeds it. On a
+    /// block-structured net (one where the inputs of a synchronising transition come from
+    /// parallel branches) this is exact and takes one pass per level instead of a search
+    /// over every combination of the branches' silent moves.
     pub fn eventually_enabled(&self, m: &Marking) -> HashSet<&str> {
-        let silent = self.silent();
-        let mut labels = HashSet::new();
-        let mut seen: HashSet<Marking> = HashSet::from([m.clone()]);
-        let mut queue = VecDeque::from([m.clone()]);
-        while let Some(cur) = queue.pop_front() {
-            for (t, tr) in self.transitions.iter().enumerate() {
-                if let Some(l) = &tr.label
-                    && self.enabled(&cur, t)
-                {
-                    labels.insert(l.as_str());
-                }
-            }
-            for t in silent.iter().filter(|t| self.enabled(&cur, **t)) {
-                let mut next = cur.clone();
-                self.fire(&mut next, *t);
-                if seen.len() < SEARCH_LIMIT && seen.insert(next.clone()) {
-                    queue.push_back(next);
+        let mut markable: Vec<bool> = m.iter().map(|t| *t > 0).collect();
+        let ready = |markable: &[bool], t: &Transition| t.inputs.iter().all(|p| markable[*p]);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for t in self.transitions.iter().filter(|t| t.label.is_none()) {
+                if ready(&markable, t) && t.outputs.iter().any(|p| !markable[*p]) {
+                    t.outputs.iter().for_each(|p| markable[*p] = true);
+                    changed = true;
                 }
             }
         }
-        labels
+        self.transitions
+            .iter()
+            .filter(|t| ready(&markable, t))
+            .filter_map(|t| t.label.as_deref())
+            .collect()
     }
 }
 
