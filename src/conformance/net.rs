@@ -159,3 +159,56 @@ fn path_to(order: &[(Marking, usize, usize)], mut at: usize) -> Vec<usize> {
     path.reverse();
     path
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(net: &Net, m: &Marking) -> Vec<String> {
+        let mut v: Vec<String> = net
+            .eventually_enabled(m)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn every_step_of_a_wide_parallel_block_of_optional_steps_is_eventually_enabled() {
+        // source -> split -> 16 branches, each its step or a skip -> join -> sink.
+        let mut net = Net::new();
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        for _ in 0..16 {
+            starts.push(net.place());
+            ends.push(net.place());
+        }
+        net.transition(None, vec![net.source], starts.clone());
+        for (i, (s, e)) in starts.iter().zip(&ends).enumerate() {
+            net.transition(Some(format!("s{i:02}")), vec![*s], vec![*e]);
+            net.transition(None, vec![*s], vec![*e]);
+        }
+        net.transition(None, ends.clone(), vec![net.sink]);
+        let all: Vec<String> = (0..16).map(|i| format!("s{i:02}")).collect();
+        assert_eq!(labels(&net, &net.initial()), all);
+        // With the first branch done, the rest are still ahead, and the first is not.
+        let mut m = vec![0; net.places];
+        m[ends[0]] = 1;
+        starts[1..].iter().for_each(|p| m[*p] = 1);
+        assert_eq!(labels(&net, &m), all[1..].to_vec());
+    }
+
+    #[test]
+    fn a_choice_taken_leaves_only_what_follows_it() {
+        let mut net = Net::new();
+        let (p, q) = (net.place(), net.place());
+        net.transition(None, vec![net.source], vec![p]);
+        net.transition(Some("a".into()), vec![p], vec![q]);
+        net.transition(Some("b".into()), vec![p], vec![q]);
+        net.transition(Some("c".into()), vec![q], vec![net.sink]);
+        assert_eq!(labels(&net, &net.initial()), ["a", "b"]);
+        let mut m = vec![0; net.places];
+        m[q] = 1;
+        assert_eq!(labels(&net, &m), ["c"]);
+    }
+}
