@@ -103,25 +103,43 @@ const FITNESS_GIVE: f64 = 0.01;
 /// best variant's; the default variant wins ties. Where the papers leave a choice open, no one
 /// convention wins on every log, and the replay says which fits this one.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
-    let traces = variants(cases);
-    let mut found: Vec<(Tree, f64, f64)> = Vec::new();
+    let mut trees: Vec<Tree> = Vec::new();
     for o in imf::Options::variants(noise) {
         let tree = imf::mine(log, &o);
-        if found.iter().any(|(t, ..)| *t == tree) {
-            continue;
+        if !trees.contains(&tree) {
+            trees.push(tree);
         }
-        let c = conformance::check(&net::of_tree(&tree, names), &traces);
-        found.push((tree, c.fitness, c.precision));
     }
-    let best = found.iter().map(|(_, f, _)| *f).fold(0.0, f64::max);
+    if trees.len() == 1 {
+        return trees.remove(0);
+    }
+    let traces = variants(cases);
+    // The replays are independent: one thread each.
+    let scores: Vec<(f64, f64)> = std::thread::scope(|s| {
+        let handles: Vec<_> = trees
+            .iter()
+            .map(|t| {
+                let traces = &traces;
+                s.spawn(move || {
+                    let c = conformance::check(&net::of_tree(t, names), traces);
+                    (c.fitness, c.precision)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or((0.0, 0.0)))
+            .collect()
+    });
+    let best = scores.iter().map(|(f, _)| *f).fold(0.0, f64::max);
+    let within = |i: usize| scores[i].0 >= best - FITNESS_GIVE;
     let mut keep = 0;
-    for (i, (_, f, p)) in found.iter().enumerate() {
-        if *f >= best - FITNESS_GIVE && (found[keep].1 < best - FITNESS_GIVE || *p > found[keep].2)
-        {
+    for i in 1..scores.len() {
+        if within(i) && (!within(keep) || scores[i].1 > scores[keep].1) {
             keep = i;
         }
     }
-    found.swap_remove(keep).0
+    trees.swap_remove(keep)
 }
 
 /// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
