@@ -243,15 +243,9 @@ fn escaping(
     memo: &mut HashMap<Marking, Vec<String>>,
     sums: &mut Totals,
 ) {
-    let allowed = memo.entry(marking.clone()).or_insert_with(|| {
-        let mut v: Vec<String> = net
-            .eventually_enabled(marking)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        v.sort();
-        v
-    });
+    let allowed = memo
+        .entry(marking.clone())
+        .or_insert_with(|| net.eventually_enabled(marking));
     let seen: HashSet<&str> = node.children.keys().map(String::as_str).collect();
     let weight: usize = node.children.values().map(|c| nodes[*c].passes).sum();
     let escapes = allowed
