@@ -168,9 +168,15 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
 
 impl App {
     /// Starts the breach event dispatcher, the deadline watcher and (when alerts are active) the
-    /// mailer.
-    pub fn start_background(&self, timing: Timing) -> Result<Background, String> {
+    /// mailer. The dispatcher's place in the log is read first, so that an event committed
+    /// before its task first runs still reaches the subscribers of this process.
+    pub async fn start_background(&self, timing: Timing) -> Result<Background, String> {
         let st = &self.state;
+        st.sla
+            .hub
+            .start_at_head(&st.db)
+            .await
+            .map_err(|e| format!("reading the breach event log: {e}"))?;
         if st.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
             // One process per SQLite database: this one owns the deadline watcher from the start.
             st.sla.watcher.own();

@@ -489,6 +489,7 @@ async fn serve(cfg: Config, demo: bool) -> anyhow::Result<()> {
     let app = workflow_intel::build(cfg, pools);
     let _background = app
         .start_background(timing)
+        .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let _feeder = match &demo_token {
         Some(t) => Some(start_demo(&app, t).await?),

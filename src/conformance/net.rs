@@ -77,19 +77,44 @@ impl Net {
         (missing, tr.inputs.len() as u32, tr.outputs.len() as u32)
     }
 
-    fn silent(&self) -> Vec<usize> {
+    /// The silent transitions that can move a token, through silent transitions only, into
+    /// one of `toward`: the only ones a search for tokens there needs to try.
+    fn silent_feeding(&self, toward: &[usize]) -> Vec<usize> {
+        let mut wanted = vec![false; self.places];
+        toward.iter().for_each(|p| wanted[*p] = true);
+        let mut feeding = vec![false; self.transitions.len()];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for (i, t) in self.transitions.iter().enumerate() {
+                if t.label.is_none() && !feeding[i] && t.outputs.iter().any(|p| wanted[*p]) {
+                    feeding[i] = true;
+                    t.inputs.iter().for_each(|p| wanted[*p] = true);
+                    changed = true;
+                }
+            }
+        }
         (0..self.transitions.len())
-            .filter(|t| self.transitions[*t].label.is_none())
+            .filter(|t| feeding[*t])
             .collect()
     }
 
     /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds
     /// (empty when it holds already); `None` when none is found within the search limit.
-    pub fn silent_path(&self, m: &Marking, goal: impl Fn(&Marking) -> bool) -> Option<Vec<usize>> {
+    /// `goal` must depend only on tokens in `toward` and on tokens that only silent
+    /// transitions feeding `toward` consume: the search tries no other transition (which could
+    /// only take tokens away), so on a wide parallel block it follows the one branch that
+    /// leads to `toward` instead of every combination of the others' silent moves.
+    pub fn silent_path(
+        &self,
+        m: &Marking,
+        toward: &[usize],
+        goal: impl Fn(&Marking) -> bool,
+    ) -> Option<Vec<usize>> {
         if goal(m) {
             return Some(Vec::new());
         }
-        let silent = self.silent();
+        let silent = self.silent_feeding(toward);
         // Each marking found, with the index of the one it came from and the transition.
         let mut order: Vec<(Marking, usize, usize)> = vec![(m.clone(), usize::MAX, usize::MAX)];
         let mut seen: HashSet<Marking> = HashSet::from([m.clone()]);

@@ -152,7 +152,10 @@ pub fn fired(net: &Net, trace: &[String]) -> Vec<usize> {
         }
     }
     let sink = net.sink;
-    for t in net.silent_path(&m, |m| m[sink] > 0).unwrap_or_default() {
+    for t in net
+        .silent_path(&m, &[sink], |m| m[sink] > 0)
+        .unwrap_or_default()
+    {
         out.push(t);
     }
     out
@@ -173,9 +176,11 @@ fn choose(
         .find(|t| net.enabled(m, **t))
         .map(|t| (*t, Vec::new()))
         .or_else(|| {
-            candidates
-                .iter()
-                .find_map(|t| net.silent_path(m, |m| net.enabled(m, *t)).map(|p| (*t, p)))
+            candidates.iter().find_map(|t| {
+                let inputs = &net.transitions[*t].inputs;
+                net.silent_path(m, inputs, |m| net.enabled(m, *t))
+                    .map(|p| (*t, p))
+            })
         });
     Some(chosen.unwrap_or((candidates[0], Vec::new())))
 }
@@ -210,9 +215,11 @@ fn step(
 fn finish(net: &Net, mut s: State, ends: usize, sums: &mut Totals) {
     let sink = net.sink;
     let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
+    // A clean end depends on every place.
+    let every: Vec<usize> = (0..net.places).collect();
     let path = net
-        .silent_path(&s.marking, |m| m[sink] == 1 && total(m) == 1)
-        .or_else(|| net.silent_path(&s.marking, |m| m[sink] > 0))
+        .silent_path(&s.marking, &every, |m| m[sink] == 1 && total(m) == 1)
+        .or_else(|| net.silent_path(&s.marking, &[sink], |m| m[sink] > 0))
         .unwrap_or_default();
     for t in path {
         let (missing, consumed, produced) = net.fire(&mut s.marking, t);

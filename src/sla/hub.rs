@@ -339,6 +339,16 @@ impl Hub {
         }
     }
 
+    /// Places the cursor at the end of the log, where live subscribers start (one that wants
+    /// the past asks with afterSequence). Called before the server accepts connections.
+    pub async fn start_at_head(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
+        let head = last_sequence(db).await?.unwrap_or(0);
+        let _ = self
+            .cursor
+            .compare_exchange(-1, head, Ordering::SeqCst, Ordering::SeqCst);
+        Ok(())
+    }
+
     /// Reads events after the cursor, in sequence order, and delivers them. Returns how many
     /// were read.
     pub async fn dispatch_once(
@@ -347,10 +357,7 @@ impl Hub {
         db: &DatabaseConnection,
     ) -> Result<usize, DbErr> {
         if self.cursor.load(Ordering::SeqCst) < 0 {
-            // Start from the end of the log: live subscribers get what happens from now on
-            // (a subscriber that wants the past asks with afterSequence).
-            self.cursor
-                .store(last_sequence(db).await?.unwrap_or(0), Ordering::SeqCst);
+            self.start_at_head(db).await?;
         }
         let cursor = self.cursor.load(Ordering::SeqCst);
         let rows = sla_event::Entity::find()

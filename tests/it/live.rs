@@ -166,10 +166,15 @@ const IMPORT: &str = r#"mutation($input: ImportExecutionsInput!) { importExecuti
 
 /// Reads `next` messages until one carries a breach event; returns its raw payload text.
 async fn next_event(ws: &mut Ws) -> Value {
+    try_next_event(ws).await.expect("an event")
+}
+
+/// Like [`next_event`]; None when the connection ends or stays silent for the guard's time.
+async fn try_next_event(ws: &mut Ws) -> Option<Value> {
     loop {
-        let m = ws.next().await.expect("an event");
+        let m = ws.next().await?;
         if m["type"] == "next" {
-            return m;
+            return Some(m);
         }
         assert_ne!(m["type"], "error", "{m}");
     }
@@ -200,8 +205,17 @@ async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<V
     let r = s.app.data(&s.token, IMPORT, overrunning(s, tag, 1)).await;
     assert_eq!(r["importExecutions"]["breaches"], 2, "warning and critical");
     let mut got = Vec::new();
-    for ws in &mut clients {
-        got.push(next_event(ws).await["payload"].clone());
+    let sent = std::time::Instant::now();
+    for (i, ws) in clients.iter_mut().enumerate() {
+        let Some(e) = try_next_event(ws).await else {
+            panic!(
+                "subscriber {i} of {n} ({tag}) got no event, {:?} after the import; the \
+                 dispatcher's cursor is at {}",
+                sent.elapsed(),
+                s.app.app.state.sla.hub.cursor.load(Ordering::SeqCst)
+            );
+        };
+        got.push(e["payload"].clone());
     }
     let cost = s.app.statements.load(Ordering::SeqCst) - stmts0;
     let rendered = renders.get() - renders0;

@@ -125,7 +125,10 @@ impl TestApp {
         // The server's own statement counter (`workflow_intel_db_statements_total`): the
         // server installs its callback on both pools, replacing any set before.
         let statements = Statements(app.state.metrics.internals.db_statements_total.clone());
-        let background = app.start_background(timing).expect("background tasks");
+        let background = app
+            .start_background(timing)
+            .await
+            .expect("background tasks");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
