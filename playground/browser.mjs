@@ -7,7 +7,8 @@
 //   {"op":"eval","page":"a","js":"<expression>"}                    → its value
 //   {"op":"click","page":"a","selector":"…"}   {"op":"fill","page":"a","selector":"…","value":"…"}
 //   {"op":"press","page":"a","key":"Tab"}      {"op":"select","page":"a","selector":"…","value":"…"}
-//   {"op":"block_ws","page":"a"}   {"op":"unblock_ws","page":"a"}   (new /graphql sockets refused)
+//   {"op":"block_ws","page":"a"}   {"op":"unblock_ws","page":"a"}   (new /graphql sockets refused;
+//   unblock_ws answers how many were)
 //   {"op":"screenshot","page":"a","path":"…"}
 //   {"op":"close"}
 // Answers: {"ok":true,"value":…,"blocked":[…],"errors":[…]} or {"ok":false,"error":"…",…}.
@@ -26,6 +27,8 @@ const pages = new Map();
 // unblocked: a test holds a board away from the server while something happens.
 const wsBlocked = new Map();
 const blocked = [];
+const frames = new Map();
+const refused = new Map();
 const errors = [];
 
 async function open({ page: name, url, width = 1400, height = 900 }) {
@@ -39,6 +42,31 @@ async function open({ page: name, url, width = 1400, height = 900 }) {
     return route.abort();
   });
   page.on("pageerror", (e) => errors.push(`${name}: ${e.message}`));
+  // The WebSocket traffic, told in the error of a wait that timed out.
+  const log = [];
+  frames.set(name, log);
+  page.on("websocket", (ws) => {
+    const t0 = Date.now();
+    log.push(`${t0} websocket`);
+    const cut = (t) => (t.length > 360 ? `${t.slice(0, 180)} … ${t.slice(-180)}` : t);
+    const note = (dir, text) => log.push(`${Date.now() - t0}ms ${dir} ${cut(String(text))}`);
+    note("open", ws.url());
+    ws.on("framesent", (f) => note(">", f.payload));
+    ws.on("framereceived", (f) => note("<", f.payload));
+    ws.on("close", () => note("closed", ""));
+    ws.on("socketerror", (e) => note("error", e));
+  });
+  // Routed before the page loads: Playwright wraps the page's WebSocket class when a document
+  // starts, so a route added later never sees the sockets of the document already open.
+  await page.routeWebSocket(/\/graphql$/, (ws) => {
+    if (wsBlocked.get(name)) {
+      log.push(`${Date.now()} route: refused`);
+      refused.set(name, (refused.get(name) || 0) + 1);
+      ws.close({ code: 1012, reason: "blocked by the test" });
+    } else {
+      ws.connectToServer();
+    }
+  });
   await page.goto(url);
   pages.set(name, page);
   return null;
@@ -46,22 +74,30 @@ async function open({ page: name, url, width = 1400, height = 900 }) {
 
 const ops = {
   open,
-  wait: async ({ page, js, timeout = 30000 }) =>
-    (await pages.get(page).waitForFunction(js, null, { timeout })).jsonValue(),
+  wait: async ({ page, js, timeout = 30000 }) => {
+    try {
+      return await (await pages.get(page).waitForFunction(js, null, { timeout })).jsonValue();
+    } catch (e) {
+      // Say what the page showed instead, so a timeout in CI can be read afterwards.
+      const shown = await pages.get(page).evaluate(() => document.body.innerText.slice(0, 1500)).catch(() => "?");
+      const ws = (frames.get(page) || []).slice(-40).join("\n");
+      throw new Error(`${e.message}; the page showed: ${JSON.stringify(shown)}; its WebSockets:\n${ws}`);
+    }
+  },
   eval: async ({ page, js }) => pages.get(page).evaluate(js),
   click: async ({ page, selector }) => pages.get(page).click(selector, { timeout: 30000 }),
   fill: async ({ page, selector, value }) => pages.get(page).fill(selector, value, { timeout: 30000 }),
   press: async ({ page, key }) => pages.get(page).keyboard.press(key),
   block_ws: async ({ page }) => {
-    if (!wsBlocked.has(page)) {
-      await pages.get(page).routeWebSocket(/\/graphql$/, (ws) => {
-        if (wsBlocked.get(page)) ws.close({ code: 1012, reason: "blocked by the test" });
-        else ws.connectToServer();
-      });
-    }
+    (frames.get(page) || []).push(`${Date.now()} blocked`);
     wsBlocked.set(page, true);
   },
-  unblock_ws: async ({ page }) => wsBlocked.set(page, false),
+  // Answers how many sockets were refused while blocked.
+  unblock_ws: async ({ page }) => {
+    (frames.get(page) || []).push(`${Date.now()} unblocked`);
+    wsBlocked.set(page, false);
+    return refused.get(page) || 0;
+  },
   select: async ({ page, selector, value }) => pages.get(page).selectOption(selector, value, { timeout: 30000 }),
   screenshot: async ({ page, path }) => pages.get(page).screenshot({ path, fullPage: true }),
 };

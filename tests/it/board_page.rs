@@ -407,7 +407,11 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    b.run(json!({"op": "unblock_ws", "page": "a"})).await;
+    let refused = b.run(json!({"op": "unblock_ws", "page": "a"})).await;
+    assert!(
+        refused.as_u64().is_some_and(|n| n > 0),
+        "the page was never held away: {refused}"
+    );
     let state = b
         // The list's refresh on reconnecting can draw the second row before the replayed
         // event arrives and is counted, so wait for the count too.
