@@ -1,7 +1,7 @@
 //! A workflow against its history: its steps as a workflow net ([`net`], pure) and the step
 //! sequences of its completed executions replayed on it ([`load`]) with the conformance
 //! engine's token-based replay.
-use super::flows::{FlowKind, flows};
+use super::flows::{FlowKind, StepFlow, flows, lane_starts};
 use super::steps::{Compiled, END, GATEWAY};
 use crate::conformance::{self, Net};
 use crate::entity::{execution, step_execution};
@@ -25,67 +25,151 @@ pub fn net(c: &Compiled) -> Net {
 /// The net, and for each silent transition that takes a branch out of a step, the step and
 /// the branch's index (a history's route through the choices).
 pub fn routed_net(c: &Compiled) -> (Net, HashMap<usize, (usize, usize)>) {
-    let mut net = Net::new();
-    let mut branch_of: HashMap<usize, (usize, usize)> = HashMap::new();
-    let mut seen_branches: HashMap<usize, usize> = HashMap::new();
-    let n = c.steps.len();
-    let entry: Vec<usize> = (0..n).map(|_| net.place()).collect();
-    let exit: Vec<usize> = (0..n).map(|_| net.place()).collect();
-    let index: HashMap<&str, usize> = c
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
-        .collect();
-    let group = |i: usize| c.steps.get(i).and_then(|s| s.parallel.as_ref());
-    // Each group's lanes: the place a lane's exit puts its token in, and the step after it.
-    let mut joins: HashMap<&str, (HashMap<u32, usize>, usize)> = HashMap::new();
-    for (i, s) in c.steps.iter().enumerate() {
-        let label = (s.action != GATEWAY).then(|| s.name.clone());
-        net.transition(label, vec![entry[i]], vec![exit[i]]);
-        if let Some(l) = &s.parallel {
-            let j = joins.entry(l.group.as_str()).or_default();
-            j.1 = i + 1;
-            j.0.entry(l.lane).or_insert_with(|| net.place());
-        }
-    }
-    let first = if n == 0 { net.sink } else { entry[0] };
-    net.transition(None, vec![net.source], vec![first]);
-    let sink = net.sink;
-    let target = |to: &str| index.get(to).map_or(sink, |j| entry[*j]);
-    let mut lanes: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut r = Routed::new(c);
     for f in flows(c) {
-        let i = index[f.from.as_str()];
-        let j = (f.to != END).then(|| index[f.to.as_str()]);
-        let from = if f.kind == FlowKind::Skip {
-            entry[i]
-        } else {
-            exit[i]
-        };
-        let (gi, gj) = (group(i), j.and_then(group));
-        if let Some(l) = gi.filter(|l| gj.is_none_or(|m| m.group != l.group)) {
-            // Out of a lane: towards the group's join.
-            let to = joins[l.group.as_str()].0[&l.lane];
-            net.transition(None, vec![from], vec![to]);
-        } else if f.kind == FlowKind::Lane {
-            lanes.entry(from).or_default().push(target(&f.to));
-        } else {
-            if f.kind == FlowKind::Branch {
-                let j = seen_branches.entry(i).or_default();
-                branch_of.insert(net.transitions.len(), (i, *j));
-                *j += 1;
+        r.flow(&f);
+    }
+    r.finish()
+}
+
+/// A parallel group's join: each lane's end place, and where the group goes on.
+#[derive(Default)]
+struct Join {
+    lanes: HashMap<u32, usize>,
+    /// The places the first flow out of a lane leads to (every lane's flow out goes there).
+    onwards: Option<Vec<usize>>,
+    /// The step listed after the group: where it goes on when no flow leaves a lane.
+    after: usize,
+}
+
+/// The net under construction: an entry and an exit place per step.
+struct Routed<'c> {
+    c: &'c Compiled,
+    net: Net,
+    entry: Vec<usize>,
+    exit: Vec<usize>,
+    index: HashMap<&'c str, usize>,
+    joins: HashMap<&'c str, Join>,
+    /// Flows into a group from outside on the default route: the lanes they start.
+    lanes: HashMap<usize, Vec<usize>>,
+    branch_of: HashMap<usize, (usize, usize)>,
+    seen_branches: HashMap<usize, usize>,
+}
+
+impl<'c> Routed<'c> {
+    fn new(c: &'c Compiled) -> Self {
+        let mut net = Net::new();
+        let n = c.steps.len();
+        let entry: Vec<usize> = (0..n).map(|_| net.place()).collect();
+        let exit: Vec<usize> = (0..n).map(|_| net.place()).collect();
+        let mut joins: HashMap<&str, Join> = HashMap::new();
+        for (i, s) in c.steps.iter().enumerate() {
+            let label = (s.action != GATEWAY).then(|| s.name.clone());
+            net.transition(label, vec![entry[i]], vec![exit[i]]);
+            if let Some(l) = &s.parallel {
+                let j = joins.entry(l.group.as_str()).or_default();
+                j.after = i + 1;
+                j.lanes.entry(l.lane).or_insert_with(|| net.place());
             }
-            net.transition(None, vec![from], vec![target(&f.to)]);
+        }
+        let first = if n == 0 { net.sink } else { entry[0] };
+        net.transition(None, vec![net.source], vec![first]);
+        let index = c
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
+        Routed {
+            c,
+            net,
+            entry,
+            exit,
+            index,
+            joins,
+            lanes: HashMap::new(),
+            branch_of: HashMap::new(),
+            seen_branches: HashMap::new(),
         }
     }
-    for (from, starts) in lanes {
-        net.transition(None, vec![from], starts);
+
+    fn group(&self, i: usize) -> Option<&'c crate::workflows::steps::Lane> {
+        self.c.steps.get(i).and_then(|s| s.parallel.as_ref())
     }
-    for (lanes, after) in joins.values() {
-        let to = if *after < n { entry[*after] } else { net.sink };
-        net.transition(None, lanes.values().copied().collect(), vec![to]);
+
+    /// The places a flow into step `j` (None: the end) marks; a flow into a group from
+    /// outside it starts every lane.
+    fn marks(&self, from: usize, j: Option<usize>) -> Vec<usize> {
+        let Some(j) = j else {
+            return vec![self.net.sink];
+        };
+        let entering = self
+            .group(j)
+            .is_some_and(|m| self.group(from).is_none_or(|l| l.group != m.group));
+        if entering {
+            lane_starts(self.c, j)
+                .into_iter()
+                .map(|k| self.entry[k])
+                .collect()
+        } else {
+            vec![self.entry[j]]
+        }
     }
-    (net, branch_of)
+
+    fn flow(&mut self, f: &StepFlow) {
+        let i = self.index[f.from.as_str()];
+        let j = (f.to != END).then(|| self.index[f.to.as_str()]);
+        let from = match f.kind {
+            FlowKind::Skip => self.entry[i],
+            _ => self.exit[i],
+        };
+        let (gi, gj) = (self.group(i), j.and_then(|j| self.group(j)));
+        // Out of a lane: to the group's join. A flow to another lane of the same group leaves
+        // the lane too (lanes are listed one after another, so a lane's last choice names the
+        // next lane's first step as what follows it).
+        let leaves = gi.filter(|l| gj.is_none_or(|m| m.group != l.group || m.lane != l.lane));
+        if let (FlowKind::Lane, None, Some(j)) = (f.kind, leaves, j) {
+            // One flow per lane already.
+            self.lanes.entry(from).or_default().push(self.entry[j]);
+            return;
+        }
+        if f.kind == FlowKind::Branch {
+            let k = self.seen_branches.entry(i).or_default();
+            self.branch_of.insert(self.net.transitions.len(), (i, *k));
+            *k += 1;
+        }
+        let to = match leaves {
+            Some(l) => {
+                let onwards = (gj.is_none_or(|m| m.group != l.group)).then(|| self.marks(i, j));
+                let join = self
+                    .joins
+                    .get_mut(l.group.as_str())
+                    .expect("a listed group");
+                if join.onwards.is_none() {
+                    join.onwards = onwards;
+                }
+                vec![join.lanes[&l.lane]]
+            }
+            None => self.marks(i, j),
+        };
+        self.net.transition(None, vec![from], to);
+    }
+
+    fn finish(mut self) -> (Net, HashMap<usize, (usize, usize)>) {
+        for (from, starts) in std::mem::take(&mut self.lanes) {
+            self.net.transition(None, vec![from], starts);
+        }
+        let joins: Vec<Join> = std::mem::take(&mut self.joins).into_values().collect();
+        for join in joins {
+            let to = join.onwards.unwrap_or_else(|| {
+                let after = (join.after < self.c.steps.len()).then_some(join.after);
+                self.marks(usize::MAX, after)
+            });
+            self.net
+                .transition(None, join.lanes.values().copied().collect(), to);
+        }
+        (self.net, self.branch_of)
+    }
 }
 
 /// How many of the newest completed executions a conformance check reads at most.
@@ -233,5 +317,60 @@ mod tests {
         assert!(r.fitness < 1.0, "{r:?}");
         let steps: Vec<&str> = r.deviations.iter().map(|d| d.0.as_str()).collect();
         assert!(steps.contains(&"d") && steps.contains(&"zz"), "{steps:?}");
+    }
+
+    /// The shape discovery writes for `X(+(*(t, tau), w), o)` followed by `e`: a choice
+    /// whose branch enters the group, a lane that ends in its loop's choice (whose way on
+    /// names the next lane's first step), and the step listed after the group being the
+    /// choice's other branch, not where the lanes join.
+    fn discovered_group() -> Compiled {
+        let steps = json!([
+            {"name": "c1", "action": "gateway", "branches": [
+                {"condition": {"route_c1": "t"}, "next_step": "t", "probability": 0.9},
+                {"condition": {"route_c1": "o"}, "next_step": "o", "probability": 0.1}],
+             "default_next": "t"},
+            {"name": "t", "action": "x", "max_iterations": 3, "parallel": {"group": "g", "lane": 1}},
+            {"name": "c2", "action": "gateway", "parallel": {"group": "g", "lane": 1}, "branches": [
+                {"condition": {"route_c2": "t"}, "next_step": "t", "probability": 0.2},
+                {"condition": {"route_c2": "w"}, "next_step": "w", "probability": 0.8}],
+             "default_next": "w"},
+            {"name": "w", "action": "x", "parallel": {"group": "g", "lane": 2}, "default_next": "e"},
+            {"name": "o", "action": "x", "default_next": "e"},
+            {"name": "e", "action": "x", "default_next": "$end"},
+        ]);
+        compile(&steps).unwrap()
+    }
+
+    #[test]
+    fn a_branch_into_a_group_starts_every_lane_and_the_lanes_join_where_they_lead() {
+        let c = discovered_group();
+        let (net, branch_of) = routed_net(&c);
+        let ok = variants(&[
+            (&["w", "t", "e"], 4),
+            (&["t", "t", "w", "e"], 2),
+            (&["t", "w", "t", "e"], 1),
+            (&["o", "e"], 1),
+        ]);
+        let r = conformance::check(&net, &ok);
+        assert_eq!((r.fitness, r.fitting_traces), (1.0, 8), "{r:?}");
+        // The route through the choices, as the refit of a forecast counts it: into the
+        // group, then the loop's choice once per run of t (again, or on).
+        let taken = |trace: &[&str]| -> Vec<(String, usize)> {
+            let trace: Vec<String> = trace.iter().map(|s| s.to_string()).collect();
+            conformance::fired(&net, &trace)
+                .iter()
+                .filter_map(|t| branch_of.get(t))
+                .map(|(i, j)| (c.steps[*i].name.clone(), *j))
+                .collect()
+        };
+        let names = |v: &[(&str, usize)]| -> Vec<(String, usize)> {
+            v.iter().map(|(s, j)| (s.to_string(), *j)).collect()
+        };
+        assert_eq!(taken(&["w", "t", "e"]), names(&[("c1", 0), ("c2", 1)]));
+        assert_eq!(
+            taken(&["t", "t", "w", "e"]),
+            names(&[("c1", 0), ("c2", 0), ("c2", 1)])
+        );
+        assert_eq!(taken(&["o", "e"]), names(&[("c1", 1)]));
     }
 }

@@ -57,7 +57,7 @@ fn fall_through(c: &Compiled, i: usize) -> (usize, FlowKind) {
 }
 
 /// Every lane's first step in the group that starts at step `first`.
-fn lane_starts(c: &Compiled, first: usize) -> Vec<usize> {
+pub(crate) fn lane_starts(c: &Compiled, first: usize) -> Vec<usize> {
     let Some((g, _)) = lane(c, first) else {
         return vec![first];
     };
