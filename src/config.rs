@@ -44,6 +44,15 @@ pub struct Config {
     pub ws_init_timeout_seconds: u64,
     /// Seconds between the server's keepalive pings on WebSockets; 0 sends none.
     pub ws_keepalive_seconds: u64,
+    /// A request head must be complete within this of its first byte (a new connection:
+    /// of being accepted), else the connection is closed (`listener`).
+    pub http_header_timeout_seconds: u64,
+    /// A request body must arrive in full within this, else 408.
+    pub http_body_timeout_seconds: u64,
+    /// A kept-alive connection that sends nothing for this long is closed.
+    pub http_idle_timeout_seconds: u64,
+    /// Connections open at once, WebSockets included; 0: the open-files limit less 256.
+    pub http_max_connections: u64,
     /// The bound on one whole SMTP conversation (below the outbox lease).
     pub smtp_timeout_seconds: u64,
     /// Alerts in flight at once, each on its own SMTP connection.
@@ -121,6 +130,10 @@ impl Default for Config {
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
+            http_header_timeout_seconds: 10,
+            http_body_timeout_seconds: 30,
+            http_idle_timeout_seconds: 60,
+            http_max_connections: 0,
             smtp_timeout_seconds: 20,
             smtp_concurrency: 4,
             limits: Limits::default(),
@@ -150,6 +163,10 @@ struct FileConfig {
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
+    http_header_timeout_seconds: Option<u64>,
+    http_body_timeout_seconds: Option<u64>,
+    http_idle_timeout_seconds: Option<u64>,
+    http_max_connections: Option<u64>,
     smtp_timeout_seconds: Option<u64>,
     smtp_concurrency: Option<u64>,
     graphql_max_depth: Option<u64>,
@@ -162,7 +179,7 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 14] = [
+const NUMBERS: [(&str, &str, u64, u64); 18] = [
     ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
     ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
@@ -171,6 +188,25 @@ const NUMBERS: [(&str, &str, u64, u64); 14] = [
     ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
     ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
     ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
+    (
+        "HTTP_HEADER_TIMEOUT_SECONDS",
+        "http_header_timeout_seconds",
+        1,
+        3600,
+    ),
+    (
+        "HTTP_BODY_TIMEOUT_SECONDS",
+        "http_body_timeout_seconds",
+        1,
+        3600,
+    ),
+    (
+        "HTTP_IDLE_TIMEOUT_SECONDS",
+        "http_idle_timeout_seconds",
+        1,
+        86_400,
+    ),
+    ("HTTP_MAX_CONNECTIONS", "http_max_connections", 0, 1_000_000),
     ("GRAPHQL_MAX_DEPTH", "graphql_max_depth", 1, 1_000),
     (
         "GRAPHQL_MAX_COMPLEXITY",
@@ -403,6 +439,10 @@ impl Config {
             f.event_retention_days,
             f.ws_init_timeout_seconds,
             f.ws_keepalive_seconds,
+            f.http_header_timeout_seconds,
+            f.http_body_timeout_seconds,
+            f.http_idle_timeout_seconds,
+            f.http_max_connections,
             f.graphql_max_depth,
             f.graphql_max_complexity,
             f.graphql_max_aliases,
@@ -431,6 +471,10 @@ impl Config {
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
             "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,
+            "HTTP_HEADER_TIMEOUT_SECONDS" => &mut self.http_header_timeout_seconds,
+            "HTTP_BODY_TIMEOUT_SECONDS" => &mut self.http_body_timeout_seconds,
+            "HTTP_IDLE_TIMEOUT_SECONDS" => &mut self.http_idle_timeout_seconds,
+            "HTTP_MAX_CONNECTIONS" => &mut self.http_max_connections,
             "GRAPHQL_MAX_DEPTH" => &mut self.limits.depth,
             "GRAPHQL_MAX_COMPLEXITY" => &mut self.limits.complexity,
             "GRAPHQL_MAX_ALIASES" => &mut self.limits.aliases,

@@ -16,6 +16,7 @@ pub mod faults;
 pub mod graphql;
 pub mod history;
 pub mod ids;
+pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod placeholders;
@@ -210,12 +211,18 @@ impl App {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
-pub async fn serve(
+/// Connections are held to the limits of [`listener`].
+pub fn serve(
     listener: tokio::net::TcpListener,
     app: &App,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app.router.clone())
-        .with_graceful_shutdown(shutdown)
-        .await
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+    let limits = listener::Limits::from_config(&app.state.config);
+    listener::serve(
+        listener,
+        app.router.clone(),
+        limits,
+        app.state.metrics.clone(),
+        shutdown,
+    )
 }

@@ -94,6 +94,11 @@ pub struct Internals {
     /// Group commits of the SQLite writer, and the write jobs they carried.
     pub write_group_commits_total: IntCounter,
     pub write_group_jobs_total: IntCounter,
+    /// HTTP connections open now (WebSockets included), and those the server closed, by
+    /// why: `header_timeout`, `idle_timeout`, `shed` (the oldest waiting connection, closed to
+    /// admit a new one at the cap) or `refused` (at the cap with none waiting).
+    pub http_connections_open: IntGauge,
+    pub http_connections_closed_total: IntCounterVec,
 }
 
 impl Internals {
@@ -123,6 +128,17 @@ impl Internals {
                 r,
                 "workflow_intel_write_group_jobs_total",
                 "Write transactions committed as part of a group (jobs / commits = group size).",
+            ),
+            http_connections_open: gauge(
+                r,
+                "workflow_intel_http_connections_open",
+                "HTTP connections open now, WebSockets included.",
+            ),
+            http_connections_closed_total: counter(
+                r,
+                "workflow_intel_http_connections_closed_total",
+                "HTTP connections the server closed, by reason (header_timeout, idle_timeout, shed, refused).",
+                &["reason"],
             ),
         }
     }

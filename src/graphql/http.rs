@@ -115,6 +115,11 @@ impl Refusal {
             resp.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is never read: the connection cannot carry another request.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }
@@ -214,13 +219,27 @@ async fn read_post(http: &Http, headers: &HeaderMap, body: Body) -> Result<Opera
     check_content_type(headers)?;
     let limits = &http.state.config.limits;
     let max = limits.body_bytes as usize;
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
-        let mut r = Refusal::bad(format!(
-            "the request body is over the limit of {max} bytes (setting GRAPHQL_MAX_BODY_BYTES)"
-        ));
-        r.status = StatusCode::PAYLOAD_TOO_LARGE;
-        r
-    })?;
+    let wait = http.state.config.http_body_timeout_seconds;
+    let read = axum::body::to_bytes(body, max);
+    let bytes = match tokio::time::timeout(std::time::Duration::from_secs(wait), read).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => {
+            let mut r = Refusal::bad(format!(
+                "the request body is over the limit of {max} bytes (setting GRAPHQL_MAX_BODY_BYTES)"
+            ));
+            r.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return Err(r);
+        }
+        Err(_) => {
+            return Err(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                format!(
+                    "the request body did not arrive within {wait} s (setting HTTP_BODY_TIMEOUT_SECONDS)"
+                ),
+            ));
+        }
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Refusal::bad(
             "the request body is empty: send {\"query\": \"…\"}",

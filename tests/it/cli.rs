@@ -79,6 +79,27 @@ impl CliDb {
         String::from_utf8(made.stdout).unwrap().trim().to_string()
     }
 
+    /// Starts the binary as [`CliDb::spawn`] does, with environment settings and at most
+    /// `open_files` open files (`ulimit -n` in a shell that then becomes the server).
+    pub(crate) fn spawn_limited(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        open_files: u32,
+    ) -> std::process::Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n {open_files} && exec \"$0\" \"$@\""))
+            .arg(BIN)
+            .args(args)
+            .args(["--database-url", &self.url])
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start workflow-intel under sh")
+    }
+
     /// Starts the binary with `--database-url` appended, without waiting for it.
     pub(crate) fn spawn(&self, args: &[&str]) -> std::process::Child {
         Command::new(BIN)

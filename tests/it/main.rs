@@ -16,6 +16,7 @@ mod conditions;
 mod conformance;
 mod discovery;
 mod extremes;
+mod hostile;
 mod impact;
 mod live;
 mod n_plus_one;

@@ -134,15 +134,10 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = app.router.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
+        let serving = workflow_intel::serve(listener, &app, async {
+            let _ = rx.await;
         });
+        tokio::spawn(async move { serving.await.expect("serve") });
         TestApp {
             addr,
             app,
