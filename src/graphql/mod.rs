@@ -12,6 +12,7 @@ pub mod operations;
 pub mod pagination;
 pub mod persisted;
 pub mod schema;
+pub mod text;
 pub mod tokens;
 pub mod types;
 pub mod ws;

@@ -1,6 +1,7 @@
 //! What every query and mutation passes through, over HTTP and WebSocket alike:
 //! - the limits ([`Limits`], measured in `limits.rs`), checked on the parsed document and on
 //!   validation's complexity;
+//! - text the stores cannot hold alike (NUL, `text.rs`), refused before anything runs;
 //! - the request metrics, counted and timed by operation type and outcome (subscriptions are
 //!   counted where they are opened, in the WebSocket layer).
 //!
@@ -82,6 +83,7 @@ impl Extension for PerRequest {
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
         limits::check(&doc, &self.limits)?;
+        super::text::check(&doc, variables)?;
         // A document of several operations is labelled only when it has one.
         let types = super::document_operation_types(&doc, None);
         if let ([t], Ok(mut slot)) = (types.as_slice(), self.op_type.lock()) {

@@ -388,6 +388,15 @@ pub async fn import_file(
     loop {
         let next = reader.next_case().map_err(AppError::BadInput)?;
         let done = next.is_none();
+        if let Some(at) = next.as_ref().and_then(|c| Some((c, c.nul()?))) {
+            return Err(AppError::bad(format!(
+                "case {:?} (number {} in the file): {} holds a NUL character (U+0000), which the \
+                 database cannot store; nothing was imported",
+                at.0.id.replace('\0', "\\0"),
+                read + 1,
+                at.1
+            )));
+        }
         if let Some(c) = next {
             for (n, f) in presence.iter_mut().zip(&m.input) {
                 *n += m.raw_value(f, &c).is_some() as usize;

@@ -27,6 +27,39 @@ pub struct Case {
     pub events: Vec<Event>,
 }
 
+impl Case {
+    /// Where the case holds a NUL character (U+0000), which PostgreSQL cannot store: the case
+    /// id, an activity, a resource, a lifecycle, or an attribute's name or text.
+    pub fn nul(&self) -> Option<String> {
+        fn in_value(v: &Value) -> bool {
+            match v {
+                Value::String(s) => s.contains('\0'),
+                Value::Array(a) => a.iter().any(in_value),
+                Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || in_value(v)),
+                _ => false,
+            }
+        }
+        let attr = |m: &Map<String, Value>| {
+            m.iter()
+                .find(|(k, v)| k.contains('\0') || in_value(v))
+                .map(|(k, _)| k.replace('\0', "\\0"))
+        };
+        if self.id.contains('\0') {
+            return Some("its id".into());
+        }
+        if let Some(k) = attr(&self.attrs) {
+            return Some(format!("its attribute {k:?}"));
+        }
+        self.events.iter().enumerate().find_map(|(i, e)| {
+            let texts = [Some(&e.activity), e.resource.as_ref(), e.lifecycle.as_ref()];
+            if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+                return Some(format!("event {} (its activity, resource or lifecycle)", i + 1));
+            }
+            attr(&e.attrs).map(|k| format!("event {}'s attribute {k:?}", i + 1))
+        })
+    }
+}
+
 pub trait CaseReader {
     /// The next case, None at the end, or an error naming where the file broke.
     fn next_case(&mut self) -> Result<Option<Case>, String>;

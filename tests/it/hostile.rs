@@ -176,3 +176,336 @@ async fn a_trickled_body_gets_408_and_an_idle_connection_is_closed() {
         started.elapsed()
     );
 }
+
+/// Every root query and mutation field with arguments, from the schema's own introspection:
+/// (operation keyword, field, its arguments with their types, whether it returns an object).
+struct Root {
+    kind: &'static str,
+    field: String,
+    args: Vec<(String, Value)>,
+    object: bool,
+}
+
+const TYPE_REF: &str = "kind name ofType { kind name ofType { kind name ofType { kind name } } }";
+
+async fn roots(app: &crate::support::TestApp, token: &str) -> (Vec<Root>, Value) {
+    let q = format!(
+        "{{ __schema {{ queryType {{ fields {{ name args {{ name type {{ {TYPE_REF} }} }} type {{ {TYPE_REF} }} }} }}
+           mutationType {{ fields {{ name args {{ name type {{ {TYPE_REF} }} }} type {{ {TYPE_REF} }} }} }}
+           types {{ name kind inputFields {{ name type {{ {TYPE_REF} }} }} enumValues {{ name }} }} }} }}"
+    );
+    let s = app.data(token, &q, json!({})).await["__schema"].clone();
+    let mut out = Vec::new();
+    for (kind, key) in [("query", "queryType"), ("mutation", "mutationType")] {
+        for f in s[key]["fields"].as_array().unwrap() {
+            let args: Vec<(String, Value)> = f["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["name"].as_str().unwrap().to_string(), a["type"].clone()))
+                .collect();
+            if args.is_empty() {
+                continue;
+            }
+            let named = named(&f["type"]);
+            out.push(Root {
+                kind,
+                field: f["name"].as_str().unwrap().to_string(),
+                args,
+                object: !matches!(kind_of(&s, &named).as_str(), "SCALAR" | "ENUM"),
+            });
+        }
+    }
+    (out, s)
+}
+
+fn named(t: &Value) -> String {
+    match t["name"].as_str() {
+        Some(n) => n.to_string(),
+        None => named(&t["ofType"]),
+    }
+}
+
+fn kind_of(schema: &Value, name: &str) -> String {
+    schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .map(|t| t["kind"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn type_text(t: &Value) -> String {
+    match t["kind"].as_str().unwrap() {
+        "NON_NULL" => format!("{}!", type_text(&t["ofType"])),
+        "LIST" => format!("[{}]", type_text(&t["ofType"])),
+        _ => t["name"].as_str().unwrap().to_string(),
+    }
+}
+
+/// A value of type `t` whose every text is drawn by `text` (input objects get every field).
+fn value_of(schema: &Value, t: &Value, text: &mut dyn FnMut() -> String, depth: usize) -> Value {
+    match t["kind"].as_str().unwrap() {
+        "NON_NULL" => return value_of(schema, &t["ofType"], text, depth),
+        "LIST" => return json!([value_of(schema, &t["ofType"], text, depth)]),
+        _ => {}
+    }
+    let name = t["name"].as_str().unwrap();
+    match name {
+        "String" | "ID" => return json!(text()),
+        "Int" => return json!(1),
+        "Float" => return json!(1.5),
+        "Boolean" => return json!(true),
+        "DateTime" => return json!("2026-12-04T00:00:00Z"),
+        "JSON" => return json!({ text(): text(), "list": [text()] }),
+        _ => {}
+    }
+    let ty = schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == name)
+        .unwrap();
+    match ty["kind"].as_str().unwrap() {
+        "ENUM" => ty["enumValues"][0]["name"].clone(),
+        "INPUT_OBJECT" if depth < 4 => {
+            let mut o = serde_json::Map::new();
+            for f in ty["inputFields"].as_array().unwrap() {
+                let v = value_of(schema, &f["type"], text, depth + 1);
+                o.insert(f["name"].as_str().unwrap().to_string(), v);
+            }
+            Value::Object(o)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// The operation that calls `r` with every argument as a variable.
+fn operation(r: &Root) -> String {
+    let decl: Vec<String> = r
+        .args
+        .iter()
+        .map(|(n, t)| format!("${n}: {}", type_text(t)))
+        .collect();
+    let pass: Vec<String> = r.args.iter().map(|(n, _)| format!("{n}: ${n}")).collect();
+    let pick = if r.object { " { __typename }" } else { "" };
+    format!(
+        "{} ({}) {{ {}({}){pick} }}",
+        r.kind,
+        decl.join(", "),
+        r.field,
+        pass.join(", ")
+    )
+}
+
+/// Text that is legal everywhere but unusual: right-to-left marks, a BOM, the last code
+/// points of a plane, emoji, quotes and long runs.
+fn odd_text(rng: &mut rand::rngs::StdRng) -> String {
+    use rand::Rng;
+    const PIECES: [&str; 10] = [
+        "\u{202e}", "\u{feff}", "\u{ffff}", "\u{10ffff}", "👩‍💻", "'\"", "\\", "é", "\u{1}", "x",
+    ];
+    let n = rng.random_range(1..12);
+    let mut s: String = (0..n)
+        .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+        .collect();
+    if rng.random_range(0..8) == 0 {
+        s.push_str(&"z".repeat(3000));
+    }
+    s
+}
+
+#[tokio::test]
+async fn nul_anywhere_is_refused_alike_and_odd_text_never_breaks_a_store() {
+    use rand::SeedableRng;
+    let app = crate::support::TestApp::spawn().await;
+    let token = app
+        .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
+        .await;
+    let (roots, schema) = roots(&app, &token).await;
+    assert!(roots.len() > 30, "{} root fields with arguments", roots.len());
+    let count = "{ workflows(first: 1) { totalCount } actions(first: 1) { totalCount } }";
+    let before = app.data(&token, count, json!({})).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for r in &roots {
+        let op = operation(r);
+        // NUL in every text: refused before anything runs, naming a variable.
+        let mut nul = || format!("a\u{0}{}", "b");
+        let vars: serde_json::Map<String, Value> = r
+            .args
+            .iter()
+            .map(|(n, t)| (n.clone(), value_of(&schema, t, &mut nul, 0)))
+            .collect();
+        let v = app.gql(Some(&token), &op, Value::Object(vars)).await;
+        let e = &v["errors"][0];
+        assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{} with NUL: {v}", r.field);
+        let m = e["message"].as_str().unwrap();
+        assert!(m.starts_with("variable $") && m.contains("NUL"), "{}: {m}", r.field);
+    }
+    seeded_writes(&app, &token, &mut rng).await;
+    // The NUL requests wrote nothing; the odd ones may have created rows, so compare the
+    // counts taken before against a second company that only ever sent NUL.
+    let other = app
+        .token("Beta", "admin@beta.io", workflow_intel::model::Role::Admin)
+        .await;
+    for r in &roots {
+        let mut nul = || "\u{0}".to_string();
+        let vars: serde_json::Map<String, Value> = r
+            .args
+            .iter()
+            .map(|(n, t)| (n.clone(), value_of(&schema, t, &mut nul, 0)))
+            .collect();
+        app.gql(Some(&other), &operation(r), Value::Object(vars)).await;
+    }
+    let after = app.data(&other, count, json!({})).await;
+    assert_eq!(after["workflows"]["totalCount"], 0, "{after}");
+    assert_eq!(after["actions"]["totalCount"], before["actions"]["totalCount"], "{after}");
+}
+
+/// The operations that write text the issue names, each with valid variables that take a
+/// unique number (so that one call's names never clash with another's).
+type Seed = (&'static str, fn(&str, usize) -> Value);
+
+const SEEDS: [Seed; 8] = [
+    (
+        "mutation($input: CreateActionInput!) { createAction(input: $input) { action { id } } }",
+        |_, n| {
+            json!({"input": {"name": format!("N{n}"), "actionType": format!("odd.type{n}"), "description": "D",
+            "sideEffects": ["e"], "inputSchema": {"type": "object", "properties": {"p": {"type": "string", "description": "d"}}}}})
+        },
+    ),
+    (
+        "mutation($input: CreateWorkflowInput!) { createWorkflow(input: $input) { workflow { id } } }",
+        |_, n| {
+            json!({"input": {"name": format!("W{n}"), "description": "D",
+            "steps": [{"name": "S1", "action": "x.do", "description": "d"}], "inputSchema": {"type": "object", "title": "t"}}})
+        },
+    ),
+    (
+        "mutation($input: CreateSlaInput!) { createSla(input: $input) { sla { id } } }",
+        |wf, n| {
+            json!({"input": {"workflowId": wf, "name": format!("L{n}"), "description": "D", "targetDurationSeconds": 60,
+            "alertRecipients": ["ops@acme.io"]}})
+        },
+    ),
+    (
+        "mutation($input: StartExecutionInput!) { startExecution(input: $input) { execution { id } } }",
+        |wf, n| json!({"input": {"workflowId": wf, "inputData": {"k": "v", "n": {"m": ["x"]}}, "externalId": format!("E{n}")}}),
+    ),
+    (
+        "mutation($input: ImportExecutionsInput!) { importExecutions(input: $input) { imported } }",
+        |wf, n| {
+            json!({"input": {"executions": [{"workflowId": wf, "externalId": format!("I{n}"), "status": "FAILED",
+            "startedAt": "2026-12-01T00:00:00Z", "completedAt": "2026-12-01T00:01:00Z", "error": "boom", "inputData": {"k": "v"}}]}})
+        },
+    ),
+    (
+        "mutation($input: CreateProcessTemplateInput!) { createProcessTemplate(input: $input) { template { id } } }",
+        |_, n| {
+            json!({"input": {"name": format!("T{n}"), "version": "1.0.0", "templateType": "APPROVAL", "description": "D",
+            "processSteps": [{"name": "S", "action": "x.do"}]}})
+        },
+    ),
+    (
+        "query($n: String!, $v: String) { processTemplate(name: $n, version: $v) { id } }",
+        |_, _| json!({"n": "Tq", "v": "1.0.0"}),
+    ),
+    (
+        "query($f: WorkflowFilterInput) { workflows(filter: $f) { totalCount } }",
+        |_, _| json!({"f": {"search": "W"}}),
+    ),
+];
+
+/// The paths of the text leaves in `v` (object values and list items, not keys).
+fn text_paths(v: &Value, at: Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::String(_) => out.push(at),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| {
+            let mut p = at.clone();
+            p.push(i.to_string());
+            text_paths(x, p, out)
+        }),
+        Value::Object(o) => o.iter().for_each(|(k, x)| {
+            let mut p = at.clone();
+            p.push(k.clone());
+            text_paths(x, p, out)
+        }),
+        _ => {}
+    }
+}
+
+fn leaf<'v>(v: &'v mut Value, path: &[String]) -> &'v mut Value {
+    path.iter().fold(v, |v, k| match v {
+        Value::Array(a) => &mut a[k.parse::<usize>().unwrap()],
+        other => &mut other[k.as_str()],
+    })
+}
+
+/// Each text leaf of each seed, one at a time: with NUL (refused, naming that leaf, on both
+/// stores) and with odd text (stored or refused, never an internal error). Completing an
+/// execution with an odd or NUL error is tried on a fresh execution each time.
+async fn seeded_writes(app: &crate::support::TestApp, token: &str, rng: &mut rand::rngs::StdRng) {
+    crate::support::create_action(app, token, "x.do").await;
+    let steps = json!([{"name": "S1", "action": "x.do"}]);
+    let wf = crate::support::create_workflow(app, token, "Base", steps).await;
+    let wf = wf["id"].as_str().unwrap().to_string();
+    let (create_template, template) = (SEEDS[5].0, SEEDS[5].1(&wf, 0));
+    let mut template = template;
+    template["input"]["name"] = json!("Tq");
+    app.data(token, create_template, template).await;
+    let mut n = 0;
+    let mut stored = 0;
+    for (op, vars) in SEEDS {
+        n += 1;
+        let valid = app.gql(Some(token), op, vars(&wf, n)).await;
+        assert!(valid.get("errors").is_none(), "the seed {op} is refused: {valid}");
+        let mut paths = Vec::new();
+        text_paths(&vars(&wf, 0), Vec::new(), &mut paths);
+        for path in paths.iter().filter(|p| p[p.len() - 1] != "workflowId") {
+            n += 1;
+            let mut v = vars(&wf, n);
+            *leaf(&mut v, path) = json!("a\u{0}b");
+            let r = app.gql(Some(token), op, v).await;
+            let e = &r["errors"][0];
+            let named = format!("${}", path.join("."));
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{op} {named}: {r}");
+            let m = e["message"].as_str().unwrap_or_default();
+            assert!(m.contains("NUL"), "{op} {named}: {m}");
+            n += 1;
+            let mut v = vars(&wf, n);
+            *leaf(&mut v, path) = json!(odd_text(rng));
+            let r = app.gql(Some(token), op, v).await;
+            stored += r.get("errors").is_none() as usize;
+            for e in r["errors"].as_array().into_iter().flatten() {
+                assert_ne!(e["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{op} {named}: {e}");
+            }
+        }
+    }
+    complete_with_odd_errors(app, token, &wf, rng).await;
+    assert!(stored >= 10, "only {stored} odd texts were stored");
+}
+
+async fn complete_with_odd_errors(
+    app: &crate::support::TestApp,
+    token: &str,
+    wf: &str,
+    rng: &mut rand::rngs::StdRng,
+) {
+    let start = "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }";
+    let complete = "mutation($id: ID!, $e: String) { completeExecution(input: {executionId: $id, status: FAILED, error: $e}) { execution { status error } } }";
+    for text in ["a\u{0}b".to_string(), odd_text(rng)] {
+        let id = app.data(token, start, json!({"w": wf})).await["startExecution"]["execution"]["id"].clone();
+        let r = app.gql(Some(token), complete, json!({"id": id, "e": text})).await;
+        let status = "{ executions(first: 100) { nodes { id status } } }";
+        let all = app.data(token, status, json!({})).await;
+        let run = all["executions"]["nodes"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned();
+        if text.contains('\0') {
+            assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{r}");
+            // Refused as a whole: the execution is still running, nothing half-written.
+            assert_eq!(run.unwrap()["status"], "RUNNING");
+        } else {
+            assert_eq!(r["data"]["completeExecution"]["execution"]["error"], json!(text), "{r}");
+        }
+    }
+}
