@@ -85,17 +85,38 @@ mod tests {
     #[test]
     fn nul_is_found_in_variables_arguments_keys_and_lists() {
         let q = "mutation($input: In!) { create(input: $input) { id } }";
-        let e = run(q, serde_json::json!({"input": {"steps": [{"name": "a"}, {"name": "b\u{0}"}]}}));
-        assert!(e.unwrap_err().starts_with("variable $input.steps[1].name holds"));
+        let e = run(
+            q,
+            serde_json::json!({"input": {"steps": [{"name": "a"}, {"name": "b\u{0}"}]}}),
+        );
+        assert!(
+            e.unwrap_err()
+                .starts_with("variable $input.steps[1].name holds")
+        );
         let e = run(q, serde_json::json!({"input": {"data": {"k\u{0}": 1}}}));
-        assert!(e.unwrap_err().starts_with("variable $input.data (a key) holds"));
-        let e = run(r#"{ processTemplate(name: "x\u0000") { id } }"#, serde_json::json!({}));
-        assert!(e.unwrap_err().starts_with("argument name of processTemplate holds"));
+        assert!(
+            e.unwrap_err()
+                .starts_with("variable $input.data (a key) holds")
+        );
+        let e = run(
+            r#"{ processTemplate(name: "x\u0000") { id } }"#,
+            serde_json::json!({}),
+        );
+        assert!(
+            e.unwrap_err()
+                .starts_with("argument name of processTemplate holds")
+        );
         let e = run(
             r#"query { ...F } fragment F on Query { workflows(filter: {search: ["\u0000"]}) { id } }"#,
             serde_json::json!({}),
         );
-        assert!(e.unwrap_err().starts_with("argument filter.search[0] of workflows"));
-        assert_eq!(run(q, serde_json::json!({"input": {"name": "é ☃ \u{202e}"}})), Ok(()));
+        assert!(
+            e.unwrap_err()
+                .starts_with("argument filter.search[0] of workflows")
+        );
+        assert_eq!(
+            run(q, serde_json::json!({"input": {"name": "é ☃ \u{202e}"}})),
+            Ok(())
+        );
     }
 }

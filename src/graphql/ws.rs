@@ -28,8 +28,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// A socket write that takes longer than this ends the connection (the client stopped
-/// reading).
+/// reading); a subscriber's stuck write is told LAGGED first (see [`LAGGED_DRAIN`]).
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a subscriber that fell behind is given to take what was already written, then
+/// the LAGGED error and the 1013 close. It has left its cohort by then, so nothing more is
+/// queued for it; what waits is what the socket already held.
+const LAGGED_DRAIN: Duration = Duration::from_secs(30);
 /// Queued messages written before one flush.
 const WRITE_BATCH: usize = 64;
 
@@ -86,6 +90,8 @@ enum Flow {
     Close(u16, String),
     /// The peer is gone or not reading: drop without a close frame.
     Gone,
+    /// A subscriber's queue overflowed, or a write to it stalled: tell it LAGGED and close.
+    Lagged,
 }
 
 /// One of the connection's operations.
@@ -172,10 +178,14 @@ pub async fn serve(
             Wake::Revalidate => c.revalidate().await,
             Wake::Overflow => c.on_overflow(&mut socket).await,
         };
+        let flow = match flow {
+            Flow::Lagged => c.lagged(&mut socket).await,
+            f => f,
+        };
         match flow {
             Flow::Continue => {}
             Flow::Close(code, reason) => break Some((code, reason)),
-            Flow::Gone => break None,
+            Flow::Gone | Flow::Lagged => break None,
         }
     };
     c.leave_all();
@@ -184,7 +194,13 @@ pub async fn serve(
             code,
             reason: reason.into(),
         };
-        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+        // A lagged subscriber's close waits behind what it has yet to read.
+        let wait = if code == 1013 {
+            LAGGED_DRAIN
+        } else {
+            WRITE_TIMEOUT
+        };
+        let _ = tokio::time::timeout(wait, socket.send(Message::Close(Some(frame)))).await;
     }
 }
 
@@ -481,8 +497,22 @@ impl Conn {
         }
     }
 
-    /// Writes a queued event and whatever else is queued (up to a batch), with one flush.
+    /// Writes a queued event and whatever else is queued (up to a batch), with one flush. A
+    /// queue that overflows while the write waits on the socket ends the wait.
     async fn on_queued(
+        &mut self,
+        socket: &mut WebSocket,
+        first: Outbound,
+        rx: &mut mpsc::Receiver<Outbound>,
+    ) -> Flow {
+        let signals = self.signals.clone();
+        tokio::select! {
+            flow = self.write_queued(socket, first, rx) => flow,
+            _ = signals.wake.notified() => Flow::Lagged,
+        }
+    }
+
+    async fn write_queued(
         &mut self,
         socket: &mut WebSocket,
         first: Outbound,
@@ -503,12 +533,13 @@ impl Conn {
             if out.seq <= *last_seq {
                 continue;
             }
-            *last_seq = out.seq;
             let text = envelope(self.proto, &out.sub, &out.payload);
             let fed = tokio::time::timeout(WRITE_TIMEOUT, socket.feed(Message::Text(text.into())));
             if !matches!(fed.await, Ok(Ok(()))) {
-                return Flow::Gone;
+                return Flow::Lagged;
             }
+            // Written (into the socket's buffer): where a LAGGED error says it stopped.
+            *last_seq = out.seq;
             wrote = true;
         }
         if wrote
@@ -517,7 +548,7 @@ impl Conn {
                 Ok(Ok(()))
             )
         {
-            return Flow::Gone;
+            return Flow::Lagged;
         }
         Flow::Continue
     }
@@ -573,6 +604,14 @@ impl Conn {
         if !self.signals.overflowed() {
             return Flow::Continue;
         }
+        self.lagged(socket).await
+    }
+
+    /// Leaves every cohort, then queues a LAGGED error per live subscription (naming the last
+    /// sequence written to it) ahead of the 1013 close, which `serve` sends within
+    /// [`LAGGED_DRAIN`]: a client that pauses and then reads again finds them after what the
+    /// socket already held, never a bare end of stream.
+    async fn lagged(&mut self, socket: &mut WebSocket) -> Flow {
         let lasts: Vec<(Arc<str>, i64)> = self
             .subs
             .iter()
@@ -581,17 +620,27 @@ impl Conn {
                 Sub::Single => None,
             })
             .collect();
-        for (id, last) in lasts {
-            let err = json!([{
-                "message": format!("this subscriber fell more than {} events behind; resubscribe with afterSequence: {last}", hub::QUEUE),
-                "extensions": {"code": "LAGGED", "lastSequence": last},
-            }]);
-            let msg = json!({"id": &*id, "type": "error", "payload": err});
-            if let Flow::Gone = send(socket, msg.to_string()).await {
-                return Flow::Gone;
-            }
-        }
+        self.leave_all();
         self.state.metrics.internals.subscribers_lagged_total.inc();
-        Flow::Close(1013, "slow consumer: resubscribe with afterSequence".into())
+        tracing::warn!(
+            connection = self.id,
+            subscriptions = lasts.len(),
+            "a subscriber fell behind: told LAGGED and closed with 1013"
+        );
+        let feed_all = async {
+            for (id, last) in lasts {
+                let err = json!([{
+                    "message": format!("this subscriber fell more than {} events behind; resubscribe with afterSequence: {last}", hub::QUEUE),
+                    "extensions": {"code": "LAGGED", "lastSequence": last},
+                }]);
+                let msg = json!({"id": &*id, "type": "error", "payload": err});
+                socket.feed(Message::Text(msg.to_string().into())).await?;
+            }
+            Ok::<(), axum::Error>(())
+        };
+        match tokio::time::timeout(LAGGED_DRAIN, feed_all).await {
+            Ok(Ok(())) => Flow::Close(1013, "slow consumer: resubscribe with afterSequence".into()),
+            _ => Flow::Gone,
+        }
     }
 }

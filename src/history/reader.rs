@@ -53,7 +53,10 @@ impl Case {
         self.events.iter().enumerate().find_map(|(i, e)| {
             let texts = [Some(&e.activity), e.resource.as_ref(), e.lifecycle.as_ref()];
             if texts.into_iter().flatten().any(|t| t.contains('\0')) {
-                return Some(format!("event {} (its activity, resource or lifecycle)", i + 1));
+                return Some(format!(
+                    "event {} (its activity, resource or lifecycle)",
+                    i + 1
+                ));
             }
             attr(&e.attrs).map(|k| format!("event {}'s attribute {k:?}", i + 1))
         })

@@ -304,7 +304,16 @@ fn operation(r: &Root) -> String {
 fn odd_text(rng: &mut rand::rngs::StdRng) -> String {
     use rand::Rng;
     const PIECES: [&str; 10] = [
-        "\u{202e}", "\u{feff}", "\u{ffff}", "\u{10ffff}", "👩‍💻", "'\"", "\\", "é", "\u{1}", "x",
+        "\u{202e}",
+        "\u{feff}",
+        "\u{ffff}",
+        "\u{10ffff}",
+        "👩‍💻",
+        "'\"",
+        "\\",
+        "é",
+        "\u{1}",
+        "x",
     ];
     let n = rng.random_range(1..12);
     let mut s: String = (0..n)
@@ -324,7 +333,11 @@ async fn nul_anywhere_is_refused_alike_and_odd_text_never_breaks_a_store() {
         .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
         .await;
     let (roots, schema) = roots(&app, &token).await;
-    assert!(roots.len() > 30, "{} root fields with arguments", roots.len());
+    assert!(
+        roots.len() > 30,
+        "{} root fields with arguments",
+        roots.len()
+    );
     let count = "{ workflows(first: 1) { totalCount } actions(first: 1) { totalCount } }";
     let before = app.data(&token, count, json!({})).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -339,9 +352,17 @@ async fn nul_anywhere_is_refused_alike_and_odd_text_never_breaks_a_store() {
             .collect();
         let v = app.gql(Some(&token), &op, Value::Object(vars)).await;
         let e = &v["errors"][0];
-        assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{} with NUL: {v}", r.field);
+        assert_eq!(
+            e["extensions"]["code"], "BAD_USER_INPUT",
+            "{} with NUL: {v}",
+            r.field
+        );
         let m = e["message"].as_str().unwrap();
-        assert!(m.starts_with("variable $") && m.contains("NUL"), "{}: {m}", r.field);
+        assert!(
+            m.starts_with("variable $") && m.contains("NUL"),
+            "{}: {m}",
+            r.field
+        );
     }
     seeded_writes(&app, &token, &mut rng).await;
     // The NUL requests wrote nothing; the odd ones may have created rows, so compare the
@@ -356,11 +377,15 @@ async fn nul_anywhere_is_refused_alike_and_odd_text_never_breaks_a_store() {
             .iter()
             .map(|(n, t)| (n.clone(), value_of(&schema, t, &mut nul, 0)))
             .collect();
-        app.gql(Some(&other), &operation(r), Value::Object(vars)).await;
+        app.gql(Some(&other), &operation(r), Value::Object(vars))
+            .await;
     }
     let after = app.data(&other, count, json!({})).await;
     assert_eq!(after["workflows"]["totalCount"], 0, "{after}");
-    assert_eq!(after["actions"]["totalCount"], before["actions"]["totalCount"], "{after}");
+    assert_eq!(
+        after["actions"]["totalCount"], before["actions"]["totalCount"],
+        "{after}"
+    );
 }
 
 /// The operations that write text the issue names, each with valid variables that take a
@@ -459,7 +484,10 @@ async fn seeded_writes(app: &crate::support::TestApp, token: &str, rng: &mut ran
     for (op, vars) in SEEDS {
         n += 1;
         let valid = app.gql(Some(token), op, vars(&wf, n)).await;
-        assert!(valid.get("errors").is_none(), "the seed {op} is refused: {valid}");
+        assert!(
+            valid.get("errors").is_none(),
+            "the seed {op} is refused: {valid}"
+        );
         let mut paths = Vec::new();
         text_paths(&vars(&wf, 0), Vec::new(), &mut paths);
         for path in paths.iter().filter(|p| p[p.len() - 1] != "workflowId") {
@@ -469,7 +497,10 @@ async fn seeded_writes(app: &crate::support::TestApp, token: &str, rng: &mut ran
             let r = app.gql(Some(token), op, v).await;
             let e = &r["errors"][0];
             let named = format!("${}", path.join("."));
-            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{op} {named}: {r}");
+            assert_eq!(
+                e["extensions"]["code"], "BAD_USER_INPUT",
+                "{op} {named}: {r}"
+            );
             let m = e["message"].as_str().unwrap_or_default();
             assert!(m.contains("NUL"), "{op} {named}: {m}");
             n += 1;
@@ -478,7 +509,10 @@ async fn seeded_writes(app: &crate::support::TestApp, token: &str, rng: &mut ran
             let r = app.gql(Some(token), op, v).await;
             stored += r.get("errors").is_none() as usize;
             for e in r["errors"].as_array().into_iter().flatten() {
-                assert_ne!(e["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{op} {named}: {e}");
+                assert_ne!(
+                    e["extensions"]["code"], "INTERNAL_SERVER_ERROR",
+                    "{op} {named}: {e}"
+                );
             }
         }
     }
@@ -492,20 +526,37 @@ async fn complete_with_odd_errors(
     wf: &str,
     rng: &mut rand::rngs::StdRng,
 ) {
-    let start = "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }";
+    let start =
+        "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }";
     let complete = "mutation($id: ID!, $e: String) { completeExecution(input: {executionId: $id, status: FAILED, error: $e}) { execution { status error } } }";
     for text in ["a\u{0}b".to_string(), odd_text(rng)] {
-        let id = app.data(token, start, json!({"w": wf})).await["startExecution"]["execution"]["id"].clone();
-        let r = app.gql(Some(token), complete, json!({"id": id, "e": text})).await;
+        let id =
+            app.data(token, start, json!({"w": wf})).await["startExecution"]["execution"]["id"]
+                .clone();
+        let r = app
+            .gql(Some(token), complete, json!({"id": id, "e": text}))
+            .await;
         let status = "{ executions(first: 100) { nodes { id status } } }";
         let all = app.data(token, status, json!({})).await;
-        let run = all["executions"]["nodes"].as_array().unwrap().iter().find(|x| x["id"] == id).cloned();
+        let run = all["executions"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned();
         if text.contains('\0') {
-            assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{r}");
+            assert_eq!(
+                r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{r}"
+            );
             // Refused as a whole: the execution is still running, nothing half-written.
             assert_eq!(run.unwrap()["status"], "RUNNING");
         } else {
-            assert_eq!(r["data"]["completeExecution"]["execution"]["error"], json!(text), "{r}");
+            assert_eq!(
+                r["data"]["completeExecution"]["execution"]["error"],
+                json!(text),
+                "{r}"
+            );
         }
     }
 }

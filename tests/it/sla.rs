@@ -560,6 +560,12 @@ fn rss_bytes() -> u64 {
 
 /// Delivers one real breach event `n` times through the hub, each with a new sequence.
 async fn deliver_copies(s: &Setup, n: i64) {
+    deliver_copies_paced(s, n, 200, false).await
+}
+
+/// Delivers `n` copies of the first breach's DETECTED event (notes of `notes` bytes); when
+/// `paced`, pausing every 50 so that the connection's writer keeps up until the socket is full.
+async fn deliver_copies_paced(s: &Setup, n: i64, notes: usize, paced: bool) {
     use sea_orm::EntityTrait;
     let model = workflow_intel::entity::breach::Entity::find()
         .one(&s.app.db)
@@ -570,7 +576,7 @@ async fn deliver_copies(s: &Setup, n: i64) {
     let hub = s.app.app.state.sla.hub.clone();
     for i in 0..n {
         let mut m = model.clone();
-        m.notes = "x".repeat(200);
+        m.notes = "x".repeat(notes);
         let ev = workflow_intel::sla::hub::BreachEvent {
             seq: 1_000_000 + i,
             company_id: model.company_id,
@@ -584,6 +590,9 @@ async fn deliver_copies(s: &Setup, n: i64) {
         };
         hub.deliver(&s.app.app.schema, &s.app.db, Arc::new(ev))
             .await;
+        if paced && i % 50 == 49 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 }
 
@@ -659,6 +668,54 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
     })
     .await;
     assert!(!b.is_empty());
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_for_20_s_still_finds_lagged_and_1013() {
+    let s = setup(reports_ahead(), json!([])).await;
+    let exec = start(&s).await;
+    s.app
+        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
+        .await;
+    let mut ws = ws_subscribe(
+        &s.app,
+        &s.token,
+        "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
+    )
+    .await;
+    eventually("the subscriber joined its cohort", || async {
+        s.app.app.state.sla.hub.sizes().1 == 1
+    })
+    .await;
+    let lagged_before = s
+        .app
+        .app
+        .state
+        .metrics
+        .internals
+        .subscribers_lagged_total
+        .get();
+    // Paced, so that the server writes until the socket is full and then waits on it while
+    // the queue overflows behind: the wait is what used to end the connection with no word.
+    deliver_copies_paced(&s, 12_000, 4_000, true).await;
+    // Longer than a write may wait: the overflow still ends it with a word.
+    tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+    let (last_next, lagged, close) = read_until_close(&mut ws.0).await;
+    let lagged = lagged.expect("a LAGGED error, not a bare end of stream");
+    assert_eq!(lagged["extensions"]["code"], "LAGGED", "{lagged}");
+    assert_eq!(lagged["extensions"]["lastSequence"], last_next, "{lagged}");
+    let close = close.expect("a close frame after the pause");
+    assert_eq!(u16::from(close.code), 1013, "{close:?}");
+    assert_eq!(
+        s.app
+            .app
+            .state
+            .metrics
+            .internals
+            .subscribers_lagged_total
+            .get(),
+        lagged_before + 1
+    );
 }
 
 #[tokio::test]
