@@ -87,6 +87,50 @@ fn prefix_tree(traces: &[(Vec<String>, usize)]) -> Vec<Node> {
     nodes
 }
 
+/// What a search over silent transitions looks for.
+#[derive(Clone, Copy, Hash, PartialEq, Eq)]
+enum Goal {
+    /// Transition `t` enabled.
+    Enable(usize),
+    /// One token, in the sink.
+    CleanEnd,
+    /// A token in the sink.
+    Sink,
+}
+
+/// The searches already made, by marking and goal: traces that share a deviation or an end
+/// share its search (a failed search visits up to the search limit's markings).
+#[derive(Default)]
+struct Searches {
+    found: HashMap<(Marking, Goal), Option<Vec<usize>>>,
+}
+
+impl Searches {
+    fn path(&mut self, net: &Net, m: &Marking, goal: Goal) -> Option<Vec<usize>> {
+        if let Some(p) = self.found.get(&(m.clone(), goal)) {
+            return p.clone();
+        }
+        let sink = net.sink;
+        let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
+        // Where the places the goal needs cannot be marked at all, no search can succeed.
+        let markable = net.markable(m);
+        let possible = match goal {
+            Goal::Enable(t) => net.transitions[t].inputs.iter().all(|p| markable[*p]),
+            Goal::CleanEnd | Goal::Sink => markable[sink],
+        };
+        let p = match goal {
+            _ if !possible => None,
+            Goal::Enable(t) => {
+                net.silent_path(m, &net.transitions[t].inputs, |m| net.enabled(m, t))
+            }
+            Goal::CleanEnd => net.silent_path_for_every_token(m, |m| m[sink] == 1 && total(m) == 1),
+            Goal::Sink => net.silent_path(m, &[sink], |m| m[sink] > 0),
+        };
+        self.found.insert((m.clone(), goal), p.clone());
+        p
+    }
+}
+
 /// Replays `traces` (each distinct trace with how many cases followed it) on `net`.
 pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     let nodes = prefix_tree(traces);
@@ -97,6 +141,7 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
         }
     }
     let mut sums = Totals::default();
+    let mut searches = Searches::default();
     let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::new();
     let start = State {
         marking: net.initial(),
@@ -109,10 +154,10 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     while let Some((at, mut state)) = stack.pop() {
         let node = &nodes[at];
         if at != 0 {
-            step(net, &by_label, node, &mut state, &mut sums);
+            step(net, &by_label, &mut searches, node, &mut state, &mut sums);
         }
         if node.ends > 0 {
-            finish(net, state.clone(), node.ends, &mut sums);
+            finish(net, &mut searches, state.clone(), node.ends, &mut sums);
         }
         if !node.children.is_empty() && state.fit {
             escaping(
@@ -142,8 +187,9 @@ pub fn fired(net: &Net, trace: &[String]) -> Vec<usize> {
     }
     let mut m = net.initial();
     let mut out = Vec::new();
+    let mut searches = Searches::default();
     for a in trace {
-        let Some((t, path)) = choose(net, &by_label, a, &m) else {
+        let Some((t, path)) = choose(net, &by_label, &mut searches, a, &m) else {
             continue;
         };
         for x in path.into_iter().chain([t]) {
@@ -167,6 +213,7 @@ pub fn fired(net: &Net, trace: &[String]) -> Vec<usize> {
 fn choose(
     net: &Net,
     by_label: &HashMap<&str, Vec<usize>>,
+    searches: &mut Searches,
     label: &str,
     m: &Marking,
 ) -> Option<(usize, Vec<usize>)> {
@@ -176,11 +223,9 @@ fn choose(
         .find(|t| net.enabled(m, **t))
         .map(|t| (*t, Vec::new()))
         .or_else(|| {
-            candidates.iter().find_map(|t| {
-                let inputs = &net.transitions[*t].inputs;
-                net.silent_path(m, inputs, |m| net.enabled(m, *t))
-                    .map(|p| (*t, p))
-            })
+            candidates
+                .iter()
+                .find_map(|t| searches.path(net, m, Goal::Enable(*t)).map(|p| (*t, p)))
         });
     Some(chosen.unwrap_or((candidates[0], Vec::new())))
 }
@@ -189,11 +234,12 @@ fn choose(
 fn step(
     net: &Net,
     by_label: &HashMap<&str, Vec<usize>>,
+    searches: &mut Searches,
     node: &Node,
     s: &mut State,
     sums: &mut Totals,
 ) {
-    let Some((t, path)) = choose(net, by_label, &node.label, &s.marking) else {
+    let Some((t, path)) = choose(net, by_label, searches, &node.label, &s.marking) else {
         s.fit = false;
         *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
         return;
@@ -212,14 +258,12 @@ fn step(
 
 /// The end of `ends` traces: silent transitions towards the final marking, then the sink's
 /// token is consumed and whatever is left counts as remaining.
-fn finish(net: &Net, mut s: State, ends: usize, sums: &mut Totals) {
+fn finish(net: &Net, searches: &mut Searches, mut s: State, ends: usize, sums: &mut Totals) {
     let sink = net.sink;
     let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
-    // A clean end depends on every place.
-    let every: Vec<usize> = (0..net.places).collect();
-    let path = net
-        .silent_path(&s.marking, &every, |m| m[sink] == 1 && total(m) == 1)
-        .or_else(|| net.silent_path(&s.marking, &[sink], |m| m[sink] > 0))
+    let path = searches
+        .path(net, &s.marking, Goal::CleanEnd)
+        .or_else(|| searches.path(net, &s.marking, Goal::Sink))
         .unwrap_or_default();
     for t in path {
         let (missing, consumed, produced) = net.fire(&mut s.marking, t);
