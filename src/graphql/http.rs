@@ -520,6 +520,7 @@ async fn websocket(http: Http, req: Request) -> Response {
     let Http { schema, state, .. } = http;
     upgrade
         .max_message_size(state.config.limits.body_bytes as usize)
+        .max_frame_size(state.config.limits.body_bytes as usize)
         // Small buffers: most connections are idle subscribers (the defaults, 128 KiB each,
         // would cost ~150 KB per subscriber).
         .read_buffer_size(4 * 1024)

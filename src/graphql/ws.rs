@@ -169,7 +169,8 @@ pub async fn serve(
             _ = signals.wake.notified() => Wake::Overflow,
         };
         let flow = match wake {
-            Wake::Client(None | Some(Err(_))) => Flow::Gone,
+            Wake::Client(None) => Flow::Gone,
+            Wake::Client(Some(Err(e))) => violation(e),
             Wake::Client(Some(Ok(m))) => c.on_message(&mut socket, m).await,
             Wake::Queued(out) => c.on_queued(&mut socket, out, &mut rx).await,
             Wake::Done(id, resp) => c.on_done(&mut socket, id, resp).await,
@@ -201,6 +202,21 @@ pub async fn serve(
             WRITE_TIMEOUT
         };
         let _ = tokio::time::timeout(wait, socket.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+/// The close for a frame the client should not have sent (RFC 6455 section 7.4.1): 1002 for a
+/// protocol error (an unmasked frame, reserved bits, a reserved opcode), 1007 for text that is
+/// not UTF-8, 1009 for a frame or message over `GRAPHQL_MAX_BODY_BYTES` (a frame's length is
+/// checked on its header, before anything is buffered). A dropped connection gets none.
+fn violation(e: axum::Error) -> Flow {
+    use tungstenite::Error as E;
+    let inner = e.into_inner();
+    match inner.downcast_ref::<E>() {
+        Some(E::Protocol(p)) => Flow::Close(1002, format!("protocol error: {p}")),
+        Some(E::Utf8(_)) => Flow::Close(1007, "text frames must be UTF-8".into()),
+        Some(E::Capacity(c)) => Flow::Close(1009, format!("{c} (setting GRAPHQL_MAX_BODY_BYTES)")),
+        _ => Flow::Gone,
     }
 }
 

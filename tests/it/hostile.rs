@@ -560,3 +560,103 @@ async fn complete_with_odd_errors(
         }
     }
 }
+
+/// Opens a WebSocket on `/graphql` by hand (so that it can send what no client library
+/// would), writes `frame` after the handshake, and returns the code of the close frame the
+/// server answers with (None: it answered with none within 5 s).
+async fn close_code_after(app: &crate::support::TestApp, frame: &[u8]) -> Option<u16> {
+    let mut s = TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(
+        b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s.write_all(frame).await.unwrap();
+    let mut first = [0u8; 4];
+    let read = tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut first)).await;
+    match read {
+        Ok(Ok(_)) if first[0] == 0x88 => Some(u16::from_be_bytes([first[2], first[3]])),
+        _ => None,
+    }
+}
+
+/// A client frame: FIN, `opcode` and `rsv` bits, masked with 1, 2, 3, 4 unless `unmasked`.
+fn frame(first: u8, payload: &[u8], unmasked: bool) -> Vec<u8> {
+    let mut f = vec![first];
+    let mask_bit = if unmasked { 0 } else { 0x80 };
+    f.push(mask_bit | payload.len() as u8);
+    if unmasked {
+        f.extend_from_slice(payload);
+        return f;
+    }
+    let mask = [1u8, 2, 3, 4];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// A frame header that claims `len` bytes (masked, no payload sent).
+fn huge_header(len: u64) -> Vec<u8> {
+    let mut f = vec![0x82, 0x80 | 127];
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(&[1, 2, 3, 4]);
+    f
+}
+
+#[tokio::test]
+async fn websocket_violations_are_closed_with_the_code_that_says_why() {
+    let app = crate::support::TestApp::spawn().await;
+    let cases: [(&str, Vec<u8>, &[u16]); 6] = [
+        ("an unmasked frame", frame(0x81, b"hi", true), &[1002]),
+        (
+            "RSV1 without an extension",
+            frame(0xC1, b"hi", false),
+            &[1002],
+        ),
+        ("a reserved opcode", frame(0x83, b"", false), &[1002]),
+        (
+            "text that is not UTF-8",
+            frame(0x81, &[0xC3, 0x28], false),
+            &[1007],
+        ),
+        // Checked on the header: nothing of the 4 EiB is waited for.
+        (
+            "a header claiming 2^62 bytes",
+            huge_header(1 << 62),
+            &[1009],
+        ),
+        // The RFC requires the top bit of a 64-bit length to be 0.
+        (
+            "a header claiming 2^63 bytes",
+            huge_header(1 << 63),
+            &[1002, 1009],
+        ),
+    ];
+    for (what, bytes, codes) in cases {
+        let code = close_code_after(&app, &bytes).await;
+        assert!(
+            code.is_some_and(|c| codes.contains(&c)),
+            "{what}: closed with {code:?}, expected one of {codes:?}"
+        );
+    }
+    // A text message of 3 MiB, over GRAPHQL_MAX_BODY_BYTES (2 MiB): refused on its header,
+    // with its first KiB sent (the rest would only meet a closed socket).
+    let mut big = vec![0x81, 0x80 | 127];
+    big.extend_from_slice(&(3u64 << 20).to_be_bytes());
+    big.extend_from_slice(&[0, 0, 0, 0]);
+    big.extend(std::iter::repeat_n(b'a', 1024));
+    assert_eq!(close_code_after(&app, &big).await, Some(1009));
+}
