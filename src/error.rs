@@ -73,6 +73,7 @@ impl AppError {
 /// complexity limit) have no source; they are all the client's to fix: BAD_USER_INPUT.
 pub fn ensure_codes(resp: &mut async_graphql::Response) {
     for err in &mut resp.errors {
+        err.message = excerpt_long_lines(&err.message);
         let has_code = err
             .extensions
             .as_ref()
@@ -98,5 +99,50 @@ pub fn ensure_codes(resp: &mut async_graphql::Response) {
         err.extensions
             .get_or_insert_with(Default::default)
             .set("code", code);
+    }
+}
+
+/// A message whose lines are short, unchanged; else each long line cut to a window around the
+/// column a caret line (`^`) points at (or its start), so that a syntax error in a 1 MB
+/// document quotes 120 characters of it, not the whole line.
+pub fn excerpt_long_lines(message: &str) -> String {
+    const LONG: usize = 240;
+    const HALF: usize = 60;
+    if message.lines().all(|l| l.chars().count() <= LONG) {
+        return message.to_string();
+    }
+    let caret = message
+        .lines()
+        .find_map(|l| l.find('^').map(|b| l[..b].chars().count()))
+        .unwrap_or(0);
+    let start = caret.saturating_sub(HALF);
+    message
+        .lines()
+        .map(|l| {
+            let n = l.chars().count();
+            if n <= LONG {
+                return l.to_string();
+            }
+            let cut: String = l.chars().skip(start).take(2 * HALF).collect();
+            let before = if start > 0 { "…" } else { "" };
+            let after = if start + 2 * HALF < n { "…" } else { "" };
+            format!("{before}{cut}{after}")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    #[test]
+    fn a_long_line_is_cut_around_the_caret() {
+        let line = format!("1 | {}@{}", "a".repeat(5000), "b".repeat(5000));
+        let caret = format!("  | {}^---", " ".repeat(5000));
+        let msg = format!(" --> 1:5001\n  |\n{line}\n{caret}\n  |\n  = expected selection");
+        let short = super::excerpt_long_lines(&msg);
+        assert!(short.len() < 600, "{} bytes", short.len());
+        assert!(short.contains("a@b") && short.contains("^---"), "{short}");
+        assert!(short.ends_with("= expected selection"));
+        assert_eq!(super::excerpt_long_lines("short"), "short");
     }
 }

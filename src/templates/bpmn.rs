@@ -308,15 +308,22 @@ fn local(name: &[u8]) -> String {
     s.rsplit(':').next().unwrap_or_default().to_string()
 }
 
-fn attrs(e: &BytesStart<'_>) -> HashMap<String, String> {
+/// The element's attributes, entity references resolved. A reference to an entity the
+/// document cannot define for us (anything but XML's five and character references: no DTD is
+/// read) is kept as written, with a note in `unresolved`.
+fn attrs(e: &BytesStart<'_>, unresolved: &mut Vec<String>) -> HashMap<String, String> {
     e.attributes()
         .flatten()
         .map(|a| {
             let key = String::from_utf8_lossy(a.key.as_ref()).to_string();
-            let value = a
-                .unescape_value()
-                .map(|v| v.to_string())
-                .unwrap_or_default();
+            let value = match a.unescape_value() {
+                Ok(v) => v.to_string(),
+                Err(err) => {
+                    let raw = String::from_utf8_lossy(&a.value).to_string();
+                    unresolved.push(format!("attribute {key}={raw:?}: {err}"));
+                    raw
+                }
+            };
             (key, value)
         })
         .collect()
@@ -401,6 +408,8 @@ fn at(text: &str, pos: u64) -> String {
 #[derive(Default)]
 struct Collected {
     warnings: Vec<String>,
+    /// Entity references left as written (no DTD is read, so only XML's own resolve).
+    unresolved: Vec<String>,
     nodes: Vec<Node>,
     flows: Vec<Flow>,
     bounds: HashMap<String, (f64, f64)>,
@@ -493,6 +502,20 @@ impl Collected {
         self.text.clear();
     }
 
+    /// One warning for the entity references left as written, naming the first few.
+    fn note_unresolved(&mut self) {
+        if self.unresolved.is_empty() {
+            return;
+        }
+        let shown: Vec<&str> = self.unresolved.iter().take(3).map(String::as_str).collect();
+        self.warnings.push(format!(
+            "{} entity reference(s) are not defined by XML itself and were kept as written \
+             (no DTD is read): {}",
+            self.unresolved.len(),
+            shown.join("; ")
+        ));
+    }
+
     /// Text inside the current element, with entity references resolved.
     fn text_of(&mut self, ev: &Event) -> Result<(), String> {
         match ev {
@@ -508,6 +531,10 @@ impl Collected {
                     "quot" => Some('"'),
                     _ => r.resolve_char_ref().ok().flatten(),
                 };
+                if ch.is_none() {
+                    self.unresolved.push(format!("text &{name};"));
+                    self.text.push_str(&format!("&{name};"));
+                }
                 self.text.extend(ch);
             }
             _ => {}
@@ -529,7 +556,8 @@ fn collect(xml: &str) -> Result<Collected, String> {
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(ev, Event::Empty(_));
-                c.open(local(e.name().as_ref()), &attrs(e), is_empty);
+                let a = attrs(e, &mut c.unresolved);
+                c.open(local(e.name().as_ref()), &a, is_empty);
             }
             Event::End(e) => c.close(&local(e.name().as_ref())),
             Event::Eof => match c.stack.last() {
@@ -540,7 +568,10 @@ fn collect(xml: &str) -> Result<Collected, String> {
                         at(xml, reader.buffer_position())
                     ));
                 }
-                None => return Ok(c),
+                None => {
+                    c.note_unresolved();
+                    return Ok(c);
+                }
             },
             other => c.text_of(&other)?,
         }

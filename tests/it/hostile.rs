@@ -660,3 +660,65 @@ async fn websocket_violations_are_closed_with_the_code_that_says_why() {
     big.extend(std::iter::repeat_n(b'a', 1024));
     assert_eq!(close_code_after(&app, &big).await, Some(1009));
 }
+
+#[tokio::test]
+async fn a_huge_syntax_error_is_quoted_short_and_undefined_bpmn_entities_are_warned() {
+    let app = crate::support::TestApp::spawn().await;
+    let token = app
+        .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
+        .await;
+    // One line of 1.2 MB with a syntax error in the middle.
+    let query = format!("{{ {} @@ {} }}", "a ".repeat(300_000), "b ".repeat(300_000));
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        resp.len() < 2_000,
+        "{} bytes back for a 1.2 MB query",
+        resp.len()
+    );
+    let v: Value = serde_json::from_str(&resp).unwrap();
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+    assert!(
+        v["errors"][0]["message"].as_str().unwrap().contains("@@"),
+        "{v}"
+    );
+    // A name that uses an entity no DTD here defines: kept as written, and said.
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <process id="p" isExecutable="false">
+    <startEvent id="s"/>
+    <task id="t" name="Review &company; file"/>
+    <endEvent id="e"/>
+    <sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+  </process>
+</definitions>"#;
+    let imp = r#"mutation($input: ImportBpmnInput!) { importBpmn(input: $input) { template { processSteps } warnings } }"#;
+    let r = app
+        .data(
+            &token,
+            imp,
+            json!({"input": {"xml": xml, "name": "Entities", "version": "1.0.0"}}),
+        )
+        .await;
+    let warnings = r["importBpmn"]["warnings"].to_string();
+    assert!(warnings.contains("&company;"), "{warnings}");
+    assert!(
+        r["importBpmn"]["template"]["processSteps"]
+            .to_string()
+            .contains("Review &company; file"),
+        "{r}"
+    );
+}
