@@ -327,6 +327,10 @@ async fn a_csv_missing_a_mapped_column_cut_mid_line_or_with_bad_times_imports_no
     let bad = full.replace("2024-03-03 12:00:00", "soon");
     let f = write(&dir.0, "bad.csv", bad.as_bytes());
     fails_with(&import(&f), "cannot read timestamp \"soon\"");
+    // A NUL in the last case's resource (PostgreSQL cannot store it): named, nothing kept.
+    let nul = full.replace("2024-03-03 12:00:00,Sara", "2024-03-03 12:00:00,Sa\0ra");
+    let f = write(&dir.0, "nul.csv", nul.as_bytes());
+    fails_with(&import(&f), "case \"3\" (number 3 in the file): event 3");
     assert_eq!(db.counts().await, [0, 0, 0, 0], "nothing half-written");
 
     let f = write(&dir.0, "good.csv", full.as_bytes());
