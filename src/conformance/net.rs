@@ -252,12 +252,12 @@ fn path_to(order: &[(Marking, usize, usize)], mut at: usize) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_step_of_a_wide_parallel_block_of_optional_steps_is_eventually_enabled() {
-        // source -> split -> 16 branches, each its step or a skip -> join -> sink.
+    /// source -> split -> `k` branches, each its step or a skip -> join -> sink; with each
+    /// branch's first and last place.
+    fn wide_block(k: usize) -> (Net, Vec<usize>, Vec<usize>) {
         let mut net = Net::new();
         let (mut starts, mut ends) = (Vec::new(), Vec::new());
-        for _ in 0..16 {
+        for _ in 0..k {
             starts.push(net.place());
             ends.push(net.place());
         }
@@ -267,6 +267,12 @@ mod tests {
             net.transition(None, vec![*s], vec![*e]);
         }
         net.transition(None, ends.clone(), vec![net.sink]);
+        (net, starts, ends)
+    }
+
+    #[test]
+    fn every_step_of_a_wide_parallel_block_of_optional_steps_is_eventually_enabled() {
+        let (net, starts, ends) = wide_block(16);
         let all: Vec<String> = (0..16).map(|i| format!("s{i:02}")).collect();
         assert_eq!(net.eventually_enabled(&net.initial()), all);
         // With the first branch done, the rest are still ahead, and the first is not.
@@ -292,20 +298,8 @@ mod tests {
 
     #[test]
     fn the_final_marking_behind_a_wide_block_of_skips_is_found_without_every_order() {
-        // source -> split -> 16 branches, each its step or a skip -> join -> sink, with
-        // every branch still to do: 16 forced skips, then the join, in one line.
-        let mut net = Net::new();
-        let (mut starts, mut ends) = (Vec::new(), Vec::new());
-        for _ in 0..16 {
-            starts.push(net.place());
-            ends.push(net.place());
-        }
-        net.transition(None, vec![net.source], starts.clone());
-        for (i, (s, e)) in starts.iter().zip(&ends).enumerate() {
-            net.transition(Some(format!("s{i:02}")), vec![*s], vec![*e]);
-            net.transition(None, vec![*s], vec![*e]);
-        }
-        net.transition(None, ends.clone(), vec![net.sink]);
+        // Every branch still to do: 16 forced skips, then the join, in one line.
+        let (net, starts, _) = wide_block(16);
         let mut m = vec![0; net.places];
         starts.iter().for_each(|p| m[*p] = 1);
         let sink = net.sink;

@@ -177,6 +177,15 @@ async fn a_trickled_body_gets_408_and_an_idle_connection_is_closed() {
     );
 }
 
+/// A server in process, and an admin token of company Acme.
+async fn admin_app() -> (crate::support::TestApp, String) {
+    let app = crate::support::TestApp::spawn().await;
+    let token = app
+        .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
+        .await;
+    (app, token)
+}
+
 /// Every root query and mutation field with arguments, from the schema's own introspection:
 /// (operation keyword, field, its arguments with their types, whether it returns an object).
 struct Root {
@@ -328,10 +337,7 @@ fn odd_text(rng: &mut rand::rngs::StdRng) -> String {
 #[tokio::test]
 async fn nul_anywhere_is_refused_alike_and_odd_text_never_breaks_a_store() {
     use rand::SeedableRng;
-    let app = crate::support::TestApp::spawn().await;
-    let token = app
-        .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
-        .await;
+    let (app, token) = admin_app().await;
     let (roots, schema) = roots(&app, &token).await;
     assert!(
         roots.len() > 30,
@@ -663,10 +669,7 @@ async fn websocket_violations_are_closed_with_the_code_that_says_why() {
 
 #[tokio::test]
 async fn a_huge_syntax_error_is_quoted_short_and_undefined_bpmn_entities_are_warned() {
-    let app = crate::support::TestApp::spawn().await;
-    let token = app
-        .token("Acme", "admin@acme.io", workflow_intel::model::Role::Admin)
-        .await;
+    let (app, token) = admin_app().await;
     // One line of 1.2 MB with a syntax error in the middle.
     let query = format!("{{ {} @@ {} }}", "a ".repeat(300_000), "b ".repeat(300_000));
     let resp = app

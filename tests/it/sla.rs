@@ -629,15 +629,14 @@ async fn read_until_close(
     (last_next, lagged, close)
 }
 
-#[tokio::test]
-async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
+/// An execution completed late (a breach to copy), and a subscriber in its cohort.
+async fn a_breach_and_a_subscriber() -> (Setup, Ws) {
     let s = setup(reports_ahead(), json!([])).await;
     let exec = start(&s).await;
     s.app
         .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
         .await;
-    let b = breaches(&s, json!({})).await;
-    let mut ws = ws_subscribe(
+    let ws = ws_subscribe(
         &s.app,
         &s.token,
         "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
@@ -647,6 +646,13 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
         s.app.app.state.sla.hub.sizes().1 == 1
     })
     .await;
+    (s, ws)
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
+    let (s, mut ws) = a_breach_and_a_subscriber().await;
+    let b = breaches(&s, json!({})).await;
     let before = rss_bytes();
     deliver_copies(&s, 10_000).await;
     let grown = rss_bytes().saturating_sub(before);
@@ -672,21 +678,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_for_20_s_still_finds_lagged_and_1013() {
-    let s = setup(reports_ahead(), json!([])).await;
-    let exec = start(&s).await;
-    s.app
-        .data(&s.token, COMPLETE, json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": (t0() + Duration::seconds(500)).to_rfc3339()}}))
-        .await;
-    let mut ws = ws_subscribe(
-        &s.app,
-        &s.token,
-        "subscription { slaBreachEvents { kind sequence breach { id notes } } }",
-    )
-    .await;
-    eventually("the subscriber joined its cohort", || async {
-        s.app.app.state.sla.hub.sizes().1 == 1
-    })
-    .await;
+    let (s, mut ws) = a_breach_and_a_subscriber().await;
     let lagged_before = s
         .app
         .app
