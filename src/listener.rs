@@ -13,8 +13,8 @@
 //!   or still sending its head); when none is waiting, the new one is refused.
 //!
 //! A connection's state (waiting, busy with a request, upgraded to a WebSocket) is kept in a
-//! registry that a sweeper walks twice a second. Hyper's own header-read timer is set to the
-//! longer of the two waits, as a backstop.
+//! registry that a sweeper walks twice a second. Hyper's own header-read timer is set 2 s past
+//! the longer of the two waits, as a backstop.
 use crate::metrics::Metrics;
 use axum::Router;
 use axum::body::Body;
@@ -329,8 +329,10 @@ impl Conn {
             registry: self.registry.clone(),
         };
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header.max(self.limits.idle));
+        // A backstop only: later than the sweeper's own closes, so that those are counted by
+        // their reason.
+        let backstop = self.limits.header.max(self.limits.idle) + Duration::from_secs(2);
+        http.timer(TokioTimer::new()).header_read_timeout(backstop);
         let conn = http.serve_connection(io, svc).with_upgrades();
         tokio::pin!(conn);
         let mut stopping = false;
