@@ -134,14 +134,12 @@ impl Searches {
 /// Replays `traces` (each distinct trace with how many cases followed it) on `net`.
 pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     let nodes = prefix_tree(traces);
-    let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, t) in net.transitions.iter().enumerate() {
-        if let Some(l) = &t.label {
-            by_label.entry(l.as_str()).or_default().push(i);
-        }
-    }
+    let Replayer {
+        by_label,
+        mut searches,
+        ..
+    } = Replayer::new(net);
     let mut sums = Totals::default();
-    let mut searches = Searches::default();
     let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::new();
     let start = State {
         marking: net.initial(),
@@ -176,35 +174,47 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     summary(sums)
 }
 
-/// The transitions (silent and visible) that replaying one trace fires, in order; a trace
-/// that does not fit still fires what it can (with missing tokens added).
-pub fn fired(net: &Net, trace: &[String]) -> Vec<usize> {
-    let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, t) in net.transitions.iter().enumerate() {
-        if let Some(l) = &t.label {
-            by_label.entry(l.as_str()).or_default().push(i);
+/// Replays traces one at a time, sharing the searches over silent transitions between them
+/// (cases that deviate alike search once).
+pub struct Replayer<'n> {
+    net: &'n Net,
+    by_label: HashMap<&'n str, Vec<usize>>,
+    searches: Searches,
+}
+
+impl<'n> Replayer<'n> {
+    pub fn new(net: &'n Net) -> Self {
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, t) in net.transitions.iter().enumerate() {
+            if let Some(l) = &t.label {
+                by_label.entry(l.as_str()).or_default().push(i);
+            }
+        }
+        Replayer {
+            net,
+            by_label,
+            searches: Searches::default(),
         }
     }
-    let mut m = net.initial();
-    let mut out = Vec::new();
-    let mut searches = Searches::default();
-    for a in trace {
-        let Some((t, path)) = choose(net, &by_label, &mut searches, a, &m) else {
-            continue;
-        };
-        for x in path.into_iter().chain([t]) {
-            net.fire(&mut m, x);
-            out.push(x);
+
+    /// The transitions (silent and visible) that replaying one trace fires, in order; a trace
+    /// that does not fit still fires what it can (with missing tokens added).
+    pub fn fired(&mut self, trace: &[String]) -> Vec<usize> {
+        let net = self.net;
+        let mut m = net.initial();
+        let mut out = Vec::new();
+        for a in trace {
+            let Some((t, path)) = choose(net, &self.by_label, &mut self.searches, a, &m) else {
+                continue;
+            };
+            for x in path.into_iter().chain([t]) {
+                net.fire(&mut m, x);
+                out.push(x);
+            }
         }
+        out.extend(self.searches.path(net, &m, Goal::Sink).unwrap_or_default());
+        out
     }
-    let sink = net.sink;
-    for t in net
-        .silent_path(&m, &[sink], |m| m[sink] > 0)
-        .unwrap_or_default()
-    {
-        out.push(t);
-    }
-    out
 }
 
 /// The transition that replays `label` from `m`, and the silent ones to fire before it: one

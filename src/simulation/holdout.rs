@@ -130,9 +130,10 @@ fn refit(compiled: &Compiled, fit: &[Case]) -> Compiled {
     let (net, branch_of) = routed_net(compiled);
     // Per step: the cases (by index into `fit`) that took each branch.
     let mut taken: HashMap<usize, BTreeMap<usize, Vec<u32>>> = HashMap::new();
+    let mut replayer = conformance::Replayer::new(&net);
     for (k, c) in fit.iter().enumerate() {
         let trace: Vec<String> = c.steps.iter().map(|s| s.0.clone()).collect();
-        for t in conformance::fired(&net, &trace) {
+        for t in replayer.fired(&trace) {
             if let Some((i, j)) = branch_of.get(&t) {
                 taken
                     .entry(*i)

@@ -355,9 +355,11 @@ mod tests {
         assert_eq!((r.fitness, r.fitting_traces), (1.0, 8), "{r:?}");
         // The route through the choices, as the refit of a forecast counts it: into the
         // group, then the loop's choice once per run of t (again, or on).
-        let taken = |trace: &[&str]| -> Vec<(String, usize)> {
+        let mut replayer = conformance::Replayer::new(&net);
+        let mut taken = |trace: &[&str]| -> Vec<(String, usize)> {
             let trace: Vec<String> = trace.iter().map(|s| s.to_string()).collect();
-            conformance::fired(&net, &trace)
+            replayer
+                .fired(&trace)
                 .iter()
                 .filter_map(|t| branch_of.get(t))
                 .map(|(i, j)| (c.steps[*i].name.clone(), *j))
