@@ -142,46 +142,38 @@ impl Registry {
         else {
             return false;
         };
+        // Under the lock, so that the sweeper cannot pick it too.
+        self.close(e, "shed");
+        true
+    }
+
+    /// Tells the connection's task to drop it, and counts why.
+    fn close(&self, e: &Entry, reason: &str) {
         e.close.notify_one();
         e.state.store(BUSY, Ordering::Release); // not picked twice
-        drop(open);
-        self.closed("shed");
-        true
+        self.closed(reason);
     }
 
     /// Closes the connections past their wait: a head not complete within `header` of its
     /// first byte (or of being accepted), or nothing sent for `idle` after a response.
     fn sweep(&self, limits: &Limits) {
         let now = self.now();
-        let (header, idle) = (
-            limits.header.as_millis() as u64,
-            limits.idle.as_millis() as u64,
-        );
-        let mut late = Vec::new();
+        let ms = |d: Duration| d.as_millis() as u64;
+        // Under the lock, so that a connection is never both shed and timed out.
         for e in self.lock().values() {
             if e.state.load(Ordering::Acquire) != WAITING {
                 continue;
             }
             let first = e.first_byte.load(Ordering::Acquire);
             let since = e.waiting_since.load(Ordering::Acquire);
-            let reason = if first > 0 && now.saturating_sub(first) > header {
-                "header_timeout"
-            } else if first == 0 && e.served.load(Ordering::Acquire) == 0 {
-                if now.saturating_sub(since) <= header {
-                    continue;
-                }
-                "header_timeout"
-            } else if first == 0 && now.saturating_sub(since) > idle {
-                "idle_timeout"
-            } else {
-                continue;
+            let (from, wait, reason) = match (first, e.served.load(Ordering::Acquire)) {
+                (f, _) if f > 0 => (f, ms(limits.header), "header_timeout"),
+                (_, 0) => (since, ms(limits.header), "header_timeout"),
+                _ => (since, ms(limits.idle), "idle_timeout"),
             };
-            late.push((e.clone(), reason));
-        }
-        for (e, reason) in late {
-            e.close.notify_one();
-            e.state.store(BUSY, Ordering::Release);
-            self.closed(reason);
+            if now.saturating_sub(from) > wait {
+                self.close(e, reason);
+            }
         }
     }
 }
