@@ -265,6 +265,8 @@ pub async fn serve(
             continue;
         }
         let _ = stream.set_nodelay(true);
+        // Counted here, not in the spawned task: a burst of accepts must see the cap.
+        let entry = registry.add();
         let conn = Conn {
             registry: registry.clone(),
             router: router.clone(),
@@ -272,7 +274,7 @@ pub async fn serve(
             stop: stop_rx.clone(),
             done: done_rx.clone(),
         };
-        tokio::spawn(conn.run(stream));
+        tokio::spawn(conn.run(stream, entry));
     }
     drop(listener);
     sweeper.abort();
@@ -308,8 +310,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(mut self, stream: TcpStream) {
-        let entry = self.registry.add();
+    async fn run(mut self, stream: TcpStream, entry: Arc<Entry>) {
         let io = TokioIo::new(Tracked {
             io: stream,
             entry: entry.clone(),
