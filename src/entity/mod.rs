@@ -74,6 +74,7 @@ pub mod execution;
 pub mod simulation;
 pub mod sla;
 pub mod sla_event;
+pub mod sla_rollup;
 pub mod step_execution;
 pub mod suggestion;
 pub mod template;

@@ -5,7 +5,7 @@ use crate::auth::AuthContext;
 use crate::entity::{action, execution, step_execution, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
-use crate::sla::service::{active_for_workflow, evaluate_completion};
+use crate::sla::service::{active_for_workflow, evaluate_completion, for_workflow};
 use crate::tenancy;
 use crate::workflows::steps::parse_steps;
 use async_graphql::InputObject;
@@ -362,7 +362,10 @@ async fn complete_in(
         updated_at: now,
         ..exec
     };
-    let slas = active_for_workflow(txn, auth.company_id, updated.workflow_id).await?;
+    let all = for_workflow(txn, auth.company_id, updated.workflow_id).await?;
+    let every: Vec<_> = all.iter().collect();
+    crate::sla::rollups::add(txn, &every, std::iter::once((completed_at, d))).await?;
+    let slas: Vec<_> = all.into_iter().filter(|s| s.is_active).collect();
     let d = d as f64 / 1000.0;
     let new = evaluate_completion(txn, &slas, &updated, d, now, alerts, true).await?;
     Ok((updated, slas, new))
@@ -591,10 +594,14 @@ pub async fn import_into(
     let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     let existing = known_external_ids(&txn, company_id, &items).await?;
-    let mut slas_by_wf = HashMap::new();
+    let mut all_by_wf = HashMap::new();
     for w in wfs.keys() {
-        slas_by_wf.insert(*w, active_for_workflow(&txn, company_id, *w).await?);
+        all_by_wf.insert(*w, for_workflow(&txn, company_id, *w).await?);
     }
+    let slas_by_wf: HashMap<Uuid, Vec<_>> = all_by_wf
+        .iter()
+        .map(|(w, all)| (*w, all.iter().filter(|s| s.is_active).cloned().collect()))
+        .collect();
     let mut report = ImportReport::default();
     let mut staged = Staged::default();
     for it in items {
@@ -617,6 +624,11 @@ pub async fn import_into(
     }
     for (t, (n, ok, sum)) in &staged.stats {
         bump_action_stats(&txn, company_id, t, *n, *ok, *sum).await?;
+    }
+    for (w, all) in &all_by_wf {
+        let done = staged.finished.iter().filter(|e| e.workflow_id == *w);
+        let done = done.filter_map(|e| Some((e.completed_at?, e.duration_ms?)));
+        crate::sla::rollups::add(&txn, &all.iter().collect::<Vec<_>>(), done).await?;
     }
     for e in &staged.finished {
         let slas = &slas_by_wf[&e.workflow_id];

@@ -1,10 +1,12 @@
 //! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths, the
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
+pub mod buckets;
 pub mod effects;
 pub mod graphql;
 pub mod hub;
 pub mod mailer;
 pub mod replicas;
+pub mod rollups;
 pub mod runtime;
 pub mod service;
 pub mod slo;

@@ -1,6 +1,6 @@
 //! SLA definitions, breach recording and acknowledgement. Every query is scoped to the
 //! caller's company.
-use super::slo::{self, Objective, Sample, SloReport};
+use super::slo::{self, Objective, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::AuthContext;
 use crate::entity::{alert_outbox, breach, execution, sla, sla_event, workflow};
@@ -109,7 +109,7 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
 }
 
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
     workflow_id: Uuid,
     f: SlaFields,
@@ -137,7 +137,12 @@ pub async fn create(
     };
     validate(&m)?;
     let am: sla::ActiveModel = m.into();
-    Ok(sla::Entity::insert(am).exec_with_returning(db).await?)
+    let txn = crate::db::begin_write(db).await?;
+    let m = sla::Entity::insert(am).exec_with_returning(&txn).await?;
+    // The SLO figures count the workflow's history from the start.
+    super::rollups::rebuild(&txn, m.id).await?;
+    txn.commit().await?;
+    Ok(m)
 }
 
 /// Copies each of the named fields that `f` gives onto `m`.
@@ -150,13 +155,22 @@ macro_rules! set_given {
 }
 
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
     id: Uuid,
     f: SlaFields,
     now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
-    let mut m = tenancy::get::<sla::Entity>(db, auth, id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let mut m = tenancy::get::<sla::Entity>(&txn, auth, id).await?;
+    let thresholds = |m: &sla::Model| {
+        (
+            m.target_duration_seconds,
+            m.warning_threshold_seconds,
+            m.critical_threshold_seconds,
+        )
+    };
+    let before = thresholds(&m);
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
@@ -191,7 +205,25 @@ pub async fn update(
     ] {
         am.reset(c);
     }
-    Ok(am.update(db).await?)
+    let m = am.update(&txn).await?;
+    if thresholds(&m) != before {
+        super::rollups::rebuild(&txn, m.id).await?;
+    }
+    txn.commit().await?;
+    Ok(m)
+}
+
+/// Every SLA of one workflow, active or not.
+pub async fn for_workflow(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    workflow_id: Uuid,
+) -> AppResult<Vec<sla::Model>> {
+    Ok(sla::Entity::find()
+        .filter(sla::Column::CompanyId.eq(company_id))
+        .filter(sla::Column::WorkflowId.eq(workflow_id))
+        .all(db)
+        .await?)
 }
 
 /// Active SLAs of one workflow.
@@ -522,35 +554,6 @@ pub async fn acknowledge(
     Ok(updated)
 }
 
-/// Durations of executions of one workflow completed since `since`.
-pub async fn completed_samples(
-    db: &impl ConnectionTrait,
-    company_id: Uuid,
-    workflow_id: Uuid,
-    since: DateTime<Utc>,
-) -> AppResult<Vec<Sample>> {
-    let rows: Vec<(Option<DateTime<Utc>>, Option<i64>)> = execution::Entity::find()
-        .select_only()
-        .column(execution::Column::CompletedAt)
-        .column(execution::Column::DurationMs)
-        .filter(execution::Column::CompanyId.eq(company_id))
-        .filter(execution::Column::WorkflowId.eq(workflow_id))
-        .filter(execution::Column::CompletedAt.gt(since))
-        .filter(execution::Column::DurationMs.is_not_null())
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(c, d)| {
-            Some(Sample {
-                completed_at: c?,
-                duration_seconds: d? as f64 / 1000.0,
-            })
-        })
-        .collect())
-}
-
 pub fn objective(s: &sla::Model) -> Objective {
     Objective {
         target_seconds: s.target_duration_seconds as f64,
@@ -572,11 +575,9 @@ pub async fn slo_report(
             "windowHours must be between 1 and {MAX_WINDOW_HOURS} (10 years), got {window_hours}"
         )));
     }
-    // The 3-day burn-rate window, scaled, can exceed the report window.
-    let span = (window_hours as f64 * 3600.0).max(259_200.0 * window_hours as f64 / 720.0);
-    let since = now - chrono::Duration::seconds(span as i64);
-    let samples = completed_samples(db, s.company_id, s.workflow_id, since).await?;
-    Ok(slo::report(&samples, &objective(s), window_hours, now))
+    let o = objective(s);
+    let r = super::rollups::read(db, s, &o, now, &slo::spans(window_hours)).await?;
+    Ok(slo::report(&r, &o, window_hours, now))
 }
 
 /// The SLA's breaches per bucket over the `hours` before `now` (see [`slo::timeline`]).

@@ -11,7 +11,59 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug)]
 pub struct Sample {
     pub completed_at: DateTime<Utc>,
-    pub duration_seconds: f64,
+    pub duration_ms: i64,
+}
+
+/// Executions completed in a span, by how each ended against an SLA's thresholds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: i64,
+    /// Within the target.
+    pub met: i64,
+    /// Over the warning threshold, not over the critical one.
+    pub warning: i64,
+    /// Over the critical threshold.
+    pub critical: i64,
+}
+
+impl Counts {
+    /// One execution that took `duration_ms`.
+    pub fn of(duration_ms: i64, o: &Objective) -> Counts {
+        let over = |seconds: f64| duration_ms as f64 > seconds * 1000.0;
+        Counts {
+            total: 1,
+            met: i64::from(!over(o.target_seconds)),
+            warning: i64::from(over(o.warning_seconds) && !over(o.critical_seconds)),
+            critical: i64::from(over(o.critical_seconds)),
+        }
+    }
+
+    pub fn add(&mut self, c: Counts) {
+        self.total += c.total;
+        self.met += c.met;
+        self.warning += c.warning;
+        self.critical += c.critical;
+    }
+}
+
+/// What a report reads: the executions completed in `(after, upto]`.
+pub trait Tally {
+    fn counts(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Counts;
+}
+
+/// Raw samples, counted one by one against an objective.
+pub struct Samples<'a>(pub &'a [Sample], pub &'a Objective);
+
+impl Tally for Samples<'_> {
+    fn counts(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Counts {
+        let mut c = Counts::default();
+        for s in self.0 {
+            if s.completed_at > after && s.completed_at <= upto {
+                c.add(Counts::of(s.duration_ms, self.1));
+            }
+        }
+        c
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -70,23 +122,26 @@ const PAIRS: [(i64, i64, f64); 3] = [
     (259_200, 21_600, 1.0),
 ];
 
-fn burn(samples: &[Sample], now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 {
-    let since = now - Duration::seconds(seconds.max(1));
-    let (mut total, mut bad) = (0u64, 0u64);
-    for s in samples
-        .iter()
-        .filter(|s| s.completed_at > since && s.completed_at <= now)
-    {
-        total += 1;
-        if s.duration_seconds > o.target_seconds {
-            bad += 1;
-        }
+/// The spans a report counts, in seconds back from now: the window itself, then each
+/// burn-rate pair's long and short window, scaled to the SLO window.
+pub fn spans(window_hours: i32) -> Vec<i64> {
+    let scale = window_hours as f64 / 720.0;
+    let mut out = vec![window_hours as i64 * 3600];
+    for &(long, short, _) in &PAIRS {
+        out.push(((long as f64) * scale).round() as i64);
+        out.push(((short as f64) * scale).round() as i64);
     }
+    out
+}
+
+fn burn(t: &impl Tally, now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 {
+    let c = t.counts(now - Duration::seconds(seconds.max(1)), now);
+    let bad = c.total - c.met;
     let allowed = (100.0 - o.slo_target_percentage) / 100.0;
-    if total == 0 {
+    if c.total == 0 {
         return 0.0;
     }
-    let error_rate = bad as f64 / total as f64;
+    let error_rate = bad as f64 / c.total as f64;
     if allowed <= 0.0 {
         if bad > 0 { f64::INFINITY } else { 0.0 }
     } else {
@@ -94,48 +149,25 @@ fn burn(samples: &[Sample], now: DateTime<Utc>, seconds: i64, o: &Objective) -> 
     }
 }
 
-/// Computes the report over `samples` (executions completed up to `now`).
-pub fn report(
-    samples: &[Sample],
-    o: &Objective,
-    window_hours: i32,
-    now: DateTime<Utc>,
-) -> SloReport {
-    let since = now - Duration::hours(window_hours as i64);
-    let window: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.completed_at > since && s.completed_at <= now)
-        .collect();
-    let total = window.len() as i64;
-    let met = window
-        .iter()
-        .filter(|s| s.duration_seconds <= o.target_seconds)
-        .count() as i64;
-    let critical = window
-        .iter()
-        .filter(|s| s.duration_seconds > o.critical_seconds)
-        .count() as i64;
-    let warning = window
-        .iter()
-        .filter(|s| {
-            s.duration_seconds > o.warning_seconds && s.duration_seconds <= o.critical_seconds
-        })
-        .count() as i64;
-    let compliance = if total == 0 {
+/// Computes the report over the executions `t` counts (completed up to `now`).
+pub fn report(t: &impl Tally, o: &Objective, window_hours: i32, now: DateTime<Utc>) -> SloReport {
+    let seconds = window_hours as i64 * 3600;
+    let c = t.counts(now - Duration::seconds(seconds), now);
+    let compliance = if c.total == 0 {
         100.0
     } else {
-        met as f64 * 100.0 / total as f64
+        c.met as f64 * 100.0 / c.total as f64
     };
-    let budget_total = (100.0 - o.slo_target_percentage) / 100.0 * total as f64;
-    let used = (total - met) as f64;
-    let scale = window_hours as f64 / 720.0;
+    let budget_total = (100.0 - o.slo_target_percentage) / 100.0 * c.total as f64;
+    let used = (c.total - c.met) as f64;
+    let spans = spans(window_hours);
     let burn_rates: Vec<BurnRateWindow> = PAIRS
         .iter()
-        .map(|&(long, short, threshold)| {
-            let l = ((long as f64) * scale).round() as i64;
-            let s = ((short as f64) * scale).round() as i64;
-            let lb = burn(samples, now, l, o);
-            let sb = burn(samples, now, s, o);
+        .zip(spans[1..].chunks(2))
+        .map(|(&(_, _, threshold), w)| {
+            let (l, s) = (w[0], w[1]);
+            let lb = burn(t, now, l, o);
+            let sb = burn(t, now, s, o);
             BurnRateWindow {
                 long_window_seconds: l,
                 short_window_seconds: s,
@@ -148,17 +180,17 @@ pub fn report(
         .collect();
     SloReport {
         window_hours,
-        total,
-        met,
-        breached_warning: warning,
-        breached_critical: critical,
+        total: c.total,
+        met: c.met,
+        breached_warning: c.warning,
+        breached_critical: c.critical,
         compliance_percentage: (compliance * 1000.0).round() / 1000.0,
         target_percentage: o.slo_target_percentage,
         meets_target: compliance >= o.slo_target_percentage,
         error_budget_total: budget_total,
         error_budget_used: used,
         error_budget_remaining: budget_total - used,
-        burn_rate: burn(samples, now, window_hours as i64 * 3600, o),
+        burn_rate: burn(t, now, seconds, o),
         fast_burn: burn_rates[0].firing || burn_rates[1].firing,
         slow_burn: burn_rates[2].firing,
         burn_rates,
@@ -260,10 +292,11 @@ mod tests {
         let samples: Vec<Sample> = (0..100)
             .map(|i| Sample {
                 completed_at: now - Duration::minutes(i * 10),
-                duration_seconds: if i < 3 { 500.0 } else { 100.0 },
+                duration_ms: if i < 3 { 500_000 } else { 100_000 },
             })
             .collect();
-        let r = report(&samples, &objective(95.0), 24, now);
+        let o = objective(95.0);
+        let r = report(&Samples(&samples, &o), &o, 24, now);
         assert_eq!(r.total, 100);
         assert_eq!(r.met, 97);
         assert_eq!(r.compliance_percentage, 97.0);
@@ -282,15 +315,16 @@ mod tests {
         let samples: Vec<Sample> = (0..20)
             .map(|i| Sample {
                 completed_at: now - Duration::seconds(i),
-                duration_seconds: 1000.0,
+                duration_ms: 1_000_000,
             })
             .collect();
-        let r = report(&samples, &objective(99.0), 24, now);
+        let o = objective(99.0);
+        let r = report(&Samples(&samples, &o), &o, 24, now);
         assert!(r.fast_burn);
         assert!(r.slow_burn);
         assert_eq!(r.burn_rates[0].long_window_seconds, 120);
         assert_eq!(r.burn_rates[0].short_window_seconds, 10);
-        let quiet = report(&[], &objective(99.0), 24, now);
+        let quiet = report(&Samples(&[], &o), &o, 24, now);
         assert!(!quiet.fast_burn && !quiet.slow_burn);
         assert_eq!(quiet.compliance_percentage, 100.0);
     }

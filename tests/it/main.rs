@@ -22,6 +22,7 @@ mod live;
 mod n_plus_one;
 mod playground;
 mod replicas;
+mod rollups;
 mod schema_file;
 mod simulation;
 mod sla;
