@@ -124,7 +124,9 @@ fn main() {
     for (file, map) in LOGS {
         let m = mapping(map);
         let t = Instant::now();
-        let cases = history::read_cases(&dir.join(file), &m).unwrap();
+        let cases = history::read_cases(&dir.join(file), &m, limits())
+            .unwrap()
+            .0;
         let read = t.elapsed().as_secs_f64();
         report(file, &cases, &m, read);
         if file.starts_with("lending") {
@@ -142,4 +144,9 @@ fn main() {
             ours / peer
         );
     }
+}
+
+/// The import limits of the default configuration.
+fn limits() -> history::Limits {
+    history::Limits::of(&workflow_intel::config::Config::default())
 }

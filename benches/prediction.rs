@@ -20,7 +20,7 @@ const TARGET_CASES: u32 = 200;
 /// The log's cases as the import stores them, oldest first.
 fn cases(path: &std::path::Path, m: &Mapping, steps: &serde_json::Value) -> Vec<Case> {
     let lanes = history::lanes_of(steps);
-    let mut r = reader::open(path, m).unwrap();
+    let mut r = reader::open(path, m, limits().read).unwrap();
     let mut out: Vec<(chrono::DateTime<chrono::Utc>, Case)> = Vec::new();
     while let Some(c) = r.next_case().unwrap() {
         let Some(e) = history::to_execution(m, uuid::Uuid::nil(), &lanes, &c) else {
@@ -66,7 +66,7 @@ fn main() {
         let path = format!("{}/examples/{map}", env!("CARGO_MANIFEST_DIR"));
         let m = Mapping::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
         let log = dir.join(file);
-        let (found, _) = history::discover_file(&log, &m, DEFAULT_NOISE).unwrap();
+        let (found, _) = history::discover_file(&log, &m, DEFAULT_NOISE, limits()).unwrap();
         let compiled = compile(&found.steps).unwrap();
         let cases = cases(&log, &m, &found.steps);
         let h = holdout::holdout(&compiled, &cases, &|_| 0, 32, 1);
@@ -104,4 +104,9 @@ fn main() {
         }
     }
     println!("target: within 30 % on {held} of {all} segments of {TARGET_CASES}+ replayed cases");
+}
+
+/// The import limits of the default configuration.
+fn limits() -> history::Limits {
+    history::Limits::of(&workflow_intel::config::Config::default())
 }

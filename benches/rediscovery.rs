@@ -87,7 +87,9 @@ fn shared(out: &Path) -> Vec<Ours> {
         .map(|(file, map)| {
             let path = format!("{}/examples/{map}", env!("CARGO_MANIFEST_DIR"));
             let m = Mapping::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-            let cases = history::read_cases(&dir.join(file), &m).unwrap();
+            let cases = history::read_cases(&dir.join(file), &m, limits())
+                .unwrap()
+                .0;
             mine(
                 &format!("shared_{}", file.split('.').next().unwrap()),
                 &cases,
@@ -204,4 +206,9 @@ fn main() {
         ratios.last().copied().unwrap_or(f64::NAN)
     );
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The import limits of the default configuration.
+fn limits() -> history::Limits {
+    history::Limits::of(&workflow_intel::config::Config::default())
 }

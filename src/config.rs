@@ -70,6 +70,13 @@ pub struct Config {
     /// Inductive Miner – infrequent's noise threshold, in percent, for the workflow a log
     /// import discovers: behaviour rarer than this share of its neighbours is left out.
     pub discovery_noise_percent: u64,
+    /// Most cases a log import reads into memory to discover a new workflow; a larger log is
+    /// discovered from a uniform sample of this many (the import itself keeps every case).
+    pub discovery_max_cases: u64,
+    /// Most events one case of an imported log may hold.
+    pub import_max_events_per_case: u64,
+    /// Most bytes one attribute of an imported log may hold.
+    pub import_max_attribute_bytes: u64,
 }
 
 /// The limits on one GraphQL request (each is a setting, and a refusal names it).
@@ -127,6 +134,9 @@ impl Default for Config {
             token_cache_seconds: 5,
             clock_skew_seconds: 60,
             discovery_noise_percent: 20,
+            discovery_max_cases: 100_000,
+            import_max_events_per_case: 100_000,
+            import_max_attribute_bytes: 1 << 20,
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,
             ws_keepalive_seconds: 0,
@@ -160,6 +170,9 @@ struct FileConfig {
     token_cache_seconds: Option<u64>,
     clock_skew_seconds: Option<u64>,
     discovery_noise_percent: Option<u64>,
+    discovery_max_cases: Option<u64>,
+    import_max_events_per_case: Option<u64>,
+    import_max_attribute_bytes: Option<u64>,
     event_retention_days: Option<u64>,
     ws_init_timeout_seconds: Option<u64>,
     ws_keepalive_seconds: Option<u64>,
@@ -179,12 +192,30 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 18] = [
+const NUMBERS: [(&str, &str, u64, u64); 21] = [
     ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
     ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
     ("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 0, 86_400),
     ("DISCOVERY_NOISE_PERCENT", "discovery_noise_percent", 0, 100),
+    (
+        "DISCOVERY_MAX_CASES",
+        "discovery_max_cases",
+        100,
+        100_000_000,
+    ),
+    (
+        "IMPORT_MAX_EVENTS_PER_CASE",
+        "import_max_events_per_case",
+        1,
+        100_000_000,
+    ),
+    (
+        "IMPORT_MAX_ATTRIBUTE_BYTES",
+        "import_max_attribute_bytes",
+        1_024,
+        1 << 30,
+    ),
     ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
     ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
     ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
@@ -436,6 +467,9 @@ impl Config {
             f.token_cache_seconds,
             f.clock_skew_seconds,
             f.discovery_noise_percent,
+            f.discovery_max_cases,
+            f.import_max_events_per_case,
+            f.import_max_attribute_bytes,
             f.event_retention_days,
             f.ws_init_timeout_seconds,
             f.ws_keepalive_seconds,
@@ -468,6 +502,9 @@ impl Config {
             "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
             "CLOCK_SKEW_SECONDS" => &mut self.clock_skew_seconds,
             "DISCOVERY_NOISE_PERCENT" => &mut self.discovery_noise_percent,
+            "DISCOVERY_MAX_CASES" => &mut self.discovery_max_cases,
+            "IMPORT_MAX_EVENTS_PER_CASE" => &mut self.import_max_events_per_case,
+            "IMPORT_MAX_ATTRIBUTE_BYTES" => &mut self.import_max_attribute_bytes,
             "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
             "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
             "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,

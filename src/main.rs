@@ -326,7 +326,10 @@ async fn import_log(
     eprintln!("reading {} into {:?}", file.display(), m.workflow);
     let done = workflow_intel::history::import_file(&app.state, &into, file, &m, true)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+        .map_err(|e| match e.to_string() {
+            m if m.contains("nothing was imported") => anyhow::anyhow!("{m}"),
+            m => anyhow::anyhow!("{m}; nothing was imported"),
+        })?;
     if let Destination::NewCompany(name) = &into {
         println!("created company {name:?}");
     }

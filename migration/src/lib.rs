@@ -9,7 +9,9 @@ mod m20261128_000004_board_indexes;
 mod m20261203_000001_step_start_inferred;
 mod m20261204_000001_sla_rollups;
 
-pub use m20261204_000001_sla_rollups::{GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql};
+pub use m20261204_000001_sla_rollups::{
+    GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql,
+};
 
 pub struct Migrator;
 

@@ -20,7 +20,7 @@ use crate::model::{ExecutionStatus, StepRunStatus, WorkflowStatus};
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use chrono::{DateTime, Utc};
 use mapping::Mapping;
-use reader::Case;
+use reader::{Case, ReadLimits};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -28,6 +28,8 @@ use std::path::Path;
 
 /// How many cases go to the database at a time.
 const BATCH: usize = 2_000;
+/// Most events staged in memory at once: a batch is written sooner when its cases are long.
+const BATCH_EVENTS: usize = 100_000;
 
 /// Which parallel lane (group, lane) each step of a workflow runs in.
 pub type Lanes = HashMap<String, (String, u32)>;
@@ -210,24 +212,69 @@ pub struct FileImport {
     pub discovery: Option<DiscoverySummary>,
 }
 
-/// Reads the whole file as discovery's cases: each case's mapped steps and input.
-pub fn read_cases(path: &Path, m: &Mapping) -> Result<Vec<discovery::Case>, String> {
-    let mut reader = reader::open(path, m)?;
-    let mut cases = Vec::new();
-    while let Some(c) = reader.next_case()? {
-        if let Some(x) = to_execution(m, uuid::Uuid::nil(), &Lanes::new(), &c) {
-            let input = match x.record.input_data {
-                Value::Object(o) => o,
-                _ => Map::new(),
-            };
-            let steps = x.record.steps.into_iter().map(|s| s.step_name).collect();
-            cases.push(discovery::Case { steps, input });
+/// What a log import may hold in memory (settings; see [`Config`](crate::config::Config)).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub read: ReadLimits,
+    /// Most cases read for discovery; more are sampled down to this many.
+    pub discovery_cases: usize,
+}
+
+impl Limits {
+    pub fn of(c: &crate::config::Config) -> Limits {
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Limits {
+            read: ReadLimits {
+                events_per_case: n(c.import_max_events_per_case),
+                attribute_bytes: n(c.import_max_attribute_bytes),
+            },
+            discovery_cases: n(c.discovery_max_cases),
         }
     }
-    if cases.is_empty() {
+}
+
+/// Discovery's cases read from the file: each case's mapped steps and input, at most
+/// `limits.discovery_cases` of them (a uniform sample, in file order, when the file holds
+/// more), and how many the file holds.
+pub fn read_cases(
+    path: &Path,
+    m: &Mapping,
+    limits: Limits,
+) -> Result<(Vec<discovery::Case>, usize), String> {
+    use rand::{Rng, SeedableRng};
+    let mut reader = reader::open(path, m, limits.read)?;
+    let (keep, mut seen) = (limits.discovery_cases.max(1), 0usize);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let mut sample: Vec<(usize, discovery::Case)> = Vec::new();
+    while let Some(c) = reader.next_case()? {
+        let Some(x) = to_execution(m, uuid::Uuid::nil(), &Lanes::new(), &c) else {
+            continue;
+        };
+        // Algorithm R: the i-th case replaces a random kept one with probability keep / i.
+        let slot = match sample.len() < keep {
+            true => None,
+            false => Some(rng.random_range(0..=seen)).filter(|j| *j < keep),
+        };
+        seen += 1;
+        if sample.len() == keep && slot.is_none() {
+            continue;
+        }
+        let input = match x.record.input_data {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        let steps = x.record.steps.into_iter().map(|s| s.step_name).collect();
+        let case = (seen, discovery::Case { steps, input });
+        match slot {
+            Some(j) => sample[j] = case,
+            None => sample.push(case),
+        }
+    }
+    if sample.is_empty() {
         return Err("the log holds no cases".into());
     }
-    Ok(cases)
+    sample.sort_by_key(|c| c.0);
+    Ok((sample.into_iter().map(|c| c.1).collect(), seen))
 }
 
 /// Whether the mapping makes a step an approval.
@@ -244,10 +291,18 @@ pub fn discover_file(
     path: &Path,
     m: &Mapping,
     noise: f64,
+    limits: Limits,
 ) -> Result<(discovery::Discovered, f64), String> {
     let started = std::time::Instant::now();
-    let cases = read_cases(path, m)?;
-    let d = discovery::discover(&cases, &|s| is_approval(m, s), noise);
+    let (cases, all) = read_cases(path, m, limits)?;
+    let mut d = discovery::discover(&cases, &|s| is_approval(m, s), noise);
+    if cases.len() < all {
+        d.warnings.push(format!(
+            "the workflow was discovered from a uniform sample of {} of the log's {all} cases \
+             (DISCOVERY_MAX_CASES); every case was imported",
+            cases.len()
+        ));
+    }
     Ok((d, started.elapsed().as_secs_f64()))
 }
 
@@ -284,7 +339,8 @@ async fn mapped_workflow(
         return Ok((w.id, w.steps, None));
     }
     let noise = state.config.discovery_noise_percent as f64 / 100.0;
-    let (found, seconds) = discover_file(path, m, noise).map_err(AppError::BadInput)?;
+    let limits = Limits::of(&state.config);
+    let (found, seconds) = discover_file(path, m, noise, limits).map_err(AppError::BadInput)?;
     let mut steps = found.steps;
     for s in steps.as_array_mut().into_iter().flatten() {
         if let Some(a) = s["name"].as_str().and_then(|n| approver_of(m, n)) {
@@ -369,7 +425,8 @@ pub async fn import_file(
     m: &Mapping,
     progress: bool,
 ) -> AppResult<FileImport> {
-    let mut reader = reader::open(path, m).map_err(AppError::BadInput)?;
+    let limits = Limits::of(&state.config);
+    let mut reader = reader::open(path, m, limits.read).map_err(AppError::BadInput)?;
     let txn = crate::db::begin_write(&state.writer).await?;
     let auth = match into {
         Destination::Company(a) => a.clone(),
@@ -384,7 +441,7 @@ pub async fn import_file(
     let mut total = ImportReport::default();
     let mut presence = vec![0usize; m.input.len()];
     let mut batch: Vec<Case> = Vec::with_capacity(BATCH);
-    let mut read = 0usize;
+    let (mut read, mut batch_events) = (0usize, 0usize);
     loop {
         let next = reader.next_case().map_err(AppError::BadInput)?;
         let done = next.is_none();
@@ -401,10 +458,12 @@ pub async fn import_file(
             for (n, f) in presence.iter_mut().zip(&m.input) {
                 *n += m.raw_value(f, &c).is_some() as usize;
             }
+            batch_events += c.events.len();
             batch.push(c);
             read += 1;
         }
-        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+        let full = batch.len() >= BATCH || batch_events >= BATCH_EVENTS;
+        if full || (done && !batch.is_empty()) {
             let items = batch
                 .iter()
                 .filter_map(|c| to_execution(m, workflow_id, &lanes, c));
@@ -413,6 +472,7 @@ pub async fn import_file(
             total.skipped += r.skipped;
             total.breaches += r.breaches;
             batch.clear();
+            batch_events = 0;
             if progress {
                 eprintln!(
                     "  {read} cases read, {} staged, {} already there",

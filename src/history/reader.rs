@@ -8,6 +8,74 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What one case of a log may hold, so that reading it takes bounded memory.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// Events in one case (IMPORT_MAX_EVENTS_PER_CASE).
+    pub events_per_case: usize,
+    /// Bytes of one attribute: in XES, of one element's tag or text; in CSV, of one line
+    /// (IMPORT_MAX_ATTRIBUTE_BYTES).
+    pub attribute_bytes: usize,
+}
+
+impl ReadLimits {
+    fn too_many_events(&self, case: &str) -> String {
+        format!(
+            "{case} has more than {} events, the most one case may hold \
+             (IMPORT_MAX_EVENTS_PER_CASE)",
+            self.events_per_case
+        )
+    }
+
+    fn too_long(&self, case: &str, what: &str) -> String {
+        format!(
+            "{case}: {what} is longer than {} bytes, the most one attribute may hold \
+             (IMPORT_MAX_ATTRIBUTE_BYTES)",
+            self.attribute_bytes
+        )
+    }
+}
+
+/// A reader that fails once `limit` bytes pass without a `stop` byte (the end of an XML tag,
+/// or of a CSV line), before a parser buffers them; `tripped` tells the parser's caller why.
+struct Guard<R> {
+    inner: R,
+    stop: u8,
+    limit: usize,
+    run: usize,
+    tripped: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Guard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.run = if b == self.stop { 0 } else { self.run + 1 };
+            if self.run > self.limit {
+                self.tripped.store(true, Ordering::Release);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "over the attribute size limit",
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// How a case is named in a message: by its id when known, else by its place in the file.
+fn case_name(id: Option<&str>, number: usize) -> String {
+    match id {
+        Some(id) => format!(
+            "case {:?} (number {number} in the file)",
+            id.replace('\0', "\\0")
+        ),
+        None => format!("case number {number} in the file"),
+    }
+}
 
 /// One event of a case.
 #[derive(Clone, Debug, Default)]
@@ -69,7 +137,11 @@ pub trait CaseReader {
 }
 
 /// Opens a log by its extension: `.xes`, `.xes.gz` or `.csv`.
-pub fn open(path: &Path, m: &Mapping) -> Result<Box<dyn CaseReader + Send>, String> {
+pub fn open(
+    path: &Path,
+    m: &Mapping,
+    limits: ReadLimits,
+) -> Result<Box<dyn CaseReader + Send>, String> {
     let name = path.to_string_lossy().to_ascii_lowercase();
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let event_keys = EventKeys {
@@ -78,29 +150,57 @@ pub fn open(path: &Path, m: &Mapping) -> Result<Box<dyn CaseReader + Send>, Stri
         resource: m.event.resource.clone(),
         lifecycle: m.event.lifecycle.clone(),
     };
+    let tripped = Arc::new(AtomicBool::new(false));
+    // A tag holds its name, the attribute's key and value, and their quotes.
+    let guard = |inner: Box<dyn Read + Send>, stop: u8, slack: usize| Guard {
+        inner,
+        stop,
+        limit: limits.attribute_bytes.saturating_add(slack),
+        run: 0,
+        tripped: tripped.clone(),
+    };
+    let xes = |r: Box<dyn Read + Send>| {
+        let r = BufReader::new(guard(r, b'>', 4096));
+        let mut x = XesReader::new(r, m.case.id.clone(), event_keys.clone(), limits);
+        x.tripped = tripped.clone();
+        Box::new(x)
+    };
     if name.ends_with(".xes.gz") {
-        let r: Box<dyn Read + Send> = Box::new(flate2::read::MultiGzDecoder::new(file));
-        Ok(Box::new(XesReader::new(
-            BufReader::new(r),
-            m.case.id.clone(),
-            event_keys,
-        )))
+        Ok(xes(Box::new(flate2::read::MultiGzDecoder::new(file))))
     } else if name.ends_with(".xes") {
-        let r: Box<dyn Read + Send> = Box::new(file);
-        Ok(Box::new(XesReader::new(
-            BufReader::new(r),
-            m.case.id.clone(),
-            event_keys,
-        )))
+        Ok(xes(Box::new(file)))
     } else if name.ends_with(".csv") {
         ends_with_line_break(path)?;
-        Ok(Box::new(CsvReader::new(file, m, event_keys)?))
+        let crlf = first_line_ends_in_crlf(path);
+        // A line holds every column of one event.
+        let line = limits
+            .attribute_bytes
+            .saturating_mul(4)
+            .saturating_add(65_536);
+        let r = guard(Box::new(file), b'\n', line);
+        let mut csv = CsvReader::new(r, m, event_keys, limits, tripped.clone())?;
+        csv.crlf = crlf;
+        Ok(Box::new(csv))
     } else {
         Err(format!(
             "{}: expected a .xes, .xes.gz or .csv file",
             path.display()
         ))
     }
+}
+
+/// Whether the file's first line ends with CR LF. The csv crate then gives each record the
+/// line before its own (it counts the LF of the previous record's CR LF only once it reads
+/// on), so the reader adds one.
+fn first_line_ends_in_crlf(path: &Path) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    let _ = f.take(65_536).read_to_end(&mut head);
+    head.iter()
+        .position(|b| *b == b'\n')
+        .is_some_and(|i| i > 0 && head[i - 1] == b'\r')
 }
 
 /// A CSV file that does not end with a line break ends mid-record: it was cut short, and its
@@ -190,10 +290,15 @@ pub struct XesReader<R: BufRead> {
     done: bool,
     /// Whether `</log>` was read: a file that ends without it was cut short.
     closed: bool,
+    limits: ReadLimits,
+    /// Set when the input's guard stopped an over-long tag.
+    tripped: Arc<AtomicBool>,
+    /// Traces begun so far.
+    cases: usize,
 }
 
 impl<R: BufRead> XesReader<R> {
-    pub fn new(r: R, case_key: String, keys: EventKeys) -> Self {
+    pub fn new(r: R, case_key: String, keys: EventKeys, limits: ReadLimits) -> Self {
         let mut xml = Reader::from_reader(r);
         xml.config_mut().trim_text(true);
         XesReader {
@@ -203,7 +308,33 @@ impl<R: BufRead> XesReader<R> {
             keys,
             done: false,
             closed: false,
+            limits,
+            tripped: Arc::default(),
+            cases: 0,
         }
+    }
+
+    /// The case being read, as a message names it.
+    fn current(&self, p: &Partial) -> String {
+        let id = p
+            .case
+            .as_ref()
+            .and_then(|c| match c.attrs.get(&self.case_key) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(v) => Some(v.to_string()),
+                None => None,
+            });
+        case_name(id.as_deref(), self.cases)
+    }
+
+    /// A read error: over the size limit, or malformed XML.
+    fn read_error(&self, p: &Partial, pos: u64, e: quick_xml::Error) -> String {
+        if self.tripped.load(Ordering::Acquire) {
+            return self
+                .limits
+                .too_long(&self.current(p), &format!("an element near byte {pos}"));
+        }
+        format!("malformed XES near byte {pos}: {e}")
     }
 
     fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
@@ -293,10 +424,15 @@ impl<R: BufRead> XesReader<R> {
         }
         match name {
             b"event" => {
-                if let (Some(attrs), Some(c)) = (p.event.take(), p.case.as_mut()) {
+                if let (Some(attrs), Some(c)) = (p.event.take(), p.case.as_ref()) {
+                    if c.events.len() >= self.limits.events_per_case {
+                        return Err(self.limits.too_many_events(&self.current(p)));
+                    }
                     let ev = finish_event(attrs, &self.keys, None)
                         .map_err(|m| format!("malformed XES near byte {pos}: {m}"))?;
-                    c.events.push(ev);
+                    if let Some(c) = p.case.as_mut() {
+                        c.events.push(ev);
+                    }
                 }
             }
             b"log" if p.case.is_none() => self.closed = true,
@@ -349,10 +485,13 @@ impl<R: BufRead> CaseReader for XesReader<R> {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
             let pos = self.xml.buffer_position();
-            let ev = self
-                .xml
-                .read_event_into(&mut buf)
-                .map_err(|e| format!("malformed XES near byte {pos}: {e}"))?;
+            let ev = match self.xml.read_event_into(&mut buf) {
+                Ok(ev) => ev,
+                Err(e) => return Err(self.read_error(&p, pos, e)),
+            };
+            if let XmlEvent::Start(ref e) = ev {
+                self.cases += usize::from(e.local_name().as_ref() == b"trace");
+            }
             let found = match ev {
                 XmlEvent::Start(ref e) => p.open(e, false, pos).map(|_| None),
                 XmlEvent::Empty(ref e) => p.open(e, true, pos).map(|_| None),
@@ -393,20 +532,49 @@ fn mapped_columns(m: &Mapping) -> Vec<(&str, String)> {
 /// One CSV row: its case id, its columns as attributes, and its line number.
 type Row = (String, Map<String, Value>, u64);
 
+type CsvInput = Guard<Box<dyn Read + Send>>;
+
 /// CSV with one row per event, rows of a case together.
 pub struct CsvReader {
-    rows: csv::StringRecordsIntoIter<File>,
+    rows: csv::StringRecordsIntoIter<CsvInput>,
     headers: Vec<String>,
     case_col: usize,
     keys: EventKeys,
     format: Option<String>,
     pending: Option<Row>,
-    seen: HashSet<String>,
+    /// Hashes of the case ids read so far (8 bytes per case, whatever the ids' length).
+    seen: HashSet<u64>,
+    limits: ReadLimits,
+    tripped: Arc<AtomicBool>,
+    cases: usize,
+    /// The case being read.
+    current: String,
+    /// Lines end with CR LF (see [`first_line_ends_in_crlf`]).
+    crlf: bool,
+}
+
+/// The most bytes one CSV line may hold: a line holds every column of one event.
+fn csv_line_limit(l: &ReadLimits) -> usize {
+    l.attribute_bytes.saturating_mul(4).saturating_add(65_536)
+}
+
+/// A 64-bit hash of a case id.
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl CsvReader {
-    fn new(file: File, m: &Mapping, keys: EventKeys) -> Result<Self, String> {
-        let mut r = csv::Reader::from_reader(file);
+    fn new(
+        input: CsvInput,
+        m: &Mapping,
+        keys: EventKeys,
+        limits: ReadLimits,
+        tripped: Arc<AtomicBool>,
+    ) -> Result<Self, String> {
+        let mut r = csv::Reader::from_reader(input);
         let headers: Vec<String> = r
             .headers()
             .map_err(|e| format!("CSV header: {e}"))?
@@ -430,6 +598,11 @@ impl CsvReader {
             format: m.timestamp_format.clone(),
             pending: None,
             seen: HashSet::new(),
+            limits,
+            tripped,
+            cases: 0,
+            current: String::new(),
+            crlf: false,
         })
     }
 
@@ -439,10 +612,31 @@ impl CsvReader {
         }
         match self.rows.next() {
             None => Ok(None),
+            Some(Err(_)) if self.tripped.load(Ordering::Acquire) => {
+                let after = match self.cases {
+                    0 => "the header".to_string(),
+                    n => case_name(Some(&self.current), n),
+                };
+                Err(format!(
+                    "a line of the CSV file after {after} is longer than {} bytes, the most one \
+                     line may hold (four times IMPORT_MAX_ATTRIBUTE_BYTES, and 64 KiB)",
+                    csv_line_limit(&self.limits)
+                ))
+            }
             Some(Err(e)) => Err(format!("malformed CSV: {e}")),
             Some(Ok(rec)) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                let line = rec.position().map(|p| p.line()).unwrap_or(0) + u64::from(self.crlf);
                 let case = rec.get(self.case_col).unwrap_or_default().to_string();
+                let number = self.cases + usize::from(case != self.current);
+                if let Some((h, _)) = self
+                    .headers
+                    .iter()
+                    .zip(rec.iter())
+                    .find(|(_, v)| v.len() > self.limits.attribute_bytes)
+                {
+                    let what = format!("column {h:?} on CSV line {line}");
+                    return Err(self.limits.too_long(&case_name(Some(&case), number), &what));
+                }
                 let attrs: Map<String, Value> = self
                     .headers
                     .iter()
@@ -460,7 +654,9 @@ impl CaseReader for CsvReader {
         let Some((id, first, line)) = self.row()? else {
             return Ok(None);
         };
-        if !self.seen.insert(id.clone()) {
+        self.cases += 1;
+        self.current = id.clone();
+        if !self.seen.insert(id_hash(&id)) {
             return Err(format!(
                 "CSV line {line}: case {id:?} appears again after other cases; sort the file by case"
             ));
@@ -475,6 +671,11 @@ impl CaseReader for CsvReader {
             if cid != id {
                 self.pending = Some((cid, attrs, line));
                 break;
+            }
+            if c.events.len() >= self.limits.events_per_case {
+                return Err(self
+                    .limits
+                    .too_many_events(&case_name(Some(&id), self.cases)));
             }
             let ev = finish_event(attrs, &self.keys, self.format.as_deref())
                 .map_err(|m| format!("CSV line {line}: {m}"))?;

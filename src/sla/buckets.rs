@@ -175,7 +175,8 @@ mod tests {
             let back = window as i64 * 3600 + 7200;
             let samples: Vec<Sample> = (0..rng.random_range(0..400))
                 .map(|_| Sample {
-                    completed_at: now - chrono::Duration::milliseconds(rng.random_range(0..back * 1000)),
+                    completed_at: now
+                        - chrono::Duration::milliseconds(rng.random_range(0..back * 1000)),
                     duration_ms: rng.random_range(0..600_000),
                 })
                 .collect();

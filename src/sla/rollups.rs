@@ -7,7 +7,7 @@ use crate::error::AppResult;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 use std::collections::BTreeMap;
 
@@ -81,8 +81,12 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
         .await?;
     let backend = db.get_database_backend();
     for sql in migration::rollup_rebuild_sql(backend, true) {
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, [sla_id.into()]))
-            .await?;
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [sla_id.into()],
+        ))
+        .await?;
     }
     Ok(())
 }

@@ -53,9 +53,15 @@ impl CliDb {
 
     /// Runs the binary with `--database-url` appended.
     pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// Runs the binary with `--database-url` appended and settings in its environment.
+    pub(crate) fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(BIN)
             .args(args)
             .args(["--database-url", &self.url])
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .output()
             .expect("run workflow-intel")
@@ -258,6 +264,107 @@ fn old_log_windows(db: &CliDb) {
         &db.run(&["suggestions", "generate", "--since", "2011-02-30"]),
         "invalid value",
     );
+}
+
+/// A log of `cases` traces c1, c2, … of three events each; trace `long` has `events` events
+/// and trace `wide` a 2 MiB attribute after its name.
+fn generated_xes(cases: usize, long: usize, events: usize, wide: usize) -> String {
+    let mut s =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<log xes.version=\"1.0\">\n");
+    for c in 1..=cases {
+        s += &format!("<trace><string key=\"concept:name\" value=\"c{c}\"/>");
+        if c == wide {
+            s += &format!("<string key=\"note\" value=\"{}\"/>", "x".repeat(2 << 20));
+        }
+        let n = if c == long { events } else { 3 };
+        for e in 0..n {
+            let a = ["register", "check", "decide"][e % 3];
+            s += &format!(
+                "<event><string key=\"concept:name\" value=\"{a}\"/><date key=\"time:timestamp\" value=\"2024-01-01T{:02}:{:02}:00+00:00\"/></event>",
+                c % 24,
+                e % 60
+            );
+        }
+        s += "</trace>\n";
+    }
+    s + "</log>\n"
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(body).unwrap();
+    z.finish().unwrap()
+}
+
+#[tokio::test]
+async fn a_case_over_a_size_limit_is_named_and_nothing_is_written_and_big_logs_are_sampled() {
+    let db = CliDb::new().await;
+    let dir = temp_dir();
+    let m = write(&dir.0, "m.toml", b"workflow = \"Generated\"\n[case]\nid = \"concept:name\"\n[event]\nactivity = \"concept:name\"\ntimestamp = \"time:timestamp\"\n");
+    let import = |file: &str, env: &[(&str, &str)]| {
+        let args = ["import-log", file, "--mapping", &m, "--company", "Acme"];
+        db.run_with(&[&args[..], &["--create-company"]].concat(), env)
+    };
+    // Trace c4 holds 50 events, over a limit of 20.
+    let f = write(&dir.0, "long.xes", generated_xes(6, 4, 50, 0).as_bytes());
+    let limit = [("IMPORT_MAX_EVENTS_PER_CASE", "20")];
+    let err = fails_with(
+        &import(&f, &limit),
+        "case \"c4\" (number 4 in the file) has more than 20 events",
+    );
+    assert!(err.contains("IMPORT_MAX_EVENTS_PER_CASE"), "{err}");
+    // Within the default limit the same file imports.
+    assert!(succeeds(&import(&f, &[])).contains("6 executions imported"));
+    let db = CliDb::new().await;
+    let import = |file: &str, env: &[(&str, &str)]| {
+        let args = ["import-log", file, "--mapping", &m, "--company", "Acme"];
+        db.run_with(&[&args[..], &["--create-company"]].concat(), env)
+    };
+    // A 2 MiB attribute in trace c3 of a compressed log, over the default 1 MiB.
+    let f = write(
+        &dir.0,
+        "wide.xes.gz",
+        &gzip(generated_xes(5, 0, 0, 3).as_bytes()),
+    );
+    let err = fails_with(
+        &import(&f, &[]),
+        "case \"c3\" (number 3 in the file): an element near byte",
+    );
+    assert!(
+        err.contains("longer than 1048576 bytes") && err.contains("IMPORT_MAX_ATTRIBUTE_BYTES"),
+        "{err}"
+    );
+    // The same in a CSV column.
+    let csv = format!(
+        "case,activity,time\r\n1,a,2024-01-01T00:00:00Z\r\n2,{},2024-01-01T00:00:00Z\r\n",
+        "y".repeat(2 << 20)
+    );
+    let f = write(&dir.0, "wide.csv", csv.as_bytes());
+    let cm = write(&dir.0, "c.toml", b"workflow = \"Generated\"\n[case]\nid = \"case\"\n[event]\nactivity = \"activity\"\ntimestamp = \"time\"\n");
+    let args = [
+        "import-log",
+        &f,
+        "--mapping",
+        &cm,
+        "--company",
+        "Acme",
+        "--create-company",
+    ];
+    let err = fails_with(
+        &db.run(&args),
+        "case \"2\" (number 2 in the file): column \"activity\" on CSV line 3",
+    );
+    assert!(err.contains("IMPORT_MAX_ATTRIBUTE_BYTES"), "{err}");
+    assert_eq!(db.counts().await, [0, 0, 0, 0], "nothing half-written");
+    // More cases than discovery reads: it samples, says so, and every case is imported.
+    let f = write(&dir.0, "many.xes", generated_xes(400, 0, 0, 0).as_bytes());
+    let out = succeeds(&import(&f, &[("DISCOVERY_MAX_CASES", "100")]));
+    assert!(
+        out.contains("a uniform sample of 100 of the log's 400 cases"),
+        "{out}"
+    );
+    assert!(out.contains("400 executions imported"), "{out}");
 }
 
 const CSV_HEADER: &str = "case,activity,time,resource\r\n";

@@ -95,7 +95,13 @@ fn the_running_example_discovered_has_the_structure_of_its_bpmn_model() {
         return;
     };
     let m = Mapping::parse(PLAIN).unwrap();
-    let (found, _) = history::discover_file(&dir.join("running-example.xes"), &m, 0.2).unwrap();
+    let (found, _) = history::discover_file(
+        &dir.join("running-example.xes"),
+        &m,
+        0.2,
+        history::Limits::of(&Default::default()),
+    )
+    .unwrap();
     // The Inductive Miner's model of this log (Leemans et al.; pm4py finds the same).
     assert_eq!(
         found.tree,

@@ -3,11 +3,11 @@
 //! migration that backfills them.
 use crate::sla::{COMPLETE, CREATE_SLA, START, Setup, setup, t0};
 use chrono::{DateTime, Duration, Utc};
-use workflow_intel::clock::Clock;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use workflow_intel::clock::Clock;
 use workflow_intel::config::Config;
 use workflow_intel::entity::{execution, sla, sla_rollup};
 use workflow_intel::sla::buckets::{HOUR, MINUTE, bucket};
@@ -45,8 +45,15 @@ async fn check(s: &Setup, when: &str) {
         for r in &rows {
             let c = Counts::of(r.duration_ms, &o);
             for (grain, width) in [(0, MINUTE), (1, HOUR)] {
-                let e = want.entry((grain, bucket(r.completed_at, width))).or_default();
-                *e = (e.0 + c.total, e.1 + c.met, e.2 + c.warning, e.3 + c.critical);
+                let e = want
+                    .entry((grain, bucket(r.completed_at, width)))
+                    .or_default();
+                *e = (
+                    e.0 + c.total,
+                    e.1 + c.met,
+                    e.2 + c.warning,
+                    e.3 + c.critical,
+                );
             }
         }
         let got: Table = sla_rollup::Entity::find()
