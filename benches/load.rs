@@ -1115,6 +1115,164 @@ async fn scrape_costs(client: &reqwest::Client, s: &Server) -> (f64, f64) {
     (pct(&ms, 0.5), ms[ms.len() - 1])
 }
 
+/// `import-log`'s peak memory on logs that try to exhaust it: LOAD_IMPORT_CASES (default
+/// 2,000,000) small cases; one trace of 3,000,000 events; one 512 MiB attribute (the last two
+/// compressed to a few MB). Each runs the release binary on a new database; the peak is the
+/// process's VmHWM, read every 20 ms. Target: under 300 MB for every input.
+async fn import_memory(label: &str, url: impl Fn(&str) -> (String, Box<dyn FnOnce()>)) {
+    let dir = std::env::temp_dir().join(format!("wi-import-mem-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: usize = std::env::var("LOAD_IMPORT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let mapping = dir.join("m.toml");
+    std::fs::write(
+        &mapping,
+        "workflow = \"Generated\"\n[case]\nid = \"concept:name\"\n[event]\nactivity = \"concept:name\"\ntimestamp = \"time:timestamp\"\n[[input]]\nattribute = \"amount\"\ntype = \"number\"\n",
+    )
+    .unwrap();
+    let inputs = [
+        (
+            format!("{cases} cases"),
+            "many.xes.gz",
+            LogShape::Many(cases),
+        ),
+        (
+            "one trace of 3,000,000 events".to_string(),
+            "long.xes.gz",
+            LogShape::Long(3_000_000),
+        ),
+        (
+            "one 512 MiB attribute".to_string(),
+            "wide.xes.gz",
+            LogShape::Wide(512 << 20),
+        ),
+    ];
+    for (what, file, shape) in inputs {
+        let path = dir.join(file);
+        write_log(&path, shape);
+        let (db, cleanup) = url(file);
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workflow-intel"))
+            .args(["import-log"])
+            .arg(&path)
+            .arg("--mapping")
+            .arg(&mapping)
+            .args([
+                "--company",
+                "Acme",
+                "--create-company",
+                "--database-url",
+                &db,
+            ])
+            .env("RUST_LOG", "warn")
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut peak = 0u64;
+        while child.try_wait().unwrap().is_none() {
+            peak = peak.max(status_kib(pid, "VmHWM:"));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(if out.status.success() {
+            &out.stdout
+        } else {
+            &out.stderr
+        });
+        let last = said
+            .lines()
+            .rfind(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        println!(
+            "import memory {label}: {what} ({:.1} MB on disk): peak RSS {} MiB (target < 300 MB), {:.0} s, exit {}: {}",
+            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as f64 / 1e6,
+            peak / 1024,
+            started.elapsed().as_secs_f64(),
+            out.status.code().unwrap_or(-1),
+            last.chars().take(200).collect::<String>()
+        );
+        let _ = std::fs::remove_file(&path);
+        cleanup();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One line of /proc/<pid>/status, in KiB (0 once the process is gone).
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+enum LogShape {
+    /// This many cases of three events each, with an amount.
+    Many(usize),
+    /// One case of this many events.
+    Long(usize),
+    /// One case with an attribute of this many bytes.
+    Wide(usize),
+}
+
+/// Writes a generated `.xes.gz`, streaming.
+fn write_log(path: &std::path::Path, shape: LogShape) {
+    use std::io::Write;
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut z = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+    let event = |z: &mut flate2::write::GzEncoder<_>, i: usize| {
+        let a = ["register", "check", "decide"][i % 3];
+        write!(z, "<event><string key=\"concept:name\" value=\"{a}\"/><date key=\"time:timestamp\" value=\"2024-01-01T00:00:{:02}+00:00\"/></event>", i % 60).unwrap();
+    };
+    writeln!(
+        z,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<log xes.version=\"1.0\">"
+    )
+    .unwrap();
+    match shape {
+        LogShape::Many(n) => {
+            for c in 0..n {
+                write!(z, "<trace><string key=\"concept:name\" value=\"case-{c}\"/><int key=\"amount\" value=\"{}\"/>", c % 5000).unwrap();
+                for i in 0..3 {
+                    event(&mut z, i);
+                }
+                writeln!(z, "</trace>").unwrap();
+            }
+        }
+        LogShape::Long(n) => {
+            write!(z, "<trace><string key=\"concept:name\" value=\"long\"/>").unwrap();
+            for i in 0..n {
+                event(&mut z, i);
+            }
+            writeln!(z, "</trace>").unwrap();
+        }
+        LogShape::Wide(n) => {
+            write!(
+                z,
+                "<trace><string key=\"concept:name\" value=\"wide\"/><string key=\"note\" value=\""
+            )
+            .unwrap();
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..n / chunk.len() {
+                z.write_all(&chunk).unwrap();
+            }
+            write!(z, "\"/>").unwrap();
+            event(&mut z, 0);
+            writeln!(z, "</trace>").unwrap();
+        }
+    }
+    writeln!(z, "</log>").unwrap();
+    z.finish().unwrap().flush().unwrap();
+}
+
 type Costs = ((f64, f64), (f64, f64));
 
 fn report_pages(label: &str, small: Costs, large: Costs) {
@@ -1399,6 +1557,13 @@ fn main() {
             slo_costs("SQLite", &url).await;
             let _ = std::fs::remove_dir_all(&dir);
         }
+        if part("imports") {
+            import_memory("SQLite", |tag| {
+                let (dir, url) = sqlite_url(tag);
+                (url, Box::new(move || drop(std::fs::remove_dir_all(&dir))))
+            })
+            .await;
+        }
         if part("history") {
             let (dir, url) = sqlite_url("history");
             history_pages("SQLite", &url).await;
@@ -1427,6 +1592,15 @@ fn main() {
                 slo_costs("PostgreSQL", &url).await;
                 drop_pg_db(&pg, &db);
             }
+        }
+        if part("pg-imports") {
+            import_memory("PostgreSQL", |tag| {
+                let db = format!("wi_imp_{}_{}", tag.replace('.', "_"), std::process::id());
+                let url = create_pg_db(&pg, &db).expect("a PostgreSQL database");
+                let pg = pg.clone();
+                (url, Box::new(move || drop_pg_db(&pg, &db)))
+            })
+            .await;
         }
         if part("pg-history") {
             let db = format!("wi_history_{}", std::process::id());

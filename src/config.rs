@@ -135,7 +135,7 @@ impl Default for Config {
             clock_skew_seconds: 60,
             discovery_noise_percent: 20,
             discovery_max_cases: 100_000,
-            import_max_events_per_case: 100_000,
+            import_max_events_per_case: 50_000,
             import_max_attribute_bytes: 1 << 20,
             event_retention_days: 7,
             ws_init_timeout_seconds: 3,

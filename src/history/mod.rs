@@ -29,7 +29,7 @@ use std::path::Path;
 /// How many cases go to the database at a time.
 const BATCH: usize = 2_000;
 /// Most events staged in memory at once: a batch is written sooner when its cases are long.
-const BATCH_EVENTS: usize = 100_000;
+const BATCH_EVENTS: usize = 50_000;
 
 /// Which parallel lane (group, lane) each step of a workflow runs in.
 pub type Lanes = HashMap<String, (String, u32)>;
