@@ -69,6 +69,7 @@ pub mod action;
 pub mod alert_outbox;
 pub mod api_token;
 pub mod breach;
+pub mod breach_count;
 pub mod company;
 pub mod execution;
 pub mod simulation;

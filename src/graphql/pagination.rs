@@ -46,6 +46,30 @@ impl ConnectionFields {
             }),
         }
     }
+
+    /// The sum of a column over a filtered select of counter rows (a count kept as rows, one
+    /// per group), run when asked for.
+    pub fn sum_of<E>(db: &DatabaseConnection, select: Select<E>, col: E::Column) -> Self
+    where
+        E: EntityTrait,
+    {
+        let db = db.clone();
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+        let sum = Expr::from(Func::cast_as(
+            Func::coalesce([Expr::col(col).sum(), Expr::val(0)]),
+            Alias::new("BIGINT"),
+        ));
+        let select = select.select_only().column_as(sum, "n");
+        ConnectionFields {
+            count: Box::new(move || {
+                let (db, select) = (db.clone(), select.clone());
+                Box::pin(async move {
+                    let n: Option<i64> = select.into_tuple().one(&db).await?;
+                    Ok(Ord::max(n.unwrap_or(0), 0) as u64)
+                })
+            }),
+        }
+    }
 }
 
 #[Object]
@@ -115,10 +139,25 @@ where
     E: Tenant,
     E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
 {
+    let fields = ConnectionFields::of(db, select.clone());
+    paginate_counted(db, select, first, after, fields).await
+}
+
+/// [`paginate`] with `totalCount` counted by `fields`.
+pub async fn paginate_counted<E>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    first: Option<i32>,
+    after: Option<String>,
+    fields: ConnectionFields,
+) -> AppResult<Page<E::Model>>
+where
+    E: Tenant,
+    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
+{
     let id_col = E::ID;
     let limit = page_size(first)?;
     let after_id = after.as_deref().map(decode_cursor).transpose()?;
-    let fields = ConnectionFields::of(db, select.clone());
     let mut q = select;
     if let Some(a) = after_id {
         q = q.filter(id_col.gt(a));

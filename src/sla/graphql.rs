@@ -4,12 +4,12 @@ use super::service::{self, BreachFilter, SlaFields};
 use super::slo::{BreachTimeline, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::CtxAuth;
-use crate::entity::{breach, sla};
+use crate::entity::{breach, breach_count, sla};
 use crate::error::AppError;
 use crate::executions::objects::Execution;
 use crate::graphql::context::CtxExt;
 use crate::graphql::loaders;
-use crate::graphql::pagination::{Page, paginate};
+use crate::graphql::pagination::{ConnectionFields, Page, paginate, paginate_counted};
 use crate::graphql::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
@@ -110,8 +110,11 @@ async fn breach_page(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Page<SlaBreach>> {
-    let q = service::breaches(ctx.auth()?, &f);
-    Ok(paginate(&ctx.state()?.db, q, first, after).await?)
+    let (auth, db) = (ctx.auth()?, &ctx.state()?.db);
+    let counts = service::breach_counts(auth, &f);
+    let fields = ConnectionFields::sum_of(db, counts, breach_count::Column::N);
+    let q = service::breaches(auth, &f);
+    Ok(paginate_counted(db, q, first, after, fields).await?)
 }
 
 #[derive(Default)]

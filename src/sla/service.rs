@@ -3,7 +3,7 @@
 use super::slo::{self, Objective, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::AuthContext;
-use crate::entity::{alert_outbox, breach, execution, sla, sla_event, workflow};
+use crate::entity::{alert_outbox, breach, breach_count, execution, sla, sla_event, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::ExecutionStatus;
 use crate::tenancy;
@@ -336,6 +336,7 @@ pub async fn insert_breach(
     if inserted == 0 {
         return Ok(None);
     }
+    bump_count(db, s.id, s.company_id, sev.as_str(), false, 1).await?;
     if alert {
         alert_outbox::Entity::insert(alert_outbox::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -481,6 +482,67 @@ pub fn slas(auth: &AuthContext, workflow_id: Option<Uuid>) -> Select<sla::Entity
     }
 }
 
+/// Adds `by` to the count of the SLA's breaches of `severity` that are (or are not)
+/// acknowledged, in the caller's transaction.
+async fn bump_count(
+    db: &impl ConnectionTrait,
+    sla_id: Uuid,
+    company_id: Uuid,
+    severity: &str,
+    acknowledged: bool,
+    by: i64,
+) -> AppResult<()> {
+    use breach_count::Column as C;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+    let row = breach_count::ActiveModel {
+        sla_id: Set(sla_id),
+        company_id: Set(company_id),
+        severity: Set(severity.to_string()),
+        acknowledged: Set(acknowledged),
+        n: Set(by),
+    };
+    let add =
+        Expr::col((breach_count::Entity, C::N)).add(Expr::col((Alias::new("excluded"), C::N)));
+    breach_count::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([C::SlaId, C::Severity, C::Acknowledged])
+                .value(C::N, add)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The counter rows of the breaches `f` selects: their `n` sum to the breaches' count.
+pub fn breach_counts(auth: &AuthContext, f: &BreachFilter) -> Select<breach_count::Entity> {
+    use breach_count::Column as C;
+    let mut q = breach_count::Entity::find().filter(C::CompanyId.eq(auth.company_id));
+    if let Some(a) = f.acknowledged {
+        q = q.filter(C::Acknowledged.eq(a));
+    }
+    if let Some(s) = f.severity {
+        q = q.filter(C::Severity.eq(s.as_str()));
+    }
+    if let Some(s) = f.sla_id {
+        q = q.filter(C::SlaId.eq(s));
+    }
+    if let Some(w) = f.workflow_id {
+        q = q.filter(C::SlaId.in_subquery(workflow_slas(auth, w)));
+    }
+    q
+}
+
+/// The ids of the caller's company's SLAs of workflow `w`.
+fn workflow_slas(auth: &AuthContext, w: Uuid) -> sea_orm::sea_query::SelectStatement {
+    sla::Entity::find()
+        .select_only()
+        .column(sla::Column::Id)
+        .filter(sla::Column::CompanyId.eq(auth.company_id))
+        .filter(sla::Column::WorkflowId.eq(w))
+        .into_query()
+}
+
 pub fn breaches(auth: &AuthContext, f: &BreachFilter) -> Select<breach::Entity> {
     let mut q = breach::Entity::find().filter(breach::Column::CompanyId.eq(auth.company_id));
     if let Some(a) = f.acknowledged {
@@ -493,13 +555,7 @@ pub fn breaches(auth: &AuthContext, f: &BreachFilter) -> Select<breach::Entity> 
         q = q.filter(breach::Column::SlaId.eq(s));
     }
     if let Some(w) = f.workflow_id {
-        let slas = sla::Entity::find()
-            .select_only()
-            .column(sla::Column::Id)
-            .filter(sla::Column::CompanyId.eq(auth.company_id))
-            .filter(sla::Column::WorkflowId.eq(w))
-            .into_query();
-        q = q.filter(breach::Column::SlaId.in_subquery(slas));
+        q = q.filter(breach::Column::SlaId.in_subquery(workflow_slas(auth, w)));
     }
     q
 }
@@ -533,6 +589,10 @@ pub async fn acknowledge(
         .filter(breach::Column::Acknowledged.eq(false))
         .exec(&txn)
         .await?;
+    if res.rows_affected == 1 {
+        bump_count(&txn, b.sla_id, b.company_id, &b.severity, false, -1).await?;
+        bump_count(&txn, b.sla_id, b.company_id, &b.severity, true, 1).await?;
+    }
     if res.rows_affected == 0 {
         return Err(AppError::conflict(format!(
             "breach {id} was already acknowledged{}",

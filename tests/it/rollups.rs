@@ -83,19 +83,17 @@ async fn check(s: &Setup, when: &str) {
     }
 }
 
-/// `n` finished (and a few running) executions over the 80 hours before now, 0–10 minutes
-/// long, imported in one batch.
+/// `n` finished executions over the 80 hours before now, 0–10 minutes long, imported in one
+/// batch. None is left running: the deadline watcher would write breaches (and their counts)
+/// at any moment, also while a test runs the migrations again.
 async fn import(s: &Setup, rng: &mut StdRng, tag: &str, n: usize) {
     let now = s.clock.now();
     let cases: Vec<Value> = (0..n)
         .map(|i| {
             let done = now - Duration::milliseconds(rng.random_range(0..80 * 3_600_000));
             let start = done - Duration::milliseconds(rng.random_range(0..600_000));
-            let running = i % 17 == 0;
-            json!({"workflowId": s.workflow, "externalId": format!("{tag}-{i}"),
-                   "status": if running { "RUNNING" } else { "COMPLETED" },
-                   "startedAt": start.to_rfc3339(),
-                   "completedAt": if running { Value::Null } else { json!(done.to_rfc3339()) }})
+            json!({"workflowId": s.workflow, "externalId": format!("{tag}-{i}"), "status": "COMPLETED",
+                   "startedAt": start.to_rfc3339(), "completedAt": done.to_rfc3339()})
         })
         .collect();
     let q = "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { imported } }";
@@ -148,9 +146,98 @@ async fn slo_rollups_equal_a_recount_from_the_rows_through_every_write_path() {
     s.app.data(&s.token, q, v).await;
     s.clock.advance(Duration::milliseconds(4_321_987));
     check(&s, "after new thresholds").await;
-    // The migration's backfill, from the rows alone.
+    // The migration's backfill, from the rows alone (the breach counts' migration came after).
+    use migration::{Migrator, MigratorTrait};
+    Migrator::down(&s.app.db, Some(2)).await.unwrap();
+    Migrator::up(&s.app.db, None).await.unwrap();
+    check(&s, "after the migration's backfill").await;
+}
+
+/// Every breach of the company, by (SLA id, severity, acknowledged), read page by page.
+async fn all_breaches(s: &Setup) -> Vec<(String, String, bool)> {
+    let q = "query($a: String) { slaBreaches(first: 100, after: $a) { pageInfo { hasNextPage endCursor } edges { node { severity acknowledged sla { id } } } } }";
+    let (mut out, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let page = s.app.data(&s.token, q, json!({"a": after})).await["slaBreaches"].clone();
+        for e in page["edges"].as_array().unwrap() {
+            let n = &e["node"];
+            out.push((
+                n["sla"]["id"].as_str().unwrap().to_string(),
+                n["severity"].as_str().unwrap().to_string(),
+                n["acknowledged"].as_bool().unwrap(),
+            ));
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return out;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// `totalCount` under every combination of filters equals a count of the listed breaches.
+async fn check_counts(s: &Setup, slas: &[String], when: &str) {
+    let all = all_breaches(s).await;
+    let q = "query($f: BreachFilterInput) { slaBreaches(first: 1, filter: $f) { totalCount } }";
+    let slas: Vec<Option<&String>> = std::iter::once(None).chain(slas.iter().map(Some)).collect();
+    for sla in &slas {
+        for sev in [None, Some("WARNING"), Some("CRITICAL")] {
+            for ack in [None, Some(false), Some(true)] {
+                let want = all
+                    .iter()
+                    .filter(|b| sla.is_none_or(|x| *x == b.0))
+                    .filter(|b| sev.is_none_or(|x| x.eq_ignore_ascii_case(&b.1)))
+                    .filter(|b| ack.is_none_or(|x| x == b.2))
+                    .count();
+                let f = json!({"slaId": sla, "severity": sev, "acknowledged": ack});
+                let got =
+                    &s.app.data(&s.token, q, json!({"f": f})).await["slaBreaches"]["totalCount"];
+                assert_eq!(got, want, "{when}: {f}");
+            }
+        }
+    }
+    let f = json!({"workflowId": s.workflow});
+    let got = &s.app.data(&s.token, q, json!({"f": f})).await["slaBreaches"]["totalCount"];
+    assert_eq!(got, all.len(), "{when}: by workflow");
+}
+
+#[tokio::test]
+async fn breach_total_counts_equal_a_recount_under_every_filter() {
+    let s = setup(Config::default(), json!([])).await;
+    let mut rng = StdRng::seed_from_u64(5);
+    s.clock.set(t0() + Duration::milliseconds(777));
+    create_sla(&s, "Tight", 100, true).await;
+    import(&s, &mut rng, "a", 120).await;
+    let slas: Vec<String> = sla::Entity::find()
+        .all(&s.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id.to_string())
+        .collect();
+    let ids: Vec<String> = {
+        let q = "{ slaBreaches(first: 100) { edges { node { id } } } }";
+        let d = s.app.data(&s.token, q, json!({})).await;
+        d["slaBreaches"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(ids.len() > 40, "{} breaches", ids.len());
+    let ack = "mutation($id: ID!) { acknowledgeBreach(input: {id: $id, notes: \"seen\"}) { breach { id } } }";
+    for id in ids.iter().step_by(3) {
+        s.app.data(&s.token, ack, json!({"id": id})).await;
+    }
+    // Acknowledging twice is refused and counts nothing.
+    let again = s.app.gql(Some(&s.token), ack, json!({"id": ids[0]})).await;
+    assert_eq!(crate::support::code(&again), "CONFLICT", "{again}");
+    check_counts(&s, &slas, "after imports and acknowledgements").await;
     use migration::{Migrator, MigratorTrait};
     Migrator::down(&s.app.db, Some(1)).await.unwrap();
     Migrator::up(&s.app.db, None).await.unwrap();
-    check(&s, "after the migration's backfill").await;
+    check_counts(&s, &slas, "after the migration's backfill").await;
+    let del = "mutation($id: ID!) { deleteSla(input: {id: $id}) { deletedId } }";
+    s.app.data(&s.token, del, json!({"id": slas[1]})).await;
+    check_counts(&s, &slas[..1], "after deleting an SLA").await;
 }

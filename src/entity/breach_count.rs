@@ -1,0 +1,18 @@
+//! Breaches per (SLA, severity, acknowledged); see the migration
+//! `m20261204_000002_breach_counts`.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "sla_breach_counts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub sla_id: Uuid,
+    pub company_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub severity: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub acknowledged: bool,
+    pub n: i64,
+}
+
+no_relations!();
