@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QuerySelect, QueryTrait, Select, Set, TransactionSession, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait, Select, Set, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -213,7 +213,8 @@ pub async fn update(
     Ok(m)
 }
 
-/// Every SLA of one workflow, active or not.
+/// Every SLA of one workflow, active or not, in id order (so that concurrent writers take
+/// the SLAs' counter rows in the same order).
 pub async fn for_workflow(
     db: &impl ConnectionTrait,
     company_id: Uuid,
@@ -222,6 +223,7 @@ pub async fn for_workflow(
     Ok(sla::Entity::find()
         .filter(sla::Column::CompanyId.eq(company_id))
         .filter(sla::Column::WorkflowId.eq(workflow_id))
+        .order_by_asc(sla::Column::Id)
         .all(db)
         .await?)
 }
