@@ -127,45 +127,46 @@ async fn rows(
     n: &Needs,
 ) -> AppResult<Vec<sla_rollup::Model>> {
     use sla_rollup::Column as C;
+    // Every term names the whole key prefix, so that each can use the primary key on its own
+    // (SQLite's OR optimisation, PostgreSQL's bitmap OR).
+    let range = |grain: i16, a: i64, b: i64| {
+        C::SlaId
+            .eq(s.id)
+            .and(C::Grain.eq(grain))
+            .and(C::Bucket.gte(a))
+            .and(C::Bucket.lt(b))
+    };
     let mut any = Condition::any();
     if let Some((a, b)) = n.hours {
-        any = any.add(C::Grain.eq(1).and(C::Bucket.gte(a)).and(C::Bucket.lt(b)));
+        any = any.add(range(1, a, b));
     }
     for h in &n.minute_hours {
         let first = h * (HOUR / MINUTE);
-        any = any.add(
-            C::Grain
-                .eq(0)
-                .and(C::Bucket.gte(first))
-                .and(C::Bucket.lt(first + HOUR / MINUTE)),
-        );
+        any = any.add(range(0, first, first + HOUR / MINUTE));
     }
     if n.hours.is_none() && n.minute_hours.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(sla_rollup::Entity::find()
-        .filter(C::SlaId.eq(s.id))
-        .filter(any)
-        .all(db)
-        .await?)
+    Ok(sla_rollup::Entity::find().filter(any).all(db).await?)
 }
 
 /// The executions completed in the edge minutes.
 async fn edges(db: &impl ConnectionTrait, s: &sla::Model, n: &Needs) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
     let at = |m: i64| DateTime::from_timestamp(m * MINUTE, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // Each term can use the (workflow_id, completed_at) index on its own.
     let mut any = Condition::any();
     for &m in &n.raw_minutes {
-        any = any.add(C::CompletedAt.gte(at(m)).and(C::CompletedAt.lt(at(m + 1))));
+        let range = C::CompletedAt.gte(at(m)).and(C::CompletedAt.lt(at(m + 1)));
+        any = any.add(C::WorkflowId.eq(s.workflow_id).and(range));
     }
     let rows: Vec<(Option<DateTime<Utc>>, Option<i64>)> = execution::Entity::find()
         .select_only()
         .column(C::CompletedAt)
         .column(C::DurationMs)
-        .filter(C::CompanyId.eq(s.company_id))
-        .filter(C::WorkflowId.eq(s.workflow_id))
-        .filter(C::DurationMs.is_not_null())
         .filter(any)
+        .filter(C::CompanyId.eq(s.company_id))
+        .filter(C::DurationMs.is_not_null())
         .into_tuple()
         .all(db)
         .await?;
