@@ -1,7 +1,8 @@
 //! SLO counts from rollups (pure): a span is counted from hour buckets where it covers whole
 //! hours, minute buckets at its edges, and the raw executions of the two minutes it cuts. So a
-//! report reads at most about (hours in the window + 120 minutes + 2 minutes of executions)
-//! per span, whatever the history holds, and still counts exactly what a recount would.
+//! report reads at most the hours in its window, plus under 120 minute buckets and 2 minutes
+//! of executions per span, whatever the history holds, and still counts exactly what a
+//! recount would.
 use super::slo::{Counts, Sample, Tally};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
@@ -19,12 +20,13 @@ fn minute_start(m: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(m * MINUTE, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// What must be read to count a set of spans: hour buckets in `hours`, the minute buckets of
-/// the hours in `minute_hours`, and the executions completed in the minutes of `raw_minutes`.
+/// What must be read to count a set of spans: hour buckets in `hours`, minute buckets in the
+/// ranges of `minutes` (each `[lo, hi)`, within one hour), and the executions completed in the
+/// minutes of `raw_minutes`.
 #[derive(Debug, Default, PartialEq)]
 pub struct Needs {
     pub hours: Option<(i64, i64)>,
-    pub minute_hours: BTreeSet<i64>,
+    pub minutes: BTreeSet<(i64, i64)>,
     pub raw_minutes: BTreeSet<i64>,
 }
 
@@ -61,14 +63,15 @@ pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Needs {
         if x.lo >= x.hi {
             continue;
         }
-        n.minute_hours.insert(x.lo.div_euclid(60));
-        n.minute_hours.insert((x.hi - 1).div_euclid(60));
-        if x.lo_h < x.hi_h {
-            n.hours = Some(match n.hours {
-                Some((a, b)) => (a.min(x.lo_h), b.max(x.hi_h)),
-                None => (x.lo_h, x.hi_h),
-            });
+        if x.lo_h >= x.hi_h {
+            n.minutes.insert((x.lo, x.hi));
+            continue;
         }
+        n.minutes.extend([(x.lo, x.lo_h * 60), (x.hi_h * 60, x.hi)]);
+        n.hours = Some(match n.hours {
+            Some((a, b)) => (a.min(x.lo_h), b.max(x.hi_h)),
+            None => (x.lo_h, x.hi_h),
+        });
     }
     n
 }
@@ -153,7 +156,7 @@ mod tests {
             if n.hours.is_some_and(|(a, b)| (a..b).contains(&h)) {
                 r.hours.entry(h).or_default().add(c);
             }
-            if n.minute_hours.contains(&h) {
+            if n.minutes.iter().any(|(a, b)| (*a..*b).contains(&m)) {
                 r.minutes.entry(m).or_default().add(c);
             }
             if n.raw_minutes.contains(&m) {
@@ -194,7 +197,8 @@ mod tests {
         let n = needs(now, &spans(720));
         let (a, b) = n.hours.unwrap();
         assert!((b - a) <= 721, "{a}..{b}");
-        assert!(n.minute_hours.len() <= 2 * spans(720).len());
+        let minutes: i64 = n.minutes.iter().map(|(a, b)| b - a).sum();
+        assert!(minutes <= 2 * 60 * spans(720).len() as i64, "{minutes}");
         assert!(n.raw_minutes.len() <= 2 * spans(720).len());
     }
 }

@@ -1,6 +1,6 @@
 //! The SLO rollups in the store: added to in the transaction of every completion, rebuilt
 //! when an SLA's thresholds change, and read for reports (see [`super::buckets`]).
-use super::buckets::{self, HOUR, MINUTE, Needs, Rollups};
+use super::buckets::{self, MINUTE, Needs, Rollups};
 use super::slo::{Counts, Objective, Sample};
 use crate::entity::{execution, sla, sla_rollup};
 use crate::error::AppResult;
@@ -140,11 +140,10 @@ async fn rows(
     if let Some((a, b)) = n.hours {
         any = any.add(range(1, a, b));
     }
-    for h in &n.minute_hours {
-        let first = h * (HOUR / MINUTE);
-        any = any.add(range(0, first, first + HOUR / MINUTE));
+    for &(lo, hi) in &n.minutes {
+        any = any.add(range(0, lo, hi));
     }
-    if n.hours.is_none() && n.minute_hours.is_empty() {
+    if n.hours.is_none() && n.minutes.is_empty() {
         return Ok(Vec::new());
     }
     Ok(sla_rollup::Entity::find().filter(any).all(db).await?)
