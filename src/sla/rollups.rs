@@ -153,25 +153,28 @@ async fn rows(
 async fn edges(db: &impl ConnectionTrait, s: &sla::Model, n: &Needs) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
     let at = |m: i64| DateTime::from_timestamp(m * MINUTE, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    // Each term can use the (workflow_id, completed_at) index on its own.
+    // Each term can use the (workflow_id, completed_at) index on its own. The company is
+    // checked on the rows, not in SQL: with it there, SQLite scans the company's executions
+    // by its (company_id, external_id) index instead (65 ms over 100,000).
     let mut any = Condition::any();
     for &m in &n.raw_minutes {
         let range = C::CompletedAt.gte(at(m)).and(C::CompletedAt.lt(at(m + 1)));
         any = any.add(C::WorkflowId.eq(s.workflow_id).and(range));
     }
-    let rows: Vec<(Option<DateTime<Utc>>, Option<i64>)> = execution::Entity::find()
+    type Row = (uuid::Uuid, Option<DateTime<Utc>>, Option<i64>);
+    let rows: Vec<Row> = execution::Entity::find()
         .select_only()
+        .column(C::CompanyId)
         .column(C::CompletedAt)
         .column(C::DurationMs)
         .filter(any)
-        .filter(C::CompanyId.eq(s.company_id))
-        .filter(C::DurationMs.is_not_null())
         .into_tuple()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(c, d)| {
+        .filter(|r| r.0 == s.company_id)
+        .filter_map(|(_, c, d)| {
             Some(Sample {
                 completed_at: c?,
                 duration_ms: d?,
