@@ -1,6 +1,6 @@
 //! Per-SLA rollups of completed executions, so that SLO figures cost the same over a thousand
-//! executions as over millions: for each SLA, per minute (grain 0) and per hour (grain 1) of
-//! completion time, how many executions completed, how many within the target, how many over
+//! executions as over millions: for each SLA, per second (grain 2), per minute (grain 0) and
+//! per hour (grain 1) of completion time, how many executions completed, how many within the target, how many over
 //! the warning threshold only and how many over the critical one. The application keeps them
 //! in the same transaction as each completion; this migration backfills the executions
 //! already there, with the same statement the application uses when an SLA's thresholds
@@ -16,9 +16,9 @@ impl MigrationName for Migration {
     }
 }
 
-/// The table, and its grains: (grain, seconds per bucket).
+/// The table, and its grains: (grain, seconds per bucket), finest first.
 pub const TABLE: &str = "sla_rollups";
-pub const GRAINS: [(i16, i64); 2] = [(0, 60), (1, 3600)];
+pub const GRAINS: [(i16, i64); 3] = [(2, 1), (0, 60), (1, 3600)];
 
 /// An SLA's executions by completion time, for the rollups' edges (table, name, columns).
 const INDEXES: [(&str, &str, &[&str]); 1] = [(

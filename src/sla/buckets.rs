@@ -1,127 +1,104 @@
-//! SLO counts from rollups (pure): a span is counted from hour buckets where it covers whole
-//! hours, minute buckets at its edges, and the raw executions of the two minutes it cuts. So a
-//! report reads at most the hours in its window, plus under 120 minute buckets and 2 minutes
-//! of executions per span, whatever the history holds, and still counts exactly what a
-//! recount would.
+//! SLO counts from rollups (pure). A span starts at `now - s` and takes every execution
+//! completed after that: the raw executions of the second it starts in, then second buckets
+//! up to the next minute, minute buckets up to the next hour, and hour buckets from there on.
+//! So a report reads, per span, at most 59 second and 59 minute buckets and one second of
+//! executions, plus the hours of its longest span, whatever the history holds, and still
+//! counts exactly what a recount would.
 use super::slo::{Counts, Sample, Tally};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 
+pub const SECOND: i64 = 1;
 pub const MINUTE: i64 = 60;
 pub const HOUR: i64 = 3600;
+
+/// The grains as stored: (grain, seconds per bucket), finest first.
+pub const GRAINS: [(i16, i64); 3] = migration::ROLLUP_GRAINS;
 
 /// The bucket of `t` at a grain of `width` seconds.
 pub fn bucket(t: DateTime<Utc>, width: i64) -> i64 {
     t.timestamp().div_euclid(width)
 }
 
-/// The start of minute `m`.
-fn minute_start(m: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(m * MINUTE, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+/// The start of second `sec`.
+fn second_start(sec: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
-/// What must be read to count a set of spans: hour buckets in `hours`, minute buckets in the
-/// ranges of `minutes` (each `[lo, hi)`, within one hour), and the executions completed in the
-/// minutes of `raw_minutes`.
-#[derive(Debug, Default, PartialEq)]
-pub struct Needs {
-    pub hours: Option<(i64, i64)>,
-    pub minutes: BTreeSet<(i64, i64)>,
-    pub raw_minutes: BTreeSet<i64>,
-}
-
-/// How a span `(after, upto]` splits: raw executions in the minutes of `after` and `upto`,
-/// then whole minutes `[lo, hi)`, of which whole hours `[lo_h, hi_h)` (when `lo_h < hi_h`).
+/// How a span after `a` splits: raw executions in second `sa` after `a`, then buckets
+/// `[from, to)` of each grain (`to` of the coarsest is open).
 struct Split {
-    ma: i64,
-    mb: i64,
-    lo: i64,
-    hi: i64,
-    lo_h: i64,
-    hi_h: i64,
+    sa: i64,
+    /// Per grain of [`GRAINS`]: the first bucket, and the bucket of the next grain up where
+    /// this grain stops (in this grain's units).
+    ranges: [(i64, i64); 3],
 }
 
-fn split(after: DateTime<Utc>, upto: DateTime<Utc>) -> Split {
-    let (ma, mb) = (bucket(after, MINUTE), bucket(upto, MINUTE));
-    let (lo, hi) = (ma + 1, mb);
+fn split(a: DateTime<Utc>) -> Split {
+    let sa = bucket(a, SECOND);
+    let (ma, ha) = (bucket(a, MINUTE), bucket(a, HOUR));
     Split {
-        ma,
-        mb,
-        lo,
-        hi,
-        lo_h: lo.div_euclid(60) + i64::from(lo.rem_euclid(60) != 0),
-        hi_h: hi.div_euclid(60),
+        sa,
+        ranges: [
+            (sa + 1, (ma + 1) * MINUTE),
+            (ma + 1, (ha + 1) * (HOUR / MINUTE)),
+            (ha + 1, i64::MAX),
+        ],
     }
 }
 
-/// What counting the spans `(now - s, now]` needs, for each `s` in seconds.
+/// What must be read to count a set of spans: per grain of [`GRAINS`], the bucket ranges
+/// (`[lo, hi)`), and the seconds whose executions are read one by one.
+#[derive(Debug, Default, PartialEq)]
+pub struct Needs {
+    pub ranges: [BTreeSet<(i64, i64)>; 3],
+    pub raw_seconds: BTreeSet<i64>,
+}
+
+/// What counting the spans after `now - s` needs, for each `s` in seconds.
 pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Needs {
     let mut n = Needs::default();
+    let mut from_hour = i64::MAX;
     for &s in spans {
-        let x = split(now - chrono::Duration::seconds(s.max(1)), now);
-        n.raw_minutes.extend([x.ma, x.mb]);
-        if x.lo >= x.hi {
-            continue;
-        }
-        if x.lo_h >= x.hi_h {
-            n.minutes.insert((x.lo, x.hi));
-            continue;
-        }
-        n.minutes.extend([(x.lo, x.lo_h * 60), (x.hi_h * 60, x.hi)]);
-        n.hours = Some(match n.hours {
-            Some((a, b)) => (a.min(x.lo_h), b.max(x.hi_h)),
-            None => (x.lo_h, x.hi_h),
-        });
+        let x = split(now - chrono::Duration::seconds(s.max(1)));
+        n.raw_seconds.insert(x.sa);
+        n.ranges[0].insert(x.ranges[0]);
+        n.ranges[1].insert(x.ranges[1]);
+        from_hour = from_hour.min(x.ranges[2].0);
+    }
+    if from_hour < i64::MAX {
+        n.ranges[2].insert((from_hour, i64::MAX));
     }
     n
 }
 
 /// Rollup rows and edge executions, as read for some spans.
 pub struct Rollups<'a> {
-    pub hours: HashMap<i64, Counts>,
-    pub minutes: HashMap<i64, Counts>,
-    /// Executions completed in the edge minutes, counted against `objective`.
+    /// Per grain of [`GRAINS`]: bucket → counts.
+    pub buckets: [HashMap<i64, Counts>; 3],
+    /// Executions completed in the edge seconds, counted against `objective`.
     pub edges: Vec<Sample>,
     pub objective: &'a super::slo::Objective,
 }
 
-impl Rollups<'_> {
-    fn minutes(&self, lo: i64, hi: i64, c: &mut Counts) {
-        for m in lo..hi {
-            if let Some(x) = self.minutes.get(&m) {
-                c.add(*x);
-            }
-        }
-    }
-
-    fn raw(&self, keep: impl Fn(DateTime<Utc>) -> bool, c: &mut Counts) {
-        for s in self.edges.iter().filter(|s| keep(s.completed_at)) {
+impl Tally for Rollups<'_> {
+    fn counts(&self, after: DateTime<Utc>) -> Counts {
+        let mut c = Counts::default();
+        let x = split(after);
+        let end = second_start(x.sa + 1);
+        for s in self
+            .edges
+            .iter()
+            .filter(|s| s.completed_at > after && s.completed_at < end)
+        {
             c.add(Counts::of(s.duration_ms, self.objective));
         }
-    }
-}
-
-impl Tally for Rollups<'_> {
-    fn counts(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Counts {
-        let mut c = Counts::default();
-        let x = split(after, upto);
-        if x.ma == x.mb {
-            self.raw(|t| t > after && t <= upto, &mut c);
-            return c;
-        }
-        let (end_a, start_b) = (minute_start(x.ma + 1), minute_start(x.mb));
-        self.raw(|t| t > after && t < end_a, &mut c);
-        self.raw(|t| t >= start_b && t <= upto, &mut c);
-        if x.lo_h < x.hi_h {
-            self.minutes(x.lo, x.lo_h * 60, &mut c);
-            for h in x.lo_h..x.hi_h {
-                if let Some(v) = self.hours.get(&h) {
+        for (g, &(lo, hi)) in x.ranges.iter().enumerate() {
+            for (b, v) in &self.buckets[g] {
+                if (lo..hi).contains(b) {
                     c.add(*v);
                 }
             }
-            self.minutes(x.hi_h * 60, x.hi, &mut c);
-        } else {
-            self.minutes(x.lo, x.hi, &mut c);
         }
         c
     }
@@ -145,21 +122,19 @@ mod tests {
     /// The rollups of `samples`, keeping only what `needs` asks for.
     fn rolled<'a>(samples: &[Sample], n: &Needs, o: &'a Objective) -> Rollups<'a> {
         let mut r = Rollups {
-            hours: HashMap::new(),
-            minutes: HashMap::new(),
+            buckets: Default::default(),
             edges: Vec::new(),
             objective: o,
         };
         for s in samples {
-            let (m, h) = (bucket(s.completed_at, MINUTE), bucket(s.completed_at, HOUR));
             let c = Counts::of(s.duration_ms, o);
-            if n.hours.is_some_and(|(a, b)| (a..b).contains(&h)) {
-                r.hours.entry(h).or_default().add(c);
+            for (g, &(_, width)) in GRAINS.iter().enumerate() {
+                let b = bucket(s.completed_at, width);
+                if n.ranges[g].iter().any(|(lo, hi)| (*lo..*hi).contains(&b)) {
+                    r.buckets[g].entry(b).or_default().add(c);
+                }
             }
-            if n.minutes.iter().any(|(a, b)| (*a..*b).contains(&m)) {
-                r.minutes.entry(m).or_default().add(c);
-            }
-            if n.raw_minutes.contains(&m) {
+            if n.raw_seconds.contains(&bucket(s.completed_at, SECOND)) {
                 r.edges.push(*s);
             }
         }
@@ -192,13 +167,17 @@ mod tests {
     }
 
     #[test]
-    fn a_30_day_window_reads_about_its_hours_and_a_few_minutes() {
+    fn a_30_day_window_reads_its_hours_and_under_a_minute_and_an_hour_per_span() {
         let now = DateTime::from_timestamp(1_780_000_123, 0).unwrap();
-        let n = needs(now, &spans(720));
-        let (a, b) = n.hours.unwrap();
-        assert!((b - a) <= 721, "{a}..{b}");
-        let minutes: i64 = n.minutes.iter().map(|(a, b)| b - a).sum();
-        assert!(minutes <= 2 * 60 * spans(720).len() as i64, "{minutes}");
-        assert!(n.raw_minutes.len() <= 2 * spans(720).len());
+        let spans = spans(720);
+        let n = needs(now, &spans);
+        assert_eq!(n.ranges[2].len(), 1);
+        let (from, _) = n.ranges[2].first().unwrap();
+        assert!(bucket(now, HOUR) - from <= 720, "{from}");
+        for g in 0..2 {
+            let width: i64 = n.ranges[g].iter().map(|(a, b)| b - a).sum();
+            assert!(width <= 60 * spans.len() as i64, "grain {g}: {width}");
+        }
+        assert!(n.raw_seconds.len() <= spans.len());
     }
 }

@@ -1,6 +1,6 @@
 //! The SLO rollups in the store: added to in the transaction of every completion, rebuilt
 //! when an SLA's thresholds change, and read for reports (see [`super::buckets`]).
-use super::buckets::{self, MINUTE, Needs, Rollups};
+use super::buckets::{self, GRAINS, Needs, Rollups};
 use super::slo::{Counts, Objective, Sample};
 use crate::entity::{execution, sla, sla_rollup};
 use crate::error::AppResult;
@@ -26,7 +26,7 @@ pub async fn add(
     for s in slas {
         let o = super::service::objective(s);
         for (at, ms) in done.clone() {
-            for (grain, width) in migration::ROLLUP_GRAINS {
+            for (grain, width) in GRAINS {
                 let key = (s.id, grain, buckets::bucket(at, width));
                 let row = rows.entry(key).or_insert((s.company_id, Counts::default()));
                 row.1.add(Counts::of(ms, &o));
@@ -101,8 +101,7 @@ pub async fn read<'a>(
 ) -> AppResult<Rollups<'a>> {
     let n = buckets::needs(now, spans);
     let mut r = Rollups {
-        hours: Default::default(),
-        minutes: Default::default(),
+        buckets: Default::default(),
         edges: edges(db, s, &n).await?,
         objective: o,
     };
@@ -113,10 +112,9 @@ pub async fn read<'a>(
             warning: row.warning,
             critical: row.critical,
         };
-        match row.grain {
-            0 => r.minutes.insert(row.bucket, c),
-            _ => r.hours.insert(row.bucket, c),
-        };
+        if let Some(g) = GRAINS.iter().position(|(grain, _)| *grain == row.grain) {
+            r.buckets[g].insert(row.bucket, c);
+        }
     }
     Ok(r)
 }
@@ -129,36 +127,37 @@ async fn rows(
     use sla_rollup::Column as C;
     // Every term names the whole key prefix, so that each can use the primary key on its own
     // (SQLite's OR optimisation, PostgreSQL's bitmap OR).
-    let range = |grain: i16, a: i64, b: i64| {
-        C::SlaId
-            .eq(s.id)
-            .and(C::Grain.eq(grain))
-            .and(C::Bucket.gte(a))
-            .and(C::Bucket.lt(b))
-    };
     let mut any = Condition::any();
-    if let Some((a, b)) = n.hours {
-        any = any.add(range(1, a, b));
+    for (g, ranges) in n.ranges.iter().enumerate() {
+        for &(lo, hi) in ranges {
+            let mut term = C::SlaId
+                .eq(s.id)
+                .and(C::Grain.eq(GRAINS[g].0))
+                .and(C::Bucket.gte(lo));
+            if hi < i64::MAX {
+                term = term.and(C::Bucket.lt(hi));
+            }
+            any = any.add(term);
+        }
     }
-    for &(lo, hi) in &n.minutes {
-        any = any.add(range(0, lo, hi));
-    }
-    if n.hours.is_none() && n.minutes.is_empty() {
+    if n.ranges.iter().all(|r| r.is_empty()) {
         return Ok(Vec::new());
     }
     Ok(sla_rollup::Entity::find().filter(any).all(db).await?)
 }
 
-/// The executions completed in the edge minutes.
+/// The executions completed in the edge seconds.
 async fn edges(db: &impl ConnectionTrait, s: &sla::Model, n: &Needs) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
-    let at = |m: i64| DateTime::from_timestamp(m * MINUTE, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let at = |sec: i64| DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
     // Each term can use the (workflow_id, completed_at) index on its own. The company is
     // checked on the rows, not in SQL: with it there, SQLite scans the company's executions
     // by its (company_id, external_id) index instead (65 ms over 100,000).
     let mut any = Condition::any();
-    for &m in &n.raw_minutes {
-        let range = C::CompletedAt.gte(at(m)).and(C::CompletedAt.lt(at(m + 1)));
+    for &sec in &n.raw_seconds {
+        let range = C::CompletedAt
+            .gte(at(sec))
+            .and(C::CompletedAt.lt(at(sec + 1)));
         any = any.add(C::WorkflowId.eq(s.workflow_id).and(range));
     }
     type Row = (uuid::Uuid, Option<DateTime<Utc>>, Option<i64>);

@@ -46,19 +46,21 @@ impl Counts {
     }
 }
 
-/// What a report reads: the executions completed in `(after, upto]`.
+/// What a report reads: the executions completed after `after`. A window ends at the time of
+/// the request; a completion is never later than the server's clock plus
+/// `CLOCK_SKEW_SECONDS`, and one reported that little ahead counts as inside the window.
 pub trait Tally {
-    fn counts(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Counts;
+    fn counts(&self, after: DateTime<Utc>) -> Counts;
 }
 
 /// Raw samples, counted one by one against an objective.
 pub struct Samples<'a>(pub &'a [Sample], pub &'a Objective);
 
 impl Tally for Samples<'_> {
-    fn counts(&self, after: DateTime<Utc>, upto: DateTime<Utc>) -> Counts {
+    fn counts(&self, after: DateTime<Utc>) -> Counts {
         let mut c = Counts::default();
         for s in self.0 {
-            if s.completed_at > after && s.completed_at <= upto {
+            if s.completed_at > after {
                 c.add(Counts::of(s.duration_ms, self.1));
             }
         }
@@ -135,7 +137,7 @@ pub fn spans(window_hours: i32) -> Vec<i64> {
 }
 
 fn burn(t: &impl Tally, now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 {
-    let c = t.counts(now - Duration::seconds(seconds.max(1)), now);
+    let c = t.counts(now - Duration::seconds(seconds.max(1)));
     let bad = c.total - c.met;
     let allowed = (100.0 - o.slo_target_percentage) / 100.0;
     if c.total == 0 {
@@ -149,10 +151,10 @@ fn burn(t: &impl Tally, now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 
     }
 }
 
-/// Computes the report over the executions `t` counts (completed up to `now`).
+/// Computes the report over the executions `t` counts, for windows that end at `now`.
 pub fn report(t: &impl Tally, o: &Objective, window_hours: i32, now: DateTime<Utc>) -> SloReport {
     let seconds = window_hours as i64 * 3600;
-    let c = t.counts(now - Duration::seconds(seconds), now);
+    let c = t.counts(now - Duration::seconds(seconds));
     let compliance = if c.total == 0 {
         100.0
     } else {

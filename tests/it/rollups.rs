@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use workflow_intel::clock::Clock;
 use workflow_intel::config::Config;
 use workflow_intel::entity::{execution, sla, sla_rollup};
-use workflow_intel::sla::buckets::{HOUR, MINUTE, bucket};
+use workflow_intel::sla::buckets::{GRAINS, bucket};
 use workflow_intel::sla::service::objective;
 use workflow_intel::sla::slo::{Counts, Sample, Samples, report};
 
@@ -44,7 +44,7 @@ async fn check(s: &Setup, when: &str) {
         let mut want = Table::new();
         for r in &rows {
             let c = Counts::of(r.duration_ms, &o);
-            for (grain, width) in [(0, MINUTE), (1, HOUR)] {
+            for (grain, width) in GRAINS {
                 let e = want
                     .entry((grain, bucket(r.completed_at, width)))
                     .or_default();
