@@ -1315,7 +1315,12 @@ async fn page_costs(client: &reqwest::Client, s: &Server) -> Costs {
 /// last minute within 1.5 times the first, with 0 errors.
 async fn soak(label: &str, url: &str, minutes: u64) {
     let s = start_server(url).await;
-    let client = reqwest::Client::new();
+    // Idle pooled connections are dropped before the server's 60 s keep-alive timeout, as a
+    // client should: otherwise a request can go out on a connection the server is closing.
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let wf = setup_workflow(&client, &s).await;
     let (ready, gate, stop) = (
         Arc::new(tokio::sync::Barrier::new(201)),
@@ -1445,12 +1450,12 @@ async fn soak_post(
     running: &std::sync::Mutex<std::collections::VecDeque<String>>,
 ) -> bool {
     let req = client.post(format!("{base}/graphql")).bearer_auth(token);
-    let v: Option<Value> = match req.json(body).send().await {
-        Ok(r) => r.json().await.ok(),
-        Err(_) => None,
+    let v: Result<Value, String> = match req.json(body).send().await {
+        Ok(r) => r.json().await.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{e:?}")),
     };
     match v {
-        Some(v) if v.get("errors").is_none() => {
+        Ok(v) if v.get("errors").is_none() => {
             if kind == "start" {
                 let id = &v["data"]["startExecution"]["execution"]["id"];
                 let id = id.as_str().unwrap_or_default().to_string();
@@ -1458,7 +1463,14 @@ async fn soak_post(
             }
             true
         }
-        _ => false,
+        Ok(v) => {
+            eprintln!("soak: {kind} answered with errors: {}", v["errors"]);
+            false
+        }
+        Err(e) => {
+            eprintln!("soak: {kind} failed: {e}");
+            false
+        }
     }
 }
 
