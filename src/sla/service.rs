@@ -228,18 +228,14 @@ pub async fn for_workflow(
         .await?)
 }
 
-/// Active SLAs of one workflow.
+/// Active SLAs of one workflow, in id order.
 pub async fn active_for_workflow(
     db: &impl ConnectionTrait,
     company_id: Uuid,
     workflow_id: Uuid,
 ) -> AppResult<Vec<sla::Model>> {
-    Ok(sla::Entity::find()
-        .filter(sla::Column::CompanyId.eq(company_id))
-        .filter(sla::Column::WorkflowId.eq(workflow_id))
-        .filter(sla::Column::IsActive.eq(true))
-        .all(db)
-        .await?)
+    let all = for_workflow(db, company_id, workflow_id).await?;
+    Ok(all.into_iter().filter(|s| s.is_active).collect())
 }
 
 pub fn threshold(s: &sla::Model, sev: Severity) -> i64 {
