@@ -1,12 +1,12 @@
 //! SLO counts from rollups (pure). A span starts at `now - s` and takes every execution
 //! completed after that: the raw executions of the second it starts in, then second buckets
 //! up to the next minute, minute buckets up to the next hour, and hour buckets from there on.
-//! So a report reads, per span, at most 59 second and 59 minute buckets and one second of
-//! executions, plus the hours of its longest span, whatever the history holds, and still
-//! counts exactly what a recount would.
+//! So a report sums, per span, at most 59 second and 59 minute buckets and the span's hours,
+//! and reads one second of executions, whatever the history holds, and still counts exactly
+//! what a recount would. The store sums the buckets (one row back per span).
 use super::slo::{Counts, Sample, Tally};
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 pub const SECOND: i64 = 1;
 pub const MINUTE: i64 = 60;
@@ -27,14 +27,15 @@ fn second_start(sec: i64) -> DateTime<Utc> {
 
 /// How a span after `a` splits: raw executions in second `sa` after `a`, then buckets
 /// `[from, to)` of each grain (`to` of the coarsest is open).
-struct Split {
-    sa: i64,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub sa: i64,
     /// Per grain of [`GRAINS`]: the first bucket, and the bucket of the next grain up where
     /// this grain stops (in this grain's units).
-    ranges: [(i64, i64); 3],
+    pub ranges: [(i64, i64); 3],
 }
 
-fn split(a: DateTime<Utc>) -> Split {
+pub fn split(a: DateTime<Utc>) -> Split {
     let sa = bucket(a, SECOND);
     let (ma, ha) = (bucket(a, MINUTE), bucket(a, HOUR));
     Split {
@@ -47,44 +48,34 @@ fn split(a: DateTime<Utc>) -> Split {
     }
 }
 
-/// What must be read to count a set of spans: per grain of [`GRAINS`], the bucket ranges
-/// (`[lo, hi)`), and the seconds whose executions are read one by one.
-#[derive(Debug, Default, PartialEq)]
-pub struct Needs {
-    pub ranges: [BTreeSet<(i64, i64)>; 3],
-    pub raw_seconds: BTreeSet<i64>,
+/// What counting the spans after `now - s` needs, for each `s` in seconds: one split per
+/// distinct start second, in order.
+pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Vec<Split> {
+    let mut out: Vec<Split> = spans
+        .iter()
+        .map(|&s| split(now - chrono::Duration::seconds(s.max(1))))
+        .collect();
+    out.sort_by_key(|x| x.sa);
+    out.dedup();
+    out
 }
 
-/// What counting the spans after `now - s` needs, for each `s` in seconds.
-pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Needs {
-    let mut n = Needs::default();
-    let mut from_hour = i64::MAX;
-    for &s in spans {
-        let x = split(now - chrono::Duration::seconds(s.max(1)));
-        n.raw_seconds.insert(x.sa);
-        n.ranges[0].insert(x.ranges[0]);
-        n.ranges[1].insert(x.ranges[1]);
-        from_hour = from_hour.min(x.ranges[2].0);
-    }
-    if from_hour < i64::MAX {
-        n.ranges[2].insert((from_hour, i64::MAX));
-    }
-    n
-}
-
-/// Rollup rows and edge executions, as read for some spans.
+/// Rollup sums and edge executions, as read for some spans.
 pub struct Rollups<'a> {
-    /// Per grain of [`GRAINS`]: bucket → counts.
-    pub buckets: [HashMap<i64, Counts>; 3],
-    /// Executions completed in the edge seconds, counted against `objective`.
+    /// Per split's start second: the sum of the rollup buckets in its ranges.
+    pub sums: HashMap<i64, Counts>,
+    /// Executions completed in the splits' start seconds, counted against `objective`.
     pub edges: Vec<Sample>,
     pub objective: &'a super::slo::Objective,
 }
 
 impl Tally for Rollups<'_> {
+    /// Counts after `after`, which must be the start of one of the spans that were read
+    /// (a span that was not read counts only its edge second).
     fn counts(&self, after: DateTime<Utc>) -> Counts {
-        let mut c = Counts::default();
         let x = split(after);
+        debug_assert!(self.sums.contains_key(&x.sa), "span after {after} not read");
+        let mut c = self.sums.get(&x.sa).copied().unwrap_or_default();
         let end = second_start(x.sa + 1);
         for s in self
             .edges
@@ -92,13 +83,6 @@ impl Tally for Rollups<'_> {
             .filter(|s| s.completed_at > after && s.completed_at < end)
         {
             c.add(Counts::of(s.duration_ms, self.objective));
-        }
-        for (g, &(lo, hi)) in x.ranges.iter().enumerate() {
-            for (b, v) in &self.buckets[g] {
-                if (lo..hi).contains(b) {
-                    c.add(*v);
-                }
-            }
         }
         c
     }
@@ -119,25 +103,30 @@ mod tests {
         }
     }
 
-    /// The rollups of `samples`, keeping only what `needs` asks for.
-    fn rolled<'a>(samples: &[Sample], n: &Needs, o: &'a Objective) -> Rollups<'a> {
+    /// The rollups of `samples`, summed over each split's ranges, with its edge seconds.
+    fn rolled<'a>(samples: &[Sample], splits: &[Split], o: &'a Objective) -> Rollups<'a> {
         let mut r = Rollups {
-            buckets: Default::default(),
+            sums: HashMap::new(),
             edges: Vec::new(),
             objective: o,
         };
-        for s in samples {
-            let c = Counts::of(s.duration_ms, o);
-            for (g, &(_, width)) in GRAINS.iter().enumerate() {
-                let b = bucket(s.completed_at, width);
-                if n.ranges[g].iter().any(|(lo, hi)| (*lo..*hi).contains(&b)) {
-                    r.buckets[g].entry(b).or_default().add(c);
+        for x in splits {
+            let sum = r.sums.entry(x.sa).or_default();
+            for s in samples {
+                let inside = GRAINS.iter().zip(&x.ranges).any(|(&(_, width), &(lo, hi))| {
+                    (lo..hi).contains(&bucket(s.completed_at, width))
+                });
+                if inside {
+                    sum.add(Counts::of(s.duration_ms, o));
                 }
             }
-            if n.raw_seconds.contains(&bucket(s.completed_at, SECOND)) {
-                r.edges.push(*s);
-            }
         }
+        let edge_seconds: Vec<i64> = splits.iter().map(|x| x.sa).collect();
+        r.edges = samples
+            .iter()
+            .filter(|s| edge_seconds.contains(&bucket(s.completed_at, SECOND)))
+            .copied()
+            .collect();
         r
     }
 
@@ -158,8 +147,8 @@ mod tests {
                     duration_ms: rng.random_range(0..600_000),
                 })
                 .collect();
-            let n = needs(now, &spans(window));
-            let r = rolled(&samples, &n, &o);
+            let splits = needs(now, &spans(window));
+            let r = rolled(&samples, &splits, &o);
             let want = report(&Samples(&samples, &o), &o, window, now);
             let got = report(&r, &o, window, now);
             assert_eq!(format!("{got:?}"), format!("{want:?}"), "round {round}");
@@ -167,17 +156,19 @@ mod tests {
     }
 
     #[test]
-    fn a_30_day_window_reads_its_hours_and_under_a_minute_and_an_hour_per_span() {
+    fn a_30_day_window_sums_its_hours_and_under_a_minute_and_an_hour_per_span() {
         let now = DateTime::from_timestamp(1_780_000_123, 0).unwrap();
         let spans = spans(720);
-        let n = needs(now, &spans);
-        assert_eq!(n.ranges[2].len(), 1);
-        let (from, _) = n.ranges[2].first().unwrap();
-        assert!(bucket(now, HOUR) - from <= 720, "{from}");
-        for g in 0..2 {
-            let width: i64 = n.ranges[g].iter().map(|(a, b)| b - a).sum();
-            assert!(width <= 60 * spans.len() as i64, "grain {g}: {width}");
+        let splits = needs(now, &spans);
+        let distinct: std::collections::BTreeSet<_> = spans.iter().collect();
+        assert_eq!(splits.len(), distinct.len(), "one split per distinct span");
+        let first_hour = splits.iter().map(|x| x.ranges[2].0).min().unwrap();
+        assert!(bucket(now, HOUR) - first_hour <= 720, "{first_hour}");
+        for x in &splits {
+            for g in 0..2 {
+                let (lo, hi) = x.ranges[g];
+                assert!(hi - lo <= 60, "grain {g}: {lo}..{hi}");
+            }
         }
-        assert!(n.raw_seconds.len() <= spans.len());
     }
 }

@@ -1,15 +1,17 @@
 //! The SLO rollups in the store: added to in the transaction of every completion, rebuilt
 //! when an SLA's thresholds change, and read for reports (see [`super::buckets`]).
-use super::buckets::{self, GRAINS, Needs, Rollups};
+use super::buckets::{self, GRAINS, Rollups, Split};
 use super::slo::{Counts, Objective, Sample};
 use crate::entity::{execution, sla, sla_rollup};
 use crate::error::AppResult;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement, UnionType,
+};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Rows upserted per statement (8 values each, well under SQLite's 32,766 parameters).
 const CHUNK: usize = 1000;
@@ -99,62 +101,82 @@ pub async fn read<'a>(
     now: DateTime<Utc>,
     spans: &[i64],
 ) -> AppResult<Rollups<'a>> {
-    let n = buckets::needs(now, spans);
-    let mut r = Rollups {
-        buckets: Default::default(),
-        edges: edges(db, s, &n).await?,
+    let splits = buckets::needs(now, spans);
+    Ok(Rollups {
+        sums: sums(db, s, &splits).await?,
+        edges: edges(db, s, &splits).await?,
         objective: o,
-    };
-    for row in rows(db, s, &n).await? {
-        let c = Counts {
-            total: row.total,
-            met: row.met,
-            warning: row.warning,
-            critical: row.critical,
-        };
-        if let Some(g) = GRAINS.iter().position(|(grain, _)| *grain == row.grain) {
-            r.buckets[g].insert(row.bucket, c);
-        }
-    }
-    Ok(r)
+    })
 }
 
-async fn rows(
+/// Per split, the sum of the rollup buckets in its ranges: one statement, one row per split
+/// (`SELECT k, SUM(..) .. WHERE <ranges> UNION ALL ..`). Summed in the store, so that what
+/// comes back does not grow with the history.
+async fn sums(
     db: &impl ConnectionTrait,
     s: &sla::Model,
-    n: &Needs,
-) -> AppResult<Vec<sla_rollup::Model>> {
+    splits: &[Split],
+) -> AppResult<HashMap<i64, Counts>> {
+    let mut parts = splits.iter().map(|x| sum_of(s, x));
+    let Some(mut q) = parts.next() else {
+        return Ok(HashMap::new());
+    };
+    for p in parts {
+        q.union(UnionType::All, p);
+    }
+    let mut out = HashMap::new();
+    for row in db.query_all(&q).await? {
+        let n = |i: usize| row.try_get_by_index::<i64>(i);
+        let c = Counts {
+            total: n(1)?,
+            met: n(2)?,
+            warning: n(3)?,
+            critical: n(4)?,
+        };
+        out.insert(n(0)?, c);
+    }
+    Ok(out)
+}
+
+/// `SELECT sa, SUM(total), SUM(met), SUM(warning), SUM(critical)` over one split's ranges.
+/// Every term names the whole key prefix, so that each can use the primary key on its own
+/// (SQLite's OR optimisation, PostgreSQL's bitmap OR).
+fn sum_of(s: &sla::Model, x: &Split) -> SelectStatement {
     use sla_rollup::Column as C;
-    // Every term names the whole key prefix, so that each can use the primary key on its own
-    // (SQLite's OR optimisation, PostgreSQL's bitmap OR).
     let mut any = Condition::any();
-    for (g, ranges) in n.ranges.iter().enumerate() {
-        for &(lo, hi) in ranges {
-            let mut term = C::SlaId
-                .eq(s.id)
-                .and(C::Grain.eq(GRAINS[g].0))
-                .and(C::Bucket.gte(lo));
-            if hi < i64::MAX {
-                term = term.and(C::Bucket.lt(hi));
-            }
-            any = any.add(term);
+    for (&(grain, _), &(lo, hi)) in GRAINS.iter().zip(&x.ranges) {
+        let mut term = C::SlaId
+            .eq(s.id)
+            .and(C::Grain.eq(grain))
+            .and(C::Bucket.gte(lo));
+        if hi < i64::MAX {
+            term = term.and(C::Bucket.lt(hi));
         }
+        any = any.add(term);
     }
-    if n.ranges.iter().all(|r| r.is_empty()) {
-        return Ok(Vec::new());
+    let mut q = Query::select();
+    q.from(sla_rollup::Entity).expr(Expr::val(x.sa));
+    for c in [C::Total, C::Met, C::Warning, C::Critical] {
+        let sum = Func::coalesce([Expr::from(Func::sum(Expr::col(c))), Expr::val(0i64)]);
+        q.expr(Expr::expr(sum).cast_as(Alias::new("BIGINT")));
     }
-    Ok(sla_rollup::Entity::find().filter(any).all(db).await?)
+    q.cond_where(any);
+    q
 }
 
 /// The executions completed in the edge seconds.
-async fn edges(db: &impl ConnectionTrait, s: &sla::Model, n: &Needs) -> AppResult<Vec<Sample>> {
+async fn edges(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    splits: &[Split],
+) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
     let at = |sec: i64| DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
     // Each term can use the (workflow_id, completed_at) index on its own. The company is
     // checked on the rows, not in SQL: with it there, SQLite scans the company's executions
     // by its (company_id, external_id) index instead (65 ms over 100,000).
     let mut any = Condition::any();
-    for &sec in &n.raw_seconds {
+    for sec in splits.iter().map(|x| x.sa) {
         let range = C::CompletedAt
             .gte(at(sec))
             .and(C::CompletedAt.lt(at(sec + 1)));
