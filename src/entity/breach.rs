@@ -12,7 +12,8 @@ api_object!("SlaBreach", "sla_breaches", hidden(created_at), {
     /// Elapsed time when detected while running; the final duration once completed.
     pub actual_duration_seconds: f64,
     pub target_duration_seconds: f64,
-    /// actual − target.
+    /// How far over the threshold this breach crossed: actual − threshold (see also
+    /// `targetMarginSeconds`).
     pub breach_margin_seconds: f64,
     pub detected_at: DateTimeUtc,
     pub alert_sent: bool,

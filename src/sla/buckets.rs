@@ -66,6 +66,9 @@ pub struct Rollups<'a> {
     pub sums: HashMap<i64, Counts>,
     /// Executions completed in the splits' start seconds, counted against `objective`.
     pub edges: Vec<Sample>,
+    /// Executions still running past the target: each is a miss from the moment its target
+    /// passed (its `completed_at` here), counted with its elapsed time so far.
+    pub overdue: Vec<Sample>,
     pub objective: &'a super::slo::Objective,
 }
 
@@ -77,11 +80,12 @@ impl Tally for Rollups<'_> {
         debug_assert!(self.sums.contains_key(&x.sa), "span after {after} not read");
         let mut c = self.sums.get(&x.sa).copied().unwrap_or_default();
         let end = second_start(x.sa + 1);
-        for s in self
+        let edges = self
             .edges
             .iter()
-            .filter(|s| s.completed_at > after && s.completed_at < end)
-        {
+            .filter(|s| s.completed_at > after && s.completed_at < end);
+        let overdue = self.overdue.iter().filter(|s| s.completed_at > after);
+        for s in edges.chain(overdue) {
             c.add(Counts::of(s.duration_ms, self.objective));
         }
         c
@@ -108,14 +112,18 @@ mod tests {
         let mut r = Rollups {
             sums: HashMap::new(),
             edges: Vec::new(),
+            overdue: Vec::new(),
             objective: o,
         };
         for x in splits {
             let sum = r.sums.entry(x.sa).or_default();
             for s in samples {
-                let inside = GRAINS.iter().zip(&x.ranges).any(|(&(_, width), &(lo, hi))| {
-                    (lo..hi).contains(&bucket(s.completed_at, width))
-                });
+                let inside = GRAINS
+                    .iter()
+                    .zip(&x.ranges)
+                    .any(|(&(_, width), &(lo, hi))| {
+                        (lo..hi).contains(&bucket(s.completed_at, width))
+                    });
                 if inside {
                     sum.add(Counts::of(s.duration_ms, o));
                 }

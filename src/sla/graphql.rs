@@ -65,13 +65,18 @@ impl SlaBreach {
     async fn severity(&self) -> Result<Severity> {
         Ok(stored(Severity::parse, &self.severity)?)
     }
-    /// The margin as a percentage of the target.
+    /// `breachMarginSeconds` as a percentage of the threshold this breach crossed.
     async fn breach_margin_percentage(&self) -> f64 {
-        if self.target_duration_seconds > 0.0 {
-            self.breach_margin_seconds / self.target_duration_seconds * 100.0
-        } else {
-            0.0
-        }
+        super::figures::margins(self).over_threshold_percentage
+    }
+    /// actual − target: how far over the target (negative for a warning breach that has not
+    /// reached it).
+    async fn target_margin_seconds(&self) -> f64 {
+        super::figures::margins(self).over_target_seconds
+    }
+    /// `targetMarginSeconds` as a percentage of the target.
+    async fn target_margin_percentage(&self) -> f64 {
+        super::figures::margins(self).over_target_percentage
     }
     async fn alert_recipients(&self) -> Vec<String> {
         serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()

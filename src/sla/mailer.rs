@@ -444,23 +444,17 @@ fn body(
     slo: &SloReport,
 ) -> String {
     let severity = b.severity.to_ascii_uppercase();
-    let pct = if b.target_duration_seconds > 0.0 {
-        b.breach_margin_seconds / b.target_duration_seconds * 100.0
-    } else {
-        0.0
-    };
     format!(
         "SLA breach ({severity})\n\n\
          SLA:        {sla}\n\
          Workflow:   {workflow_name}\n\
          Execution:  {exec_id}{external}\n\
          Threshold:  {threshold} s ({severity_lower})\n\
-         Actual:     {actual:.1} s\n\
+         Actual:     {actual:.1} s{still}\n\
          Target:     {target:.0} s\n\
-         Margin:     {margin:+.1} s ({pct:+.1}% of target)\n\
+         {margins}\n\
          Detected:   {detected}\n\n\
-         SLO after this breach ({window} h window): {compliance:.2}% of {total} executions met the target; \
-         objective {objective}% is {status}. Error budget remaining: {remaining:.1} executions.\n",
+         SLO after this breach ({window} h window): {slo_text}.\n",
         sla = s.name,
         exec_id = b.execution_id,
         external = exec
@@ -470,14 +464,15 @@ fn body(
         threshold = b.threshold_seconds,
         severity_lower = b.severity,
         actual = b.actual_duration_seconds,
+        still = if exec.is_some_and(|e| e.completed_at.is_none()) {
+            " at detection; still running"
+        } else {
+            ""
+        },
         target = b.target_duration_seconds,
-        margin = b.breach_margin_seconds,
+        margins = super::figures::margin_lines(b),
         detected = b.detected_at.to_rfc3339(),
         window = s.slo_window_hours,
-        compliance = slo.compliance_percentage,
-        total = slo.total,
-        objective = s.slo_target_percentage,
-        status = if slo.meets_target { "met" } else { "NOT met" },
-        remaining = slo.error_budget_remaining,
+        slo_text = super::figures::compliance_text(slo),
     )
 }

@@ -2,6 +2,7 @@
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod buckets;
 pub mod effects;
+pub mod figures;
 pub mod graphql;
 pub mod hub;
 pub mod mailer;
@@ -19,10 +20,12 @@ str_enum!(
 );
 
 str_enum!(
-    /// What happened to a breach.
+    /// What happened to a breach. FINALIZED: the execution of a breach detected while it ran
+    /// has completed, and the breach now carries its final duration and margins.
     BreachEventKind {
         Detected => "detected",
         Acknowledged => "acknowledged",
         AlertSent => "alert_sent",
+        Finalized => "finalized",
     }
 );

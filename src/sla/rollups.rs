@@ -105,8 +105,40 @@ pub async fn read<'a>(
     Ok(Rollups {
         sums: sums(db, s, &splits).await?,
         edges: edges(db, s, &splits).await?,
+        overdue: overdue(db, s, now).await?,
         objective: o,
     })
+}
+
+/// The SLA's workflow's executions still running past the target at `now`, as samples that
+/// "completed" (became a certain miss) when their target passed, with their elapsed time.
+async fn overdue(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Sample>> {
+    use execution::Column as C;
+    let target = chrono::Duration::seconds(s.target_duration_seconds);
+    // The (workflow_id, completed_at) index finds the unfinished ones.
+    let rows: Vec<(uuid::Uuid, DateTime<Utc>)> = execution::Entity::find()
+        .select_only()
+        .column(C::CompanyId)
+        .column(C::StartedAt)
+        .filter(C::WorkflowId.eq(s.workflow_id))
+        .filter(C::CompletedAt.is_null())
+        .filter(C::Status.eq(crate::model::ExecutionStatus::Running.as_str()))
+        .filter(C::StartedAt.lt(now - target))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.0 == s.company_id)
+        .map(|(_, started)| Sample {
+            completed_at: started + target,
+            duration_ms: (now - started).num_milliseconds(),
+        })
+        .collect())
 }
 
 /// Per split, the sum of the rollup buckets in its ranges: one statement, one row per split

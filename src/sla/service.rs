@@ -306,7 +306,7 @@ pub async fn insert_breach(
         threshold_seconds: threshold(s, sev),
         actual_duration_seconds: actual_seconds,
         target_duration_seconds: target,
-        breach_margin_seconds: actual_seconds - target,
+        breach_margin_seconds: actual_seconds - threshold(s, sev) as f64,
         detected_at,
         alert_sent: false,
         alert_sent_at: None,
@@ -397,12 +397,14 @@ pub async fn evaluate_completion(
             .into_iter()
             .filter(|b| b.actual_duration_seconds != duration_seconds)
         {
-            let margin = duration_seconds - b.target_duration_seconds;
+            let margin = duration_seconds - b.threshold_seconds as f64;
+            let (id, company) = (b.id, b.company_id);
             let mut am: breach::ActiveModel = b.into();
             am.actual_duration_seconds = Set(duration_seconds);
             am.breach_margin_seconds = Set(margin);
             am.updated_at = Set(now);
             am.update(db).await?;
+            append_event(db, company, id, BreachEventKind::Finalized, now).await?;
         }
     }
     Ok(new)

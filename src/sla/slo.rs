@@ -94,7 +94,8 @@ pub struct BurnRateWindow {
 #[serde(rename_all = "camelCase")]
 pub struct SloReport {
     pub window_hours: i32,
-    /// Executions completed in the window.
+    /// Executions completed in the window, and executions still running past the target (a
+    /// certain miss, counted at once rather than at completion).
     pub total: i64,
     /// Of those, how many finished within the target.
     pub met: i64,
@@ -108,8 +109,14 @@ pub struct SloReport {
     pub meets_target: bool,
     /// Executions allowed to miss the target in this window: (100 − target)% of total.
     pub error_budget_total: f64,
+    /// Executions that missed the target.
     pub error_budget_used: f64,
+    /// What is left of the budget; never below 0 (see `errorBudgetOverspent`).
     pub error_budget_remaining: f64,
+    /// More executions missed the target than the budget allows.
+    pub error_budget_exhausted: bool,
+    /// How many executions over the budget (used − total); 0 while it is not exhausted.
+    pub error_budget_overspent: f64,
     /// Share of the budget used (1.0 = all of it over the whole window).
     pub burn_rate: f64,
     pub burn_rates: Vec<BurnRateWindow>,
@@ -191,7 +198,9 @@ pub fn report(t: &impl Tally, o: &Objective, window_hours: i32, now: DateTime<Ut
         meets_target: compliance >= o.slo_target_percentage,
         error_budget_total: budget_total,
         error_budget_used: used,
-        error_budget_remaining: budget_total - used,
+        error_budget_remaining: (budget_total - used).max(0.0),
+        error_budget_exhausted: used > budget_total,
+        error_budget_overspent: (used - budget_total).max(0.0),
         burn_rate: burn(t, now, seconds, o),
         fast_burn: burn_rates[0].firing || burn_rates[1].firing,
         slow_burn: burn_rates[2].firing,

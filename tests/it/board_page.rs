@@ -134,7 +134,7 @@ async fn late_cases(app: &TestApp, token: &str, workflow: &str) {
     );
 }
 
-const METRICS: &str = "{ slas(first: 100) { nodes { id metrics { compliancePercentage targetPercentage met total errorBudgetRemaining errorBudgetTotal burnRates { longBurnRate } } breachTimeline { total } } } }";
+const METRICS: &str = "{ slas(first: 100) { nodes { id metrics { compliancePercentage targetPercentage met total errorBudgetRemaining errorBudgetTotal errorBudgetExhausted errorBudgetOverspent burnRates { longBurnRate } } breachTimeline { total } } } }";
 
 /// The tiles' machine-readable figures: for each SLA, its `data-field` values.
 const TILE_VALUES: &str = "Object.fromEntries([...document.querySelectorAll('#tiles [data-sla]')].map(t => [t.dataset.sla, Object.fromEntries([...t.querySelectorAll('[data-field]')].map(f => [f.dataset.field, Number(f.dataset.value)]))]))";
@@ -181,12 +181,18 @@ async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps()
     for s in slas {
         let t = &tiles[s["id"].as_str().unwrap()];
         let m = &s["metrics"];
+        // An exhausted budget shows by how much it is over, not a negative remainder.
+        let budget = if m["errorBudgetExhausted"] == true {
+            ("budget-overspent", &m["errorBudgetOverspent"])
+        } else {
+            ("budget-remaining", &m["errorBudgetRemaining"])
+        };
         let pairs = [
             ("compliance", &m["compliancePercentage"]),
             ("target", &m["targetPercentage"]),
             ("met", &m["met"]),
             ("total", &m["total"]),
-            ("budget-remaining", &m["errorBudgetRemaining"]),
+            budget,
             ("budget-total", &m["errorBudgetTotal"]),
             ("burn-0", &m["burnRates"][0]["longBurnRate"]),
             ("burn-2", &m["burnRates"][2]["longBurnRate"]),

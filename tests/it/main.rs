@@ -16,6 +16,7 @@ mod conditions;
 mod conformance;
 mod discovery;
 mod extremes;
+mod figures;
 mod hostile;
 mod impact;
 mod live;

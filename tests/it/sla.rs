@@ -15,7 +15,7 @@ pub const COMPLETE: &str = r#"mutation($input: CompleteExecutionInput!) { comple
 pub const CREATE_SLA: &str =
     r#"mutation($input: CreateSlaInput!) { createSla(input: $input) { sla { id name } } }"#;
 const BREACHES: &str = r#"query($f: BreachFilterInput) { slaBreaches(first: 100, filter: $f) { totalCount edges { node {
-  id severity thresholdSeconds actualDurationSeconds targetDurationSeconds breachMarginSeconds acknowledged notes alertSent alertRecipients
+  id severity thresholdSeconds actualDurationSeconds targetDurationSeconds breachMarginSeconds breachMarginPercentage targetMarginSeconds acknowledged notes alertSent alertRecipients
   acknowledgedBy { email } sla { name } execution { id status workflow { name } } } } } }"#;
 
 pub fn t0() -> DateTime<Utc> {
@@ -152,7 +152,7 @@ async fn live_detection_warns_then_goes_critical_once_each() {
     assert_eq!(count(&s, "WARNING").await, 1);
     assert_eq!(count(&s, "CRITICAL").await, 1);
 
-    // Completion at 450 s adds nothing new; the critical margin becomes 150.
+    // Completion at 450 s adds nothing new; each margin is against the threshold it crossed.
     let done = s
         .app
         .data(
@@ -170,7 +170,12 @@ async fn live_detection_warns_then_goes_critical_once_each() {
     assert_eq!(all.len(), 2);
     let critical = all.iter().find(|b| b["severity"] == "CRITICAL").unwrap();
     assert_eq!(critical["breachMarginSeconds"], 150.0);
+    assert_eq!(critical["breachMarginPercentage"], 50.0);
     assert_eq!(critical["actualDurationSeconds"], 450.0);
+    let warning = all.iter().find(|b| b["severity"] == "WARNING").unwrap();
+    assert_eq!(warning["breachMarginSeconds"], 450.0 - 240.0);
+    assert_eq!(warning["breachMarginPercentage"], 87.5);
+    assert_eq!(warning["targetMarginSeconds"], 150.0);
     assert_eq!(critical["sla"]["name"], "Discount turnaround");
 
     // Completing again is a CONFLICT.
@@ -207,7 +212,9 @@ async fn completion_detects_late_reports_and_the_clock_rearms_after_a_restart() 
     .await;
     for b in breaches(&s, json!({})).await {
         assert_eq!(b["actualDurationSeconds"], 500.0);
-        assert_eq!(b["breachMarginSeconds"], 200.0);
+        let threshold = b["thresholdSeconds"].as_f64().unwrap();
+        assert_eq!(b["breachMarginSeconds"], 500.0 - threshold);
+        assert_eq!(b["targetMarginSeconds"], 200.0);
     }
     // Starting with the same externalId returns the same execution.
     let again = s

@@ -22,6 +22,24 @@ impl Mail {
             .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
             .map(|l| l[prefix.len()..].trim().to_string())
     }
+
+    /// The body as the reader sees it: quoted-printable decoded when the message says so.
+    pub fn text(&self) -> String {
+        let body = self
+            .data
+            .split_once("\r\n\r\n")
+            .or_else(|| self.data.split_once("\n\n"))
+            .map_or("", |(_, b)| b);
+        let qp = self
+            .header("Content-Transfer-Encoding")
+            .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"));
+        if !qp {
+            return body.replace("\r\n", "\n");
+        }
+        let out = quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+            .unwrap_or_else(|e| panic!("{e}: {body}"));
+        String::from_utf8_lossy(&out).replace("\r\n", "\n")
+    }
 }
 
 #[derive(Clone, Default)]

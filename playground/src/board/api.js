@@ -21,7 +21,8 @@ export function api(token) {
 
 export const BREACH_FIELDS = `id severity acknowledged detectedAt thresholdSeconds
   actualDurationSeconds targetDurationSeconds breachMarginSeconds breachMarginPercentage
-  sla { id name } execution { id workflow { id name } }`;
+  targetMarginSeconds targetMarginPercentage
+  sla { id name } execution { id status workflow { id name } }`;
 
 export const BOARD = `query Board($filter: BreachFilterInput, $workflowId: ID) {
   viewer { email companyId }
@@ -34,7 +35,8 @@ export const BOARD = `query Board($filter: BreachFilterInput, $workflowId: ID) {
 export const TILES = `query Tiles($workflowId: ID) {
   slas(first: 100, workflowId: $workflowId) { nodes { id name workflow { name }
     metrics { windowHours total met compliancePercentage targetPercentage meetsTarget
-      errorBudgetTotal errorBudgetUsed errorBudgetRemaining fastBurn slowBurn
+      errorBudgetTotal errorBudgetUsed errorBudgetRemaining errorBudgetExhausted errorBudgetOverspent
+      fastBurn slowBurn
       burnRates { longWindowSeconds shortWindowSeconds longBurnRate shortBurnRate threshold firing } }
     breachTimeline(hours: 24, bucketMinutes: 60) { total buckets { start count } } } }
 }`;

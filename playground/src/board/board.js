@@ -49,9 +49,27 @@ function breachRow(b, gql, onAcked) {
     h("td", {}, h("span", { class: `badge ${sev}` }, sev === "critical" ? "▲ critical" : "● warning")),
     h("td", { class: "sla" }, b.sla ? b.sla.name : "–"),
     h("td", {}, b.execution && b.execution.workflow ? b.execution.workflow.name : "–"),
-    h("td", { class: "num over" }, `${duration(b.breachMarginSeconds)} (${pct(b.breachMarginPercentage)})`),
+    overCell(b),
     h("td", { class: "num since", "data-detected": b.detectedAt }, ""),
     h("td", { class: "ack" }, h("form", { onsubmit: ack }, notes, h("button", { type: "submit" }, "Acknowledge"))));
+}
+
+// Over the threshold it crossed, as the API and the email give it. While the execution still
+// runs, the overrun counts up from the margin at detection (see tick()).
+function overCell(b) {
+  const live = b.execution && b.execution.status === "RUNNING";
+  const td = h("td", { class: "num over", "data-margin": b.breachMarginSeconds, "data-threshold": b.thresholdSeconds,
+    "data-live": live ? b.detectedAt : null, title: `against the target: ${duration(b.targetMarginSeconds)}` });
+  overText(td);
+  return td;
+}
+
+function overText(td) {
+  const at = td.dataset.live ? (Date.now() - Date.parse(td.dataset.live)) / 1000 : 0;
+  const over = Number(td.dataset.margin) + Math.max(0, at);
+  const threshold = Number(td.dataset.threshold);
+  const share = threshold > 0 ? (over / threshold) * 100 : 0;
+  td.textContent = `${duration(over)} (${pct(share)})${td.dataset.live ? " and counting" : ""}`;
 }
 
 function sparkline(timeline) {
@@ -86,11 +104,17 @@ function tile(sla) {
     h("p", { class: "muted" }, `${sla.workflow ? sla.workflow.name : ""} · last ${m.windowHours} h`),
     h("p", { class: "big" }, field("compliance", m.compliancePercentage, pct(m.compliancePercentage)),
       h("span", { class: "muted" }, " of "), field("target", m.targetPercentage, pct(m.targetPercentage)),
-      m.meetsTarget ? " ✓ meets target" : " ✗ below target"),
-    h("p", {}, field("met", m.met, m.met), " of ", field("total", m.total, m.total), " executions within target"),
+      m.total === 0 ? "" : m.meetsTarget ? " ✓ meets target" : " ✗ below target"),
+    m.total === 0
+      ? h("p", { "data-field": "total", "data-value": 0 }, `No execution completed or overran in the last ${m.windowHours} h: nothing to measure yet`)
+      : h("p", {}, field("met", m.met, m.met), " of ", field("total", m.total, m.total), " executions within target"),
     h("div", { class: "budget" },
-      h("span", {}, "Error budget left: ", field("budget-remaining", m.errorBudgetRemaining, m.errorBudgetRemaining.toFixed(1)),
-        " of ", field("budget-total", m.errorBudgetTotal, m.errorBudgetTotal.toFixed(1))),
+      m.errorBudgetExhausted
+        ? h("span", { class: "alarm" }, "Error budget exhausted: ",
+          field("budget-overspent", m.errorBudgetOverspent, m.errorBudgetOverspent.toFixed(2)),
+          " executions over an allowance of ", field("budget-total", m.errorBudgetTotal, m.errorBudgetTotal.toFixed(2)))
+        : h("span", {}, "Error budget left: ", field("budget-remaining", m.errorBudgetRemaining, m.errorBudgetRemaining.toFixed(2)),
+          " of ", field("budget-total", m.errorBudgetTotal, m.errorBudgetTotal.toFixed(2)), " executions"),
       h("progress", { max: 1, value: left, "aria-label": "Error budget left" })),
     h("p", {}, m.fastBurn ? h("strong", { class: "alarm" }, "Fast burn firing") : "Fast burn: quiet", " · ",
       m.slowBurn ? h("strong", { class: "alarm" }, "Slow burn firing") : "Slow burn: quiet"),
@@ -135,6 +159,7 @@ export async function boardView(root, { gql, token, params, go }) {
     for (const td of rows.querySelectorAll("td.since")) {
       td.textContent = `${duration((Date.now() - Date.parse(td.dataset.detected)) / 1000)} ago`;
     }
+    for (const td of rows.querySelectorAll("td.over[data-live]")) overText(td);
   }
   let pending = null;
   async function refreshTiles() {
@@ -153,7 +178,12 @@ export async function boardView(root, { gql, token, params, go }) {
   function onEvent(ev) {
     const b = ev.breach;
     if (ev.kind === "ACKNOWLEDGED" || b.acknowledged) remove(b.id);
-    else if (!acked.has(b.id)) { open.set(b.id, b); draw(); }
+    else if (!acked.has(b.id)) {
+      // FINALIZED carries the completed execution's figures: the row stops counting.
+      if (ev.kind === "FINALIZED" && rowEls.has(b.id)) rowEls.get(b.id).querySelector("td.over").replaceWith(overCell(b));
+      open.set(b.id, b);
+      draw();
+    }
     soon();
   }
   root.replaceChildren(
@@ -161,7 +191,7 @@ export async function boardView(root, { gql, token, params, go }) {
     h("section", { "aria-labelledby": "breaches-title" },
       h("h2", { id: "breaches-title" }, "Unacknowledged breaches (", count, ")"),
       h("table", { class: "breaches", "aria-live": "polite" },
-        h("thead", {}, h("tr", {}, ["Severity", "SLA", "Workflow", "Over by", "Detected", ""].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Severity", "SLA", "Workflow", "Over threshold by", "Detected", ""].map((c) => h("th", { scope: "col" }, c)))),
         rows)),
     h("h2", {}, "SLAs"), tiles);
   draw();
