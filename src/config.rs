@@ -57,6 +57,9 @@ pub struct Config {
     pub smtp_timeout_seconds: u64,
     /// Alerts in flight at once, each on its own SMTP connection.
     pub smtp_concurrency: u64,
+    /// The bound on one alert channel's HTTP request (webhook, Slack, PagerDuty,
+    /// Alertmanager); held below half the outbox lease.
+    pub alert_http_timeout_seconds: u64,
     /// What one GraphQL request may ask for.
     pub limits: Limits,
     /// Bytes of query text kept for Apollo's automatic persisted queries; 0 turns them off.
@@ -146,6 +149,7 @@ impl Default for Config {
             http_max_connections: 0,
             smtp_timeout_seconds: 20,
             smtp_concurrency: 4,
+            alert_http_timeout_seconds: 10,
             limits: Limits::default(),
             persisted_queries_cache_bytes: 16 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
@@ -182,6 +186,7 @@ struct FileConfig {
     http_max_connections: Option<u64>,
     smtp_timeout_seconds: Option<u64>,
     smtp_concurrency: Option<u64>,
+    alert_http_timeout_seconds: Option<u64>,
     graphql_max_depth: Option<u64>,
     graphql_max_complexity: Option<u64>,
     graphql_max_aliases: Option<u64>,
@@ -192,9 +197,15 @@ struct FileConfig {
 }
 
 /// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 21] = [
+const NUMBERS: [(&str, &str, u64, u64); 22] = [
     ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
     ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
+    (
+        "ALERT_HTTP_TIMEOUT_SECONDS",
+        "alert_http_timeout_seconds",
+        1,
+        3600,
+    ),
     ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
     ("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 0, 86_400),
     ("DISCOVERY_NOISE_PERCENT", "discovery_noise_percent", 0, 100),
@@ -464,6 +475,7 @@ impl Config {
         let numbers = [
             f.smtp_timeout_seconds,
             f.smtp_concurrency,
+            f.alert_http_timeout_seconds,
             f.token_cache_seconds,
             f.clock_skew_seconds,
             f.discovery_noise_percent,
@@ -499,6 +511,7 @@ impl Config {
         Some(match env_name {
             "SMTP_TIMEOUT_SECONDS" => &mut self.smtp_timeout_seconds,
             "SMTP_CONCURRENCY" => &mut self.smtp_concurrency,
+            "ALERT_HTTP_TIMEOUT_SECONDS" => &mut self.alert_http_timeout_seconds,
             "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
             "CLOCK_SKEW_SECONDS" => &mut self.clock_skew_seconds,
             "DISCOVERY_NOISE_PERCENT" => &mut self.discovery_noise_percent,

@@ -67,6 +67,15 @@ impl AppState {
     pub fn alerts_active(&self) -> bool {
         self.config.sla_alerts_enabled && self.config.smtp_url.is_some()
     }
+
+    /// Which alerts a new breach gets: email when [`Self::alerts_active`], its channels and
+    /// escalation levels whenever alerts are enabled.
+    pub fn alerting(&self) -> sla::escalation::Alerting {
+        sla::escalation::Alerting {
+            email: self.alerts_active(),
+            channels: self.config.sla_alerts_enabled,
+        }
+    }
 }
 
 /// Timing of the background tasks.
@@ -203,6 +212,22 @@ impl App {
             tasks.push(tokio::spawn(mailer.run(
                 st.clone(),
                 st.sla.mailer_wake.clone(),
+                timing.outbox_poll,
+            )));
+        }
+        if st.config.sla_alerts_enabled {
+            // The request bound stays under half the lease, as the SMTP one does.
+            let lease = timing.lease.num_seconds().max(2) as u64;
+            let timeout = st.config.alert_http_timeout_seconds.min(lease / 2).max(1);
+            let notifier = sla::notifier::Notifier::new(
+                timing.lease,
+                Duration::from_secs(timeout),
+                st.config.smtp_concurrency as usize,
+            )
+            .map_err(|e| e.to_string())?;
+            tasks.push(tokio::spawn(notifier.run(
+                st.clone(),
+                st.sla.notifier_wake.clone(),
                 timing.outbox_poll,
             )));
         }

@@ -175,6 +175,7 @@ pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppRe
                 slo_target_percentage: Some(95.0),
                 alert_recipients: None,
                 is_active: Some(true),
+                ..Default::default()
             },
             state.clock.now(),
         )

@@ -67,6 +67,7 @@ macro_rules! tenant {
 
 tenant!(
     action => "action",
+    alert_channel => "alert channel",
     api_token => "API token",
     breach => "breach",
     execution => "execution",

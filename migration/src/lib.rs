@@ -10,6 +10,7 @@ mod m20261203_000001_step_start_inferred;
 mod m20261204_000001_sla_rollups;
 mod m20261204_000002_breach_counts;
 mod m20261205_000001_breach_margin_against_threshold;
+mod m20261205_000002_alert_channels;
 
 pub use m20261204_000001_sla_rollups::{
     GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql,
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_sla_rollups::Migration),
             Box::new(m20261204_000002_breach_counts::Migration),
             Box::new(m20261205_000001_breach_margin_against_threshold::Migration),
+            Box::new(m20261205_000002_alert_channels::Migration),
         ]
     }
 }

@@ -8,6 +8,12 @@ pub struct Model {
     pub id: Uuid,
     pub company_id: Uuid,
     pub breach_id: Uuid,
+    /// `email`, or the id of an alert channel.
+    pub target: String,
+    /// 0: the breach's own alert; n: the n-th escalation level.
+    pub level: i32,
+    /// `trigger`, or `resolve` (sent on acknowledgement to channels that were triggered).
+    pub action: String,
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,

@@ -66,6 +66,7 @@ macro_rules! api_object {
 }
 
 pub mod action;
+pub mod alert_channel;
 pub mod alert_outbox;
 pub mod api_token;
 pub mod breach;

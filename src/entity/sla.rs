@@ -13,6 +13,12 @@ api_object!("Sla", "workflow_slas", {
     #[graphql(skip)]
     pub alert_recipients: Json,
     pub is_active: bool,
+    /// The ids of the alert channels (besides email) a breach is sent through.
+    #[graphql(skip)]
+    pub alert_channel_ids: Json,
+    /// Escalation levels (`sla::escalation::Level`), in order.
+    #[graphql(skip)]
+    pub escalation: Json,
 });
 
 no_relations!();

@@ -5,6 +5,7 @@ use crate::auth::AuthContext;
 use crate::entity::{action, execution, step_execution, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::{ApprovalDecision, ExecutionStatus, FinalStatus, StepRunStatus};
+use crate::sla::escalation::Alerting;
 use crate::sla::service::{active_for_workflow, evaluate_completion, for_workflow};
 use crate::tenancy;
 use crate::workflows::steps::parse_steps;
@@ -294,7 +295,7 @@ pub async fn complete(
         not_future(state, "completedAt", c)?;
     }
     let now = state.clock.now();
-    let (auth2, alerts) = (auth.clone(), state.alerts_active());
+    let (auth2, alerts) = (auth.clone(), state.alerting());
     let (updated, slas, new) = state
         .writes
         .write(move |txn| {
@@ -318,7 +319,7 @@ async fn complete_in(
     execution_id: Uuid,
     a: Completion,
     now: DateTime<Utc>,
-    alerts: bool,
+    alerts: Alerting,
 ) -> AppResult<Completed> {
     let exec = tenancy::get::<execution::Entity>(txn, auth, execution_id).await?;
     let open = [
@@ -633,7 +634,7 @@ pub async fn import_into(
     for e in &staged.finished {
         let slas = &slas_by_wf[&e.workflow_id];
         let d = e.duration_ms.unwrap_or_default() as f64 / 1000.0;
-        report.breaches += evaluate_completion(&txn, slas, e, d, now, false, false)
+        report.breaches += evaluate_completion(&txn, slas, e, d, now, Alerting::NONE, false)
             .await?
             .len();
     }

@@ -1,4 +1,5 @@
 //! SLAs' part of the schema: definitions, breaches, acknowledgement and the live stream.
+use super::channel_graphql::{AlertChannel, AlertDelivery, EscalationLevel};
 use super::hub::{LiveEvent, SubscribeProbe};
 use super::service::{self, BreachFilter, SlaFields};
 use super::slo::{BreachTimeline, SloReport};
@@ -30,6 +31,15 @@ impl Sla {
     /// Extra recipients of this SLA's alerts.
     async fn alert_recipients(&self) -> Vec<String> {
         serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()
+    }
+    /// The channels a breach is sent through, besides email.
+    async fn alert_channels(&self, ctx: &Context<'_>) -> Result<Vec<AlertChannel>> {
+        super::channel_graphql::sla_channels(ctx, self).await
+    }
+    /// Escalation levels, in order: after each one's delay unacknowledged, its recipients and
+    /// channels are told; acknowledgement stops the rest.
+    async fn escalation(&self) -> Vec<EscalationLevel> {
+        super::channel_graphql::sla_escalation(self)
     }
     /// SLO figures over executions completed in the last `windowHours` (default: the SLA's
     /// window).
@@ -80,6 +90,10 @@ impl SlaBreach {
     }
     async fn alert_recipients(&self) -> Vec<String> {
         serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()
+    }
+    /// Every alert of this breach: email and channels, escalation levels, resolves.
+    async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<AlertDelivery>> {
+        super::channel_graphql::breach_deliveries(ctx, self).await
     }
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         crate::graphql::types::user_by_id(ctx, self.acknowledged_by).await
@@ -207,6 +221,13 @@ pub struct CreateSlaInput {
     pub alert_recipients: Vec<String>,
     #[graphql(default = true)]
     pub is_active: bool,
+    /// The company's alert channels a breach is sent through, besides email.
+    #[graphql(default)]
+    pub alert_channel_ids: Vec<ID>,
+    /// Escalation levels: after each level's delay unacknowledged, its recipients and channels
+    /// are told.
+    #[graphql(default)]
+    pub escalation: Vec<service::EscalationLevelInput>,
 }
 
 #[derive(InputObject)]
@@ -261,6 +282,8 @@ impl SlaMutation {
                 slo_target_percentage: Some(input.slo_target_percentage),
                 alert_recipients: Some(input.alert_recipients),
                 is_active: Some(input.is_active),
+                alert_channel_ids: Some(input.alert_channel_ids),
+                escalation: Some(input.escalation),
             },
             st.clock.now(),
         )

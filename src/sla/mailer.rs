@@ -17,6 +17,7 @@
 //! again when the lease expires, with the same Message-ID, so a mail system that deduplicates
 //! by Message-ID shows it once.
 use super::BreachEventKind;
+use super::outbox::{Outcome, record_unsent};
 use super::service::{append_event, slo_report, workflow_of};
 use super::slo::SloReport;
 use crate::AppState;
@@ -26,11 +27,7 @@ use crate::model::Role;
 use chrono::{DateTime, Duration, Utc};
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -57,13 +54,7 @@ pub struct Mailer {
 type SloCache =
     std::sync::Mutex<std::collections::HashMap<Uuid, (std::time::Instant, super::slo::SloReport)>>;
 
-/// Exponential backoff: 2, 4, 8 … seconds, at most 5 minutes.
-pub fn backoff(attempts: i32) -> Duration {
-    Duration::seconds(Ord::min(
-        2i64.saturating_pow(attempts.clamp(1, 20) as u32),
-        300,
-    ))
-}
+pub use super::outbox::backoff;
 
 /// The email for one breach.
 pub struct Alert {
@@ -103,72 +94,25 @@ impl Mailer {
         })
     }
 
-    /// Claims up to `limit` due rows (pending and due, or claimed with an expired lease).
+    /// Claims up to `limit` due email rows (pending and due, or claimed with an expired lease).
     pub async fn claim(&self, state: &AppState, limit: u64) -> AppResult<Vec<alert_outbox::Model>> {
-        let now = state.clock.now();
-        let txn = crate::db::begin_write(&state.writer).await?;
-        let mut q = alert_outbox::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(alert_outbox::Column::Status.eq("pending"))
-                            .add(alert_outbox::Column::NextAttemptAt.lte(now)),
-                    )
-                    .add(
-                        Condition::all()
-                            .add(alert_outbox::Column::Status.eq("sending"))
-                            .add(alert_outbox::Column::ClaimedUntil.lt(now)),
-                    ),
-            )
-            .order_by_asc(alert_outbox::Column::NextAttemptAt)
-            .limit(limit);
-        if txn.get_database_backend() == DatabaseBackend::Postgres {
-            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let rows = q.all(&txn).await?;
-        if rows.is_empty() {
-            return Ok(rows);
-        }
-        let until = now + self.lease;
-        alert_outbox::Entity::update_many()
-            .col_expr(alert_outbox::Column::Status, Expr::value("sending"))
-            .col_expr(
-                alert_outbox::Column::ClaimedBy,
-                Expr::value(state.instance_id.clone()),
-            )
-            .col_expr(alert_outbox::Column::ClaimedUntil, Expr::value(until))
-            .col_expr(
-                alert_outbox::Column::Attempts,
-                Expr::col(alert_outbox::Column::Attempts).add(1),
-            )
-            .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
-            .filter(alert_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|mut r| {
-                r.status = "sending".into();
-                r.claimed_by = Some(state.instance_id.clone());
-                r.claimed_until = Some(until);
-                r.attempts += 1;
-                r
-            })
-            .collect())
+        super::outbox::claim(state, self.lease, limit, true).await
     }
 
     /// Sends one claimed row and records the outcome. No transaction is open while the SMTP
     /// conversation runs, and the conversation is bounded by the timeout.
     pub async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
-        let alert = compose(state, row.breach_id, Some(&self.slo)).await?;
+        let Some(alert) = compose(state, row, Some(&self.slo)).await? else {
+            let why = "acknowledged before this escalation level was due";
+            record_unsent(state, row, why, Outcome::Cancelled).await?;
+            return Ok(false);
+        };
         if alert.recipients.is_empty() {
-            record_failure(
+            record_unsent(
                 state,
                 row,
                 "no recipients: set SLA_ALERT_RECIPIENTS, alertRecipients or a workflow owner",
-                true,
+                Outcome::Failed,
             )
             .await?;
             return Ok(false);
@@ -183,7 +127,7 @@ impl Mailer {
             ),
         };
         tracing::warn!(breach = %row.breach_id, attempts = row.attempts, error = %error, "sending a breach alert failed; will retry with backoff");
-        record_failure(state, row, &error, false).await?;
+        record_unsent(state, row, &error, Outcome::Retry).await?;
         Ok(false)
     }
 
@@ -242,8 +186,8 @@ impl Mailer {
     }
 }
 
-/// Records an accepted send: the row sent, the breach alerted and the ALERT_SENT event, in one
-/// transaction. False when the row is no longer ours.
+/// Records an accepted send in one transaction: the row sent and, for the breach's own
+/// alert, the breach alerted and the ALERT_SENT event. False when the row is no longer ours.
 async fn record_sent(
     state: &AppState,
     row: &alert_outbox::Model,
@@ -251,106 +195,65 @@ async fn record_sent(
 ) -> AppResult<bool> {
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.writer).await?;
-    if !mark_sent(&txn, row, &state.instance_id, recipients, now).await? {
+    if !super::outbox::mark_sent(&txn, row, &state.instance_id, now).await? {
         return Ok(false);
     }
+    if row.level == 0 {
+        mark_alerted(&txn, row.breach_id, recipients, now).await?;
+    }
     crate::faults::crash_point(crate::faults::Point::AfterAlertMarkedSent, row.company_id)?;
-    append_event(
-        &txn,
-        row.company_id,
-        row.breach_id,
-        BreachEventKind::AlertSent,
-        now,
-    )
-    .await?;
+    if row.level == 0 {
+        append_event(
+            &txn,
+            row.company_id,
+            row.breach_id,
+            BreachEventKind::AlertSent,
+            now,
+        )
+        .await?;
+    }
     txn.commit().await?;
     state.sla.events_committed();
     Ok(true)
 }
 
-/// Marks a claimed row sent and its breach alerted (inside the caller's transaction). False
-/// when the row is no longer ours.
-async fn mark_sent(
+/// Marks the breach alerted, with whom (inside the caller's transaction).
+async fn mark_alerted(
     txn: &DatabaseTransaction,
-    row: &alert_outbox::Model,
-    me: &str,
+    breach_id: Uuid,
     recipients: &[String],
     now: DateTime<Utc>,
-) -> AppResult<bool> {
-    let res = alert_outbox::Entity::update_many()
-        .col_expr(alert_outbox::Column::Status, Expr::value("sent"))
-        .col_expr(alert_outbox::Column::SentAt, Expr::value(Some(now)))
-        .col_expr(
-            alert_outbox::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(alert_outbox::Column::Id.eq(row.id))
-        .filter(alert_outbox::Column::Status.eq("sending"))
-        .filter(alert_outbox::Column::ClaimedBy.eq(me))
-        .exec(txn)
-        .await?;
-    if res.rows_affected == 0 {
-        return Ok(false);
-    }
-    let b = breach::Entity::find_by_id(row.breach_id)
+) -> AppResult<()> {
+    let b = breach::Entity::find_by_id(breach_id)
         .one(txn)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("breach {}", row.breach_id)))?;
+        .ok_or_else(|| AppError::not_found(format!("breach {breach_id}")))?;
     let mut am: breach::ActiveModel = b.into();
     am.alert_sent = Set(true);
     am.alert_sent_at = Set(Some(now));
     am.alert_recipients = Set(json!(recipients));
     am.updated_at = Set(now);
     am.update(txn).await?;
-    Ok(true)
-}
-
-async fn record_failure(
-    state: &AppState,
-    row: &alert_outbox::Model,
-    error: &str,
-    give_up: bool,
-) -> AppResult<()> {
-    let now = state.clock.now();
-    let next: DateTime<Utc> = now + backoff(row.attempts);
-    alert_outbox::Entity::update_many()
-        .col_expr(
-            alert_outbox::Column::Status,
-            Expr::value(if give_up { "failed" } else { "pending" }),
-        )
-        .col_expr(alert_outbox::Column::NextAttemptAt, Expr::value(next))
-        .col_expr(
-            alert_outbox::Column::ClaimedBy,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            alert_outbox::Column::ClaimedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            alert_outbox::Column::LastError,
-            Expr::value(Some(error.to_string())),
-        )
-        .col_expr(alert_outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(alert_outbox::Column::Id.eq(row.id))
-        .exec(&state.writer)
-        .await?;
     Ok(())
 }
 
-/// Builds the alert for a breach: recipients (workflow owner, company admins, the SLA's
-/// recipients and SLA_ALERT_RECIPIENTS, deduplicated), subject, body and a stable Message-ID.
+/// Builds the alert for an outbox row: recipients (for the breach's own alert: the workflow
+/// owner, company admins, the SLA's recipients and SLA_ALERT_RECIPIENTS, deduplicated; for an
+/// escalation level: that level's recipients), subject, body and a stable Message-ID. None
+/// when it is an escalation and the breach was acknowledged meanwhile.
 pub async fn compose(
     state: &AppState,
-    breach_id: Uuid,
+    row: &alert_outbox::Model,
     cache: Option<&SloCache>,
-) -> AppResult<Alert> {
+) -> AppResult<Option<Alert>> {
     let db = &state.db;
-    let b = breach::Entity::find_by_id(breach_id)
+    let b = breach::Entity::find_by_id(row.breach_id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::not_found(format!("breach {breach_id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("breach {}", row.breach_id)))?;
+    if row.level > 0 && b.acknowledged {
+        return Ok(None);
+    }
     let s = sla::Entity::find_by_id(b.sla_id)
         .one(db)
         .await?
@@ -359,19 +262,32 @@ pub async fn compose(
     let exec = execution::Entity::find_by_id(b.execution_id)
         .one(db)
         .await?;
-    let recipients = recipients(state, &b, &s, wf.as_ref()).await?;
+    let (recipients, prefix) = if row.level == 0 {
+        (recipients(state, &b, &s, wf.as_ref()).await?, String::new())
+    } else {
+        let level = super::escalation::levels(&s.escalation)
+            .into_iter()
+            .nth(row.level as usize - 1)
+            .unwrap_or_default();
+        (level.recipients, format!("[ESCALATION {}] ", row.level))
+    };
     let slo = slo_after(state, &s, cache).await?;
     let severity = b.severity.to_ascii_uppercase();
     let workflow_name = wf
         .as_ref()
         .map(|w| w.name.as_str())
         .unwrap_or("(deleted workflow)");
-    Ok(Alert {
-        subject: format!("[{severity}] SLA Breach: {}", s.name),
+    let level = if row.level > 0 {
+        format!("-{}", row.level)
+    } else {
+        String::new()
+    };
+    Ok(Some(Alert {
+        subject: format!("{prefix}[{severity}] SLA Breach: {}", s.name),
         body: body(&b, &s, workflow_name, exec.as_ref(), &slo),
         recipients,
-        message_id: format!("<breach-{}@workflow-intel>", b.id),
-    })
+        message_id: format!("<breach-{}{level}@workflow-intel>", b.id),
+    }))
 }
 
 /// Who gets the alert: the workflow's owner, the company's admins, the SLA's recipients and

@@ -1,11 +1,16 @@
 //! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths, the
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod buckets;
+pub mod channel_graphql;
+pub mod channels;
 pub mod effects;
+pub mod escalation;
 pub mod figures;
 pub mod graphql;
 pub mod hub;
 pub mod mailer;
+pub mod notifier;
+pub mod outbox;
 pub mod replicas;
 pub mod rollups;
 pub mod runtime;

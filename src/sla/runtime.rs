@@ -21,6 +21,8 @@ pub struct SlaRuntime {
     pub watcher: Arc<Watcher>,
     pub hub: Arc<Hub>,
     pub mailer_wake: Arc<Notify>,
+    /// Wakes the channel notifier (`notifier.rs`).
+    pub notifier_wake: Arc<Notify>,
 }
 
 impl SlaRuntime {
@@ -31,6 +33,7 @@ impl SlaRuntime {
                 metrics.internals.breach_event_renders_total.clone(),
             )),
             mailer_wake: Arc::default(),
+            notifier_wake: Arc::default(),
         }
     }
 
@@ -76,5 +79,6 @@ impl SlaRuntime {
     pub fn events_committed(&self) {
         self.hub.committed();
         self.mailer_wake.notify_one();
+        self.notifier_wake.notify_one();
     }
 }

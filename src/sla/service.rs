@@ -1,9 +1,10 @@
 //! SLA definitions, breach recording and acknowledgement. Every query is scoped to the
 //! caller's company.
+use super::escalation::{self, Alerting, Level};
 use super::slo::{self, Objective, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::AuthContext;
-use crate::entity::{alert_outbox, breach, breach_count, execution, sla, sla_event, workflow};
+use crate::entity::{alert_channel, breach, breach_count, execution, sla, sla_event, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::ExecutionStatus;
 use crate::tenancy;
@@ -30,6 +31,67 @@ pub struct SlaFields {
     pub slo_target_percentage: Option<f64>,
     pub alert_recipients: Option<Vec<String>>,
     pub is_active: Option<bool>,
+    /// The company's alert channels a breach is sent through, besides email.
+    pub alert_channel_ids: Option<Vec<async_graphql::ID>>,
+    /// Escalation levels, in order of their delay.
+    pub escalation: Option<Vec<EscalationLevelInput>>,
+}
+
+/// One escalation level: after `afterMinutes` unacknowledged, tell these recipients (by
+/// email) and these channels.
+#[derive(Clone, Debug, InputObject)]
+pub struct EscalationLevelInput {
+    pub after_minutes: i64,
+    #[graphql(default)]
+    pub recipients: Vec<String>,
+    #[graphql(default)]
+    pub channel_ids: Vec<async_graphql::ID>,
+}
+
+/// The channel ids, each one of the caller's company's channels (else NOT_FOUND).
+async fn own_channels(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    ids: &[async_graphql::ID],
+) -> AppResult<Vec<Uuid>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let id = crate::ids::parse_id(id, "alert channel")?;
+        tenancy::get::<alert_channel::Entity>(db, auth, id).await?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Sets the channels and escalation levels that `f` gives on `m`, checked.
+async fn set_alerting(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    m: &mut sla::Model,
+    f: &SlaFields,
+) -> AppResult<()> {
+    if let Some(ids) = &f.alert_channel_ids {
+        m.alert_channel_ids = json!(own_channels(db, auth, ids).await?);
+    }
+    if let Some(levels) = &f.escalation {
+        let mut out = Vec::new();
+        for l in levels {
+            out.push(Level {
+                after_minutes: l.after_minutes,
+                recipients: l
+                    .recipients
+                    .iter()
+                    .map(|r| r.trim().to_ascii_lowercase())
+                    .collect(),
+                channel_ids: own_channels(db, auth, &l.channel_ids).await?,
+            });
+        }
+        escalation::validate(&out)?;
+        m.escalation = json!(out);
+    }
+    Ok(())
 }
 
 /// The longest target or threshold an SLA may have: 100 years, in seconds.
@@ -116,6 +178,11 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
     tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
+    let alerting = SlaFields {
+        alert_channel_ids: f.alert_channel_ids.clone(),
+        escalation: f.escalation.clone(),
+        ..Default::default()
+    };
     let target = f.target_duration_seconds.unwrap_or(0);
     let m = sla::Model {
         id: Uuid::now_v7(),
@@ -132,9 +199,13 @@ pub async fn create(
         slo_target_percentage: f.slo_target_percentage.unwrap_or(99.0),
         alert_recipients: json!(f.alert_recipients.unwrap_or_default()),
         is_active: f.is_active.unwrap_or(true),
+        alert_channel_ids: json!([]),
+        escalation: json!([]),
         created_at: now,
         updated_at: now,
     };
+    let mut m = m;
+    set_alerting(db, auth, &mut m, &alerting).await?;
     validate(&m)?;
     let am: sla::ActiveModel = m.into();
     let txn = crate::db::begin_write(db).await?;
@@ -171,6 +242,7 @@ pub async fn update(
         )
     };
     let before = thresholds(&m);
+    set_alerting(&txn, auth, &mut m, &f).await?;
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
@@ -201,6 +273,8 @@ pub async fn update(
         sla::Column::SloTargetPercentage,
         sla::Column::AlertRecipients,
         sla::Column::IsActive,
+        sla::Column::AlertChannelIds,
+        sla::Column::Escalation,
         sla::Column::UpdatedAt,
     ] {
         am.reset(c);
@@ -294,7 +368,7 @@ pub async fn insert_breach(
     sev: Severity,
     actual_seconds: f64,
     detected_at: DateTime<Utc>,
-    alert: bool,
+    alert: Alerting,
 ) -> AppResult<Option<breach::Model>> {
     let target = s.target_duration_seconds as f64;
     let m = breach::Model {
@@ -335,24 +409,7 @@ pub async fn insert_breach(
         return Ok(None);
     }
     bump_count(db, s.id, s.company_id, sev.as_str(), false, 1).await?;
-    if alert {
-        alert_outbox::Entity::insert(alert_outbox::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(s.company_id),
-            breach_id: Set(m.id),
-            status: Set("pending".into()),
-            attempts: Set(0),
-            next_attempt_at: Set(detected_at),
-            claimed_by: Set(None),
-            claimed_until: Set(None),
-            last_error: Set(None),
-            sent_at: Set(None),
-            created_at: Set(detected_at),
-            updated_at: Set(detected_at),
-        })
-        .exec_without_returning(db)
-        .await?;
-    }
+    super::outbox::enqueue(db, s, m.id, detected_at, alert).await?;
     append_event(
         db,
         s.company_id,
@@ -373,7 +430,7 @@ pub async fn evaluate_completion(
     exec: &execution::Model,
     duration_seconds: f64,
     now: DateTime<Utc>,
-    alert: bool,
+    alert: Alerting,
     update_existing: bool,
 ) -> AppResult<Vec<breach::Model>> {
     let mut new = Vec::new();
@@ -431,7 +488,7 @@ pub async fn fire_live(
     sla_id: Uuid,
     sev: Severity,
     now: DateTime<Utc>,
-    alert: bool,
+    alert: Alerting,
 ) -> AppResult<Fired> {
     let txn = crate::db::begin_write(db).await?;
     let Some(exec) = execution::Entity::find_by_id(execution_id)
@@ -592,6 +649,7 @@ pub async fn acknowledge(
     if res.rows_affected == 1 {
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, false, -1).await?;
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, true, 1).await?;
+        super::outbox::acknowledged(&txn, &b, now).await?;
     }
     if res.rows_affected == 0 {
         return Err(AppError::conflict(format!(

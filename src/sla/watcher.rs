@@ -187,7 +187,7 @@ impl Watcher {
                 d.sla_id,
                 sev,
                 now,
-                state.alerts_active(),
+                state.alerting(),
             )
             .await
             {

@@ -860,7 +860,10 @@ async fn a_crash_between_claim_and_send_still_sends_exactly_once() {
         uuid::Uuid::parse_str(&sla).unwrap(),
         workflow_intel::sla::Severity::Warning,
         now,
-        true,
+        workflow_intel::sla::escalation::Alerting {
+            email: true,
+            channels: true,
+        },
     )
     .await
     .unwrap();
