@@ -9,7 +9,8 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement, UnionType,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionSession, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -93,8 +94,29 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
     Ok(())
 }
 
-/// Reads what counting the spans (seconds back from `now`) of one SLA needs.
+/// Reads what counting the spans (seconds back from `now`) of one SLA needs. On PostgreSQL
+/// the reads run with parallel workers off: the planner, estimating the open-ended hour range
+/// high, gathered the six small sums with workers, and starting them cost 8 to 11 ms of a
+/// read that takes under 1 ms without (1,000,000 executions over 30 days).
 pub async fn read<'a>(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    s: &sla::Model,
+    o: &'a Objective,
+    now: DateTime<Utc>,
+    spans: &[i64],
+) -> AppResult<Rollups<'a>> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return read_in(db, s, o, now, spans).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SET LOCAL max_parallel_workers_per_gather = 0")
+        .await?;
+    let r = read_in(&txn, s, o, now, spans).await?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+async fn read_in<'a>(
     db: &impl ConnectionTrait,
     s: &sla::Model,
     o: &'a Objective,

@@ -683,7 +683,7 @@ pub fn objective(s: &sla::Model) -> Objective {
 
 /// The SLO report of one SLA over `window_hours` ending `now`.
 pub async fn slo_report(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     s: &sla::Model,
     window_hours: i32,
     now: DateTime<Utc>,
