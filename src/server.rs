@@ -30,6 +30,7 @@ pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
         .route("/graphql", get(gql_http::get).post(gql_http::post))
         .route("/metrics", get(metrics))
         .route("/api/templates/{id}/export", get(export_template))
+        .route("/api/breaches.csv", get(export_breaches))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Redirect::temporary("/playground") }))
@@ -153,6 +154,53 @@ async fn export_template(
         Err(e) => {
             let status = match e.code() {
                 "NOT_FOUND" => StatusCode::NOT_FOUND,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.code(), e.to_string())
+        }
+    }
+}
+
+/// `GET /api/breaches.csv` (bearer auth): the company's breaches that `severity`, `slaId`,
+/// `workflowId` and `acknowledged` select, newest first, for a report.
+async fn export_breaches(
+    State(http): State<Http>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let error = |status: StatusCode, code: &str, message: String| {
+        (
+            status,
+            axum::Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response()
+    };
+    let AuthState::User(auth) = auth_state(&http.state, header_token(&headers)).await else {
+        let why = "send Authorization: Bearer <token>".into();
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why);
+    };
+    let csv = match crate::sla::export::filter(&q) {
+        Ok(f) => crate::sla::export::breaches_csv(&http.state.db, &auth, &f).await,
+        Err(e) => Err(e),
+    };
+    match csv {
+        Ok(body) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    HeaderValue::from_static("attachment; filename=\"breaches.csv\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            let status = match e.code() {
+                "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             error(status, e.code(), e.to_string())

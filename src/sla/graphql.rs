@@ -62,6 +62,27 @@ impl Sla {
     }
 }
 
+/// Unacknowledged breaches of one SLA at one severity.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct BreachGroup {
+    #[graphql(skip)]
+    pub sla_id: uuid::Uuid,
+    #[graphql(skip)]
+    pub severity: String,
+    pub count: i64,
+}
+
+#[ComplexObject]
+impl BreachGroup {
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {
+        loaders::one(&ctx.loaders()?.slas, self.sla_id).await
+    }
+    async fn severity(&self) -> Result<Severity> {
+        Ok(stored(Severity::parse, &self.severity)?)
+    }
+}
+
 pub type SlaBreach = breach::Model;
 
 #[ComplexObject]
@@ -183,6 +204,37 @@ impl SlaQuery {
             ..breach_filter(filter)?
         };
         breach_page(ctx, f, first, after).await
+    }
+
+    /// Unacknowledged breaches per (SLA, severity), most first: the board's groups. Read
+    /// from the kept counts, so the cost does not grow with the breaches.
+    async fn unacknowledged_breach_groups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the groups; its `acknowledged` is ignored.")] filter: Option<
+            BreachFilterInput,
+        >,
+    ) -> Result<Vec<BreachGroup>> {
+        let f = BreachFilter {
+            acknowledged: Some(false),
+            ..breach_filter(filter)?
+        };
+        let (auth, db) = (ctx.auth()?, &ctx.state()?.db);
+        let rows = service::breach_counts(auth, &f)
+            .all(db)
+            .await
+            .map_err(AppError::from)?;
+        let mut groups: Vec<BreachGroup> = rows
+            .into_iter()
+            .filter(|r| r.n > 0)
+            .map(|r| BreachGroup {
+                sla_id: r.sla_id,
+                severity: r.severity,
+                count: r.n,
+            })
+            .collect();
+        groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.sla_id.cmp(&b.sla_id)));
+        Ok(groups)
     }
 
     /// The newest sequence in the caller's company's breach event log (0 while it is empty).

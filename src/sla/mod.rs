@@ -5,6 +5,7 @@ pub mod channel_graphql;
 pub mod channels;
 pub mod effects;
 pub mod escalation;
+pub mod export;
 pub mod figures;
 pub mod graphql;
 pub mod hub;

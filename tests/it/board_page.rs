@@ -458,3 +458,127 @@ async fn after_a_restart_the_board_resumes_and_shows_a_missed_breach_once() {
         "{notes}"
     );
 }
+
+/// 400 warning and 100 critical breaches open on one SLA: imported as 300 executions of 15 s
+/// (over the 10 s warning) and 100 of 30 s (over both thresholds).
+async fn five_hundred_open_breaches(app: &TestApp, token: &str) -> String {
+    let wf = create_workflow(
+        app,
+        token,
+        "Claims",
+        json!([{"name": "Assess", "action": "x"}]),
+    )
+    .await;
+    let input = json!({"workflowId": wf["id"], "name": "Claim turnaround", "targetDurationSeconds": 10,
+        "warningThresholdSeconds": 10, "criticalThresholdSeconds": 20});
+    let sla = post_data(&app.url(""), token, CREATE_SLA, json!({"input": input})).await["createSla"]["sla"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = Utc::now();
+    let execs: Vec<Value> = (0..400i64)
+        .map(|i| {
+            let end = now - Duration::seconds(60 + i * 7);
+            let took = if i < 300 { 15 } else { 30 };
+            json!({"workflowId": wf["id"], "externalId": format!("claim-{i}"), "status": "COMPLETED",
+                   "startedAt": (end - Duration::seconds(took)).to_rfc3339(), "completedAt": end.to_rfc3339()})
+        })
+        .collect();
+    let q = "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { breaches } }";
+    let r = app
+        .data(token, q, json!({"i": {"executions": execs}}))
+        .await;
+    assert_eq!(r["importExecutions"]["breaches"], 500, "{r}");
+    sla
+}
+
+#[tokio::test]
+async fn a_long_day_board_puts_tiles_first_groups_and_pages_500_breaches_and_exports_csv() {
+    let Some(chromium) = browser::available("board browser test") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let token = app.token("Acme", "ops@acme.io", Role::Admin).await;
+    let sla = five_hundred_open_breaches(&app, &token).await;
+    let mut b = Browser::launch(&chromium);
+    b.open("a", &board(&app.url(""), &token, "")).await;
+    b.wait("a", "document.querySelector('#tiles')?.dataset.loaded")
+        .await;
+    b.wait("a", LIVE).await;
+    let first = "document.querySelector('#tiles').compareDocumentPosition(document.querySelector('#breach-rows')) & Node.DOCUMENT_POSITION_FOLLOWING";
+    assert_eq!(
+        b.eval("a", first).await,
+        4,
+        "the tiles come before the breaches"
+    );
+    let groups = "[...document.querySelectorAll('#breach-groups button')].map(g => [g.dataset.group, Number(g.querySelector('.count').textContent)])";
+    assert_eq!(
+        b.eval("a", groups).await,
+        json!([
+            [format!("{sla}:WARNING"), 400],
+            [format!("{sla}:CRITICAL"), 100]
+        ])
+    );
+    let shown = "[document.querySelector('#breach-count').textContent, document.querySelectorAll('#breach-rows tr').length]";
+    assert_eq!(
+        b.eval("a", shown).await,
+        json!(["500", 50]),
+        "one page of 50"
+    );
+    b.click("a", "#more").await;
+    b.wait(
+        "a",
+        "document.querySelectorAll('#breach-rows tr').length === 100",
+    )
+    .await;
+
+    // One group: its rows only, and the CSV of just those.
+    b.click(
+        "a",
+        &format!("#breach-groups button[data-group='{sla}:CRITICAL']"),
+    )
+    .await;
+    b.wait("a", &format!("location.search.includes('sla={sla}') && document.querySelector('#connection')?.dataset.state === 'live'"))
+        .await;
+    let rows = "[document.querySelector('#breach-count').textContent, [...new Set([...document.querySelectorAll('#breach-rows tr')].map(r => r.className))]]";
+    assert_eq!(b.eval("a", rows).await, json!(["100", ["sev-critical"]]));
+    b.click("a", "#csv").await;
+    let csv = b
+        .wait(
+            "a",
+            "document.querySelector('#csv-download')?.href && fetch(document.querySelector('#csv-download').href).then(r => r.text())",
+        )
+        .await;
+    let csv = csv.as_str().unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 101, "a header and 100 breaches");
+    assert!(
+        lines[0].starts_with("breach_id,detected_at,severity,sla,workflow"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(",CRITICAL,Claim turnaround,Claims,")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[1..].iter().any(|l| l.contains(",claim-3")),
+        "external ids are in the export"
+    );
+
+    // The export refuses a missing token and a bad filter, with a code.
+    let plain = reqwest::get(app.url("/api/breaches.csv")).await.unwrap();
+    assert_eq!(plain.status(), 401);
+    let bad = reqwest::Client::new()
+        .get(app.url("/api/breaches.csv?severity=SEVERE"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "BAD_USER_INPUT", "{body}");
+}

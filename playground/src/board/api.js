@@ -24,12 +24,19 @@ export const BREACH_FIELDS = `id severity acknowledged detectedAt thresholdSecon
   targetMarginSeconds targetMarginPercentage
   sla { id name } execution { id status workflow { id name } }`;
 
+export const PAGE = 50;
+
 export const BOARD = `query Board($filter: BreachFilterInput, $workflowId: ID) {
   viewer { email companyId }
   slaBreachEventsHead
   workflows(first: 100) { nodes { id name } }
-  unacknowledgedBreaches(first: 100, filter: $filter) { totalCount nodes { ${BREACH_FIELDS} } }
+  unacknowledgedBreachGroups(filter: $filter) { count severity sla { id name workflow { name } } }
+  unacknowledgedBreaches(first: ${PAGE}, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } nodes { ${BREACH_FIELDS} } }
   slas(first: 100, workflowId: $workflowId) { nodes { id name isActive workflow { id name } } }
+}`;
+
+export const MORE = `query More($filter: BreachFilterInput, $after: String) {
+  unacknowledgedBreaches(first: ${PAGE}, after: $after, filter: $filter) { pageInfo { hasNextPage endCursor } nodes { ${BREACH_FIELDS} } }
 }`;
 
 export const TILES = `query Tiles($workflowId: ID) {

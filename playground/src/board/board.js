@@ -1,5 +1,5 @@
 // The live SLA board: unacknowledged breaches as they happen, and one tile per SLA.
-import { ACK, BOARD, TILES } from "./api.js";
+import { ACK, BOARD, MORE, TILES } from "./api.js";
 import { duration, h, pct, s, windowName } from "./dom.js";
 import { openStream } from "./stream.js";
 
@@ -14,7 +14,41 @@ const STATES = {
 function filters(params) {
   const workflowId = params.get("workflow") || undefined;
   const severity = params.get("severity") || undefined;
-  return { workflowId, severity };
+  const slaId = params.get("sla") || undefined;
+  return { workflowId, severity, slaId };
+}
+
+// Unacknowledged breaches per (SLA, severity), most first; a group narrows the list to it.
+function groupList(groups, params, go) {
+  const { slaId, severity } = filters(params);
+  const item = (g) => {
+    const on = g.sla && g.sla.id === slaId && g.severity === severity;
+    const sev = g.severity.toLowerCase();
+    return h("li", {}, h("button", {
+      type: "button", class: `group sev-${sev}`, "aria-pressed": on ? "true" : "false",
+      "data-group": `${g.sla ? g.sla.id : ""}:${g.severity}`,
+      onclick: () => go(on ? { sla: null, severity: null } : { sla: g.sla.id, severity: g.severity }),
+    }, `${g.sla ? g.sla.name : "–"} · ${sev} `, h("span", { class: "count" }, String(g.count))));
+  };
+  return h("ul", { id: "breach-groups", "aria-label": "Breaches by SLA and severity" }, groups.map(item));
+}
+
+// Downloads the filtered breaches as CSV: fetched with the token, then saved from a link.
+function csvButton(token, params) {
+  const { workflowId, severity, slaId } = filters(params);
+  const q = new URLSearchParams({ acknowledged: "false" });
+  if (workflowId) q.set("workflowId", workflowId);
+  if (severity) q.set("severity", severity);
+  if (slaId) q.set("slaId", slaId);
+  const save = async (e) => {
+    const resp = await fetch(`/api/breaches.csv?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    if (!resp.ok) { e.target.title = `export failed: ${resp.status}`; return; }
+    const link = document.getElementById("csv-download") || h("a", { id: "csv-download", download: "breaches.csv", class: "muted" }, "breaches.csv");
+    link.href = URL.createObjectURL(await resp.blob());
+    if (!link.isConnected) e.target.after(" ", link);
+    link.click();
+  };
+  return h("button", { type: "button", id: "csv", onclick: save }, "Download CSV");
 }
 
 function filterBar(params, workflows, go) {
@@ -131,15 +165,34 @@ function connection(el) {
 }
 
 export async function boardView(root, { gql, token, params, go }) {
-  const { workflowId, severity } = filters(params);
-  const data = await gql(BOARD, { filter: { workflowId, severity }, workflowId });
-  const open = new Map(data.unacknowledgedBreaches.nodes.map((b) => [b.id, b]));
+  const { workflowId, severity, slaId } = filters(params);
+  const filter = { workflowId, severity, slaId };
+  const data = await gql(BOARD, { filter, workflowId });
+  const page = data.unacknowledgedBreaches;
+  const open = new Map(page.nodes.map((b) => [b.id, b]));
+  let total = page.totalCount;
+  let cursor = page.pageInfo;
+  const groups = new Map(data.unacknowledgedBreachGroups.map((g) => [`${g.sla ? g.sla.id : ""}:${g.severity}`, g]));
   const acked = new Set();
   const status = h("p", { id: "connection", role: "status", "aria-live": "polite", "data-state": "connecting" }, STATES.connecting);
   const rows = h("tbody", { id: "breach-rows" });
   const count = h("span", { id: "breach-count" }, "");
   const tiles = h("section", { id: "tiles", "aria-label": "SLA tiles" });
-  const remove = (id) => { acked.add(id); open.delete(id); draw(); };
+  const groupsEl = h("div", {});
+  const more = h("button", { type: "button", id: "more", onclick: () => loadMore() }, "Show more");
+  const bump = (b, by) => {
+    const key = `${b.sla ? b.sla.id : ""}:${b.severity}`;
+    const g = groups.get(key) || { count: 0, severity: b.severity, sla: b.sla };
+    g.count += by;
+    if (g.count > 0) groups.set(key, g); else groups.delete(key);
+    total += by;
+  };
+  const remove = (id) => {
+    acked.add(id);
+    const b = open.get(id);
+    if (b) { open.delete(id); bump(b, -1); }
+    draw();
+  };
   // Rows are kept across redraws, so notes being typed survive a new breach arriving.
   const rowEls = new Map();
   function draw() {
@@ -152,8 +205,23 @@ export async function boardView(root, { gql, token, params, go }) {
       if (rows.children[i] !== el) rows.insertBefore(el, rows.children[i] || null);
     });
     while (rows.children.length > list.length) rows.lastElementChild.remove();
-    count.textContent = String(list.length);
+    count.textContent = String(total);
+    const sorted = [...groups.values()].sort((a, b) => b.count - a.count);
+    groupsEl.replaceChildren(groupList(sorted, params, go));
+    more.hidden = !cursor.hasNextPage;
+    more.textContent = `Show more (${list.length} of ${total} shown)`;
     tick();
+  }
+  async function loadMore() {
+    more.disabled = true;
+    try {
+      const next = (await gql(MORE, { filter, after: cursor.endCursor })).unacknowledgedBreaches;
+      for (const b of next.nodes) if (!acked.has(b.id) && !open.has(b.id)) open.set(b.id, b);
+      cursor = next.pageInfo;
+      draw();
+    } finally {
+      more.disabled = false;
+    }
   }
   function tick() {
     for (const td of rows.querySelectorAll("td.since")) {
@@ -177,10 +245,12 @@ export async function boardView(root, { gql, token, params, go }) {
   const soon = () => { pending = pending || setTimeout(refreshTiles, 1000); };
   function onEvent(ev) {
     const b = ev.breach;
+    if (slaId && (!b.sla || b.sla.id !== slaId)) return;
     if (ev.kind === "ACKNOWLEDGED" || b.acknowledged) remove(b.id);
     else if (!acked.has(b.id)) {
       // FINALIZED carries the completed execution's figures: the row stops counting.
       if (ev.kind === "FINALIZED" && rowEls.has(b.id)) rowEls.get(b.id).querySelector("td.over").replaceWith(overCell(b));
+      if (ev.kind === "DETECTED" && !open.has(b.id)) bump(b, 1);
       open.set(b.id, b);
       draw();
     }
@@ -188,12 +258,14 @@ export async function boardView(root, { gql, token, params, go }) {
   }
   root.replaceChildren(
     h("section", { class: "bar" }, filterBar(params, data.workflows.nodes, go), status),
+    h("h2", {}, "SLAs"), tiles,
     h("section", { "aria-labelledby": "breaches-title" },
-      h("h2", { id: "breaches-title" }, "Unacknowledged breaches (", count, ")"),
+      h("h2", { id: "breaches-title" }, "Unacknowledged breaches (", count, ") ", csvButton(token, params)),
+      groupsEl,
       h("table", { class: "breaches", "aria-live": "polite" },
         h("thead", {}, h("tr", {}, ["Severity", "SLA", "Workflow", "Over threshold by", "Detected", ""].map((c) => h("th", { scope: "col" }, c)))),
-        rows)),
-    h("h2", {}, "SLAs"), tiles);
+        rows),
+      more));
   draw();
   setInterval(tick, 1000);
   setInterval(refreshTiles, 30000);
@@ -203,5 +275,5 @@ export async function boardView(root, { gql, token, params, go }) {
     show(state, missed, detail);
     if (state === "resumed") soon();
   };
-  openStream({ token, filter: { workflowId, severity }, after: data.slaBreachEventsHead, onEvent, onState });
+  openStream({ token, filter: { workflowId, severity, slaId }, after: data.slaBreachEventsHead, onEvent, onState });
 }
