@@ -15,6 +15,7 @@ mod clients;
 mod clock;
 mod conditions;
 mod conformance;
+mod demo;
 mod discovery;
 mod extremes;
 mod figures;
