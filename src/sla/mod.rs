@@ -1,6 +1,7 @@
 //! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths, the
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod buckets;
+pub mod calendar;
 pub mod channel_graphql;
 pub mod channels;
 pub mod effects;
