@@ -172,7 +172,7 @@ pub async fn seed_demo_sla(state: &crate::AppState, auth: &AuthContext) -> AppRe
                 warning_threshold_seconds: Some(30),
                 critical_threshold_seconds: Some(45),
                 slo_window_hours: Some(24),
-                slo_target_percentage: Some(95.0),
+                slo_target_percentage: Some(85.0),
                 alert_recipients: None,
                 is_active: Some(true),
                 ..Default::default()
@@ -202,11 +202,12 @@ fn dice(i: usize, salt: u64) -> u64 {
 /// runs in compressed time, on the scale of its 45 s SLA and of the live runs:
 /// - validation takes 20 to 220 ms and fails one request in eight;
 /// - the manager takes 5 to 15 s, and approves every request under 2,000 and 85 % of the rest;
-/// - the director (over 10,000) takes 12 to 24 s and rarely rejects; the CFO (over 50,000)
-///   takes 8 to 16 s and approves 70 %.
+/// - the director (over 10,000) takes 14 to 34 s and rarely rejects; the CFO (over 50,000)
+///   takes 10 to 20 s and approves 70 %.
 ///
-/// So about 98 % of the requests meet the SLA's target: the large discounts that wait on the
-/// director and the CFO are the ones that miss it.
+/// So about 86 % of the requests meet the SLA's 45 s target (its objective is 85 %): the large
+/// discounts that wait on the director and the CFO are the ones that miss it, and PERFORMANCE
+/// names the director as the bottleneck.
 ///
 /// Idempotent by external id: a restart imports nothing new.
 pub async fn seed_demo_history(
@@ -262,7 +263,7 @@ fn demo_request(
             steps.push(
                 "Director Approval",
                 Some("director"),
-                (12_000 + dice(i, 9) * 12) as i64,
+                (14_000 + dice(i, 9) * 20) as i64,
                 Some(director),
                 false,
             );
@@ -271,7 +272,7 @@ fn demo_request(
             steps.push(
                 "CFO Approval",
                 Some("cfo"),
-                (8_000 + dice(i, 10) * 8) as i64,
+                (10_000 + dice(i, 10) * 10) as i64,
                 Some(dice(i, 11) < 700),
                 false,
             );
@@ -352,10 +353,14 @@ pub fn demo_auth(issued: &IssuedToken) -> AuthContext {
     }
 }
 
-/// How long a live demo run takes: small discounts (up to 10,000) 20 s, within the SLA; the
-/// larger ones wait on the director (and the CFO) and take 60 s, past it.
+/// How long a live demo run takes: small discounts (up to 10,000) 20 s; those the director
+/// approves 35 s, over the 30 s warning; those the CFO approves too 60 s, past the 45 s target.
 pub fn demo_run_seconds(amount: u64) -> i64 {
-    if amount <= 10_000 { 20 } else { 60 }
+    match amount {
+        0..=10_000 => 20,
+        10_001..=50_000 => 35,
+        _ => 60,
+    }
 }
 
 /// Finishes live demo run `id` (started at `started`, for `amount`) now: records its steps as
@@ -426,7 +431,9 @@ pub async fn demo_feeder(state: std::sync::Arc<crate::AppState>, auth: AuthConte
     let mut running: Vec<(uuid::Uuid, chrono::DateTime<chrono::Utc>, u64)> = Vec::new();
     loop {
         let now = state.clock.now();
-        let amount = [4_000, 12_500, 60_000, 8_000, 27_000][(n % 5) as usize];
+        // One in eight misses the target, as in the history; the first within a minute.
+        let amounts = [4_000, 60_000, 12_500, 8_000, 27_000, 3_000, 9_500, 15_000];
+        let amount = amounts[(n % 8) as usize];
         match executions::start(
             &state,
             &auth,

@@ -70,6 +70,7 @@ tenant!(
     alert_channel => "alert channel",
     api_token => "API token",
     breach => "breach",
+    calendar => "calendar",
     execution => "execution",
     simulation => "simulation",
     sla => "SLA",

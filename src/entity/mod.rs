@@ -71,6 +71,7 @@ pub mod alert_outbox;
 pub mod api_token;
 pub mod breach;
 pub mod breach_count;
+pub mod calendar;
 pub mod company;
 pub mod execution;
 pub mod simulation;

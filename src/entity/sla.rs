@@ -19,6 +19,9 @@ api_object!("Sla", "workflow_slas", {
     /// Escalation levels (`sla::escalation::Level`), in order.
     #[graphql(skip)]
     pub escalation: Json,
+    /// The business-hours calendar its durations count by; none: wall-clock time.
+    #[graphql(skip)]
+    pub calendar_id: Option<Uuid>,
 });
 
 no_relations!();

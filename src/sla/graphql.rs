@@ -36,6 +36,21 @@ impl Sla {
     async fn alert_channels(&self, ctx: &Context<'_>) -> Result<Vec<AlertChannel>> {
         super::channel_graphql::sla_channels(ctx, self).await
     }
+    /// The business-hours calendar its durations count by; null: wall-clock time.
+    async fn calendar(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::calendar_graphql::Calendar>> {
+        let Some(id) = self.calendar_id else {
+            return Ok(None);
+        };
+        let db = &ctx.state()?.db;
+        Ok(
+            tenancy::get::<crate::entity::calendar::Entity>(db, ctx.auth()?, id)
+                .await
+                .ok(),
+        )
+    }
     /// Escalation levels, in order: after each one's delay unacknowledged, its recipients and
     /// channels are told; acknowledgement stops the rest.
     async fn escalation(&self) -> Vec<EscalationLevel> {
@@ -111,6 +126,22 @@ impl SlaBreach {
     }
     async fn alert_recipients(&self) -> Vec<String> {
         serde_json::from_value(self.alert_recipients.clone()).unwrap_or_default()
+    }
+    /// Wall-clock seconds from the execution's start to its completion (while it runs: to the
+    /// breach's detection). Equals `actualDurationSeconds` unless the SLA counts business time.
+    async fn elapsed_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        let e: Option<Execution> =
+            loaders::one(&ctx.loaders()?.executions, self.execution_id).await?;
+        Ok(e.map(|e| {
+            let end = e.completed_at.unwrap_or(self.detected_at);
+            (end - e.started_at).num_milliseconds() as f64 / 1e3
+        }))
+    }
+    /// Whether `actualDurationSeconds` and the margins count business time (the SLA has a
+    /// calendar).
+    async fn business_time(&self, ctx: &Context<'_>) -> Result<bool> {
+        let s: Option<Sla> = loaders::one(&ctx.loaders()?.slas, self.sla_id).await?;
+        Ok(s.is_some_and(|s| s.calendar_id.is_some()))
     }
     /// Every alert of this breach: email and channels, escalation levels, resolves.
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<AlertDelivery>> {
@@ -280,6 +311,8 @@ pub struct CreateSlaInput {
     /// are told.
     #[graphql(default)]
     pub escalation: Vec<service::EscalationLevelInput>,
+    /// A business-hours calendar: its targets and thresholds then count business time.
+    pub calendar_id: Option<ID>,
 }
 
 #[derive(InputObject)]
@@ -336,6 +369,7 @@ impl SlaMutation {
                 is_active: Some(input.is_active),
                 alert_channel_ids: Some(input.alert_channel_ids),
                 escalation: Some(input.escalation),
+                calendar_id: input.calendar_id.map(Some).into(),
             },
             st.clock.now(),
         )

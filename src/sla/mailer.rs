@@ -351,6 +351,24 @@ async fn slo_after(
     Ok(r)
 }
 
+/// What the "Actual" line adds: business time and the elapsed time beside it, and whether the
+/// execution still runs.
+fn actual_note(b: &breach::Model, s: &sla::Model, exec: Option<&execution::Model>) -> String {
+    let mut note = String::new();
+    if s.calendar_id.is_some() {
+        note.push_str(" of business time");
+        if let Some(e) = exec {
+            let end = e.completed_at.unwrap_or(b.detected_at);
+            let elapsed = (end - e.started_at).num_milliseconds() as f64 / 1e3;
+            note.push_str(&format!(" ({elapsed:.1} s elapsed)"));
+        }
+    }
+    if exec.is_some_and(|e| e.completed_at.is_none()) {
+        note.push_str(" at detection; still running");
+    }
+    note
+}
+
 /// The alert's text.
 fn body(
     b: &breach::Model,
@@ -380,11 +398,7 @@ fn body(
         threshold = b.threshold_seconds,
         severity_lower = b.severity,
         actual = b.actual_duration_seconds,
-        still = if exec.is_some_and(|e| e.completed_at.is_none()) {
-            " at detection; still running"
-        } else {
-            ""
-        },
+        still = actual_note(b, s, exec),
         target = b.target_duration_seconds,
         margins = super::figures::margin_lines(b),
         detected = b.detected_at.to_rfc3339(),

@@ -2,6 +2,7 @@
 //! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
 pub mod buckets;
 pub mod calendar;
+pub mod calendar_graphql;
 pub mod channel_graphql;
 pub mod channels;
 pub mod effects;
@@ -17,6 +18,7 @@ pub mod replicas;
 pub mod rollups;
 pub mod runtime;
 pub mod service;
+pub mod sla_time;
 pub mod slo;
 pub mod watcher;
 

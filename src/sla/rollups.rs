@@ -1,6 +1,7 @@
 //! The SLO rollups in the store: added to in the transaction of every completion, rebuilt
 //! when an SLA's thresholds change, and read for reports (see [`super::buckets`]).
 use super::buckets::{self, GRAINS, Rollups, Split};
+use super::sla_time::SlaTime;
 use super::slo::{Counts, Objective, Sample};
 use crate::entity::{execution, sla, sla_rollup};
 use crate::error::AppResult;
@@ -9,7 +10,7 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement, UnionType,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement, TransactionSession, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
@@ -17,18 +18,26 @@ use std::collections::{BTreeMap, HashMap};
 /// Rows upserted per statement (8 values each, well under SQLite's 32,766 parameters).
 const CHUNK: usize = 1000;
 
-/// Adds executions completed at `.0` after `.1` milliseconds to the rollups of every SLA in
-/// `slas` (all of the executions' workflow's SLAs, active or not).
+/// Adds executions started at `.0` and completed at `.1` after `.2` milliseconds to the
+/// rollups of every SLA in `slas` (all of the executions' workflow's SLAs, active or not), each
+/// counted by its SLA's time (wall-clock or its calendar's).
 pub async fn add(
     db: &impl ConnectionTrait,
     slas: &[&sla::Model],
-    done: impl Iterator<Item = (DateTime<Utc>, i64)> + Clone,
+    done: impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>, i64)> + Clone,
 ) -> AppResult<()> {
+    let times = super::sla_time::of_each(db, slas).await?;
     // Sorted by key, so that concurrent writers lock rows in the same order.
     let mut rows: BTreeMap<(uuid::Uuid, i16, i64), (uuid::Uuid, Counts)> = BTreeMap::new();
     for s in slas {
         let o = super::service::objective(s);
-        for (at, ms) in done.clone() {
+        let time = &times[&s.id];
+        for (started, at, wall_ms) in done.clone() {
+            let ms = if time.is_wall() {
+                wall_ms
+            } else {
+                time.elapsed_ms(started, at)
+            };
             for (grain, width) in GRAINS {
                 let key = (s.id, grain, buckets::bucket(at, width));
                 let row = rows.entry(key).or_insert((s.company_id, Counts::default()));
@@ -82,6 +91,12 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
         .filter(sla_rollup::Column::SlaId.eq(sla_id))
         .exec(db)
         .await?;
+    let Some(s) = sla::Entity::find_by_id(sla_id).one(db).await? else {
+        return Ok(());
+    };
+    if s.calendar_id.is_some() {
+        return rebuild_by_calendar(db, &s).await;
+    }
     let backend = db.get_database_backend();
     for sql in migration::rollup_rebuild_sql(backend, true) {
         db.execute_raw(Statement::from_sql_and_values(
@@ -92,6 +107,43 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
         .await?;
     }
     Ok(())
+}
+
+/// Recounts the rollups of an SLA that keeps business time: its workflow's completed
+/// executions, a chunk at a time, each measured by the calendar (SQL cannot).
+async fn rebuild_by_calendar(db: &impl ConnectionTrait, s: &sla::Model) -> AppResult<()> {
+    use execution::Column as C;
+    let mut after: Option<uuid::Uuid> = None;
+    loop {
+        let mut q = execution::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::StartedAt)
+            .column(C::CompletedAt)
+            .column(C::DurationMs)
+            .filter(C::WorkflowId.eq(s.workflow_id))
+            .filter(C::CompanyId.eq(s.company_id))
+            .filter(C::CompletedAt.is_not_null())
+            .filter(C::DurationMs.is_not_null())
+            .order_by_asc(C::Id)
+            .limit(5_000);
+        if let Some(a) = after {
+            q = q.filter(C::Id.gt(a));
+        }
+        type Row = (
+            uuid::Uuid,
+            DateTime<Utc>,
+            Option<DateTime<Utc>>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = q.into_tuple().all(db).await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last.0);
+        let done = rows.iter().filter_map(|r| Some((r.1, r.2?, r.3?)));
+        add(db, &[s], done).await?;
+    }
 }
 
 /// Reads what counting the spans (seconds back from `now`) of one SLA needs. On PostgreSQL
@@ -124,10 +176,11 @@ async fn read_in<'a>(
     spans: &[i64],
 ) -> AppResult<Rollups<'a>> {
     let splits = buckets::needs(now, spans);
+    let time = super::sla_time::of(db, s).await?;
     Ok(Rollups {
         sums: sums(db, s, &splits).await?,
-        edges: edges(db, s, &splits).await?,
-        overdue: overdue(db, s, now).await?,
+        edges: edges(db, s, &splits, &time).await?,
+        overdue: overdue(db, s, now, &time).await?,
         objective: o,
     })
 }
@@ -138,10 +191,12 @@ async fn overdue(
     db: &impl ConnectionTrait,
     s: &sla::Model,
     now: DateTime<Utc>,
+    time: &SlaTime,
 ) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
     let target = chrono::Duration::seconds(s.target_duration_seconds);
-    // The (workflow_id, completed_at) index finds the unfinished ones.
+    // The (workflow_id, completed_at) index finds the unfinished ones. Business time is never
+    // more than wall-clock time, so those past the target by the wall clock are the candidates.
     let rows: Vec<(uuid::Uuid, DateTime<Utc>)> = execution::Entity::find()
         .select_only()
         .column(C::CompanyId)
@@ -156,9 +211,13 @@ async fn overdue(
     Ok(rows
         .into_iter()
         .filter(|r| r.0 == s.company_id)
-        .map(|(_, started)| Sample {
-            completed_at: started + target,
-            duration_ms: (now - started).num_milliseconds(),
+        .filter_map(|(_, started)| {
+            let elapsed = time.elapsed(started, now);
+            let due = time.deadline(started, s.target_duration_seconds)?;
+            (elapsed > target).then(|| Sample {
+                completed_at: due,
+                duration_ms: elapsed.num_milliseconds(),
+            })
         })
         .collect())
 }
@@ -223,6 +282,7 @@ async fn edges(
     db: &impl ConnectionTrait,
     s: &sla::Model,
     splits: &[Split],
+    time: &SlaTime,
 ) -> AppResult<Vec<Sample>> {
     use execution::Column as C;
     let at = |sec: i64| DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -236,10 +296,16 @@ async fn edges(
             .and(C::CompletedAt.lt(at(sec + 1)));
         any = any.add(C::WorkflowId.eq(s.workflow_id).and(range));
     }
-    type Row = (uuid::Uuid, Option<DateTime<Utc>>, Option<i64>);
+    type Row = (
+        uuid::Uuid,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = execution::Entity::find()
         .select_only()
         .column(C::CompanyId)
+        .column(C::StartedAt)
         .column(C::CompletedAt)
         .column(C::DurationMs)
         .filter(any)
@@ -249,10 +315,15 @@ async fn edges(
     Ok(rows
         .into_iter()
         .filter(|r| r.0 == s.company_id)
-        .filter_map(|(_, c, d)| {
+        .filter_map(|(_, started, c, d)| {
+            let (completed_at, wall_ms) = (c?, d?);
             Some(Sample {
-                completed_at: c?,
-                duration_ms: d?,
+                completed_at,
+                duration_ms: if time.is_wall() {
+                    wall_ms
+                } else {
+                    time.elapsed_ms(started, completed_at)
+                },
             })
         })
         .collect())

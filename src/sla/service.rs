@@ -35,6 +35,8 @@ pub struct SlaFields {
     pub alert_channel_ids: Option<Vec<async_graphql::ID>>,
     /// Escalation levels, in order of their delay.
     pub escalation: Option<Vec<EscalationLevelInput>>,
+    /// The business-hours calendar its durations count by; null: wall-clock time.
+    pub calendar_id: async_graphql::MaybeUndefined<async_graphql::ID>,
 }
 
 /// One escalation level: after `afterMinutes` unacknowledged, tell these recipients (by
@@ -74,6 +76,15 @@ async fn set_alerting(
 ) -> AppResult<()> {
     if let Some(ids) = &f.alert_channel_ids {
         m.alert_channel_ids = json!(own_channels(db, auth, ids).await?);
+    }
+    match &f.calendar_id {
+        async_graphql::MaybeUndefined::Value(id) => {
+            let id = crate::ids::parse_id(id, "calendar")?;
+            tenancy::get::<crate::entity::calendar::Entity>(db, auth, id).await?;
+            m.calendar_id = Some(id);
+        }
+        async_graphql::MaybeUndefined::Null => m.calendar_id = None,
+        async_graphql::MaybeUndefined::Undefined => {}
     }
     if let Some(levels) = &f.escalation {
         let mut out = Vec::new();
@@ -181,6 +192,7 @@ pub async fn create(
     let alerting = SlaFields {
         alert_channel_ids: f.alert_channel_ids.clone(),
         escalation: f.escalation.clone(),
+        calendar_id: f.calendar_id.clone(),
         ..Default::default()
     };
     let target = f.target_duration_seconds.unwrap_or(0);
@@ -201,6 +213,7 @@ pub async fn create(
         is_active: f.is_active.unwrap_or(true),
         alert_channel_ids: json!([]),
         escalation: json!([]),
+        calendar_id: None,
         created_at: now,
         updated_at: now,
     };
@@ -234,11 +247,13 @@ pub async fn update(
 ) -> AppResult<sla::Model> {
     let txn = crate::db::begin_write(db).await?;
     let mut m = tenancy::get::<sla::Entity>(&txn, auth, id).await?;
+    // What the SLO rollups depend on: the thresholds and the clock.
     let thresholds = |m: &sla::Model| {
         (
             m.target_duration_seconds,
             m.warning_threshold_seconds,
             m.critical_threshold_seconds,
+            m.calendar_id,
         )
     };
     let before = thresholds(&m);
@@ -275,6 +290,7 @@ pub async fn update(
         sla::Column::IsActive,
         sla::Column::AlertChannelIds,
         sla::Column::Escalation,
+        sla::Column::CalendarId,
         sla::Column::UpdatedAt,
     ] {
         am.reset(c);
@@ -434,11 +450,15 @@ pub async fn evaluate_completion(
     update_existing: bool,
 ) -> AppResult<Vec<breach::Model>> {
     let mut new = Vec::new();
+    let times = super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
+    let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
+        (Some(t), Some(done)) if !t.is_wall() => t.elapsed_ms(exec.started_at, done) as f64 / 1e3,
+        _ => duration_seconds,
+    };
     for s in slas {
-        for sev in crossed(s, duration_seconds) {
-            if let Some(b) =
-                insert_breach(db, s, exec.id, sev, duration_seconds, now, alert).await?
-            {
+        let d = seconds(s);
+        for sev in crossed(s, d) {
+            if let Some(b) = insert_breach(db, s, exec.id, sev, d, now, alert).await? {
                 new.push(b);
             }
         }
@@ -450,14 +470,18 @@ pub async fn evaluate_completion(
             .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
             .all(db)
             .await?;
-        for b in existing
+        for (b, d) in existing
             .into_iter()
-            .filter(|b| b.actual_duration_seconds != duration_seconds)
+            .filter_map(|b| {
+                let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
+                Some((b, d))
+            })
+            .filter(|(b, d)| b.actual_duration_seconds != *d)
         {
-            let margin = duration_seconds - b.threshold_seconds as f64;
+            let margin = d - b.threshold_seconds as f64;
             let (id, company) = (b.id, b.company_id);
             let mut am: breach::ActiveModel = b.into();
-            am.actual_duration_seconds = Set(duration_seconds);
+            am.actual_duration_seconds = Set(d);
             am.breach_margin_seconds = Set(margin);
             am.updated_at = Set(now);
             am.update(db).await?;
@@ -506,11 +530,17 @@ pub async fn fire_live(
     {
         return Ok(Fired::Done);
     }
-    let due = exec.started_at + chrono::Duration::seconds(threshold(&s, sev));
+    // The watcher armed the wall-clock deadline, the earliest there can be; a calendar's
+    // business-time deadline is later, and is armed again here.
+    let time = super::sla_time::of(&txn, &s).await?;
+    let Some(due) = time.deadline(exec.started_at, threshold(&s, sev)) else {
+        return Ok(Fired::Done);
+    };
     if now <= due {
         return Ok(Fired::NotYet(due));
     }
-    let elapsed = (now - exec.started_at)
+    let elapsed = time
+        .elapsed(exec.started_at, now)
         .num_microseconds()
         .unwrap_or(i64::MAX) as f64
         / 1e6;

@@ -1,5 +1,5 @@
 //! The demo tells one story: its SLA fits its history, a typical request is predicted inside
-//! it (a large one takes over twice as long), the catalog's latency classes agree with what the history recorded, and a live run that
+//! it (a large one, waiting on the director and the CFO, is predicted past it), the catalog's latency classes agree with what the history recorded, and a live run that
 //! breaches records its steps, so the heat map shows where its time went.
 use crate::sla::{eventually, t0};
 use crate::support::*;
@@ -84,6 +84,13 @@ async fn the_demo_sla_fits_its_history_and_a_live_breach_shows_on_the_heat_map()
         total(&typical) < 45_000 && total(&large) > 2 * total(&typical),
         "{typical} {large}"
     );
+    // A large one waits on the director and the CFO: over the target, as in the history.
+    assert!(
+        large["warnings"]
+            .to_string()
+            .contains("SLA_TARGET_EXCEEDED"),
+        "{large}"
+    );
 
     // The catalog's classes agree with the recorded averages.
     let q = "{ actions(first: 20) { nodes { actionType latencyClass avgExecutionTimeMs executionCount } } }";
@@ -115,9 +122,9 @@ async fn the_demo_sla_fits_its_history_and_a_live_breach_shows_on_the_heat_map()
             .sum::<f64>()
     };
     let before = share().await;
-    let q = "mutation($w: ID!) { startExecution(input: {workflowId: $w, inputData: {amount: 27000}}) { execution { id startedAt } } }";
+    let q = "mutation($w: ID!) { startExecution(input: {workflowId: $w, inputData: {amount: 60000}}) { execution { id startedAt } } }";
     let e = app.data(&token, q, json!({"w": wf})).await["startExecution"]["execution"].clone();
-    clock.advance(Duration::seconds(seed::demo_run_seconds(27_000)));
+    clock.advance(Duration::seconds(seed::demo_run_seconds(60_000)));
     eventually("the live breach", || async {
         let q = "{ slaBreaches(first: 5) { totalCount } }";
         app.data(&token, q, json!({})).await["slaBreaches"]["totalCount"].as_i64() >= Some(2)
@@ -125,7 +132,7 @@ async fn the_demo_sla_fits_its_history_and_a_live_breach_shows_on_the_heat_map()
     .await;
     let id = uuid::Uuid::parse_str(e["id"].as_str().unwrap()).unwrap();
     let started = e["startedAt"].as_str().unwrap().parse().unwrap();
-    seed::finish_demo_run(state, &admin, id, started, 27_000)
+    seed::finish_demo_run(state, &admin, id, started, 60_000)
         .await
         .unwrap();
     let after = share().await;
@@ -140,7 +147,12 @@ async fn the_demo_sla_fits_its_history_and_a_live_breach_shows_on_the_heat_map()
         .collect();
     assert_eq!(
         names,
-        ["Validate", "Manager Approval", "Director Approval"],
+        [
+            "Validate",
+            "Manager Approval",
+            "Director Approval",
+            "CFO Approval"
+        ],
         "{run}"
     );
 }

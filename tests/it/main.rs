@@ -9,6 +9,7 @@ mod api;
 mod board;
 mod board_page;
 mod browser;
+mod calendars;
 mod channels;
 mod cli;
 mod clients;
