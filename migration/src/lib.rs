@@ -12,6 +12,7 @@ mod m20261204_000002_breach_counts;
 mod m20261205_000001_breach_margin_against_threshold;
 mod m20261205_000002_alert_channels;
 mod m20261205_000003_calendars;
+mod m20261205_000004_execution_pauses;
 
 pub use m20261204_000001_sla_rollups::{
     GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql,
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_breach_margin_against_threshold::Migration),
             Box::new(m20261205_000002_alert_channels::Migration),
             Box::new(m20261205_000003_calendars::Migration),
+            Box::new(m20261205_000004_execution_pauses::Migration),
         ]
     }
 }

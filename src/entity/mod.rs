@@ -74,6 +74,7 @@ pub mod breach_count;
 pub mod calendar;
 pub mod company;
 pub mod execution;
+pub mod execution_pause;
 pub mod simulation;
 pub mod sla;
 pub mod sla_event;

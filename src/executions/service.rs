@@ -365,12 +365,9 @@ async fn complete_in(
     };
     let all = for_workflow(txn, auth.company_id, updated.workflow_id).await?;
     let every: Vec<_> = all.iter().collect();
-    crate::sla::rollups::add(
-        txn,
-        &every,
-        std::iter::once((updated.started_at, completed_at, d)),
-    )
-    .await?;
+    crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
+    let done = std::iter::once((updated.id, updated.started_at, completed_at, d));
+    crate::sla::rollups::add(txn, &every, done).await?;
     let slas: Vec<_> = all.into_iter().filter(|s| s.is_active).collect();
     let d = d as f64 / 1000.0;
     let new = evaluate_completion(txn, &slas, &updated, d, now, alerts, true).await?;
@@ -633,7 +630,7 @@ pub async fn import_into(
     }
     for (w, all) in &all_by_wf {
         let done = staged.finished.iter().filter(|e| e.workflow_id == *w);
-        let done = done.filter_map(|e| Some((e.started_at, e.completed_at?, e.duration_ms?)));
+        let done = done.filter_map(|e| Some((e.id, e.started_at, e.completed_at?, e.duration_ms?)));
         crate::sla::rollups::add(&txn, &all.iter().collect::<Vec<_>>(), done).await?;
     }
     for e in &staged.finished {

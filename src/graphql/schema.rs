@@ -29,6 +29,7 @@ pub struct Mutation(
     crate::sla::graphql::SlaMutation,
     crate::sla::channel_graphql::ChannelMutation,
     crate::sla::calendar_graphql::CalendarMutation,
+    crate::sla::pauses::PauseMutation,
     crate::templates::graphql::TemplateMutation,
     crate::suggestions::graphql::SuggestionMutation,
     crate::suggestions::graphql::ReviewMutation,

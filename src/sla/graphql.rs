@@ -143,6 +143,11 @@ impl SlaBreach {
         let s: Option<Sla> = loaders::one(&ctx.loaders()?.slas, self.sla_id).await?;
         Ok(s.is_some_and(|s| s.calendar_id.is_some()))
     }
+    /// Evidence: when the execution's SLA clocks were paused (paused time does not count in
+    /// `actualDurationSeconds`).
+    async fn pauses(&self, ctx: &Context<'_>) -> Result<Vec<super::pauses::SlaPause>> {
+        super::pauses::listed(ctx, self.execution_id, self.company_id).await
+    }
     /// Every alert of this breach: email and channels, escalation levels, resolves.
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<AlertDelivery>> {
         super::channel_graphql::breach_deliveries(ctx, self).await

@@ -14,6 +14,7 @@ pub mod hub;
 pub mod mailer;
 pub mod notifier;
 pub mod outbox;
+pub mod pauses;
 pub mod replicas;
 pub mod rollups;
 pub mod runtime;

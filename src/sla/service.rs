@@ -451,8 +451,12 @@ pub async fn evaluate_completion(
 ) -> AppResult<Vec<breach::Model>> {
     let mut new = Vec::new();
     let times = super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
+    let pauses = super::pauses::of_execution(db, exec.id).await?;
     let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
-        (Some(t), Some(done)) if !t.is_wall() => t.elapsed_ms(exec.started_at, done) as f64 / 1e3,
+        (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
+            let d = t.elapsed_paused(exec.started_at, done, &pauses);
+            d.num_milliseconds() as f64 / 1e3
+        }
         _ => duration_seconds,
     };
     for s in slas {
@@ -532,15 +536,18 @@ pub async fn fire_live(
     }
     // The watcher armed the wall-clock deadline, the earliest there can be; a calendar's
     // business-time deadline is later, and is armed again here.
+    // Paused time does not count either; while a pause lasts there is no deadline, and the
+    // resume arms it again.
     let time = super::sla_time::of(&txn, &s).await?;
-    let Some(due) = time.deadline(exec.started_at, threshold(&s, sev)) else {
+    let pauses = super::pauses::of_execution(&txn, exec.id).await?;
+    let Some(due) = time.deadline_paused(exec.started_at, threshold(&s, sev), &pauses) else {
         return Ok(Fired::Done);
     };
     if now <= due {
         return Ok(Fired::NotYet(due));
     }
     let elapsed = time
-        .elapsed(exec.started_at, now)
+        .elapsed_paused(exec.started_at, now, &pauses)
         .num_microseconds()
         .unwrap_or(i64::MAX) as f64
         / 1e6;

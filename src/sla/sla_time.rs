@@ -9,6 +9,9 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// A pause of an execution's SLA clocks: from, and until (None while it lasts).
+pub type Pause = (DateTime<Utc>, Option<DateTime<Utc>>);
+
 #[derive(Clone, Debug)]
 pub enum SlaTime {
     Wall,
@@ -31,6 +34,57 @@ impl SlaTime {
             SlaTime::Wall => Some(from + Duration::seconds(seconds)),
             SlaTime::Business(c) => c.add(from, Duration::seconds(seconds)),
         }
+    }
+
+    /// The instant `amount` of SLA time after `from`.
+    pub fn after(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
+        match self {
+            SlaTime::Wall => Some(from + amount),
+            SlaTime::Business(c) => c.add(from, amount),
+        }
+    }
+
+    /// SLA time between `from` and `to`, less the time of `pauses` (sorted, not overlapping;
+    /// an open one lasts to `to`).
+    pub fn elapsed_paused(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        pauses: &[Pause],
+    ) -> Duration {
+        let mut d = self.elapsed(from, to);
+        for &(a, b) in pauses {
+            let (a, b) = (a.max(from), b.unwrap_or(to).min(to));
+            if b > a {
+                d -= self.elapsed(a, b);
+            }
+        }
+        d.max(Duration::zero())
+    }
+
+    /// The instant `seconds` of SLA time after `from` with `pauses` not counting; None while a
+    /// pause is open before then (the deadline is armed again on resume), or when a calendar
+    /// never has the time.
+    pub fn deadline_paused(
+        &self,
+        from: DateTime<Utc>,
+        seconds: i64,
+        pauses: &[Pause],
+    ) -> Option<DateTime<Utc>> {
+        let mut left = Duration::seconds(seconds);
+        let mut at = from;
+        for &(a, b) in pauses.iter().filter(|p| p.1.is_none_or(|b| b > from)) {
+            let a = a.max(at);
+            if a > at {
+                let run = self.elapsed(at, a);
+                if run >= left {
+                    return self.after(at, left);
+                }
+                left -= run;
+            }
+            at = at.max(b?);
+        }
+        self.after(at, left)
     }
 
     /// Milliseconds of SLA time between `from` and `to`.
@@ -87,4 +141,29 @@ pub async fn of_each(
         out.insert(s.id, t);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paused_time_does_not_count_and_an_open_pause_has_no_deadline() {
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let w = SlaTime::Wall;
+        let pauses = [(t(100), Some(t(1100))), (t(1200), Some(t(1300)))];
+        // 0..100 runs, 1100..1200 runs, 1300.. runs: 240 s of SLA time is reached at 1340.
+        assert_eq!(w.deadline_paused(t(0), 240, &pauses), Some(t(1340)));
+        assert_eq!(
+            w.elapsed_paused(t(0), t(1340), &pauses),
+            Duration::seconds(240)
+        );
+        assert_eq!(w.deadline_paused(t(0), 50, &pauses), Some(t(50)));
+        let open = [(t(100), None)];
+        assert_eq!(w.deadline_paused(t(0), 240, &open), None);
+        assert_eq!(
+            w.elapsed_paused(t(0), t(5000), &open),
+            Duration::seconds(100)
+        );
+    }
 }

@@ -24,6 +24,7 @@ mod hostile;
 mod impact;
 mod live;
 mod n_plus_one;
+mod pauses;
 mod playground;
 mod replicas;
 mod rollups;

@@ -1,0 +1,14 @@
+use sea_orm::entity::prelude::*;
+
+api_object!("SlaPause", "execution_pauses", hidden(id), {
+    #[graphql(skip)]
+    pub execution_id: Uuid,
+    #[graphql(skip)]
+    pub workflow_id: Uuid,
+    pub paused_at: DateTimeUtc,
+    /// Null while the pause lasts.
+    pub resumed_at: Option<DateTimeUtc>,
+    pub reason: String,
+});
+
+no_relations!();
