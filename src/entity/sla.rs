@@ -22,6 +22,10 @@ api_object!("Sla", "workflow_slas", {
     /// The business-hours calendar its durations count by; none: wall-clock time.
     #[graphql(skip)]
     pub calendar_id: Option<Uuid>,
+    /// A condition over the execution's input (the conditions language); null: every
+    /// execution of the workflow.
+    #[graphql(skip)]
+    pub applies_when: Option<Json>,
 });
 
 no_relations!();

@@ -35,6 +35,18 @@ impl Simulation {
     async fn status(&self) -> Result<SimulationStatus> {
         Ok(stored(SimulationStatus::parse, &self.status)?)
     }
+    /// The SLAs that would apply to an execution with this input (active SLAs of the
+    /// workflow whose `appliesWhen` the input meets); the SLA warnings are against these.
+    async fn applicable_slas(&self, ctx: &Context<'_>) -> Result<Vec<crate::sla::graphql::Sla>> {
+        let st = ctx.state()?;
+        let all =
+            crate::sla::service::active_for_workflow(&st.db, self.company_id, self.workflow_id)
+                .await?;
+        Ok(all
+            .into_iter()
+            .filter(|s| crate::sla::service::applies(s, &self.input_data))
+            .collect())
+    }
     /// Every step in the order it would run for this input.
     async fn execution_path(&self) -> Result<Vec<PathStep>> {
         decode(&self.execution_path)

@@ -249,6 +249,7 @@ async fn run(
         .all(db)
         .await?
         .into_iter()
+        .filter(|s| crate::sla::service::applies(s, &args.input_data))
         .map(|s| SlaTarget {
             name: s.name,
             target_seconds: s.target_duration_seconds,

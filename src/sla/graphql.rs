@@ -36,6 +36,11 @@ impl Sla {
     async fn alert_channels(&self, ctx: &Context<'_>) -> Result<Vec<AlertChannel>> {
         super::channel_graphql::sla_channels(ctx, self).await
     }
+    /// Which executions it applies to (a condition over their input); null: all of its
+    /// workflow's.
+    async fn applies_when(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.applies_when.clone().map(async_graphql::Json)
+    }
     /// The business-hours calendar its durations count by; null: wall-clock time.
     async fn calendar(
         &self,
@@ -318,6 +323,10 @@ pub struct CreateSlaInput {
     pub escalation: Vec<service::EscalationLevelInput>,
     /// A business-hours calendar: its targets and thresholds then count business time.
     pub calendar_id: Option<ID>,
+    /// Which executions it applies to: a condition over their input such as
+    /// `{"priority": "high"}`; left out, all of its workflow's. Every applicable SLA is
+    /// attached to an execution.
+    pub applies_when: Option<async_graphql::Json<serde_json::Value>>,
 }
 
 #[derive(InputObject)]
@@ -375,6 +384,7 @@ impl SlaMutation {
                 alert_channel_ids: Some(input.alert_channel_ids),
                 escalation: Some(input.escalation),
                 calendar_id: input.calendar_id.map(Some).into(),
+                applies_when: input.applies_when.map(Some).into(),
             },
             st.clock.now(),
         )

@@ -28,12 +28,24 @@ pub async fn add(
 ) -> AppResult<()> {
     let times = super::sla_time::of_each(db, slas).await?;
     let pauses = super::pauses::of_executions(db, done.clone().map(|d| d.0)).await?;
+    let inputs = if slas.iter().any(|s| s.applies_when.is_some()) {
+        inputs_of(db, done.clone().map(|d| d.0)).await?
+    } else {
+        HashMap::new()
+    };
     // Sorted by key, so that concurrent writers lock rows in the same order.
     let mut rows: BTreeMap<(uuid::Uuid, i16, i64), (uuid::Uuid, Counts)> = BTreeMap::new();
     for s in slas {
         let o = super::service::objective(s);
         let time = &times[&s.id];
         for (id, started, at, wall_ms) in done.clone() {
+            if s.applies_when.is_some()
+                && !inputs
+                    .get(&id)
+                    .is_some_and(|i| super::service::applies(s, i))
+            {
+                continue;
+            }
             let ms = match pauses.get(&id) {
                 None if time.is_wall() => wall_ms,
                 p => time
@@ -96,7 +108,10 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
     let Some(s) = sla::Entity::find_by_id(sla_id).one(db).await? else {
         return Ok(());
     };
-    if s.calendar_id.is_some() || super::pauses::any_in_workflow(db, s.workflow_id).await? {
+    if s.calendar_id.is_some()
+        || s.applies_when.is_some()
+        || super::pauses::any_in_workflow(db, s.workflow_id).await?
+    {
         return rebuild_by_calendar(db, &s).await;
     }
     let backend = db.get_database_backend();
@@ -111,8 +126,8 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
     Ok(())
 }
 
-/// Recounts the rollups of an SLA that keeps business time, or whose workflow's executions
-/// were paused: its workflow's completed executions, a chunk at a time, each measured by the
+/// Recounts the rollups of an SLA that keeps business time, applies on a condition, or whose
+/// workflow's executions were paused: its workflow's completed executions, a chunk at a time, each measured by the
 /// calendar and the pauses (SQL cannot).
 async fn rebuild_by_calendar(db: &impl ConnectionTrait, s: &sla::Model) -> AppResult<()> {
     use execution::Column as C;
@@ -147,6 +162,27 @@ async fn rebuild_by_calendar(db: &impl ConnectionTrait, s: &sla::Model) -> AppRe
         let done = rows.iter().filter_map(|r| Some((r.0, r.1, r.2?, r.3?)));
         add(db, &[s], done).await?;
     }
+}
+
+/// The input of each of executions `ids`.
+async fn inputs_of(
+    db: &impl ConnectionTrait,
+    ids: impl Iterator<Item = uuid::Uuid>,
+) -> AppResult<HashMap<uuid::Uuid, serde_json::Value>> {
+    let ids: Vec<uuid::Uuid> = ids.collect();
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows: Vec<(uuid::Uuid, serde_json::Value)> = execution::Entity::find()
+            .select_only()
+            .column(execution::Column::Id)
+            .column(execution::Column::InputData)
+            .filter(execution::Column::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Reads what counting the spans (seconds back from `now`) of one SLA needs. On PostgreSQL
@@ -200,28 +236,31 @@ async fn overdue(
     let target = chrono::Duration::seconds(s.target_duration_seconds);
     // The (workflow_id, completed_at) index finds the unfinished ones. Business time is never
     // more than wall-clock time, so those past the target by the wall clock are the candidates.
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, DateTime<Utc>)> = execution::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .column(C::CompanyId)
-        .column(C::StartedAt)
-        .filter(C::WorkflowId.eq(s.workflow_id))
-        .filter(C::CompletedAt.is_null())
-        .filter(C::Status.eq(crate::model::ExecutionStatus::Running.as_str()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, DateTime<Utc>, serde_json::Value)> =
+        execution::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::CompanyId)
+            .column(C::StartedAt)
+            .column(C::InputData)
+            .filter(C::WorkflowId.eq(s.workflow_id))
+            .filter(C::CompletedAt.is_null())
+            .filter(C::Status.eq(crate::model::ExecutionStatus::Running.as_str()))
+            .into_tuple()
+            .all(db)
+            .await?;
     // The start is checked here, not in SQL: with `started_at < ?` there, SQLite took the
     // (workflow_id, started_at) index and read every execution of the workflow (3.2 s over
     // 1,000,000).
     let rows: Vec<_> = rows
         .into_iter()
         .filter(|r| r.1 == s.company_id && r.2 < now - target)
+        .filter(|r| super::service::applies(s, &r.3))
         .collect();
     let pauses = super::pauses::of_executions(db, rows.iter().map(|r| r.0)).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, _, started)| {
+        .filter_map(|(id, _, started, _)| {
             let p = pauses.get(&id).map_or(&[][..], |p| p);
             let elapsed = time.elapsed_paused(started, now, p);
             let due = time.deadline_paused(started, s.target_duration_seconds, p)?;
@@ -313,6 +352,7 @@ async fn edges(
         DateTime<Utc>,
         Option<DateTime<Utc>>,
         Option<i64>,
+        serde_json::Value,
     );
     let rows: Vec<Row> = execution::Entity::find()
         .select_only()
@@ -321,15 +361,19 @@ async fn edges(
         .column(C::StartedAt)
         .column(C::CompletedAt)
         .column(C::DurationMs)
+        .column(C::InputData)
         .filter(any)
         .into_tuple()
         .all(db)
         .await?;
-    let rows: Vec<Row> = rows.into_iter().filter(|r| r.1 == s.company_id).collect();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| r.1 == s.company_id && super::service::applies(s, &r.5))
+        .collect();
     let pauses = super::pauses::of_executions(db, rows.iter().map(|r| r.0)).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, _, started, c, d)| {
+        .filter_map(|(id, _, started, c, d, _)| {
             let (completed_at, wall_ms) = (c?, d?);
             let duration_ms = match pauses.get(&id) {
                 None if time.is_wall() => wall_ms,

@@ -37,6 +37,18 @@ pub struct SlaFields {
     pub escalation: Option<Vec<EscalationLevelInput>>,
     /// The business-hours calendar its durations count by; null: wall-clock time.
     pub calendar_id: async_graphql::MaybeUndefined<async_graphql::ID>,
+    /// Which executions it applies to: a condition over their input, such as
+    /// `{"priority": "high"}`; null: all of its workflow's. Every applicable SLA is attached.
+    pub applies_when: async_graphql::MaybeUndefined<async_graphql::Json<serde_json::Value>>,
+}
+
+/// Whether SLA `s` applies to an execution with this input (an SLA whose stored condition no
+/// longer parses applies to none).
+pub fn applies(s: &sla::Model, input: &serde_json::Value) -> bool {
+    match &s.applies_when {
+        None => true,
+        Some(c) => crate::conditions::parse(c).is_ok_and(|c| c.matches(input)),
+    }
 }
 
 /// One escalation level: after `afterMinutes` unacknowledged, tell these recipients (by
@@ -76,6 +88,15 @@ async fn set_alerting(
 ) -> AppResult<()> {
     if let Some(ids) = &f.alert_channel_ids {
         m.alert_channel_ids = json!(own_channels(db, auth, ids).await?);
+    }
+    match &f.applies_when {
+        async_graphql::MaybeUndefined::Value(c) => {
+            crate::conditions::parse(&c.0)
+                .map_err(|e| AppError::bad(format!("appliesWhen: {e}")))?;
+            m.applies_when = Some(c.0.clone());
+        }
+        async_graphql::MaybeUndefined::Null => m.applies_when = None,
+        async_graphql::MaybeUndefined::Undefined => {}
     }
     match &f.calendar_id {
         async_graphql::MaybeUndefined::Value(id) => {
@@ -193,6 +214,7 @@ pub async fn create(
         alert_channel_ids: f.alert_channel_ids.clone(),
         escalation: f.escalation.clone(),
         calendar_id: f.calendar_id.clone(),
+        applies_when: f.applies_when.clone(),
         ..Default::default()
     };
     let target = f.target_duration_seconds.unwrap_or(0);
@@ -214,6 +236,7 @@ pub async fn create(
         alert_channel_ids: json!([]),
         escalation: json!([]),
         calendar_id: None,
+        applies_when: None,
         created_at: now,
         updated_at: now,
     };
@@ -254,6 +277,7 @@ pub async fn update(
             m.warning_threshold_seconds,
             m.critical_threshold_seconds,
             m.calendar_id,
+            m.applies_when.clone(),
         )
     };
     let before = thresholds(&m);
@@ -291,6 +315,7 @@ pub async fn update(
         sla::Column::AlertChannelIds,
         sla::Column::Escalation,
         sla::Column::CalendarId,
+        sla::Column::AppliesWhen,
         sla::Column::UpdatedAt,
     ] {
         am.reset(c);
@@ -459,7 +484,7 @@ pub async fn evaluate_completion(
         }
         _ => duration_seconds,
     };
-    for s in slas {
+    for s in slas.iter().filter(|s| applies(s, &exec.input_data)) {
         let d = seconds(s);
         for sev in crossed(s, d) {
             if let Some(b) = insert_breach(db, s, exec.id, sev, d, now, alert).await? {
@@ -531,6 +556,7 @@ pub async fn fire_live(
     if exec.status != ExecutionStatus::Running.as_str()
         || !s.is_active
         || s.workflow_id != exec.workflow_id
+        || !applies(&s, &exec.input_data)
     {
         return Ok(Fired::Done);
     }

@@ -88,6 +88,7 @@ impl Watcher {
         for s in slas
             .iter()
             .filter(|s| s.is_active && s.workflow_id == exec.workflow_id)
+            .filter(|s| super::service::applies(s, &exec.input_data))
         {
             for sev in [Severity::Warning, Severity::Critical] {
                 let d = Deadline {

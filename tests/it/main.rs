@@ -14,6 +14,7 @@ mod channels;
 mod cli;
 mod clients;
 mod clock;
+mod conditional;
 mod conditions;
 mod conformance;
 mod demo;
