@@ -209,7 +209,8 @@ impl App {
                 Duration::from_secs(st.config.smtp_timeout_seconds),
                 st.config.smtp_concurrency as usize,
             )?;
-            tasks.push(tokio::spawn(mailer.run(
+            tasks.push(tokio::spawn(sla::outbox::work(
+                mailer,
                 st.clone(),
                 st.sla.mailer_wake.clone(),
                 timing.outbox_poll,
@@ -225,7 +226,8 @@ impl App {
                 st.config.smtp_concurrency as usize,
             )
             .map_err(|e| e.to_string())?;
-            tasks.push(tokio::spawn(notifier.run(
+            tasks.push(tokio::spawn(sla::outbox::work(
+                notifier,
                 st.clone(),
                 st.sla.notifier_wake.clone(),
                 timing.outbox_poll,

@@ -105,6 +105,30 @@ async fn metrics(State(http): State<Http>) -> Response {
         .into_response()
 }
 
+/// An API error as JSON: `{"error": {"code", "message"}}`.
+fn api_error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}
+
+/// The caller of a bearer-authenticated API route, or its 401.
+async fn api_caller(
+    http: &Http,
+    headers: &HeaderMap,
+) -> Result<crate::auth::AuthContext, Response> {
+    match auth_state(&http.state, header_token(headers)).await {
+        AuthState::User(a) => Ok(a),
+        _ => Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "send Authorization: Bearer <token>".into(),
+        )),
+    }
+}
+
 /// `GET /api/templates/{id}/export` (bearer auth): the blueprint document, for scripts and
 /// backups.
 async fn export_template(
@@ -112,25 +136,12 @@ async fn export_template(
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let error = |status: StatusCode, code: &str, message: String| {
-        (
-            status,
-            axum::Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response()
-    };
-    let auth = match auth_state(&http.state, header_token(&headers)).await {
-        AuthState::User(a) => a,
-        _ => {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "send Authorization: Bearer <token>".into(),
-            );
-        }
+    let auth = match api_caller(&http, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
-        return error(
+        return api_error(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             format!("template {id} not found"),
@@ -156,7 +167,7 @@ async fn export_template(
                 "NOT_FOUND" => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            error(status, e.code(), e.to_string())
+            api_error(status, e.code(), e.to_string())
         }
     }
 }
@@ -168,16 +179,9 @@ async fn export_breaches(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let error = |status: StatusCode, code: &str, message: String| {
-        (
-            status,
-            axum::Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response()
-    };
-    let AuthState::User(auth) = auth_state(&http.state, header_token(&headers)).await else {
-        let why = "send Authorization: Bearer <token>".into();
-        return error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why);
+    let auth = match api_caller(&http, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     let csv = match crate::sla::export::filter(&q) {
         Ok(f) => crate::sla::export::breaches_csv(&http.state.db, &auth, &f).await,
@@ -203,7 +207,7 @@ async fn export_breaches(
                 "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            error(status, e.code(), e.to_string())
+            api_error(status, e.code(), e.to_string())
         }
     }
 }

@@ -30,8 +30,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// How long a claim lasts before another worker may take the row over.
@@ -149,40 +147,18 @@ impl Mailer {
             .body(alert.body.clone())
             .map_err(|e| AppError::Internal(format!("building the alert email: {e}")))
     }
+}
 
-    /// Works the outbox until the task is dropped (which also drops the sends in flight):
-    /// up to `concurrency` deliveries at once, claiming only as many rows as there are free
-    /// slots, so a stalled conversation never holds back the alerts behind it.
-    pub async fn run(self, state: Arc<AppState>, wake: Arc<Notify>, poll: std::time::Duration) {
-        let me = Arc::new(self);
-        let mut inflight = tokio::task::JoinSet::new();
-        loop {
-            while inflight.try_join_next().is_some() {}
-            let free = me.concurrency.saturating_sub(inflight.len());
-            if free > 0 {
-                match me.claim(&state, free as u64).await {
-                    Ok(rows) if !rows.is_empty() => {
-                        for r in rows {
-                            let (me, state) = (me.clone(), state.clone());
-                            inflight.spawn(async move {
-                                if let Err(e) = me.deliver(&state, &r).await {
-                                    tracing::warn!(error = %e, breach = %r.breach_id, "alert delivery bookkeeping failed");
-                                }
-                            });
-                        }
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "claiming alert outbox rows failed"),
-                }
-            }
-            let next = state.clock.now() + Duration::from_std(poll).unwrap_or(Duration::seconds(1));
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = crate::clock::sleep_until(state.clock.as_ref(), next, poll) => {}
-                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
-            }
-        }
+#[async_trait::async_trait]
+impl super::outbox::Worker for Mailer {
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+    async fn claim(&self, state: &AppState, limit: u64) -> AppResult<Vec<alert_outbox::Model>> {
+        Mailer::claim(self, state, limit).await
+    }
+    async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
+        Mailer::deliver(self, state, row).await
     }
 }
 

@@ -13,8 +13,6 @@ use crate::error::{AppError, AppResult};
 use crate::model::stored;
 use chrono::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::sync::Arc;
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub struct Notifier {
@@ -150,38 +148,18 @@ impl Notifier {
         record_unsent(state, row, &error, Outcome::Retry).await?;
         Ok(false)
     }
+}
 
-    /// Works the outbox's channel rows until the task is dropped, up to `concurrency` at once.
-    pub async fn run(self, state: Arc<AppState>, wake: Arc<Notify>, poll: std::time::Duration) {
-        let me = Arc::new(self);
-        let mut inflight = tokio::task::JoinSet::new();
-        loop {
-            while inflight.try_join_next().is_some() {}
-            let free = me.concurrency.saturating_sub(inflight.len());
-            if free > 0 {
-                match outbox::claim(&state, me.lease, free as u64, false).await {
-                    Ok(rows) if !rows.is_empty() => {
-                        for r in rows {
-                            let (me, state) = (me.clone(), state.clone());
-                            inflight.spawn(async move {
-                                if let Err(e) = me.deliver(&state, &r).await {
-                                    tracing::warn!(error = %e, breach = %r.breach_id, "channel alert bookkeeping failed");
-                                }
-                            });
-                        }
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "claiming channel outbox rows failed"),
-                }
-            }
-            let next = state.clock.now() + Duration::from_std(poll).unwrap_or(Duration::seconds(1));
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = crate::clock::sleep_until(state.clock.as_ref(), next, poll) => {}
-                Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
-            }
-        }
+#[async_trait::async_trait]
+impl super::outbox::Worker for Notifier {
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+    async fn claim(&self, state: &AppState, limit: u64) -> AppResult<Vec<alert_outbox::Model>> {
+        outbox::claim(state, self.lease, limit, false).await
+    }
+    async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool> {
+        Notifier::deliver(self, state, row).await
     }
 }
 

@@ -251,3 +251,54 @@ pub async fn record_unsent(
         .await?;
     Ok(())
 }
+
+/// A worker of the outbox's rows of one kind (the mailer's email, the notifier's channels).
+#[async_trait::async_trait]
+pub trait Worker: Send + Sync + 'static {
+    /// Deliveries in flight at once.
+    fn concurrency(&self) -> usize;
+    /// Claims up to `limit` due rows of its kind.
+    async fn claim(&self, state: &AppState, limit: u64) -> AppResult<Vec<alert_outbox::Model>>;
+    /// Sends one claimed row and records the outcome.
+    async fn deliver(&self, state: &AppState, row: &alert_outbox::Model) -> AppResult<bool>;
+}
+
+/// Works the outbox until the task is dropped (which also drops the deliveries in flight):
+/// up to `concurrency` at once, claiming only as many rows as there are free slots, so a
+/// stalled delivery never holds back the rows behind it.
+pub async fn work<W: Worker>(
+    me: W,
+    state: std::sync::Arc<AppState>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    poll: std::time::Duration,
+) {
+    let me = std::sync::Arc::new(me);
+    let mut inflight = tokio::task::JoinSet::new();
+    loop {
+        while inflight.try_join_next().is_some() {}
+        let free = me.concurrency().saturating_sub(inflight.len());
+        if free > 0 {
+            match me.claim(&state, free as u64).await {
+                Ok(rows) if !rows.is_empty() => {
+                    for r in rows {
+                        let (me, state) = (me.clone(), state.clone());
+                        inflight.spawn(async move {
+                            if let Err(e) = me.deliver(&state, &r).await {
+                                tracing::warn!(error = %e, breach = %r.breach_id, target = %r.target, "alert delivery bookkeeping failed");
+                            }
+                        });
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming alert outbox rows failed"),
+            }
+        }
+        let next = state.clock.now() + Duration::from_std(poll).unwrap_or(Duration::seconds(1));
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = crate::clock::sleep_until(state.clock.as_ref(), next, poll) => {}
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+        }
+    }
+}
