@@ -542,6 +542,11 @@ async fn a_long_day_board_puts_tiles_first_groups_and_pages_500_breaches_and_exp
         .await;
     let rows = "[document.querySelector('#breach-count').textContent, [...new Set([...document.querySelectorAll('#breach-rows tr')].map(r => r.className))]]";
     assert_eq!(b.eval("a", rows).await, json!(["100", ["sev-critical"]]));
+    the_csv_holds_what_the_filters_select(&mut b, &app, &token).await;
+}
+
+/// The board's CSV download of one group, and the export's refusals.
+async fn the_csv_holds_what_the_filters_select(b: &mut Browser, app: &TestApp, token: &str) {
     b.click("a", "#csv").await;
     let csv = b
         .wait(
@@ -574,7 +579,7 @@ async fn a_long_day_board_puts_tiles_first_groups_and_pages_500_breaches_and_exp
     assert_eq!(plain.status(), 401);
     let bad = reqwest::Client::new()
         .get(app.url("/api/breaches.csv?severity=SEVERE"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();

@@ -87,6 +87,13 @@ async fn an_sla_applies_to_the_executions_its_condition_selects() {
         "the 61 s run meets 90 s; still one run"
     );
 
+    simulation_names_the_slas(s, &high).await;
+}
+
+/// The simulation names the SLAs an input would get; a condition the language cannot read is
+/// refused with where.
+async fn simulation_names_the_slas(s: &crate::sla::Setup, high: &str) {
+    let upd = "mutation($i: UpdateSlaInput!) { updateSla(input: $i) { sla { id } } }";
     // The simulation names the SLAs an input would get.
     let sim = "mutation($i: SimulateWorkflowInput!) { simulateWorkflow(input: $i) { simulation { applicableSlas { name } } } }";
     for (priority, want) in [

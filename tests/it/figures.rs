@@ -92,8 +92,32 @@ async fn one_breach_reads_the_same_in_the_email_on_the_board_and_in_the_api() {
     let under_target = live["targetMarginSeconds"].as_f64().unwrap();
     assert!((-4.0..-2.5).contains(&under_target), "{live}");
 
-    // The email: the same margins, each named, and no "100.00 % of 0".
     crate::sla::eventually("the alert email", || async { !smtp.mails().is_empty() }).await;
+    the_email_says_the_same(&smtp, &live);
+    // The board: the API's figures, counting up while the execution runs.
+    let cell = b
+        .eval(
+            "a",
+            &format!("[{OVER}.dataset.margin, {OVER}.dataset.threshold, {OVER}.textContent]"),
+        )
+        .await;
+    assert_eq!(cell[0].as_str().unwrap().parse::<f64>().unwrap(), margin);
+    assert_eq!(cell[1], "1");
+    assert!(
+        cell[2].as_str().unwrap().ends_with("and counting"),
+        "{cell}"
+    );
+    b.wait("a", &format!("parseInt({OVER}.textContent) >= 2"))
+        .await;
+
+    a_miss_at_once_on_the_api_and_the_tile(&mut b, &app, &token).await;
+    finalized_stops_the_row(&mut b, &app, &token, &exec).await;
+}
+
+/// The email: the same margins, each named, and no "100.00 % of 0".
+fn the_email_says_the_same(smtp: &SmtpServer, live: &Value) {
+    let margin = live["breachMarginSeconds"].as_f64().unwrap();
+    let under_target = live["targetMarginSeconds"].as_f64().unwrap();
     let mail = smtp.mails()[0].text();
     let over = line(&mail, "Over threshold:");
     assert_eq!(
@@ -114,29 +138,15 @@ async fn one_breach_reads_the_same_in_the_email_on_the_board_and_in_the_api() {
     assert!(mail.contains("still running"), "{mail}");
     assert!(mail.contains("nothing to measure yet"), "{mail}");
     assert!(!mail.contains("% of 0 executions"), "{mail}");
+}
 
-    // The board: the API's figures, counting up while the execution runs.
-    let cell = b
-        .eval(
-            "a",
-            &format!("[{OVER}.dataset.margin, {OVER}.dataset.threshold, {OVER}.textContent]"),
-        )
-        .await;
-    assert_eq!(cell[0].as_str().unwrap().parse::<f64>().unwrap(), margin);
-    assert_eq!(cell[1], "1");
-    assert!(
-        cell[2].as_str().unwrap().ends_with("and counting"),
-        "{cell}"
-    );
-    b.wait("a", &format!("parseInt({OVER}.textContent) >= 2"))
-        .await;
-
-    // Past its 4 s target and still running: a miss now, on the API and on the tile.
+/// Past its 4 s target and still running: a miss now, on the API and on the tile.
+async fn a_miss_at_once_on_the_api_and_the_tile(b: &mut Browser, app: &TestApp, token: &str) {
     crate::sla::eventually("the running execution counted as missed", || async {
-        metrics(&app, &token).await["total"] == 1
+        metrics(app, token).await["total"] == 1
     })
     .await;
-    let m = metrics(&app, &token).await;
+    let m = metrics(app, token).await;
     assert_eq!(
         (m["met"].as_i64(), m["breachedWarning"].as_i64()),
         (Some(0), Some(1)),
@@ -179,11 +189,13 @@ async fn one_breach_reads_the_same_in_the_email_on_the_board_and_in_the_api() {
             .contains("0 of 1 executions within target"),
         "{tile}"
     );
+}
 
-    // Completed: FINALIZED stops the row at the API's final figures.
+/// Completed: FINALIZED stops the row at the API's final figures.
+async fn finalized_stops_the_row(b: &mut Browser, app: &TestApp, token: &str, exec: &Value) {
     let q = "mutation($e: ID!) { completeExecution(input: {executionId: $e, status: COMPLETED}) { execution { durationMs } } }";
-    app.data(&token, q, json!({"e": exec})).await;
-    let fin = breach(&app, &token).await;
+    app.data(token, q, json!({"e": exec})).await;
+    let fin = breach(app, token).await;
     assert_eq!(fin["execution"]["status"], "COMPLETED");
     let final_margin = fin["breachMarginSeconds"].as_f64().unwrap();
     assert_eq!(
