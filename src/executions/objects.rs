@@ -19,11 +19,11 @@ impl Execution {
     async fn status(&self) -> Result<ExecutionStatus> {
         Ok(stored(ExecutionStatus::parse, &self.status)?)
     }
-    /// Reported steps, in start order.
     /// When its SLA clocks were paused (`pauseExecutionSla`), in order.
     async fn sla_pauses(&self, ctx: &Context<'_>) -> Result<Vec<crate::sla::pauses::SlaPause>> {
         crate::sla::pauses::listed(ctx, self.id, self.company_id).await
     }
+    /// Reported steps, in start order.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepExecution>> {
         let s = ctx
             .loaders()?

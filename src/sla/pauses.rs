@@ -135,10 +135,11 @@ pub async fn resume(state: &AppState, auth: &AuthContext, id: Uuid) -> AppResult
     }
     close_open(&txn, id, state.clock.now()).await?;
     let slas = super::service::active_for_workflow(&txn, e.company_id, e.workflow_id).await?;
-    // The deadlines move by the pause: armed again (the watcher's copy is the earliest, and
-    // each is checked against the pauses when it fires).
-    state.sla.execution_started(&txn, &e, &slas).await?;
     txn.commit().await?;
+    // The deadlines move by the pause: armed again once the resume is committed (a deadline
+    // that fired before would still see the pause open and be dropped). The watcher's copy is
+    // the earliest; each is checked against the pauses when it fires.
+    state.sla.execution_started(&state.db, &e, &slas).await?;
     Ok(e)
 }
 

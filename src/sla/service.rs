@@ -79,8 +79,9 @@ async fn own_channels(
     Ok(out)
 }
 
-/// Sets the channels and escalation levels that `f` gives on `m`, checked.
-async fn set_alerting(
+/// Sets what `f` gives of the SLA's policies on `m`, checked: its channels, escalation levels,
+/// calendar and applicability condition.
+async fn set_policies(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     m: &mut sla::Model,
@@ -193,10 +194,7 @@ pub fn validate(m: &sla::Model) -> AppResult<()> {
     }
     let recipients: Vec<String> =
         serde_json::from_value(m.alert_recipients.clone()).unwrap_or_default();
-    if let Some(r) = recipients
-        .iter()
-        .find(|r| !r.contains('@') || r.contains(char::is_whitespace))
-    {
+    if let Some(r) = recipients.iter().find(|r| !escalation::is_email(r)) {
         return bad(format!("alertRecipients: {r:?} is not an email address"));
     }
     Ok(())
@@ -210,7 +208,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> AppResult<sla::Model> {
     tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
-    let alerting = SlaFields {
+    let policies = SlaFields {
         alert_channel_ids: f.alert_channel_ids.clone(),
         escalation: f.escalation.clone(),
         calendar_id: f.calendar_id.clone(),
@@ -218,7 +216,7 @@ pub async fn create(
         ..Default::default()
     };
     let target = f.target_duration_seconds.unwrap_or(0);
-    let m = sla::Model {
+    let mut m = sla::Model {
         id: Uuid::now_v7(),
         company_id: auth.company_id,
         workflow_id,
@@ -240,8 +238,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let mut m = m;
-    set_alerting(db, auth, &mut m, &alerting).await?;
+    set_policies(db, auth, &mut m, &policies).await?;
     validate(&m)?;
     let am: sla::ActiveModel = m.into();
     let txn = crate::db::begin_write(db).await?;
@@ -281,7 +278,7 @@ pub async fn update(
         )
     };
     let before = thresholds(&m);
-    set_alerting(&txn, auth, &mut m, &f).await?;
+    set_policies(&txn, auth, &mut m, &f).await?;
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
