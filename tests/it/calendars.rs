@@ -85,6 +85,8 @@ async fn an_sla_on_business_hours_waits_over_the_weekend_and_counts_business_tim
         "{w}"
     );
 
+    board_shows_business_and_elapsed_time(&s).await;
+
     // Completed on Monday at 11:00 in Berlin: 2.5 hours of business time, critical.
     s.clock.advance(Duration::minutes(89));
     let done = json!({"input": {"executionId": exec, "status": "COMPLETED"}});
@@ -151,4 +153,22 @@ async fn calendar_checks(s: &crate::sla::Setup, cal: &Value) {
     bad["weeklyHours"][0]["end"] = json!("08:00");
     let v = s.app.gql(Some(&s.token), CREATE, json!({"i": bad})).await;
     assert_eq!(code(&v), "BAD_USER_INPUT");
+}
+
+/// The board's row says the margin is business time and gives the elapsed time beside it.
+async fn board_shows_business_and_elapsed_time(s: &crate::sla::Setup) {
+    let Some(chromium) = crate::browser::available("calendar board check") else {
+        return;
+    };
+    let mut b = crate::browser::Browser::launch(&chromium);
+    b.open("a", &format!("{}/board#token={}", s.app.url(""), s.token))
+        .await;
+    let over = "[...document.querySelectorAll('#breach-rows td.over')].map(td => td.textContent).find(t => t.includes('business hours'))";
+    let text = b.wait("a", over).await;
+    let text = text.as_str().unwrap();
+    assert!(text.starts_with("1m 0s (1.7 %)"), "{text}");
+    assert!(
+        text.contains("2d 17h elapsed") && !text.contains("counting"),
+        "{text}"
+    );
 }

@@ -21,7 +21,7 @@ export function api(token) {
 
 export const BREACH_FIELDS = `id severity acknowledged detectedAt thresholdSeconds
   actualDurationSeconds targetDurationSeconds breachMarginSeconds breachMarginPercentage
-  targetMarginSeconds targetMarginPercentage
+  targetMarginSeconds targetMarginPercentage elapsedSeconds businessTime
   sla { id name } execution { id status workflow { id name } }`;
 
 export const PAGE = 50;

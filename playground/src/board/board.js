@@ -92,8 +92,13 @@ function breachRow(b, gql, onAcked) {
 // runs, the overrun counts up from the margin at detection (see tick()).
 function overCell(b) {
   const live = b.execution && b.execution.status === "RUNNING";
+  // Business time (an SLA on a calendar) does not count up by the wall clock: its rows stay
+  // at the figures the server gave, with the elapsed time beside them.
+  const counting = live && !b.businessTime;
+  const hours = b.businessTime ? ` · business hours; ${duration(b.elapsedSeconds)} elapsed` : "";
   const td = h("td", { class: "num over", "data-margin": b.breachMarginSeconds, "data-threshold": b.thresholdSeconds,
-    "data-live": live ? b.detectedAt : null, title: `against the target: ${duration(b.targetMarginSeconds)}` });
+    "data-live": counting ? b.detectedAt : null, "data-hours": hours || null,
+    title: `against the target: ${duration(b.targetMarginSeconds)}${hours}` });
   overText(td);
   return td;
 }
@@ -103,7 +108,7 @@ function overText(td) {
   const over = Number(td.dataset.margin) + Math.max(0, at);
   const threshold = Number(td.dataset.threshold);
   const share = threshold > 0 ? (over / threshold) * 100 : 0;
-  td.textContent = `${duration(over)} (${pct(share)})${td.dataset.live ? " and counting" : ""}`;
+  td.textContent = `${duration(over)} (${pct(share)})${td.dataset.live ? " and counting" : ""}${td.dataset.hours || ""}`;
 }
 
 function sparkline(timeline) {
