@@ -158,15 +158,7 @@ async fn the_demo_board_tiles_match_sla_metrics_and_a_path_lights_up_its_steps()
             json!({}),
         )
         .await;
-    let discount = wfs["workflows"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == seed::DISCOUNT_WORKFLOW)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let discount = id_named(&wfs["workflows"], seed::DISCOUNT_WORKFLOW);
     late_cases(&app, &token, &discount).await;
 
     let mut b = Browser::launch(&chromium);

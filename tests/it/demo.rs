@@ -43,15 +43,7 @@ async fn the_demo_sla_fits_its_history_and_a_live_breach_shows_on_the_heat_map()
     let token = issued.token;
     let q = "{ workflows(first: 50) { nodes { id name } } slas(first: 10) { nodes { id targetDurationSeconds metrics { total met compliancePercentage targetPercentage meetsTarget } } } }";
     let d = app.data(&token, q, json!({})).await;
-    let wf = d["workflows"]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["name"] == seed::DISCOUNT_WORKFLOW)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let wf = id_named(&d["workflows"], seed::DISCOUNT_WORKFLOW);
     let m = &d["slas"]["nodes"][0]["metrics"];
     assert!(
         m["total"].as_i64().unwrap() >= 20,

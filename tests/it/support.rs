@@ -239,6 +239,19 @@ pub fn free_port() -> u16 {
 }
 
 /// The `extensions.code` of the first error.
+/// The id of the node named `name` in a connection's `nodes`.
+pub fn id_named(connection: &Value, name: &str) -> String {
+    connection["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {connection}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 pub fn code(v: &Value) -> &str {
     v["errors"][0]["extensions"]["code"]
         .as_str()
