@@ -9,6 +9,10 @@ api_object!("SlaPause", "execution_pauses", hidden(id), {
     /// Null while the pause lasts.
     pub resumed_at: Option<DateTimeUtc>,
     pub reason: String,
+    /// The SLA whose pause condition made it; null: a pause of every SLA of the execution
+    /// (`pauseExecutionSla`).
+    #[graphql(skip)]
+    pub sla_id: Option<Uuid>,
 });
 
 no_relations!();

@@ -26,6 +26,10 @@ api_object!("Sla", "workflow_slas", {
     /// execution of the workflow.
     #[graphql(skip)]
     pub applies_when: Option<Json>,
+    /// A condition over the execution's current step (and input) under which its clock stops;
+    /// null: only `pauseExecutionSla` pauses it.
+    #[graphql(skip)]
+    pub pause_when: Option<Json>,
 });
 
 no_relations!();

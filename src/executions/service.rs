@@ -236,7 +236,16 @@ pub async fn record_step(
         let ok = (a.status == StepRunStatus::Completed) as i64;
         bump_action_stats(&txn, auth.company_id, t, 1, ok, d as f64).await?;
     }
+    // The SLAs' pause conditions see the step; a pause that ends moves the deadlines.
+    let slas = match exec.status == ExecutionStatus::Running.as_str() {
+        true => active_for_workflow(&txn, exec.company_id, exec.workflow_id).await?,
+        false => Vec::new(),
+    };
+    let moved = crate::sla::pauses::on_step(&txn, &exec, &slas, &m, state.clock.now()).await?;
     txn.commit().await?;
+    if moved {
+        state.sla.execution_started(&state.db, &exec, &slas).await?;
+    }
     if let (true, Some(t), Some(d)) = (finished, &action_type, duration) {
         crate::catalog::metrics::record_run(state, auth.company_id, t, d).await;
     }

@@ -41,6 +41,12 @@ impl Sla {
     async fn applies_when(&self) -> Option<async_graphql::Json<serde_json::Value>> {
         self.applies_when.clone().map(async_graphql::Json)
     }
+    /// While which steps its clock stops: a condition over `step.name`, `step.actionType`,
+    /// `step.approver` and `input`, checked as each step is recorded; null: only
+    /// `pauseExecutionSla` pauses it.
+    async fn pause_when(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.pause_when.clone().map(async_graphql::Json)
+    }
     /// The business-hours calendar its durations count by; null: wall-clock time.
     async fn calendar(
         &self,
@@ -327,6 +333,11 @@ pub struct CreateSlaInput {
     /// `{"priority": "high"}`; left out, all of its workflow's. Every applicable SLA is
     /// attached to an execution.
     pub applies_when: Option<async_graphql::Json<serde_json::Value>>,
+    /// While which steps its clock stops: a condition over the recorded step (`step.name`,
+    /// `step.actionType`, `step.approver`) and the execution's `input`, such as
+    /// `{"step.name": "Waiting for customer"}`. A matching step pauses it from its start to its
+    /// end (or to the start of the next step recorded).
+    pub pause_when: Option<async_graphql::Json<serde_json::Value>>,
 }
 
 #[derive(InputObject)]
@@ -385,6 +396,7 @@ impl SlaMutation {
                 escalation: Some(input.escalation),
                 calendar_id: input.calendar_id.map(Some).into(),
                 applies_when: input.applies_when.map(Some).into(),
+                pause_when: input.pause_when.map(Some).into(),
             },
             st.clock.now(),
         )

@@ -1,11 +1,12 @@
-//! Pausing and resuming an execution's SLA clocks (`pauseExecutionSla`,
-//! `resumeExecutionSla`): while paused, no SLA time passes for it, on any of its SLAs. A pause
-//! is a row; the deadlines are re-armed on resume (on the replica that owns the watcher), and
-//! the pauses are part of a breach's evidence.
+//! Pausing and resuming an execution's SLA clocks. `pauseExecutionSla` and
+//! `resumeExecutionSla` stop every SLA of the execution; an SLA's pause condition (`pauseWhen`,
+//! checked as each step is recorded) stops that SLA's clock while a matching step runs. While
+//! paused, no SLA time passes. A pause is a row; the deadlines are re-armed when a pause ends
+//! (on the replica that owns the watcher), and the pauses are part of a breach's evidence.
 use super::sla_time::Pause;
 use crate::AppState;
 use crate::auth::{AuthContext, CtxAuth};
-use crate::entity::{execution, execution_pause};
+use crate::entity::{execution, execution_pause, sla, step_execution};
 use crate::error::{AppError, AppResult};
 use crate::executions::objects::Execution;
 use crate::graphql::context::CtxExt;
@@ -24,15 +25,39 @@ use uuid::Uuid;
 pub type SlaPause = execution_pause::Model;
 
 #[ComplexObject]
-impl SlaPause {}
+impl SlaPause {
+    /// The SLA whose pause condition made this pause; null: it pauses every SLA of the
+    /// execution (`pauseExecutionSla`).
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::graphql::Sla>> {
+        match self.sla_id {
+            Some(id) => crate::graphql::loaders::one(&ctx.loaders()?.slas, id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// One pause of an execution: the SLA it stops (None: all of them) and when.
+pub type Held = (Option<Uuid>, Pause);
+
+/// The pauses that stop SLA `sla`'s clock, of an execution's `held` ones: sorted, and
+/// overlapping ones merged (a manual pause during a condition's).
+pub fn for_sla(held: Option<&Vec<Held>>, sla: Uuid) -> Vec<Pause> {
+    super::sla_time::merge(
+        held.into_iter()
+            .flatten()
+            .filter(|h| h.0.is_none_or(|s| s == sla))
+            .map(|h| h.1)
+            .collect(),
+    )
+}
 
 /// The pauses of executions `ids`, each list in time order.
 pub async fn of_executions(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = Uuid>,
-) -> AppResult<HashMap<Uuid, Vec<Pause>>> {
+) -> AppResult<HashMap<Uuid, Vec<Held>>> {
     let ids: Vec<Uuid> = ids.into_iter().collect();
-    let mut out: HashMap<Uuid, Vec<Pause>> = HashMap::new();
+    let mut out: HashMap<Uuid, Vec<Held>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
@@ -44,13 +69,13 @@ pub async fn of_executions(
     {
         out.entry(p.execution_id)
             .or_default()
-            .push((p.paused_at, p.resumed_at));
+            .push((p.sla_id, (p.paused_at, p.resumed_at)));
     }
     Ok(out)
 }
 
 /// The pauses of one execution, in time order.
-pub async fn of_execution(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Pause>> {
+pub async fn of_execution(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Held>> {
     Ok(of_executions(db, [id])
         .await?
         .remove(&id)
@@ -66,16 +91,132 @@ pub async fn any_in_workflow(db: &impl ConnectionTrait, w: Uuid) -> AppResult<bo
         .is_some())
 }
 
-/// Ends an open pause at `at` (an execution that completes while paused).
+/// Ends every open pause of execution `id` at `at` (it completes while paused).
 pub async fn close_open(db: &impl ConnectionTrait, id: Uuid, at: DateTime<Utc>) -> AppResult<()> {
-    execution_pause::Entity::update_many()
+    close(db, id, at, None).await
+}
+
+/// Ends execution `id`'s open pauses at `at`: those of `only`'s condition (Some(Some(sla))),
+/// the manual one (Some(None)), or all (None).
+async fn close(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    at: DateTime<Utc>,
+    only: Option<Option<Uuid>>,
+) -> AppResult<()> {
+    let q = execution_pause::Entity::update_many()
         .col_expr(execution_pause::Column::ResumedAt, Expr::value(Some(at)))
         .col_expr(execution_pause::Column::UpdatedAt, Expr::value(at))
         .filter(execution_pause::Column::ExecutionId.eq(id))
-        .filter(execution_pause::Column::ResumedAt.is_null())
-        .exec(db)
+        .filter(execution_pause::Column::ResumedAt.is_null());
+    let q = match only {
+        None => q,
+        Some(None) => q.filter(execution_pause::Column::SlaId.is_null()),
+        Some(Some(s)) => q.filter(execution_pause::Column::SlaId.eq(s)),
+    };
+    q.exec(db).await?;
+    Ok(())
+}
+
+/// Whether execution `id` has an open manual pause (`pauseExecutionSla`).
+async fn manually_paused(db: &impl ConnectionTrait, id: Uuid) -> AppResult<bool> {
+    Ok(of_execution(db, id)
+        .await?
+        .iter()
+        .any(|(sla, (_, end))| sla.is_none() && end.is_none()))
+}
+
+/// Records a pause of execution `e` from `from` (to `to`, None while it lasts): of every SLA
+/// (`sla` None) or of one.
+async fn insert(
+    db: &impl ConnectionTrait,
+    e: &execution::Model,
+    sla: Option<Uuid>,
+    (from, to): Pause,
+    reason: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let p = execution_pause::Model {
+        id: Uuid::now_v7(),
+        company_id: e.company_id,
+        execution_id: e.id,
+        workflow_id: e.workflow_id,
+        paused_at: from,
+        resumed_at: to,
+        reason,
+        sla_id: sla,
+        created_at: now,
+        updated_at: now,
+    };
+    execution_pause::Entity::insert(p.into_active_model())
+        .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// What a pause condition is checked against: the recorded step and the execution's input.
+pub fn step_document(step: &step_execution::Model, input: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "step": {
+            "name": step.step_name,
+            "actionType": step.action_type,
+            "approver": step.approver,
+        },
+        "input": input,
+    })
+}
+
+/// Applies the pause conditions of SLAs `slas` (of running execution `e`) to step run `step`,
+/// just recorded, inside its transaction. A step that matches pauses the SLA from its start to
+/// its end (open while it runs); a step that does not match, started after an open pause began,
+/// ends it at its start (the current step moved on). Returns whether any pause ended or was
+/// recorded whole: the deadlines then move, to be armed again after the commit.
+pub async fn on_step(
+    db: &impl ConnectionTrait,
+    e: &execution::Model,
+    slas: &[sla::Model],
+    step: &step_execution::Model,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let conds: Vec<(Uuid, crate::conditions::Cond)> = slas
+        .iter()
+        .filter(|s| super::service::applies(s, &e.input_data))
+        .filter_map(|s| Some((s.id, crate::conditions::parse(s.pause_when.as_ref()?).ok()?)))
+        .collect();
+    if conds.is_empty() {
+        return Ok(false);
+    }
+    let doc = step_document(step, &e.input_data);
+    let open: HashMap<Uuid, DateTime<Utc>> = of_execution(db, e.id)
+        .await?
+        .into_iter()
+        .filter_map(|(sla, (from, to))| Some((sla?, from)).filter(|_| to.is_none()))
+        .collect();
+    let (start, end) = (step.started_at, step.completed_at);
+    let reason = format!("step \"{}\" (pause condition)", step.step_name);
+    let mut moved = false;
+    for (sla, cond) in conds {
+        let o = open.get(&sla).copied();
+        match (cond.matches(&doc), end, o) {
+            (true, None, None) => {
+                insert(db, e, Some(sla), (start, None), reason.clone(), now).await?
+            }
+            (true, Some(end), Some(from)) if end >= from => {
+                close(db, e.id, end, Some(Some(sla))).await?;
+                moved = true;
+            }
+            (true, Some(end), None) if end > start => {
+                insert(db, e, Some(sla), (start, Some(end)), reason.clone(), now).await?;
+                moved = true;
+            }
+            (false, _, Some(from)) if start >= from => {
+                close(db, e.id, start, Some(Some(sla))).await?;
+                moved = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(moved)
 }
 
 async fn running(
@@ -101,26 +242,13 @@ pub async fn pause(
 ) -> AppResult<execution::Model> {
     let txn = crate::db::begin_write(&state.writer).await?;
     let e = running(&txn, auth, id).await?;
-    if of_execution(&txn, id).await?.iter().any(|p| p.1.is_none()) {
+    if manually_paused(&txn, id).await? {
         return Err(AppError::conflict(format!(
             "execution {id}'s SLA clock is already paused"
         )));
     }
     let now = state.clock.now();
-    let p = execution_pause::Model {
-        id: Uuid::now_v7(),
-        company_id: e.company_id,
-        execution_id: id,
-        workflow_id: e.workflow_id,
-        paused_at: now,
-        resumed_at: None,
-        reason,
-        created_at: now,
-        updated_at: now,
-    };
-    execution_pause::Entity::insert(p.into_active_model())
-        .exec_without_returning(&txn)
-        .await?;
+    insert(&txn, &e, None, (now, None), reason, now).await?;
     txn.commit().await?;
     Ok(e)
 }
@@ -128,12 +256,12 @@ pub async fn pause(
 pub async fn resume(state: &AppState, auth: &AuthContext, id: Uuid) -> AppResult<execution::Model> {
     let txn = crate::db::begin_write(&state.writer).await?;
     let e = running(&txn, auth, id).await?;
-    if !of_execution(&txn, id).await?.iter().any(|p| p.1.is_none()) {
+    if !manually_paused(&txn, id).await? {
         return Err(AppError::conflict(format!(
             "execution {id}'s SLA clock is not paused"
         )));
     }
-    close_open(&txn, id, state.clock.now()).await?;
+    close(&txn, id, state.clock.now(), Some(None)).await?;
     let slas = super::service::active_for_workflow(&txn, e.company_id, e.workflow_id).await?;
     txn.commit().await?;
     // The deadlines move by the pause: armed again once the resume is committed (a deadline

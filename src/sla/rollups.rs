@@ -49,7 +49,7 @@ pub async fn add(
             let ms = match pauses.get(&id) {
                 None if time.is_wall() => wall_ms,
                 p => time
-                    .elapsed_paused(started, at, p.map_or(&[][..], |p| p))
+                    .elapsed_paused(started, at, &super::pauses::for_sla(p, s.id))
                     .num_milliseconds(),
             };
             for (grain, width) in GRAINS {
@@ -261,9 +261,9 @@ async fn overdue(
     Ok(rows
         .into_iter()
         .filter_map(|(id, _, started, _)| {
-            let p = pauses.get(&id).map_or(&[][..], |p| p);
-            let elapsed = time.elapsed_paused(started, now, p);
-            let due = time.deadline_paused(started, s.target_duration_seconds, p)?;
+            let p = super::pauses::for_sla(pauses.get(&id), s.id);
+            let elapsed = time.elapsed_paused(started, now, &p);
+            let due = time.deadline_paused(started, s.target_duration_seconds, &p)?;
             (elapsed > target).then(|| Sample {
                 completed_at: due,
                 duration_ms: elapsed.num_milliseconds(),
@@ -378,7 +378,7 @@ async fn edges(
             let duration_ms = match pauses.get(&id) {
                 None if time.is_wall() => wall_ms,
                 p => time
-                    .elapsed_paused(started, completed_at, p.map_or(&[][..], |p| p))
+                    .elapsed_paused(started, completed_at, &super::pauses::for_sla(p, s.id))
                     .num_milliseconds(),
             };
             Some(Sample {

@@ -40,6 +40,10 @@ pub struct SlaFields {
     /// Which executions it applies to: a condition over their input, such as
     /// `{"priority": "high"}`; null: all of its workflow's. Every applicable SLA is attached.
     pub applies_when: async_graphql::MaybeUndefined<async_graphql::Json<serde_json::Value>>,
+    /// While which steps its clock stops: a condition over the recorded step (`step.name`,
+    /// `step.actionType`, `step.approver`) and the execution's `input`; null: only
+    /// `pauseExecutionSla` pauses it.
+    pub pause_when: async_graphql::MaybeUndefined<async_graphql::Json<serde_json::Value>>,
 }
 
 /// Whether SLA `s` applies to an execution with this input (an SLA whose stored condition no
@@ -79,6 +83,23 @@ async fn own_channels(
     Ok(out)
 }
 
+/// Sets a stored condition from a given one, parsed first (a BAD_REQUEST names `field`).
+fn set_condition(
+    to: &mut Option<serde_json::Value>,
+    given: &async_graphql::MaybeUndefined<async_graphql::Json<serde_json::Value>>,
+    field: &str,
+) -> AppResult<()> {
+    match given {
+        async_graphql::MaybeUndefined::Value(c) => {
+            crate::conditions::parse(&c.0).map_err(|e| AppError::bad(format!("{field}: {e}")))?;
+            *to = Some(c.0.clone());
+        }
+        async_graphql::MaybeUndefined::Null => *to = None,
+        async_graphql::MaybeUndefined::Undefined => {}
+    }
+    Ok(())
+}
+
 /// Sets what `f` gives of the SLA's policies on `m`, checked: its channels, escalation levels,
 /// calendar and applicability condition.
 async fn set_policies(
@@ -90,15 +111,8 @@ async fn set_policies(
     if let Some(ids) = &f.alert_channel_ids {
         m.alert_channel_ids = json!(own_channels(db, auth, ids).await?);
     }
-    match &f.applies_when {
-        async_graphql::MaybeUndefined::Value(c) => {
-            crate::conditions::parse(&c.0)
-                .map_err(|e| AppError::bad(format!("appliesWhen: {e}")))?;
-            m.applies_when = Some(c.0.clone());
-        }
-        async_graphql::MaybeUndefined::Null => m.applies_when = None,
-        async_graphql::MaybeUndefined::Undefined => {}
-    }
+    set_condition(&mut m.applies_when, &f.applies_when, "appliesWhen")?;
+    set_condition(&mut m.pause_when, &f.pause_when, "pauseWhen")?;
     match &f.calendar_id {
         async_graphql::MaybeUndefined::Value(id) => {
             let id = crate::ids::parse_id(id, "calendar")?;
@@ -213,6 +227,7 @@ pub async fn create(
         escalation: f.escalation.clone(),
         calendar_id: f.calendar_id.clone(),
         applies_when: f.applies_when.clone(),
+        pause_when: f.pause_when.clone(),
         ..Default::default()
     };
     let target = f.target_duration_seconds.unwrap_or(0);
@@ -235,6 +250,7 @@ pub async fn create(
         escalation: json!([]),
         calendar_id: None,
         applies_when: None,
+        pause_when: None,
         created_at: now,
         updated_at: now,
     };
@@ -313,6 +329,7 @@ pub async fn update(
         sla::Column::Escalation,
         sla::Column::CalendarId,
         sla::Column::AppliesWhen,
+        sla::Column::PauseWhen,
         sla::Column::UpdatedAt,
     ] {
         am.reset(c);
@@ -476,7 +493,8 @@ pub async fn evaluate_completion(
     let pauses = super::pauses::of_execution(db, exec.id).await?;
     let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
         (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
-            let d = t.elapsed_paused(exec.started_at, done, &pauses);
+            let p = super::pauses::for_sla(Some(&pauses), s.id);
+            let d = t.elapsed_paused(exec.started_at, done, &p);
             d.num_milliseconds() as f64 / 1e3
         }
         _ => duration_seconds,
@@ -562,7 +580,10 @@ pub async fn fire_live(
     // Paused time does not count either; while a pause lasts there is no deadline, and the
     // resume arms it again.
     let time = super::sla_time::of(&txn, &s).await?;
-    let pauses = super::pauses::of_execution(&txn, exec.id).await?;
+    let pauses = super::pauses::for_sla(
+        Some(&super::pauses::of_execution(&txn, exec.id).await?),
+        s.id,
+    );
     let Some(due) = time.deadline_paused(exec.started_at, threshold(&s, sev), &pauses) else {
         return Ok(Fired::Done);
     };

@@ -97,6 +97,25 @@ impl SlaTime {
     }
 }
 
+/// Pauses sorted by start, with overlapping or touching ones merged into one (an open one
+/// swallows every later one).
+pub fn merge(mut pauses: Vec<Pause>) -> Vec<Pause> {
+    pauses.sort_by_key(|p| p.0);
+    let mut out: Vec<Pause> = Vec::with_capacity(pauses.len());
+    for (a, b) in pauses {
+        match out.last_mut() {
+            Some(last) if last.1.is_none_or(|end| a <= end) => {
+                last.1 = match (last.1, b) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    _ => None,
+                };
+            }
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 /// The engine's calendar of a stored one.
 pub fn engine(c: &calendar::Model) -> AppResult<Calendar> {
     let windows: Vec<Window> = serde_json::from_value(c.weekly_hours.clone())
@@ -146,6 +165,26 @@ pub async fn of_each(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_pauses_merge_and_an_open_one_swallows_later_ones() {
+        let t = |s: i64| DateTime::from_timestamp(1_800_000_000 + s, 0).unwrap();
+        let merged = merge(vec![
+            (t(50), Some(t(60))),
+            (t(0), Some(t(20))),
+            (t(10), Some(t(30))),
+            (t(30), Some(t(40))),
+            (t(70), None),
+            (t(80), Some(t(90))),
+        ]);
+        assert_eq!(
+            merged,
+            vec![(t(0), Some(t(40))), (t(50), Some(t(60))), (t(70), None)]
+        );
+        // Counted once: 100 s less 40 + 10 + 30 paused.
+        let w = SlaTime::Wall;
+        assert_eq!(w.elapsed_paused(t(0), t(100), &merged).num_seconds(), 20);
+    }
 
     #[test]
     fn paused_time_does_not_count_and_an_open_pause_has_no_deadline() {

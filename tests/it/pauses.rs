@@ -88,3 +88,115 @@ async fn paused_time_does_not_count_and_the_deadline_moves_by_the_pause() {
         "250 s against a 245 s target"
     );
 }
+
+const RECORD: &str =
+    "mutation($input: RecordStepInput!) { recordStep(input: $input) { step { id } } }";
+
+/// Records step `name` of `exec` from `from` s after t0 (to `to`, None: still running).
+async fn step(s: &crate::sla::Setup, exec: &str, name: &str, from: i64, to: Option<i64>) {
+    let at = |x: i64| (crate::sla::t0() + Duration::seconds(x)).to_rfc3339();
+    let mut input =
+        json!({"executionId": exec, "stepName": name, "status": "RUNNING", "startedAt": at(from)});
+    if let Some(to) = to {
+        input["status"] = json!("COMPLETED");
+        input["completedAt"] = json!(at(to));
+    }
+    s.app.data(&s.token, RECORD, json!({"input": input})).await;
+}
+
+async fn metrics(s: &crate::sla::Setup, sla: &str) -> serde_json::Value {
+    let m = "query($id: ID!) { sla(id: $id) { metrics { total met breachedWarning breachedCritical } } }";
+    s.app.data(&s.token, m, json!({"id": sla})).await["sla"]["metrics"].clone()
+}
+
+#[tokio::test]
+async fn a_pause_condition_stops_only_its_slas_clock_while_the_customer_step_runs() {
+    let s = setup(Config::default(), json!([])).await;
+    let upd = "mutation($i: UpdateSlaInput!) { updateSla(input: $i) { sla { id pauseWhen } } }";
+    let bad = json!({"i": {"id": s.sla, "pauseWhen": {"step.name": {"$gt": []}}}});
+    let v = s.app.gql(Some(&s.token), upd, bad).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    assert!(v.to_string().contains("pauseWhen"), "{v}");
+    let when = json!({"step.name": "Waiting for customer"});
+    let u = s
+        .app
+        .data(
+            &s.token,
+            upd,
+            json!({"i": {"id": s.sla, "pauseWhen": when}}),
+        )
+        .await;
+    assert_eq!(u["updateSla"]["sla"]["pauseWhen"], when);
+    // A second SLA on the same workflow, without a pause condition: its clock runs on.
+    let create = json!({"input": {"workflowId": s.workflow, "name": "Overall", "targetDurationSeconds": 300,
+        "warningThresholdSeconds": 240, "criticalThresholdSeconds": 300}});
+    let overall =
+        s.app.data(&s.token, crate::sla::CREATE_SLA, create).await["createSla"]["sla"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+    let exec = start(&s).await;
+    step(&s, &exec, "Validate", 0, Some(10)).await;
+    s.clock.advance(Duration::seconds(100));
+    step(&s, &exec, "Waiting for customer", 100, None).await;
+    // An hour with the customer: the other SLA breaches and counts as missed at once; this one
+    // has run 100 s and has nothing to count.
+    s.clock.advance(Duration::seconds(3600));
+    eventually("the other SLA's two breaches", || async {
+        breaches(&s, json!({})).await.len() == 2
+    })
+    .await;
+    let all = breaches(&s, json!({})).await;
+    assert!(all.iter().all(|b| b["sla"]["name"] == "Overall"), "{all:?}");
+    assert_eq!(metrics(&s, &overall).await["met"], 0);
+    assert_eq!(metrics(&s, &s.sla).await["total"], 0);
+
+    // The customer answers at 3,700 s: 100 s of SLA time so far; the warning is due 140 s on.
+    step(&s, &exec, "Waiting for customer", 100, Some(3700)).await;
+    s.clock.advance(Duration::seconds(139));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let mine = json!({"slaId": s.sla});
+    assert!(breaches(&s, mine.clone()).await.is_empty(), "re-armed");
+    s.clock.advance(Duration::seconds(2));
+    eventually("the warning after the pause", || async {
+        breaches(&s, mine.clone()).await.len() == 1
+    })
+    .await;
+    assert_eq!(
+        breaches(&s, mine.clone()).await[0]["actualDurationSeconds"],
+        241.0
+    );
+
+    // Waiting again from 3,841 s until the next step starts at 3,900 s; completed at 3,950 s:
+    // 100 + 141 + 50 = 291 s of SLA time, under the 300 s target.
+    step(&s, &exec, "Waiting for customer", 3841, None).await;
+    s.clock.advance(Duration::seconds(59));
+    step(&s, &exec, "Manager Approval", 3900, None).await;
+    s.clock.advance(Duration::seconds(50));
+    let done = json!({"input": {"executionId": exec, "status": "COMPLETED"}});
+    s.app.data(&s.token, COMPLETE, done).await;
+    let b = &breaches(&s, mine.clone()).await;
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(b[0]["actualDurationSeconds"], 291.0, "{b:?}");
+    let q = "query($id: ID!) { execution(id: $id) { slaPauses { pausedAt resumedAt reason sla { name } } } }";
+    let p = s.app.data(&s.token, q, json!({"id": exec})).await["execution"]["slaPauses"].clone();
+    let p = p.as_array().unwrap();
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p.iter().all(|p| p["sla"]["name"] == "Discount turnaround"
+            && p["reason"]
+                .as_str()
+                .unwrap()
+                .contains("Waiting for customer")),
+        "{p:?}"
+    );
+    assert_eq!(
+        metrics(&s, &s.sla).await,
+        json!({"total": 1, "met": 1, "breachedWarning": 1, "breachedCritical": 0})
+    );
+    assert_eq!(
+        metrics(&s, &overall).await,
+        json!({"total": 1, "met": 0, "breachedWarning": 0, "breachedCritical": 1})
+    );
+}

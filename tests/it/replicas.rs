@@ -325,6 +325,77 @@ async fn events_committed_while_listen_is_down_are_still_delivered() {
     assert_eq!(seqs.len(), 2, "no duplicates");
 }
 
+/// The replica that owns the deadline watcher, and another.
+async fn owner_and_other<'a>(r1: &'a Replica, r2: &'a Replica) -> (&'a Replica, &'a Replica) {
+    let start = Instant::now();
+    loop {
+        match (r1.owns_clock().await, r2.owns_clock().await) {
+            (true, false) => return (r1, r2),
+            (false, true) => return (r2, r1),
+            _ => assert!(start.elapsed() < Duration::from_secs(10), "no single owner"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_resume_on_another_replica_moves_the_owners_deadlines_by_the_pause() {
+    let Some(base) = pg_base() else { return };
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
+    let t = token(&url);
+    let r1 = Replica::start(&url, &[]).await;
+    let r2 = Replica::start(&url, &[]).await;
+    let wf = workflow_with_sla(&r1, &t).await;
+    let (owner, other) = owner_and_other(&r1, &r2).await;
+    // Started, paused and resumed on the replica that does not own the watcher.
+    let e = other
+        .gql(
+            &t,
+            "mutation($w: ID!) { startExecution(input: {workflowId: $w}) { execution { id } } }",
+            json!({"w": wf}),
+        )
+        .await["startExecution"]["execution"]["id"]
+        .clone();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let pause =
+        "mutation($e: ID!) { pauseExecutionSla(input: {executionId: $e}) { execution { id } } }";
+    other.gql(&t, pause, json!({"e": e})).await;
+    // Past both wall-clock thresholds (3 s and 5 s) while paused: the owner's deadlines fire
+    // and find the clock stopped.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let breaches = || async {
+        owner
+            .gql(
+                &t,
+                "{ slaBreaches { nodes { severity actualDurationSeconds } } }",
+                json!({}),
+            )
+            .await["slaBreaches"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert!(breaches().await.is_empty(), "nothing while paused");
+    let resume =
+        "mutation($e: ID!) { resumeExecutionSla(input: {executionId: $e}) { execution { id } } }";
+    other.gql(&t, resume, json!({"e": e})).await;
+    // About 1 s of SLA time was used: the warning is due about 2 s after the resume, the
+    // critical about 4 s after; the owner arms both again from the other replica's notice.
+    eventually("both breaches after the resume", || async {
+        breaches().await.len() == 2
+    })
+    .await;
+    for b in breaches().await {
+        let (sev, d) = (&b["severity"], b["actualDurationSeconds"].as_f64().unwrap());
+        let due = if sev == "WARNING" { 3.0 } else { 5.0 };
+        assert!(
+            d > due && d < due + 1.0,
+            "{sev} at {d} s of SLA time, not wall time"
+        );
+    }
+}
+
 /// A loopback TCP proxy to PostgreSQL that can be cut and restored.
 struct Proxy {
     port: u16,
