@@ -1,6 +1,9 @@
 //! workflow-intel: a GraphQL server that adds intelligence to workflow automation.
 //!
-//! [`build`] wires the pieces together: config → database → services → schema → router.
+//! This file holds the application state every room is handed ([`AppState`]) and the
+//! background timings; `app.rs` wires the pieces together (config → database → services →
+//! schema → router) and starts the background tasks.
+pub mod app;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -13,10 +16,11 @@ pub mod entity;
 pub mod error;
 pub mod executions;
 pub mod faults;
-pub mod graphql;
+pub mod graphql_base;
 pub mod history;
 pub mod ids;
 pub mod listener;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod placeholders;
@@ -30,15 +34,13 @@ pub mod templates;
 pub mod tenancy;
 pub mod workflows;
 
-use clock::{Clock, SystemClock};
+use clock::Clock;
 use config::Config;
 use metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use sla::runtime::SlaRuntime;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 /// Everything a resolver or background task needs, shared by reference.
 pub struct AppState {
@@ -52,7 +54,8 @@ pub struct AppState {
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
-    /// The deadline watcher, the live breach stream and the mailer's wake-up.
+    /// The deadline watcher, the signal that breach events committed, and the wake-ups of the
+    /// mailer and the notifier.
     pub sla: SlaRuntime,
     /// Verified API tokens, for `TOKEN_CACHE_SECONDS`.
     pub tokens: auth::TokenCache,
@@ -113,143 +116,4 @@ impl Default for Timing {
             lease: chrono::Duration::seconds(sla::mailer::DEFAULT_LEASE_SECONDS),
         }
     }
-}
-
-/// The background tasks of one process; dropping this stops them.
-pub struct Background(Vec<JoinHandle<()>>);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        for h in &self.0 {
-            h.abort();
-        }
-    }
-}
-
-/// A fully wired application, ready to serve.
-pub struct App {
-    pub state: Arc<AppState>,
-    pub schema: graphql::AppSchema,
-    pub router: axum::Router,
-}
-
-/// Builds the application on a migrated database, with the system clock.
-pub fn build(config: Config, db: impl Into<db::Pools>) -> App {
-    build_with_clock(config, db, Arc::new(SystemClock))
-}
-
-/// Builds the application with an injected clock (tests move time instead of sleeping).
-pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<dyn Clock>) -> App {
-    let metrics = Arc::new(Metrics::new());
-    let db::Pools {
-        read: mut db,
-        write: mut writer,
-    } = pools.into();
-    for conn in [&mut db, &mut writer] {
-        let statements = metrics.internals.db_statements_total.clone();
-        conn.set_metric_callback(move |_| statements.inc());
-    }
-    let state = Arc::new(AppState {
-        tokens: auth::TokenCache::new(Duration::from_secs(config.token_cache_seconds)),
-        writes: db::GroupWriter::start(
-            writer.clone(),
-            db::GroupCounters {
-                commits: metrics.internals.write_group_commits_total.clone(),
-                jobs: metrics.internals.write_group_jobs_total.clone(),
-            },
-        ),
-        db,
-        writer,
-        config,
-        sla: SlaRuntime::new(&metrics),
-        metrics,
-        clock,
-        instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()),
-        gauges_refreshed: std::sync::Mutex::new(None),
-    });
-    let schema = graphql::build_schema(state.clone());
-    let router = server::router(schema.clone(), state.clone());
-    App {
-        state,
-        schema,
-        router,
-    }
-}
-
-impl App {
-    /// Starts the breach event dispatcher, the deadline watcher and (when alerts are active) the
-    /// mailer. The dispatcher's place in the log is read first, so that an event committed
-    /// before its task first runs still reaches the subscribers of this process.
-    pub async fn start_background(&self, timing: Timing) -> Result<Background, String> {
-        let st = &self.state;
-        st.sla
-            .hub
-            .start_at_head(&st.db)
-            .await
-            .map_err(|e| format!("reading the breach event log: {e}"))?;
-        if st.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-            // One process per SQLite database: this one owns the deadline watcher from the start.
-            st.sla.watcher.own();
-        }
-        let hub = st.sla.hub.clone();
-        let mut tasks = vec![
-            tokio::spawn(hub.run(self.schema.clone(), st.db.clone(), timing.event_poll)),
-            tokio::spawn(st.sla.watcher.clone().run(st.clone(), timing.rearm_every)),
-            tokio::spawn(sla::hub::run_retention(st.clone())),
-        ];
-        if st.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            tasks.push(tokio::spawn(sla::replicas::run_listener(st.clone())));
-        }
-        if st.alerts_active() {
-            let url = st.config.smtp_url.clone().unwrap_or_default();
-            let mailer = sla::mailer::Mailer::with_limits(
-                &url,
-                &st.config.default_from_email,
-                timing.lease,
-                Duration::from_secs(st.config.smtp_timeout_seconds),
-                st.config.smtp_concurrency as usize,
-            )?;
-            tasks.push(tokio::spawn(sla::outbox::work(
-                mailer,
-                st.clone(),
-                st.sla.mailer_wake.clone(),
-                timing.outbox_poll,
-            )));
-        }
-        if st.config.sla_alerts_enabled {
-            // The request bound stays under half the lease, as the SMTP one does.
-            let lease = timing.lease.num_seconds().max(2) as u64;
-            let timeout = st.config.alert_http_timeout_seconds.min(lease / 2).max(1);
-            let notifier = sla::notifier::Notifier::new(
-                timing.lease,
-                Duration::from_secs(timeout),
-                st.config.smtp_concurrency as usize,
-            )
-            .map_err(|e| e.to_string())?;
-            tasks.push(tokio::spawn(sla::outbox::work(
-                notifier,
-                st.clone(),
-                st.sla.notifier_wake.clone(),
-                timing.outbox_poll,
-            )));
-        }
-        Ok(Background(tasks))
-    }
-}
-
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
-/// Connections are held to the limits of [`listener`].
-pub fn serve(
-    listener: tokio::net::TcpListener,
-    app: &App,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
-    let limits = listener::Limits::from_config(&app.state.config);
-    listener::serve(
-        listener,
-        app.router.clone(),
-        limits,
-        app.state.metrics.clone(),
-        shutdown,
-    )
 }

@@ -7,7 +7,7 @@
 //!   its first byte (a new connection: of being accepted);
 //! - a kept-alive connection that sends nothing for `HTTP_IDLE_TIMEOUT_SECONDS` is closed;
 //! - a request body must arrive within `HTTP_BODY_TIMEOUT_SECONDS` (where the body is read,
-//!   `graphql::http`);
+//!   `server::http`);
 //! - at most `HTTP_MAX_CONNECTIONS` connections are open (WebSockets included). At the cap, a
 //!   new connection closes the oldest one that is waiting for a request (between requests,
 //!   or still sending its head); when none is waiting, the new one is refused.

@@ -6,7 +6,7 @@ use workflow_intel::clock::{Clock, SystemClock};
 use workflow_intel::config::{Config, LogFormat};
 use workflow_intel::history::Destination;
 use workflow_intel::model::Role;
-use workflow_intel::{auth, db, graphql, seed};
+use workflow_intel::{auth, db, seed, server};
 
 #[derive(Parser)]
 #[command(
@@ -255,7 +255,7 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::ExportSchema = cli.command {
-        print!("{}", graphql::sdl());
+        print!("{}", server::sdl());
         return Ok(());
     }
     let mut cfg = match Config::load() {
@@ -322,7 +322,7 @@ async fn import_log(
         .with_context(|| format!("reading {}", mapping.display()))?;
     let m = workflow_intel::history::mapping::Mapping::parse(&text)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let app = workflow_intel::build(cfg, conn);
+    let app = workflow_intel::app::build(cfg, conn);
     eprintln!("reading {} into {:?}", file.display(), m.workflow);
     let done = workflow_intel::history::import_file(&app.state, &into, file, &m, true)
         .await
@@ -386,7 +386,7 @@ async fn suggestions(command: SuggestionCommand, mut cfg: Config) -> anyhow::Res
     } = command;
     let conn = open_with(&mut cfg, database_url).await?;
     let auth = company_caller(&conn, &company).await?;
-    let app = workflow_intel::build(cfg, conn);
+    let app = workflow_intel::app::build(cfg, conn);
     let g = workflow_intel::suggestions::service::generate(
         &app.state,
         &auth,
@@ -489,7 +489,7 @@ async fn serve(cfg: Config, demo: bool) -> anyhow::Result<()> {
         false => None,
     };
     let timing = workflow_intel::Timing::from_config(&cfg);
-    let app = workflow_intel::build(cfg, pools);
+    let app = workflow_intel::app::build(cfg, pools);
     let _background = app
         .start_background(timing)
         .await
@@ -500,13 +500,13 @@ async fn serve(cfg: Config, demo: bool) -> anyhow::Result<()> {
     };
     tracing::info!(%addr, "serving GraphQL at /graphql");
     print_links(addr, demo_token.as_ref());
-    workflow_intel::serve(listener, &app, shutdown_signal()).await?;
+    workflow_intel::app::serve(listener, &app, shutdown_signal()).await?;
     Ok(())
 }
 
 /// Seeds the demo's history and SLA, and starts its feeder.
 async fn start_demo(
-    app: &workflow_intel::App,
+    app: &workflow_intel::app::App,
     t: &auth::IssuedToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let admin = seed::demo_auth(t);

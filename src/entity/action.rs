@@ -23,4 +23,7 @@ api_object!("Action", "action_catalog", {
     pub is_active: bool,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

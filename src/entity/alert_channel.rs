@@ -36,4 +36,7 @@ api_object!("AlertChannel", "alert_channels", {
     pub is_active: bool,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

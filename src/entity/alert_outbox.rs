@@ -25,4 +25,7 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

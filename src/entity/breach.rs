@@ -27,4 +27,7 @@ api_object!("SlaBreach", "sla_breaches", hidden(created_at), {
     pub notes: String,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

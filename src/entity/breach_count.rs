@@ -15,4 +15,7 @@ pub struct Model {
     pub n: i64,
 }
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

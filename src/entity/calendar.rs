@@ -12,4 +12,7 @@ api_object!("Calendar", "sla_calendars", {
     pub holidays: Json,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

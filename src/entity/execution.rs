@@ -17,4 +17,7 @@ api_object!("Execution", "workflow_executions", hidden(created_at), {
     pub error: Option<String>,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

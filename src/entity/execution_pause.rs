@@ -15,4 +15,7 @@ api_object!("SlaPause", "execution_pauses", hidden(id), {
     pub sla_id: Option<Uuid>,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

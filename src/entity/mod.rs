@@ -1,15 +1,5 @@
 //! SeaORM entities, one file per table. Enumerated columns are stored as lower-case strings
 //! and converted by the typed enums in `crate::model`.
-/// The tail every entity here shares: no declared relations (joins are written as queries)
-/// and the default active-model behaviour.
-macro_rules! no_relations {
-    () => {
-        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-        pub enum Relation {}
-
-        impl ActiveModelBehavior for ActiveModel {}
-    };
-}
 
 /// A company's table that the API returns as an object. Its `Model` holds the columns every
 /// such table has (the id, which is the object's `ID`; the owning company, never shown; when

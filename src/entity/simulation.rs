@@ -28,4 +28,7 @@ api_object!("Simulation", "workflow_simulations", {
     pub created_by: Option<Uuid>,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

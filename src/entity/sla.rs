@@ -32,4 +32,7 @@ api_object!("Sla", "workflow_slas", {
     pub pause_when: Option<Json>,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

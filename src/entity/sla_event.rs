@@ -12,4 +12,7 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

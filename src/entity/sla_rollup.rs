@@ -19,4 +19,7 @@ pub struct Model {
     pub critical: i64,
 }
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -30,4 +30,7 @@ api_object!("Suggestion", "workflow_suggestions", {
     pub review_notes: String,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -30,4 +30,7 @@ api_object!("ProcessTemplate", "process_templates", {
     pub created_by: Option<Uuid>,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -9,4 +9,7 @@ api_object!("User", "users", hidden(created_at), {
     pub is_active: bool,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -21,4 +21,7 @@ api_object!("Workflow", "workflows", {
     pub version: i32,
 });
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

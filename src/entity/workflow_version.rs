@@ -20,4 +20,7 @@ api_object!(
     }
 );
 
-no_relations!();
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -6,8 +6,8 @@ use super::service::{
 use crate::auth::CtxAuth;
 use crate::entity::execution;
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::pagination::{Page, paginate};
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::pagination::{Page, paginate};
 use crate::ids::parse_id;
 use crate::model::ExecutionStatus;
 use crate::tenancy;

@@ -2,8 +2,8 @@
 //! room's breaches and the Node interface reference.
 use crate::entity::{execution, step_execution};
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::loaders;
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::loaders;
 use crate::model::StepRunStatus;
 use crate::model::{ApprovalDecision, ExecutionStatus, stored};
 use crate::workflows::objects::Workflow;

@@ -311,7 +311,10 @@ pub async fn complete(
             Box::pin(async move { complete_in(txn, &auth2, execution_id, a, now, alerts).await })
         })
         .await?;
-    crate::sla::effects::after_completion(state, &updated, &slas, &new).await;
+    state
+        .sla
+        .execution_completed(state, &updated, &slas, &new)
+        .await;
     Ok(updated)
 }
 

@@ -5,10 +5,10 @@ use super::service::{self, SimulateArgs};
 use crate::auth::CtxAuth;
 use crate::entity::simulation;
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::loaders;
-use crate::graphql::pagination::{Page, paginate};
-use crate::graphql::types::User;
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::loaders;
+use crate::graphql_base::pagination::{Page, paginate};
+use crate::graphql_base::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
 use crate::tenancy;
@@ -72,7 +72,7 @@ impl Simulation {
         decode(&self.warnings)
     }
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.created_by).await
+        crate::graphql_base::types::user_by_id(ctx, self.created_by).await
     }
 }
 

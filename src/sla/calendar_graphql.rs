@@ -4,8 +4,8 @@ use super::calendar::{Window, parse_minute, show_minute};
 use crate::auth::CtxAuth;
 use crate::entity::{calendar, sla};
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::pagination::{Page, paginate};
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::pagination::{Page, paginate};
 use crate::ids::parse_id;
 use crate::tenancy;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
@@ -225,7 +225,7 @@ impl CalendarMutation {
         &self,
         ctx: &Context<'_>,
         input: DeleteCalendarInput,
-    ) -> Result<crate::graphql::types::DeletePayload> {
+    ) -> Result<crate::graphql_base::types::DeletePayload> {
         let auth = ctx.writer()?;
         let db = &ctx.state()?.db;
         let id = parse_id(&input.id, "calendar")?;
@@ -240,7 +240,7 @@ impl CalendarMutation {
             .into());
         }
         tenancy::delete::<calendar::Entity>(db, auth, id).await?;
-        Ok(crate::graphql::types::DeletePayload {
+        Ok(crate::graphql_base::types::DeletePayload {
             deleted_id: input.id,
         })
     }

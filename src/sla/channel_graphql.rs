@@ -6,8 +6,8 @@ use super::graphql::{Sla, SlaBreach};
 use crate::auth::CtxAuth;
 use crate::entity::{alert_channel, alert_outbox};
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::pagination::{Page, paginate};
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::pagination::{Page, paginate};
 use crate::ids::parse_id;
 use crate::model::stored;
 use crate::tenancy;
@@ -261,11 +261,11 @@ impl ChannelMutation {
         &self,
         ctx: &Context<'_>,
         input: DeleteAlertChannelInput,
-    ) -> Result<crate::graphql::types::DeletePayload> {
+    ) -> Result<crate::graphql_base::types::DeletePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.id, "alert channel")?;
         tenancy::delete::<alert_channel::Entity>(&ctx.state()?.db, auth, id).await?;
-        Ok(crate::graphql::types::DeletePayload {
+        Ok(crate::graphql_base::types::DeletePayload {
             deleted_id: input.id,
         })
     }

@@ -1,11 +1,13 @@
-//! What follows an SLA commit: breach metrics and SLO gauges, and waking the event
-//! dispatcher and the mailer.
+//! What follows an SLA commit: breach metrics and SLO gauges, and (after a completion that
+//! recorded breaches) the one wake-up of the event dispatcher and the mailer. The watcher wakes
+//! them once per batch of live breaches itself.
 use crate::AppState;
 use crate::entity::{breach, execution, sla, workflow};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-/// After a breach was recorded (and committed).
+/// After a live breach was recorded (and committed); the watcher wakes the stream once per
+/// batch.
 pub async fn after_breach(state: &AppState, b: &breach::Model, s: &sla::Model) {
     let name = match workflow::Entity::find_by_id(s.workflow_id)
         .one(&state.db)
@@ -19,7 +21,6 @@ pub async fn after_breach(state: &AppState, b: &breach::Model, s: &sla::Model) {
         .workflow_sla_breach_total
         .with_label_values(&[b.severity.as_str(), name.as_str()])
         .inc();
-    state.sla.events_committed();
 }
 
 /// After an execution finished (and committed), with the breaches its completion recorded.

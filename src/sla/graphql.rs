@@ -1,25 +1,22 @@
-//! SLAs' part of the schema: definitions, breaches, acknowledgement and the live stream.
+//! SLAs' part of the schema: definitions, breaches and acknowledgement (the live stream's
+//! subscription is in `live/`).
+use super::Severity;
 use super::channel_graphql::{AlertChannel, AlertDelivery, EscalationLevel};
-use super::hub::{LiveEvent, SubscribeProbe};
 use super::service::{self, BreachFilter, SlaFields};
 use super::slo::{BreachTimeline, SloReport};
-use super::{BreachEventKind, Severity};
 use crate::auth::CtxAuth;
+use crate::entity::execution::Model as Execution;
 use crate::entity::{breach, breach_count, sla};
 use crate::error::AppError;
-use crate::executions::objects::Execution;
-use crate::graphql::context::CtxExt;
-use crate::graphql::loaders;
-use crate::graphql::pagination::{ConnectionFields, Page, paginate, paginate_counted};
-use crate::graphql::types::User;
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::loaders;
+use crate::graphql_base::pagination::{ConnectionFields, Page, paginate, paginate_counted};
+use crate::graphql_base::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
 use crate::tenancy;
 use crate::workflows::objects::Workflow;
-use async_graphql::{
-    ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject, Subscription,
-};
-use futures_util::Stream;
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 
 pub type Sla = sla::Model;
 
@@ -164,7 +161,7 @@ impl SlaBreach {
         super::channel_graphql::breach_deliveries(ctx, self).await
     }
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.acknowledged_by).await
+        crate::graphql_base::types::user_by_id(ctx, self.acknowledged_by).await
     }
 }
 
@@ -282,17 +279,6 @@ impl SlaQuery {
             .collect();
         groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.sla_id.cmp(&b.sla_id)));
         Ok(groups)
-    }
-
-    /// The newest sequence in the caller's company's breach event log (0 while it is empty).
-    /// Read it before reading breaches, then subscribe to `slaBreachEvents` with
-    /// `afterSequence` set to it: nothing that commits in between is missed.
-    async fn sla_breach_events_head(&self, ctx: &Context<'_>) -> Result<i64> {
-        let auth = ctx.auth()?;
-        let db = &ctx.state()?.db;
-        Ok(super::hub::company_head(db, auth.company_id)
-            .await
-            .map_err(AppError::from)?)
     }
 
     async fn sla_breach(&self, ctx: &Context<'_>, id: ID) -> Result<SlaBreach> {
@@ -418,10 +404,10 @@ impl SlaMutation {
         &self,
         ctx: &Context<'_>,
         input: DeleteSlaInput,
-    ) -> Result<crate::graphql::types::DeletePayload> {
+    ) -> Result<crate::graphql_base::types::DeletePayload> {
         let auth = ctx.writer()?;
         tenancy::delete::<sla::Entity>(&ctx.state()?.db, auth, parse_id(&input.id, "SLA")?).await?;
-        Ok(crate::graphql::types::DeletePayload {
+        Ok(crate::graphql_base::types::DeletePayload {
             deleted_id: input.id,
         })
     }
@@ -444,86 +430,5 @@ impl SlaMutation {
         .await?;
         st.sla.events_committed();
         Ok(AcknowledgeBreachPayload { breach: b })
-    }
-}
-
-#[derive(InputObject, Default, Clone)]
-pub struct BreachEventFilterInput {
-    pub workflow_id: Option<ID>,
-    pub sla_id: Option<ID>,
-    pub severity: Option<Severity>,
-}
-
-/// Something that happened to a breach.
-#[derive(SimpleObject)]
-pub struct BreachEvent {
-    pub kind: BreachEventKind,
-    pub breach: SlaBreach,
-    /// Position in the event log (increasing).
-    pub sequence: i64,
-    /// True when the event was read back from the log because the subscription asked for
-    /// `afterSequence` (it happened while the subscriber was away); false when it arrived live.
-    pub replayed: bool,
-}
-
-#[derive(Default)]
-pub struct SlaSubscription;
-
-#[Subscription]
-impl SlaSubscription {
-    /// Breach events of the caller's company as they commit, in commit order, over WebSocket.
-    ///
-    /// With `afterSequence`, the matching events after that sequence are first replayed from
-    /// the event log (kept `EVENT_RETENTION_DAYS`), then the stream continues live, with no gap
-    /// and no duplicate at the seam. A subscriber whose queue fills up receives an error with
-    /// code LAGGED and `extensions.lastSequence`, and its connection is closed with 1013: it
-    /// resumes with `afterSequence: lastSequence`.
-    async fn sla_breach_events(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<BreachEventFilterInput>,
-        after_sequence: Option<i64>,
-    ) -> Result<impl Stream<Item = Result<BreachEvent>> + use<>> {
-        let auth = ctx.auth()?;
-        let f = filter.unwrap_or_default();
-        let workflow = f
-            .workflow_id
-            .as_ref()
-            .map(|i| parse_id(i, "workflow"))
-            .transpose()?;
-        let sla = f.sla_id.as_ref().map(|i| parse_id(i, "SLA")).transpose()?;
-        let severity = f.severity.map(|s| s.as_str());
-        if after_sequence.is_some_and(|a| a < 0) {
-            return Err(AppError::bad("afterSequence must be 0 or more").into());
-        }
-        if let Some(probe) = ctx.data_opt::<SubscribeProbe>() {
-            if let Ok(mut slot) = probe.after_sequence.lock() {
-                *slot = after_sequence;
-            }
-            return Ok(futures_util::stream::iter(None));
-        }
-        let Some(LiveEvent {
-            event: ev,
-            replayed,
-        }) = ctx.data_opt::<LiveEvent>()
-        else {
-            return Err(AppError::bad(
-                "subscriptions are served over WebSocket at /graphql (graphql-transport-ws or graphql-ws)",
-            )
-            .into());
-        };
-        let keep = ev.company_id == auth.company_id
-            && workflow.is_none_or(|w| ev.workflow_id == w)
-            && sla.is_none_or(|s| ev.breach.sla_id == s)
-            && severity.is_none_or(|s| ev.breach.severity == s);
-        let item = keep.then(|| {
-            Ok(BreachEvent {
-                kind: ev.kind,
-                breach: ev.breach.clone(),
-                sequence: ev.seq,
-                replayed: *replayed,
-            })
-        });
-        Ok(futures_util::stream::iter(item))
     }
 }

@@ -1,5 +1,6 @@
-//! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths, the
-//! live breach stream, the alert outbox with its mailer, and the runtime that holds them.
+//! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths,
+//! calendars and pauses, the alert outbox with its mailer and channels, and the runtime that
+//! holds them. The live breach stream that reads the event log is `live/`.
 pub mod buckets;
 pub mod calendar;
 pub mod calendar_graphql;
@@ -10,7 +11,6 @@ pub mod escalation;
 pub mod export;
 pub mod figures;
 pub mod graphql;
-pub mod hub;
 pub mod mailer;
 pub mod notifier;
 pub mod outbox;

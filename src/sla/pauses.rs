@@ -6,10 +6,10 @@
 use super::sla_time::Pause;
 use crate::AppState;
 use crate::auth::{AuthContext, CtxAuth};
+use crate::entity::execution::Model as Execution;
 use crate::entity::{execution, execution_pause, sla, step_execution};
 use crate::error::{AppError, AppResult};
-use crate::executions::objects::Execution;
-use crate::graphql::context::CtxExt;
+use crate::graphql_base::context::CtxExt;
 use crate::ids::parse_id;
 use crate::model::ExecutionStatus;
 use crate::tenancy;
@@ -30,7 +30,7 @@ impl SlaPause {
     /// execution (`pauseExecutionSla`).
     async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::graphql::Sla>> {
         match self.sla_id {
-            Some(id) => crate::graphql::loaders::one(&ctx.loaders()?.slas, id).await,
+            Some(id) => crate::graphql_base::loaders::one(&ctx.loaders()?.slas, id).await,
             None => Ok(None),
         }
     }

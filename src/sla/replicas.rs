@@ -53,14 +53,14 @@ pub async fn run_listener(state: Arc<AppState>) {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         }
-        state.sla.hub.committed();
+        state.sla.events.notify_one();
         state.sla.watcher.rearm_soon();
         loop {
             match listener.recv().await {
                 Ok(n) => {
                     let payload = n.payload();
                     if payload == "event" {
-                        state.sla.hub.committed();
+                        state.sla.events.notify_one();
                     } else if let Some(id) = payload
                         .strip_prefix("exec:")
                         .and_then(|s| Uuid::parse_str(s).ok())

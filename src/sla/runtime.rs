@@ -1,40 +1,90 @@
 //! The SLA runtime: the one seam between the rest of the service and the live SLA machinery.
 //!
-//! [`SlaRuntime`] holds the deadline watcher that watches running executions ([`Watcher`]), the hub that
-//! fans breach events out to subscriber cohorts ([`Hub`]) and the mailer's wake-up. Everything
-//! else tells it one of four things:
+//! [`SlaRuntime`] holds the deadline watcher that watches running executions ([`Watcher`]),
+//! the signal that events were committed (which the live stream's hub waits on, in `live/`;
+//! this room does not import it) and the wake-ups of the mailer and the channel notifier.
+//! Everything else calls it, and only it:
+//! - [`SlaRuntime::start`]: the SLA's background tasks;
 //! - [`SlaRuntime::execution_started`]: arm the execution's deadlines (or hand it to the
 //!   replica that owns the watcher);
 //! - [`SlaRuntime::executions_finished`]: history was reported; arm what is still running and
 //!   publish what the completions recorded;
+//! - [`SlaRuntime::execution_completed`]: metrics and wake-ups after a completion committed;
 //! - [`SlaRuntime::slas_changed`]: re-arm every deadline from the database;
-//! - [`SlaRuntime::events_committed`]: a transaction that appended breach events committed.
-use super::hub::Hub;
+//! - [`SlaRuntime::events_committed`]: a transaction that appended breach events committed;
+//! - [`SlaRuntime::refresh_gauges`]: the SLO gauges, when /metrics is scraped.
 use super::watcher::Watcher;
-use crate::AppState;
-use crate::entity::{execution, sla};
+use crate::entity::{breach, execution, sla};
+use crate::{AppState, Timing};
 use sea_orm::{ConnectionTrait, DbErr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
+#[derive(Default)]
 pub struct SlaRuntime {
     pub watcher: Arc<Watcher>,
-    pub hub: Arc<Hub>,
+    /// Raised once per commit that appended breach events (here, or on another replica).
+    pub events: Arc<Notify>,
     pub mailer_wake: Arc<Notify>,
     /// Wakes the channel notifier (`notifier.rs`).
     pub notifier_wake: Arc<Notify>,
 }
 
 impl SlaRuntime {
-    pub fn new(metrics: &crate::metrics::Metrics) -> Self {
-        SlaRuntime {
-            watcher: Arc::default(),
-            hub: Arc::new(Hub::new(
-                metrics.internals.breach_event_renders_total.clone(),
-            )),
-            mailer_wake: Arc::default(),
-            notifier_wake: Arc::default(),
+    /// Starts the deadline watcher, the replicas' listener (PostgreSQL), the mailer (when
+    /// alerts are active) and the channel notifier (when alerts are enabled).
+    pub fn start(
+        &self,
+        st: &Arc<AppState>,
+        timing: &Timing,
+    ) -> Result<Vec<JoinHandle<()>>, String> {
+        let postgres = st.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+        if !postgres {
+            // One process per SQLite database: this one owns the deadline watcher from the start.
+            self.watcher.own();
         }
+        let mut tasks = vec![tokio::spawn(
+            self.watcher.clone().run(st.clone(), timing.rearm_every),
+        )];
+        if postgres {
+            tasks.push(tokio::spawn(super::replicas::run_listener(st.clone())));
+        }
+        if st.alerts_active() {
+            let url = st.config.smtp_url.clone().unwrap_or_default();
+            let mailer = super::mailer::Mailer::with_limits(
+                &url,
+                &st.config.default_from_email,
+                timing.lease,
+                Duration::from_secs(st.config.smtp_timeout_seconds),
+                st.config.smtp_concurrency as usize,
+            )?;
+            tasks.push(tokio::spawn(super::outbox::work(
+                mailer,
+                st.clone(),
+                self.mailer_wake.clone(),
+                timing.outbox_poll,
+            )));
+        }
+        if st.config.sla_alerts_enabled {
+            // The request bound stays under half the lease, as the SMTP one does.
+            let lease = timing.lease.num_seconds().max(2) as u64;
+            let timeout = st.config.alert_http_timeout_seconds.min(lease / 2).max(1);
+            let notifier = super::notifier::Notifier::new(
+                timing.lease,
+                Duration::from_secs(timeout),
+                st.config.smtp_concurrency as usize,
+            )
+            .map_err(|e| e.to_string())?;
+            tasks.push(tokio::spawn(super::outbox::work(
+                notifier,
+                st.clone(),
+                self.notifier_wake.clone(),
+                timing.outbox_poll,
+            )));
+        }
+        Ok(tasks)
     }
 
     /// An execution started (its row is written, possibly not yet committed: on PostgreSQL the
@@ -75,9 +125,27 @@ impl SlaRuntime {
         }
     }
 
-    /// A transaction that appended breach events (and maybe alert rows) committed.
+    /// An execution's completion committed, with the breaches it recorded: metrics, and one
+    /// wake-up when it recorded any.
+    pub async fn execution_completed(
+        &self,
+        state: &AppState,
+        e: &execution::Model,
+        slas: &[sla::Model],
+        new: &[breach::Model],
+    ) {
+        super::effects::after_completion(state, e, slas, new).await;
+    }
+
+    /// Recomputes the SLO gauges (at most every 5 s).
+    pub async fn refresh_gauges(&self, state: &AppState) {
+        super::effects::refresh_sla_gauges(state).await;
+    }
+
+    /// A transaction that appended breach events (and maybe alert rows) committed: one
+    /// wake-up for the live stream, the mailer and the notifier.
     pub fn events_committed(&self) {
-        self.hub.committed();
+        self.events.notify_one();
         self.mailer_wake.notify_one();
         self.notifier_wake.notify_one();
     }

@@ -265,15 +265,6 @@ pub async fn create(
     Ok(m)
 }
 
-/// Copies each of the named fields that `f` gives onto `m`.
-macro_rules! set_given {
-    ($m:ident, $f:ident, $($field:ident),+ $(,)?) => {
-        $(if let Some(v) = $f.$field {
-            $m.$field = v;
-        })+
-    };
-}
-
 pub async fn update(
     db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
@@ -298,17 +289,19 @@ pub async fn update(
     if let Some(v) = f.name {
         m.name = v.trim().to_string();
     }
-    set_given!(
-        m,
-        f,
-        description,
-        target_duration_seconds,
-        warning_threshold_seconds,
-        critical_threshold_seconds,
-        slo_window_hours,
-        slo_target_percentage,
-        is_active,
-    );
+    m.description = f.description.unwrap_or(m.description);
+    m.target_duration_seconds = f
+        .target_duration_seconds
+        .unwrap_or(m.target_duration_seconds);
+    m.warning_threshold_seconds = f
+        .warning_threshold_seconds
+        .unwrap_or(m.warning_threshold_seconds);
+    m.critical_threshold_seconds = f
+        .critical_threshold_seconds
+        .unwrap_or(m.critical_threshold_seconds);
+    m.slo_window_hours = f.slo_window_hours.unwrap_or(m.slo_window_hours);
+    m.slo_target_percentage = f.slo_target_percentage.unwrap_or(m.slo_target_percentage);
+    m.is_active = f.is_active.unwrap_or(m.is_active);
     if let Some(v) = f.alert_recipients {
         m.alert_recipients = json!(v);
     }

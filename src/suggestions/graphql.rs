@@ -4,10 +4,10 @@ use super::{SuggestionSource, SuggestionStatus, SuggestionType};
 use crate::auth::CtxAuth;
 use crate::entity::suggestion;
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::loaders;
-use crate::graphql::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
-use crate::graphql::types::User;
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::loaders;
+use crate::graphql_base::pagination::{ConnectionFields, decode_offset, encode_offset, page_size};
+use crate::graphql_base::types::User;
 use crate::ids::parse_id;
 use crate::model::{ApprovalDecision, stored};
 use crate::tenancy;
@@ -38,7 +38,7 @@ impl Suggestion {
         Ok(stored(SuggestionStatus::parse, &self.status)?)
     }
     async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.reviewed_by).await
+        crate::graphql_base::types::user_by_id(ctx, self.reviewed_by).await
     }
 }
 
@@ -288,34 +288,36 @@ impl SuggestionMutation {
     ) -> Result<SuggestionPayload> {
         review(ctx, &input.id, SuggestionStatus::Implemented, None).await
     }
-}
 
-/// The two review decisions: the same input and resolver, moving a PENDING suggestion to
-/// the status given, with the reviewer's notes.
-macro_rules! review_mutations {
-    ($($(#[$doc:meta])* $field:ident => $to:expr;)+) => {
-        #[derive(Default)]
-        pub struct ReviewMutation;
-
-        #[Object]
-        impl ReviewMutation {
-            $($(#[$doc])*
-            async fn $field(
-                &self,
-                ctx: &Context<'_>,
-                input: ReviewSuggestionInput,
-            ) -> Result<SuggestionPayload> {
-                review(ctx, &input.id, $to, Some(input.notes)).await
-            })+
-        }
-    };
-}
-
-review_mutations! {
     /// Accepts a PENDING suggestion.
-    accept_suggestion => SuggestionStatus::Accepted;
+    async fn accept_suggestion(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSuggestionInput,
+    ) -> Result<SuggestionPayload> {
+        review(
+            ctx,
+            &input.id,
+            SuggestionStatus::Accepted,
+            Some(input.notes),
+        )
+        .await
+    }
+
     /// Rejects a PENDING suggestion.
-    reject_suggestion => SuggestionStatus::Rejected;
+    async fn reject_suggestion(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSuggestionInput,
+    ) -> Result<SuggestionPayload> {
+        review(
+            ctx,
+            &input.id,
+            SuggestionStatus::Rejected,
+            Some(input.notes),
+        )
+        .await
+    }
 }
 
 /// Moves a suggestion to `to` on behalf of the caller.

@@ -7,8 +7,8 @@ use crate::auth::CtxAuth;
 use crate::catalog::objects::Action;
 use crate::entity::{workflow, workflow_version};
 use crate::error::AppError;
-use crate::graphql::context::CtxExt;
-use crate::graphql::types::User;
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::types::User;
 use crate::model::{WorkflowStatus, WorkflowType, stored};
 use async_graphql::{ComplexObject, Context, Result};
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ impl Workflow {
         Ok(stored(WorkflowStatus::parse, &self.status)?)
     }
     async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.owner_id).await
+        crate::graphql_base::types::user_by_id(ctx, self.owner_id).await
     }
     /// The catalog actions its steps use (in first-use order; types missing from the catalog
     /// are left out).
@@ -90,6 +90,6 @@ impl WorkflowVersion {
     }
     /// Who saved it; null for command-line work.
     async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        crate::graphql::types::user_by_id(ctx, self.created_by).await
+        crate::graphql_base::types::user_by_id(ctx, self.created_by).await
     }
 }

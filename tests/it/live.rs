@@ -119,7 +119,7 @@ async fn keepalive_pings_and_the_legacy_protocol() {
         .send(json!({"type": "start", "id": "L", "payload": {"query": "subscription { slaBreachEvents { kind breach { severity } } }"}}))
         .await;
     eventually("the legacy subscriber joined", || async {
-        s.app.app.state.sla.hub.sizes().1 == 1
+        s.app.app.live.sizes().1 == 1
     })
     .await;
     let exec = crate::sla::start(&s).await;
@@ -144,7 +144,7 @@ async fn keepalive_pings_and_the_legacy_protocol() {
     };
     assert_eq!(complete["id"], "L");
     eventually("the legacy subscriber left", || async {
-        s.app.app.state.sla.hub.sizes() == (0, 0)
+        s.app.app.live.sizes() == (0, 0)
     })
     .await;
     assert!(!exec.is_empty());
@@ -197,7 +197,7 @@ async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<V
         clients.push(ws);
     }
     eventually("every subscriber joined one cohort", || async {
-        s.app.app.state.sla.hub.sizes() == (1, n)
+        s.app.app.live.sizes() == (1, n)
     })
     .await;
     let renders = &s.app.app.state.metrics.internals.breach_event_renders_total;
@@ -212,7 +212,7 @@ async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<V
                 "subscriber {i} of {n} ({tag}) got no event, {:?} after the import; the \
                  dispatcher's cursor is at {}",
                 sent.elapsed(),
-                s.app.app.state.sla.hub.cursor.load(Ordering::SeqCst)
+                s.app.app.live.cursor.load(Ordering::SeqCst)
             );
         };
         got.push(e["payload"].clone());
@@ -224,7 +224,7 @@ async fn cost_of_one_event(s: &Setup, n: usize, tag: &str) -> (usize, u64, Vec<V
         let _ = ws.0.close(None).await;
     }
     eventually("every subscriber left", || async {
-        s.app.app.state.sla.hub.sizes() == (0, 0)
+        s.app.app.live.sizes() == (0, 0)
     })
     .await;
     (cost, rendered, got)
@@ -365,11 +365,11 @@ async fn the_event_log_keeps_its_retention() {
     assert_eq!(count().await, 4);
     use workflow_intel::clock::Clock;
     let now = s.clock.now();
-    let kept = workflow_intel::sla::hub::prune(&s.app.db, now - Duration::days(7))
+    let kept = workflow_intel::live::log::prune(&s.app.db, now - Duration::days(7))
         .await
         .unwrap();
     assert_eq!(kept, 0, "written just now: kept");
-    let gone = workflow_intel::sla::hub::prune(&s.app.db, now + Duration::seconds(1))
+    let gone = workflow_intel::live::log::prune(&s.app.db, now + Duration::seconds(1))
         .await
         .unwrap();
     assert_eq!(gone, 4);

@@ -23,6 +23,7 @@ mod extremes;
 mod figures;
 mod hostile;
 mod impact;
+mod layout;
 mod live;
 mod n_plus_one;
 mod pauses;

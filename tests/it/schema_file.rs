@@ -2,7 +2,7 @@
 #[test]
 fn schema_file_is_up_to_date() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
-    let want = workflow_intel::graphql::sdl();
+    let want = workflow_intel::server::sdl();
     let have = std::fs::read_to_string(path).unwrap_or_default();
     if have != want {
         if std::env::var_os("UPDATE_SCHEMA").is_some() {

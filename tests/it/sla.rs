@@ -580,11 +580,11 @@ async fn deliver_copies_paced(s: &Setup, n: i64, notes: usize, paced: bool) {
         .unwrap()
         .unwrap();
     let workflow_id = uuid::Uuid::parse_str(&s.workflow).unwrap();
-    let hub = s.app.app.state.sla.hub.clone();
+    let hub = s.app.app.live.clone();
     for i in 0..n {
         let mut m = model.clone();
         m.notes = "x".repeat(notes);
-        let ev = workflow_intel::sla::hub::BreachEvent {
+        let ev = workflow_intel::live::log::BreachEvent {
             seq: 1_000_000 + i,
             company_id: model.company_id,
             kind: workflow_intel::sla::BreachEventKind::Detected,
@@ -650,7 +650,7 @@ async fn a_breach_and_a_subscriber() -> (Setup, Ws) {
     )
     .await;
     eventually("the subscriber joined its cohort", || async {
-        s.app.app.state.sla.hub.sizes().1 == 1
+        s.app.app.live.sizes().1 == 1
     })
     .await;
     (s, ws)
@@ -677,7 +677,7 @@ async fn a_subscriber_that_stops_reading_is_closed_with_where_to_resume() {
     let close = close.expect("a close frame");
     assert_eq!(u16::from(close.code), 1013, "{close:?}");
     eventually("the subscriber left its cohort", || async {
-        s.app.app.state.sla.hub.sizes() == (0, 0)
+        s.app.app.live.sizes() == (0, 0)
     })
     .await;
     assert!(!b.is_empty());

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use workflow_intel::app::{App, Background};
 use workflow_intel::clock::{Clock, ManualClock};
 use workflow_intel::config::Config;
 use workflow_intel::model::Role;
-use workflow_intel::{App, Background, Timing, auth, db};
+use workflow_intel::{Timing, auth, db};
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -121,7 +122,7 @@ impl TestApp {
             read: conn.clone(),
             write: writer,
         };
-        let app = workflow_intel::build_with_clock(config, pools, clock);
+        let app = workflow_intel::app::build_with_clock(config, pools, clock);
         // The server's own statement counter (`workflow_intel_db_statements_total`): the
         // server installs its callback on both pools, replacing any set before.
         let statements = Statements(app.state.metrics.internals.db_statements_total.clone());
@@ -134,7 +135,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serving = workflow_intel::serve(listener, &app, async {
+        let serving = workflow_intel::app::serve(listener, &app, async {
             let _ = rx.await;
         });
         tokio::spawn(async move { serving.await.expect("serve") });

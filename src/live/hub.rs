@@ -1,25 +1,25 @@
-//! The live breach stream: one resolution per event, one execution per cohort.
+//! The hub: one resolution per event, one execution per cohort.
 //!
-//! Every breach event (DETECTED, ACKNOWLEDGED, ALERT_SENT) is first written to the
-//! `sla_events` log in the same transaction as the change it reports. The dispatcher follows
-//! the log by its monotonic sequence, so events are published only after commit and in commit
+//! The dispatcher follows the event log (`log.rs`) by its monotonic sequence, woken once per
+//! commit by the SLA room's signal, so events are published only after commit and in commit
 //! order, and a missed wake-up costs latency, never an event.
 //!
-//! For each batch of events the dispatcher loads everything a `BreachEvent` can select (the
-//! breach, its SLA, execution, workflow, the workflow's owner and the acknowledger) with a
-//! constant number of statements. Subscribers whose company, role, document, operation and
-//! variables are equal form a [`Cohort`]; each event is executed once per cohort of its
-//! company, with loaders primed from that snapshot, and serialized once. Every member gets the
-//! same payload bytes in its own envelope. A member's queue is bounded: when it is full the
-//! member is told to go ([`Signals::overflow`]) and the WebSocket layer closes it, saying the
-//! last sequence it received so that it can resume with `afterSequence`.
-use super::BreachEventKind;
+//! Subscribers whose company, role, document, operation and variables are equal form a
+//! [`Cohort`]; each event is executed once per cohort of its company, with loaders primed from
+//! the event's snapshot, and serialized once. Every member gets the same payload bytes in its
+//! own envelope. A member's queue is bounded ([`QUEUE`]): when it is full the member is told to
+//! go ([`Signals::overflow`]) and the transport closes it, saying the last sequence it received
+//! so that it can resume with `afterSequence`.
+//!
+//! The hub runs the schema through async-graphql's [`Executor`] trait, so this room does not
+//! import the schema's assembly.
+use super::graphql::LiveEvent;
+use super::log::{BreachEvent, last_sequence, load_events};
 use crate::auth::AuthContext;
-use crate::entity::{breach, execution, sla, sla_event, user, workflow};
-use crate::graphql::AppSchema;
-use crate::graphql::loaders::Loaders;
+use crate::entity::sla_event;
+use crate::graphql_base::loaders::Loaders;
 use crate::model::Role;
-use async_graphql::{Request, Variables};
+use async_graphql::{Executor, Request, Variables};
 use futures_util::StreamExt;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -30,34 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
-
-/// One event as subscribers receive it, with everything its selection can reach.
-#[derive(Clone, Debug)]
-pub struct BreachEvent {
-    pub seq: i64,
-    pub company_id: Uuid,
-    pub kind: BreachEventKind,
-    pub breach: breach::Model,
-    pub workflow_id: Uuid,
-    pub sla: Option<sla::Model>,
-    pub execution: Option<execution::Model>,
-    pub workflow: Option<workflow::Model>,
-    /// The workflow's owner and the acknowledger, where there are.
-    pub users: Vec<user::Model>,
-}
-
-/// Request data that makes `slaBreachEvents` yield this one event (when it matches).
-pub struct LiveEvent {
-    pub event: Arc<BreachEvent>,
-    /// Read back from the log for `afterSequence` rather than dispatched as it committed.
-    pub replayed: bool,
-}
-
-/// Request data that makes `slaBreachEvents` only check its arguments and say where to resume.
-#[derive(Default)]
-pub struct SubscribeProbe {
-    pub after_sequence: Arc<Mutex<Option<i64>>>,
-}
 
 /// Events read from the log per statement.
 pub const BATCH: u64 = 500;
@@ -168,7 +140,7 @@ impl Cohort {
     /// not match the subscription's filter.
     pub async fn render(
         &self,
-        schema: &AppSchema,
+        schema: &impl Executor,
         db: &DatabaseConnection,
         ev: &Arc<BreachEvent>,
     ) -> Option<Arc<str>> {
@@ -198,7 +170,7 @@ impl Cohort {
 /// Executes `op` for one event as `auth`, with loaders primed from the event's snapshot;
 /// `replayed` says whether the event was read back for `afterSequence`.
 pub async fn render(
-    schema: &AppSchema,
+    schema: &impl Executor,
     db: &DatabaseConnection,
     auth: &AuthContext,
     op: &Operation,
@@ -211,7 +183,7 @@ pub async fn render(
         event: ev.clone(),
         replayed,
     });
-    let mut stream = schema.execute_stream(req);
+    let mut stream = schema.execute_stream(req, None);
     let resp = stream.next().await?;
     match serde_json::to_string(&resp) {
         Ok(s) => Some(Arc::from(s)),
@@ -245,7 +217,9 @@ async fn prime(loaders: &Loaders, ev: &BreachEvent) {
 /// The cohorts of this process and the dispatcher that feeds them.
 pub struct Hub {
     cohorts: Mutex<HashMap<CohortKey, Arc<Cohort>>>,
-    wake: Notify,
+    /// Notified once per commit that appended events (by the SLA room, or by another
+    /// replica's notice).
+    wake: Arc<Notify>,
     /// The last sequence number dispatched.
     pub cursor: AtomicI64,
     /// Executions of a subscription document for an event (one per cohort and event).
@@ -254,19 +228,15 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(renders: prometheus::IntCounter) -> Self {
+    /// A hub woken by `wake`, counting its renders in `renders`.
+    pub fn new(renders: prometheus::IntCounter, wake: Arc<Notify>) -> Self {
         Hub {
             cohorts: Mutex::default(),
-            wake: Notify::new(),
+            wake,
             cursor: AtomicI64::new(-1),
             renders,
             next_conn: AtomicU64::new(1),
         }
-    }
-
-    /// Called after a transaction that appended to `sla_events` commits.
-    pub fn committed(&self) {
-        self.wake.notify_one();
     }
 
     /// A number naming a new connection.
@@ -330,7 +300,12 @@ impl Hub {
     }
 
     /// Runs one event through every cohort of its company and queues the results.
-    pub async fn deliver(&self, schema: &AppSchema, db: &DatabaseConnection, ev: Arc<BreachEvent>) {
+    pub async fn deliver(
+        &self,
+        schema: &impl Executor,
+        db: &DatabaseConnection,
+        ev: Arc<BreachEvent>,
+    ) {
         for cohort in self.cohorts_of(ev.company_id) {
             self.renders.inc();
             if let Some(payload) = cohort.render(schema, db, &ev).await {
@@ -353,7 +328,7 @@ impl Hub {
     /// were read.
     pub async fn dispatch_once(
         &self,
-        schema: &AppSchema,
+        schema: &impl Executor,
         db: &DatabaseConnection,
     ) -> Result<usize, DbErr> {
         if self.cursor.load(Ordering::SeqCst) < 0 {
@@ -388,7 +363,12 @@ impl Hub {
 
     /// Follows the log until the task is dropped: on every wake-up, and every `poll` as a
     /// backstop.
-    pub async fn run(self: Arc<Self>, schema: AppSchema, db: DatabaseConnection, poll: Duration) {
+    pub async fn run(
+        self: Arc<Self>,
+        schema: impl Executor,
+        db: DatabaseConnection,
+        poll: Duration,
+    ) {
         loop {
             match self.dispatch_once(&schema, &db).await {
                 Ok(n) if n > 0 => continue,
@@ -405,159 +385,68 @@ impl Hub {
     }
 }
 
-/// The newest (`Max`) or oldest (`Min`) sequence the log keeps, of one company's events or
-/// of all; None while there are none.
-async fn sequence(
-    db: &DatabaseConnection,
-    bound: sea_orm::sea_query::SimpleExpr,
-    company: Option<Uuid>,
-) -> Result<Option<i64>, DbErr> {
-    let mut q = sla_event::Entity::find()
-        .select_only()
-        .column_as(bound, "m");
-    if let Some(c) = company {
-        q = q.filter(sla_event::Column::CompanyId.eq(c));
-    }
-    Ok(q.into_tuple::<Option<i64>>().one(db).await?.flatten())
+/// Why a replay cannot go on.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// The log no longer keeps the events after sequence `after`: `first` is the oldest kept.
+    NotKept { after: i64, first: i64 },
+    /// Reading the log failed.
+    Db(DbErr),
 }
 
-/// The newest sequence in the log.
-pub async fn last_sequence(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
-    sequence(db, sla_event::Column::Seq.max(), None).await
+/// A subscription's events after a sequence, read back from the log in order, a batch at a
+/// time (`afterSequence`).
+pub struct Replay<'a, E> {
+    schema: &'a E,
+    db: &'a DatabaseConnection,
+    auth: &'a AuthContext,
+    op: &'a Operation,
+    /// The last sequence read: where the live queue takes over.
+    pub last: i64,
 }
 
-/// The newest sequence of one company's events; 0 when it has none.
-pub async fn company_head(db: &DatabaseConnection, company: Uuid) -> Result<i64, DbErr> {
-    Ok(sequence(db, sla_event::Column::Seq.max(), Some(company))
-        .await?
-        .unwrap_or(0))
-}
-
-/// The oldest sequence the log still keeps.
-pub async fn first_sequence(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
-    sequence(db, sla_event::Column::Seq.min(), None).await
-}
-
-/// One company's events after `after`, at most [`BATCH`], with their snapshots.
-pub async fn events_after(
-    db: &DatabaseConnection,
-    company: Uuid,
-    after: i64,
-) -> Result<Vec<Arc<BreachEvent>>, DbErr> {
-    let rows = sla_event::Entity::find()
-        .filter(sla_event::Column::CompanyId.eq(company))
-        .filter(sla_event::Column::Seq.gt(after))
-        .order_by_asc(sla_event::Column::Seq)
-        .limit(BATCH)
-        .all(db)
-        .await?;
-    load_events(db, rows).await
-}
-
-fn by_id<M, F: Fn(&M) -> Uuid>(rows: Vec<M>, id: F) -> HashMap<Uuid, M> {
-    rows.into_iter().map(|r| (id(&r), r)).collect()
-}
-
-/// Everything the events' selections can reach, in five statements whatever their number.
-pub async fn load_events(
-    db: &DatabaseConnection,
-    rows: Vec<sla_event::Model>,
-) -> Result<Vec<Arc<BreachEvent>>, DbErr> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let breaches = by_id(
-        breach::Entity::find()
-            .filter(breach::Column::Id.is_in(rows.iter().map(|e| e.breach_id)))
-            .all(db)
-            .await?,
-        |b| b.id,
-    );
-    let slas = by_id(
-        sla::Entity::find()
-            .filter(sla::Column::Id.is_in(breaches.values().map(|b| b.sla_id)))
-            .all(db)
-            .await?,
-        |s| s.id,
-    );
-    let executions = by_id(
-        execution::Entity::find()
-            .filter(execution::Column::Id.is_in(breaches.values().map(|b| b.execution_id)))
-            .all(db)
-            .await?,
-        |e| e.id,
-    );
-    let workflows = by_id(
-        workflow::Entity::find()
-            .filter(workflow::Column::Id.is_in(slas.values().map(|s| s.workflow_id)))
-            .all(db)
-            .await?,
-        |w| w.id,
-    );
-    let user_ids = workflows
-        .values()
-        .filter_map(|w| w.owner_id)
-        .chain(breaches.values().filter_map(|b| b.acknowledged_by));
-    let users = by_id(
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(user_ids))
-            .all(db)
-            .await?,
-        |u| u.id,
-    );
-    let mut out = Vec::with_capacity(rows.len());
-    for e in rows {
-        let (Some(b), Some(kind)) = (breaches.get(&e.breach_id), BreachEventKind::parse(&e.kind))
-        else {
-            continue;
-        };
-        let Some(s) = slas.get(&b.sla_id) else {
-            continue;
-        };
-        let w = workflows.get(&s.workflow_id);
-        let users = [w.and_then(|w| w.owner_id), b.acknowledged_by]
-            .into_iter()
-            .flatten()
-            .filter_map(|id| users.get(&id).cloned())
-            .collect();
-        out.push(Arc::new(BreachEvent {
-            seq: e.seq,
-            company_id: e.company_id,
-            kind,
-            breach: b.clone(),
-            workflow_id: s.workflow_id,
-            sla: Some(s.clone()),
-            execution: executions.get(&b.execution_id).cloned(),
-            workflow: w.cloned(),
-            users,
-        }));
-    }
-    Ok(out)
-}
-
-/// Deletes events older than the retention; returns how many went.
-pub async fn prune(
-    db: &DatabaseConnection,
-    older_than: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, DbErr> {
-    Ok(sla_event::Entity::delete_many()
-        .filter(sla_event::Column::CreatedAt.lt(older_than))
-        .exec(db)
-        .await?
-        .rows_affected)
-}
-
-/// Deletes events older than `EVENT_RETENTION_DAYS`, at start and then hourly, until the task
-/// is dropped.
-pub async fn run_retention(state: Arc<crate::AppState>) {
-    let days = state.config.event_retention_days as i64;
-    loop {
-        let cut = state.clock.now() - chrono::Duration::days(days);
-        match prune(&state.db, cut).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(events = n, days, "pruned the breach event log"),
-            Err(e) => tracing::warn!(error = %e, "pruning the breach event log failed"),
+impl<'a, E: Executor> Replay<'a, E> {
+    /// A replay of `op`'s events of `auth`'s company after `after`; NotKept when retention
+    /// has removed some of them.
+    pub async fn start(
+        schema: &'a E,
+        db: &'a DatabaseConnection,
+        auth: &'a AuthContext,
+        op: &'a Operation,
+        after: i64,
+    ) -> Result<Self, ReplayError> {
+        match super::log::first_sequence(db).await {
+            Ok(Some(first)) if first > after.saturating_add(1) => {
+                return Err(ReplayError::NotKept { after, first });
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the event log's start"),
+            _ => {}
         }
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok(Replay {
+            schema,
+            db,
+            auth,
+            op,
+            last: after,
+        })
+    }
+
+    /// The payloads of the next batch (those that match the subscription), or None when the
+    /// log has no more.
+    pub async fn next(&mut self) -> Result<Option<Vec<Arc<str>>>, ReplayError> {
+        let events = super::log::events_after(self.db, self.auth.company_id, self.last)
+            .await
+            .map_err(ReplayError::Db)?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(events.len());
+        for ev in events {
+            self.last = ev.seq;
+            if let Some(p) = render(self.schema, self.db, self.auth, self.op, &ev, true).await {
+                out.push(p);
+            }
+        }
+        Ok(Some(out))
     }
 }

@@ -1,10 +1,25 @@
-//! The HTTP surface: /graphql (POST, GET and WebSocket upgrade, in `graphql::http`), CORS,
-//! /metrics, /healthz, /readyz and the embedded pages: the playground and the SLA board.
+//! The top of the house: the schema's assembly, which imports every room (schema.rs,
+//! node.rs), and the transports with what every request passes through (http.rs, ws.rs,
+//! persisted.rs, operations.rs, limits.rs, text.rs, error_codes.rs).
+//!
+//! This file is the HTTP surface: /graphql (POST, GET and WebSocket upgrade, in `http.rs`),
+//! CORS, /metrics, /healthz, /readyz and the embedded pages: the playground and the SLA board.
+pub mod error_codes;
+pub mod http;
+pub mod limits;
+pub mod node;
+pub mod operations;
+pub mod persisted;
+pub mod schema;
+pub mod text;
+pub mod ws;
+
+pub use schema::{AppSchema, Mutation, Query, Subscription, build_schema, sdl};
+
+use self::http::{self as gql_http, Http, auth_state, header_token};
+use self::persisted::PersistedQueries;
 use crate::AppState;
 use crate::auth::AuthState;
-use crate::graphql::AppSchema;
-use crate::graphql::http::{self as gql_http, Http, auth_state, header_token};
-use crate::graphql::persisted::PersistedQueries;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -16,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
+pub fn router(schema: AppSchema, state: Arc<AppState>, live: Arc<crate::live::Hub>) -> Router {
     let persisted = Arc::new(PersistedQueries::new(
         state.config.persisted_queries_cache_bytes,
     ));
@@ -25,6 +40,7 @@ pub fn router(schema: AppSchema, state: Arc<AppState>) -> Router {
         schema,
         state,
         persisted,
+        live,
     };
     Router::new()
         .route("/graphql", get(gql_http::get).post(gql_http::post))
@@ -94,7 +110,7 @@ async fn metrics(State(http): State<Http>) -> Response {
         )
             .into_response();
     }
-    crate::sla::effects::refresh_sla_gauges(&http.state).await;
+    http.state.sla.refresh_gauges(&http.state).await;
     (
         [(
             header::CONTENT_TYPE,

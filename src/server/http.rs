@@ -11,10 +11,10 @@
 //! Also the WebSocket upgrade on the same path, with its `Origin` check.
 use crate::AppState;
 use crate::auth::{self, AuthState};
-use crate::graphql::AppSchema;
-use crate::graphql::loaders::Loaders;
-use crate::graphql::persisted::{PersistedError, PersistedQueries};
-use crate::graphql::ws;
+use crate::graphql_base::loaders::Loaders;
+use crate::server::AppSchema;
+use crate::server::persisted::{PersistedError, PersistedQueries};
+use crate::server::ws;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchResponse, Data};
 use axum::body::Body;
@@ -30,6 +30,8 @@ pub struct Http {
     pub schema: AppSchema,
     pub state: Arc<AppState>,
     pub persisted: Arc<PersistedQueries>,
+    /// The live stream's hub, which WebSocket subscribers join.
+    pub live: Arc<crate::live::Hub>,
 }
 
 /// The media type of an answer.
@@ -336,7 +338,7 @@ pub async fn get(State(http): State<Http>, req: Request) -> Response {
     }
     let query = p.get("query").and_then(Value::as_str).unwrap_or_default();
     let name = p.get("operationName").and_then(Value::as_str);
-    if crate::graphql::operation_types(query, name).contains(&OperationType::Mutation) {
+    if crate::server::operations::operation_types(query, name).contains(&OperationType::Mutation) {
         let mut r = Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "METHOD_NOT_ALLOWED",
@@ -517,7 +519,12 @@ async fn websocket(http: Http, req: Request) -> Response {
         )
         .respond(Media::Json);
     };
-    let Http { schema, state, .. } = http;
+    let Http {
+        schema,
+        state,
+        live,
+        ..
+    } = http;
     upgrade
         .max_message_size(state.config.limits.body_bytes as usize)
         .max_frame_size(state.config.limits.body_bytes as usize)
@@ -529,7 +536,7 @@ async fn websocket(http: Http, req: Request) -> Response {
             let gauge = state.metrics.graphql_websocket_connections_active.clone();
             gauge.inc();
             let _guard = WsGuard(gauge);
-            ws::serve(socket, protocol, schema, state).await
+            ws::serve(socket, protocol, schema, state, live).await
         })
 }
 

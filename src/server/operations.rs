@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -85,7 +85,7 @@ impl Extension for PerRequest {
         limits::check(&doc, &self.limits)?;
         super::text::check(&doc, variables)?;
         // A document of several operations is labelled only when it has one.
-        let types = super::document_operation_types(&doc, None);
+        let types = document_operation_types(&doc, None);
         if let ([t], Ok(mut slot)) = (types.as_slice(), self.op_type.lock()) {
             *slot = Some(type_name(*t));
         }
@@ -100,5 +100,29 @@ impl Extension for PerRequest {
         let r = next.run(ctx).await?;
         limits::check_complexity(&r, &self.limits).map_err(|e| vec![e])?;
         Ok(r)
+    }
+}
+
+/// The types of the operations a request may run: the named one, or every operation of the
+/// document when none is named. Empty when the document does not parse.
+pub fn operation_types(query: &str, operation_name: Option<&str>) -> Vec<OperationType> {
+    match async_graphql::parser::parse_query(query) {
+        Ok(doc) => document_operation_types(&doc, operation_name),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`operation_types`] of a parsed document.
+pub fn document_operation_types(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Vec<OperationType> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => vec![op.node.ty],
+        DocumentOperations::Multiple(ops) => ops
+            .iter()
+            .filter(|(name, _)| operation_name.is_none_or(|n| n == name.as_str()))
+            .map(|(_, op)| op.node.ty)
+            .collect(),
     }
 }

@@ -6,9 +6,6 @@
 //! client can cache by id and refetch later. Lookups are scoped to the caller's company:
 //! another company's id answers null, exactly like an unknown one (and API tokens only to
 //! admins, as in `apiTokens`).
-use super::context::CtxExt;
-use super::tokens::ApiToken;
-use super::types::User;
 use crate::auth::CtxAuth;
 use crate::catalog::objects::Action;
 use crate::entity::{
@@ -17,6 +14,9 @@ use crate::entity::{
 };
 use crate::error::AppError;
 use crate::executions::objects::{Execution, StepExecution};
+use crate::graphql_base::context::CtxExt;
+use crate::graphql_base::tokens::ApiToken;
+use crate::graphql_base::types::User;
 use crate::model::Role;
 use crate::simulation::graphql::Simulation;
 use crate::sla::graphql::{Sla, SlaBreach};

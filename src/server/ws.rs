@@ -2,7 +2,7 @@
 //! the legacy graphql-ws protocol of subscriptions-transport-ws.
 //!
 //! It is ours rather than async-graphql's because subscriptions join cohorts that share one
-//! execution and one serialization per event (see [`crate::sla::hub`]); the library's layer
+//! execution and one serialization per event (see [`crate::live::hub`]); the library's layer
 //! runs one stream, with its own resolution, per subscriber.
 //!
 //! Close codes (graphql-transport-ws): 4400 invalid message, 4401 subscribe before
@@ -13,8 +13,10 @@
 //! client that reconnects and resubscribes with `afterSequence` loses nothing.
 use crate::AppState;
 use crate::auth::{AuthContext, AuthState};
-use crate::graphql::AppSchema;
-use crate::sla::hub::{self, Cohort, Member, Operation, Outbound, Signals, SubscribeProbe};
+use crate::live::graphql::SubscribeProbe;
+use crate::live::hub::{self, Cohort, Member, Operation, Outbound, Signals};
+use crate::live::{Hub, Replay, ReplayError};
+use crate::server::AppSchema;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, Variables};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -106,6 +108,7 @@ struct Conn {
     id: u64,
     proto: Protocol,
     state: Arc<AppState>,
+    live: Arc<Hub>,
     schema: AppSchema,
     auth: Option<AuthContext>,
     token: Option<String>,
@@ -133,13 +136,15 @@ pub async fn serve(
     proto: Protocol,
     schema: AppSchema,
     state: Arc<AppState>,
+    live: Arc<Hub>,
 ) {
     let settings = Settings::from_config(&state.config);
     let (tx, mut rx) = mpsc::channel(hub::QUEUE);
     let mut c = Conn {
-        id: state.sla.hub.connection_id(),
+        id: live.connection_id(),
         proto,
         state,
+        live,
         schema,
         auth: None,
         token: None,
@@ -371,7 +376,8 @@ impl Conn {
                 Protocol::LegacyWs => self.drop_sub(&id),
             }
         }
-        let kinds = crate::graphql::operation_types(&op.query, op.operation_name.as_deref());
+        let kinds =
+            crate::server::operations::operation_types(&op.query, op.operation_name.as_deref());
         if kinds != [OperationType::Subscription] {
             let req = op.request(&self.state.db, &auth);
             let schema = self.schema.clone();
@@ -418,7 +424,7 @@ impl Conn {
             tx: self.tx.clone(),
             signals: self.signals.clone(),
         };
-        let cohort = self.state.sla.hub.join(&auth, &op, member);
+        let cohort = self.live.join(&auth, &op, member);
         let last_seq = after.unwrap_or(-1);
         self.subs.insert(id.clone(), Sub::Live { cohort, last_seq });
         match after {
@@ -438,8 +444,32 @@ impl Conn {
         after: i64,
     ) -> Flow {
         let db = self.state.db.clone();
-        match hub::first_sequence(&db).await {
-            Ok(Some(first)) if first > after.saturating_add(1) => {
+        let mut replay = match Replay::start(&self.schema, &db, auth, op, after).await {
+            Ok(r) => r,
+            Err(e) => return self.replay_failed(socket, &id, e).await,
+        };
+        loop {
+            match replay.next().await {
+                Ok(Some(payloads)) => {
+                    for p in payloads {
+                        if let Flow::Gone = send(socket, envelope(self.proto, &id, &p)).await {
+                            return Flow::Gone;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return self.replay_failed(socket, &id, e).await,
+            }
+        }
+        if let Some(Sub::Live { last_seq, .. }) = self.subs.get_mut(&id) {
+            *last_seq = (*last_seq).max(replay.last);
+        }
+        Flow::Continue
+    }
+
+    async fn replay_failed(&mut self, socket: &mut WebSocket, id: &str, e: ReplayError) -> Flow {
+        match e {
+            ReplayError::NotKept { after, first } => {
                 let mut resp = Response::from_errors(vec![async_graphql::ServerError::new(
                     format!(
                         "events after sequence {after} are no longer kept (the oldest kept is {first}; \
@@ -448,37 +478,14 @@ impl Conn {
                     None,
                 )]);
                 crate::error::ensure_codes(&mut resp);
-                self.drop_sub(&id);
-                return self.send_error(socket, &id, &resp).await;
+                self.drop_sub(id);
+                self.send_error(socket, id, &resp).await
             }
-            Err(e) => tracing::warn!(error = %e, "reading the event log's start"),
-            _ => {}
-        }
-        let mut last = after;
-        loop {
-            let events = match hub::events_after(&db, auth.company_id, last).await {
-                Ok(evs) => evs,
-                Err(e) => {
-                    tracing::warn!(error = %e, "replaying the event log failed");
-                    return Flow::Close(1011, "replaying the event log failed".into());
-                }
-            };
-            if events.is_empty() {
-                break;
-            }
-            for ev in events {
-                last = ev.seq;
-                if let Some(p) = hub::render(&self.schema, &db, auth, op, &ev, true).await
-                    && let Flow::Gone = send(socket, envelope(self.proto, &id, &p)).await
-                {
-                    return Flow::Gone;
-                }
+            ReplayError::Db(e) => {
+                tracing::warn!(error = %e, "replaying the event log failed");
+                Flow::Close(1011, "replaying the event log failed".into())
             }
         }
-        if let Some(Sub::Live { last_seq, .. }) = self.subs.get_mut(&id) {
-            *last_seq = (*last_seq).max(last);
-        }
-        Flow::Continue
     }
 
     async fn send_error(&mut self, socket: &mut WebSocket, id: &str, resp: &Response) -> Flow {
@@ -501,7 +508,7 @@ impl Conn {
 
     fn drop_sub(&mut self, id: &str) {
         if let Some(Sub::Live { cohort, .. }) = self.subs.remove(id) {
-            self.state.sla.hub.leave(&cohort, self.id, id);
+            self.live.leave(&cohort, self.id, id);
             self.state.metrics.graphql_subscriptions_active.dec();
         }
     }

@@ -11,13 +11,14 @@ pub struct Query(
     crate::simulation::graphql::SimulationQuery,
     crate::executions::graphql::ExecutionQuery,
     crate::sla::graphql::SlaQuery,
+    crate::live::graphql::LiveQuery,
     crate::sla::channel_graphql::ChannelQuery,
     crate::sla::calendar_graphql::CalendarQuery,
     crate::templates::graphql::TemplateQuery,
     crate::suggestions::graphql::SuggestionQuery,
-    super::tokens::TokenQuery,
+    crate::graphql_base::tokens::TokenQuery,
     super::node::NodeQuery,
-    super::types::MetaQuery,
+    crate::graphql_base::types::MetaQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -32,12 +33,11 @@ pub struct Mutation(
     crate::sla::pauses::PauseMutation,
     crate::templates::graphql::TemplateMutation,
     crate::suggestions::graphql::SuggestionMutation,
-    crate::suggestions::graphql::ReviewMutation,
-    super::tokens::TokenMutation,
+    crate::graphql_base::tokens::TokenMutation,
 );
 
 #[derive(async_graphql::MergedSubscription, Default)]
-pub struct Subscription(crate::sla::graphql::SlaSubscription);
+pub struct Subscription(crate::live::graphql::LiveSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
