@@ -1,85 +1,214 @@
-//! Typed settings: defaults, then an optional `workflow-intel.toml`, then environment
-//! variables, then CLI flags. Every value is validated at start-up, and an invalid one stops
-//! the process with a message naming the variable.
-use serde::Deserialize;
+//! Typed settings, declared once: the [`Config`] struct. Each field is one setting: its doc
+//! comment is its meaning (in `workflow-intel config schema`, the README table and the example
+//! file), `#[default]` its default, and `#[schemars]` its valid range or form.
+//!
+//! Layers, later ones winning (figment): the defaults, then an optional `workflow-intel.toml`
+//! (or the file named by `WORKFLOW_INTEL_CONFIG`) with the fields' names as keys, then
+//! environment variables (the same names in upper case), then CLI flags. The merged settings
+//! are checked against the JSON Schema generated from the struct (jsonschema), and an invalid
+//! one stops the process with a message naming the variable or key it came from.
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use smart_default::SmartDefault;
 use std::net::SocketAddr;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid value for {name}: {reason}")]
-    Invalid { name: &'static str, reason: String },
+    Invalid { name: String, reason: String },
     #[error("cannot read {path}: {reason}")]
     File { path: String, reason: String },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-#[derive(Clone, Debug)]
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
+
+const EMAIL: &str = r"^[^@\s]+@[^@\s]+$";
+
+#[derive(Clone, Debug, SmartDefault, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+#[schemars(title = "workflow-intel settings")]
 pub struct Config {
+    /// `sqlite:…` or `postgres://…`
+    #[default(DEFAULT_DATABASE_URL.into())]
+    #[schemars(pattern(r"^(sqlite:|postgres://|postgresql://)"))]
     pub database_url: String,
+    /// listen address
+    #[default(SocketAddr::from(([127, 0, 0, 1], 8080)))]
     pub bind_addr: SocketAddr,
+    /// `smtp://host:port` or `smtps://user:pass@host:port` for alert email; unset: no email
+    #[serde(deserialize_with = "de::optional_text")]
+    #[schemars(pattern(r"^$|^smtps?://"))]
     pub smtp_url: Option<String>,
+    /// send breach alerts (email, channels, escalation)
+    #[default(true)]
+    #[serde(deserialize_with = "de::flag")]
     pub sla_alerts_enabled: bool,
+    /// addresses added to every alert (a list; in the environment, comma-separated)
+    #[serde(deserialize_with = "de::list")]
+    #[schemars(inner(pattern(EMAIL)))]
     pub sla_alert_recipients: Vec<String>,
+    /// sender of alert email
+    #[default("workflow-intel@localhost".into())]
+    #[schemars(pattern(EMAIL))]
     pub default_from_email: String,
+    /// serve `/metrics`
+    #[default(true)]
+    #[serde(deserialize_with = "de::flag")]
     pub prometheus_metrics_enabled: bool,
+    /// `pretty` or `json` (logs go to stderr; filter with `RUST_LOG`)
+    #[default(LogFormat::Pretty)]
     pub log_format: LogFormat,
-    /// How long an alert-outbox claim lasts before another worker may take it over.
+    /// how long an alert claim lasts before another worker may take it over
+    #[default(60)]
+    #[schemars(range(min = 1, max = 86_400))]
     pub outbox_lease_seconds: i64,
-    /// Backstop poll of the breach event log and the outbox, in milliseconds.
+    /// backstop poll of the breach event log and the alert outbox, in milliseconds
+    #[default(1000)]
+    #[schemars(range(min = 10, max = 60_000))]
     pub poll_interval_ms: u64,
-    /// The optional LLM pass over suggestions (OpenAI-compatible chat completions).
-    pub llm: Option<LlmConfig>,
-    /// How long a verified API token is trusted without a query (revocations and role changes
-    /// made on another replica take effect within this bound).
+    /// optional LLM pass over suggestions: an OpenAI-compatible API such as
+    /// `http://localhost:11434/v1`
+    #[serde(deserialize_with = "de::optional_text")]
+    #[schemars(pattern(r"^$|^https?://"))]
+    pub llm_base_url: Option<String>,
+    /// the model name (required with `LLM_BASE_URL`)
+    #[serde(deserialize_with = "de::optional_text")]
+    pub llm_model: Option<String>,
+    /// sent as a bearer token when set
+    #[serde(deserialize_with = "de::optional_text")]
+    pub llm_api_key: Option<String>,
+    /// per request to the model
+    #[default(30)]
+    #[schemars(range(min = 1, max = 600))]
+    pub llm_timeout_seconds: u64,
+    /// how long a verified token is trusted without a query: the bound within which a
+    /// revocation or role change made elsewhere takes effect
+    #[default(5)]
+    #[schemars(range(min = 1, max = 3600))]
     pub token_cache_seconds: u64,
-    /// How long the breach event log (`sla_events`, what `afterSequence` replays) is kept.
+    /// how long the breach event log (what `afterSequence` replays) is kept; older events are
+    /// deleted hourly
+    #[default(7)]
+    #[schemars(range(min = 1, max = 36_500))]
     pub event_retention_days: u64,
-    /// How long a WebSocket may stay open without `connection_init` (closed with 4408).
+    /// a WebSocket that sends no `connection_init` within this is closed with 4408
+    #[default(3)]
+    #[schemars(range(min = 1, max = 600))]
     pub ws_init_timeout_seconds: u64,
-    /// Seconds between the server's keepalive pings on WebSockets; 0 sends none.
+    /// seconds between the server's keepalive messages on WebSockets (`ping`; `ka` on the
+    /// legacy protocol); 0 sends none
+    #[default(0)]
+    #[schemars(range(min = 0, max = 3600))]
     pub ws_keepalive_seconds: u64,
-    /// A request head must be complete within this of its first byte (a new connection:
-    /// of being accepted), else the connection is closed (`listener`).
+    /// a request head must be complete within this of its first byte (a new connection: of
+    /// being accepted), else the connection is closed
+    #[default(10)]
+    #[schemars(range(min = 1, max = 3600))]
     pub http_header_timeout_seconds: u64,
-    /// A request body must arrive in full within this, else 408.
+    /// a request body must arrive in full within this, else 408 with code `REQUEST_TIMEOUT`
+    /// and the connection is closed
+    #[default(30)]
+    #[schemars(range(min = 1, max = 3600))]
     pub http_body_timeout_seconds: u64,
-    /// A kept-alive connection that sends nothing for this long is closed.
+    /// a kept-alive connection that sends nothing for this long is closed. A client that
+    /// reuses a connection at that moment sees it closed (as with any server's keep-alive
+    /// timeout), so a client's pool should drop idle connections sooner
+    #[default(60)]
+    #[schemars(range(min = 1, max = 86_400))]
     pub http_idle_timeout_seconds: u64,
-    /// Connections open at once, WebSockets included; 0: the open-files limit less 256.
+    /// connections open at once, WebSockets included (0: the open-files limit less 256). At
+    /// the cap a new connection closes the oldest one waiting for a request; with none
+    /// waiting it is refused
+    #[default(0)]
+    #[schemars(range(min = 0, max = 1_000_000))]
     pub http_max_connections: u64,
-    /// The bound on one whole SMTP conversation (below the outbox lease).
+    /// bound on one whole SMTP conversation (connect to the reply to end-of-DATA); must be
+    /// shorter than `OUTBOX_LEASE_SECONDS` (when not set, a shorter lease brings it down to
+    /// half the lease)
+    #[default(20)]
+    #[schemars(range(min = 1, max = 3600))]
     pub smtp_timeout_seconds: u64,
-    /// Alerts in flight at once, each on its own SMTP connection.
+    /// alerts in flight at once, each on its own SMTP connection (and, as many again,
+    /// channel requests)
+    #[default(4)]
+    #[schemars(range(min = 1, max = 64))]
     pub smtp_concurrency: u64,
-    /// The bound on one alert channel's HTTP request (webhook, Slack, PagerDuty,
-    /// Alertmanager); held below half the outbox lease.
+    /// the bound on one alert channel request (webhook, Slack, PagerDuty, Alertmanager);
+    /// held under half of `OUTBOX_LEASE_SECONDS`
+    #[default(10)]
+    #[schemars(range(min = 1, max = 3600))]
     pub alert_http_timeout_seconds: u64,
-    /// What one GraphQL request may ask for.
-    pub limits: Limits,
-    /// Bytes of query text kept for Apollo's automatic persisted queries; 0 turns them off.
-    pub persisted_queries_cache_bytes: u64,
-    /// Browser origins (`https://app.example.com`) allowed to call the API and open its
-    /// WebSocket from another origin. Empty: same origin only.
+    /// origins (`https://app.example.com`) whose pages may call the API and open its
+    /// WebSocket (a list; in the environment, comma-separated); empty means same origin only.
+    /// No wildcard
+    #[serde(deserialize_with = "de::list")]
+    #[schemars(inner(pattern(r"^https?://[^/*\s]+$")))]
     pub cors_allowed_origins: Vec<String>,
-    /// How far past the server's clock a reported `startedAt` or `completedAt` may lie (the
-    /// reporting system's clock may run a little ahead); later ones are refused.
+    /// deepest field nesting of an operation (introspection is measured on its own; see
+    /// *Limits*)
+    #[default(12)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub graphql_max_depth: u64,
+    /// most fields one operation may select, fragments counted where spread
+    #[default(2000)]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub graphql_max_complexity: u64,
+    /// most aliases in one document
+    #[default(50)]
+    #[schemars(range(min = 0, max = 100_000))]
+    pub graphql_max_aliases: u64,
+    /// most operations in one batched POST
+    #[default(10)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub graphql_max_batch: u64,
+    /// largest request body, and largest WebSocket message, in bytes
+    #[default(2 * 1024 * 1024)]
+    #[schemars(range(min = 1024, max = 1_073_741_824))]
+    pub graphql_max_body_bytes: u64,
+    /// how far past the server's time a reported `startedAt` or `completedAt` may lie before
+    /// it is refused as BAD_USER_INPUT
+    #[default(60)]
+    #[schemars(range(min = 0, max = 86_400))]
     pub clock_skew_seconds: u64,
-    /// Inductive Miner – infrequent's noise threshold, in percent, for the workflow a log
-    /// import discovers: behaviour rarer than this share of its neighbours is left out.
-    pub discovery_noise_percent: u64,
-    /// Most cases a log import reads into memory to discover a new workflow; a larger log is
-    /// discovered from a uniform sample of this many (the import itself keeps every case).
+    /// most cases `import-log` holds in memory to discover a new workflow; a larger log is
+    /// discovered from a uniform sample of this many (it says so), and every case is still
+    /// imported
+    #[default(100_000)]
+    #[schemars(range(min = 100, max = 100_000_000))]
     pub discovery_max_cases: u64,
-    /// Most events one case of an imported log may hold.
+    /// most events one case of an imported log may hold; a longer case stops the import,
+    /// named, with nothing written
+    #[default(50_000)]
+    #[schemars(range(min = 1, max = 100_000_000))]
     pub import_max_events_per_case: u64,
-    /// Most bytes one attribute of an imported log may hold.
+    /// most bytes one attribute of an imported log may hold (in XES, one element; in CSV, one
+    /// column, and a line at most four times this plus 64 KiB), checked as the file is read,
+    /// before it is buffered; over it stops the import, naming the case
+    #[default(1 << 20)]
+    #[schemars(range(min = 1024, max = 1_073_741_824))]
     pub import_max_attribute_bytes: u64,
+    /// the Inductive Miner – infrequent's noise threshold for the workflow `import-log`
+    /// discovers: directly-follows edges weaker than this share of the strongest edge from the
+    /// same step are ignored when no cut holds on the full graph (0 keeps all behaviour)
+    #[default(20)]
+    #[schemars(range(min = 0, max = 100))]
+    pub discovery_noise_percent: u64,
+    /// query text kept for automatic persisted queries, in bytes (least recently used goes
+    /// first); 0 turns them off
+    #[default(16 * 1024 * 1024)]
+    #[schemars(range(min = 0, max = 4_294_967_296_u64))]
+    pub persisted_queries_cache_bytes: u64,
 }
 
 /// The limits on one GraphQL request (each is a setting, and a refusal names it).
@@ -99,16 +228,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            depth: 12,
-            complexity: 2_000,
-            aliases: 50,
-            batch: 10,
-            body_bytes: 2 * 1024 * 1024,
-        }
+        Config::default().limits()
     }
 }
 
+/// The optional LLM pass's connection (`LLM_*`).
 #[derive(Clone, Debug)]
 pub struct LlmConfig {
     /// Such as `http://localhost:11434/v1` (Ollama) or `https://api.openai.com/v1`.
@@ -118,272 +242,39 @@ pub struct LlmConfig {
     pub timeout_seconds: u64,
 }
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
+/// Where a setting's value came from, to name it in an error: the environment variable, or
+/// the file's key.
+const ENV_SOURCE: &str = "environment variable";
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            database_url: DEFAULT_DATABASE_URL.into(),
-            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            smtp_url: None,
-            sla_alerts_enabled: true,
-            sla_alert_recipients: Vec::new(),
-            default_from_email: "workflow-intel@localhost".into(),
-            prometheus_metrics_enabled: true,
-            log_format: LogFormat::Pretty,
-            outbox_lease_seconds: 60,
-            poll_interval_ms: 1000,
-            llm: None,
-            token_cache_seconds: 5,
-            clock_skew_seconds: 60,
-            discovery_noise_percent: 20,
-            discovery_max_cases: 100_000,
-            import_max_events_per_case: 50_000,
-            import_max_attribute_bytes: 1 << 20,
-            event_retention_days: 7,
-            ws_init_timeout_seconds: 3,
-            ws_keepalive_seconds: 0,
-            http_header_timeout_seconds: 10,
-            http_body_timeout_seconds: 30,
-            http_idle_timeout_seconds: 60,
-            http_max_connections: 0,
-            smtp_timeout_seconds: 20,
-            smtp_concurrency: 4,
-            alert_http_timeout_seconds: 10,
-            limits: Limits::default(),
-            persisted_queries_cache_bytes: 16 * 1024 * 1024,
-            cors_allowed_origins: Vec::new(),
-        }
-    }
-}
+/// Environment variables as a figment layer, read through `get` (tests need not touch the
+/// real environment). Only the settings' own names are read; values parse as figment's
+/// `Env` parses them.
+struct EnvLayer(Dict);
 
-/// The optional TOML file: the same settings, in snake_case.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    database_url: Option<String>,
-    bind_addr: Option<String>,
-    smtp_url: Option<String>,
-    sla_alerts_enabled: Option<bool>,
-    sla_alert_recipients: Option<Vec<String>>,
-    default_from_email: Option<String>,
-    prometheus_metrics_enabled: Option<bool>,
-    log_format: Option<String>,
-    outbox_lease_seconds: Option<i64>,
-    poll_interval_ms: Option<u64>,
-    token_cache_seconds: Option<u64>,
-    clock_skew_seconds: Option<u64>,
-    discovery_noise_percent: Option<u64>,
-    discovery_max_cases: Option<u64>,
-    import_max_events_per_case: Option<u64>,
-    import_max_attribute_bytes: Option<u64>,
-    event_retention_days: Option<u64>,
-    ws_init_timeout_seconds: Option<u64>,
-    ws_keepalive_seconds: Option<u64>,
-    http_header_timeout_seconds: Option<u64>,
-    http_body_timeout_seconds: Option<u64>,
-    http_idle_timeout_seconds: Option<u64>,
-    http_max_connections: Option<u64>,
-    smtp_timeout_seconds: Option<u64>,
-    smtp_concurrency: Option<u64>,
-    alert_http_timeout_seconds: Option<u64>,
-    graphql_max_depth: Option<u64>,
-    graphql_max_complexity: Option<u64>,
-    graphql_max_aliases: Option<u64>,
-    graphql_max_batch: Option<u64>,
-    graphql_max_body_bytes: Option<u64>,
-    persisted_queries_cache_bytes: Option<u64>,
-    cors_allowed_origins: Option<Vec<String>>,
-}
-
-/// The plain numeric settings: environment name, file name, then (minimum, maximum).
-const NUMBERS: [(&str, &str, u64, u64); 22] = [
-    ("SMTP_TIMEOUT_SECONDS", "smtp_timeout_seconds", 1, 3600),
-    ("SMTP_CONCURRENCY", "smtp_concurrency", 1, 64),
-    (
-        "ALERT_HTTP_TIMEOUT_SECONDS",
-        "alert_http_timeout_seconds",
-        1,
-        3600,
-    ),
-    ("TOKEN_CACHE_SECONDS", "token_cache_seconds", 1, 3600),
-    ("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 0, 86_400),
-    ("DISCOVERY_NOISE_PERCENT", "discovery_noise_percent", 0, 100),
-    (
-        "DISCOVERY_MAX_CASES",
-        "discovery_max_cases",
-        100,
-        100_000_000,
-    ),
-    (
-        "IMPORT_MAX_EVENTS_PER_CASE",
-        "import_max_events_per_case",
-        1,
-        100_000_000,
-    ),
-    (
-        "IMPORT_MAX_ATTRIBUTE_BYTES",
-        "import_max_attribute_bytes",
-        1_024,
-        1 << 30,
-    ),
-    ("EVENT_RETENTION_DAYS", "event_retention_days", 1, 36_500),
-    ("WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds", 1, 600),
-    ("WS_KEEPALIVE_SECONDS", "ws_keepalive_seconds", 0, 3600),
-    (
-        "HTTP_HEADER_TIMEOUT_SECONDS",
-        "http_header_timeout_seconds",
-        1,
-        3600,
-    ),
-    (
-        "HTTP_BODY_TIMEOUT_SECONDS",
-        "http_body_timeout_seconds",
-        1,
-        3600,
-    ),
-    (
-        "HTTP_IDLE_TIMEOUT_SECONDS",
-        "http_idle_timeout_seconds",
-        1,
-        86_400,
-    ),
-    ("HTTP_MAX_CONNECTIONS", "http_max_connections", 0, 1_000_000),
-    ("GRAPHQL_MAX_DEPTH", "graphql_max_depth", 1, 1_000),
-    (
-        "GRAPHQL_MAX_COMPLEXITY",
-        "graphql_max_complexity",
-        1,
-        1_000_000,
-    ),
-    ("GRAPHQL_MAX_ALIASES", "graphql_max_aliases", 0, 100_000),
-    ("GRAPHQL_MAX_BATCH", "graphql_max_batch", 1, 1_000),
-    (
-        "GRAPHQL_MAX_BODY_BYTES",
-        "graphql_max_body_bytes",
-        1_024,
-        1 << 30,
-    ),
-    (
-        "PERSISTED_QUERIES_CACHE_BYTES",
-        "persisted_queries_cache_bytes",
-        0,
-        1 << 32,
-    ),
-];
-
-fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.into(),
-    }
-}
-
-fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        other => Err(invalid(
-            name,
-            format!("expected true or false, got {other:?}"),
-        )),
-    }
-}
-
-fn parse_email(name: &'static str, v: &str) -> Result<String, ConfigError> {
-    let v = v.trim();
-    let ok = v
-        .split_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !v.contains(char::is_whitespace));
-    if ok {
-        Ok(v.to_string())
-    } else {
-        Err(invalid(name, format!("{v:?} is not an email address")))
-    }
-}
-
-fn parse_recipients(name: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_email(name, s))
-        .collect()
-}
-
-fn parse_database_url(name: &'static str, v: &str) -> Result<String, ConfigError> {
-    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
-        Ok(v.to_string())
-    } else {
-        Err(invalid(name, "expected a sqlite:… or postgres://… URL"))
-    }
-}
-
-fn parse_smtp(name: &'static str, v: &str) -> Result<Option<String>, ConfigError> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    if v.starts_with("smtp://") || v.starts_with("smtps://") {
-        Ok(Some(v.to_string()))
-    } else {
-        Err(invalid(
-            name,
-            "expected smtp://host:port or smtps://host:port",
-        ))
-    }
-}
-
-fn parse_log_format(name: &'static str, v: &str) -> Result<LogFormat, ConfigError> {
-    match v.trim() {
-        "pretty" => Ok(LogFormat::Pretty),
-        "json" => Ok(LogFormat::Json),
-        other => Err(invalid(
-            name,
-            format!("expected pretty or json, got {other:?}"),
-        )),
-    }
-}
-
-fn parse_range(name: &'static str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
-    match v.trim().parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(invalid(
-            name,
-            format!("expected a whole number from {min} to {max}, got {v:?}"),
-        )),
-    }
-}
-
-/// A comma-separated list of origins, each `scheme://host[:port]` with nothing after it.
-/// `*` is refused: the API takes bearer tokens, and a wildcard would let any site use a token
-/// it got hold of.
-fn parse_origins(name: &'static str, v: &str) -> Result<Vec<String>, ConfigError> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|o| {
-            let rest = o
-                .strip_prefix("https://")
-                .or_else(|| o.strip_prefix("http://"));
-            match rest {
-                Some(host) if !host.is_empty() && !host.contains('/') && !host.contains('*') => {
-                    Ok(o.to_ascii_lowercase())
-                }
-                _ => Err(invalid(
-                    name,
-                    format!(
-                        "{o:?} is not an origin like https://app.example.com (no path, no wildcard)"
-                    ),
-                )),
+impl EnvLayer {
+    fn read(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut d = Dict::new();
+        for key in Config::keys() {
+            if let Some(v) = get(&key.to_ascii_uppercase()) {
+                let value = v
+                    .parse::<Value>()
+                    .unwrap_or_else(|_| Value::from(v.clone()));
+                d.insert(key, value);
             }
-        })
-        .collect()
+        }
+        EnvLayer(d)
+    }
 }
 
-fn parse_bind(name: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| invalid(name, format!("{v:?} is not an address like 127.0.0.1:8080")))
+impl Provider for EnvLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(ENV_SOURCE)
+            .interpolater(|_: &Profile, k: &[&str]| k.join(".").to_ascii_uppercase())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
 }
 
 impl Config {
@@ -393,32 +284,95 @@ impl Config {
         let path = std::env::var("WORKFLOW_INTEL_CONFIG").ok();
         let explicit = path.is_some();
         let path = path.unwrap_or_else(|| "workflow-intel.toml".into());
-        let mut cfg = Config::default();
-        if Path::new(&path).exists() || explicit {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
-                path: path.clone(),
+        let text = if Path::new(&path).exists() || explicit {
+            Some(
+                std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?,
+            )
+        } else {
+            None
+        };
+        Self::from_layers(text.as_deref(), |k| std::env::var(k).ok()).map_err(|e| match e {
+            ConfigError::File { reason, .. } => ConfigError::File { path, reason },
+            other => other,
+        })
+    }
+
+    /// The defaults, then the TOML text, then the environment read through `get`; checked.
+    pub fn from_layers(
+        toml: Option<&str>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut given = Figment::new();
+        if let Some(t) = toml {
+            toml::from_str::<toml::Table>(t).map_err(|e| ConfigError::File {
+                path: String::new(),
                 reason: e.to_string(),
             })?;
-            cfg.apply_toml(&text).map_err(|e| match e {
-                ConfigError::File { reason, .. } => ConfigError::File { path, reason },
-                other => other,
-            })?;
+            given = given.merge(Toml::string(t));
         }
-        cfg.apply_env(|k| std::env::var(k).ok())?;
-        cfg.validate()?;
+        given = given.merge(EnvLayer::read(get));
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(given.clone());
+        let mut cfg: Config = figment.extract().map_err(|e| named(&figment, e))?;
+        if given.contains("outbox_lease_seconds") && !given.contains("smtp_timeout_seconds") {
+            cfg.fit_smtp_timeout();
+        }
+        cfg.check(&figment)?;
         Ok(cfg)
     }
 
-    /// A shorter lease brings the SMTP timeout, unless that was set alongside it, down to half
-    /// the lease, so a send can never outlive its claim.
-    fn fit_smtp_timeout(&mut self, timeout_given: bool) {
-        if !timeout_given && self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
+    /// The settings' names (the file's keys; in upper case, the environment's), in order.
+    pub fn keys() -> Vec<String> {
+        let schema = serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default();
+        schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The JSON Schema of the settings (`workflow-intel config schema`).
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
+    }
+
+    /// A shorter lease brings the SMTP timeout (not given alongside it) down to half the
+    /// lease, so a send can never outlive its claim.
+    fn fit_smtp_timeout(&mut self) {
+        if self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
             self.smtp_timeout_seconds = (self.outbox_lease_seconds / 2).max(1) as u64;
         }
     }
 
+    /// Checks the settings against their schema, then against each other.
+    fn check(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let schema = Self::json_schema();
+        let value = serde_json::to_value(self).map_err(|e| ConfigError::Invalid {
+            name: "settings".into(),
+            reason: e.to_string(),
+        })?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| ConfigError::Invalid {
+            name: "settings".into(),
+            reason: e.to_string(),
+        })?;
+        if let Some(e) = validator.iter_errors(&value).next() {
+            let path = e.instance_path().to_string();
+            let key = path.trim_start_matches('/').split('/').next().unwrap_or("");
+            return Err(ConfigError::Invalid {
+                name: source_name(figment, key),
+                reason: e.to_string(),
+            });
+        }
+        self.validate()
+    }
+
     /// Checks settings against each other.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name: &str, reason: String| ConfigError::Invalid {
+            name: name.into(),
+            reason,
+        };
         if self.smtp_timeout_seconds as i64 >= self.outbox_lease_seconds {
             return Err(invalid(
                 "SMTP_TIMEOUT_SECONDS",
@@ -428,197 +382,202 @@ impl Config {
                 ),
             ));
         }
-        Ok(())
-    }
-
-    pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
-        let f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::File {
-            path: String::new(),
-            reason: e.to_string(),
-        })?;
-        if let Some(v) = f.database_url {
-            self.database_url = parse_database_url("database_url", &v)?;
-        }
-        if let Some(v) = f.bind_addr {
-            self.bind_addr = parse_bind("bind_addr", &v)?;
-        }
-        if let Some(v) = f.smtp_url {
-            self.smtp_url = parse_smtp("smtp_url", &v)?;
-        }
-        if let Some(v) = f.sla_alerts_enabled {
-            self.sla_alerts_enabled = v;
-        }
-        if let Some(v) = f.sla_alert_recipients {
-            self.sla_alert_recipients = v
-                .iter()
-                .map(|s| parse_email("sla_alert_recipients", s))
-                .collect::<Result<_, _>>()?;
-        }
-        if let Some(v) = f.default_from_email {
-            self.default_from_email = parse_email("default_from_email", &v)?;
-        }
-        if let Some(v) = f.prometheus_metrics_enabled {
-            self.prometheus_metrics_enabled = v;
-        }
-        if let Some(v) = f.log_format {
-            self.log_format = parse_log_format("log_format", &v)?;
-        }
-        if let Some(v) = f.outbox_lease_seconds {
-            self.outbox_lease_seconds =
-                parse_range("outbox_lease_seconds", &v.to_string(), 1, 86_400)?;
-            self.fit_smtp_timeout(f.smtp_timeout_seconds.is_some());
-        }
-        if let Some(v) = f.poll_interval_ms {
-            self.poll_interval_ms =
-                parse_range("poll_interval_ms", &v.to_string(), 10, 60_000)? as u64;
-        }
-        let numbers = [
-            f.smtp_timeout_seconds,
-            f.smtp_concurrency,
-            f.alert_http_timeout_seconds,
-            f.token_cache_seconds,
-            f.clock_skew_seconds,
-            f.discovery_noise_percent,
-            f.discovery_max_cases,
-            f.import_max_events_per_case,
-            f.import_max_attribute_bytes,
-            f.event_retention_days,
-            f.ws_init_timeout_seconds,
-            f.ws_keepalive_seconds,
-            f.http_header_timeout_seconds,
-            f.http_body_timeout_seconds,
-            f.http_idle_timeout_seconds,
-            f.http_max_connections,
-            f.graphql_max_depth,
-            f.graphql_max_complexity,
-            f.graphql_max_aliases,
-            f.graphql_max_batch,
-            f.graphql_max_body_bytes,
-            f.persisted_queries_cache_bytes,
-        ];
-        for ((name, _, _, _), v) in NUMBERS.iter().zip(numbers) {
-            if let Some(v) = v {
-                self.set_number(name, &v.to_string(), true)?;
-            }
-        }
-        if let Some(v) = f.cors_allowed_origins {
-            self.cors_allowed_origins = parse_origins("cors_allowed_origins", &v.join(","))?;
+        if self.llm_base_url.is_some() && self.llm_model.is_none() {
+            return Err(invalid(
+                "LLM_MODEL",
+                "required when LLM_BASE_URL is set".into(),
+            ));
         }
         Ok(())
     }
 
-    fn number_slot(&mut self, env_name: &str) -> Option<&mut u64> {
-        Some(match env_name {
-            "SMTP_TIMEOUT_SECONDS" => &mut self.smtp_timeout_seconds,
-            "SMTP_CONCURRENCY" => &mut self.smtp_concurrency,
-            "ALERT_HTTP_TIMEOUT_SECONDS" => &mut self.alert_http_timeout_seconds,
-            "TOKEN_CACHE_SECONDS" => &mut self.token_cache_seconds,
-            "CLOCK_SKEW_SECONDS" => &mut self.clock_skew_seconds,
-            "DISCOVERY_NOISE_PERCENT" => &mut self.discovery_noise_percent,
-            "DISCOVERY_MAX_CASES" => &mut self.discovery_max_cases,
-            "IMPORT_MAX_EVENTS_PER_CASE" => &mut self.import_max_events_per_case,
-            "IMPORT_MAX_ATTRIBUTE_BYTES" => &mut self.import_max_attribute_bytes,
-            "EVENT_RETENTION_DAYS" => &mut self.event_retention_days,
-            "WS_INIT_TIMEOUT_SECONDS" => &mut self.ws_init_timeout_seconds,
-            "WS_KEEPALIVE_SECONDS" => &mut self.ws_keepalive_seconds,
-            "HTTP_HEADER_TIMEOUT_SECONDS" => &mut self.http_header_timeout_seconds,
-            "HTTP_BODY_TIMEOUT_SECONDS" => &mut self.http_body_timeout_seconds,
-            "HTTP_IDLE_TIMEOUT_SECONDS" => &mut self.http_idle_timeout_seconds,
-            "HTTP_MAX_CONNECTIONS" => &mut self.http_max_connections,
-            "GRAPHQL_MAX_DEPTH" => &mut self.limits.depth,
-            "GRAPHQL_MAX_COMPLEXITY" => &mut self.limits.complexity,
-            "GRAPHQL_MAX_ALIASES" => &mut self.limits.aliases,
-            "GRAPHQL_MAX_BATCH" => &mut self.limits.batch,
-            "GRAPHQL_MAX_BODY_BYTES" => &mut self.limits.body_bytes,
-            "PERSISTED_QUERIES_CACHE_BYTES" => &mut self.persisted_queries_cache_bytes,
-            _ => return None,
+    /// What one GraphQL request may ask for.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            depth: self.graphql_max_depth,
+            complexity: self.graphql_max_complexity,
+            aliases: self.graphql_max_aliases,
+            batch: self.graphql_max_batch,
+            body_bytes: self.graphql_max_body_bytes,
+        }
+    }
+
+    /// The LLM pass's connection, when `LLM_BASE_URL` is set.
+    pub fn llm(&self) -> Option<LlmConfig> {
+        Some(LlmConfig {
+            base_url: self
+                .llm_base_url
+                .as_ref()?
+                .trim_end_matches('/')
+                .to_string(),
+            model: self.llm_model.clone()?,
+            api_key: self.llm_api_key.clone(),
+            timeout_seconds: self.llm_timeout_seconds,
         })
     }
+}
 
-    /// Sets one of [`NUMBERS`], checking its range; errors name the variable (in snake_case
-    /// when it came from the file).
-    fn set_number(
-        &mut self,
-        env_name: &'static str,
-        v: &str,
-        file: bool,
-    ) -> Result<(), ConfigError> {
-        let Some(&(name, file_name, min, max)) = NUMBERS.iter().find(|(n, _, _, _)| *n == env_name)
-        else {
-            return Ok(());
-        };
-        let shown = if file { file_name } else { name };
-        let n = parse_range(shown, v, min as i64, max as i64)? as u64;
-        if let Some(slot) = self.number_slot(name) {
-            *slot = n;
+/// Each setting with its description and default, in order.
+fn documented() -> Vec<(String, String, serde_json::Value)> {
+    let schema = Config::json_schema();
+    let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+    Config::keys()
+        .into_iter()
+        .map(|k| {
+            let doc = schema["properties"][&k]["description"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let default = defaults[&k].clone();
+            (k, doc, default)
+        })
+        .collect()
+}
+
+impl Config {
+    /// The README's table of settings, generated from the struct.
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| variable | default | meaning |\n|---|---|---|\n");
+        for (k, doc, default) in documented() {
+            let shown = match &default {
+                serde_json::Value::Null => "unset".to_string(),
+                serde_json::Value::Array(a) if a.is_empty() => "empty".to_string(),
+                serde_json::Value::String(s) => format!("`{s}`"),
+                v => format!("`{v}`"),
+            };
+            let name = k.to_ascii_uppercase();
+            out.push_str(&format!("| `{name}` | {shown} | {doc} |\n"));
         }
-        Ok(())
+        out
     }
 
-    /// Applies environment variables, read through `get` so tests need not touch the real
-    /// environment.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(v) = get("DATABASE_URL") {
-            self.database_url = parse_database_url("DATABASE_URL", &v)?;
-        }
-        if let Some(v) = get("BIND_ADDR") {
-            self.bind_addr = parse_bind("BIND_ADDR", &v)?;
-        }
-        if let Some(v) = get("SMTP_URL") {
-            self.smtp_url = parse_smtp("SMTP_URL", &v)?;
-        }
-        if let Some(v) = get("SLA_ALERTS_ENABLED") {
-            self.sla_alerts_enabled = parse_bool("SLA_ALERTS_ENABLED", &v)?;
-        }
-        if let Some(v) = get("SLA_ALERT_RECIPIENTS") {
-            self.sla_alert_recipients = parse_recipients("SLA_ALERT_RECIPIENTS", &v)?;
-        }
-        if let Some(v) = get("DEFAULT_FROM_EMAIL") {
-            self.default_from_email = parse_email("DEFAULT_FROM_EMAIL", &v)?;
-        }
-        if let Some(v) = get("PROMETHEUS_METRICS_ENABLED") {
-            self.prometheus_metrics_enabled = parse_bool("PROMETHEUS_METRICS_ENABLED", &v)?;
-        }
-        if let Some(v) = get("LOG_FORMAT") {
-            self.log_format = parse_log_format("LOG_FORMAT", &v)?;
-        }
-        if let Some(v) = get("OUTBOX_LEASE_SECONDS") {
-            self.outbox_lease_seconds = parse_range("OUTBOX_LEASE_SECONDS", &v, 1, 86_400)?;
-            self.fit_smtp_timeout(get("SMTP_TIMEOUT_SECONDS").is_some());
-        }
-        if let Some(v) = get("POLL_INTERVAL_MS") {
-            self.poll_interval_ms = parse_range("POLL_INTERVAL_MS", &v, 10, 60_000)? as u64;
-        }
-        for (name, _, _, _) in NUMBERS {
-            if let Some(v) = get(name) {
-                self.set_number(name, &v, false)?;
+    /// A `workflow-intel.toml` that sets every key to its default, each under its meaning.
+    pub fn example_toml() -> String {
+        let mut out = String::from(
+            "# workflow-intel.toml: every setting at its default (generated by\n\
+             # `workflow-intel config example`). Environment variables (the same names in upper\n\
+             # case) win over this file, and CLI flags over both. \"\" leaves a setting unset.\n",
+        );
+        for (k, doc, default) in documented() {
+            out.push('\n');
+            let mut line = String::from("#");
+            for w in doc.split(' ') {
+                if line.len() + w.len() > 92 {
+                    out.push_str(&line);
+                    out.push('\n');
+                    line = String::from("#");
+                }
+                line.push(' ');
+                line.push_str(w);
             }
-        }
-        if let Some(v) = get("CORS_ALLOWED_ORIGINS") {
-            self.cors_allowed_origins = parse_origins("CORS_ALLOWED_ORIGINS", &v)?;
-        }
-        if let Some(url) = get("LLM_BASE_URL").filter(|u| !u.trim().is_empty()) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(
-                    "LLM_BASE_URL",
-                    "expected an http:// or https:// URL",
-                ));
-            }
-            let model = get("LLM_MODEL")
-                .filter(|m| !m.trim().is_empty())
-                .ok_or_else(|| invalid("LLM_MODEL", "required when LLM_BASE_URL is set"))?;
-            let timeout = match get("LLM_TIMEOUT_SECONDS") {
-                Some(v) => parse_range("LLM_TIMEOUT_SECONDS", &v, 1, 600)? as u64,
-                None => 30,
+            out.push_str(&line);
+            let value = match default {
+                serde_json::Value::Null => "\"\"".to_string(),
+                v => v.to_string(),
             };
-            self.llm = Some(LlmConfig {
-                base_url: url.trim_end_matches('/').to_string(),
-                model,
-                api_key: get("LLM_API_KEY").filter(|k| !k.is_empty()),
-                timeout_seconds: timeout,
-            });
+            out.push_str(&format!("\n{k} = {value}\n"));
         }
-        Ok(())
+        out
+    }
+}
+
+/// The name to give a setting in an error: its environment variable when the environment
+/// set it, else its key.
+fn source_name(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(m) if m.name == ENV_SOURCE => key.to_ascii_uppercase(),
+        _ => key.to_string(),
+    }
+}
+
+/// A figment error as ours, naming where the value came from.
+fn named(figment: &Figment, e: figment::Error) -> ConfigError {
+    let key = e.path.first().cloned().unwrap_or_default();
+    let name = match &e.metadata {
+        Some(m) if m.name == ENV_SOURCE => key.to_ascii_uppercase(),
+        Some(_) => key.clone(),
+        None => source_name(figment, &key),
+    };
+    match &e.kind {
+        figment::error::Kind::UnknownField(f, _) => ConfigError::File {
+            path: String::new(),
+            reason: format!("unknown setting {f:?}"),
+        },
+        kind => ConfigError::Invalid {
+            name: if name.is_empty() {
+                "settings".into()
+            } else {
+                name
+            },
+            reason: kind.to_string(),
+        },
+    }
+}
+
+/// The lenient forms a setting may take in the environment.
+mod de {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Text(String),
+    }
+
+    impl Scalar {
+        fn text(self) -> String {
+            match self {
+                Scalar::Bool(b) => b.to_string(),
+                Scalar::Int(n) => n.to_string(),
+                Scalar::Float(x) => x.to_string(),
+                Scalar::Text(s) => s,
+            }
+        }
+    }
+
+    /// true/false, or 1/0, yes/no, on/off.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match Scalar::deserialize(d)? {
+            Scalar::Bool(b) => Ok(b),
+            other => match other.text().trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                v => Err(D::Error::custom(format!(
+                    "expected true or false, got {v:?}"
+                ))),
+            },
+        }
+    }
+
+    /// Text (a number is taken as its digits); empty: unset.
+    pub fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let v = Option::<Scalar>::deserialize(d)?.map(|s| s.text().trim().to_string());
+        Ok(v.filter(|s| !s.is_empty()))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+
+    /// A list, or one comma-separated string (the environment's form).
+    pub fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        let items = match ListOrText::deserialize(d)? {
+            ListOrText::List(l) => l,
+            ListOrText::Text(t) => t.split(',').map(str::to_string).collect(),
+        };
+        Ok(items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
     }
 }
 
@@ -649,38 +608,60 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "https://a.io/path"),
             ("GRAPHQL_MAX_DEPTH", "0"),
+            ("LLM_BASE_URL", "ftp://x"),
         ] {
-            let err = Config::default().apply_env(env(&[(k, v)])).unwrap_err();
-            assert!(err.to_string().contains(k), "{err}");
+            let err = Config::from_layers(None, env(&[(k, v)])).unwrap_err();
+            assert!(err.to_string().contains(k), "{k}={v}: {err}");
         }
+        let err = Config::from_layers(Some("graphql_max_depth = 0"), env(&[])).unwrap_err();
+        assert!(
+            err.to_string().contains("graphql_max_depth"),
+            "a file's key is named as the file spells it: {err}"
+        );
     }
 
     #[test]
-    fn env_and_toml_apply() {
-        let mut c = Config::default();
-        c.apply_toml("bind_addr = \"0.0.0.0:9000\"\nlog_format = \"json\"\n")
-            .unwrap();
-        c.apply_env(env(&[("SLA_ALERT_RECIPIENTS", "a@x.io, b@y.io")]))
-            .unwrap();
+    fn env_wins_over_toml_and_lenient_forms_parse() {
+        let c = Config::from_layers(
+            Some("bind_addr = \"0.0.0.0:9000\"\nlog_format = \"json\"\nsmtp_concurrency = 8\n"),
+            env(&[
+                ("SLA_ALERT_RECIPIENTS", "a@x.io, b@y.io"),
+                ("SMTP_CONCURRENCY", "9"),
+                ("PROMETHEUS_METRICS_ENABLED", "off"),
+                ("SMTP_URL", ""),
+                ("LLM_BASE_URL", "http://localhost:11434/v1/"),
+                ("LLM_MODEL", "llama3"),
+                ("LLM_API_KEY", "12345"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.bind_addr.port(), 9000);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.sla_alert_recipients, vec!["a@x.io", "b@y.io"]);
-        assert!(c.apply_toml("unknown_key = 1").is_err());
+        assert_eq!(c.smtp_concurrency, 9);
+        assert!(!c.prometheus_metrics_enabled);
+        assert_eq!(c.smtp_url, None);
+        let llm = c.llm().unwrap();
+        assert_eq!(llm.base_url, "http://localhost:11434/v1");
+        assert_eq!(llm.api_key.as_deref(), Some("12345"));
+        let err = Config::from_layers(Some("unknown_key = 1"), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("unknown_key"), "{err}");
+        let err = Config::from_layers(None, env(&[("LLM_BASE_URL", "http://x")])).unwrap_err();
+        assert!(err.to_string().contains("LLM_MODEL"), "{err}");
     }
 
     #[test]
     fn a_short_lease_brings_the_smtp_timeout_down_unless_it_was_set() {
-        let mut c = Config::default();
-        c.apply_env(env(&[("OUTBOX_LEASE_SECONDS", "2")])).unwrap();
+        let c = Config::from_layers(None, env(&[("OUTBOX_LEASE_SECONDS", "2")])).unwrap();
         assert_eq!(c.smtp_timeout_seconds, 1);
-        c.validate().unwrap();
-        let mut c = Config::default();
-        c.apply_env(env(&[
-            ("OUTBOX_LEASE_SECONDS", "10"),
-            ("SMTP_TIMEOUT_SECONDS", "30"),
-        ]))
-        .unwrap();
-        let err = c.validate().unwrap_err();
+        let err = Config::from_layers(
+            None,
+            env(&[
+                ("OUTBOX_LEASE_SECONDS", "10"),
+                ("SMTP_TIMEOUT_SECONDS", "30"),
+            ]),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("SMTP_TIMEOUT_SECONDS"), "{err}");
     }
 }

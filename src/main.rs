@@ -20,6 +20,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the settings' JSON Schema (generated from the code).
+    Schema,
+    /// Print a workflow-intel.toml with every key at its default.
+    Example,
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve GraphQL until Ctrl-C.
     Serve {
@@ -45,6 +53,11 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     ExportSchema,
+    /// The settings: their JSON Schema, or an example file with every key.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Import an event log (XES, XES.GZ or CSV) as a workflow's executions.
     ImportLog {
         file: std::path::PathBuf,
@@ -254,9 +267,21 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::ExportSchema = cli.command {
-        print!("{}", server::sdl());
-        return Ok(());
+    match &cli.command {
+        Command::ExportSchema => {
+            print!("{}", server::sdl());
+            return Ok(());
+        }
+        Command::Config { command } => {
+            match command {
+                ConfigCommand::Schema => {
+                    println!("{}", serde_json::to_string_pretty(&Config::json_schema())?)
+                }
+                ConfigCommand::Example => print!("{}", Config::example_toml()),
+            }
+            return Ok(());
+        }
+        _ => {}
     }
     let mut cfg = match Config::load() {
         Ok(c) => c,
@@ -267,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
     };
     init_tracing(cfg.log_format);
     match cli.command {
-        Command::ExportSchema => unreachable!("handled above"),
+        Command::ExportSchema | Command::Config { .. } => unreachable!("handled above"),
         Command::Migrate { database_url } => {
             open_with(&mut cfg, database_url).await?;
             println!("migrations applied to {}", cfg.database_url);

@@ -219,7 +219,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Refusal> {
 
 async fn read_post(http: &Http, headers: &HeaderMap, body: Body) -> Result<Operations, Refusal> {
     check_content_type(headers)?;
-    let limits = &http.state.config.limits;
+    let limits = &http.state.config.limits();
     let max = limits.body_bytes as usize;
     let wait = http.state.config.http_body_timeout_seconds;
     let read = axum::body::to_bytes(body, max);
@@ -526,8 +526,8 @@ async fn websocket(http: Http, req: Request) -> Response {
         ..
     } = http;
     upgrade
-        .max_message_size(state.config.limits.body_bytes as usize)
-        .max_frame_size(state.config.limits.body_bytes as usize)
+        .max_message_size(state.config.graphql_max_body_bytes as usize)
+        .max_frame_size(state.config.graphql_max_body_bytes as usize)
         // Small buffers: most connections are idle subscribers (the defaults, 128 KiB each,
         // would cost ~150 KB per subscriber).
         .read_buffer_size(4 * 1024)

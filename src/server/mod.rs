@@ -69,7 +69,8 @@ pub fn router(schema: AppSchema, state: Arc<AppState>, live: Arc<crate::live::Hu
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
         .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
+        // Browsers send the scheme and host in lower case.
+        .filter_map(|o| HeaderValue::from_str(&o.to_ascii_lowercase()).ok())
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))

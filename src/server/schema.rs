@@ -54,7 +54,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
     builder()
         .extension(super::operations::OperationsExtension {
-            limits: state.config.limits.clone(),
+            limits: state.config.limits(),
             metrics: state.metrics.clone(),
         })
         .extension(super::error_codes::ErrorCodesExtension)

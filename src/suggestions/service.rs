@@ -222,7 +222,7 @@ pub async fn generate(
     let mut g = store(state, auth, mined, SuggestionSource::Historical).await?;
     g.near_misses = near_misses;
     g.span = span;
-    if let Some(cfg) = &state.config.llm {
+    if let Some(cfg) = &state.config.llm() {
         let (found, report) = super::llm::review(cfg, &history).await;
         if report.status != "ok" {
             tracing::warn!(status = %report.status, message = %report.message, "the LLM pass did not complete");

@@ -149,12 +149,9 @@ async fn media_types_are_negotiated_with_the_specs_status_codes() {
 #[tokio::test]
 async fn a_refused_document_names_the_limit_it_hit_and_by_how_much() {
     let config = Config {
-        limits: workflow_intel::config::Limits {
-            depth: 3,
-            aliases: 2,
-            complexity: 10,
-            ..Default::default()
-        },
+        graphql_max_depth: 3,
+        graphql_max_aliases: 2,
+        graphql_max_complexity: 10,
         ..Config::default()
     };
     let app = TestApp::spawn_with(config).await;

@@ -397,10 +397,10 @@ async fn a_server_enforces_event_retention_days() {
     assert_eq!(count().await, 4);
     drop(kept);
     // The same day with EVENT_RETENTION_DAYS=5: they go.
-    let mut config = Config::default();
-    config
-        .apply_env(|k| (k == "EVENT_RETENTION_DAYS").then(|| "5".to_string()))
-        .unwrap();
+    let config = Config::from_layers(None, |k| {
+        (k == "EVENT_RETENTION_DAYS").then(|| "5".to_string())
+    })
+    .unwrap();
     assert_eq!(config.event_retention_days, 5);
     let _pruning = TestApp::spawn_on(config, &mut conn, Some(later)).await;
     eventually("events older than the retention are deleted", || async {

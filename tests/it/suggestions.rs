@@ -764,18 +764,16 @@ async fn discount_history(app: &TestApp, t: &str) -> String {
 
 #[tokio::test]
 async fn the_llm_pass_keeps_only_verified_claims_and_never_breaks_generation() {
-    use workflow_intel::config::{Config, LlmConfig};
+    use workflow_intel::config::Config;
     const GEN_LLM: &str = r#"mutation($input: GenerateSuggestionsInput!) { generateSuggestions(input: $input) {
       created { source title evidence } llm { status message proposed dropped } } }"#;
     for mode in ["good", "slow", "malformed"] {
         let (url, seen) = fake_llm(mode).await;
         let config = Config {
-            llm: Some(LlmConfig {
-                base_url: url,
-                model: "test-model".into(),
-                api_key: Some("sk-test".into()),
-                timeout_seconds: 1,
-            }),
+            llm_base_url: Some(url),
+            llm_model: Some("test-model".into()),
+            llm_api_key: Some("sk-test".into()),
+            llm_timeout_seconds: 1,
             ..Config::default()
         };
         let app = TestApp::spawn_with(config).await;
