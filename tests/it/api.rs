@@ -149,47 +149,31 @@ async fn companies_never_see_each_other() {
     assert_eq!(d["actions"]["totalCount"], 0);
     assert_eq!(d["actions"]["edges"], json!([]));
     assert_eq!(d["workflows"]["totalCount"], 0);
-    // By id: exactly like a missing id.
+    // By id and in writes: exactly like a missing id.
     let missing = uuid::Uuid::now_v7().to_string();
-    for id in [action_id, missing.as_str(), "not-a-uuid"] {
-        let v = app
-            .gql(
-                Some(&b),
-                "query($id: ID!) { action(id: $id) { id } }",
-                json!({"id": id}),
-            )
-            .await;
-        assert_eq!(code(&v), "NOT_FOUND", "{v}");
-    }
-    let v = app
-        .gql(
-            Some(&b),
-            "query($id: ID!) { workflow(id: $id) { id } }",
-            json!({"id": wf_id}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    // Writes.
-    let v = app
-        .gql(Some(&b), "mutation($id: ID!) { updateAction(input: {id: $id, name: \"pwned\"}) { action { id } } }", json!({"id": action_id}))
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    let v = app
-        .gql(
-            Some(&b),
-            "mutation($id: ID!) { deleteWorkflow(input: {id: $id}) { deletedId } }",
-            json!({"id": wf_id}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    let v = app
-        .gql(
-            Some(&b),
-            "query { validateActionInput(actionType: \"a_only\", input: {}) { valid } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
+    let by_id = "query($id: ID!) { action(id: $id) { id } }";
+    app.all_not_found(
+        &b,
+        &[
+            (by_id, json!({"id": action_id})),
+            (by_id, json!({"id": missing})),
+            (by_id, json!({"id": "not-a-uuid"})),
+            ("query($id: ID!) { workflow(id: $id) { id } }", json!({"id": wf_id})),
+            (
+                "mutation($id: ID!) { updateAction(input: {id: $id, name: \"pwned\"}) { action { id } } }",
+                json!({"id": action_id}),
+            ),
+            (
+                "mutation($id: ID!) { deleteWorkflow(input: {id: $id}) { deletedId } }",
+                json!({"id": wf_id}),
+            ),
+            (
+                "query { validateActionInput(actionType: \"a_only\", input: {}) { valid } }",
+                json!({}),
+            ),
+        ],
+    )
+    .await;
     // B may use the same action type for its own catalog.
     create_action(&app, &b, "a_only").await;
     // A's rows are intact.

@@ -149,6 +149,36 @@ async fn workflow_with_sla(r: &Replica, token: &str) -> String {
     wf
 }
 
+/// Two replicas on a fresh PostgreSQL database, with an admin token of its company and a
+/// workflow with a 5 s SLA (created through the first); None, with a notice, without
+/// TEST_DATABASE_URL. The database is dropped with `db`.
+struct Pair {
+    db: TempDatabase,
+    url: String,
+    t: String,
+    r1: Replica,
+    r2: Replica,
+    wf: String,
+}
+
+async fn pair(env: &[(&str, String)]) -> Option<Pair> {
+    let base = pg_base()?;
+    let db = TempDatabase::create(&base).await;
+    let url = db.url.clone();
+    let t = token(&url);
+    let r1 = Replica::start(&url, env).await;
+    let r2 = Replica::start(&url, env).await;
+    let wf = workflow_with_sla(&r1, &t).await;
+    Some(Pair {
+        db,
+        url,
+        t,
+        r1,
+        r2,
+        wf,
+    })
+}
+
 /// Starts an execution and completes it 10 s long (two breaches at once).
 async fn overrun(r: &Replica, token: &str, wf: &str, key: &str) {
     let e = r
@@ -177,13 +207,17 @@ async fn events(ws: &mut Ws, within: Duration) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_breach_on_one_replica_reaches_another_replicas_subscribers_once() {
-    let Some(base) = pg_base() else { return };
-    let db = TempDatabase::create(&base).await;
-    let url = db.url.clone();
-    let t = token(&url);
-    let r1 = Replica::start(&url, &[]).await;
-    let r2 = Replica::start(&url, &[]).await;
-    let wf = workflow_with_sla(&r1, &t).await;
+    let Some(Pair {
+        db: _db,
+        t,
+        r1,
+        r2,
+        wf,
+        ..
+    }) = pair(&[]).await
+    else {
+        return;
+    };
     let mut ws = r2.subscribe(&t).await;
     let sent = Instant::now();
     overrun(&r1, &t, &wf, "x-1").await;
@@ -211,15 +245,19 @@ async fn a_breach_on_one_replica_reaches_another_replicas_subscribers_once() {
 
 #[tokio::test]
 async fn two_hundred_alerts_are_sent_exactly_once_while_a_replica_is_killed() {
-    let Some(base) = pg_base() else { return };
-    let db = TempDatabase::create(&base).await;
-    let url = db.url.clone();
-    let t = token(&url);
     let smtp = SmtpServer::start();
     let env = [("SMTP_URL", smtp.url())];
-    let r1 = Replica::start(&url, &env).await;
-    let mut r2 = Replica::start(&url, &env).await;
-    let wf = workflow_with_sla(&r1, &t).await;
+    let Some(Pair {
+        db: _db,
+        url,
+        t,
+        r1,
+        mut r2,
+        wf,
+    }) = pair(&env).await
+    else {
+        return;
+    };
     for i in 0..100 {
         if i == 49 {
             // Replica 2 records this execution's breaches and starts mailing them; the mail
@@ -248,13 +286,17 @@ async fn two_hundred_alerts_are_sent_exactly_once_while_a_replica_is_killed() {
 
 #[tokio::test]
 async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
-    let Some(base) = pg_base() else { return };
-    let db = TempDatabase::create(&base).await;
-    let url = db.url.clone();
-    let t = token(&url);
-    let mut r1 = Replica::start(&url, &[]).await;
-    let mut r2 = Replica::start(&url, &[]).await;
-    let wf = workflow_with_sla(&r1, &t).await;
+    let Some(Pair {
+        db: _db,
+        t,
+        mut r1,
+        mut r2,
+        wf,
+        ..
+    }) = pair(&[]).await
+    else {
+        return;
+    };
     let start = Instant::now();
     while !(r1.owns_clock().await || r2.owns_clock().await) {
         assert!(
@@ -296,16 +338,20 @@ async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
 
 #[tokio::test]
 async fn events_committed_while_listen_is_down_are_still_delivered() {
-    let Some(base) = pg_base() else { return };
-    let db = TempDatabase::create(&base).await;
-    let url = db.url.clone();
-    let t = token(&url);
-    let r1 = Replica::start(&url, &[]).await;
-    let r2 = Replica::start(&url, &[]).await;
-    let wf = workflow_with_sla(&r1, &t).await;
+    let Some(Pair {
+        db: _db,
+        url,
+        t,
+        r1,
+        r2,
+        wf,
+    }) = pair(&[]).await
+    else {
+        return;
+    };
     let mut ws = r2.subscribe(&t).await;
     // Drop every LISTEN connection of this database, then commit breaches during the gap.
-    let admin = workflow_intel::db::connect(&base, None).await.unwrap();
+    let admin = workflow_intel::db::connect(&url, None).await.unwrap();
     let db = url.rsplit('/').next().unwrap();
     use sea_orm::ConnectionTrait;
     let res = admin
@@ -340,13 +386,17 @@ async fn owner_and_other<'a>(r1: &'a Replica, r2: &'a Replica) -> (&'a Replica, 
 
 #[tokio::test]
 async fn a_resume_on_another_replica_moves_the_owners_deadlines_by_the_pause() {
-    let Some(base) = pg_base() else { return };
-    let db = TempDatabase::create(&base).await;
-    let url = db.url.clone();
-    let t = token(&url);
-    let r1 = Replica::start(&url, &[]).await;
-    let r2 = Replica::start(&url, &[]).await;
-    let wf = workflow_with_sla(&r1, &t).await;
+    let Some(Pair {
+        db: _db,
+        t,
+        r1,
+        r2,
+        wf,
+        ..
+    }) = pair(&[]).await
+    else {
+        return;
+    };
     let (owner, other) = owner_and_other(&r1, &r2).await;
     // Started, paused and resumed on the replica that does not own the watcher.
     let e = other

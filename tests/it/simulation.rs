@@ -304,28 +304,22 @@ async fn a_simulation_writes_only_its_own_row() {
     assert_eq!(d["simulation"]["workflow"]["name"], "Discount Approval");
     assert_eq!(d["simulations"]["totalCount"], 1);
     let other = app.token("Other", "admin@other.io", Role::Admin).await;
-    let v = app
-        .gql(
-            Some(&other),
-            "query($id: ID!) { simulation(id: $id) { id } }",
-            json!({"id": id}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    let v = app
-        .gql(
-            Some(&other),
-            "query($w: ID!) { simulations(workflowId: $w) { totalCount } }",
-            json!({"w": wf}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    let v = app
-        .gql(
-            Some(&other),
-            SIMULATE,
-            json!({"input": {"workflowId": wf, "inputData": {}}}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
+    app.all_not_found(
+        &other,
+        &[
+            (
+                "query($id: ID!) { simulation(id: $id) { id } }",
+                json!({"id": id}),
+            ),
+            (
+                "query($w: ID!) { simulations(workflowId: $w) { totalCount } }",
+                json!({"w": wf}),
+            ),
+            (
+                SIMULATE,
+                json!({"input": {"workflowId": wf, "inputData": {}}}),
+            ),
+        ],
+    )
+    .await;
 }

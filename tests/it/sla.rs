@@ -303,24 +303,21 @@ async fn executions_steps_and_catalog_stats() {
 
     // Another company sees none of it.
     let other = s.app.token("Other", "x@other.io", Role::Admin).await;
-    let v = s
-        .app
-        .gql(
-            Some(&other),
-            "query($id: ID!) { execution(id: $id) { id } }",
-            json!({"id": exec}),
+    s.app
+        .all_not_found(
+            &other,
+            &[
+                (
+                    "query($id: ID!) { execution(id: $id) { id } }",
+                    json!({"id": exec}),
+                ),
+                (
+                    COMPLETE,
+                    json!({"input": {"executionId": exec, "status": "COMPLETED"}}),
+                ),
+            ],
         )
         .await;
-    assert_eq!(code(&v), "NOT_FOUND");
-    let v = s
-        .app
-        .gql(
-            Some(&other),
-            COMPLETE,
-            json!({"input": {"executionId": exec, "status": "COMPLETED"}}),
-        )
-        .await;
-    assert_eq!(code(&v), "NOT_FOUND");
     let d = s
         .app
         .data(

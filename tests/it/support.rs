@@ -187,6 +187,15 @@ impl TestApp {
         resp.json().await.expect("json response")
     }
 
+    /// Runs each operation as `token` (another company's caller) and asserts that every one
+    /// answers NOT_FOUND, exactly as a missing id does.
+    pub async fn all_not_found(&self, token: &str, ops: &[(&str, Value)]) {
+        for (query, variables) in ops {
+            let v = self.gql(Some(token), query, variables.clone()).await;
+            assert_eq!(code(&v), "NOT_FOUND", "{query}: {v}");
+        }
+    }
+
     /// Like `gql`, but panics on errors and returns `data`.
     pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
         let v = self.gql(Some(token), query, variables).await;
