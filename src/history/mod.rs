@@ -418,6 +418,18 @@ async fn ensure_actions(
 /// Imports a log file, all or nothing: the company (when new), the workflow (discovered from
 /// the file when new) and every case are written in one transaction. Progress lines say what
 /// was read and staged; nothing is imported until the commit.
+/// A case holding a NUL character (which PostgreSQL cannot store) stops the import, named.
+fn refuse_nul(c: &Case, number: usize) -> AppResult<()> {
+    match c.nul() {
+        None => Ok(()),
+        Some(what) => Err(AppError::bad(format!(
+            "case {:?} (number {number} in the file): {what} holds a NUL character (U+0000), \
+             which the database cannot store; nothing was imported",
+            c.id.replace('\0', "\\0"),
+        ))),
+    }
+}
+
 pub async fn import_file(
     state: &AppState,
     into: &Destination,
@@ -445,16 +457,8 @@ pub async fn import_file(
     loop {
         let next = reader.next_case().map_err(AppError::BadInput)?;
         let done = next.is_none();
-        if let Some(at) = next.as_ref().and_then(|c| Some((c, c.nul()?))) {
-            return Err(AppError::bad(format!(
-                "case {:?} (number {} in the file): {} holds a NUL character (U+0000), which the \
-                 database cannot store; nothing was imported",
-                at.0.id.replace('\0', "\\0"),
-                read + 1,
-                at.1
-            )));
-        }
         if let Some(c) = next {
+            refuse_nul(&c, read + 1)?;
             for (n, f) in presence.iter_mut().zip(&m.input) {
                 *n += m.raw_value(f, &c).is_some() as usize;
             }

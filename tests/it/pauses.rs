@@ -109,6 +109,16 @@ async fn metrics(s: &crate::sla::Setup, sla: &str) -> serde_json::Value {
     s.app.data(&s.token, m, json!({"id": sla})).await["sla"]["metrics"].clone()
 }
 
+/// A second SLA on the setup's workflow, "Overall", 300/240/300, without a pause condition.
+async fn overall_sla(s: &crate::sla::Setup) -> String {
+    let create = json!({"input": {"workflowId": s.workflow, "name": "Overall", "targetDurationSeconds": 300,
+        "warningThresholdSeconds": 240, "criticalThresholdSeconds": 300}});
+    s.app.data(&s.token, crate::sla::CREATE_SLA, create).await["createSla"]["sla"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test]
 async fn a_pause_condition_stops_only_its_slas_clock_while_the_customer_step_runs() {
     let s = setup(Config::default(), json!([])).await;
@@ -128,13 +138,7 @@ async fn a_pause_condition_stops_only_its_slas_clock_while_the_customer_step_run
         .await;
     assert_eq!(u["updateSla"]["sla"]["pauseWhen"], when);
     // A second SLA on the same workflow, without a pause condition: its clock runs on.
-    let create = json!({"input": {"workflowId": s.workflow, "name": "Overall", "targetDurationSeconds": 300,
-        "warningThresholdSeconds": 240, "criticalThresholdSeconds": 300}});
-    let overall =
-        s.app.data(&s.token, crate::sla::CREATE_SLA, create).await["createSla"]["sla"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let overall = overall_sla(&s).await;
 
     let exec = start(&s).await;
     step(&s, &exec, "Validate", 0, Some(10)).await;
