@@ -155,6 +155,28 @@ where
     E: Tenant,
     E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
 {
+    paginate_with(select, first, after, fields, |q| async move {
+        Ok(q.all(db).await?)
+    })
+    .await
+}
+
+/// [`paginate_counted`], with the page's rows read by `fetch` from the select it is given
+/// (filtered by the cursor, ordered and limited): a caller that loads the rows' relations in
+/// the same statement (a join) reads them here.
+pub async fn paginate_with<E, F, Fut>(
+    select: Select<E>,
+    first: Option<i32>,
+    after: Option<String>,
+    fields: ConnectionFields,
+    fetch: F,
+) -> AppResult<Page<E::Model>>
+where
+    E: Tenant,
+    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
+    F: FnOnce(Select<E>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<Vec<E::Model>>>,
+{
     let id_col = E::ID;
     let limit = page_size(first)?;
     let after_id = after.as_deref().map(decode_cursor).transpose()?;
@@ -162,7 +184,7 @@ where
     if let Some(a) = after_id {
         q = q.filter(id_col.gt(a));
     }
-    let rows = q.order_by_asc(id_col).limit(limit + 1).all(db).await?;
+    let rows = fetch(q.order_by_asc(id_col).limit(limit + 1)).await?;
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(after_id.is_some(), has_next, fields);
     for m in rows.into_iter().take(limit as usize) {

@@ -10,7 +10,9 @@ use crate::entity::{breach, breach_count, sla};
 use crate::error::AppError;
 use crate::graphql_base::context::CtxExt;
 use crate::graphql_base::loaders;
-use crate::graphql_base::pagination::{ConnectionFields, Page, paginate, paginate_counted};
+use crate::graphql_base::pagination::{
+    ConnectionFields, Page, paginate, paginate_counted, paginate_with,
+};
 use crate::graphql_base::types::User;
 use crate::ids::parse_id;
 use crate::model::stored;
@@ -198,7 +200,27 @@ async fn breach_page(
     let counts = service::breach_counts(auth, &f);
     let fields = ConnectionFields::sum_of(db, counts, breach_count::Column::N);
     let q = service::breaches(auth, &f);
-    Ok(paginate_counted(db, q, first, after, fields).await?)
+    let want = wanted(ctx);
+    if !want.any() {
+        return Ok(paginate_counted(db, q, first, after, fields).await?);
+    }
+    let loaders = ctx.loaders()?;
+    let fetch = |page| super::joined::fetch(db, page, want, loaders);
+    Ok(paginate_with(q, first, after, fields, fetch).await?)
+}
+
+/// Which of a breach's relations the selection reaches, under `edges { node }` or `nodes`.
+fn wanted(ctx: &Context<'_>) -> super::joined::Wanted {
+    let la = ctx.look_ahead();
+    let nodes = [la.field("edges").field("node"), la.field("nodes")];
+    let has = |f: &str| nodes.iter().any(|n| n.field(f).exists());
+    super::joined::Wanted {
+        sla: has("sla"),
+        execution: has("execution"),
+        workflow: nodes
+            .iter()
+            .any(|n| n.field("execution").field("workflow").exists()),
+    }
 }
 
 #[derive(Default)]

@@ -11,6 +11,7 @@ pub mod escalation;
 pub mod export;
 pub mod figures;
 pub mod graphql;
+pub mod joined;
 pub mod mailer;
 pub mod notifier;
 pub mod outbox;

@@ -96,3 +96,92 @@ async fn total_count_is_counted_only_when_selected() {
     let counted = cost("{ workflows(first: 2) { totalCount edges { node { name } } } }").await;
     assert_eq!((page, counted), (1, 2));
 }
+
+/// The dashboard's list: a page of breaches with their SLA and their execution's workflow.
+const DASHBOARD: &str = "query($n: Int) { slaBreaches(first: $n) { TOTAL edges { node { id severity actualDurationSeconds sla { name targetDurationSeconds } execution { id status workflow { name } } } } } }";
+
+#[tokio::test]
+async fn the_dashboard_list_costs_one_statement_and_one_more_for_its_total() {
+    let app = TestApp::spawn_requests_only().await;
+    let admin = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let mut workflows = Vec::new();
+    for i in 0..3 {
+        let wf = create_workflow(
+            &app,
+            &admin,
+            &format!("Flow {i}"),
+            json!([{"name": "a", "action": "task"}]),
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let sla = json!({"i": {"workflowId": wf, "name": format!("SLA {i}"), "targetDurationSeconds": 60}});
+        app.data(
+            &admin,
+            "mutation($i: CreateSlaInput!) { createSla(input: $i) { sla { id } } }",
+            sla,
+        )
+        .await;
+        workflows.push(wf);
+    }
+    // 30 executions of 10 minutes over the three workflows: 60 breaches.
+    let t0 = chrono::Utc::now() - chrono::Duration::days(1);
+    let cases: Vec<_> = (0..30)
+        .map(|i| {
+            let start = t0 + chrono::Duration::minutes(i * 11);
+            json!({"workflowId": workflows[i as usize % 3], "externalId": format!("c{i}"),
+                   "status": "COMPLETED", "startedAt": start.to_rfc3339(),
+                   "completedAt": (start + chrono::Duration::minutes(10)).to_rfc3339()})
+        })
+        .collect();
+    let imported = app
+        .data(
+            &admin,
+            "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { breaches } }",
+            json!({"i": {"executions": cases}}),
+        )
+        .await;
+    assert_eq!(imported["importExecutions"]["breaches"], 60);
+    let count = |total: bool| {
+        let q = DASHBOARD.replace("TOTAL", if total { "totalCount" } else { "" });
+        let (app, admin) = (&app, &admin);
+        async move {
+            let before = app.statements.load(Ordering::SeqCst);
+            let d = app.data(admin, &q, json!({"n": 20})).await;
+            let n = app.statements.load(Ordering::SeqCst) - before;
+            let edges = d["slaBreaches"]["edges"].as_array().unwrap().clone();
+            assert_eq!(edges.len(), 20);
+            for e in &edges {
+                let node = &e["node"];
+                assert!(node["sla"]["name"].as_str().unwrap().starts_with("SLA "));
+                assert_eq!(node["sla"]["targetDurationSeconds"], 60);
+                assert_eq!(node["execution"]["status"], "COMPLETED");
+                let flow = node["execution"]["workflow"]["name"].as_str().unwrap();
+                assert_eq!(
+                    flow.replace("Flow", "SLA"),
+                    node["sla"]["name"].as_str().unwrap()
+                );
+            }
+            (n, d["slaBreaches"]["totalCount"].clone())
+        }
+    };
+    // The token is verified once and then cached; the first request pays for it.
+    count(false).await;
+    let (without, _) = count(false).await;
+    let (with, total) = count(true).await;
+    assert_eq!(total, 60);
+    assert_eq!(
+        (without, with),
+        (1, 2),
+        "statements without and with totalCount"
+    );
+    // A second page by cursor costs the same.
+    let q = "query($a: String) { slaBreaches(first: 20, after: $a) { pageInfo { endCursor } edges { node { sla { name } execution { workflow { name } } } } } }";
+    let first = app.data(&admin, q, json!({"a": null})).await;
+    let cursor = first["slaBreaches"]["pageInfo"]["endCursor"].clone();
+    let before = app.statements.load(Ordering::SeqCst);
+    let next = app.data(&admin, q, json!({"a": cursor})).await;
+    assert_eq!(app.statements.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(next["slaBreaches"]["edges"].as_array().unwrap().len(), 20);
+}
