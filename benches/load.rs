@@ -667,15 +667,14 @@ fn wrk(base: &str, token: Option<&str>, body: &Value) -> f64 {
 
 /// The HTTP ratios: authenticated against anonymous trivial queries, and the dashboard query
 /// against the authenticated trivial one, in the same run.
-async fn http_ratios() {
+async fn http_ratios(label: &str, url: &str) {
     if Command::new("wrk").arg("--version").output().is_err() {
         println!("(wrk is not installed: `apt-get install wrk`; HTTP ratios skipped)\n");
         return;
     }
-    let (dir, url) = sqlite_url("http");
-    let s = start_server(&url).await;
+    let s = start_server(url).await;
     let client = reqwest::Client::new();
-    let co = company(&client, &url, &s, "Dash").await;
+    let co = company(&client, url, &s, "Dash").await;
     // Some breaches for the dashboard to show.
     let ids: Vec<String> = (0..200).map(|j| format!("d{j}")).collect();
     client
@@ -690,7 +689,7 @@ async fn http_ratios() {
     let anon = wrk(&s.base, None, &trivial);
     let authed = wrk(&s.base, Some(&co.token), &trivial);
     let dash = wrk(&s.base, Some(&co.token), &dashboard);
-    println!("## HTTP, wrk -t2 -c32 -d10s (SQLite)\n");
+    println!("## HTTP, wrk -t2 -c32 -d10s ({label})\n");
     println!("| request | requests/s | ratio | target |\n|---|---|---|---|");
     println!("| `{{ __typename }}` without a token | {anon:.0} | | |");
     println!(
@@ -702,7 +701,6 @@ async fn http_ratios() {
         dash / authed
     );
     drop(s);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
     let s = start_server(url).await;
@@ -1560,7 +1558,9 @@ fn main() {
             burst().await;
         }
         if part("http") {
-            http_ratios().await;
+            let (dir, url) = sqlite_url("http");
+            http_ratios("SQLite", &url).await;
+            let _ = std::fs::remove_dir_all(&dir);
         }
         if part("throughput") {
             let (dir, url) = sqlite_url("tp");
@@ -1594,6 +1594,13 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         let Some(pg) = pg else { return };
+        if part("pg-http") {
+            let db = format!("wi_http_{}", std::process::id());
+            if let Some(url) = create_pg_db(&pg, &db) {
+                http_ratios("PostgreSQL", &url).await;
+                drop_pg_db(&pg, &db);
+            }
+        }
         if part("pg-soak") {
             let db = format!("wi_soak_{}", std::process::id());
             if let Some(url) = create_pg_db(&pg, &db) {

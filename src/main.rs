@@ -1,4 +1,9 @@
 //! The `workflow-intel` command line.
+/// mimalloc: under the request path's many small allocations across threads, glibc's
+/// allocator spent about a fifth of the server's CPU (profile in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
