@@ -4,9 +4,12 @@
 //!
 //! Layers, later ones winning (figment): the defaults, then an optional `workflow-intel.toml`
 //! (or the file named by `WORKFLOW_INTEL_CONFIG`) with the fields' names as keys, then
-//! environment variables (the same names in upper case), then CLI flags. The merged settings
-//! are checked against the JSON Schema generated from the struct (jsonschema), and an invalid
-//! one stops the process with a message naming the variable or key it came from.
+//! environment variables (the same names in upper case), then CLI flags (`--database-url`,
+//! `--bind`, through [`Config::with_flags`]). Each merge is checked against the JSON Schema
+//! generated from the struct (jsonschema), and an invalid value stops the process with a
+//! message naming the variable, key or flag it came from. The flags are clap's; they do not
+//! also read the environment (clap's `env`), because figment's layer already does, with the
+//! same names, and a second reader would bypass the checks.
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -277,6 +280,21 @@ impl Provider for EnvLayer {
     }
 }
 
+/// Command-line flags as the last layer.
+struct FlagLayer(Dict);
+
+const FLAG_SOURCE: &str = "command-line flag";
+
+impl Provider for FlagLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(FLAG_SOURCE)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
 impl Config {
     /// Loads `workflow-intel.toml` (or the file in `WORKFLOW_INTEL_CONFIG`) when present, then
     /// the environment.
@@ -319,6 +337,19 @@ impl Config {
         if given.contains("outbox_lease_seconds") && !given.contains("smtp_timeout_seconds") {
             cfg.fit_smtp_timeout();
         }
+        cfg.check(&figment)?;
+        Ok(cfg)
+    }
+
+    /// These settings with command-line flags on top (`(key, value)`, the flag `--key` with
+    /// dashes), checked like every other layer; an invalid one names the flag.
+    pub fn with_flags(&self, flags: &[(&str, String)]) -> Result<Self, ConfigError> {
+        let mut d = Dict::new();
+        for (k, v) in flags {
+            d.insert(k.to_string(), Value::from(v.clone()));
+        }
+        let figment = Figment::from(Serialized::defaults(self.clone())).merge(FlagLayer(d));
+        let cfg: Config = figment.extract().map_err(|e| named(&figment, e))?;
         cfg.check(&figment)?;
         Ok(cfg)
     }
@@ -487,7 +518,16 @@ impl Config {
 /// set it, else its key.
 fn source_name(figment: &Figment, key: &str) -> String {
     match figment.find_metadata(key) {
-        Some(m) if m.name == ENV_SOURCE => key.to_ascii_uppercase(),
+        Some(m) => display_name(&m.name, key),
+        None => key.to_string(),
+    }
+}
+
+/// A key as its source spells it: `DATABASE_URL`, `--database-url` or `database_url`.
+fn display_name(source: &str, key: &str) -> String {
+    match source {
+        ENV_SOURCE => key.to_ascii_uppercase(),
+        FLAG_SOURCE => format!("--{}", key.replace('_', "-")),
         _ => key.to_string(),
     }
 }
@@ -496,8 +536,7 @@ fn source_name(figment: &Figment, key: &str) -> String {
 fn named(figment: &Figment, e: figment::Error) -> ConfigError {
     let key = e.path.first().cloned().unwrap_or_default();
     let name = match &e.metadata {
-        Some(m) if m.name == ENV_SOURCE => key.to_ascii_uppercase(),
-        Some(_) => key.clone(),
+        Some(m) => display_name(&m.name, &key),
         None => source_name(figment, &key),
     };
     match &e.kind {
@@ -648,6 +687,19 @@ mod tests {
         assert!(err.to_string().contains("unknown_key"), "{err}");
         let err = Config::from_layers(None, env(&[("LLM_BASE_URL", "http://x")])).unwrap_err();
         assert!(err.to_string().contains("LLM_MODEL"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_and_are_checked_like_the_other_layers() {
+        let c = Config::from_layers(None, env(&[("DATABASE_URL", "sqlite::memory:")])).unwrap();
+        let c = c
+            .with_flags(&[("database_url", "postgres://db/x".into())])
+            .unwrap();
+        assert_eq!(c.database_url, "postgres://db/x");
+        let err = c
+            .with_flags(&[("database_url", "mysql://x".into())])
+            .unwrap_err();
+        assert!(err.to_string().contains("--database-url"), "{err}");
     }
 
     #[test]

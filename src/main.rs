@@ -37,8 +37,8 @@ enum Command {
     /// Migrate the database and serve GraphQL until Ctrl-C.
     Serve {
         /// Address to listen on (overrides BIND_ADDR).
-        #[arg(long)]
-        bind: Option<SocketAddr>,
+        #[arg(long, alias = "bind-addr")]
+        bind: Option<String>,
         /// Database URL (overrides DATABASE_URL).
         #[arg(long)]
         database_url: Option<String>,
@@ -224,12 +224,18 @@ async fn open(cfg: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
 }
 
 /// Applies a `--database-url` override, then connects and migrates.
+/// The settings with one command-line flag on top, checked like the other layers.
+fn flag(cfg: &Config, key: &str, value: String) -> anyhow::Result<Config> {
+    cfg.with_flags(&[(key, value)])
+        .map_err(|e| anyhow::anyhow!("configuration error: {e}"))
+}
+
 async fn open_with(
     cfg: &mut Config,
     database_url: Option<String>,
 ) -> anyhow::Result<sea_orm::DatabaseConnection> {
     if let Some(u) = database_url {
-        cfg.database_url = u;
+        *cfg = flag(cfg, "database_url", u)?;
     }
     open(cfg).await
 }
@@ -329,10 +335,10 @@ async fn main() -> anyhow::Result<()> {
             demo,
         } => {
             if let Some(b) = bind {
-                cfg.bind_addr = b;
+                cfg = flag(&cfg, "bind_addr", b)?;
             }
             if let Some(u) = database_url {
-                cfg.database_url = u;
+                cfg = flag(&cfg, "database_url", u)?;
             }
             serve(cfg, demo).await?;
         }
@@ -652,7 +658,7 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
             database_url,
         } => {
             if let Some(u) = database_url {
-                cfg.database_url = u;
+                cfg = flag(&cfg, "database_url", u)?;
             }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
