@@ -19,9 +19,10 @@ impl Execution {
     async fn status(&self) -> Result<ExecutionStatus> {
         Ok(stored(ExecutionStatus::parse, &self.status)?)
     }
-    /// When its SLA clocks were paused (`pauseExecutionSla`), in order.
+    /// When its SLA clocks were paused, in order: by `pauseExecutionSla` (every SLA; `sla`
+    /// null) or by an SLA's pause condition (that SLA only).
     async fn sla_pauses(&self, ctx: &Context<'_>) -> Result<Vec<crate::sla::pauses::SlaPause>> {
-        crate::sla::pauses::listed(ctx, self.id, self.company_id).await
+        crate::sla::pauses::listed(ctx, self.id, self.company_id, None).await
     }
     /// Reported steps, in start order.
     async fn steps(&self, ctx: &Context<'_>) -> Result<Vec<StepExecution>> {

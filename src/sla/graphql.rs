@@ -153,10 +153,11 @@ impl SlaBreach {
         let s: Option<Sla> = loaders::one(&ctx.loaders()?.slas, self.sla_id).await?;
         Ok(s.is_some_and(|s| s.calendar_id.is_some()))
     }
-    /// Evidence: when the execution's SLA clocks were paused (paused time does not count in
-    /// `actualDurationSeconds`).
+    /// Evidence: when this breach's SLA clock was paused, by `pauseExecutionSla` or by its own
+    /// pause condition (paused time does not count in `actualDurationSeconds`).
     async fn pauses(&self, ctx: &Context<'_>) -> Result<Vec<super::pauses::SlaPause>> {
-        super::pauses::listed(ctx, self.execution_id, self.company_id).await
+        let sla = Some(self.sla_id);
+        super::pauses::listed(ctx, self.execution_id, self.company_id, sla).await
     }
     /// Every alert of this breach: email and channels, escalation levels, resolves.
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<AlertDelivery>> {

@@ -319,16 +319,25 @@ impl PauseMutation {
     }
 }
 
-/// An execution's pauses (the `Execution.slaPauses` and `SlaBreach.pauses` fields).
+/// An execution's pauses: all of them (`Execution.slaPauses`), or those that stopped one SLA's
+/// clock, its own and the manual ones (`SlaBreach.pauses`, `sla` Some).
 pub async fn listed(
     ctx: &Context<'_>,
     execution_id: Uuid,
     company_id: Uuid,
+    sla: Option<Uuid>,
 ) -> Result<Vec<SlaPause>> {
-    Ok(execution_pause::Entity::find()
+    let mut q = execution_pause::Entity::find()
         .filter(execution_pause::Column::ExecutionId.eq(execution_id))
-        .filter(execution_pause::Column::CompanyId.eq(company_id))
-        .order_by_asc(execution_pause::Column::PausedAt)
+        .filter(execution_pause::Column::CompanyId.eq(company_id));
+    if let Some(s) = sla {
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(execution_pause::Column::SlaId.is_null())
+                .add(execution_pause::Column::SlaId.eq(s)),
+        );
+    }
+    Ok(q.order_by_asc(execution_pause::Column::PausedAt)
         .all(&ctx.state()?.db)
         .await
         .map_err(AppError::from)?)

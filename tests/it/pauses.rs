@@ -195,6 +195,14 @@ async fn a_pause_condition_stops_only_its_slas_clock_while_the_customer_step_run
                 .contains("Waiting for customer")),
         "{p:?}"
     );
+    // Each breach's evidence holds only the pauses that stopped its own SLA.
+    let q = "{ slaBreaches(first: 10) { nodes { sla { name } pauses { reason } } } }";
+    let nodes = s.app.data(&s.token, q, json!({})).await["slaBreaches"]["nodes"].clone();
+    for b in nodes.as_array().unwrap() {
+        let n = b["pauses"].as_array().unwrap().len();
+        let want = if b["sla"]["name"] == "Overall" { 0 } else { 2 };
+        assert_eq!(n, want, "{b}");
+    }
     assert_eq!(
         metrics(&s, &s.sla).await,
         json!({"total": 1, "met": 1, "breachedWarning": 1, "breachedCritical": 0})
