@@ -376,6 +376,15 @@ async fn escalation_goes_out_once_per_level_and_stops_at_acknowledgement() {
         smtp.mails().len() == 1
     })
     .await;
+    // The server saw the mail before the outbox recorded it sent: moving the clock past the
+    // claim's lease before then would hand the row to another claim, a second send.
+    eventually("the email recorded sent", || async {
+        w.deliveries()
+            .await
+            .iter()
+            .any(|r| r["level"] == 0 && r["status"] == "sent")
+    })
+    .await;
     assert!(
         w.receiver.accepted("hook").is_empty(),
         "level 1 is not due yet"
