@@ -115,13 +115,23 @@ struct World {
 
 async fn world(config: Config) -> World {
     let clock = Arc::new(ManualClock::new(t0()));
-    let mut conn = fresh_db().await;
+    let conn = fresh_db().await;
     workflow_intel::db::migrate(&conn).await.unwrap();
     let config = Config {
         alert_http_timeout_seconds: 1,
         ..config
     };
-    let app = TestApp::spawn_on(config.clone(), &mut conn, Some(clock.clone())).await;
+    let timing = workflow_intel::Timing {
+        lease: Duration::seconds(config.outbox_lease_seconds),
+        ..TEST_TIMING
+    };
+    let app = TestApp::spawn_timed(
+        config.clone(),
+        conn.clone().into(),
+        Some(clock.clone()),
+        timing,
+    )
+    .await;
     let token = app.token("Acme", "ops@acme.io", Role::Admin).await;
     let wf = create_workflow(
         &app,
@@ -223,7 +233,13 @@ fn verify(headers: &HeaderMap, body: &Value) {
 
 #[tokio::test]
 async fn each_channel_gets_one_alert_in_its_format_through_a_5xx_a_timeout_and_a_stall() {
-    let w = world(Config::default()).await;
+    // `until` moves the clock 20 s per 300 ms of real time: a 60 s lease would run out while
+    // a 1 s timeout runs (sooner under load), handing the row to a second claim, a second send.
+    let w = world(Config {
+        outbox_lease_seconds: 900,
+        ..Config::default()
+    })
+    .await;
     let ids = [
         w.channel("WEBHOOK", "hook", SECRET).await,
         w.channel("SLACK", "slack", "").await,
