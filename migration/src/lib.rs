@@ -15,6 +15,7 @@ mod m20261205_000003_calendars;
 mod m20261205_000004_execution_pauses;
 mod m20261205_000005_sla_applies_when;
 mod m20261205_000006_pause_conditions;
+mod m20261206_000001_template_actions;
 
 pub use m20261204_000001_sla_rollups::{
     GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql,
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000004_execution_pauses::Migration),
             Box::new(m20261205_000005_sla_applies_when::Migration),
             Box::new(m20261205_000006_pause_conditions::Migration),
+            Box::new(m20261206_000001_template_actions::Migration),
         ]
     }
 }

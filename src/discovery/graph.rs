@@ -80,6 +80,7 @@ impl<'a> Drawer<'a> {
             label,
             x,
             y: 100.0,
+            action: None,
         });
         id
     }

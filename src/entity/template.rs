@@ -21,6 +21,8 @@ api_object!("ProcessTemplate", "process_templates", {
     pub settings: Json,
     #[graphql(skip)]
     pub graph_spec: Json,
+    #[graphql(skip)]
+    pub actions: Option<Json>,
     /// Public templates are in every company's marketplace: readable and instantiable by
     /// all, changed only by their owner.
     pub is_public: bool,

@@ -1,7 +1,8 @@
 //! What a template is (pure): its body, variables and graph, the blueprint format's name,
 //! and validation failures with their paths.
+use crate::model::LatencyClass;
 use crate::str_enum;
-use async_graphql::SimpleObject;
+use async_graphql::{InputObject, SimpleObject};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -68,6 +69,9 @@ pub struct GraphNode {
     pub x: f64,
     #[serde(default)]
     pub y: f64,
+    /// The catalog action a task node runs (`actionType`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SimpleObject)]
@@ -110,6 +114,33 @@ pub struct TemplateBody {
     pub graph_spec: GraphSpec,
     #[serde(default)]
     pub is_public: bool,
+    /// The catalog actions the steps need: instantiating the template creates those the
+    /// company's catalog lacks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionDeclaration>,
+}
+
+/// A catalog action a template's steps need, declared with the template so that a company
+/// without it gets it when it instantiates the template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, SimpleObject, InputObject)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[graphql(input_name = "ActionDeclarationInput")]
+pub struct ActionDeclaration {
+    pub action_type: String,
+    pub name: String,
+    #[serde(default)]
+    #[graphql(default)]
+    pub description: String,
+    #[serde(default = "medium")]
+    #[graphql(default_with = "medium()")]
+    pub latency_class: LatencyClass,
+    #[serde(default)]
+    #[graphql(default)]
+    pub is_idempotent: bool,
+}
+
+fn medium() -> LatencyClass {
+    LatencyClass::Medium
 }
 
 pub(super) fn empty_object() -> Value {

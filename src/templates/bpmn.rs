@@ -627,6 +627,7 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
                 settings: json!({}),
                 graph_spec: graph,
                 is_public: false,
+                actions: vec![],
             }
         }
     };
@@ -685,6 +686,7 @@ fn graph(c: &mut Collected) -> GraphSpec {
                 label: n.label.clone(),
                 x,
                 y,
+                action: None,
             }
         })
         .collect();

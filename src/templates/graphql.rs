@@ -1,5 +1,5 @@
 //! Templates' part of the schema.
-use super::body::{GraphSpec, TemplateBody, TemplateType, Variable};
+use super::body::{ActionDeclaration, GraphSpec, TemplateBody, TemplateType, Variable};
 use super::diff::TemplateDiff;
 use super::service::{self, Saved};
 use crate::auth::CtxAuth;
@@ -26,6 +26,10 @@ impl ProcessTemplate {
     async fn variables(&self) -> Result<Vec<Variable>> {
         Ok(serde_json::from_value(self.variables.clone())
             .map_err(|e| AppError::Internal(e.to_string()))?)
+    }
+    /// The catalog actions the steps need, declared with the template.
+    async fn actions(&self) -> Result<Vec<ActionDeclaration>> {
+        Ok(service::body(self)?.actions)
     }
     async fn graph_spec(&self) -> Result<GraphSpec> {
         Ok(serde_json::from_value(self.graph_spec.clone())
@@ -169,6 +173,9 @@ pub struct CreateProcessTemplateInput {
     pub graph_spec: Option<Json<Value>>,
     #[graphql(default)]
     pub is_public: bool,
+    /// The catalog actions the steps need (those in your catalog are declared for you).
+    #[graphql(default)]
+    pub actions: Vec<ActionDeclaration>,
 }
 
 #[derive(InputObject)]
@@ -213,6 +220,10 @@ pub struct ProcessTemplatePayload {
 #[derive(SimpleObject)]
 pub struct CreateWorkflowFromTemplatePayload {
     pub workflow: Workflow,
+    /// The action types created in the company's catalog from the template's declarations.
+    pub actions_created: Vec<String>,
+    /// Steps whose action is neither in the catalog nor declared by the template, by step.
+    pub warnings: Vec<String>,
 }
 
 fn payload(s: Saved, mut extra: Vec<String>) -> ProcessTemplatePayload {
@@ -260,6 +271,7 @@ impl TemplateMutation {
                 None => GraphSpec::default(),
             },
             is_public: input.is_public,
+            actions: input.actions,
         };
         let db = &ctx.state()?.db;
         let exists = tenancy::scoped::<template::Entity>(auth)
@@ -332,7 +344,7 @@ impl TemplateMutation {
     ) -> Result<CreateWorkflowFromTemplatePayload> {
         let auth = ctx.writer()?;
         let id = parse_id(&input.template_id, "template")?;
-        let wf = service::instantiate(
+        let (wf, provisioned) = service::instantiate(
             &ctx.state()?.writer,
             auth,
             id,
@@ -341,7 +353,11 @@ impl TemplateMutation {
             ctx.state()?.clock.now(),
         )
         .await?;
-        Ok(CreateWorkflowFromTemplatePayload { workflow: wf })
+        Ok(CreateWorkflowFromTemplatePayload {
+            workflow: wf,
+            actions_created: provisioned.created,
+            warnings: provisioned.warnings,
+        })
     }
 
     async fn delete_process_template(

@@ -1,5 +1,6 @@
 //! Blueprint templates: versioned, validated, exported and imported (JSON blueprints and
 //! BPMN 2.0), diffed, and instantiated as workflows.
+pub mod actions;
 pub mod blueprint;
 pub mod body;
 pub mod bpmn;

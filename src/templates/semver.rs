@@ -1,20 +1,34 @@
-//! Template versions (pure): strict semantic versions.
+//! Template versions (pure): semantic versions as semver 2.0.0 defines them, pre-releases and
+//! build metadata included (the `semver` crate, the one Cargo itself uses).
+use semver::Version;
+use std::cmp::Ordering;
 
-/// Parses strict semver MAJOR.MINOR.PATCH (no leading zeros, no pre-release or build).
+/// Parses a semantic version: MAJOR.MINOR.PATCH, an optional pre-release (`-beta.1`) and
+/// optional build metadata (`+sha.5114f85`). No leading `v`, no leading zeros.
+pub fn parse(v: &str) -> Option<Version> {
+    Version::parse(v).ok()
+}
+
+/// MAJOR, MINOR and PATCH of a semantic version.
 pub fn parse_semver(v: &str) -> Option<(u64, u64, u64)> {
-    let parts: Vec<&str> = v.split('.').collect();
-    if parts.len() != 3 {
-        return None;
+    parse(v).map(|v| (v.major, v.minor, v.patch))
+}
+
+/// Semver 2.0.0 precedence (section 11): a pre-release comes before its release, identifiers
+/// compare numerically or in ASCII order, and build metadata does not count. Two versions
+/// that differ only in build metadata have equal precedence; for a stable listing they are
+/// then ordered by their text. A string that is not a version sorts first.
+pub fn precedence(a: &str, b: &str) -> Ordering {
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.cmp_precedence(&y).then_with(|| a.cmp(b)),
+        (x, y) => x.is_some().cmp(&y.is_some()).then_with(|| a.cmp(b)),
     }
-    let mut out = [0u64; 3];
-    for (i, p) in parts.iter().enumerate() {
-        if p.is_empty()
-            || !p.bytes().all(|b| b.is_ascii_digit())
-            || (p.len() > 1 && p.starts_with('0'))
-        {
-            return None;
-        }
-        out[i] = p.parse().ok()?;
+}
+
+/// Whether `a` has the same precedence as `b` or a lower one.
+pub fn at_or_below(a: &str, b: &str) -> bool {
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) => x.cmp_precedence(&y) != Ordering::Greater,
+        _ => false,
     }
-    Some((out[0], out[1], out[2]))
 }

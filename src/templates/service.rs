@@ -1,8 +1,8 @@
 //! Template persistence, scoped to the caller's company.
 use super::body::{Invalid, TemplateBody, TemplateType};
 use super::diff::TemplateDiff;
-use super::semver::parse_semver;
-use super::{blueprint, diff, validation, variables};
+use super::semver::{self, parse_semver};
+use super::{actions, blueprint, diff, validation, variables};
 use crate::auth::AuthContext;
 use crate::entity::{template, workflow};
 use crate::error::{AppError, AppResult};
@@ -11,7 +11,7 @@ use crate::tenancy;
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select,
     Set, TransactionSession, TransactionTrait,
 };
 use serde_json::{Value, json};
@@ -78,6 +78,11 @@ pub fn body(m: &template::Model) -> AppResult<TemplateBody> {
         graph_spec: serde_json::from_value(m.graph_spec.clone())
             .map_err(|e| AppError::Internal(format!("stored graph: {e}")))?,
         is_public: m.is_public,
+        actions: match &m.actions {
+            Some(a) => serde_json::from_value(a.clone())
+                .map_err(|e| AppError::Internal(format!("stored actions: {e}")))?,
+            None => vec![],
+        },
     })
 }
 
@@ -87,26 +92,28 @@ pub async fn versions(
     auth: &AuthContext,
     name: &str,
 ) -> AppResult<Vec<template::Model>> {
-    Ok(tenancy::scoped::<template::Entity>(auth)
+    let mut all = tenancy::scoped::<template::Entity>(auth)
         .filter(template::Column::Name.eq(name))
-        .order_by_asc(template::Column::VersionMajor)
-        .order_by_asc(template::Column::VersionMinor)
-        .order_by_asc(template::Column::VersionPatch)
         .all(db)
-        .await?)
+        .await?;
+    in_semver_order(&mut all);
+    Ok(all)
+}
+
+/// Sorts versions by semver precedence (pre-releases before their release).
+fn in_semver_order(all: &mut [template::Model]) {
+    all.sort_by(|a, b| semver::precedence(&a.version, &b.version));
 }
 
 /// Every public version of a name, in semver order, when one company publishes it; several
 /// publishers make the name ambiguous.
 async fn public_versions(db: &impl ConnectionTrait, name: &str) -> AppResult<Vec<template::Model>> {
-    let all = template::Entity::find()
+    let mut all = template::Entity::find()
         .filter(template::Column::Name.eq(name))
         .filter(template::Column::IsPublic.eq(true))
-        .order_by_asc(template::Column::VersionMajor)
-        .order_by_asc(template::Column::VersionMinor)
-        .order_by_asc(template::Column::VersionPatch)
         .all(db)
         .await?;
+    in_semver_order(&mut all);
     let publishers: std::collections::HashSet<Uuid> = all.iter().map(|t| t.company_id).collect();
     if publishers.len() > 1 {
         return Err(AppError::bad(format!(
@@ -167,6 +174,10 @@ fn to_model(
         graph_spec: serde_json::to_value(&b.graph_spec)
             .map_err(|e| AppError::Internal(e.to_string()))?,
         is_public: b.is_public,
+        actions: (!b.actions.is_empty())
+            .then(|| serde_json::to_value(&b.actions))
+            .transpose()
+            .map_err(|e| AppError::Internal(e.to_string()))?,
         usage_count: 0,
         last_used_at: None,
         created_by: auth.user_id,
@@ -189,17 +200,14 @@ async fn semver_warnings(
     auth: &AuthContext,
     b: &TemplateBody,
 ) -> AppResult<Vec<String>> {
-    let Some((major, minor, patch)) = parse_semver(&b.version) else {
+    let Some((major, _, _)) = parse_semver(&b.version) else {
         return Ok(vec![]);
     };
     let previous = versions(db, auth, &b.name)
         .await?
         .into_iter()
         .rev()
-        .find(|t| {
-            (t.version_major, t.version_minor, t.version_patch)
-                < (major as i64, minor as i64, patch as i64)
-        });
+        .find(|t| semver::precedence(&t.version, &b.version).is_lt());
     let Some(prev) = previous else {
         return Ok(vec![]);
     };
@@ -226,6 +234,21 @@ pub async fn save(
     now: DateTime<Utc>,
 ) -> AppResult<Saved> {
     validation::validate(&b).map_err(bad)?;
+    let mut b = b;
+    let undeclared = actions::declare(db, auth, &mut b).await?;
+    let mut saved = save_declared(db, auth, b, overwrite, now).await?;
+    saved.warnings.extend(undeclared);
+    Ok(saved)
+}
+
+/// `save` once the body's actions are declared.
+async fn save_declared(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    b: TemplateBody,
+    overwrite: bool,
+    now: DateTime<Utc>,
+) -> AppResult<Saved> {
     let txn = crate::db::begin_write(db).await?;
     let existing = tenancy::scoped::<template::Entity>(auth)
         .filter(template::Column::Name.eq(b.name.as_str()))
@@ -262,6 +285,16 @@ pub async fn save(
             warnings: vec![],
             created: true,
         });
+    }
+    if let Some(latest) = versions(&txn, auth, &b.name).await?.last()
+        && semver::at_or_below(&b.version, &latest.version)
+    {
+        return Err(AppError::conflict(format!(
+            "template {:?} version {} is not above the latest version, {}: a new version must \
+             come after it in semver order (pre-releases come before their release; build \
+             metadata does not count)",
+            b.name, b.version, latest.version
+        )));
     }
     let warnings = semver_warnings(&txn, auth, &b).await?;
     let m = to_model(auth, &b, Uuid::now_v7(), now)?;
@@ -304,7 +337,8 @@ fn workflow_type(t: TemplateType) -> WorkflowType {
     }
 }
 
-/// Creates a DRAFT workflow from a template, with its variables substituted.
+/// Creates a DRAFT workflow from a template, with its variables substituted, and the declared
+/// actions the company's catalog lacks; the steps whose action is still missing are warnings.
 pub async fn instantiate(
     db: &(impl ConnectionTrait + TransactionTrait),
     auth: &AuthContext,
@@ -312,12 +346,13 @@ pub async fn instantiate(
     name: &str,
     variables: &Value,
     now: DateTime<Utc>,
-) -> AppResult<workflow::Model> {
+) -> AppResult<(workflow::Model, actions::Provisioned)> {
     let t = get(db, auth, template_id).await?;
     let b = body(&t)?;
     let vars = variables::resolve_variables(&b.variables, variables).map_err(bad)?;
     let steps = crate::placeholders::substitute(&b.process_steps, &|n| vars.get(n).cloned());
     let txn = crate::db::begin_write(db).await?;
+    let provisioned = actions::provision(&txn, auth, &steps, &b.actions, now).await?;
     let wf = workflows::create(
         &txn,
         auth,
@@ -343,7 +378,7 @@ pub async fn instantiate(
     am.updated_at = Set(now);
     am.update(&txn).await?;
     txn.commit().await?;
-    Ok(wf)
+    Ok((wf, provisioned))
 }
 
 /// Imports a blueprint document.

@@ -44,6 +44,7 @@ pub fn standard() -> TemplateBody {
                     label: "Start".into(),
                     x: 100.0,
                     y: 100.0,
+                    action: None,
                 },
                 GraphNode {
                     id: "step1".into(),
@@ -51,6 +52,7 @@ pub fn standard() -> TemplateBody {
                     label: "Validate".into(),
                     x: 200.0,
                     y: 100.0,
+                    action: None,
                 },
             ],
             edges: vec![GraphEdge {
@@ -61,23 +63,42 @@ pub fn standard() -> TemplateBody {
             }],
         },
         is_public: false,
+        actions: vec![],
     }
 }
 
 #[test]
-fn semver_is_strict() {
+fn semver_parses_and_orders_as_semver_2_0_0_says() {
     assert_eq!(parse_semver("1.2.0"), Some((1, 2, 0)));
-    for bad in [
-        "1.2",
-        "1.2.0.0",
-        "01.2.0",
-        "1.2.x",
-        "1.2.0-beta",
-        "",
-        "v1.2.0",
-    ] {
+    assert_eq!(parse_semver("2.1.0-beta.1"), Some((2, 1, 0)));
+    assert_eq!(parse_semver("1.0.0+20130313144700"), Some((1, 0, 0)));
+    for bad in ["1.2", "1.2.0.0", "01.2.0", "1.2.x", "", "v1.2.0", "1.2.0-", "1.2.0-01"] {
         assert_eq!(parse_semver(bad), None, "{bad}");
     }
+    // Section 11's own example, in order.
+    let ordered = [
+        "1.0.0-alpha",
+        "1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "1.0.0",
+        "2.0.0",
+        "2.1.0",
+        "2.1.1",
+    ];
+    let mut shuffled = ordered.to_vec();
+    shuffled.reverse();
+    shuffled.swap(1, 7);
+    shuffled.sort_by(|a, b| super::semver::precedence(a, b));
+    assert_eq!(shuffled, ordered);
+    // Build metadata does not count.
+    assert!(super::semver::at_or_below("1.0.0+build.2", "1.0.0"));
+    assert!(super::semver::at_or_below("0.9.0", "1.0.0"));
+    assert!(super::semver::at_or_below("1.0.0-rc.1", "1.0.0"));
+    assert!(!super::semver::at_or_below("1.0.1-rc.1", "1.0.0"));
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub fn validate(t: &TemplateBody) -> Result<(), Invalid> {
         return Err(invalid(
             "version",
             format!(
-                "{:?} is not a semantic version MAJOR.MINOR.PATCH such as 1.2.0",
+                "{:?} is not a semantic version (MAJOR.MINOR.PATCH, optionally with a pre-release and build metadata, such as 1.2.0 or 2.1.0-beta.1+build.5)",
                 t.version
             ),
         ));
@@ -32,6 +32,7 @@ pub fn validate(t: &TemplateBody) -> Result<(), Invalid> {
     if !t.settings.is_object() {
         return Err(invalid("settings", "must be an object"));
     }
+    validate_actions(&t.actions)?;
     let mut names = HashSet::new();
     for (i, v) in t.variables.iter().enumerate() {
         let valid_name = !v.name.is_empty()
@@ -157,6 +158,28 @@ fn validate_graph(g: &GraphSpec) -> Result<(), Invalid> {
                 g.nodes[i].id
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Each declared action: a valid, unique `actionType` and a name.
+fn validate_actions(actions: &[ActionDeclaration]) -> Result<(), Invalid> {
+    let mut seen = HashSet::new();
+    for (i, a) in actions.iter().enumerate() {
+        crate::catalog::service::validate_action_type(&a.action_type)
+            .map_err(|e| invalid(format!("actions[{i}].actionType"), e.to_string()))?;
+        if !seen.insert(a.action_type.as_str()) {
+            return Err(invalid(
+                format!("actions[{i}].actionType"),
+                format!("{:?} is declared twice", a.action_type),
+            ));
+        }
+        if a.name.trim().is_empty() || a.name.len() > 200 {
+            return Err(invalid(
+                format!("actions[{i}].name"),
+                "must be 1 to 200 characters",
+            ));
+        }
     }
     Ok(())
 }

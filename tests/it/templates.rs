@@ -701,6 +701,7 @@ fn arb_template() -> impl Strategy<Value = TemplateBody> {
                         label: "Start".into(),
                         x: 0.0,
                         y: 0.0,
+                        action: None,
                     }],
                     edges: vec![],
                 };
@@ -713,6 +714,7 @@ fn arb_template() -> impl Strategy<Value = TemplateBody> {
                         label: format!("Node {i}"),
                         x: *x as f64 / 2.0,
                         y: *y as f64,
+                        action: None,
                     });
                     g.edges.push(GraphEdge {
                         from: prev,
