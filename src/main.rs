@@ -88,6 +88,27 @@ enum Command {
         #[command(subcommand)]
         command: TemplateCommand,
     },
+    /// Export workflows.
+    Workflows {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Print a workflow to stdout: as BPMN 2.0 XML with a laid-out diagram (--bpmn), or as a
+    /// blueprint document (JSON).
+    Export {
+        id: uuid::Uuid,
+        /// BPMN 2.0 XML instead of a blueprint document.
+        #[arg(long)]
+        bpmn: bool,
+        #[command(flatten)]
+        company: CompanyArgs,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,6 +138,22 @@ enum TemplateCommand {
     /// Print a template's blueprint document (JSON) to stdout.
     Export {
         id: uuid::Uuid,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Save a workflow as a template version (its steps, a graph drawn from them, and the
+    /// catalog actions they use declared).
+    FromWorkflow {
+        workflow: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        version: String,
+        /// Publish it in the marketplace.
+        #[arg(long)]
+        public: bool,
+        #[command(flatten)]
+        company: CompanyArgs,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -310,6 +347,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token { command } => tokens(command, cfg).await?,
         Command::Templates { command } => templates(command, cfg).await?,
+        Command::Workflows { command } => workflows(command, cfg).await?,
         Command::Suggestions { command } => suggestions(command, cfg).await?,
         Command::ImportLog {
             file,
@@ -682,6 +720,45 @@ async fn templates(command: TemplateCommand, mut cfg: Config) -> anyhow::Result<
                 eprintln!("warning: {w}");
             }
         }
+        TemplateCommand::FromWorkflow {
+            workflow,
+            name,
+            version,
+            public,
+            company,
+            database_url,
+        } => {
+            let conn = open_with(&mut cfg, database_url).await?;
+            let auth = company_caller(&conn, &company).await?;
+            let now = SystemClock.now();
+            let saved =
+                service::from_workflow(&conn, &auth, workflow, &name, &version, public, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let t = &saved.template;
+            println!(
+                "saved workflow {workflow} as template {} {} ({})",
+                t.name, t.version, t.id
+            );
+            for w in saved.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
     }
+    Ok(())
+}
+
+async fn workflows(command: WorkflowCommand, mut cfg: Config) -> anyhow::Result<()> {
+    use workflow_intel::templates::service;
+    let WorkflowCommand::Export {
+        id,
+        bpmn,
+        company,
+        database_url,
+    } = command;
+    let conn = open_with(&mut cfg, database_url).await?;
+    let auth = company_caller(&conn, &company).await?;
+    let text = service::export_workflow(&conn, &auth, id, bpmn).await;
+    print!("{}", text.map_err(|e| anyhow::anyhow!("{e}"))?);
     Ok(())
 }

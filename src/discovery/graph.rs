@@ -97,6 +97,7 @@ impl<'a> Drawer<'a> {
             to: to.into(),
             condition: p.condition,
             probability: p.probability,
+            is_default: false,
         });
     }
 

@@ -85,6 +85,9 @@ pub struct GraphEdge {
     /// log (0 to 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// The gateway's default flow: taken when no other flow's condition holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_default: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, SimpleObject)]

@@ -9,6 +9,7 @@
 //! silently.
 use super::blueprint::canonical;
 use super::body::{GraphEdge, GraphNode, GraphSpec, NodeType, TemplateBody, TemplateType};
+use super::layout::size;
 use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
@@ -18,22 +19,70 @@ use std::collections::HashMap;
 const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
 const WI_NS: &str = "https://workflow-intel.dev/bpmn";
 
-fn size(t: NodeType) -> (f64, f64) {
-    match t {
-        NodeType::Trigger | NodeType::End => (36.0, 36.0),
-        NodeType::Decision | NodeType::Parallel => (50.0, 50.0),
-        NodeType::Action | NodeType::Approval => (100.0, 80.0),
+/// The BPMN element for a node: a task by its action's kind where the action is one of
+/// BPMN's task types (as an import names them), a service task for any other catalog action.
+fn element(n: &GraphNode) -> &'static str {
+    match (n.node_type, n.action.as_deref()) {
+        (NodeType::Trigger, _) => "bpmn:startEvent",
+        (NodeType::End, _) => "bpmn:endEvent",
+        (NodeType::Decision, _) => "bpmn:exclusiveGateway",
+        (NodeType::Parallel, _) => "bpmn:parallelGateway",
+        (NodeType::Approval, _) => "bpmn:userTask",
+        (NodeType::Action, None | Some("task")) => "bpmn:task",
+        (NodeType::Action, Some(a)) => match TASK_KINDS.iter().find(|(_, t, _, _)| *t == a) {
+            Some((k, _, _, _)) if *k != "userTask" => task_tag(k),
+            _ => "bpmn:serviceTask",
+        },
     }
 }
 
-fn element(t: NodeType) -> &'static str {
-    match t {
-        NodeType::Trigger => "bpmn:startEvent",
-        NodeType::End => "bpmn:endEvent",
-        NodeType::Decision => "bpmn:exclusiveGateway",
-        NodeType::Parallel => "bpmn:parallelGateway",
-        NodeType::Action => "bpmn:task",
-        NodeType::Approval => "bpmn:userTask",
+/// BPMN's task kinds: (element, the catalog action an import gives it, its name, its
+/// latency class).
+pub const TASK_KINDS: &[(&str, &str, &str, crate::model::LatencyClass)] = {
+    use crate::model::LatencyClass::*;
+    &[
+        ("task", "task", "Task", Medium),
+        ("userTask", "user_task", "User task", Slow),
+        ("manualTask", "manual_task", "Manual task", Slow),
+        ("serviceTask", "service_task", "Service task", Fast),
+        ("scriptTask", "script_task", "Script task", Instant),
+        (
+            "businessRuleTask",
+            "business_rule_task",
+            "Business rule task",
+            Instant,
+        ),
+        ("sendTask", "send_task", "Send task", Fast),
+        ("receiveTask", "receive_task", "Receive task", Slow),
+        ("callActivity", "call_activity", "Call activity", Medium),
+        ("subProcess", "sub_process", "Subprocess", Medium),
+        ("adHocSubProcess", "sub_process", "Subprocess", Medium),
+        ("transaction", "sub_process", "Subprocess", Medium),
+        (
+            "intermediateCatchEvent",
+            "wait_for_event",
+            "Wait for an event",
+            Slow,
+        ),
+        (
+            "intermediateThrowEvent",
+            "raise_event",
+            "Raise an event",
+            Instant,
+        ),
+    ]
+};
+
+fn task_tag(kind: &str) -> &'static str {
+    match kind {
+        "manualTask" => "bpmn:manualTask",
+        "serviceTask" => "bpmn:serviceTask",
+        "scriptTask" => "bpmn:scriptTask",
+        "businessRuleTask" => "bpmn:businessRuleTask",
+        "sendTask" => "bpmn:sendTask",
+        "receiveTask" => "bpmn:receiveTask",
+        "callActivity" => "bpmn:callActivity",
+        _ => "bpmn:task",
     }
 }
 
@@ -113,7 +162,8 @@ pub fn export(t: &TemplateBody) -> String {
             ("exporterVersion", env!("CARGO_PKG_VERSION")),
         ],
     );
-    let g = &t.graph_spec;
+    let drawn = super::steps_graph::graph_for(t);
+    let g = &drawn;
     let ids: HashMap<&str, String> = g
         .nodes
         .iter()
@@ -128,7 +178,7 @@ pub fn export(t: &TemplateBody) -> String {
             ("isExecutable", "false"),
         ],
     );
-    write_blueprint(&mut w, t);
+    write_blueprint(&mut w, t, g);
     write_nodes(&mut w, g, &ids);
     write_flows(&mut w, g, &ids);
     end(&mut w, "bpmn:process");
@@ -144,13 +194,17 @@ fn flow_id(i: usize) -> String {
     format!("Flow_{}", i + 1)
 }
 
-/// Everything but the name, version and graph, in `extensionElements`, for a lossless round
-/// trip.
-fn write_blueprint(w: &mut Writer<Vec<u8>>, t: &TemplateBody) {
+/// Everything but the name and version, in `extensionElements`, for a lossless round trip;
+/// the graph too when the diagram was drawn from the steps instead (the diagram is the graph
+/// otherwise).
+fn write_blueprint(w: &mut Writer<Vec<u8>>, t: &TemplateBody, drawn: &GraphSpec) {
     let mut extra = serde_json::to_value(t).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut extra {
-        for k in ["name", "version", "graphSpec"] {
+        for k in ["name", "version"] {
             m.remove(k);
+        }
+        if drawn == &t.graph_spec {
+            m.remove("graphSpec");
         }
     }
     start(w, "bpmn:extensionElements", &[]);
@@ -163,16 +217,29 @@ fn write_blueprint(w: &mut Writer<Vec<u8>>, t: &TemplateBody) {
 /// One flow element per graph node, with its incoming and outgoing flows.
 fn write_nodes(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, String>) {
     for n in &g.nodes {
-        let tag = element(n.node_type);
-        start(
-            w,
-            tag,
-            &[
-                ("id", &ids[n.id.as_str()]),
-                ("name", &n.label),
-                ("wi:nodeId", &n.id),
-            ],
-        );
+        // A split whose flows carry conditions runs each lane whose condition holds.
+        let inclusive = n.node_type == NodeType::Parallel
+            && g.edges
+                .iter()
+                .any(|e| e.from == n.id && e.condition.is_some());
+        let tag = if inclusive {
+            "bpmn:inclusiveGateway"
+        } else {
+            element(n)
+        };
+        let mut attrs = vec![
+            ("id", ids[n.id.as_str()].clone()),
+            ("name", n.label.clone()),
+            ("wi:nodeId", n.id.clone()),
+        ];
+        if let Some(a) = &n.action {
+            attrs.push(("wi:action", a.clone()));
+        }
+        if let Some(d) = g.edges.iter().position(|e| e.from == n.id && e.is_default) {
+            attrs.push(("default", flow_id(d)));
+        }
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        start(w, tag, &attrs);
         for (i, e) in g.edges.iter().enumerate() {
             if e.to == n.id {
                 start(w, "bpmn:incoming", &[]);
@@ -198,18 +265,15 @@ fn write_flows(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, Strin
             continue;
         };
         let fid = flow_id(i);
+        let p = e.probability.map(|p| format!("{p}"));
+        let mut attrs = vec![("id", fid.as_str()), ("sourceRef", from), ("targetRef", to)];
+        if let Some(p) = &p {
+            attrs.push(("wi:probability", p));
+        }
         match &e.condition {
-            None => empty(
-                w,
-                "bpmn:sequenceFlow",
-                &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
-            ),
+            None => empty(w, "bpmn:sequenceFlow", &attrs),
             Some(c) => {
-                start(
-                    w,
-                    "bpmn:sequenceFlow",
-                    &[("id", &fid), ("sourceRef", from), ("targetRef", to)],
-                );
+                start(w, "bpmn:sequenceFlow", &attrs);
                 start(
                     w,
                     "bpmn:conditionExpression",
@@ -293,6 +357,7 @@ struct Flow {
     source: String,
     target: String,
     condition_text: Option<String>,
+    probability: Option<f64>,
 }
 
 struct Node {
@@ -301,6 +366,10 @@ struct Node {
     kind: String,
     node_type: Option<NodeType>,
     label: String,
+    /// The catalog action: ours (`wi:action`), else the task kind's.
+    action: Option<String>,
+    /// A gateway's default flow (its `default` attribute).
+    default_flow: Option<String>,
 }
 
 fn local(name: &[u8]) -> String {
@@ -341,28 +410,43 @@ fn map_kind(kind: &str) -> Option<(NodeType, Option<&'static str>)> {
         "startEvent" => (NodeType::Trigger, None),
         "endEvent" => (NodeType::End, None),
         "task" => (NodeType::Action, None),
-        "userTask" => (NodeType::Approval, None),
+        "userTask" | "manualTask" => (NodeType::Approval, None),
         "exclusiveGateway" => (NodeType::Decision, None),
-        "serviceTask" | "scriptTask" | "sendTask" | "receiveTask" | "manualTask"
-        | "businessRuleTask" => (NodeType::Action, Some("imported as a plain action")),
+        "serviceTask" | "scriptTask" | "sendTask" | "receiveTask" | "businessRuleTask" => {
+            (NodeType::Action, None)
+        }
         "parallelGateway" => (NodeType::Parallel, None),
-        "inclusiveGateway" | "eventBasedGateway" | "complexGateway" => (
+        "inclusiveGateway" => (
+            NodeType::Parallel,
+            Some(
+                "imported as a parallel split whose lanes each run only when their flow's \
+                 condition holds (a lane whose flow has no JSON condition always runs)",
+            ),
+        ),
+        "eventBasedGateway" => (
             NodeType::Decision,
             Some(
-                "imported as an exclusive decision: the graph has no inclusive, event-based or complex gateways",
+                "imported as a choice: the event that comes first decides in the model; here a \
+                 routing field of the input does",
             ),
+        ),
+        "complexGateway" => (
+            NodeType::Decision,
+            Some("imported as an exclusive choice: the graph has no complex gateways"),
         ),
         "intermediateCatchEvent" | "intermediateThrowEvent" => (
             NodeType::Action,
-            Some("imported as an action: the graph has no intermediate events"),
+            Some("imported as a step: the graph has no intermediate events"),
         ),
         "subProcess" | "callActivity" | "transaction" | "adHocSubProcess" => (
             NodeType::Action,
-            Some("imported as one action: its inner flow is not imported"),
+            Some("imported as one step; the tasks inside it are listed in its description"),
         ),
         _ => return None,
     })
 }
+
+const SUBPROCESSES: &[&str] = &["subProcess", "transaction", "adHocSubProcess"];
 
 /// Elements that carry no flow and are skipped without a warning.
 const STRUCTURAL: &[&str] = &[
@@ -383,6 +467,9 @@ const STRUCTURAL: &[&str] = &[
     "blueprint",
     "BPMNLabelStyle",
     "Font",
+    "laneSet",
+    "childLaneSet",
+    "collaboration",
 ];
 
 /// The 1-based line and column of a byte offset in `text`.
@@ -421,6 +508,16 @@ struct Collected {
     current_shape: Option<String>,
     text: String,
     skipped: HashMap<String, usize>,
+    /// The lane being read, and each flow node's lane (by XML id).
+    lane: Option<String>,
+    lane_of: HashMap<String, String>,
+    /// Pools: each process's participant name (by process id), and the first process's id.
+    pools: HashMap<String, String>,
+    process_id: Option<String>,
+    /// Message flows between pools: (name, source, target).
+    messages: Vec<(String, String, String)>,
+    /// The names of the tasks inside each subprocess (by its node's XML id).
+    inner: HashMap<String, Vec<String>>,
 }
 
 impl Collected {
@@ -432,6 +529,9 @@ impl Collected {
             "process" => {
                 self.processes += 1;
                 self.in_process = self.processes == 1;
+                if self.in_process {
+                    self.process_id = a.get("id").cloned();
+                }
                 if self.processes > 1 {
                     self.warnings.push(format!(
                         "process {:?} skipped: only the first process is imported",
@@ -444,6 +544,9 @@ impl Collected {
                 source: a.get("sourceRef").cloned().unwrap_or_default(),
                 target: a.get("targetRef").cloned().unwrap_or_default(),
                 condition_text: None,
+                probability: get_local(a, "probability")
+                    .and_then(|p| p.parse().ok())
+                    .filter(|p: &f64| (0.0..=1.0).contains(p)),
             }),
             "BPMNShape" => self.current_shape = a.get("bpmnElement").cloned(),
             "Bounds" => {
@@ -453,6 +556,22 @@ impl Collected {
                 }
             }
             k if in_process && !STRUCTURAL.contains(&k) => self.flow_element(k, a),
+            "lane" if self.in_process => {
+                self.lane = a.get("name").or_else(|| a.get("id")).cloned();
+            }
+            "participant" => {
+                if let (Some(p), Some(n)) = (a.get("processRef"), a.get("name")) {
+                    self.pools.insert(p.clone(), n.clone());
+                }
+            }
+            "messageFlow" => self.messages.push((
+                a.get("name").cloned().unwrap_or_default(),
+                a.get("sourceRef").cloned().unwrap_or_default(),
+                a.get("targetRef").cloned().unwrap_or_default(),
+            )),
+            k if self.in_process && !STRUCTURAL.contains(&k) && self.in_subprocess() => {
+                self.inner_element(k, a)
+            }
             k if !self.in_process && !STRUCTURAL.contains(&k) && parent == "definitions" => {
                 *self.skipped.entry(k.to_string()).or_default() += 1;
             }
@@ -482,7 +601,43 @@ impl Collected {
             kind: k.to_string(),
             node_type: Some(t),
             label: a.get("name").cloned().unwrap_or_default(),
+            action: get_local(a, "action").cloned().or_else(|| {
+                TASK_KINDS
+                    .iter()
+                    .find(|(kind, ..)| *kind == k)
+                    .map(|(_, action, ..)| action.to_string())
+            }),
+            default_flow: a.get("default").cloned(),
         });
+    }
+
+    /// Whether the element opening now is inside a subprocess of the first process.
+    fn in_subprocess(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|k| SUBPROCESSES.contains(&k.as_str()))
+    }
+
+    /// An element inside a subprocess: a named task is listed under the subprocess's step.
+    fn inner_element(&mut self, k: &str, a: &HashMap<String, String>) {
+        let is_task = matches!(
+            map_kind(k),
+            Some((NodeType::Action | NodeType::Approval, _))
+        );
+        let Some(name) = a.get("name").filter(|n| is_task && !n.trim().is_empty()) else {
+            return;
+        };
+        if let Some(sub) = self
+            .nodes
+            .iter()
+            .rev()
+            .find(|n| SUBPROCESSES.contains(&n.kind.as_str()))
+        {
+            self.inner
+                .entry(sub.xml_id.clone())
+                .or_default()
+                .push(name.clone());
+        }
     }
 
     /// An element closes: its text is a flow's condition or the embedded blueprint.
@@ -496,6 +651,12 @@ impl Collected {
             "blueprint" if self.in_process => self.blueprint = Some(self.text.trim().to_string()),
             "process" => self.in_process = false,
             "BPMNShape" => self.current_shape = None,
+            "flowNodeRef" if self.in_process => {
+                if let Some(l) = &self.lane {
+                    self.lane_of.insert(self.text.trim().to_string(), l.clone());
+                }
+            }
+            "lane" => self.lane = None,
             _ => {}
         }
         self.stack.pop();
@@ -602,34 +763,21 @@ pub fn import(xml: &str, name: &str, version: &str) -> Result<Imported, String> 
         ));
     }
     let graph = graph(&mut c);
-    let mut warnings = c.warnings;
+    let mut warnings = std::mem::take(&mut c.warnings);
     let body = match c.blueprint.as_deref().map(serde_json::from_str::<Value>) {
         Some(Ok(Value::Object(mut m))) => {
             m.insert("name".into(), json!(name));
             m.insert("version".into(), json!(version));
-            m.insert(
-                "graphSpec".into(),
-                serde_json::to_value(&graph).map_err(|e| e.to_string())?,
-            );
+            if !m.contains_key("graphSpec") {
+                m.insert(
+                    "graphSpec".into(),
+                    serde_json::to_value(&graph).map_err(|e| e.to_string())?,
+                );
+            }
             serde_json::from_value(Value::Object(m))
                 .map_err(|e| format!("the embedded workflow-intel blueprint is invalid: {e}"))?
         }
-        _ => {
-            let converted = super::bpmn_flow::steps_from_graph(&graph);
-            warnings.extend(converted.warnings);
-            TemplateBody {
-                name: name.to_string(),
-                version: version.to_string(),
-                template_type: TemplateType::Custom,
-                description: String::new(),
-                process_steps: converted.steps,
-                variables: vec![],
-                settings: json!({}),
-                graph_spec: graph,
-                is_public: false,
-                actions: vec![],
-            }
-        }
+        _ => from_foreign(&c, graph, name, version, &mut warnings),
     };
     Ok(Imported { body, warnings })
 }
@@ -666,7 +814,8 @@ fn graph(c: &mut Collected) -> GraphSpec {
             from: a.id.clone(),
             to: b.id.clone(),
             condition: flow_condition(f, &mut c.warnings),
-            probability: None,
+            probability: f.probability,
+            is_default: a.default_flow.as_deref() == Some(f.id.as_str()),
         });
     }
     let nodes = c
@@ -686,9 +835,104 @@ fn graph(c: &mut Collected) -> GraphSpec {
                 label: n.label.clone(),
                 x,
                 y,
-                action: None,
+                action: n.action.clone(),
             }
         })
         .collect();
     GraphSpec { nodes, edges }
+}
+
+/// A template from another tool's model: steps from its flow, each step's owner (its lane,
+/// else its pool), each subprocess's tasks in its description, message flows as notes, and
+/// the catalog actions of BPMN's task kinds declared.
+fn from_foreign(
+    c: &Collected,
+    graph: GraphSpec,
+    name: &str,
+    version: &str,
+    warnings: &mut Vec<String>,
+) -> TemplateBody {
+    let converted = super::bpmn_flow::steps_from_graph(&graph);
+    warnings.extend(converted.warnings);
+    let mut steps = converted.steps;
+    let pool = c.process_id.as_ref().and_then(|p| c.pools.get(p));
+    for s in steps.as_array_mut().into_iter().flatten() {
+        let step_name = s["name"].as_str().unwrap_or_default().to_string();
+        let Some(n) = c
+            .nodes
+            .iter()
+            .find(|n| n.label == step_name || format!("{} ({})", n.label, n.id) == step_name)
+        else {
+            continue;
+        };
+        if let Some(owner) = c.lane_of.get(&n.xml_id).or(pool) {
+            s["owner"] = json!(owner);
+        }
+        if let Some(inner) = c.inner.get(&n.xml_id) {
+            s["description"] = json!(format!("{} of: {}", n.kind, inner.join(", ")));
+        }
+    }
+    let label = |id: &str| {
+        c.nodes
+            .iter()
+            .find(|n| n.xml_id == id)
+            .map(|n| n.label.clone())
+            .or_else(|| {
+                c.pools
+                    .iter()
+                    .find(|(p, _)| *p == id)
+                    .map(|(_, n)| n.clone())
+            })
+            .unwrap_or_else(|| id.to_string())
+    };
+    let notes: Vec<String> = c
+        .messages
+        .iter()
+        .map(|(n, a, b)| format!("message {n:?} from {:?} to {:?}", label(a), label(b)))
+        .collect();
+    for n in &notes {
+        warnings.push(format!(
+            "{n}: kept as a note in settings.notes (steps do not send messages between pools)"
+        ));
+    }
+    let actions = declarations(&steps);
+    TemplateBody {
+        name: name.to_string(),
+        version: version.to_string(),
+        template_type: TemplateType::Custom,
+        description: String::new(),
+        process_steps: steps,
+        variables: vec![],
+        settings: if notes.is_empty() {
+            json!({})
+        } else {
+            json!({"notes": notes})
+        },
+        graph_spec: graph,
+        is_public: false,
+        actions,
+    }
+}
+
+/// The catalog actions of BPMN's task kinds that the steps use.
+fn declarations(steps: &Value) -> Vec<super::body::ActionDeclaration> {
+    let mut out: Vec<super::body::ActionDeclaration> = Vec::new();
+    for s in steps.as_array().into_iter().flatten() {
+        let action = s["action"].as_str().unwrap_or_default();
+        let Some((kind, a, label, latency)) = TASK_KINDS.iter().find(|(_, a, ..)| *a == action)
+        else {
+            continue;
+        };
+        if out.iter().any(|d| d.action_type == *a) {
+            continue;
+        }
+        out.push(super::body::ActionDeclaration {
+            action_type: a.to_string(),
+            name: label.to_string(),
+            description: format!("A BPMN {kind}, from an imported model"),
+            latency_class: *latency,
+            is_idempotent: false,
+        });
+    }
+    out
 }

@@ -99,35 +99,8 @@ impl<'a> Flow<'a> {
     /// Depth-first from the roots: an edge to a node still on the path closes a loop.
     fn find_back_edges(&mut self) {
         let n = self.g.nodes.len();
-        let (mut state, mut next) = (vec![0u8; n], vec![0usize; n]);
-        for root in self.roots().into_iter().chain(0..n) {
-            if state[root] != 0 {
-                continue;
-            }
-            let mut stack = vec![root];
-            state[root] = 1;
-            while let Some(&v) = stack.last() {
-                match self.out[v].get(next[v]).copied() {
-                    Some((e, w)) => {
-                        next[v] += 1;
-                        match state[w] {
-                            0 => {
-                                state[w] = 1;
-                                stack.push(w);
-                            }
-                            1 => {
-                                self.back.insert(e);
-                            }
-                            _ => {}
-                        }
-                    }
-                    None => {
-                        state[v] = 2;
-                        stack.pop();
-                    }
-                }
-            }
-        }
+        let roots = self.roots().into_iter().chain(0..n);
+        self.back = super::layout::depth_first_back_edges(&self.out, roots);
     }
 
     /// Kahn's algorithm with a stack: a node's first successor is taken up first, so each
@@ -204,6 +177,14 @@ impl<'a> Flow<'a> {
             }
             self.groups.insert(s, (join, firsts));
         }
+    }
+
+    /// The condition of the flow into lane `k` of a split, when it has one: an inclusive
+    /// gateway's lane runs only when its flow's condition holds (a parallel gateway's flows
+    /// carry none).
+    fn lane_condition(&self, split: usize, k: u32) -> Option<Value> {
+        let (e, _) = self.forward(split).nth(k as usize)?;
+        self.g.edges[e].condition.clone()
     }
 
     /// Whether a node becomes a step: a task, or an exclusive gateway that splits.
@@ -290,15 +271,18 @@ pub fn steps_from_graph(g: &GraphSpec) -> Converted {
         let node = &g.nodes[v];
         let mut s = Map::new();
         s.insert("name".into(), json!(names[&v]));
-        match node.node_type {
-            NodeType::Approval => {
+        match (node.node_type, node.action.as_deref()) {
+            (NodeType::Decision, _) => {
+                s.insert("action".into(), json!(GATEWAY));
+            }
+            (NodeType::Approval, None | Some("approval")) => {
                 s.insert("action".into(), json!("approval"));
                 s.insert("approver".into(), json!("approver"));
             }
-            NodeType::Decision => {
-                s.insert("action".into(), json!(GATEWAY));
+            (_, Some(a)) => {
+                s.insert("action".into(), json!(a));
             }
-            _ => {
+            (_, None) => {
                 s.insert("action".into(), json!("task"));
             }
         }
@@ -307,6 +291,9 @@ pub fn steps_from_graph(g: &GraphSpec) -> Converted {
                 "parallel".into(),
                 json!({"group": g.nodes[*group].id, "lane": k + 1}),
             );
+            if let Some(c) = f.lane_condition(*group, *k) {
+                s.insert("conditions".into(), c);
+            }
         }
         let following = listed.get(pos + 1).copied();
         if node.node_type == NodeType::Decision {
@@ -346,6 +333,7 @@ pub fn steps_from_graph(g: &GraphSpec) -> Converted {
             ));
         }
     }
+    bound_every_loop(&mut steps, &mut warnings);
     Converted {
         steps: Value::Array(steps.into_iter().map(Value::Object).collect()),
         warnings,
@@ -366,10 +354,21 @@ fn gateway_branches(
     let field = route_field(name);
     let mut branches = Vec::new();
     let mut assumed = Vec::new();
-    let mut default = None;
+    // The model's own default flow, when it names one: taken when no condition holds.
+    let marked = f.out[v]
+        .iter()
+        .find(|(e, _)| f.g.edges[*e].is_default)
+        .map(|(e, w)| (*e, name_of(f.resolve(*w, v))));
+    let mut default = marked.as_ref().map(|(_, t)| t.clone());
     for (e, w) in f.out[v].iter().copied() {
         let t = f.resolve(w, v);
         let target = name_of(t);
+        if marked.as_ref().is_some_and(|(d, _)| *d == e) {
+            if let (Target::Step(t), true) = (t, f.back.contains(&e)) {
+                loops.insert(t);
+            }
+            continue;
+        }
         // A flow loops when it goes back itself, or leads to a step that goes back (rework).
         let step_goes_back = |x: usize| f.out[x].first().is_some_and(|(e2, _)| f.back.contains(e2));
         match t {
@@ -413,4 +412,54 @@ fn gateway_branches(
         )
     });
     (branches, default, warning)
+}
+
+/// Every flow that goes back to an earlier step (or to itself) needs a bound on a step of the
+/// loop it closes. A model's loop may run through gateways and default flows that the
+/// depth-first search did not see as closing it; this bounds each one still unbounded at its
+/// first step, as the workflow's own check counts loops.
+fn bound_every_loop(steps: &mut [Map<String, Value>], warnings: &mut Vec<String>) {
+    let index: HashMap<String, usize> = steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| Some((s.get("name")?.as_str()?.to_string(), i)))
+        .collect();
+    for i in 0..steps.len() {
+        let mut targets: Vec<&str> = steps[i]
+            .get("branches")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.get("next_step").and_then(Value::as_str))
+            .collect();
+        targets.extend(steps[i].get("default_next").and_then(Value::as_str));
+        let back: Vec<usize> = targets
+            .iter()
+            .filter_map(|t| index.get(*t).copied())
+            .filter(|t| *t <= i)
+            .collect();
+        for t in back {
+            if steps[t..=i]
+                .iter()
+                .any(|s| s.contains_key("max_iterations"))
+            {
+                continue;
+            }
+            steps[t].insert("max_iterations".into(), json!(LOOP_BOUND));
+            warnings.push(format!(
+                "the loop from {:?} back to {:?} (through gateways or a default flow) is bounded \
+                 at {LOOP_BOUND} runs (max_iterations)",
+                index_name(steps, i),
+                index_name(steps, t)
+            ));
+        }
+    }
+}
+
+fn index_name(steps: &[Map<String, Value>], i: usize) -> String {
+    steps[i]
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }

@@ -133,7 +133,18 @@ impl TemplateQuery {
         ))
     }
 
-    /// The template as BPMN 2.0 XML, with diagram shapes at the graph's coordinates.
+    /// A workflow as BPMN 2.0 XML with a diagram laid out left to right: a task per step (by
+    /// its action's kind), exclusive gateways for its choices (conditions, probabilities and
+    /// the default flow), parallel gateways round its parallel groups, a gateway closing each
+    /// bounded loop. The steps ride along, so importing it back gives the same workflow.
+    async fn export_workflow_bpmn(&self, ctx: &Context<'_>, id: ID) -> Result<String> {
+        let auth = ctx.auth()?;
+        let id = parse_id(&id, "workflow")?;
+        Ok(service::export_workflow(&ctx.state()?.db, auth, id, true).await?)
+    }
+
+    /// The template as BPMN 2.0 XML with a diagram: its graph at its coordinates when the
+    /// graph shows every step, else the graph its steps make, laid out left to right.
     async fn export_process_template_bpmn(&self, ctx: &Context<'_>, id: ID) -> Result<String> {
         let auth = ctx.auth()?;
         let t = service::get(&ctx.state()?.db, auth, parse_id(&id, "template")?).await?;
@@ -192,6 +203,15 @@ pub struct ImportBpmnInput {
     pub version: String,
     #[graphql(default)]
     pub overwrite: bool,
+}
+
+#[derive(InputObject)]
+pub struct CreateTemplateFromWorkflowInput {
+    pub workflow_id: ID,
+    pub name: String,
+    pub version: String,
+    #[graphql(default)]
+    pub is_public: bool,
 }
 
 #[derive(InputObject)]
@@ -334,6 +354,29 @@ impl TemplateMutation {
         )
         .await?;
         Ok(payload(saved, warnings))
+    }
+
+    /// Saves a workflow as a template version: its steps as they are (a discovered workflow
+    /// keeps its choices' probabilities and mined conditions, its lanes and loops), a graph
+    /// drawn from them, and the catalog actions they use declared, so that another company
+    /// can instantiate it. A version at or below the name's latest is a CONFLICT.
+    async fn create_template_from_workflow(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTemplateFromWorkflowInput,
+    ) -> Result<ProcessTemplatePayload> {
+        let auth = ctx.writer()?;
+        let saved = service::from_workflow(
+            &ctx.state()?.writer,
+            auth,
+            parse_id(&input.workflow_id, "workflow")?,
+            &input.name,
+            &input.version,
+            input.is_public,
+            ctx.state()?.clock.now(),
+        )
+        .await?;
+        Ok(payload(saved, vec![]))
     }
 
     /// Creates a DRAFT workflow from a template, filling in its variables.

@@ -7,8 +7,10 @@ pub mod bpmn;
 pub mod bpmn_flow;
 pub mod diff;
 pub mod graphql;
+pub mod layout;
 pub mod semver;
 pub mod service;
+pub mod steps_graph;
 #[cfg(test)]
 mod tests;
 pub mod validation;

@@ -11,8 +11,8 @@ use crate::tenancy;
 use crate::workflows::service::{self as workflows, WorkflowFields};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select,
-    Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -418,4 +418,76 @@ pub async fn import_bpmn(
 
 pub fn json_body(m: &template::Model) -> AppResult<Value> {
     Ok(json!(body(m)?))
+}
+
+fn template_type(t: &str) -> TemplateType {
+    match WorkflowType::parse(t) {
+        Some(WorkflowType::Approval) => TemplateType::Approval,
+        Some(WorkflowType::Notification) => TemplateType::Notification,
+        Some(WorkflowType::Escalation) => TemplateType::Escalation,
+        _ => TemplateType::Custom,
+    }
+}
+
+/// A workflow of the caller's company as a template body: its steps as they are (a
+/// discovered workflow keeps its choices' probabilities, mined conditions and branch models,
+/// its parallel lanes and its bounded loops), drawn as a graph laid out from them.
+pub async fn workflow_body(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    workflow_id: Uuid,
+    name: &str,
+    version: &str,
+) -> AppResult<TemplateBody> {
+    let wf = tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
+    let graph_spec = super::steps_graph::graph_from_steps(&wf.steps)
+        .map_err(|e| AppError::Internal(format!("stored steps of workflow {workflow_id}: {e}")))?;
+    Ok(TemplateBody {
+        name: name.to_string(),
+        version: version.to_string(),
+        template_type: template_type(&wf.workflow_type),
+        description: wf.description,
+        process_steps: wf.steps,
+        variables: vec![],
+        settings: json!({}),
+        graph_spec,
+        is_public: false,
+        actions: vec![],
+    })
+}
+
+/// Saves a workflow of the caller's company as a template version (its actions declared
+/// from the catalog).
+pub async fn from_workflow(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    auth: &AuthContext,
+    workflow_id: Uuid,
+    name: &str,
+    version: &str,
+    is_public: bool,
+    now: DateTime<Utc>,
+) -> AppResult<Saved> {
+    let mut b = workflow_body(db, auth, workflow_id, name, version).await?;
+    b.is_public = is_public;
+    save(db, auth, b, false, now).await
+}
+
+/// A workflow of the caller's company as BPMN 2.0 XML with a diagram (`bpmn`), or as a
+/// blueprint document; named as the workflow, at version N.0.0 for its version N.
+pub async fn export_workflow(
+    db: &impl ConnectionTrait,
+    auth: &AuthContext,
+    workflow_id: Uuid,
+    bpmn: bool,
+) -> AppResult<String> {
+    let wf = tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
+    let version = format!("{}.0.0", wf.version.max(0));
+    let mut b = workflow_body(db, auth, workflow_id, &wf.name, &version).await?;
+    // The export names each catalog action; the declarations ride along with the steps.
+    actions::declare(db, auth, &mut b).await?;
+    Ok(if bpmn {
+        super::bpmn::export(&b)
+    } else {
+        blueprint::export(&b)
+    })
 }

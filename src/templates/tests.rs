@@ -60,6 +60,7 @@ pub fn standard() -> TemplateBody {
                 to: "step1".into(),
                 condition: None,
                 probability: None,
+                is_default: false,
             }],
         },
         is_public: false,
@@ -72,7 +73,9 @@ fn semver_parses_and_orders_as_semver_2_0_0_says() {
     assert_eq!(parse_semver("1.2.0"), Some((1, 2, 0)));
     assert_eq!(parse_semver("2.1.0-beta.1"), Some((2, 1, 0)));
     assert_eq!(parse_semver("1.0.0+20130313144700"), Some((1, 0, 0)));
-    for bad in ["1.2", "1.2.0.0", "01.2.0", "1.2.x", "", "v1.2.0", "1.2.0-", "1.2.0-01"] {
+    for bad in [
+        "1.2", "1.2.0.0", "01.2.0", "1.2.x", "", "v1.2.0", "1.2.0-", "1.2.0-01",
+    ] {
         assert_eq!(parse_semver(bad), None, "{bad}");
     }
     // Section 11's own example, in order.
@@ -113,6 +116,7 @@ fn validation_paths() {
         to: "ghost".into(),
         condition: None,
         probability: None,
+        is_default: false,
     });
     assert_eq!(validate(&t).unwrap_err().path, "graphSpec.edges[1].to");
     let mut t = standard();

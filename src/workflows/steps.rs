@@ -44,6 +44,9 @@ pub struct Step {
     /// Who approves, for approval steps (a role such as `manager`, or a person).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
+    /// Who does the step: a role, team or person (a BPMN lane or pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// The step runs only when these hold, and is skipped otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Value>,

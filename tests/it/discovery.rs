@@ -12,7 +12,7 @@ use workflow_intel::templates::bpmn_flow::steps_from_graph;
 
 /// The running example's mapping without the approval steps, so that its activities are the
 /// steps (as in its BPMN model).
-const PLAIN: &str = r#"
+pub const PLAIN: &str = r#"
 workflow = "Compensation requests"
 [event]
 activity = "concept:name"
@@ -32,13 +32,13 @@ type = "string"
 /// alternatives of each choice (as the tasks each branch starts with), the tasks of each
 /// parallel lane, and how many steps are loop targets.
 #[derive(Debug, PartialEq)]
-struct Shape {
+pub struct Shape {
     choices: BTreeSet<Vec<BTreeSet<String>>>,
     lanes: BTreeSet<BTreeSet<String>>,
     loops: usize,
 }
 
-fn shape(steps: &Value) -> Shape {
+pub fn shape(steps: &Value) -> Shape {
     let steps = steps.as_array().unwrap();
     let by_name: HashMap<&str, &Value> = steps
         .iter()
@@ -146,6 +146,7 @@ fn the_running_example_discovered_has_the_structure_of_its_bpmn_model() {
         settings: json!({}),
         graph_spec: found.graph.clone(),
         is_public: false,
+        actions: vec![],
     };
     let again = bpmn::import(&bpmn::export(&body), "again", "1.0.0").unwrap();
     assert_eq!(
@@ -154,7 +155,11 @@ fn the_running_example_discovered_has_the_structure_of_its_bpmn_model() {
     );
 }
 
-async fn import_running_example(app: &TestApp, token: &str, mapping: &str) -> history::FileImport {
+pub async fn import_running_example(
+    app: &TestApp,
+    token: &str,
+    mapping: &str,
+) -> history::FileImport {
     let dir = crate::templates::event_logs().unwrap();
     let auth = match workflow_intel::auth::authenticate(&app.db, token)
         .await

@@ -8,6 +8,7 @@ mod alerts;
 mod api;
 mod board;
 mod board_page;
+mod bpmn_models;
 mod browser;
 mod calendars;
 mod channels;

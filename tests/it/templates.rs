@@ -721,6 +721,7 @@ fn arb_template() -> impl Strategy<Value = TemplateBody> {
                         to: id,
                         condition: (i % 3 == 1).then(|| json!({"k": {"$in": ["a", "b"]}})),
                         probability: None,
+                        is_default: false,
                     });
                 }
                 TemplateBody {
@@ -733,6 +734,7 @@ fn arb_template() -> impl Strategy<Value = TemplateBody> {
                     settings: serde_json::to_value(settings).unwrap(),
                     graph_spec: g,
                     is_public: public,
+                    actions: vec![],
                 }
             },
         )
