@@ -601,10 +601,12 @@ impl Collected {
             kind: k.to_string(),
             node_type: Some(t),
             label: a.get("name").cloned().unwrap_or_default(),
+            // Our own export names the action where a node has one (and marks every node
+            // with its id); another tool's task kind names it otherwise.
             action: get_local(a, "action").cloned().or_else(|| {
                 TASK_KINDS
                     .iter()
-                    .find(|(kind, ..)| *kind == k)
+                    .find(|(kind, ..)| *kind == k && get_local(a, "nodeId").is_none())
                     .map(|(_, action, ..)| action.to_string())
             }),
             default_flow: a.get("default").cloned(),

@@ -141,7 +141,9 @@ async fn the_seed_template_round_trips_exactly() {
 async fn versions_conflicts_and_validation() {
     let app = TestApp::spawn().await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
-    for v in ["2.0.0", "1.0.0", "1.10.0", "1.2.0"] {
+    // In semver order (a version at or below the latest is a CONFLICT): 1.10.0 comes after
+    // 1.2.0, which text order would not say.
+    for v in ["1.0.0", "1.2.0", "1.10.0", "2.0.0"] {
         create(&app, &t, standard(v)).await;
     }
     let d = app
@@ -350,17 +352,22 @@ fn bpmn_ids(xml: &str) -> (Vec<String>, Vec<(String, String)>, Vec<String>) {
 async fn bpmn_export_is_well_formed_and_reimports_equal() {
     let app = TestApp::spawn().await;
     let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    for a in ["validation", "approval"] {
+        create_action(&app, &t, a).await;
+    }
     let mut input = standard("1.2.0");
     input["graphSpec"] = json!({
         "nodes": [
             {"id": "start", "type": "TRIGGER", "label": "Start", "x": 100, "y": 100},
             {"id": "step1", "type": "ACTION", "label": "Validate", "x": 200, "y": 100},
+            {"id": "mgr", "type": "APPROVAL", "label": "Manager Approval", "x": 280, "y": 100},
             {"id": "gw", "type": "DECISION", "label": "Large?", "x": 350, "y": 100},
-            {"id": "appr", "type": "APPROVAL", "label": "Director", "x": 450, "y": 40},
+            {"id": "appr", "type": "APPROVAL", "label": "Director Approval", "x": 450, "y": 40},
             {"id": "done", "type": "END", "label": "Done", "x": 600, "y": 100}
         ],
         "edges": [
-            {"from": "start", "to": "step1"}, {"from": "step1", "to": "gw"},
+            {"from": "start", "to": "step1"}, {"from": "step1", "to": "mgr"},
+            {"from": "mgr", "to": "gw"},
             {"from": "gw", "to": "appr", "condition": {"amount": {"$gt": 10000}}},
             {"from": "gw", "to": "done"}, {"from": "appr", "to": "done"}
         ]
@@ -396,10 +403,10 @@ async fn bpmn_export_is_well_formed_and_reimports_equal() {
     }
     assert_eq!(
         names.iter().filter(|n| *n == "bpmn:sequenceFlow").count(),
-        5
+        6
     );
-    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNShape").count(), 5);
-    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNEdge").count(), 5);
+    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNShape").count(), 6);
+    assert_eq!(names.iter().filter(|n| *n == "bpmndi:BPMNEdge").count(), 6);
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "ids are unique");
     for (attr, r) in &refs {
@@ -1016,7 +1023,6 @@ async fn a_model_saved_with_bpmn_io_s_library_keeps_its_routing_and_lists_what_i
         .await;
     let warnings = r["importBpmn"]["warnings"].to_string();
     for element in [
-        "laneSet",
         "boundaryEvent",
         "dataObjectReference",
         "intermediateCatchEvent",
@@ -1045,15 +1051,21 @@ async fn a_model_saved_with_bpmn_io_s_library_keeps_its_routing_and_lists_what_i
     let (reserve, invoice) = (by("Reserve stock"), by("Send invoice"));
     assert_eq!(reserve["parallel"], json!({"group": "fork", "lane": 1}));
     assert_eq!(invoice["parallel"], json!({"group": "fork", "lane": 2}));
+    // Lanes own their steps; the subprocess lists what it holds.
+    assert_eq!(by("Review order")["owner"], "Sales");
+    assert_eq!(reserve["owner"], "Warehouse");
+    assert_eq!(by("Ship")["description"], "subProcess of: Pack");
+    assert_eq!(
+        (&reserve["action"], &invoice["action"]),
+        (&json!("service_task"), &json!("send_task"))
+    );
 
     orders_route_by_amount(&app, &t, &r["importBpmn"]["template"]["id"]).await;
 }
 
 /// Simulated: the director only above 1000, and both lanes either way.
 async fn orders_route_by_amount(app: &TestApp, t: &str, template: &Value) {
-    for a in ["task", "approval"] {
-        create_action(app, t, a).await;
-    }
+    // The template declares BPMN's task kinds; instantiating creates them in the catalog.
     let inst = r#"mutation($input: CreateWorkflowFromTemplateInput!) { createWorkflowFromTemplate(input: $input) { workflow { id } } }"#;
     let wf = app
         .data(
