@@ -239,6 +239,94 @@ async fn a_severity_filter_is_kept_in_the_url(b: &mut Browser, app: &TestApp, to
     );
 }
 
+/// Every text of every step box that does not fit inside its box: [step, text, why].
+const OVERFLOWING: &str = "[...document.querySelectorAll('svg.graph g.node')].flatMap(n => { const r = n.querySelector('rect'); const w = r.width.baseVal.value, h = r.height.baseVal.value; return [...n.querySelectorAll('text')].map(t => [n.dataset.step, t.textContent, t.getBBox()]).filter(([, , b]) => b.x < 0 || b.y < 0 || b.x + b.width > w + 0.5 || b.y + b.height > h + 0.5).map(([s, t, b]) => [s, t, `${b.x},${b.y} ${b.width}x${b.height} in ${w}x${h}`]); })";
+
+/// Each step's name is shown whole (its lines, joined, are the name).
+const NAMES_SHOWN: &str = "[...document.querySelectorAll('svg.graph g.node:not(.end)')].map(n => [n.dataset.step, [...n.querySelectorAll('text.name')].map(t => t.textContent).join(' ')])";
+
+/// The open workflow view: no text outside its box, and every name whole.
+async fn every_text_fits_its_box(b: &mut Browser, page: &str) {
+    let over = b.eval(page, OVERFLOWING).await;
+    assert_eq!(over, json!([]), "text outside its box");
+    for pair in b.eval(page, NAMES_SHOWN).await.as_array().unwrap() {
+        let (name, shown) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        assert_eq!(shown.replace(' ', ""), name.replace(' ', ""), "{pair}");
+    }
+}
+
+#[tokio::test]
+async fn a_discovered_25_step_workflow_with_long_names_fits_its_boxes() {
+    let Some(chromium) = browser::available("workflow view test") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let token = app.token("Lender", "admin@lender.io", Role::Admin).await;
+    let auth = match workflow_intel::auth::authenticate(&app.db, &token)
+        .await
+        .unwrap()
+    {
+        workflow_intel::auth::AuthState::User(a) => a,
+        _ => panic!("token"),
+    };
+    // 25 activities with long names, 60 cases over days (so the statistics are long too).
+    let names: Vec<String> = (1..=25)
+        .map(|i| match i % 3 {
+            0 => format!("Regional Vice President of Consumer Lending Approval {i}"),
+            1 => format!("Check{i}WithAnExtremelyLongIdentifierThatHasNoSpacesAtAll"),
+            _ => format!("Step {i}"),
+        })
+        .collect();
+    let mut csv = String::from("case,activity,time\r\n");
+    for c in 0..60i64 {
+        let mut t = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap();
+        for n in &names {
+            t += chrono::Duration::minutes(37 + (c * 977) % 4000);
+            csv.push_str(&format!("{c},\"{n}\",{}\r\n", t.to_rfc3339()));
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("wi-view-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("long.csv");
+    std::fs::write(&file, csv).unwrap();
+    let m = workflow_intel::history::mapping::Mapping::parse(
+        "workflow = \"Long names\"\n[case]\nid = \"case\"\n[event]\nactivity = \"activity\"\ntimestamp = \"time\"\n",
+    )
+    .unwrap();
+    let done = workflow_intel::history::import_file(
+        &app.app.state,
+        &workflow_intel::history::Destination::Company(auth),
+        &file,
+        &m,
+        false,
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let wf = done.workflow_id.to_string();
+    let q = "query($w: ID!) { workflow(id: $w) { steps } }";
+    let steps = app.data(&token, q, json!({"w": wf})).await["workflow"]["steps"].clone();
+    assert_eq!(steps.as_array().unwrap().len(), 25, "{steps}");
+
+    let mut b = Browser::launch(&chromium);
+    let url = board(
+        &app.url(""),
+        &token,
+        &format!("?view=workflow&workflow={wf}"),
+    );
+    b.open("w", &url).await;
+    b.wait(
+        "w",
+        "document.querySelectorAll('svg.graph g.node').length === 26",
+    )
+    .await;
+    every_text_fits_its_box(&mut b, "w").await;
+    let stats = b
+        .eval("w", "[...document.querySelectorAll('svg.graph text.stat')].filter(t => t.textContent.includes('runs')).length")
+        .await;
+    assert_eq!(stats, json!(25), "every step shows its recorded runs");
+}
+
 async fn the_workflow_view_highlights_a_selected_path(
     b: &mut Browser,
     app: &TestApp,
@@ -252,6 +340,7 @@ async fn the_workflow_view_highlights_a_selected_path(
     );
     b.open("w", &url).await;
     b.wait("w", "document.querySelectorAll('svg.graph g.node').length > 0 && document.querySelectorAll('button.path').length").await;
+    every_text_fits_its_box(b, "w").await;
     let q = "query($w: ID!) { workflowPaths(workflowId: $w) { paths { steps } } }";
     let paths = app.data(token, q, json!({"w": workflow})).await["workflowPaths"]["paths"].clone();
     let longest = paths
