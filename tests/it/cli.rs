@@ -524,3 +524,60 @@ async fn commands_refuse_unknown_companies_and_default_to_the_only_one() {
         "--company is needed: known companies: \"Acme\", \"Bank\"",
     );
 }
+
+#[tokio::test]
+async fn a_workflow_exports_as_bpmn_and_becomes_a_template_from_the_command_line() {
+    let db = CliDb::new().await;
+    db.admin_token();
+    let dir = temp_dir();
+    let f = write(&dir.0, "log.csv", csv_rows().as_bytes());
+    let mapping = CSV_MAPPING.split("[[input]]").next().unwrap();
+    let m = write(&dir.0, "m.toml", mapping.as_bytes());
+    succeeds(&db.run(&["import-log", &f, "--mapping", &m, "--company", "Acme"]));
+    let c = db.conn().await;
+    let wf = workflow::Entity::find().one(&c).await.unwrap().unwrap();
+    c.close().await.ok();
+    let id = wf.id.to_string();
+
+    let xml = succeeds(&db.run(&["workflows", "export", &id, "--bpmn"]));
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    for element in [
+        "<bpmn:startEvent",
+        "<bpmn:endEvent",
+        "<dc:Bounds",
+        "register request",
+    ] {
+        assert!(xml.contains(element), "{element}: {xml}");
+    }
+    let doc = succeeds(&db.run(&["workflows", "export", &id]));
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["template"]["processSteps"], wf.steps);
+    assert_eq!(doc["template"]["name"], "Compensation requests");
+
+    let args = [
+        "templates",
+        "from-workflow",
+        &id,
+        "--name",
+        "Compensation",
+        "--version",
+        "1.0.0",
+    ];
+    let out = succeeds(&db.run(&args));
+    assert!(out.contains("as template Compensation 1.0.0"), "{out}");
+    let args = [
+        "templates",
+        "from-workflow",
+        &id,
+        "--name",
+        "Compensation",
+        "--version",
+        "0.9.0",
+    ];
+    fails_with(&db.run(&args), "is not above the latest version, 1.0.0");
+    let missing = uuid::Uuid::now_v7().to_string();
+    fails_with(
+        &db.run(&["workflows", "export", &missing, "--bpmn"]),
+        "not found",
+    );
+}
