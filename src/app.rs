@@ -44,7 +44,10 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
     } = pools.into();
     for conn in [&mut db, &mut writer] {
         let statements = metrics.internals.db_statements_total.clone();
-        conn.set_metric_callback(move |_| statements.inc());
+        conn.set_metric_callback(move |info| {
+            statements.inc();
+            crate::telemetry::statement(info);
+        });
     }
     let sla = SlaRuntime::default();
     let live = Arc::new(live::Hub::new(

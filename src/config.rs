@@ -34,6 +34,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How traces travel to the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum OtlpProtocol {
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
+    #[serde(rename = "http/json")]
+    HttpJson,
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://workflow-intel.db?mode=rwc";
 
 const EMAIL: &str = r"^[^@\s]+@[^@\s]+$";
@@ -72,6 +81,14 @@ pub struct Config {
     /// `pretty` or `json` (logs go to stderr; filter with `RUST_LOG`)
     #[default(LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// an OpenTelemetry collector (`http://localhost:4318`, Jaeger's OTLP/HTTP port) to send
+    /// traces to: spans per request, per resolver and per SQL statement; unset: no traces
+    #[serde(deserialize_with = "de::optional_text")]
+    #[schemars(pattern(r"^$|^https?://"))]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// `http/protobuf` or `http/json`, for `OTEL_EXPORTER_OTLP_ENDPOINT`
+    #[default(OtlpProtocol::HttpProtobuf)]
+    pub otel_exporter_otlp_protocol: OtlpProtocol,
     /// how long an alert claim lasts before another worker may take it over
     #[default(60)]
     #[schemars(range(min = 1, max = 86_400))]

@@ -30,6 +30,7 @@ pub mod simulation;
 pub mod sla;
 pub mod stats;
 pub mod suggestions;
+pub mod telemetry;
 pub mod templates;
 pub mod tenancy;
 pub mod workflows;

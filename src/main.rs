@@ -228,17 +228,39 @@ impl From<RoleArg> for Role {
     }
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs to stderr, and traces to the configured OpenTelemetry collector (kept while the
+/// returned value lives).
+fn init_tracing(cfg: &Config) -> Option<workflow_intel::telemetry::Telemetry> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
-    }
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"))
+    };
+    let telemetry = match workflow_intel::telemetry::start(cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("traces are off: the OTLP exporter could not be built: {e:#}");
+            None
+        }
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match cfg.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Pretty => fmt.boxed(),
+    };
+    let traces = telemetry.as_ref().map(|t| {
+        workflow_intel::telemetry::layer(t).with_filter(
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO),
+        )
+    });
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter()))
+        .with(traces)
+        .init();
+    telemetry
 }
 
 /// The server's pools (readers and the writer), migrated.
@@ -338,7 +360,7 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    init_tracing(cfg.log_format);
+    let _telemetry = init_tracing(&cfg);
     match cli.command {
         Command::ExportSchema | Command::Config { .. } => unreachable!("handled above"),
         Command::Migrate { database_url } => {

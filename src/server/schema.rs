@@ -52,14 +52,17 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
-    builder()
+    let mut b = builder()
         .extension(super::operations::OperationsExtension {
             limits: state.config.limits(),
             metrics: state.metrics.clone(),
         })
-        .extension(super::error_codes::ErrorCodesExtension)
-        .data(state)
-        .finish()
+        .extension(super::error_codes::ErrorCodesExtension);
+    // Spans per request and per resolver, only while traces are exported (`telemetry`).
+    if crate::telemetry::enabled() {
+        b = b.extension(async_graphql::extensions::Tracing);
+    }
+    b.data(state).finish()
 }
 
 /// The SDL, without needing a database.

@@ -271,21 +271,7 @@ pub fn steps_from_graph(g: &GraphSpec) -> Converted {
         let node = &g.nodes[v];
         let mut s = Map::new();
         s.insert("name".into(), json!(names[&v]));
-        match (node.node_type, node.action.as_deref()) {
-            (NodeType::Decision, _) => {
-                s.insert("action".into(), json!(GATEWAY));
-            }
-            (NodeType::Approval, None | Some("approval")) => {
-                s.insert("action".into(), json!("approval"));
-                s.insert("approver".into(), json!("approver"));
-            }
-            (_, Some(a)) => {
-                s.insert("action".into(), json!(a));
-            }
-            (_, None) => {
-                s.insert("action".into(), json!("task"));
-            }
-        }
+        set_action(&mut s, node);
         if let Some((group, k)) = f.lane.get(&v) {
             s.insert(
                 "parallel".into(),
@@ -338,6 +324,21 @@ pub fn steps_from_graph(g: &GraphSpec) -> Converted {
         steps: Value::Array(steps.into_iter().map(Value::Object).collect()),
         warnings,
     }
+}
+
+/// A step's action: the node's (a typed task's), an approval for an untyped approval node, a
+/// routing step for a decision, else a plain task.
+fn set_action(s: &mut Map<String, Value>, node: &super::body::GraphNode) {
+    let action = match (node.node_type, node.action.as_deref()) {
+        (NodeType::Decision, _) => GATEWAY,
+        (NodeType::Approval, None | Some("approval")) => {
+            s.insert("approver".into(), json!("approver"));
+            "approval"
+        }
+        (_, Some(a)) => a,
+        (_, None) => "task",
+    };
+    s.insert("action".into(), json!(action));
 }
 
 /// An exclusive gateway's branches: one per outgoing flow, with the flow's JSON condition, or

@@ -37,6 +37,7 @@ mod sla;
 mod smtp;
 mod snapshots;
 mod templates;
+mod traces;
 mod transport;
 mod versions;
 mod worktime;
