@@ -224,6 +224,17 @@ async fn semver_warnings(
     }
 }
 
+/// A body as compared for "the same version again": canonical, without the declared actions,
+/// which saving derives from the catalog (a template saved before declarations existed, and
+/// its re-imported blueprint, are the same template).
+fn comparable(b: &TemplateBody) -> serde_json::Value {
+    let mut v = serde_json::to_value(b).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("actions");
+    }
+    blueprint::canonical(&v)
+}
+
 /// Saves a new version. The same name and version with a different body is a CONFLICT unless
 /// `overwrite`; with an identical body it is a no-op returning the existing template.
 pub async fn save(
@@ -256,8 +267,7 @@ async fn save_declared(
         .one(&txn)
         .await?;
     if let Some(e) = existing {
-        let same = blueprint::canonical(&serde_json::to_value(body(&e)?).unwrap_or_default())
-            == blueprint::canonical(&serde_json::to_value(&b).unwrap_or_default());
+        let same = comparable(&body(&e)?) == comparable(&b);
         if same {
             return Ok(Saved {
                 template: e,

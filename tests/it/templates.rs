@@ -1096,3 +1096,28 @@ async fn orders_route_by_amount(app: &TestApp, t: &str, template: &Value) {
         }
     }
 }
+
+#[tokio::test]
+async fn a_template_saved_before_action_declarations_reimports_as_the_same_version() {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let id = create(&app, &t, standard("1.0.0")).await["template"]["id"].clone();
+    // As stored before templates declared their actions.
+    app.db
+        .execute_unprepared("UPDATE process_templates SET actions = NULL")
+        .await
+        .unwrap();
+    let q = "query($id: ID!) { exportProcessTemplate(id: $id) }";
+    let doc = app.data(&t, q, json!({"id": id})).await["exportProcessTemplate"].clone();
+    assert!(doc["template"].get("actions").is_none(), "{doc}");
+    // Now the catalog has the actions, so saving would declare them: still the same version.
+    for a in ["validation", "approval"] {
+        create_action(&app, &t, a).await;
+    }
+    let again = app
+        .data(&t, IMPORT, json!({"input": {"blueprint": doc}}))
+        .await;
+    assert_eq!(again["importBlueprint"]["created"], false, "{again}");
+    assert_eq!(again["importBlueprint"]["template"]["id"], id);
+}
