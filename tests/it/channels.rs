@@ -103,6 +103,7 @@ const CREATE: &str = "mutation($i: CreateAlertChannelInput!) { createAlertChanne
 const DELIVERIES: &str = "{ slaBreaches(first: 10) { nodes { id severity deliveries { target level action status attempts lastError } } } }";
 
 struct World {
+    _file: Option<DbFile>,
     app: TestApp,
     conn: sea_orm::DatabaseConnection,
     config: Config,
@@ -115,7 +116,8 @@ struct World {
 
 async fn world(config: Config) -> World {
     let clock = Arc::new(ManualClock::new(t0()));
-    let conn = fresh_db().await;
+    // The restart test kills a server mid-work and starts another on the same database.
+    let (conn, file) = restartable_db().await;
     workflow_intel::db::migrate(&conn).await.unwrap();
     let config = Config {
         alert_http_timeout_seconds: 1,
@@ -143,6 +145,7 @@ async fn world(config: Config) -> World {
     let receiver = Receiver::default();
     let base = receiver.clone().start().await;
     World {
+        _file: file,
         app,
         conn,
         config,
@@ -459,6 +462,7 @@ async fn an_escalation_level_survives_a_restart_and_a_crash_after_its_claim_and_
         .await;
     w.breach().await;
     let World {
+        _file,
         app,
         mut conn,
         config,
@@ -495,6 +499,7 @@ async fn an_escalation_level_survives_a_restart_and_a_crash_after_its_claim_and_
     }
     assert_eq!(receiver.accepted("hook").len(), 1, "once");
     let w = World {
+        _file,
         app,
         conn,
         config,

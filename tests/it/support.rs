@@ -73,6 +73,31 @@ pub async fn fresh_db() -> DatabaseConnection {
     }
 }
 
+/// A SQLite file that a test's servers share across a kill and a restart, removed when the
+/// test ends.
+pub struct DbFile(std::path::PathBuf);
+
+impl Drop for DbFile {
+    fn drop(&mut self) {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", self.0.display()));
+        }
+    }
+}
+
+/// A fresh database that outlives any one connection: a new schema in `TEST_DATABASE_URL`, or
+/// a SQLite file. (An in-memory SQLite database is gone with its only connection, which a
+/// server killed in the middle of a statement may take with it.)
+pub async fn restartable_db() -> (DatabaseConnection, Option<DbFile>) {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        return (fresh_db().await, None);
+    }
+    let path = std::env::temp_dir().join(format!("wi-test-{}.db", uuid::Uuid::now_v7().simple()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let conn = db::connect(&url, None).await.expect("sqlite file");
+    (conn, Some(DbFile(path)))
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(Config::default()).await
