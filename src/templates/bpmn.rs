@@ -14,15 +14,17 @@ use quick_xml::Reader;
 use quick_xml::Writer;
 use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, Event};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 const BPMN_NS: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
 const WI_NS: &str = "https://workflow-intel.dev/bpmn";
 
 /// The BPMN element for a node: a task by its action's kind where the action is one of
-/// BPMN's task types (as an import names them), a service task for any other catalog action.
-fn element(n: &GraphNode) -> &'static str {
-    match (n.node_type, n.action.as_deref()) {
+/// BPMN's task kinds (as an import names them; a subprocess or event drawn as a plain task,
+/// since its inside is not ours), a service task for any other catalog action.
+fn element(n: &GraphNode) -> Cow<'static, str> {
+    let tag = match (n.node_type, n.action.as_deref()) {
         (NodeType::Trigger, _) => "bpmn:startEvent",
         (NodeType::End, _) => "bpmn:endEvent",
         (NodeType::Decision, _) => "bpmn:exclusiveGateway",
@@ -30,10 +32,14 @@ fn element(n: &GraphNode) -> &'static str {
         (NodeType::Approval, _) => "bpmn:userTask",
         (NodeType::Action, None | Some("task")) => "bpmn:task",
         (NodeType::Action, Some(a)) => match TASK_KINDS.iter().find(|(_, t, _, _)| *t == a) {
-            Some((k, _, _, _)) if *k != "userTask" => task_tag(k),
-            _ => "bpmn:serviceTask",
+            Some((k, ..)) if k.ends_with("Task") || *k == "callActivity" => {
+                return Cow::Owned(format!("bpmn:{k}"));
+            }
+            Some(_) => "bpmn:task",
+            None => "bpmn:serviceTask",
         },
-    }
+    };
+    Cow::Borrowed(tag)
 }
 
 /// BPMN's task kinds: (element, the catalog action an import gives it, its name, its
@@ -72,19 +78,6 @@ pub const TASK_KINDS: &[(&str, &str, &str, crate::model::LatencyClass)] = {
         ),
     ]
 };
-
-fn task_tag(kind: &str) -> &'static str {
-    match kind {
-        "manualTask" => "bpmn:manualTask",
-        "serviceTask" => "bpmn:serviceTask",
-        "scriptTask" => "bpmn:scriptTask",
-        "businessRuleTask" => "bpmn:businessRuleTask",
-        "sendTask" => "bpmn:sendTask",
-        "receiveTask" => "bpmn:receiveTask",
-        "callActivity" => "bpmn:callActivity",
-        _ => "bpmn:task",
-    }
-}
 
 /// A valid XML id for a node id.
 fn xml_id(id: &str) -> String {
@@ -223,7 +216,7 @@ fn write_nodes(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, Strin
                 .iter()
                 .any(|e| e.from == n.id && e.condition.is_some());
         let tag = if inclusive {
-            "bpmn:inclusiveGateway"
+            Cow::Borrowed("bpmn:inclusiveGateway")
         } else {
             element(n)
         };
@@ -239,7 +232,7 @@ fn write_nodes(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, Strin
             attrs.push(("default", flow_id(d)));
         }
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        start(w, tag, &attrs);
+        start(w, &tag, &attrs);
         for (i, e) in g.edges.iter().enumerate() {
             if e.to == n.id {
                 start(w, "bpmn:incoming", &[]);
@@ -254,7 +247,7 @@ fn write_nodes(w: &mut Writer<Vec<u8>>, g: &GraphSpec, ids: &HashMap<&str, Strin
                 end(w, "bpmn:outgoing");
             }
         }
-        end(w, tag);
+        end(w, &tag);
     }
 }
 

@@ -450,8 +450,13 @@ pub async fn workflow_body(
     version: &str,
 ) -> AppResult<TemplateBody> {
     let wf = tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
+    body_of_workflow(wf, name, version)
+}
+
+/// A workflow as a template body (see `workflow_body`).
+fn body_of_workflow(wf: workflow::Model, name: &str, version: &str) -> AppResult<TemplateBody> {
     let graph_spec = super::steps_graph::graph_from_steps(&wf.steps)
-        .map_err(|e| AppError::Internal(format!("stored steps of workflow {workflow_id}: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("stored steps of workflow {}: {e}", wf.id)))?;
     Ok(TemplateBody {
         name: name.to_string(),
         version: version.to_string(),
@@ -492,7 +497,8 @@ pub async fn export_workflow(
 ) -> AppResult<String> {
     let wf = tenancy::get::<workflow::Entity>(db, auth, workflow_id).await?;
     let version = format!("{}.0.0", wf.version.max(0));
-    let mut b = workflow_body(db, auth, workflow_id, &wf.name, &version).await?;
+    let name = wf.name.clone();
+    let mut b = body_of_workflow(wf, &name, &version)?;
     // The export names each catalog action; the declarations ride along with the steps.
     actions::declare(db, auth, &mut b).await?;
     Ok(if bpmn {
