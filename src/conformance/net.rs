@@ -1,6 +1,6 @@
 //! Workflow nets (pure): places, transitions with an optional label (none for a silent
 //! step), one source and one sink, and the markings the replay moves through.
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 /// Tokens per place.
 pub type Marking = Vec<u32>;
@@ -156,7 +156,7 @@ impl Net {
         };
         // Each marking found, with the index of the one it came from and the transition.
         let mut order: Vec<(Marking, usize, usize)> = vec![(m.clone(), usize::MAX, usize::MAX)];
-        let mut seen: HashSet<Marking> = HashSet::from([m.clone()]);
+        let mut seen: HashSet<Marking> = HashSet::from_iter([m.clone()]);
         let mut at = 0;
         while at < order.len() {
             let cur = order[at].0.clone();

@@ -10,7 +10,7 @@
 //! a transition that is not enabled is first enabled through the shortest sequence of silent
 //! transitions, and only then are its missing tokens added.
 use super::net::{Marking, Net};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// How well a model and a log agree.
 #[derive(Clone, Debug, PartialEq)]
@@ -140,7 +140,7 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
         ..
     } = Replayer::new(net);
     let mut sums = Totals::default();
-    let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::new();
+    let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::default();
     let start = State {
         marking: net.initial(),
         produced: 1,
@@ -184,7 +184,7 @@ pub struct Replayer<'n> {
 
 impl<'n> Replayer<'n> {
     pub fn new(net: &'n Net) -> Self {
-        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut by_label: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, t) in net.transitions.iter().enumerate() {
             if let Some(l) = &t.label {
                 by_label.entry(l.as_str()).or_default().push(i);

@@ -1,7 +1,7 @@
 //! The directly-follows graph of a (sub-)log and the four cuts of the Inductive Miner on it
 //! (pure). Activities are the log's own; the graph's rows and columns index `acts`.
 use super::imf::{Act, Log, Options};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Directly-follows counts, and how often each activity starts and ends a trace.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ fn min_self_distance(log: &Log, at: &HashMap<Act, usize>, n: usize) -> Vec<Vec<b
     let mut best = vec![usize::MAX; n];
     let mut rel = vec![vec![false; n]; n];
     for t in log.traces.keys() {
-        let mut last: HashMap<usize, usize> = HashMap::new();
+        let mut last: HashMap<usize, usize> = HashMap::default();
         for (k, a) in t.iter().enumerate() {
             let i = at[a];
             if let Some(p) = last.insert(i, k) {
@@ -140,7 +140,7 @@ fn groups(n: usize, joined: impl Fn(usize, usize) -> bool) -> Vec<Vec<usize>> {
         }
     }
     let mut out: Vec<Vec<usize>> = Vec::new();
-    let mut index: HashMap<usize, usize> = HashMap::new();
+    let mut index: HashMap<usize, usize> = HashMap::default();
     for x in 0..n {
         let r = find(&mut root, x);
         let k = *index.entry(r).or_insert_with(|| {

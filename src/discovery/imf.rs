@@ -12,7 +12,7 @@
 //! choice open, [`Options`] names the conventions; the caller mines with each variant and
 //! keeps the model that replays best.
 use super::cuts::{self, Cut, Dfg};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// An activity, as an index into the log's activity names.
 pub type Act = u32;
