@@ -5,7 +5,8 @@
 //! `benches/rediscovery.py` runs pm4py's IMf on the same logs in the same run, and pm4py's own
 //! token-based replay scores both trees (ours read from its notation), so the two are
 //! measured by one ruler. Our replay's figures are printed beside it. `REDISCOVERY_TREES`
-//! sets the number of trees (30 unless set). Results: docs/benchmarks.md.
+//! sets the number of trees (30 unless set); `REDISCOVERY_ONLY` keeps only the logs whose name
+//! contains it (for profiling one log). Results: docs/benchmarks.md.
 #[path = "support/logs.rs"]
 mod logs;
 use logs::{LOGS, logs_dir};
@@ -57,6 +58,11 @@ fn mine(name: &str, cases: &[Case], out: &Path) -> Ours {
     }
 }
 
+/// Whether `REDISCOVERY_ONLY` (when set) keeps the log called `name`.
+fn wanted(name: &str) -> bool {
+    std::env::var("REDISCOVERY_ONLY").map_or(true, |only| name.contains(&only))
+}
+
 fn generated(trees: u64, out: &Path) -> Vec<Ours> {
     let mut all = Vec::new();
     for seed in 1..=trees {
@@ -64,6 +70,10 @@ fn generated(trees: u64, out: &Path) -> Vec<Ours> {
         let truth = synth::tree(n, seed);
         let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
         for noise in [0.0, 0.1] {
+            let name = format!("tree{seed:02}_n{n}_noise{:02}", (noise * 100.0) as u32);
+            if !wanted(&name) {
+                continue;
+            }
             let cases: Vec<Case> = synth::play_out(&truth, n, 1000, noise, seed * 31 + 7)
                 .into_iter()
                 .map(|t| Case {
@@ -71,7 +81,6 @@ fn generated(trees: u64, out: &Path) -> Vec<Ours> {
                     input: Default::default(),
                 })
                 .collect();
-            let name = format!("tree{seed:02}_n{n}_noise{:02}", (noise * 100.0) as u32);
             all.push(mine(&name, &cases, out));
         }
     }
@@ -84,19 +93,21 @@ fn shared(out: &Path) -> Vec<Ours> {
         return Vec::new();
     };
     LOGS.iter()
+        .filter(|(file, _)| wanted(&shared_name(file)))
         .map(|(file, map)| {
             let path = format!("{}/examples/{map}", env!("CARGO_MANIFEST_DIR"));
             let m = Mapping::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
             let cases = history::read_cases(&dir.join(file), &m, limits())
                 .unwrap()
                 .0;
-            mine(
-                &format!("shared_{}", file.split('.').next().unwrap()),
-                &cases,
-                out,
-            )
+            mine(&shared_name(file), &cases, out)
         })
         .collect()
+}
+
+/// The name a shared log's results go under.
+fn shared_name(file: &str) -> String {
+    format!("shared_{}", file.split('.').next().unwrap_or(file))
 }
 
 /// Runs the peer over the logs in `out`, handing each log's figures to `each` as they come.

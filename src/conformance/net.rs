@@ -1,9 +1,54 @@
 //! Workflow nets (pure): places, transitions with an optional label (none for a silent
 //! step), one source and one sink, and the markings the replay moves through.
-use rustc_hash::FxHashSet as HashSet;
+use indexmap::IndexSet;
+use rustc_hash::FxBuildHasher;
 
 /// Tokens per place.
 pub type Marking = Vec<u32>;
+
+/// A marking as its tokens: the place of each token, sorted (a place with two tokens appears
+/// twice). The searches over silent transitions keep markings this way.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tokens(Vec<u32>);
+
+impl Tokens {
+    pub fn of(m: &Marking) -> Tokens {
+        let mut v = Vec::new();
+        for (p, n) in m.iter().enumerate() {
+            v.extend(std::iter::repeat_n(p as u32, *n as usize));
+        }
+        Tokens(v)
+    }
+
+    /// Whether place `p` holds a token.
+    pub fn has(&self, p: usize) -> bool {
+        self.0.binary_search(&(p as u32)).is_ok()
+    }
+
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The tokens after `t` fires (which must be enabled).
+    fn fired(&self, t: &Transition) -> Tokens {
+        let mut v = self.0.clone();
+        for p in &t.inputs {
+            if let Ok(i) = v.binary_search(&(*p as u32)) {
+                v.remove(i);
+            }
+        }
+        for p in &t.outputs {
+            let i = v.partition_point(|x| *x <= *p as u32);
+            v.insert(i, *p as u32);
+        }
+        Tokens(v)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Transition {
@@ -60,6 +105,11 @@ impl Net {
         self.transitions[t].inputs.iter().all(|p| m[*p] > 0)
     }
 
+    /// Whether `t` is enabled by `tokens`.
+    pub fn enabled_by(&self, tokens: &Tokens, t: usize) -> bool {
+        self.transitions[t].inputs.iter().all(|p| tokens.has(*p))
+    }
+
     /// Fires `t`, adding whatever tokens it lacks; returns (missing, consumed, produced).
     pub fn fire(&self, m: &mut Marking, t: usize) -> (u32, u32, u32) {
         let tr = &self.transitions[t];
@@ -109,84 +159,116 @@ impl Net {
         &self,
         m: &Marking,
         toward: &[usize],
-        goal: impl Fn(&Marking) -> bool,
+        goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
         self.search(m, &self.silent_feeding(toward), false, goal)
     }
 
     /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds,
-    /// for a goal that every token must reach (the final marking): a silent transition that is
-    /// the only silent consumer of each of its input places must fire in every such sequence,
-    /// so where one is enabled it alone is tried. On a wide parallel block of optional steps
-    /// that turns 2^k orders of the branches' skips into one.
+    /// for a goal that is a dead end of silent moves (the final marking: no silent transition
+    /// consumes from the sink). Each step fires only the transitions of one persistent set:
+    /// the consumers of one marked place, when each of them needs that place alone. No other
+    /// transition can take that token, so the set's transitions stay enabled and commute with
+    /// everything else; every marking where no silent move is left stays reachable, by a path
+    /// just as short (Godefroid, "Partial-Order Methods for the Verification of Concurrent
+    /// Systems", LNCS 1032, 1996, theorem 4.3). On a parallel block of optional steps and loops
+    /// that turns the interleavings of the branches' skips into one order.
     pub fn silent_path_for_every_token(
         &self,
         m: &Marking,
-        goal: impl Fn(&Marking) -> bool,
+        goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
         let silent: Vec<usize> = (0..self.transitions.len())
             .filter(|t| self.transitions[*t].label.is_none())
             .collect();
-        self.search(m, &silent, true, goal)
+        let dead_end = !silent
+            .iter()
+            .any(|t| self.transitions[*t].inputs.contains(&self.sink));
+        self.search(m, &silent, dead_end, goal)
     }
 
     /// Breadth-first over the markings that `candidates` reach, at most [`SEARCH_LIMIT`].
+    /// Markings are kept as their tokens ([`Tokens`]): a net of a hundred places holds a few
+    /// tokens, so copying, hashing and comparing them costs a few words, not a hundred. With
+    /// `reduce` (the goal is a marking where no candidate is enabled), each marking fires only
+    /// a persistent set of its enabled candidates (see [`Net::silent_path_for_every_token`]).
     fn search(
         &self,
         m: &Marking,
         candidates: &[usize],
         reduce: bool,
-        goal: impl Fn(&Marking) -> bool,
+        goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
-        if goal(m) {
+        let first = Tokens::of(m);
+        if goal(&first) {
             return Some(Vec::new());
         }
-        let mut consumers = vec![0u32; self.places];
+        // Per place, the candidates that consume from it, and whether each needs it alone.
+        let mut consuming: Vec<Vec<usize>> = vec![Vec::new(); self.places];
         for t in candidates {
-            self.transitions[*t]
-                .inputs
-                .iter()
-                .for_each(|p| consumers[*p] += 1);
+            for p in &self.transitions[*t].inputs {
+                consuming[*p].push(*t);
+            }
         }
-        let forced = |t: usize| {
-            self.transitions[t]
-                .inputs
-                .iter()
-                .all(|p| consumers[*p] == 1)
-        };
-        // Each marking found, with the index of the one it came from and the transition.
-        let mut order: Vec<(Marking, usize, usize)> = vec![(m.clone(), usize::MAX, usize::MAX)];
-        let mut seen: HashSet<Marking> = HashSet::from_iter([m.clone()]);
+        let alone: Vec<bool> = consuming
+            .iter()
+            .map(|ts| !ts.is_empty() && ts.iter().all(|t| self.transitions[*t].inputs.len() == 1))
+            .collect();
+        // Each marking found, in the order found (its index), with the index of the one it
+        // came from and the transition.
+        let mut seen: IndexSet<Tokens, FxBuildHasher> = IndexSet::default();
+        seen.insert(first);
+        let mut how: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX)];
         let mut at = 0;
-        while at < order.len() {
-            let cur = order[at].0.clone();
-            let enabled: Vec<usize> = candidates
-                .iter()
-                .copied()
-                .filter(|t| self.enabled(&cur, *t))
-                .collect();
-            let next_moves = match enabled.iter().find(|t| reduce && forced(**t)) {
-                Some(t) => vec![*t],
-                None => enabled,
+        while at < seen.len() {
+            let cur = &seen[at];
+            let moves = match cur.0.iter().find(|p| reduce && alone[**p as usize]) {
+                Some(p) => consuming[*p as usize].clone(),
+                None => {
+                    let enabled = self.enabled_among(cur, &consuming);
+                    // A join that alone consumes from each of its places is persistent too.
+                    let sole = |t: &usize| {
+                        let inputs = &self.transitions[*t].inputs;
+                        inputs.iter().all(|p| consuming[*p].len() == 1)
+                    };
+                    match enabled.iter().find(|t| reduce && sole(t)) {
+                        Some(t) => vec![*t],
+                        None => enabled,
+                    }
+                }
             };
-            for t in next_moves {
-                let mut next = cur.clone();
-                self.fire(&mut next, t);
-                if !seen.insert(next.clone()) {
+            for t in moves {
+                let next = seen[at].fired(&self.transitions[t]);
+                let done = goal(&next);
+                let (i, new) = seen.insert_full(next);
+                if !new {
                     continue;
                 }
-                let done = goal(&next);
-                order.push((next, at, t));
+                how.push((at, t));
                 if done {
-                    return Some(path_to(&order, order.len() - 1));
+                    return Some(path_to(&how, i));
                 }
-                if order.len() >= SEARCH_LIMIT {
+                if seen.len() >= SEARCH_LIMIT {
                     return None;
                 }
             }
             at += 1;
         }
         None
+    }
+
+    /// The candidates (as `consuming` lists them per place) enabled by `tokens`, each once,
+    /// in index order.
+    fn enabled_among(&self, tokens: &Tokens, consuming: &[Vec<usize>]) -> Vec<usize> {
+        let mut out: Vec<usize> = tokens
+            .0
+            .iter()
+            .flat_map(|p| consuming[*p as usize].iter().copied())
+            .filter(|t| self.transitions[*t].inputs.iter().all(|p| tokens.has(*p)))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Per place, whether silent transitions can put a token in it from `m`, ignoring how many
@@ -237,12 +319,13 @@ impl Default for Net {
     }
 }
 
-/// The silent transitions that led to `order[at]`, first first.
-fn path_to(order: &[(Marking, usize, usize)], mut at: usize) -> Vec<usize> {
+/// The silent transitions that led to marking `at`, first first (`how` holds, per marking
+/// found, the one it came from and the transition).
+fn path_to(how: &[(usize, usize)], mut at: usize) -> Vec<usize> {
     let mut path = Vec::new();
-    while order[at].1 != usize::MAX {
-        path.push(order[at].2);
-        at = order[at].1;
+    while how[at].0 != usize::MAX {
+        path.push(how[at].1);
+        at = how[at].0;
     }
     path.reverse();
     path
@@ -303,7 +386,7 @@ mod tests {
         let mut m = vec![0; net.places];
         starts.iter().for_each(|p| m[*p] = 1);
         let sink = net.sink;
-        let clean = |m: &Marking| m[sink] == 1 && m.iter().sum::<u32>() == 1;
+        let clean = |k: &Tokens| k.len() == 1 && k.has(sink);
         let path = net
             .silent_path_for_every_token(&m, clean)
             .expect("a clean end");

@@ -111,7 +111,6 @@ impl Searches {
             return p.clone();
         }
         let sink = net.sink;
-        let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
         // Where the places the goal needs cannot be marked at all, no search can succeed.
         let markable = net.markable(m);
         let possible = match goal {
@@ -121,10 +120,10 @@ impl Searches {
         let p = match goal {
             _ if !possible => None,
             Goal::Enable(t) => {
-                net.silent_path(m, &net.transitions[t].inputs, |m| net.enabled(m, t))
+                net.silent_path(m, &net.transitions[t].inputs, |k| net.enabled_by(k, t))
             }
-            Goal::CleanEnd => net.silent_path_for_every_token(m, |m| m[sink] == 1 && total(m) == 1),
-            Goal::Sink => net.silent_path(m, &[sink], |m| m[sink] > 0),
+            Goal::CleanEnd => net.silent_path_for_every_token(m, |k| k.len() == 1 && k.has(sink)),
+            Goal::Sink => net.silent_path(m, &[sink], |k| k.has(sink)),
         };
         self.found.insert((m.clone(), goal), p.clone());
         p

@@ -103,12 +103,22 @@ const FITNESS_GIVE: f64 = 0.01;
 /// best variant's; the default variant wins ties. Where the papers leave a choice open, no one
 /// convention wins on every log, and the replay says which fits this one.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
+    // The minings are independent: one thread each.
+    let mined: Vec<Tree> = std::thread::scope(|s| {
+        let handles: Vec<_> = imf::Options::variants(noise)
+            .map(|o| s.spawn(move || imf::mine(log, &o)))
+            .into_iter()
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
     let mut trees: Vec<Tree> = Vec::new();
-    for o in imf::Options::variants(noise) {
-        let tree = imf::mine(log, &o);
+    for tree in mined {
         if !trees.contains(&tree) {
             trees.push(tree);
         }
+    }
+    if trees.is_empty() {
+        return imf::mine(log, &imf::Options::imf(noise));
     }
     if trees.len() == 1 {
         return trees.remove(0);
