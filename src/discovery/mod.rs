@@ -109,16 +109,16 @@ fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
             .map(|o| s.spawn(move || imf::mine(log, &o)))
             .into_iter()
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        let joined = handles.into_iter().map(std::thread::ScopedJoinHandle::join);
+        joined
+            .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     });
     let mut trees: Vec<Tree> = Vec::new();
     for tree in mined {
         if !trees.contains(&tree) {
             trees.push(tree);
         }
-    }
-    if trees.is_empty() {
-        return imf::mine(log, &imf::Options::imf(noise));
     }
     if trees.len() == 1 {
         return trees.remove(0);
