@@ -404,17 +404,24 @@ mod tests {
     fn the_final_marking_behind_a_wide_block_of_skips_is_found_without_every_order() {
         // Every branch still to do: 16 forced skips, then the join, in one line.
         let (net, starts, _) = wide_block(16);
+        let (path, plain) = from_every_start(&net, &starts);
+        assert_eq!(path.expect("a clean end").len(), 17);
+        // The plain search gives up: 2^16 markings lie before the join.
+        assert_eq!(plain, None);
+    }
+
+    /// From a token in each of `starts`: the search for the final marking, and the plain
+    /// search over every silent transition for the same goal.
+    fn from_every_start(net: &Net, starts: &[usize]) -> (Option<Vec<usize>>, Option<Vec<usize>>) {
         let mut m = vec![0; net.places];
         starts.iter().for_each(|p| m[*p] = 1);
         let sink = net.sink;
         let clean = |k: &Tokens| k.len() == 1 && k.has(sink);
-        let path = net
-            .silent_path_for_every_token(&m, clean)
-            .expect("a clean end");
-        assert_eq!(path.len(), 17);
-        // The plain search gives up: 2^16 markings lie before the join.
         let every: Vec<usize> = (0..net.places).collect();
-        assert_eq!(net.silent_path(&m, &every, clean), None);
+        (
+            net.silent_path_for_every_token(&m, clean),
+            net.silent_path(&m, &every, clean),
+        )
     }
 
     #[test]
@@ -432,28 +439,16 @@ mod tests {
             ends.push(e);
         }
         net.transition(None, ends, vec![net.sink]);
-        let mut m = vec![0; net.places];
-        starts.iter().for_each(|p| m[*p] = 1);
-        let sink = net.sink;
-        let clean = |k: &Tokens| k.len() == 1 && k.has(sink);
-        let path = net
-            .silent_path_for_every_token(&m, clean)
-            .expect("a clean end");
+        let (path, plain) = from_every_start(&net, &starts);
+        let path = path.expect("a clean end");
         // Every skip, then the join: the shortest way.
         assert_eq!(path.len(), 17);
-        let mut end = m.clone();
+        let mut end = vec![0; net.places];
+        starts.iter().for_each(|p| end[*p] = 1);
         path.iter().for_each(|t| {
             assert_eq!(net.fire(&mut end, *t).0, 0, "no missing token");
         });
-        assert_eq!(
-            Tokens::of(&end),
-            Tokens::of(&{
-                let mut f = vec![0; net.places];
-                f[sink] = 1;
-                f
-            })
-        );
-        let every: Vec<usize> = (0..net.places).collect();
-        assert_eq!(net.silent_path(&m, &every, clean), None);
+        assert_eq!(Tokens::of(&end).0, vec![net.sink as u32]);
+        assert_eq!(plain, None);
     }
 }
