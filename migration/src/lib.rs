@@ -16,10 +16,10 @@ mod m20261205_000004_execution_pauses;
 mod m20261205_000005_sla_applies_when;
 mod m20261205_000006_pause_conditions;
 mod m20261206_000001_template_actions;
+mod m20261207_000001_sla_rollup_days;
 
-pub use m20261204_000001_sla_rollups::{
-    GRAINS as ROLLUP_GRAINS, rebuild_sql as rollup_rebuild_sql,
-};
+pub use m20261204_000001_sla_rollups::rebuild_sql as rollup_rebuild_sql;
+pub use m20261207_000001_sla_rollup_days::GRAINS as ROLLUP_GRAINS;
 
 pub struct Migrator;
 
@@ -42,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000005_sla_applies_when::Migration),
             Box::new(m20261205_000006_pause_conditions::Migration),
             Box::new(m20261206_000001_template_actions::Migration),
+            Box::new(m20261207_000001_sla_rollup_days::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! Per-SLA rollups of completed executions, so that SLO figures cost the same over a thousand
 //! executions as over millions: for each SLA, per second (grain 2), per minute (grain 0) and
-//! per hour (grain 1) of completion time, how many executions completed, how many within the target, how many over
+//! per hour (grain 1) of completion time (per day, grain 3, since a later migration), how many executions completed, how many within the target, how many over
 //! the warning threshold only and how many over the critical one. The application keeps them
 //! in the same transaction as each completion; this migration backfills the executions
 //! already there, with the same statement the application uses when an SLA's thresholds
@@ -16,9 +16,10 @@ impl MigrationName for Migration {
     }
 }
 
-/// The table, and its grains: (grain, seconds per bucket), finest first.
+/// The table, and the grains this migration fills: (grain, seconds per bucket), finest first
+/// (a later one adds days: [`crate::m20261207_000001_sla_rollup_days::GRAINS`]).
 pub const TABLE: &str = "sla_rollups";
-pub const GRAINS: [(i16, i64); 3] = [(2, 1), (0, 60), (1, 3600)];
+const GRAINS: [(i16, i64); 3] = [(2, 1), (0, 60), (1, 3600)];
 
 /// An SLA's executions by completion time, for the rollups' edges (table, name, columns).
 const INDEXES: [(&str, &str, &[&str]); 1] = [(
@@ -41,8 +42,9 @@ fn bucket_expr(backend: DbBackend, width: i64) -> String {
 }
 
 /// The statements that insert the rollups of every SLA (or, with `one_sla`, of the SLA bound
-/// as the only parameter) from the executions: one per grain. The rows must not exist yet.
-pub fn rebuild_sql(backend: DbBackend, one_sla: bool) -> Vec<String> {
+/// as the only parameter) from the executions: one per grain of `grains`. The rows must not
+/// exist yet.
+pub fn rebuild_sql(backend: DbBackend, one_sla: bool, grains: &[(i16, i64)]) -> Vec<String> {
     let param = match backend {
         DbBackend::Postgres => "$1",
         _ => "?",
@@ -53,7 +55,7 @@ pub fn rebuild_sql(backend: DbBackend, one_sla: bool) -> Vec<String> {
         String::new()
     };
     let ms = |col: &str| format!("s.{col} * 1000");
-    GRAINS
+    grains
         .iter()
         .map(|&(grain, width)| {
             let b = bucket_expr(backend, width);
@@ -108,7 +110,7 @@ impl MigrationTrait for Migration {
         .await?;
         create_indexes(m, &INDEXES).await?;
         let db = m.get_connection();
-        for sql in rebuild_sql(m.get_database_backend(), false) {
+        for sql in rebuild_sql(m.get_database_backend(), false, &GRAINS) {
             db.execute_unprepared(&sql).await?;
         }
         Ok(())

@@ -1,9 +1,10 @@
-//! SLO counts from rollups (pure). A span starts at `now - s` and takes every execution
-//! completed after that: the raw executions of the second it starts in, then second buckets
-//! up to the next minute, minute buckets up to the next hour, and hour buckets from there on.
-//! So a report sums, per span, at most 59 second and 59 minute buckets and the span's hours,
-//! and reads one second of executions, whatever the history holds, and still counts exactly
-//! what a recount would. The store sums the buckets (one row back per span).
+//! SLO counts from rollups (pure). A span starts at the start of a whole second, `now - s`
+//! with `now` taken to the second ([`super::slo::report`]), and takes every execution completed
+//! from then on: second buckets up to the next minute, minute buckets up to the next hour, hour
+//! buckets up to the next day, and day buckets from there on. So a report sums, per span, at
+//! most 59 second, 59 minute and 23 hour buckets and the span's days, whatever the history
+//! holds, and still counts exactly what a recount would. The store sums the buckets (one row
+//! back per span).
 use super::slo::{Counts, Sample, Tally};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -11,44 +12,42 @@ use std::collections::HashMap;
 pub const SECOND: i64 = 1;
 pub const MINUTE: i64 = 60;
 pub const HOUR: i64 = 3600;
+pub const DAY: i64 = 86_400;
 
 /// The grains as stored: (grain, seconds per bucket), finest first.
-pub const GRAINS: [(i16, i64); 3] = migration::ROLLUP_GRAINS;
+pub const GRAINS: [(i16, i64); 4] = migration::ROLLUP_GRAINS;
 
 /// The bucket of `t` at a grain of `width` seconds.
 pub fn bucket(t: DateTime<Utc>, width: i64) -> i64 {
     t.timestamp().div_euclid(width)
 }
 
-/// The start of second `sec`.
-fn second_start(sec: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-/// How a span after `a` splits: raw executions in second `sa` after `a`, then buckets
-/// `[from, to)` of each grain (`to` of the coarsest is open).
+/// How a span from `a` (the start of second `sa`) splits: buckets `[from, to)` of each grain
+/// (`to` of the coarsest is open).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Split {
     pub sa: i64,
     /// Per grain of [`GRAINS`]: the first bucket, and the bucket of the next grain up where
     /// this grain stops (in this grain's units).
-    pub ranges: [(i64, i64); 3],
+    pub ranges: [(i64, i64); 4],
 }
 
+/// The split of the span from `a`, taken to the start of its second.
 pub fn split(a: DateTime<Utc>) -> Split {
     let sa = bucket(a, SECOND);
-    let (ma, ha) = (bucket(a, MINUTE), bucket(a, HOUR));
+    let (ma, ha, da) = (bucket(a, MINUTE), bucket(a, HOUR), bucket(a, DAY));
     Split {
         sa,
         ranges: [
-            (sa + 1, (ma + 1) * MINUTE),
+            (sa, (ma + 1) * MINUTE),
             (ma + 1, (ha + 1) * (HOUR / MINUTE)),
-            (ha + 1, i64::MAX),
+            (ha + 1, (da + 1) * (DAY / HOUR)),
+            (da + 1, i64::MAX),
         ],
     }
 }
 
-/// What counting the spans after `now - s` needs, for each `s` in seconds: one split per
+/// What counting the spans from `now - s` needs, for each `s` in seconds: one split per
 /// distinct start second, in order.
 pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Vec<Split> {
     let mut out: Vec<Split> = spans
@@ -60,12 +59,10 @@ pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Vec<Split> {
     out
 }
 
-/// Rollup sums and edge executions, as read for some spans.
+/// Rollup sums, as read for some spans.
 pub struct Rollups<'a> {
     /// Per split's start second: the sum of the rollup buckets in its ranges.
     pub sums: HashMap<i64, Counts>,
-    /// Executions completed in the splits' start seconds, counted against `objective`.
-    pub edges: Vec<Sample>,
     /// Executions still running past the target: each is a miss from the moment its target
     /// passed (its `completed_at` here), counted with its elapsed time so far.
     pub overdue: Vec<Sample>,
@@ -73,19 +70,18 @@ pub struct Rollups<'a> {
 }
 
 impl Tally for Rollups<'_> {
-    /// Counts after `after`, which must be the start of one of the spans that were read
-    /// (a span that was not read counts only its edge second).
-    fn counts(&self, after: DateTime<Utc>) -> Counts {
-        let x = split(after);
-        debug_assert!(self.sums.contains_key(&x.sa), "span after {after} not read");
+    /// Counts from `from`, which must be the start of one of the spans that were read: a
+    /// whole second (a span that was not read counts nothing but its overdue executions).
+    fn counts(&self, from: DateTime<Utc>) -> Counts {
+        let x = split(from);
+        debug_assert!(self.sums.contains_key(&x.sa), "span from {from} not read");
+        debug_assert_eq!(
+            from.timestamp_subsec_nanos(),
+            0,
+            "{from} is not a whole second"
+        );
         let mut c = self.sums.get(&x.sa).copied().unwrap_or_default();
-        let end = second_start(x.sa + 1);
-        let edges = self
-            .edges
-            .iter()
-            .filter(|s| s.completed_at > after && s.completed_at < end);
-        let overdue = self.overdue.iter().filter(|s| s.completed_at > after);
-        for s in edges.chain(overdue) {
+        for s in self.overdue.iter().filter(|s| s.completed_at >= from) {
             c.add(Counts::of(s.duration_ms, self.objective));
         }
         c
@@ -111,7 +107,6 @@ mod tests {
     fn rolled<'a>(samples: &[Sample], splits: &[Split], o: &'a Objective) -> Rollups<'a> {
         let mut r = Rollups {
             sums: HashMap::new(),
-            edges: Vec::new(),
             overdue: Vec::new(),
             objective: o,
         };
@@ -129,12 +124,6 @@ mod tests {
                 }
             }
         }
-        let edge_seconds: Vec<i64> = splits.iter().map(|x| x.sa).collect();
-        r.edges = samples
-            .iter()
-            .filter(|s| edge_seconds.contains(&bucket(s.completed_at, SECOND)))
-            .copied()
-            .collect();
         r
     }
 
@@ -164,19 +153,36 @@ mod tests {
     }
 
     #[test]
-    fn a_30_day_window_sums_its_hours_and_under_a_minute_and_an_hour_per_span() {
+    fn a_30_day_window_sums_its_days_and_under_a_day_an_hour_and_a_minute_per_span() {
         let now = DateTime::from_timestamp(1_780_000_123, 0).unwrap();
         let spans = spans(720);
         let splits = needs(now, &spans);
         let distinct: std::collections::BTreeSet<_> = spans.iter().collect();
         assert_eq!(splits.len(), distinct.len(), "one split per distinct span");
-        let first_hour = splits.iter().map(|x| x.ranges[2].0).min().unwrap();
-        assert!(bucket(now, HOUR) - first_hour <= 720, "{first_hour}");
+        let first_day = splits.iter().map(|x| x.ranges[3].0).min().unwrap();
+        assert!(bucket(now, DAY) - first_day <= 30, "{first_day}");
         for x in &splits {
-            for g in 0..2 {
+            for (g, most) in [(0, 60), (1, 60), (2, 24)] {
                 let (lo, hi) = x.ranges[g];
-                assert!(hi - lo <= 60, "grain {g}: {lo}..{hi}");
+                assert!(hi - lo <= most, "grain {g}: {lo}..{hi}");
             }
         }
+    }
+
+    #[test]
+    fn a_window_starts_at_a_whole_second_and_takes_all_of_it() {
+        let o = objective();
+        let now = DateTime::from_timestamp(1_780_000_123, 0).unwrap()
+            + chrono::Duration::milliseconds(700);
+        let start = DateTime::from_timestamp(1_780_000_123 - 3600, 0).unwrap();
+        let at = |ms: i64| Sample {
+            completed_at: start + chrono::Duration::milliseconds(ms),
+            duration_ms: 1_000,
+        };
+        // At the start, 1 ms before it, and later in the request's own second.
+        let samples = [at(0), at(-1), at(3_600_000 + 900)];
+        let r = rolled(&samples, &needs(now, &spans(1)), &o);
+        assert_eq!(report(&Samples(&samples, &o), &o, 1, now).total, 2);
+        assert_eq!(report(&r, &o, 1, now).total, 2);
     }
 }

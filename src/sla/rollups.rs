@@ -115,7 +115,7 @@ pub async fn rebuild(db: &impl ConnectionTrait, sla_id: uuid::Uuid) -> AppResult
         return rebuild_by_calendar(db, &s).await;
     }
     let backend = db.get_database_backend();
-    for sql in migration::rollup_rebuild_sql(backend, true) {
+    for sql in migration::rollup_rebuild_sql(backend, true, &GRAINS) {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             sql,
@@ -218,7 +218,6 @@ async fn read_in<'a>(
     let time = super::sla_time::of(db, s).await?;
     Ok(Rollups {
         sums: sums(db, s, &splits).await?,
-        edges: edges(db, s, &splits, &time).await?,
         overdue: overdue(db, s, now, &time).await?,
         objective: o,
     })
@@ -325,66 +324,4 @@ fn sum_of(s: &sla::Model, x: &Split) -> SelectStatement {
     }
     q.cond_where(any);
     q
-}
-
-/// The executions completed in the edge seconds.
-async fn edges(
-    db: &impl ConnectionTrait,
-    s: &sla::Model,
-    splits: &[Split],
-    time: &SlaTime,
-) -> AppResult<Vec<Sample>> {
-    use execution::Column as C;
-    let at = |sec: i64| DateTime::from_timestamp(sec, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    // Each term can use the (workflow_id, completed_at) index on its own. The company is
-    // checked on the rows, not in SQL: with it there, SQLite scans the company's executions
-    // by its (company_id, external_id) index instead (65 ms over 100,000).
-    let mut any = Condition::any();
-    for sec in splits.iter().map(|x| x.sa) {
-        let range = C::CompletedAt
-            .gte(at(sec))
-            .and(C::CompletedAt.lt(at(sec + 1)));
-        any = any.add(C::WorkflowId.eq(s.workflow_id).and(range));
-    }
-    type Row = (
-        uuid::Uuid,
-        uuid::Uuid,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<i64>,
-        serde_json::Value,
-    );
-    let rows: Vec<Row> = execution::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .column(C::CompanyId)
-        .column(C::StartedAt)
-        .column(C::CompletedAt)
-        .column(C::DurationMs)
-        .column(C::InputData)
-        .filter(any)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let rows: Vec<Row> = rows
-        .into_iter()
-        .filter(|r| r.1 == s.company_id && super::service::applies(s, &r.5))
-        .collect();
-    let pauses = super::pauses::of_executions(db, rows.iter().map(|r| r.0)).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, _, started, c, d, _)| {
-            let (completed_at, wall_ms) = (c?, d?);
-            let duration_ms = match pauses.get(&id) {
-                None if time.is_wall() => wall_ms,
-                p => time
-                    .elapsed_paused(started, completed_at, &super::pauses::for_sla(p, s.id))
-                    .num_milliseconds(),
-            };
-            Some(Sample {
-                completed_at,
-                duration_ms,
-            })
-        })
-        .collect())
 }

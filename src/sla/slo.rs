@@ -4,7 +4,7 @@
 //! and 6h/30m at 6 (fast burn: page) and 3d/6h at 1 (slow burn: ticket). Each window is
 //! scaled by `window_hours / 720`, so a 24-hour SLO uses 2m/10s, 12m/1m and 2.4h/12m.
 use async_graphql::SimpleObject;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Serialize;
 
 /// One completed execution.
@@ -46,21 +46,22 @@ impl Counts {
     }
 }
 
-/// What a report reads: the executions completed after `after`. A window ends at the time of
-/// the request; a completion is never later than the server's clock plus
-/// `CLOCK_SKEW_SECONDS`, and one reported that little ahead counts as inside the window.
+/// What a report reads: the executions completed at or after `from`. A window ends at the time
+/// of the request and starts at a whole second (see [`report`]); a completion is never later
+/// than the server's clock plus `CLOCK_SKEW_SECONDS`, and one reported that little ahead counts
+/// as inside the window.
 pub trait Tally {
-    fn counts(&self, after: DateTime<Utc>) -> Counts;
+    fn counts(&self, from: DateTime<Utc>) -> Counts;
 }
 
 /// Raw samples, counted one by one against an objective.
 pub struct Samples<'a>(pub &'a [Sample], pub &'a Objective);
 
 impl Tally for Samples<'_> {
-    fn counts(&self, after: DateTime<Utc>) -> Counts {
+    fn counts(&self, from: DateTime<Utc>) -> Counts {
         let mut c = Counts::default();
         for s in self.0 {
-            if s.completed_at > after {
+            if s.completed_at >= from {
                 c.add(Counts::of(s.duration_ms, self.1));
             }
         }
@@ -158,8 +159,11 @@ fn burn(t: &impl Tally, now: DateTime<Utc>, seconds: i64, o: &Objective) -> f64 
     }
 }
 
-/// Computes the report over the executions `t` counts, for windows that end at `now`.
+/// Computes the report over the executions `t` counts, for windows that end at `now`. Each
+/// window starts at a whole second: its length back from `now` taken to the second, so it
+/// holds up to a second more than its length (and the rollups need no raw executions).
 pub fn report(t: &impl Tally, o: &Objective, window_hours: i32, now: DateTime<Utc>) -> SloReport {
+    let now = now.trunc_subsecs(0);
     let seconds = window_hours as i64 * 3600;
     let c = t.counts(now - Duration::seconds(seconds));
     let compliance = if c.total == 0 {

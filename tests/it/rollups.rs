@@ -146,7 +146,8 @@ async fn slo_rollups_equal_a_recount_from_the_rows_through_every_write_path() {
     s.app.data(&s.token, q, v).await;
     s.clock.advance(Duration::milliseconds(4_321_987));
     check(&s, "after new thresholds").await;
-    // The migration's backfill, from the rows alone (the breach counts' migration came after).
+    // The day grain's migration, which sums the days from the hour rows: undone (it deletes
+    // the day rows) and run again with the one after it.
     use migration::{Migrator, MigratorTrait};
     Migrator::down(&s.app.db, Some(2)).await.unwrap();
     Migrator::up(&s.app.db, None).await.unwrap();

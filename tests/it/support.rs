@@ -112,7 +112,12 @@ impl TestApp {
     /// A server without its background tasks (event dispatcher, SLA clock, mailer), so that
     /// the statement counter sees only what requests run.
     pub async fn spawn_requests_only() -> Self {
-        let mut app = Self::spawn().await;
+        Self::spawn_requests_only_with(Config::default()).await
+    }
+
+    /// [`Self::spawn_requests_only`] with a configuration.
+    pub async fn spawn_requests_only_with(config: Config) -> Self {
+        let mut app = Self::spawn_with(config).await;
         app.background.take();
         // Let a poll that was already under way finish before anyone counts.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
