@@ -6,7 +6,8 @@
 //! token-based replay scores both trees (ours read from its notation), so the two are
 //! measured by one ruler. Our replay's figures are printed beside it. `REDISCOVERY_TREES`
 //! sets the number of trees (30 unless set); `REDISCOVERY_ONLY` keeps only the logs whose name
-//! contains it (for profiling one log). Results: docs/benchmarks.md.
+//! contains it (for profiling one log); with `REDISCOVERY_VARIANTS` set, each miner variant's own
+//! tree is written beside the log as `<log>.variant<i>`. Results: docs/benchmarks.md.
 #[path = "support/logs.rs"]
 mod logs;
 use logs::{LOGS, logs_dir};
@@ -14,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 use workflow_intel::conformance;
-use workflow_intel::discovery::{self, Case, DEFAULT_NOISE, synth};
+use workflow_intel::discovery::{self, Case, DEFAULT_NOISE, canonical, imf, synth};
 use workflow_intel::history::{self, mapping::Mapping};
 
 /// One log's own figures: our tree, our replay of it, and our mining time.
@@ -49,12 +50,37 @@ fn mine(name: &str, cases: &[Case], out: &Path) -> Ours {
     std::fs::write(out.join(format!("{name}.csv")), csv).unwrap();
     let notation = tree.notation(&names);
     std::fs::write(out.join(format!("{name}.tree")), &notation).unwrap();
+    if std::env::var_os("REDISCOVERY_VARIANTS").is_some() {
+        write_variants(name, cases, out);
+    }
     Ours {
         name: name.into(),
         tree: notation,
         fitness: c.fitness,
         precision: c.precision,
         secs,
+    }
+}
+
+/// Each of the miner's variants' trees, as `<log>.variant<i>` beside the log, for comparing
+/// the selection with what each variant alone would have given.
+fn write_variants(name: &str, cases: &[Case], out: &Path) {
+    let (_, names) = discovery::tree(cases, DEFAULT_NOISE);
+    let index: std::collections::HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i as u32))
+        .collect();
+    let mut log = imf::Log::default();
+    for (k, c) in cases.iter().enumerate() {
+        log.push(
+            c.steps.iter().map(|s| index[s.as_str()]).collect(),
+            k as u32,
+        );
+    }
+    for (i, o) in imf::Options::variants(DEFAULT_NOISE).iter().enumerate() {
+        let t = canonical::canonical(imf::mine(&log, o), &names).notation(&names);
+        std::fs::write(out.join(format!("{name}.variant{i}")), t).unwrap();
     }
 }
 

@@ -87,7 +87,7 @@ impl Tree {
         }
     }
 
-    /// The tree in the usual notation, e.g. `->('a', X('b', tau))`.
+    /// The tree in the usual notation (pm4py's), e.g. `->('a', X('b', tau))`.
     pub fn notation(&self, names: &[String]) -> String {
         let list = |op: &str, c: Vec<String>| format!("{op}({})", c.join(", "));
         match self {
@@ -96,10 +96,15 @@ impl Tree {
             Tree::Sequence(c) => list("->", c.iter().map(|t| t.notation(names)).collect()),
             Tree::And(c) => list("+", c.iter().map(|t| t.notation(names)).collect()),
             Tree::Xor(c) => list("X", c.iter().map(|(t, _)| t.notation(names)).collect()),
+            // The notation's loop has two children, the body and the redo (pm4py reads a third
+            // as an exit): several redos are a choice.
             Tree::Loop { body, redo, .. } => {
-                let mut parts = vec![body.notation(names)];
-                parts.extend(redo.iter().map(|(t, _)| t.notation(names)));
-                list("*", parts)
+                let redos: Vec<String> = redo.iter().map(|(t, _)| t.notation(names)).collect();
+                let redo = match redos.len() {
+                    1 => redos.into_iter().next().unwrap_or_default(),
+                    _ => list("X", redos),
+                };
+                list("*", vec![body.notation(names), redo])
             }
         }
     }

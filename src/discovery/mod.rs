@@ -5,6 +5,7 @@
 //! probabilities, which becomes workflow steps through the same conversion as an imported BPMN
 //! model.
 pub mod branching;
+pub mod canonical;
 pub mod cuts;
 pub mod graph;
 pub mod imf;
@@ -98,15 +99,15 @@ pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
 /// most precise one whose fitness is within this of the best is kept.
 const FITNESS_GIVE: f64 = 0.01;
 
-/// Mines `log` with each of the miner's variants ([`imf::Options::variants`]) and keeps the
-/// most precise model whose token-replay fitness on the log is within [`FITNESS_GIVE`] of the
+/// Mines `log` with each of the miner's variants ([`imf::Options::variants`]), each tree in
+/// the reference's canonical form ([`canonical`]), and keeps the most precise model whose token-replay fitness on the log is within [`FITNESS_GIVE`] of the
 /// best variant's; the default variant wins ties. Where the papers leave a choice open, no one
 /// convention wins on every log, and the replay says which fits this one.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
     // The minings are independent: one thread each.
     let mined: Vec<Tree> = std::thread::scope(|s| {
         let handles: Vec<_> = imf::Options::variants(noise)
-            .map(|o| s.spawn(move || imf::mine(log, &o)))
+            .map(|o| s.spawn(move || canonical::canonical(imf::mine(log, &o), names)))
             .into_iter()
             .collect();
         let joined = handles.into_iter().map(std::thread::ScopedJoinHandle::join);
