@@ -163,7 +163,7 @@ mod tests {
                 (Tree::Tau, vec![3]),
             ]),
         ]);
-        // md5("a") = 0cc175b9…, md5("b") = 92eb5ffe…, md5("c") = 4a8a08f0…: tau, a, c, b.
+        // md5("a") = 0cc175b9…, md5("c") = 4a8a08f0…: tau (0), then a, then c.
         let want = "->('a', 'b', X(tau, 'a', 'c'))";
         assert_eq!(canonical(tree, &names()).notation(&names()), want);
         let par = Tree::And(vec![b.clone(), Tree::Sequence(vec![a.clone(), c.clone()])]);

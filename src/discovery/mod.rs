@@ -100,8 +100,9 @@ pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
 const FITNESS_GIVE: f64 = 0.01;
 
 /// Mines `log` with each of the miner's variants ([`imf::Options::variants`]), each tree in
-/// the reference's canonical form ([`canonical`]), and keeps the most precise model whose token-replay fitness on the log is within [`FITNESS_GIVE`] of the
-/// best variant's; the default variant wins ties. Where the papers leave a choice open, no one
+/// the reference's canonical form ([`canonical`]), and keeps the most precise model whose
+/// token-replay fitness on the log is within [`FITNESS_GIVE`] of the best variant's; the
+/// default variant wins ties. Where the papers leave a choice open, no one
 /// convention wins on every log, and the replay says which fits this one.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
     // The minings are independent: one thread each.

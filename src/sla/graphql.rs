@@ -67,7 +67,8 @@ impl Sla {
         super::channel_graphql::sla_escalation(self)
     }
     /// SLO figures over executions completed in the last `windowHours` (default: the SLA's
-    /// window).
+    /// window). Windows start at a whole second (the request's time taken to the second), so
+    /// one may hold up to a second more than its length.
     async fn metrics(&self, ctx: &Context<'_>, window_hours: Option<i32>) -> Result<SloReport> {
         let st = ctx.state()?;
         let w = window_hours.unwrap_or(self.slo_window_hours);
