@@ -65,19 +65,7 @@ fn mine(name: &str, cases: &[Case], out: &Path) -> Ours {
 /// Each of the miner's variants' trees, as `<log>.variant<i>` beside the log, for comparing
 /// the selection with what each variant alone would have given.
 fn write_variants(name: &str, cases: &[Case], out: &Path) {
-    let (_, names) = discovery::tree(cases, DEFAULT_NOISE);
-    let index: std::collections::HashMap<&str, u32> = names
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.as_str(), i as u32))
-        .collect();
-    let mut log = imf::Log::default();
-    for (k, c) in cases.iter().enumerate() {
-        log.push(
-            c.steps.iter().map(|s| index[s.as_str()]).collect(),
-            k as u32,
-        );
-    }
+    let (log, names) = discovery::indexed(cases);
     for (i, o) in imf::Options::variants(DEFAULT_NOISE).iter().enumerate() {
         let t = canonical::canonical(imf::mine(&log, o), &names).notation(&names);
         std::fs::write(out.join(format!("{name}.variant{i}")), t).unwrap();

@@ -70,8 +70,14 @@ pub fn action_type(step: &str) -> String {
 /// The process tree alone (the Inductive Miner – infrequent, no decision mining), with the
 /// step names its activities index.
 pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
-    // Activities are numbered in name order, so that the miner's ties (which activity a
-    // fall-through takes first, which part a tied trace joins) do not depend on case order.
+    let (log, names) = indexed(cases);
+    (select(&log, &names, cases, noise), names)
+}
+
+/// The cases as the miner's log, and the step names its activities index. Activities are
+/// numbered in name order, so that the miner's ties (which activity a fall-through takes
+/// first, which part a tied trace joins) do not depend on case order.
+pub fn indexed(cases: &[Case]) -> (Log, Vec<String>) {
     let mut names: Vec<&str> = cases
         .iter()
         .flat_map(|c| c.steps.iter().map(String::as_str))
@@ -91,8 +97,7 @@ pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
             k as u32,
         );
     }
-    let names: Vec<String> = names.into_iter().map(String::from).collect();
-    (select(&log, &names, cases, noise), names)
+    (log, names.into_iter().map(String::from).collect())
 }
 
 /// How much fitness the selection gives up for precision: among the variants' models, the
