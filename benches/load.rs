@@ -1373,7 +1373,7 @@ async fn soak(label: &str, url: &str, minutes: u64) {
             rss_kib(s.child.id()) / 1024,
             p95 / first_p95
         );
-        println!("  p50 by kind: {}", by_kind(&samples));
+        println!("  p50/p95 by kind: {}", by_kind(&samples));
     }
     stop.notify_waiters();
     for h in subs {
@@ -1381,7 +1381,8 @@ async fn soak(label: &str, url: &str, minutes: u64) {
     }
 }
 
-/// "start 1.20 ms, complete …": the p50 of each kind of request, to see which one grows.
+/// "start 1.20/3.10 ms, complete …": the p50 and p95 of each kind of request, to see which one
+/// grows.
 fn by_kind(samples: &[(&'static str, f64)]) -> String {
     let mut kinds: Vec<&str> = samples.iter().map(|x| x.0).collect();
     kinds.sort();
@@ -1391,7 +1392,7 @@ fn by_kind(samples: &[(&'static str, f64)]) -> String {
         .map(|k| {
             let mut v: Vec<f64> = samples.iter().filter(|x| x.0 == *k).map(|x| x.1).collect();
             v.sort_by(f64::total_cmp);
-            format!("{k} {:.2} ms", pct(&v, 0.5))
+            format!("{k} {:.2}/{:.2} ms", pct(&v, 0.5), pct(&v, 0.95))
         })
         .collect();
     parts.join(", ")
@@ -1612,7 +1613,12 @@ fn main() {
             let db = format!("wi_slo_{}", std::process::id());
             if let Some(url) = create_pg_db(&pg, &db) {
                 slo_costs("PostgreSQL", &url).await;
-                drop_pg_db(&pg, &db);
+                // LOAD_PG_KEEP=1 keeps the database, to look at its plans afterwards.
+                if std::env::var("LOAD_PG_KEEP").is_ok_and(|v| v == "1") {
+                    println!("kept {url}");
+                } else {
+                    drop_pg_db(&pg, &db);
+                }
             }
         }
         if part("pg-imports") {

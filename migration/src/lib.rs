@@ -17,6 +17,7 @@ mod m20261205_000005_sla_applies_when;
 mod m20261205_000006_pause_conditions;
 mod m20261206_000001_template_actions;
 mod m20261207_000001_sla_rollup_days;
+mod m20261208_000001_running_executions_index;
 
 pub use m20261204_000001_sla_rollups::rebuild_sql as rollup_rebuild_sql;
 pub use m20261207_000001_sla_rollup_days::GRAINS as ROLLUP_GRAINS;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000006_pause_conditions::Migration),
             Box::new(m20261206_000001_template_actions::Migration),
             Box::new(m20261207_000001_sla_rollup_days::Migration),
+            Box::new(m20261208_000001_running_executions_index::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 //! most 59 second, 59 minute and 23 hour buckets and the span's days, whatever the history
 //! holds, and still counts exactly what a recount would. The store sums the buckets (one row
 //! back per span).
-use super::slo::{Counts, Sample, Tally};
+use super::slo::{Counts, Tally};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -63,15 +63,15 @@ pub fn needs(now: DateTime<Utc>, spans: &[i64]) -> Vec<Split> {
 pub struct Rollups<'a> {
     /// Per split's start second: the sum of the rollup buckets in its ranges.
     pub sums: HashMap<i64, Counts>,
-    /// Executions still running past the target: each is a miss from the moment its target
-    /// passed (its `completed_at` here), counted with its elapsed time so far.
-    pub overdue: Vec<Sample>,
+    /// Per split's start second: the executions still running past the target, each a miss
+    /// from the moment its target passed, counted with its elapsed time so far.
+    pub overdue: super::overdue::Overdue,
     pub objective: &'a super::slo::Objective,
 }
 
 impl Tally for Rollups<'_> {
     /// Counts from `from`, which must be the start of one of the spans that were read: a
-    /// whole second (a span that was not read counts nothing but its overdue executions).
+    /// whole second (a span that was not read counts nothing).
     fn counts(&self, from: DateTime<Utc>) -> Counts {
         let x = split(from);
         debug_assert!(self.sums.contains_key(&x.sa), "span from {from} not read");
@@ -81,16 +81,14 @@ impl Tally for Rollups<'_> {
             "{from} is not a whole second"
         );
         let mut c = self.sums.get(&x.sa).copied().unwrap_or_default();
-        for s in self.overdue.iter().filter(|s| s.completed_at >= from) {
-            c.add(Counts::of(s.duration_ms, self.objective));
-        }
+        c.add(self.overdue.get(&x.sa).copied().unwrap_or_default());
         c
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::slo::{Objective, Samples, report, spans};
+    use super::super::slo::{Objective, Sample, Samples, report, spans};
     use super::*;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -107,7 +105,7 @@ mod tests {
     fn rolled<'a>(samples: &[Sample], splits: &[Split], o: &'a Objective) -> Rollups<'a> {
         let mut r = Rollups {
             sums: HashMap::new(),
-            overdue: Vec::new(),
+            overdue: HashMap::new(),
             objective: o,
         };
         for x in splits {

@@ -15,6 +15,7 @@ pub mod joined;
 pub mod mailer;
 pub mod notifier;
 pub mod outbox;
+pub mod overdue;
 pub mod pauses;
 pub mod replicas;
 pub mod rollups;

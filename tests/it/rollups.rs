@@ -242,3 +242,57 @@ async fn breach_total_counts_equal_a_recount_under_every_filter() {
     s.app.data(&s.token, del, json!({"id": slas[1]})).await;
     check_counts(&s, &slas[..1], "after deleting an SLA").await;
 }
+
+/// The store's count of overdue running executions (one statement over the running ones'
+/// index) equals a count of each one's deadline and elapsed time, on both stores: for starts
+/// at random and on, 1 ms and 1 µs either side of every bound the statement sorts them by
+/// (the target passing, each threshold passing, each span's start less the target).
+#[tokio::test]
+async fn overdue_counts_from_the_store_equal_counts_of_every_running_execution() {
+    use workflow_intel::sla::buckets::needs;
+    use workflow_intel::sla::overdue::{from_rows, in_store, per_split};
+    use workflow_intel::sla::sla_time::SlaTime;
+    use workflow_intel::sla::slo::spans;
+    let s = setup(Config::default(), json!([])).await;
+    let mut rng = StdRng::seed_from_u64(5);
+    let now = t0();
+    let splits = needs(now, &spans(24));
+    let mut starts: Vec<DateTime<Utc>> = (0..40)
+        .map(|_| now - Duration::milliseconds(rng.random_range(0..30 * 3_600_000)))
+        .collect();
+    // The SLA: 300 s target, 240 s warning, 300 s critical.
+    let mut bounds: Vec<DateTime<Utc>> = [300, 240]
+        .iter()
+        .flat_map(|&x| {
+            [
+                now - Duration::seconds(x),
+                now - Duration::milliseconds(x * 1000 + 1),
+            ]
+        })
+        .collect();
+    bounds.extend(
+        splits
+            .iter()
+            .map(|x| DateTime::from_timestamp(x.sa - 300, 0).unwrap()),
+    );
+    for b in bounds {
+        for d in [0, 1_000, 1] {
+            starts.extend([b - Duration::microseconds(d), b + Duration::microseconds(d)]);
+        }
+    }
+    for at in &starts {
+        let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
+        s.app.data(&s.token, START, v).await;
+    }
+    let x = sla::Entity::find().one(&s.app.db).await.unwrap().unwrap();
+    let o = objective(&x);
+    for later in [0, 1, 999, 60_000, 3_600_000] {
+        let at = now + Duration::milliseconds(later);
+        let splits = needs(at, &spans(24));
+        let got = in_store(&s.app.db, &x, at, &splits).await.unwrap();
+        let rows = from_rows(&s.app.db, &x, at, &SlaTime::Wall).await.unwrap();
+        assert!(rows.len() > 20, "{} overdue", rows.len());
+        let want = per_split(&rows, &o, &splits);
+        assert_eq!(got, want, "{later} ms after t0");
+    }
+}
