@@ -18,6 +18,7 @@ mod m20261205_000006_pause_conditions;
 mod m20261206_000001_template_actions;
 mod m20261207_000001_sla_rollup_days;
 mod m20261208_000001_running_executions_index;
+mod m20261209_000001_running_rollups;
 
 pub use m20261204_000001_sla_rollups::rebuild_sql as rollup_rebuild_sql;
 pub use m20261207_000001_sla_rollup_days::GRAINS as ROLLUP_GRAINS;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_template_actions::Migration),
             Box::new(m20261207_000001_sla_rollup_days::Migration),
             Box::new(m20261208_000001_running_executions_index::Migration),
+            Box::new(m20261209_000001_running_rollups::Migration),
         ]
     }
 }

@@ -28,14 +28,14 @@ const INDEXES: [(&str, &str, &[&str]); 1] = [(
     &["workflow_id", "completed_at"],
 )];
 
-/// `floor(epoch seconds of e.completed_at / width)` in the backend's SQL.
-fn bucket_expr(backend: DbBackend, width: i64) -> String {
+/// `floor(epoch seconds of col / width)` in the backend's SQL (`col`: a timestamp column).
+pub(crate) fn bucket_expr(backend: DbBackend, col: &str, width: i64) -> String {
     match backend {
         DbBackend::Postgres => {
-            format!("CAST(floor(extract(epoch from e.completed_at) / {width}) AS BIGINT)")
+            format!("CAST(floor(extract(epoch from {col}) / {width}) AS BIGINT)")
         }
         _ => {
-            let s = "CAST(strftime('%s', e.completed_at) AS INTEGER)";
+            let s = format!("CAST(strftime('%s', {col}) AS INTEGER)");
             format!("(({s} - ((({s}) % {width}) + {width}) % {width}) / {width})")
         }
     }
@@ -58,7 +58,7 @@ pub fn rebuild_sql(backend: DbBackend, one_sla: bool, grains: &[(i16, i64)]) -> 
     grains
         .iter()
         .map(|&(grain, width)| {
-            let b = bucket_expr(backend, width);
+            let b = bucket_expr(backend, "e.completed_at", width);
             format!(
                 "INSERT INTO {TABLE} (sla_id, company_id, grain, bucket, total, met, warning, critical) \
                  SELECT s.id, s.company_id, {grain}, {b}, COUNT(*), \

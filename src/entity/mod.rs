@@ -65,6 +65,7 @@ pub mod calendar;
 pub mod company;
 pub mod execution;
 pub mod execution_pause;
+pub mod running_rollup;
 pub mod simulation;
 pub mod sla;
 pub mod sla_event;

@@ -103,6 +103,7 @@ pub async fn start(
         updated_at: now,
     };
     let am: execution::ActiveModel = m.clone().into();
+    let key = (m.workflow_id, m.company_id, m.started_at);
     state
         .writes
         .write(move |txn| {
@@ -110,7 +111,7 @@ pub async fn start(
                 execution::Entity::insert(am)
                     .exec_without_returning(txn)
                     .await?;
-                Ok(())
+                crate::sla::running::add(txn, [key], 1).await
             })
         })
         .await?;
@@ -366,6 +367,10 @@ async fn complete_in(
             "execution {} was completed concurrently",
             exec.id
         )));
+    }
+    if exec.status == ExecutionStatus::Running.as_str() && exec.completed_at.is_none() {
+        let key = (exec.workflow_id, exec.company_id, exec.started_at);
+        crate::sla::running::add(txn, [key], -1).await?;
     }
     let updated = execution::Model {
         status: status.as_str().into(),
@@ -640,6 +645,14 @@ pub async fn import_into(
     for (t, (n, ok, sum)) in &staged.stats {
         bump_action_stats(&txn, company_id, t, *n, *ok, *sum).await?;
     }
+    let running = staged.running.iter();
+    let running = running.filter(|e| e.status == ExecutionStatus::Running.as_str());
+    crate::sla::running::add(
+        &txn,
+        running.map(|e| (e.workflow_id, e.company_id, e.started_at)),
+        1,
+    )
+    .await?;
     for (w, all) in &all_by_wf {
         let done = staged.finished.iter().filter(|e| e.workflow_id == *w);
         let done = done.filter_map(|e| Some((e.id, e.started_at, e.completed_at?, e.duration_ms?)));

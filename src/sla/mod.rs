@@ -19,6 +19,7 @@ pub mod overdue;
 pub mod pauses;
 pub mod replicas;
 pub mod rollups;
+pub mod running;
 pub mod runtime;
 pub mod service;
 pub mod sla_time;

@@ -3,21 +3,21 @@
 //! (a [`Split`]), how many there are by severity.
 //!
 //! For a wall-clock SLA that applies to every execution, in a workflow that was never paused,
-//! the store counts them ([`in_store`]): one statement that sorts the running executions into
-//! a handful of start-time intervals and returns one count per interval. It reads one entry
-//! of a partial index per running execution past the target, and nothing of the history, so
-//! its cost grows with how many are running (in the 30-minute soak, the SLO tiles' p50 grew
-//! by about 0.2 µs per execution left running, on SQLite). Otherwise (a
-//! calendar, a condition or pauses) each one's deadline is worked out here ([`from_rows`]),
-//! reading each one's row and pauses.
+//! they are counted from the counts of running executions by start time ([`in_store`],
+//! [`super::running`]): a handful of start-time intervals decide how each one counts, and the
+//! count in each is a difference of two sums of rollup buckets (and of the running
+//! executions started in the bounds' own seconds). Its cost depends neither on the history nor
+//! on how many are running. Otherwise (a calendar, a condition or pauses) each one's deadline
+//! is worked out here ([`from_rows`]), reading each one's row and pauses: that grows with how
+//! many are running past the target.
 use super::buckets::Split;
+use super::running::{self, From};
 use super::sla_time::SlaTime;
 use super::slo::{Counts, Objective, Sample, Samples, Tally};
 use crate::entity::{execution, sla};
 use crate::error::AppResult;
 use crate::model::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Alias, Asterisk, CaseStatement, Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use std::collections::HashMap;
 
@@ -160,14 +160,16 @@ impl Bounds {
 
 /// Overdue counts per split, counted by the store (see the module's documentation). Each
 /// running execution falls in the interval before the first sorted bound it is under (or after
-/// the last), and every bound holds alike for the whole of an interval.
+/// the last, up to the target passing), and every bound holds alike for the whole of an
+/// interval. An interval's count is how many started from its lower bound on, less how many
+/// from its upper bound on ([`running::started_from`]). The interval under the first bound is
+/// left out: its executions' deadlines come before every split.
 pub async fn in_store(
     db: &impl ConnectionTrait,
     s: &sla::Model,
     now: DateTime<Utc>,
     splits: &[Split],
 ) -> AppResult<Overdue> {
-    use execution::Column as C;
     let seconds = [
         s.target_duration_seconds,
         s.warning_threshold_seconds,
@@ -175,38 +177,42 @@ pub async fn in_store(
     ];
     let bounds = Bounds::new(seconds, now, splits);
     let sorted = bounds.sorted();
-    let under = |b: &Bound| -> Expr {
-        if b.inclusive {
-            Expr::col(C::StartedAt).lte(b.at)
-        } else {
-            Expr::col(C::StartedAt).lt(b.at)
-        }
-    };
-    let mut case = CaseStatement::new();
-    for (k, b) in sorted.iter().enumerate() {
-        case = case.case(under(b), Expr::val(k as i64));
-    }
-    case = case.finally(Expr::val(sorted.len() as i64));
-    let k = Alias::new("k");
-    let q = Query::select()
-        .expr_as(case, k.clone())
-        .expr(Func::count(Expr::col(Asterisk)))
-        .from(execution::Entity)
-        .and_where(Expr::col(C::WorkflowId).eq(s.workflow_id))
-        .and_where(Expr::col(C::CompletedAt).is_null())
-        .and_where(Expr::col(C::CompanyId).eq(s.company_id))
-        .and_where(Expr::col(C::Status).eq(ExecutionStatus::Running.as_str()))
-        .and_where(Expr::col(C::StartedAt).lt(now - Duration::seconds(s.target_duration_seconds)))
-        .group_by_col(k)
-        .to_owned();
-    let mut per_interval = Vec::new();
-    for row in db.query_all(&q).await? {
-        per_interval.push((
-            row.try_get_by_index::<i64>(0)? as usize,
-            row.try_get_by_index::<i64>(1)?,
-        ));
-    }
+    let target = Duration::seconds(s.target_duration_seconds);
+    let froms = froms(&sorted, now - target);
+    let n = running::started_from(db, s.workflow_id, s.company_id, &froms).await?;
+    let per_interval = differences(&n);
     Ok(classify(&bounds, &sorted, &per_interval, splits))
+}
+
+/// Each sorted bound's lower bound for the executions not under it (from `at` on when under is
+/// before `at`, after `at` when it is at or before), then the target passing (`cutoff`:
+/// running past the target means started before it).
+fn froms(sorted: &[Bound], cutoff: DateTime<Utc>) -> Vec<From> {
+    let mut out: Vec<From> = sorted
+        .iter()
+        .map(|b| From {
+            at: b.at,
+            strict: b.inclusive,
+        })
+        .collect();
+    out.push(From {
+        at: cutoff,
+        strict: false,
+    });
+    out
+}
+
+/// Counts per interval `k >= 1` from how many started from each of [`froms`] on (the last:
+/// from the target passing on). Only those started before the target passed count, and a
+/// bound can come after it (a warning threshold under the target): from there on, none.
+fn differences(n: &[i64]) -> Vec<(usize, i64)> {
+    let Some((&cutoff, bounds)) = n.split_last() else {
+        return Vec::new();
+    };
+    let overdue: Vec<i64> = bounds.iter().map(|&x| (x - cutoff).max(0)).collect();
+    (1..=overdue.len())
+        .map(|k| (k, overdue[k - 1] - overdue.get(k).copied().unwrap_or(0)))
+        .collect()
 }
 
 /// Overdue counts per split from counts per interval (`k`: the first sorted bound the rows are
@@ -246,24 +252,22 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
-    /// What the store's statement gives for running executions started at `starts`: the
-    /// overdue ones' counts per interval of the sorted bounds (the CASE chain, here in Rust).
+    /// What the store gives for running executions started at `starts`: per interval of the
+    /// sorted bounds, the differences of how many started from each bound on.
     fn intervals(
         starts: &[DateTime<Utc>],
         target: i64,
         now: DateTime<Utc>,
         sorted: &[Bound],
     ) -> Vec<(usize, i64)> {
-        let mut n: HashMap<usize, i64> = HashMap::new();
-        let cutoff = now - Duration::seconds(target);
-        for &at in starts.iter().filter(|&&at| at < cutoff) {
-            let k = sorted
-                .iter()
-                .position(|b| if b.inclusive { at <= b.at } else { at < b.at })
-                .unwrap_or(sorted.len());
-            *n.entry(k).or_default() += 1;
-        }
-        n.into_iter().collect()
+        let n: Vec<i64> = froms(sorted, now - Duration::seconds(target))
+            .iter()
+            .map(|f| {
+                let from = |at: &DateTime<Utc>| if f.strict { *at > f.at } else { *at >= f.at };
+                starts.iter().filter(|at| from(at)).count() as i64
+            })
+            .collect();
+        differences(&n)
     }
 
     #[test]

@@ -8,16 +8,43 @@
 use super::Severity;
 use super::service::{Fired, fire_live, threshold};
 use crate::AppState;
-use crate::entity::{execution, sla};
+use crate::entity::{breach, execution, sla};
 use crate::model::ExecutionStatus;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use uuid::Uuid;
+
+/// The running executions of the SLA's workflow with no breach of it at `sev`.
+async fn unbreached(
+    db: &sea_orm::DatabaseConnection,
+    s: &sla::Model,
+    sev: Severity,
+) -> Result<Vec<execution::Model>, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let recorded = Query::select()
+        .expr(Expr::val(1))
+        .from(breach::Entity)
+        .and_where(Expr::col((breach::Entity, breach::Column::SlaId)).eq(s.id))
+        .and_where(
+            Expr::col((breach::Entity, breach::Column::ExecutionId))
+                .equals((execution::Entity, execution::Column::Id)),
+        )
+        .and_where(Expr::col((breach::Entity, breach::Column::Severity)).eq(sev.as_str()))
+        .to_owned();
+    execution::Entity::find()
+        .filter(execution::Column::WorkflowId.eq(s.workflow_id))
+        .filter(execution::Column::CompanyId.eq(s.company_id))
+        .filter(execution::Column::CompletedAt.is_null())
+        .filter(execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
+        .filter(Expr::exists(recorded).not())
+        .all(db)
+        .await
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Deadline {
@@ -80,27 +107,39 @@ impl Watcher {
 
     /// Arms the deadlines of one running execution.
     pub fn arm(&self, exec: &execution::Model, slas: &[sla::Model]) {
+        let each = slas
+            .iter()
+            .flat_map(|s| [(s, Severity::Warning), (s, Severity::Critical)]);
+        self.arm_each(exec, each);
+    }
+
+    /// Arms one running execution's deadlines of `(SLA, severity)`, those that apply to it.
+    fn arm_each<'a>(
+        &self,
+        exec: &execution::Model,
+        each: impl IntoIterator<Item = (&'a sla::Model, Severity)>,
+    ) {
         if !self.is_owner() {
             return;
         }
         let mut t = self.lock();
         let mut earliest_changed = false;
-        for s in slas
-            .iter()
-            .filter(|s| s.is_active && s.workflow_id == exec.workflow_id)
-            .filter(|s| super::service::applies(s, &exec.input_data))
-        {
-            for sev in [Severity::Warning, Severity::Critical] {
-                let d = Deadline {
-                    at: exec.started_at + Duration::seconds(threshold(s, sev)),
-                    execution_id: exec.id,
-                    sla_id: s.id,
-                    critical: sev == Severity::Critical,
-                };
-                if t.armed.insert(d) {
-                    earliest_changed |= t.heap.peek().is_none_or(|Reverse(top)| d.at < top.at);
-                    t.heap.push(Reverse(d));
-                }
+        for (s, sev) in each {
+            if !s.is_active
+                || s.workflow_id != exec.workflow_id
+                || !super::service::applies(s, &exec.input_data)
+            {
+                continue;
+            }
+            let d = Deadline {
+                at: exec.started_at + Duration::seconds(threshold(s, sev)),
+                execution_id: exec.id,
+                sla_id: s.id,
+                critical: sev == Severity::Critical,
+            };
+            if t.armed.insert(d) {
+                earliest_changed |= t.heap.peek().is_none_or(|Reverse(top)| d.at < top.at);
+                t.heap.push(Reverse(d));
             }
         }
         drop(t);
@@ -114,30 +153,26 @@ impl Watcher {
         self.lock().armed.len()
     }
 
-    /// Re-arms every running execution of every workflow with an active SLA.
+    /// Re-arms, for every active SLA and severity, the running executions of its workflow
+    /// that have no breach of it yet. Those that have one have nothing left to record: reading
+    /// (and firing) them again every turn grew with every execution left running past its
+    /// target, and each firing took the writer. Returns how many deadlines it read.
     pub async fn rearm_all(&self, state: &AppState) -> Result<usize, sea_orm::DbErr> {
         let slas = sla::Entity::find()
             .filter(sla::Column::IsActive.eq(true))
             .all(&state.db)
             .await?;
-        if slas.is_empty() {
-            return Ok(0);
-        }
-        let mut by_workflow: HashMap<Uuid, Vec<sla::Model>> = HashMap::new();
-        for s in slas {
-            by_workflow.entry(s.workflow_id).or_default().push(s);
-        }
-        let running = execution::Entity::find()
-            .filter(execution::Column::Status.eq(ExecutionStatus::Running.as_str()))
-            .filter(execution::Column::WorkflowId.is_in(by_workflow.keys().copied()))
-            .all(&state.db)
-            .await?;
-        for e in &running {
-            if let Some(s) = by_workflow.get(&e.workflow_id) {
-                self.arm(e, s);
+        let mut read = 0;
+        for s in &slas {
+            for sev in [Severity::Warning, Severity::Critical] {
+                let pending = unbreached(&state.db, s, sev).await?;
+                read += pending.len();
+                for e in &pending {
+                    self.arm_each(e, [(s, sev)]);
+                }
             }
         }
-        Ok(running.len())
+        Ok(read)
     }
 
     /// Puts a deadline back on the watcher.
