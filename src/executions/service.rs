@@ -368,10 +368,8 @@ async fn complete_in(
             exec.id
         )));
     }
-    if exec.status == ExecutionStatus::Running.as_str() && exec.completed_at.is_none() {
-        let key = (exec.workflow_id, exec.company_id, exec.started_at);
-        crate::sla::running::add(txn, [key], -1).await?;
-    }
+    let was_running =
+        exec.status == ExecutionStatus::Running.as_str() && exec.completed_at.is_none();
     let updated = execution::Model {
         status: status.as_str().into(),
         completed_at: Some(completed_at),
@@ -388,6 +386,12 @@ async fn complete_in(
     let slas: Vec<_> = all.into_iter().filter(|s| s.is_active).collect();
     let d = d as f64 / 1000.0;
     let new = evaluate_completion(txn, &slas, &updated, d, now, alerts, true).await?;
+    // Last, so that the workflow's shared count rows stay locked (on PostgreSQL) only until
+    // the commit.
+    if was_running {
+        let key = (updated.workflow_id, updated.company_id, updated.started_at);
+        crate::sla::running::add(txn, [key], -1).await?;
+    }
     Ok((updated, slas, new))
 }
 

@@ -10,8 +10,7 @@ use crate::error::AppResult;
 use crate::model::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, CaseStatement, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement, SimpleExpr,
-    UnionType,
+    Alias, Expr, ExprTrait, Func, OnConflict, Query, SelectStatement, UnionType,
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait};
 use std::collections::BTreeMap;
@@ -95,29 +94,19 @@ pub async fn started_from(
     company_id: Uuid,
     froms: &[From],
 ) -> AppResult<Vec<i64>> {
-    if froms.is_empty() {
-        return Ok(Vec::new());
-    }
     let mut out = in_own_second(db, workflow_id, company_id, froms).await?;
-    let mut parts = froms.iter().enumerate().map(|(i, f)| {
+    let parts = froms.iter().enumerate().map(|(i, f)| {
         let x = buckets::split(f.next_second());
         sum_of(workflow_id, company_id, i, &x)
     });
-    let mut q = parts.next().unwrap_or_else(Query::select);
-    for p in parts {
-        q.union(UnionType::All, p);
-    }
-    for row in db.query_all(&q).await? {
-        let i = row.try_get_by_index::<i64>(0)? as usize;
-        if let Some(n) = out.get_mut(i) {
-            *n += row.try_get_by_index::<i64>(1)?;
-        }
-    }
+    add_rows(db, union(parts), &mut out).await?;
     Ok(out)
 }
 
-/// Per bound, the running executions started from it to the end of its second: one row of
-/// `SUM(CASE WHEN <in range i> ..)`, over the running executions' index.
+/// Per bound, the running executions started from it to the end of its second: one
+/// `SELECT i, COUNT(*)` per bound, each a range of the running executions' index (`UNION
+/// ALL`). One statement with an `OR` of the ranges read every running execution of the
+/// workflow on SQLite: only the workflow's part of the index was searched.
 async fn in_own_second(
     db: &impl ConnectionTrait,
     workflow_id: Uuid,
@@ -125,38 +114,56 @@ async fn in_own_second(
     froms: &[From],
 ) -> AppResult<Vec<i64>> {
     use execution::Column as C;
-    let range = |f: &From| -> SimpleExpr {
+    let count = |i: usize, f: &From| -> SelectStatement {
         let lo = if f.strict {
             Expr::col(C::StartedAt).gt(f.at)
         } else {
             Expr::col(C::StartedAt).gte(f.at)
         };
-        lo.and(Expr::col(C::StartedAt).lt(f.next_second()))
+        Query::select()
+            .expr(Expr::val(i as i64))
+            .expr(Expr::expr(Func::count(Expr::val(1))).cast_as(Alias::new("BIGINT")))
+            .from(execution::Entity)
+            .and_where(Expr::col(C::WorkflowId).eq(workflow_id))
+            .and_where(Expr::col(C::CompletedAt).is_null())
+            .and_where(Expr::col(C::CompanyId).eq(company_id))
+            .and_where(Expr::col(C::Status).eq(ExecutionStatus::Running.as_str()))
+            .and_where(lo)
+            .and_where(Expr::col(C::StartedAt).lt(f.next_second()))
+            .to_owned()
     };
-    let mut any = Condition::any();
-    let mut q = Query::select();
-    for f in froms {
-        any = any.add(range(f));
-        let one = CaseStatement::new()
-            .case(range(f), Expr::val(1i64))
-            .finally(Expr::val(0i64));
-        let sum = Func::coalesce([Expr::from(Func::sum(one)), Expr::val(0i64)]);
-        q.expr(Expr::expr(sum).cast_as(Alias::new("BIGINT")));
+    let mut out = vec![0; froms.len()];
+    add_rows(
+        db,
+        union(froms.iter().enumerate().map(|(i, f)| count(i, f))),
+        &mut out,
+    )
+    .await?;
+    Ok(out)
+}
+
+/// The statements as one, `UNION ALL`.
+fn union(parts: impl Iterator<Item = SelectStatement>) -> Option<SelectStatement> {
+    parts.reduce(|mut q, p| {
+        q.union(UnionType::All, p);
+        q
+    })
+}
+
+/// Adds each row's `(i, n)` to `out[i]`.
+async fn add_rows(
+    db: &impl ConnectionTrait,
+    q: Option<SelectStatement>,
+    out: &mut [i64],
+) -> AppResult<()> {
+    let Some(q) = q else { return Ok(()) };
+    for row in db.query_all(&q).await? {
+        let i = row.try_get_by_index::<i64>(0)? as usize;
+        if let Some(n) = out.get_mut(i) {
+            *n += row.try_get_by_index::<i64>(1)?;
+        }
     }
-    q.from(execution::Entity).cond_where(
-        Condition::all()
-            .add(Expr::col(C::WorkflowId).eq(workflow_id))
-            .add(Expr::col(C::CompletedAt).is_null())
-            .add(Expr::col(C::CompanyId).eq(company_id))
-            .add(Expr::col(C::Status).eq(ExecutionStatus::Running.as_str()))
-            .add(any),
-    );
-    let Some(row) = db.query_one(&q).await? else {
-        return Ok(vec![0; froms.len()]);
-    };
-    (0..froms.len())
-        .map(|i| Ok(row.try_get_by_index::<i64>(i)?))
-        .collect()
+    Ok(())
 }
 
 /// `SELECT i, SUM(running)` over one split's ranges of the workflow's buckets.
