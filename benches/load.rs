@@ -1113,8 +1113,13 @@ async fn slo_with_backlog(
 
 /// `ANALYZE` on PostgreSQL at `url` (its planner's statistics, as autovacuum would keep them).
 fn analyze(url: &str) {
-    let ok = Command::new("psql").args([url, "-qc", "ANALYZE"]).status();
-    assert!(ok.is_ok_and(|s| s.success()), "ANALYZE failed");
+    psql_ok(url, "ANALYZE");
+}
+
+/// Runs one statement with `psql` on PostgreSQL at `url`.
+fn psql_ok(url: &str, sql: &str) {
+    let ok = Command::new("psql").args([url, "-qc", sql]).status();
+    assert!(ok.is_ok_and(|s| s.success()), "{sql} failed");
 }
 
 /// Imports executions `from .. from + n` of the SLO bench: completed at spread-out times over
@@ -1415,10 +1420,15 @@ async fn soak(label: &str, url: &str, minutes: u64) {
     for minute in 1..=minutes {
         let (samples, errors) = soak_minute(&client, &s, &soak, &mut tick).await;
         // LOAD_SOAK_ANALYZE=1: refresh the planner's statistics each minute, as autovacuum
-        // would (this machine's PostgreSQL runs with autovacuum off).
-        if url.starts_with("postgres") && std::env::var("LOAD_SOAK_ANALYZE").is_ok_and(|v| v == "1")
-        {
-            analyze(url);
+        // would (this machine's PostgreSQL runs with autovacuum off); LOAD_SOAK_ANALYZE=vacuum:
+        // `VACUUM (ANALYZE)` each minute, autovacuum's whole pass at its default one-minute
+        // nap (it also clears the dead row versions every completion leaves).
+        if url.starts_with("postgres") {
+            match std::env::var("LOAD_SOAK_ANALYZE").as_deref() {
+                Ok("1") => analyze(url),
+                Ok("vacuum") => psql_ok(url, "VACUUM (ANALYZE)"),
+                _ => {}
+            }
         }
         let mut ms: Vec<f64> = samples.iter().map(|x| x.1).collect();
         ms.sort_by(f64::total_cmp);
