@@ -1,7 +1,7 @@
 //! Counts of the executions still running, per workflow and start time, at the SLO rollups'
 //! grains (per second, minute, hour and day of `started_at`), so that counting the ones
-//! running past an SLA's target costs the same over ten as over a million: an SLO report sums
-//! a few buckets, as it does for completions. The application adds one in the transaction that
+//! running past an SLA's target reads a bounded number of buckets however many there are, as
+//! an SLO report does for completions. The application adds one in the transaction that
 //! starts (or imports) a running execution and takes it away in the one that completes it;
 //! this migration counts the running executions already there.
 use crate::m20261204_000001_sla_rollups::bucket_expr;

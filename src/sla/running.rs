@@ -1,7 +1,7 @@
 //! Counts of each workflow's running executions by start time (`running_rollups`, at the SLO
 //! rollups' grains), kept in the transaction of every start, import and completion. They let
-//! [`super::overdue`] count the executions running past an SLA's target at a cost that does
-//! not grow with how many there are: how many started from a given instant on is the sum of
+//! [`super::overdue`] count the executions running past an SLA's target at a cost bounded
+//! however many there are: how many started from a given instant on is the sum of
 //! at most 59 second, 59 minute and 23 hour buckets and the days after, plus the running
 //! executions started in that instant's own second, read from the running ones' index.
 use super::buckets::{self, GRAINS, SECOND, Split};
