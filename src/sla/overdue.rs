@@ -12,7 +12,7 @@
 //! is worked out here ([`from_rows`]), reading each one's row and pauses: that grows with how
 //! many are running past the target.
 use super::buckets::Split;
-use super::running::{self, From};
+use super::running::{self, Since};
 use super::sla_time::SlaTime;
 use super::slo::{Counts, Objective, Sample, Samples, Tally};
 use crate::entity::{execution, sla};
@@ -188,15 +188,15 @@ pub async fn in_store(
 /// Each sorted bound's lower bound for the executions not under it (from `at` on when under is
 /// before `at`, after `at` when it is at or before), then the target passing (`cutoff`:
 /// running past the target means started before it).
-fn froms(sorted: &[Bound], cutoff: DateTime<Utc>) -> Vec<From> {
-    let mut out: Vec<From> = sorted
+fn froms(sorted: &[Bound], cutoff: DateTime<Utc>) -> Vec<Since> {
+    let mut out: Vec<Since> = sorted
         .iter()
-        .map(|b| From {
+        .map(|b| Since {
             at: b.at,
             strict: b.inclusive,
         })
         .collect();
-    out.push(From {
+    out.push(Since {
         at: cutoff,
         strict: false,
     });

@@ -261,22 +261,26 @@ async fn sums(
     Ok(out)
 }
 
-/// `SELECT sa, SUM(total), SUM(met), SUM(warning), SUM(critical)` over one split's ranges.
-/// Every term names the whole key prefix, so that each can use the primary key on its own
-/// (SQLite's OR optimisation, PostgreSQL's bitmap OR).
-fn sum_of(s: &sla::Model, x: &Split) -> SelectStatement {
-    use sla_rollup::Column as C;
+/// A split's bucket ranges of rollup rows whose key is `key`: one term per grain, `key AND
+/// grain = g AND bucket >= lo AND bucket < hi`. Every term names the whole key prefix, so that
+/// each can use the primary key on its own (SQLite's OR optimisation, PostgreSQL's bitmap OR).
+pub(super) fn in_split<C: ColumnTrait>(key: Expr, grain: C, bucket: C, x: &Split) -> Condition {
     let mut any = Condition::any();
-    for (&(grain, _), &(lo, hi)) in GRAINS.iter().zip(&x.ranges) {
-        let mut term = C::SlaId
-            .eq(s.id)
-            .and(C::Grain.eq(grain))
-            .and(C::Bucket.gte(lo));
+    for (&(g, _), &(lo, hi)) in GRAINS.iter().zip(&x.ranges) {
+        let mut term = key.clone().and(grain.eq(g)).and(bucket.gte(lo));
         if hi < i64::MAX {
-            term = term.and(C::Bucket.lt(hi));
+            term = term.and(bucket.lt(hi));
         }
         any = any.add(term);
     }
+    any
+}
+
+/// `SELECT sa, SUM(total), SUM(met), SUM(warning), SUM(critical)` over one split's ranges
+/// ([`in_split`]).
+fn sum_of(s: &sla::Model, x: &Split) -> SelectStatement {
+    use sla_rollup::Column as C;
+    let any = in_split(C::SlaId.eq(s.id), C::Grain, C::Bucket, x);
     let mut q = Query::select();
     q.from(sla_rollup::Entity).expr(Expr::val(x.sa));
     for c in [C::Total, C::Met, C::Warning, C::Critical] {

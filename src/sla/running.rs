@@ -71,12 +71,12 @@ fn summing() -> OnConflict {
 
 /// A lower bound on a start time: started at or after `at`, or strictly after when `strict`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct From {
+pub struct Since {
     pub at: DateTime<Utc>,
     pub strict: bool,
 }
 
-impl From {
+impl Since {
     /// The start of the next whole second: from there on the rollups count.
     fn next_second(&self) -> DateTime<Utc> {
         let s = buckets::bucket(self.at, SECOND) + 1;
@@ -92,7 +92,7 @@ pub async fn started_from(
     db: &impl ConnectionTrait,
     workflow_id: Uuid,
     company_id: Uuid,
-    froms: &[From],
+    froms: &[Since],
 ) -> AppResult<Vec<i64>> {
     let mut out = in_own_second(db, workflow_id, company_id, froms).await?;
     let parts = froms.iter().enumerate().map(|(i, f)| {
@@ -111,10 +111,10 @@ async fn in_own_second(
     db: &impl ConnectionTrait,
     workflow_id: Uuid,
     company_id: Uuid,
-    froms: &[From],
+    froms: &[Since],
 ) -> AppResult<Vec<i64>> {
     use execution::Column as C;
-    let count = |i: usize, f: &From| -> SelectStatement {
+    let count = |i: usize, f: &Since| -> SelectStatement {
         let lo = if f.strict {
             Expr::col(C::StartedAt).gt(f.at)
         } else {
@@ -169,17 +169,7 @@ async fn add_rows(
 /// `SELECT i, SUM(running)` over one split's ranges of the workflow's buckets.
 fn sum_of(workflow_id: Uuid, company_id: Uuid, i: usize, x: &Split) -> SelectStatement {
     use running_rollup::Column as C;
-    let mut any = Condition::any();
-    for (&(grain, _), &(lo, hi)) in GRAINS.iter().zip(&x.ranges) {
-        let mut term = C::WorkflowId
-            .eq(workflow_id)
-            .and(C::Grain.eq(grain))
-            .and(C::Bucket.gte(lo));
-        if hi < i64::MAX {
-            term = term.and(C::Bucket.lt(hi));
-        }
-        any = any.add(term);
-    }
+    let any = super::rollups::in_split(C::WorkflowId.eq(workflow_id), C::Grain, C::Bucket, x);
     let sum = Func::coalesce([
         Expr::from(Func::sum(Expr::col(C::Running))),
         Expr::val(0i64),

@@ -302,7 +302,7 @@ async fn overdue_counts_from_the_store_equal_counts_of_every_running_execution()
 /// count of the rows.
 async fn check_running(s: &Setup, rng: &mut StdRng, when: &str) {
     use workflow_intel::entity::running_rollup;
-    use workflow_intel::sla::running::{From, started_from};
+    use workflow_intel::sla::running::{Since, started_from};
     let wf = uuid::Uuid::parse_str(&s.workflow).unwrap();
     let starts: Vec<DateTime<Utc>> = execution::Entity::find()
         .filter(execution::Column::WorkflowId.eq(wf))
@@ -331,17 +331,17 @@ async fn check_running(s: &Setup, rng: &mut StdRng, when: &str) {
         .collect();
     assert_eq!(got, want, "{when}: the counts by start");
     // Instants at random, and on and 1 µs either side of starts.
-    let mut froms: Vec<From> = Vec::new();
+    let mut froms: Vec<Since> = Vec::new();
     for (k, at) in starts.iter().enumerate().take(30) {
         let d = Duration::microseconds([0, 1, -1][k % 3]);
-        froms.push(From {
+        froms.push(Since {
             at: *at + d,
             strict: k % 2 == 0,
         });
     }
     for k in 0..20 {
         let at = t0() - Duration::milliseconds(rng.random_range(-60_000..31 * 3_600_000));
-        froms.push(From {
+        froms.push(Since {
             at,
             strict: k % 2 == 0,
         });
