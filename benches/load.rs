@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "load/fleet.rs"]
+mod fleet;
+
 struct Server {
     child: Child,
     base: String,
@@ -371,7 +374,7 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (
             gate.clone(),
             stop.clone(),
         );
-        tasks.push((c, tokio::spawn(fut)));
+        tasks.push((c, i % servers.len(), tokio::spawn(fut)));
     }
     ready.wait().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -383,7 +386,10 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (
     let cpu = (pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - cpu0) / t0.elapsed().as_secs_f64();
     stop.notify_waiters();
     let (mut lat, mut expected, mut got, mut lagged) = (Vec::new(), 0usize, 0usize, 0usize);
-    for (c, t) in tasks {
+    // Each replica's own latencies, when there are several: the replica that takes the write
+    // against those that learn of it from PostgreSQL.
+    let mut per_replica: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    for (c, r, t) in tasks {
         let seen = t.await.unwrap();
         let prefix = format!("c{c}-");
         expected += if c < sc.active {
@@ -398,7 +404,9 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (
             if unique.insert(id.clone())
                 && let Some(s) = sent.get(&id)
             {
-                lat.push(at.duration_since(*s).as_secs_f64() * 1000.0);
+                let ms = at.duration_since(*s).as_secs_f64() * 1000.0;
+                lat.push(ms);
+                per_replica[r].push(ms);
             }
         }
         got += unique.len();
@@ -420,6 +428,25 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (
         pct(&mlat, 0.99),
         cpu * 100.0
     );
+    if servers.len() > 1 {
+        for (r, l) in per_replica.iter_mut().enumerate() {
+            l.sort_by(f64::total_cmp);
+            let role = if r == 0 {
+                "takes the writes"
+            } else {
+                "learns from PostgreSQL"
+            };
+            println!(
+                "|   replica {} ({role}) | {} receipts | {:.0} ms | {:.0} ms | {:.0} ms (min {:.0} ms) |||||||",
+                r + 1,
+                l.len(),
+                pct(l, 0.5),
+                pct(l, 0.99),
+                pct(l, 1.0),
+                l.first().copied().unwrap_or(f64::NAN)
+            );
+        }
+    }
     (pct(&lat, 0.5), pct(&lat, 0.99))
 }
 
@@ -1613,6 +1640,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // A client process of the replica fleet (`fleet.rs`) runs only its subscribers.
+    if rt.block_on(fleet::client_main()) {
+        return;
+    }
     rt.block_on(async {
         let n: usize = std::env::var("LOAD_SUBSCRIBERS")
             .ok()
@@ -1720,6 +1751,9 @@ fn main() {
         }
         if part("replicas") {
             replicas(&pg).await;
+        }
+        if part("pg-fleet") {
+            fleet::fleet(&pg).await;
         }
     });
 }
