@@ -209,6 +209,14 @@ fn external_id(text: &str) -> Option<String> {
     Some(text[at..at + end].to_string())
 }
 
+/// The harness's WebSocket clients. tungstenite zeroes its whole read buffer (128 KiB by
+/// default) before every read: with 15,000 clients in a process that memset was 62 % of the
+/// process's CPU, and the clients' share of the two cores went into every latency measured
+/// (ours and the Node peer's alike). A dashboard's frames are far smaller than 4 KiB.
+fn client_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096)
+}
+
 /// A graphql-transport-ws connection, initialised with `token` and acknowledged.
 async fn connect_ws(
     base: &str,
@@ -221,7 +229,10 @@ async fn connect_ws(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let mut ws = tokio_tungstenite::connect_async(req).await.expect("ws").0;
+    let mut ws = tokio_tungstenite::connect_async_with_config(req, Some(client_config()), false)
+        .await
+        .expect("ws")
+        .0;
     let init = json!({"type": "connection_init", "payload": {"token": token}});
     ws.send(Message::Text(init.to_string().into()))
         .await
@@ -1636,14 +1647,21 @@ fn part(name: &str) -> bool {
 }
 
 fn main() {
+    // A client process of the replica fleet (`fleet.rs`) runs only its subscribers, on one
+    // thread: three such processes share the two cores with the replicas, and a work-stealing
+    // pool in each would only add thread switches to what is measured.
+    if fleet::is_client() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(fleet::client_main());
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    // A client process of the replica fleet (`fleet.rs`) runs only its subscribers.
-    if rt.block_on(fleet::client_main()) {
-        return;
-    }
     rt.block_on(async {
         let n: usize = std::env::var("LOAD_SUBSCRIBERS")
             .ok()

@@ -49,7 +49,10 @@ async fn try_connect(base: &str, token: &str) -> Option<Ws> {
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().unwrap(),
     );
-    let mut ws = tokio_tungstenite::connect_async(req).await.ok()?.0;
+    let mut ws = tokio_tungstenite::connect_async_with_config(req, Some(client_config()), false)
+        .await
+        .ok()?
+        .0;
     let init = json!({"type": "connection_init", "payload": {"token": token}});
     ws.send(Message::Text(init.to_string().into())).await.ok()?;
     while let Some(Ok(m)) = ws.next().await {
@@ -111,13 +114,16 @@ async fn subscriber(
     r
 }
 
+/// Whether this process is a client process of the fleet.
+pub fn is_client() -> bool {
+    std::env::var(CLIENT_BASE).is_ok()
+}
+
 /// The client process: `LOAD_FLEET_N` subscribers on one replica. Prints `ready <ok>
 /// <failed>` when every one has subscribed (or failed), then reads `sent <id> <unix ns>`
 /// lines until `stop`, and prints one `result` line with its replica's figures.
-pub async fn client_main() -> bool {
-    let Ok(base) = std::env::var(CLIENT_BASE) else {
-        return false;
-    };
+pub async fn client_main() {
+    let base = std::env::var(CLIENT_BASE).unwrap();
     let token = std::env::var(CLIENT_TOKEN).unwrap();
     let n: usize = std::env::var(CLIENT_N).unwrap().parse().unwrap();
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
@@ -166,7 +172,6 @@ pub async fn client_main() -> bool {
         seen.push(t.await.unwrap());
     }
     println!("{}", summary(&seen, &sent));
-    true
 }
 
 /// `result <subscribers> <failed> <closed> <close codes> <receipts> <lost> <lagged> <p50> <p99>
@@ -315,6 +320,8 @@ async fn run(pg: &str, per: usize) {
     let connect_secs = connect_start.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let client_pids: Vec<u32> = clients.iter().filter_map(|c| c.child.id()).collect();
+    let clients_cpu0: f64 = client_pids.iter().map(|p| cpu_secs(*p)).sum();
     let conns_idle = pg_connections(pg, &db);
     let (cpu0, pg0, t0) = (
         pids.iter().map(|p| cpu_secs(*p)).collect::<Vec<_>>(),
@@ -331,6 +338,8 @@ async fn run(pg: &str, per: usize) {
         .map(|(p, c)| (cpu_secs(*p) - c) / secs * 100.0)
         .collect();
     let pg_cpu = (postgres_cpu() - pg0) / secs * 100.0;
+    let clients_cpu =
+        (client_pids.iter().map(|p| cpu_secs(*p)).sum::<f64>() - clients_cpu0) / secs * 100.0;
     let mut text = String::new();
     for (id, at) in &sent {
         text.push_str(&format!("sent {id} {at}\n"));
@@ -349,7 +358,7 @@ async fn run(pg: &str, per: usize) {
     }
     report(per, &clients, &results, &calls, &cpu, connect_secs);
     println!(
-        "\nPostgreSQL: {conns_idle} connections to the database with the subscribers idle, {conns_busy} at the end of the events; its processes' CPU over the events: {pg_cpu:.0} % of one core.\n"
+        "\nPostgreSQL: {conns_idle} connections to the database with the subscribers idle, {conns_busy} at the end of the events; its processes' CPU over the events: {pg_cpu:.0} % of one core. The {REPLICAS} client processes: {clients_cpu:.0} % of one core.\n"
     );
     drop(servers);
     drop_pg_db(pg, &db);
