@@ -336,6 +336,61 @@ async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
     assert_eq!(breaches().await, 10, "once each");
 }
 
+/// The sessions of the database whose last statement tried the clock's lock and that do not
+/// hold it (the owner's session holds it).
+async fn standby_lock_sessions(db: &sea_orm::DatabaseConnection) -> Vec<i32> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let q = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock%' \
+             AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted) \
+             ORDER BY pid";
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), q))
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.try_get("", "pid").unwrap()).collect()
+}
+
+/// A standby tries the clock's lock twice a second. It must do so on one session of its own:
+/// taking a pool connection for each try and closing it emptied the pool of idle
+/// connections, so every event cost the standby's subscribers new connections (100 to
+/// 300 ms).
+#[tokio::test]
+async fn a_standby_replica_tries_the_clock_on_one_session() {
+    let Some(Pair {
+        db: _db,
+        url,
+        r1,
+        r2,
+        ..
+    }) = pair(&[]).await
+    else {
+        return;
+    };
+    let start = Instant::now();
+    while !(r1.owns_clock().await || r2.owns_clock().await) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nobody took the clock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let db = workflow_intel::db::connect(&url, None).await.unwrap();
+    // The standby has tried at least once.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let first = standby_lock_sessions(&db).await;
+    assert_eq!(first.len(), 1, "one standby session: {first:?}");
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            standby_lock_sessions(&db).await,
+            first,
+            "the standby's tries stay on the same session"
+        );
+    }
+    db.close().await.ok();
+}
+
 #[tokio::test]
 async fn events_committed_while_listen_is_down_are_still_delivered() {
     let Some(Pair {
