@@ -345,14 +345,9 @@ async fn produce(
             let (client, token) = (client.clone(), co.token.clone());
             calls.push(tokio::spawn(async move {
                 let r = client.post(url).bearer_auth(token).json(&body).send().await;
-                let ok = match r {
-                    Ok(r) => r
-                        .json::<Value>()
-                        .await
-                        .is_ok_and(|v| v.get("errors").is_none()),
-                    Err(_) => false,
-                };
-                ok.then(|| at.elapsed().as_secs_f64() * 1000.0)
+                answered(r)
+                    .await
+                    .then(|| at.elapsed().as_secs_f64() * 1000.0)
             }));
         }
     }
@@ -361,6 +356,17 @@ async fn produce(
         lat.push(c.await.unwrap_or(None));
     }
     (sent, lat)
+}
+
+/// Whether a GraphQL request was answered, with data and without errors.
+async fn answered(r: reqwest::Result<reqwest::Response>) -> bool {
+    match r {
+        Ok(r) => r
+            .json::<Value>()
+            .await
+            .is_ok_and(|v| v.get("errors").is_none()),
+        Err(_) => false,
+    }
 }
 
 /// Runs one scenario against `servers` (subscribers spread over them round-robin; events
@@ -809,14 +815,7 @@ async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
                     .send()
                     .await;
                 // Counted only when answered without errors.
-                let ok = match r {
-                    Ok(r) => r
-                        .json::<Value>()
-                        .await
-                        .is_ok_and(|v| v.get("errors").is_none()),
-                    Err(_) => false,
-                };
-                done += usize::from(ok);
+                done += usize::from(answered(r).await);
             }
             done
         }));

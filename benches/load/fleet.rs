@@ -280,14 +280,9 @@ async fn produce(servers: &[Server], co: &Company) -> (Vec<(String, i128)>, Vec<
         let (client, token) = (client.clone(), co.token.clone());
         calls.push(tokio::spawn(async move {
             let r = client.post(url).bearer_auth(token).json(&body).send().await;
-            let ok = match r {
-                Ok(r) => r
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|v| v.get("errors").is_none()),
-                Err(_) => false,
-            };
-            ok.then(|| t0.elapsed().as_secs_f64() * 1000.0)
+            answered(r)
+                .await
+                .then(|| t0.elapsed().as_secs_f64() * 1000.0)
         }));
     }
     let mut lat = Vec::new();

@@ -284,6 +284,18 @@ async fn two_hundred_alerts_are_sent_exactly_once_while_a_replica_is_killed() {
     assert_eq!(ids.len(), 200);
 }
 
+/// Waits (at most 10 s) until one of the two replicas owns the clock.
+async fn until_one_owns_the_clock(r1: &Replica, r2: &Replica) {
+    let start = Instant::now();
+    while !(r1.owns_clock().await || r2.owns_clock().await) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nobody took the clock"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
     let Some(Pair {
@@ -297,14 +309,7 @@ async fn the_clock_moves_to_another_replica_when_its_owner_dies() {
     else {
         return;
     };
-    let start = Instant::now();
-    while !(r1.owns_clock().await || r2.owns_clock().await) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nobody took the clock"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_one_owns_the_clock(&r1, &r2).await;
     assert!(
         !(r1.owns_clock().await && r2.owns_clock().await),
         "one owner at a time"
@@ -367,14 +372,7 @@ async fn a_standby_replica_tries_the_clock_on_one_session() {
     else {
         return;
     };
-    let start = Instant::now();
-    while !(r1.owns_clock().await || r2.owns_clock().await) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nobody took the clock"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_one_owns_the_clock(&r1, &r2).await;
     let db = workflow_intel::db::connect(&url, None).await.unwrap();
     // The standby has tried at least once.
     tokio::time::sleep(Duration::from_millis(700)).await;
