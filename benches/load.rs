@@ -446,25 +446,30 @@ async fn scenario(servers: &[Server], companies: &[Company], sc: &Scenario) -> (
         cpu * 100.0
     );
     if servers.len() > 1 {
-        for (r, l) in per_replica.iter_mut().enumerate() {
-            l.sort_by(f64::total_cmp);
-            let role = if r == 0 {
-                "takes the writes"
-            } else {
-                "learns from PostgreSQL"
-            };
-            println!(
-                "|   replica {} ({role}) | {} receipts | {:.0} ms | {:.0} ms | {:.0} ms (min {:.0} ms) |||||||",
-                r + 1,
-                l.len(),
-                pct(l, 0.5),
-                pct(l, 0.99),
-                pct(l, 1.0),
-                l.first().copied().unwrap_or(f64::NAN)
-            );
-        }
+        print_per_replica(&mut per_replica);
     }
     (pct(&lat, 0.5), pct(&lat, 0.99))
+}
+
+/// Each replica's own latencies, below the scenario's row: the first takes the writes.
+fn print_per_replica(per_replica: &mut [Vec<f64>]) {
+    for (r, l) in per_replica.iter_mut().enumerate() {
+        l.sort_by(f64::total_cmp);
+        let role = if r == 0 {
+            "takes the writes"
+        } else {
+            "learns from PostgreSQL"
+        };
+        println!(
+            "|   replica {} ({role}) | {} receipts | {:.0} ms | {:.0} ms | {:.0} ms (min {:.0} ms) |||||||",
+            r + 1,
+            l.len(),
+            pct(l, 0.5),
+            pct(l, 0.99),
+            pct(l, 1.0),
+            l.first().copied().unwrap_or(f64::NAN)
+        );
+    }
 }
 
 const SCENARIO_HEADER: &str = "| scenario | subscribers | p50 | p99 | max | events lost | LAGGED | mutations answered | mutation p50 | mutation p99 | RSS per idle subscriber | server CPU |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -746,6 +751,51 @@ async fn http_ratios(label: &str, url: &str) {
     );
     drop(s);
 }
+
+/// Completes `ids` over HTTP from `concurrency` clients, half within the SLA and half
+/// overrunning it (two breaches each); returns how many were answered without errors.
+async fn complete_all(
+    s: &Server,
+    ids: Vec<String>,
+    base: chrono::DateTime<chrono::Utc>,
+    concurrency: usize,
+) -> usize {
+    let client = reqwest::Client::new();
+    let queue = Arc::new(tokio::sync::Mutex::new(
+        ids.into_iter().enumerate().collect::<Vec<_>>(),
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let queue = queue.clone();
+        let client = client.clone();
+        let base_url = s.base.clone();
+        let token = s.token.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            loop {
+                let Some((i, id)) = queue.lock().await.pop() else { break };
+                // Half finish within the target, half overrun it (two breaches each).
+                let secs = if i % 2 == 0 { 20 } else { 90 };
+                let completed = base + chrono::Duration::milliseconds(i as i64) + chrono::Duration::seconds(secs);
+                let r = client
+                    .post(format!("{base_url}/graphql"))
+                    .bearer_auth(&token)
+                    .json(&json!({"query": "mutation($e: ID!, $c: DateTime!) { completeExecution(input: {executionId: $e, status: COMPLETED, completedAt: $c}) { execution { id } } }", "variables": {"e": id, "c": completed.to_rfc3339()}}))
+                    .send()
+                    .await;
+                // Counted only when answered without errors.
+                done += usize::from(answered(r).await);
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for task in tasks {
+        done += task.await.unwrap();
+    }
+    done
+}
+
 async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
     // The executions start now and half of them complete 90 s later, past the SLA: their
     // completion times lie up to 100 s ahead of the server's clock, which it accepts only
@@ -791,39 +841,8 @@ async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
         }
         out
     };
-    let queue = Arc::new(tokio::sync::Mutex::new(
-        ids.into_iter().enumerate().collect::<Vec<_>>(),
-    ));
     let t = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let queue = queue.clone();
-        let client = client.clone();
-        let base_url = s.base.clone();
-        let token = s.token.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut done = 0;
-            loop {
-                let Some((i, id)) = queue.lock().await.pop() else { break };
-                // Half finish within the target, half overrun it (two breaches each).
-                let secs = if i % 2 == 0 { 20 } else { 90 };
-                let completed = base + chrono::Duration::milliseconds(i as i64) + chrono::Duration::seconds(secs);
-                let r = client
-                    .post(format!("{base_url}/graphql"))
-                    .bearer_auth(&token)
-                    .json(&json!({"query": "mutation($e: ID!, $c: DateTime!) { completeExecution(input: {executionId: $e, status: COMPLETED, completedAt: $c}) { execution { id } } }", "variables": {"e": id, "c": completed.to_rfc3339()}}))
-                    .send()
-                    .await;
-                // Counted only when answered without errors.
-                done += usize::from(answered(r).await);
-            }
-            done
-        }));
-    }
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.unwrap();
-    }
+    let done = complete_all(&s, ids, base, concurrency).await;
     assert_eq!(done, n, "every completion answered without errors");
     let secs = t.elapsed().as_secs_f64();
     let breaches = gql(&client, &s, "{ slaBreaches { totalCount } }", json!({})).await["slaBreaches"]["totalCount"].as_i64().unwrap();
@@ -1730,63 +1749,68 @@ fn main() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         let Some(pg) = pg else { return };
-        if part("pg-http") {
-            let db = format!("wi_http_{}", std::process::id());
-            if let Some(url) = create_pg_db(&pg, &db) {
-                http_ratios("PostgreSQL", &url).await;
-                drop_pg_db(&pg, &db);
-            }
-        }
-        if part("pg-soak") {
-            let db = format!("wi_soak_{}", std::process::id());
-            if let Some(url) = create_pg_db(&pg, &db) {
-                soak("PostgreSQL", &url, minutes).await;
-                drop_pg_db(&pg, &db);
-            }
-        }
-        if part("pg-slo") {
-            let db = format!("wi_slo_{}", std::process::id());
-            if let Some(url) = create_pg_db(&pg, &db) {
-                slo_costs("PostgreSQL", &url).await;
-                // LOAD_PG_KEEP=1 keeps the database, to look at its plans afterwards.
-                if std::env::var("LOAD_PG_KEEP").is_ok_and(|v| v == "1") {
-                    println!("kept {url}");
-                } else {
-                    drop_pg_db(&pg, &db);
-                }
-            }
-        }
-        if part("pg-imports") {
-            import_memory("PostgreSQL", |tag| {
-                let db = format!("wi_imp_{}_{}", tag.replace('.', "_"), std::process::id());
-                let url = create_pg_db(&pg, &db).expect("a PostgreSQL database");
-                let pg = pg.clone();
-                (url, Box::new(move || drop_pg_db(&pg, &db)))
-            })
-            .await;
-        }
-        if part("pg-history") {
-            let db = format!("wi_history_{}", std::process::id());
-            if let Some(url) = create_pg_db(&pg, &db) {
-                history_pages("PostgreSQL", &url).await;
-                drop_pg_db(&pg, &db);
-            }
-        }
-        if part("pg-live") {
-            live_replicas(&pg, n).await;
-        }
-        if part("pg-throughput") {
-            let db = format!("wi_load_{}", std::process::id());
-            if let Some(url) = create_pg_db(&pg, &db) {
-                throughput("PostgreSQL", &url, m, 16).await;
-                drop_pg_db(&pg, &db);
-            }
-        }
-        if part("replicas") {
-            replicas(&pg).await;
-        }
-        if part("pg-fleet") {
-            fleet::fleet(&pg).await;
-        }
+        pg_parts(&pg, n, m, minutes).await;
     });
+}
+
+/// The parts that run on PostgreSQL (`LOAD_PG_URL`), each in a fresh database.
+async fn pg_parts(pg: &str, n: usize, m: usize, minutes: u64) {
+    if part("pg-http") {
+        let db = format!("wi_http_{}", std::process::id());
+        if let Some(url) = create_pg_db(pg, &db) {
+            http_ratios("PostgreSQL", &url).await;
+            drop_pg_db(pg, &db);
+        }
+    }
+    if part("pg-soak") {
+        let db = format!("wi_soak_{}", std::process::id());
+        if let Some(url) = create_pg_db(pg, &db) {
+            soak("PostgreSQL", &url, minutes).await;
+            drop_pg_db(pg, &db);
+        }
+    }
+    if part("pg-slo") {
+        let db = format!("wi_slo_{}", std::process::id());
+        if let Some(url) = create_pg_db(pg, &db) {
+            slo_costs("PostgreSQL", &url).await;
+            // LOAD_PG_KEEP=1 keeps the database, to look at its plans afterwards.
+            if std::env::var("LOAD_PG_KEEP").is_ok_and(|v| v == "1") {
+                println!("kept {url}");
+            } else {
+                drop_pg_db(pg, &db);
+            }
+        }
+    }
+    if part("pg-imports") {
+        import_memory("PostgreSQL", |tag| {
+            let db = format!("wi_imp_{}_{}", tag.replace('.', "_"), std::process::id());
+            let url = create_pg_db(pg, &db).expect("a PostgreSQL database");
+            let pg = pg.to_string();
+            (url, Box::new(move || drop_pg_db(&pg, &db)))
+        })
+        .await;
+    }
+    if part("pg-history") {
+        let db = format!("wi_history_{}", std::process::id());
+        if let Some(url) = create_pg_db(pg, &db) {
+            history_pages("PostgreSQL", &url).await;
+            drop_pg_db(pg, &db);
+        }
+    }
+    if part("pg-live") {
+        live_replicas(pg, n).await;
+    }
+    if part("pg-throughput") {
+        let db = format!("wi_load_{}", std::process::id());
+        if let Some(url) = create_pg_db(pg, &db) {
+            throughput("PostgreSQL", &url, m, 16).await;
+            drop_pg_db(pg, &db);
+        }
+    }
+    if part("replicas") {
+        replicas(pg).await;
+    }
+    if part("pg-fleet") {
+        fleet::fleet(pg).await;
+    }
 }
