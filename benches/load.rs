@@ -342,20 +342,36 @@ async fn produce(
             for id in ids {
                 sent.insert(id, at);
             }
-            let (client, token) = (client.clone(), co.token.clone());
-            calls.push(tokio::spawn(async move {
-                let r = client.post(url).bearer_auth(token).json(&body).send().await;
-                answered(r)
-                    .await
-                    .then(|| at.elapsed().as_secs_f64() * 1000.0)
-            }));
+            calls.push(timed_post(&client, url, &co.token, body));
         }
     }
-    let mut lat = Vec::new();
+    (sent, latencies(calls).await)
+}
+
+/// Posts `body` on its own task: its latency in ms when answered without errors (None when
+/// it failed or was refused).
+fn timed_post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> tokio::task::JoinHandle<Option<f64>> {
+    let (client, token, at) = (client.clone(), token.to_string(), Instant::now());
+    tokio::spawn(async move {
+        let r = client.post(url).bearer_auth(token).json(&body).send().await;
+        answered(r)
+            .await
+            .then(|| at.elapsed().as_secs_f64() * 1000.0)
+    })
+}
+
+/// The latencies of [`timed_post`] calls, in the order they were made.
+async fn latencies(calls: Vec<tokio::task::JoinHandle<Option<f64>>>) -> Vec<Option<f64>> {
+    let mut lat = Vec::with_capacity(calls.len());
     for c in calls {
         lat.push(c.await.unwrap_or(None));
     }
-    (sent, lat)
+    lat
 }
 
 /// Whether a GraphQL request was answered, with data and without errors.

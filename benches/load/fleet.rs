@@ -275,21 +275,10 @@ async fn produce(servers: &[Server], co: &Company) -> (Vec<(String, i128)>, Vec<
         let id = format!("f{tick}-{}", std::process::id());
         let body = overrunning(&co.workflow, std::slice::from_ref(&id));
         let url = format!("{}/graphql", servers[tick as usize % servers.len()].base);
-        let (at, t0) = (unix_ns(), Instant::now());
-        sent.push((id, at));
-        let (client, token) = (client.clone(), co.token.clone());
-        calls.push(tokio::spawn(async move {
-            let r = client.post(url).bearer_auth(token).json(&body).send().await;
-            answered(r)
-                .await
-                .then(|| t0.elapsed().as_secs_f64() * 1000.0)
-        }));
+        sent.push((id, unix_ns()));
+        calls.push(timed_post(&client, url, &co.token, body));
     }
-    let mut lat = Vec::new();
-    for c in calls {
-        lat.push(c.await.unwrap_or(None));
-    }
-    (sent, lat)
+    (sent, latencies(calls).await)
 }
 
 /// One run: REPLICAS replicas, `per` subscribers on each.

@@ -8,8 +8,8 @@
 //! count in each is a difference of two sums of rollup buckets (and of the running
 //! executions started in the bounds' own seconds). Its cost is bounded whatever the history
 //! and however many are running: per bound, at most 59 second, 59 minute and 23 hour buckets
-//! and the days after (it grows as those buckets fill, then stops). Otherwise (a calendar, a condition or pauses) each one's deadline
-//! is worked out here ([`from_rows`]), reading each one's row and pauses: that grows with how
+//! and the days after (it grows as those buckets fill, then stops). Otherwise (a calendar, a
+//! condition or pauses) each one's deadline is worked out here ([`from_rows`]), reading each one's row and pauses: that grows with how
 //! many are running past the target.
 use super::buckets::Split;
 use super::running::{self, Since};
