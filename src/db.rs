@@ -4,13 +4,33 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
 
-/// Opens a pool. SQLite files run in WAL mode with a busy timeout; an in-memory SQLite
-/// database uses a single, never-recycled connection so that it is one database.
-pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
+/// How long a pooled PostgreSQL connection may sit idle before the pool pings it on checkout.
+/// A connection in use (the hot path) is handed out without a ping: sqlx's default pings on
+/// every checkout, one more round trip per statement (to PostgreSQL, or to a SQLite
+/// connection's thread and back). A connection the server or a proxy dropped while idle is
+/// still caught before use.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
+/// The options every pool shares: timeouts, no statement logging, and pings on checkout only
+/// where a connection can have gone away unseen (a PostgreSQL connection idle for
+/// [`PING_AFTER_IDLE`]); a SQLite connection is a file handle in this process and never does.
+fn base_options(url: &str) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_string());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        opts.test_before_acquire(false);
+    } else {
+        opts.test_before_acquire_if_idle_for(PING_AFTER_IDLE);
+    }
+    opts
+}
+
+/// Opens a pool. SQLite files run in WAL mode with a busy timeout; an in-memory SQLite
+/// database uses a single, never-recycled connection so that it is one database.
+pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = base_options(url);
     if url.starts_with("sqlite:") {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
         if memory {
@@ -66,12 +86,8 @@ pub async fn connect_pools(url: &str) -> Result<Pools, DbErr> {
     if sqlite_path(url).is_none() {
         return Ok(write.into());
     }
-    let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
-        .max_connections(SQLITE_READERS)
-        .min_connections(1);
+    let mut opts = base_options(url);
+    opts.max_connections(SQLITE_READERS).min_connections(1);
     opts.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -297,5 +313,23 @@ async fn run_group_writer(
         for f in finished {
             f(commit.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    #[test]
+    fn a_checkout_pings_only_a_postgres_connection_left_idle() {
+        let sqlite = base_options("sqlite:///tmp/x.db?mode=rwc");
+        assert!(!sqlite.get_test_before_acquire());
+        assert_eq!(sqlite.get_test_before_acquire_if_idle_for(), None);
+        let pg = base_options("postgres://postgres@127.0.0.1:5432/test");
+        assert!(!pg.get_test_before_acquire());
+        assert_eq!(
+            pg.get_test_before_acquire_if_idle_for(),
+            Some(PING_AFTER_IDLE)
+        );
     }
 }
