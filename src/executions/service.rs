@@ -379,15 +379,16 @@ async fn complete_in(
         ..exec
     };
     let all = for_workflow(txn, auth.company_id, updated.workflow_id).await?;
-    let every: Vec<_> = all.iter().collect();
     crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
+    let slas: Vec<_> = all.iter().filter(|s| s.is_active).cloned().collect();
+    let secs = d as f64 / 1000.0;
+    let new = evaluate_completion(txn, &slas, &updated, secs, now, alerts, true).await?;
+    // The rows that every completion of the workflow shares (its rollups and running
+    // counts) last, so that on PostgreSQL they stay locked only until the commit, and in
+    // the order every writer takes (the lock order in `sla`'s module doc).
+    let every: Vec<_> = all.iter().collect();
     let done = std::iter::once((updated.id, updated.started_at, completed_at, d));
     crate::sla::rollups::add(txn, &every, done).await?;
-    let slas: Vec<_> = all.into_iter().filter(|s| s.is_active).collect();
-    let d = d as f64 / 1000.0;
-    let new = evaluate_completion(txn, &slas, &updated, d, now, alerts, true).await?;
-    // Last, so that the workflow's shared count rows stay locked (on PostgreSQL) only until
-    // the commit.
     if was_running {
         let key = (updated.workflow_id, updated.company_id, updated.started_at);
         crate::sla::running::add(txn, [key], -1).await?;
@@ -649,6 +650,20 @@ pub async fn import_into(
     for (t, (n, ok, sum)) in &staged.stats {
         bump_action_stats(&txn, company_id, t, *n, *ok, *sum).await?;
     }
+    for e in &staged.finished {
+        let slas = &slas_by_wf[&e.workflow_id];
+        let d = e.duration_ms.unwrap_or_default() as f64 / 1000.0;
+        report.breaches += evaluate_completion(&txn, slas, e, d, now, Alerting::NONE, false)
+            .await?
+            .len();
+    }
+    // Rollups, then running counts, as a completion takes them (the lock order in `sla`'s
+    // module doc).
+    for (w, all) in &all_by_wf {
+        let done = staged.finished.iter().filter(|e| e.workflow_id == *w);
+        let done = done.filter_map(|e| Some((e.id, e.started_at, e.completed_at?, e.duration_ms?)));
+        crate::sla::rollups::add(&txn, &all.iter().collect::<Vec<_>>(), done).await?;
+    }
     let running = staged.running.iter();
     let running = running.filter(|e| e.status == ExecutionStatus::Running.as_str());
     crate::sla::running::add(
@@ -657,18 +672,6 @@ pub async fn import_into(
         1,
     )
     .await?;
-    for (w, all) in &all_by_wf {
-        let done = staged.finished.iter().filter(|e| e.workflow_id == *w);
-        let done = done.filter_map(|e| Some((e.id, e.started_at, e.completed_at?, e.duration_ms?)));
-        crate::sla::rollups::add(&txn, &all.iter().collect::<Vec<_>>(), done).await?;
-    }
-    for e in &staged.finished {
-        let slas = &slas_by_wf[&e.workflow_id];
-        let d = e.duration_ms.unwrap_or_default() as f64 / 1000.0;
-        report.breaches += evaluate_completion(&txn, slas, e, d, now, Alerting::NONE, false)
-            .await?
-            .len();
-    }
     txn.commit().await?;
     let running = staged.running.iter();
     state.sla.executions_finished(

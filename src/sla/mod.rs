@@ -1,6 +1,15 @@
 //! SLAs: definitions, the deadline watcher over running executions, breaches, SLO maths,
 //! calendars and pauses, the alert outbox with its mailer and channels, and the runtime that
 //! holds them. The live breach stream that reads the event log is `live/`.
+//!
+//! # Lock order
+//! On PostgreSQL, a write transaction that records breaches takes the rows that several
+//! transactions share in this order: the breach count rows and the event log's advisory lock
+//! as each breach is recorded (its count row, then the lock, which is held to the commit),
+//! then the workflow's rollup rows (`rollups`), then its running counts (`running`). Those
+//! last two are shared by every completion of a workflow: taken last, they stay locked only
+//! from their update to the commit, and an import and a completion (which took them in
+//! opposite orders before) cannot deadlock on them.
 pub mod buckets;
 pub mod calendar;
 pub mod calendar_graphql;

@@ -484,6 +484,17 @@ pub async fn evaluate_completion(
     let mut new = Vec::new();
     let times = super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
     let pauses = super::pauses::of_execution(db, exec.id).await?;
+    // Read before the new breaches lock the shared count rows; the new ones carry their final
+    // figures already.
+    let existing = if update_existing && !slas.is_empty() {
+        breach::Entity::find()
+            .filter(breach::Column::ExecutionId.eq(exec.id))
+            .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
+            .all(db)
+            .await?
+    } else {
+        Vec::new()
+    };
     let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
         (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
             let p = super::pauses::for_sla(Some(&pauses), s.id);
@@ -500,13 +511,8 @@ pub async fn evaluate_completion(
             }
         }
     }
-    if update_existing && !slas.is_empty() {
+    {
         // Live breaches were recorded mid-run; their final figures are the completed ones.
-        let existing = breach::Entity::find()
-            .filter(breach::Column::ExecutionId.eq(exec.id))
-            .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
-            .all(db)
-            .await?;
         for (b, d) in existing
             .into_iter()
             .filter_map(|b| {
