@@ -3,13 +3,16 @@
 //! holds them. The live breach stream that reads the event log is `live/`.
 //!
 //! # Lock order
-//! On PostgreSQL, a write transaction that records breaches takes the rows that several
-//! transactions share in this order: the breach count rows and the event log's advisory lock
-//! as each breach is recorded (its count row, then the lock, which is held to the commit),
-//! then the workflow's rollup rows (`rollups`), then its running counts (`running`). Those
-//! last two are shared by every completion of a workflow: taken last, they stay locked only
-//! from their update to the commit, and an import and a completion (which took them in
-//! opposite orders before) cannot deadlock on them.
+//! On PostgreSQL, every write transaction takes the rows that several transactions share in
+//! one order: the event log's advisory lock (`service::lock_event_log`, held to the commit),
+//! then the breaches' unique keys and count rows (`sla_breach_counts`), then the workflow's
+//! rollup rows (`rollups`), then its running counts (`running`). Before, a breach's key and
+//! count row came before the lock, and a second breach's after it: a completion and the
+//! deadline watcher recording breaches of one execution, or an import beside completions,
+//! deadlocked (`rollups::concurrent_completions_and_imports_of_one_workflow_all_succeed` in
+//! the tests). The rollups and running counts
+//! are shared by every completion of a workflow: taken last, they stay locked only from
+//! their update to the commit.
 pub mod buckets;
 pub mod calendar;
 pub mod calendar_graphql;

@@ -394,6 +394,17 @@ pub async fn append_event(
     at: DateTime<Utc>,
 ) -> AppResult<()> {
     lock_event_log(db).await?;
+    insert_event(db, company_id, breach_id, kind, at).await
+}
+
+/// [`append_event`] for a caller that holds the event log's lock already.
+async fn insert_event(
+    db: &impl ConnectionTrait,
+    company_id: Uuid,
+    breach_id: Uuid,
+    kind: BreachEventKind,
+    at: DateTime<Utc>,
+) -> AppResult<()> {
     sla_event::Entity::insert(sla_event::ActiveModel {
         company_id: Set(company_id),
         breach_id: Set(breach_id),
@@ -441,6 +452,9 @@ pub async fn insert_breach(
         updated_at: detected_at,
     };
     let am: breach::ActiveModel = m.clone().into();
+    // The event log's lock before the breach's unique key and its count row (the lock order
+    // in `sla`'s module doc).
+    lock_event_log(db).await?;
     let inserted = breach::Entity::insert(am)
         .on_conflict(
             OnConflict::columns([
@@ -458,7 +472,7 @@ pub async fn insert_breach(
     }
     bump_count(db, s.id, s.company_id, sev.as_str(), false, 1).await?;
     super::outbox::enqueue(db, s, m.id, detected_at, alert).await?;
-    append_event(
+    insert_event(
         db,
         s.company_id,
         m.id,
@@ -727,6 +741,8 @@ pub async fn acknowledge(
         .exec(&txn)
         .await?;
     if res.rows_affected == 1 {
+        // The event log's lock before the count rows (the lock order in `sla`'s module doc).
+        lock_event_log(&txn).await?;
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, false, -1).await?;
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, true, 1).await?;
         super::outbox::acknowledged(&txn, &b, now).await?;

@@ -420,3 +420,66 @@ async fn running_counts_by_start_equal_a_recount_through_every_write_path() {
     Migrator::up(&s.app.db, None).await.unwrap();
     check_running(&s, &mut rng, "after the migration's count").await;
 }
+
+/// Completions and imports of one workflow at once, overrunning and still running, in the
+/// same start buckets: on PostgreSQL, concurrent transactions over the same shared rows (the
+/// breach counts, the event log's lock, the rollups, the running counts). Every one is
+/// answered without an error (a deadlock would fail one), and the rollups and running counts
+/// still equal a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_completions_and_imports_of_one_workflow_all_succeed() {
+    let s = setup(Config::default(), json!([])).await;
+    let mut rng = StdRng::seed_from_u64(23);
+    create_sla(&s, "Second", 200, true).await;
+    create_sla(&s, "Inactive", 120, false).await;
+    let now = t0();
+    let at = now - Duration::seconds(400);
+    let mut ids = Vec::new();
+    for _ in 0..32 {
+        let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
+        let d = s.app.data(&s.token, START, v).await;
+        ids.push(
+            d["startExecution"]["execution"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let q = "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { imported } }";
+    let imports = (0..4).map(|k| {
+        let cases: Vec<Value> = (0..30)
+            .map(|i| {
+                // The running ones not yet overdue (the SLO figures would count them), and
+                // in the same day's running counts as the completions.
+                let (status, start, done) = match i % 2 {
+                    0 => ("RUNNING", now - Duration::seconds(100), Value::Null),
+                    _ => ("COMPLETED", at, json!(now.to_rfc3339())),
+                };
+                json!({"workflowId": s.workflow, "externalId": format!("c-{k}-{i}"), "status": status,
+                       "startedAt": start.to_rfc3339(), "completedAt": done})
+            })
+            .collect();
+        s.app.data(&s.token, q, json!({"i": {"executions": cases}}))
+    });
+    let completions = ids.iter().map(|id| {
+        let v = json!({"input": {"executionId": id, "status": "COMPLETED"}});
+        s.app.data(&s.token, COMPLETE, v)
+    });
+    let (imported, completed) = futures_util::future::join(
+        futures_util::future::join_all(imports),
+        futures_util::future::join_all(completions),
+    )
+    .await;
+    assert!(
+        imported
+            .iter()
+            .all(|d| d["importExecutions"]["imported"] == 30)
+    );
+    assert!(
+        completed
+            .iter()
+            .all(|d| d["completeExecution"]["execution"]["status"] == "COMPLETED")
+    );
+    check(&s, "after concurrent completions and imports").await;
+    check_running(&s, &mut rng, "after concurrent completions and imports").await;
+}
