@@ -394,10 +394,13 @@ pub async fn append_event(
     at: DateTime<Utc>,
 ) -> AppResult<()> {
     lock_event_log(db).await?;
-    insert_event(db, company_id, breach_id, kind, at).await
+    insert_event(db, company_id, breach_id, kind, at).await?;
+    super::replicas::notify(db, "event").await?;
+    Ok(())
 }
 
-/// [`append_event`] for a caller that holds the event log's lock already.
+/// [`append_event`] for a caller that holds the event log's lock already and wakes the other
+/// replicas itself (once for all its events).
 async fn insert_event(
     db: &impl ConnectionTrait,
     company_id: Uuid,
@@ -414,13 +417,33 @@ async fn insert_event(
     })
     .exec_without_returning(db)
     .await?;
-    super::replicas::notify(db, "event").await?;
     Ok(())
 }
 
 /// Records a breach unless one exists for (sla, execution, severity); with it, in the same
 /// transaction, its DETECTED event and (when `alert`) its outbox row. Returns the new breach.
 pub async fn insert_breach(
+    db: &impl ConnectionTrait,
+    s: &sla::Model,
+    execution_id: Uuid,
+    sev: Severity,
+    actual_seconds: f64,
+    detected_at: DateTime<Utc>,
+    alert: Alerting,
+) -> AppResult<Option<breach::Model>> {
+    // The event log's lock before the breach's unique key and its count row (the lock order
+    // in `sla`'s module doc).
+    lock_event_log(db).await?;
+    let b = record_breach(db, s, execution_id, sev, actual_seconds, detected_at, alert).await?;
+    if b.is_some() {
+        super::replicas::notify(db, "event").await?;
+    }
+    Ok(b)
+}
+
+/// [`insert_breach`] for a caller that holds the event log's lock already and wakes the other
+/// replicas itself.
+async fn record_breach(
     db: &impl ConnectionTrait,
     s: &sla::Model,
     execution_id: Uuid,
@@ -452,9 +475,6 @@ pub async fn insert_breach(
         updated_at: detected_at,
     };
     let am: breach::ActiveModel = m.clone().into();
-    // The event log's lock before the breach's unique key and its count row (the lock order
-    // in `sla`'s module doc).
-    lock_event_log(db).await?;
     let inserted = breach::Entity::insert(am)
         .on_conflict(
             OnConflict::columns([
@@ -517,35 +537,60 @@ pub async fn evaluate_completion(
         }
         _ => duration_seconds,
     };
-    for s in slas.iter().filter(|s| applies(s, &exec.input_data)) {
-        let d = seconds(s);
-        for sev in crossed(s, d) {
-            if let Some(b) = insert_breach(db, s, exec.id, sev, d, now, alert).await? {
-                new.push(b);
-            }
+    let crossings: Vec<(&sla::Model, f64, Severity)> = slas
+        .iter()
+        .filter(|s| applies(s, &exec.input_data))
+        .flat_map(|s| {
+            let d = seconds(s);
+            crossed(s, d).into_iter().map(move |sev| (s, d, sev))
+        })
+        .collect();
+    // Live breaches were recorded mid-run; their final figures are the completed ones.
+    let finals: Vec<(breach::Model, f64)> = existing
+        .into_iter()
+        .filter_map(|b| {
+            let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
+            Some((b, d))
+        })
+        .filter(|(b, d)| b.actual_duration_seconds != *d)
+        .collect();
+    if crossings.is_empty() && finals.is_empty() {
+        return Ok(new);
+    }
+    // Once for all of this execution's breaches and events (the lock order in `sla`'s
+    // module doc), and one wake-up for the other replicas.
+    lock_event_log(db).await?;
+    for (s, d, sev) in crossings {
+        if let Some(b) = record_breach(db, s, exec.id, sev, d, now, alert).await? {
+            new.push(b);
         }
     }
-    {
-        // Live breaches were recorded mid-run; their final figures are the completed ones.
-        for (b, d) in existing
-            .into_iter()
-            .filter_map(|b| {
-                let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
-                Some((b, d))
-            })
-            .filter(|(b, d)| b.actual_duration_seconds != *d)
-        {
-            let margin = d - b.threshold_seconds as f64;
-            let (id, company) = (b.id, b.company_id);
-            let mut am: breach::ActiveModel = b.into();
-            am.actual_duration_seconds = Set(d);
-            am.breach_margin_seconds = Set(margin);
-            am.updated_at = Set(now);
-            am.update(db).await?;
-            append_event(db, company, id, BreachEventKind::Finalized, now).await?;
-        }
+    let finalized = !finals.is_empty();
+    for (b, d) in finals {
+        finalize(db, b, d, now).await?;
+    }
+    if finalized || !new.is_empty() {
+        super::replicas::notify(db, "event").await?;
     }
     Ok(new)
+}
+
+/// Brings a live breach's actual duration and margin up to the final duration `d`, with its
+/// FINALIZED event (the caller holds the event log's lock and wakes the replicas).
+async fn finalize(
+    db: &impl ConnectionTrait,
+    b: breach::Model,
+    d: f64,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let margin = d - b.threshold_seconds as f64;
+    let (id, company) = (b.id, b.company_id);
+    let mut am: breach::ActiveModel = b.into();
+    am.actual_duration_seconds = Set(d);
+    am.breach_margin_seconds = Set(margin);
+    am.updated_at = Set(now);
+    am.update(db).await?;
+    insert_event(db, company, id, BreachEventKind::Finalized, now).await
 }
 
 /// What the watcher's attempt at a deadline came to.
