@@ -5,14 +5,14 @@
 //! # Lock order
 //! On PostgreSQL, every write transaction takes the rows that several transactions share in
 //! one order: the event log's advisory lock (`service::lock_event_log`, held to the commit),
-//! then the breaches' unique keys and count rows (`sla_breach_counts`), then the workflow's
+//! then breach rows (their unique keys, a live breach's final figures, an acknowledgement, an
+//! alert marked sent) and the breach count rows (`sla_breach_counts`), then the workflow's
 //! rollup rows (`rollups`), then its running counts (`running`). Before, a breach's key and
 //! count row came before the lock, and a second breach's after it: a completion and the
 //! deadline watcher recording breaches of one execution, or an import beside completions,
 //! deadlocked (`rollups::concurrent_completions_and_imports_of_one_workflow_all_succeed` in
-//! the tests). The rollups and running counts
-//! are shared by every completion of a workflow: taken last, they stay locked only from
-//! their update to the commit.
+//! the tests). The rollups and running counts are shared by every completion of a workflow:
+//! taken last, they stay locked only from their update to the commit.
 pub mod buckets;
 pub mod calendar;
 pub mod calendar_graphql;

@@ -518,8 +518,8 @@ pub async fn evaluate_completion(
     let mut new = Vec::new();
     let times = super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
     let pauses = super::pauses::of_execution(db, exec.id).await?;
-    // Read before the new breaches lock the shared count rows; the new ones carry their final
-    // figures already.
+    // Read before the event log's lock is taken below, so the locked part is shorter; the new
+    // breaches carry their final figures already.
     let existing = if update_existing && !slas.is_empty() {
         breach::Entity::find()
             .filter(breach::Column::ExecutionId.eq(exec.id))
@@ -774,6 +774,9 @@ pub async fn acknowledge(
 ) -> AppResult<breach::Model> {
     let txn = crate::db::begin_write(db).await?;
     let b = get_breach(&txn, auth, id).await?;
+    // The event log's lock before the breach's row and its count rows (the lock order in
+    // `sla`'s module doc).
+    lock_event_log(&txn).await?;
     // A conditional update, so two concurrent acknowledgements cannot both win.
     let res = breach::Entity::update_many()
         .col_expr(breach::Column::Acknowledged, true.into())
@@ -786,8 +789,6 @@ pub async fn acknowledge(
         .exec(&txn)
         .await?;
     if res.rows_affected == 1 {
-        // The event log's lock before the count rows (the lock order in `sla`'s module doc).
-        lock_event_log(&txn).await?;
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, false, -1).await?;
         bump_count(&txn, b.sla_id, b.company_id, &b.severity, true, 1).await?;
         super::outbox::acknowledged(&txn, &b, now).await?;
