@@ -1,7 +1,7 @@
 //! The SLO rollups against a recount from the execution rows, through every path that writes
 //! them: imports, live completions, an SLA created over history, changed thresholds, and the
 //! migration that backfills them.
-use crate::sla::{COMPLETE, CREATE_SLA, START, Setup, setup, t0};
+use crate::sla::{COMPLETE, CREATE_SLA, Setup, setup, start_at, t0};
 use chrono::{DateTime, Duration, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -106,11 +106,7 @@ async fn import(s: &Setup, rng: &mut StdRng, tag: &str, n: usize) {
 
 /// Starts an execution backdated by up to 10 minutes and completes it through the API.
 async fn run_live(s: &Setup, rng: &mut StdRng, started_at: DateTime<Utc>) {
-    let v = json!({"input": {"workflowId": s.workflow, "startedAt": started_at.to_rfc3339()}});
-    let id = s.app.data(&s.token, START, v).await["startExecution"]["execution"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = start_at(s, started_at).await;
     s.clock
         .advance(Duration::milliseconds(rng.random_range(0..40_000)));
     let v = json!({"input": {"executionId": id, "status": "COMPLETED"}});
@@ -281,8 +277,7 @@ async fn overdue_counts_from_the_store_equal_counts_of_every_running_execution()
         }
     }
     for at in &starts {
-        let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
-        s.app.data(&s.token, START, v).await;
+        start_at(&s, *at).await;
     }
     let x = sla::Entity::find().one(&s.app.db).await.unwrap().unwrap();
     let o = objective(&x);
@@ -377,14 +372,7 @@ async fn running_counts_by_start_equal_a_recount_through_every_write_path() {
             rng.random_range(0..30 * 3_600_000)
         };
         let at = now - Duration::milliseconds(back + k % 2 * 137);
-        let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
-        let d = s.app.data(&s.token, START, v).await;
-        started.push(
-            d["startExecution"]["execution"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        started.push(start_at(&s, at).await);
     }
     let cases: Vec<Value> = (0..25)
         .map(|i| {
@@ -436,14 +424,7 @@ async fn concurrent_completions_and_imports_of_one_workflow_all_succeed() {
     let at = now - Duration::seconds(400);
     let mut ids = Vec::new();
     for _ in 0..32 {
-        let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
-        let d = s.app.data(&s.token, START, v).await;
-        ids.push(
-            d["startExecution"]["execution"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        ids.push(start_at(&s, at).await);
     }
     let q = "mutation($i: ImportExecutionsInput!) { importExecutions(input: $i) { imported } }";
     let imports = (0..4).map(|k| {
