@@ -7,7 +7,10 @@
 //! measured by one ruler. Our replay's figures are printed beside it. `REDISCOVERY_TREES`
 //! sets the number of trees (30 unless set); `REDISCOVERY_ONLY` keeps only the logs whose name
 //! contains it (for profiling one log); with `REDISCOVERY_VARIANTS` set, each miner variant's own
-//! tree is written beside the log as `<log>.variant<i>`. Results: docs/benchmarks.md.
+//! tree is written beside the log as `<log>.variant<i>`; `REDISCOVERY_FIRST` sets the first
+//! tree's seed (1 unless set), so that trees the miner was never tuned on can be drawn;
+//! `REDISCOVERY_KEEP` keeps the logs and trees written for the peer. Results:
+//! docs/benchmarks.md.
 #[path = "support/logs.rs"]
 mod logs;
 use logs::{LOGS, logs_dir};
@@ -78,8 +81,12 @@ fn wanted(name: &str) -> bool {
 }
 
 fn generated(trees: u64, out: &Path) -> Vec<Ours> {
+    let first: u64 = std::env::var("REDISCOVERY_FIRST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let mut all = Vec::new();
-    for seed in 1..=trees {
+    for seed in first..first + trees {
         let n = 15 + (seed as usize * 7) % 26;
         let truth = synth::tree(n, seed);
         let names: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
@@ -182,6 +189,12 @@ fn row(o: &Ours, p: &serde_json::Value) -> (bool, f64) {
         ratio,
         if met { "met" } else { "MISSED" }
     );
+    if !met {
+        println!(
+            "  pm4py's tree: {}",
+            p["pm4py_tree"].as_str().unwrap_or("?")
+        );
+    }
     (met, ratio)
 }
 
@@ -233,7 +246,11 @@ fn main() {
         ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN),
         ratios.last().copied().unwrap_or(f64::NAN)
     );
-    let _ = std::fs::remove_dir_all(&out);
+    if std::env::var_os("REDISCOVERY_KEEP").is_some() {
+        println!("logs and trees kept in {}", out.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&out);
+    }
 }
 
 /// The import limits of the default configuration.
