@@ -108,9 +108,8 @@ const FITNESS_GIVE: f64 = 0.005;
 /// Mines `log` with each of the miner's variants ([`imf::Options::variants`]), each tree in
 /// the reference's canonical form ([`canonical`]). The reference implementation's model
 /// ([`imf::Options::reference`], pm4py's IMf) is the baseline: another variant's model
-/// replaces it only when token replay on the log finds it at least as precise, with fitness
-/// at most [`FITNESS_GIVE`] lower; the most precise such model wins (then the fitter, then
-/// the earlier variant). Where the papers leave a choice open, no one convention wins on
+/// replaces it only when token replay on the log finds it more precise (by at least
+/// [`PRECISION_GAIN`]), with fitness at most [`FITNESS_GIVE`] lower ([`preferred`]). Where the papers leave a choice open, no one convention wins on
 /// every log, and the replay says which fits this one; the result is never a less precise
 /// model than the reference's at the same fitness.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
@@ -168,17 +167,22 @@ fn replay_each(
     })
 }
 
+/// How much more precise than the reference's model another variant's must be to replace
+/// it: two models whose precision differs by less are alike to the replay's rounding (token
+/// replays differ in which silent moves they take), and the reference's is kept.
+const PRECISION_GAIN: f64 = 0.001;
+
 /// Which of the scored models (fitness, precision) [`select`] keeps: the most precise of
-/// those at least as precise as the `reference` model and within [`FITNESS_GIVE`] of its
-/// fitness, then the fitter, then the first.
+/// those at least [`PRECISION_GAIN`] more precise than the `reference` model and within
+/// [`FITNESS_GIVE`] of its fitness (then the fitter, then the first); else the reference.
 fn preferred(scores: &[(f64, f64)], reference: usize) -> usize {
     let (fitness, precision) = scores[reference];
-    let qualifies = |(f, p): (f64, f64)| f >= fitness - FITNESS_GIVE && p >= precision;
+    let qualifies =
+        |(f, p): (f64, f64)| f >= fitness - FITNESS_GIVE && p >= precision + PRECISION_GAIN;
     let mut keep = reference;
     for (i, s) in scores.iter().enumerate() {
-        let better = (s.1, s.0) > (scores[keep].1, scores[keep].0)
-            || ((s.1, s.0) == (scores[keep].1, scores[keep].0) && i < keep);
-        if qualifies(*s) && better {
+        let better = keep == reference || (s.1, s.0) > (scores[keep].1, scores[keep].0);
+        if i != reference && qualifies(*s) && better {
             keep = i;
         }
     }
@@ -270,22 +274,23 @@ mod tests {
     use super::preferred;
 
     #[test]
-    fn another_variant_replaces_the_reference_only_when_as_precise_and_as_fitting() {
+    fn another_variant_replaces_the_reference_only_when_more_precise_and_as_fitting() {
         // The reference (index 2) at 0.94 / 0.78; a fitter but far less precise model does
         // not replace it.
         assert_eq!(preferred(&[(0.98, 0.28), (0.98, 0.30), (0.94, 0.78)], 2), 2);
         // A more precise model within 0.005 of its fitness does; the most precise wins.
-        assert_eq!(
-            preferred(&[(0.936, 0.80), (0.95, 0.79), (0.94, 0.78)], 2),
-            0
-        );
+        let scores = [(0.936, 0.80), (0.95, 0.79), (0.94, 0.78)];
+        assert_eq!(preferred(&scores, 2), 0);
         // More precise, but 0.006 less fitting: not taken.
-        assert_eq!(
-            preferred(&[(0.934, 0.90), (0.93, 0.95), (0.94, 0.78)], 2),
-            2
-        );
-        // Equal precision: the fitter, then the earlier.
-        assert_eq!(preferred(&[(0.95, 0.78), (0.96, 0.78), (0.94, 0.78)], 2), 1);
-        assert_eq!(preferred(&[(0.94, 0.78), (0.94, 0.78)], 1), 0);
+        let scores = [(0.934, 0.90), (0.93, 0.95), (0.94, 0.78)];
+        assert_eq!(preferred(&scores, 2), 2);
+        // Less than 0.001 more precise is alike: the reference stays, however fit the other.
+        let scores = [(0.99, 0.7805), (0.96, 0.78), (0.94, 0.78)];
+        assert_eq!(preferred(&scores, 2), 2);
+        // Equally more precise: the fitter, then the earlier.
+        let scores = [(0.95, 0.79), (0.96, 0.79), (0.94, 0.78)];
+        assert_eq!(preferred(&scores, 2), 1);
+        let scores = [(0.95, 0.79), (0.95, 0.79), (0.94, 0.78)];
+        assert_eq!(preferred(&scores, 2), 0);
     }
 }
