@@ -109,9 +109,9 @@ const FITNESS_GIVE: f64 = 0.005;
 /// the reference's canonical form ([`canonical`]). The reference implementation's model
 /// ([`imf::Options::reference`], pm4py's IMf) is the baseline: another variant's model
 /// replaces it only when token replay on the log finds it more precise (by at least
-/// [`PRECISION_GAIN`]), with fitness at most [`FITNESS_GIVE`] lower ([`preferred`]). Where the papers leave a choice open, no one convention wins on
-/// every log, and the replay says which fits this one; the result is never a less precise
-/// model than the reference's at the same fitness.
+/// [`PRECISION_GAIN`]), with fitness at most [`FITNESS_GIVE`] lower ([`preferred`]). Where
+/// the papers leave a choice open, no one convention wins on every log, and the replay says
+/// which fits this one; the model kept is never less precise than the reference's.
 fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
     let options = imf::Options::variants(noise);
     // The minings are independent: one thread each.
