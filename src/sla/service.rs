@@ -422,27 +422,8 @@ async fn insert_event(
 
 /// Records a breach unless one exists for (sla, execution, severity); with it, in the same
 /// transaction, its DETECTED event and (when `alert`) its outbox row. Returns the new breach.
-pub async fn insert_breach(
-    db: &impl ConnectionTrait,
-    s: &sla::Model,
-    execution_id: Uuid,
-    sev: Severity,
-    actual_seconds: f64,
-    detected_at: DateTime<Utc>,
-    alert: Alerting,
-) -> AppResult<Option<breach::Model>> {
-    // The event log's lock before the breach's unique key and its count row (the lock order
-    // in `sla`'s module doc).
-    lock_event_log(db).await?;
-    let b = record_breach(db, s, execution_id, sev, actual_seconds, detected_at, alert).await?;
-    if b.is_some() {
-        super::replicas::notify(db, "event").await?;
-    }
-    Ok(b)
-}
-
-/// [`insert_breach`] for a caller that holds the event log's lock already and wakes the other
-/// replicas itself.
+/// The caller holds the event log's lock (taken before the breach's unique key and its count
+/// row: the lock order in `sla`'s module doc) and wakes the other replicas.
 async fn record_breach(
     db: &impl ConnectionTrait,
     s: &sla::Model,
@@ -653,7 +634,11 @@ pub async fn fire_live(
         .num_microseconds()
         .unwrap_or(i64::MAX) as f64
         / 1e6;
-    let b = insert_breach(&txn, &s, exec.id, sev, elapsed, now, alert).await?;
+    lock_event_log(&txn).await?;
+    let b = record_breach(&txn, &s, exec.id, sev, elapsed, now, alert).await?;
+    if b.is_some() {
+        super::replicas::notify(&txn, "event").await?;
+    }
     txn.commit().await?;
     Ok(match b {
         Some(b) => Fired::Recorded(Box::new((b, s))),

@@ -81,21 +81,25 @@ pub async fn with_app(app: TestApp, clock: Arc<ManualClock>, recipients: Value) 
 }
 
 pub async fn start(s: &Setup) -> String {
-    s.app
-        .data(
-            &s.token,
-            START,
-            json!({"input": {"workflowId": s.workflow, "inputData": {"amount": 20000}}}),
-        )
-        .await["startExecution"]["execution"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    start_with(
+        s,
+        json!({"workflowId": s.workflow, "inputData": {"amount": 20000}}),
+    )
+    .await
 }
 
 /// Starts an execution of the setup's workflow at `at`; returns its id.
 pub async fn start_at(s: &Setup, at: DateTime<Utc>) -> String {
-    let v = json!({"input": {"workflowId": s.workflow, "startedAt": at.to_rfc3339()}});
+    start_with(
+        s,
+        json!({"workflowId": s.workflow, "startedAt": at.to_rfc3339()}),
+    )
+    .await
+}
+
+/// Starts an execution with `input` (a `startExecution` input); returns its id.
+async fn start_with(s: &Setup, input: Value) -> String {
+    let v = json!({ "input": input });
     s.app.data(&s.token, START, v).await["startExecution"]["execution"]["id"]
         .as_str()
         .unwrap()
