@@ -332,4 +332,31 @@ mod pool_tests {
             Some(PING_AFTER_IDLE)
         );
     }
+
+    /// The settings `.cargo/config.toml` compiles into the bundled SQLite: without QPSG
+    /// every statement with a bound LIMIT (every `.one()`) is parsed and planned again on
+    /// each execution; with memory statistics on, every allocation inside SQLite takes one
+    /// process-wide mutex.
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_plans_and_counts_no_memory() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = connect("sqlite::memory:", None).await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT compile_options FROM pragma_compile_options",
+            ))
+            .await
+            .unwrap();
+        let options: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String>("", "compile_options").unwrap())
+            .collect();
+        for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} missing from {options:?}"
+            );
+        }
+    }
 }

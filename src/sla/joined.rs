@@ -50,6 +50,25 @@ fn join<T: EntityTrait, F: EntityTrait>(
     q.join(JoinType::LeftJoin, to.0, on);
 }
 
+/// Decodes the joined model under `prefix` when the row has one that `seen` lacks. A page
+/// repeats the same SLA, execution and workflow across its rows; each is decoded once (a
+/// workflow's row carries its whole definition, parsed from JSON).
+fn decode_new<M: FromQueryResult>(
+    r: &sea_orm::QueryResult,
+    prefix: &str,
+    seen: &mut Vec<(Uuid, M)>,
+) -> AppResult<()> {
+    let id: Option<Uuid> = r.try_get(prefix, "id")?;
+    let Some(id) = id else { return Ok(()) };
+    if seen.iter().any(|(k, _)| *k == id) {
+        return Ok(());
+    }
+    if let Some(m) = M::from_query_result_optional(r, prefix)? {
+        seen.push((id, m));
+    }
+    Ok(())
+}
+
 /// The breaches of `page` (a tenant-scoped select, already filtered, ordered and limited),
 /// with the relations `want` names joined in the same statement and fed to `loaders`.
 pub async fn fetch(
@@ -93,20 +112,14 @@ pub async fn fetch(
     let mut workflows: Vec<(Uuid, workflow::Model)> = Vec::new();
     for r in &rows {
         out.push(breach::Model::from_query_result(r, "")?);
-        if want.sla
-            && let Some(s) = sla::Model::from_query_result_optional(r, "s_")?
-        {
-            slas.push((s.id, s));
+        if want.sla {
+            decode_new(r, "s_", &mut slas)?;
         }
-        if want.execution
-            && let Some(e) = execution::Model::from_query_result_optional(r, "e_")?
-        {
-            executions.push((e.id, e));
+        if want.execution {
+            decode_new(r, "e_", &mut executions)?;
         }
-        if want.workflow
-            && let Some(w) = workflow::Model::from_query_result_optional(r, "w_")?
-        {
-            workflows.push((w.id, w));
+        if want.workflow {
+            decode_new(r, "w_", &mut workflows)?;
         }
     }
     loaders.slas.feed_many(slas).await;
