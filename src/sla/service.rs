@@ -527,6 +527,10 @@ pub async fn evaluate_completion(
         })
         .collect();
     // Live breaches were recorded mid-run; their final figures are the completed ones.
+    let known: Vec<(Uuid, String)> = existing
+        .iter()
+        .map(|b| (b.sla_id, b.severity.clone()))
+        .collect();
     let finals: Vec<(breach::Model, f64)> = existing
         .into_iter()
         .filter_map(|b| {
@@ -541,11 +545,15 @@ pub async fn evaluate_completion(
     // Once for all of this execution's breaches and events (the lock order in `sla`'s
     // module doc), and one wake-up for the other replicas.
     lock_event_log(db).await?;
+    let mut raced = Vec::new();
     for (s, d, sev) in crossings {
-        if let Some(b) = record_breach(db, s, exec.id, sev, d, now, alert).await? {
-            new.push(b);
+        match record_breach(db, s, exec.id, sev, d, now, alert).await? {
+            Some(b) => new.push(b),
+            None => raced.push((s.id, sev.as_str().to_string(), d)),
         }
     }
+    let mut finals = finals;
+    finals.extend(recorded_meanwhile(db, exec.id, &known, raced).await?);
     let finalized = !finals.is_empty();
     for (b, d) in finals {
         finalize(db, b, d, now).await?;
@@ -554,6 +562,39 @@ pub async fn evaluate_completion(
         super::replicas::notify(db, "event").await?;
     }
     Ok(new)
+}
+
+/// The breaches that the deadline watcher recorded for this execution after the completion
+/// read its breaches and before it took the event log's lock (on PostgreSQL, where they run
+/// at once): `raced` are the crossings whose insert found a row already there, and `known`
+/// the rows read before. Each comes back with its final duration, when that differs.
+async fn recorded_meanwhile(
+    db: &impl ConnectionTrait,
+    execution_id: Uuid,
+    known: &[(Uuid, String)],
+    raced: Vec<(Uuid, String, f64)>,
+) -> AppResult<Vec<(breach::Model, f64)>> {
+    let raced: Vec<_> = raced
+        .into_iter()
+        .filter(|(s, sev, _)| !known.iter().any(|(k, v)| k == s && v == sev))
+        .collect();
+    if raced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = breach::Entity::find()
+        .filter(breach::Column::ExecutionId.eq(execution_id))
+        .filter(breach::Column::SlaId.is_in(raced.iter().map(|r| r.0)))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|b| {
+            let (_, _, d) = raced
+                .iter()
+                .find(|(s, sev, _)| *s == b.sla_id && *sev == b.severity)?;
+            (b.actual_duration_seconds != *d).then_some((b, *d))
+        })
+        .collect())
 }
 
 /// Brings a live breach's actual duration and margin up to the final duration `d`, with its

@@ -203,6 +203,50 @@ async fn live_detection_warns_then_goes_critical_once_each() {
     assert_eq!(code(&v), "CONFLICT");
 }
 
+/// Late reports whose deadlines passed before they were reported: the deadline watcher
+/// records their breaches at once, with the duration so far, while their completions run.
+/// On PostgreSQL a completion could read no breaches, then find the watcher's rows when it
+/// inserted its own, and leave them at the watcher's duration. Whoever records first, every
+/// breach ends with the completed duration.
+#[tokio::test]
+async fn late_reports_completed_while_the_clock_records_them_end_with_their_final_durations() {
+    let s = setup(Config::default(), json!([])).await;
+    let n = 24;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let v = s.app.data(&s.token, START, json!({"input": {"workflowId": s.workflow, "startedAt": (t0() - Duration::seconds(1000)).to_rfc3339(), "externalId": format!("late-{i}")}})).await;
+        ids.push(
+            v["startExecution"]["execution"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let done = (t0() - Duration::seconds(500)).to_rfc3339();
+    let completions = ids.iter().map(|id| {
+        s.app.data(
+            &s.token,
+            COMPLETE,
+            json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": done}}),
+        )
+    });
+    futures_util::future::join_all(completions).await;
+    eventually("every breach", || async {
+        breaches(&s, json!({})).await.len() == 2 * n
+    })
+    .await;
+    let late: Vec<f64> = breaches(&s, json!({}))
+        .await
+        .iter()
+        .map(|b| b["actualDurationSeconds"].as_f64().unwrap())
+        .filter(|d| *d != 500.0)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "breaches left at the watcher's duration: {late:?}"
+    );
+}
+
 #[tokio::test]
 async fn completion_detects_late_reports_and_the_clock_rearms_after_a_restart() {
     let s = setup(Config::default(), json!([])).await;
