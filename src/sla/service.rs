@@ -531,7 +531,7 @@ pub async fn evaluate_completion(
         .iter()
         .map(|b| (b.sla_id, b.severity.clone()))
         .collect();
-    let finals: Vec<(breach::Model, f64)> = existing
+    let mut finals: Vec<(breach::Model, f64)> = existing
         .into_iter()
         .filter_map(|b| {
             let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
@@ -552,7 +552,6 @@ pub async fn evaluate_completion(
             None => raced.push((s.id, sev.as_str().to_string(), d)),
         }
     }
-    let mut finals = finals;
     finals.extend(recorded_meanwhile(db, exec.id, &known, raced).await?);
     let finalized = !finals.is_empty();
     for (b, d) in finals {

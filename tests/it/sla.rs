@@ -212,15 +212,11 @@ async fn live_detection_warns_then_goes_critical_once_each() {
 async fn late_reports_completed_while_the_clock_records_them_end_with_their_final_durations() {
     let s = setup(Config::default(), json!([])).await;
     let n = 24;
+    let started = (t0() - Duration::seconds(1000)).to_rfc3339();
     let mut ids = Vec::new();
     for i in 0..n {
-        let v = s.app.data(&s.token, START, json!({"input": {"workflowId": s.workflow, "startedAt": (t0() - Duration::seconds(1000)).to_rfc3339(), "externalId": format!("late-{i}")}})).await;
-        ids.push(
-            v["startExecution"]["execution"]["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        let input = json!({"workflowId": s.workflow, "startedAt": started, "externalId": format!("late-{i}")});
+        ids.push(start_with(&s, input).await);
     }
     let done = (t0() - Duration::seconds(500)).to_rfc3339();
     let completions = ids.iter().map(|id| {
