@@ -2,6 +2,7 @@
 //! step), one source and one sink, and the markings the replay moves through.
 use indexmap::IndexSet;
 use rustc_hash::FxBuildHasher;
+use std::collections::VecDeque;
 
 /// Tokens per place.
 pub type Marking = Vec<u32>;
@@ -10,6 +11,10 @@ pub type Marking = Vec<u32>;
 /// twice). The searches over silent transitions keep markings this way.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tokens(Vec<u32>);
+
+/// A token that a search left where it is for good is kept as this minus its place: after
+/// every token that can still move (see [`Net::silent_path`]).
+const LEFT: u32 = u32::MAX;
 
 impl Tokens {
     pub fn of(m: &Marking) -> Tokens {
@@ -20,9 +25,30 @@ impl Tokens {
         Tokens(v)
     }
 
-    /// Whether place `p` holds a token.
+    /// Whether place `p` holds a token (one that can still move, or one left there).
     pub fn has(&self, p: usize) -> bool {
-        self.0.binary_search(&(p as u32)).is_ok()
+        let p = p as u32;
+        self.0.binary_search(&p).is_ok() || self.0.binary_search(&(LEFT - p)).is_ok()
+    }
+
+    /// The tokens that can still move (not left for good by a search), sorted.
+    fn moving(&self) -> &[u32] {
+        &self.0[..self.0.partition_point(|x| *x < LEFT / 2)]
+    }
+
+    /// The tokens with one in `p` left where it is for good: kept (the goal still sees it)
+    /// or forgotten.
+    fn left(&self, p: u32, keep: bool) -> Tokens {
+        let mut v = self.0.clone();
+        if let Ok(i) = v[..self.moving().len()].binary_search(&p) {
+            v.remove(i);
+        }
+        if keep {
+            let x = LEFT - p;
+            let i = v.partition_point(|y| *y <= x);
+            v.insert(i, x);
+        }
+        Tokens(v)
     }
 
     /// How many tokens there are.
@@ -152,17 +178,24 @@ impl Net {
 
     /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds
     /// (empty when it holds already); `None` when none is found within the search limit.
-    /// `goal` must depend only on tokens in `toward` and on tokens that only silent
-    /// transitions feeding `toward` consume: the search tries no other transition (which could
-    /// only take tokens away), so on a wide parallel block it follows the one branch that
-    /// leads to `toward` instead of every combination of the others' silent moves.
+    /// `goal` must look only at tokens in `toward` (a token in a place of `toward` counts
+    /// whether it moved there or was left there), and must not hold less when tokens are
+    /// added. The search tries only the silent transitions that can move a token into
+    /// `toward`: no other transition can help. And it fires one token's moves at a time: at
+    /// each marking, the moves of one token whose consumers need its place alone, or that
+    /// token left where it is for good. A shortest path either moves that token (its first
+    /// move there can come first: nothing else takes that token, and the move only adds
+    /// tokens elsewhere), or never does (then leaving it changes nothing). So the branches
+    /// of a wide parallel block are walked one after another, not in every order, and a
+    /// token that cannot help costs one step, not a copy of every marking.
     pub fn silent_path(
         &self,
         m: &Marking,
         toward: &[usize],
         goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
-        self.search(m, &self.silent_feeding(toward), None, goal)
+        let candidates = self.silent_feeding(toward);
+        Search::new(self, &candidates, Leave::Allowed(toward.to_vec())).run(m, goal)
     }
 
     /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds,
@@ -170,12 +203,13 @@ impl Net {
     /// silent transition consumes). Each step fires only the transitions of one persistent
     /// set: the consumers of one marked place, when each of them needs that place alone. No
     /// other transition can take that token, so the set's transitions stay enabled and commute
-    /// with everything else; every marking where no silent move is left stays reachable, by a
-    /// path just as short (Godefroid, "Partial-Order Methods for the Verification of Concurrent
-    /// Systems", LNCS 1032, 1996, theorem 4.3). On a parallel block of optional steps and loops
-    /// that turns the interleavings of the branches' skips into one order. A marking with a
-    /// token that no silent transition can move, other than one in the sink, can never become
-    /// the final marking: the search goes no further from it.
+    /// with everything else; every marking where no silent move is left (the final marking is
+    /// one) stays reachable, by a path just as short (Godefroid, "Partial-Order Methods for
+    /// the Verification of Concurrent Systems", LNCS 1032, 1996, theorem 4.3). On a parallel
+    /// block of optional steps and loops that turns the interleavings of the branches' skips
+    /// into one order. A marking with a token that no silent transition can move, other than
+    /// one in the sink, can never become the final marking: the search goes no further from
+    /// it.
     pub fn silent_path_for_every_token(
         &self,
         m: &Marking,
@@ -187,111 +221,30 @@ impl Net {
         let dead_end = !silent
             .iter()
             .any(|t| self.transitions[*t].inputs.contains(&self.sink));
-        self.search(m, &silent, dead_end.then_some(self.sink), goal)
+        let leave = Leave::Never {
+            final_in: dead_end.then_some(self.sink),
+        };
+        Search::new(self, &silent, leave).run(m, goal)
     }
 
-    /// Breadth-first over the markings that `candidates` reach, at most [`SEARCH_LIMIT`].
-    /// Markings are kept as their tokens ([`Tokens`]): a net of a hundred places holds a few
-    /// tokens, so copying, hashing and comparing them costs a few words, not a hundred. With
-    /// `final_in` (the goal is the final marking, one token in that place, which no candidate
-    /// consumes), each marking fires only a persistent set of its enabled candidates, and
-    /// markings that cannot become final are not expanded (see
-    /// [`Net::silent_path_for_every_token`]).
-    fn search(
-        &self,
-        m: &Marking,
-        candidates: &[usize],
-        final_in: Option<usize>,
-        goal: impl Fn(&Tokens) -> bool,
-    ) -> Option<Vec<usize>> {
-        let reduce = final_in.is_some();
-        let first = Tokens::of(m);
-        if goal(&first) {
-            return Some(Vec::new());
-        }
-        // Per place, the candidates that consume from it, and whether each needs it alone.
-        let mut consuming: Vec<Vec<usize>> = vec![Vec::new(); self.places];
-        for t in candidates {
-            for p in &self.transitions[*t].inputs {
-                consuming[*p].push(*t);
-            }
-        }
-        let alone: Vec<bool> = consuming
-            .iter()
-            .map(|ts| !ts.is_empty() && ts.iter().all(|t| self.transitions[*t].inputs.len() == 1))
-            .collect();
-        // Each marking found, in the order found (its index), with the index of the one it
-        // came from and the transition.
-        let mut seen: IndexSet<Tokens, FxBuildHasher> = IndexSet::default();
-        seen.insert(first);
-        let mut how: Vec<(usize, usize)> = vec![(usize::MAX, usize::MAX)];
-        let mut at = 0;
-        while at < seen.len() {
-            let cur = &seen[at];
-            let moves = match cur.0.iter().find(|p| reduce && alone[**p as usize]) {
-                Some(p) => consuming[*p as usize].clone(),
-                None => {
-                    let enabled = self.enabled_among(cur, &consuming);
-                    // A join that alone consumes from each of its places is persistent too.
-                    let sole = |t: &usize| {
-                        let inputs = &self.transitions[*t].inputs;
-                        inputs.iter().all(|p| consuming[*p].len() == 1)
-                    };
-                    match enabled.iter().find(|t| reduce && sole(t)) {
-                        Some(t) => vec![*t],
-                        None => enabled,
-                    }
-                }
-            };
-            for t in moves {
-                let next = seen[at].fired(&self.transitions[t]);
-                let done = goal(&next);
-                let stuck = final_in.is_some_and(|sink| self.stuck(&next, &consuming, sink));
-                if stuck && !done {
-                    continue;
-                }
-                let (i, new) = seen.insert_full(next);
-                if !new {
-                    continue;
-                }
-                how.push((at, t));
-                if done {
-                    return Some(path_to(&how, i));
-                }
-                if seen.len() >= SEARCH_LIMIT {
-                    return None;
-                }
-            }
-            at += 1;
-        }
-        None
-    }
-
-    /// Whether `tokens` can never become the final marking (one token, in `sink`): a token
-    /// that no candidate consumes lies outside the sink, or the sink holds two.
-    fn stuck(&self, tokens: &Tokens, consuming: &[Vec<usize>], sink: usize) -> bool {
-        let in_sink = tokens.0.iter().filter(|p| **p as usize == sink).count();
-        in_sink > 1
-            || tokens
-                .0
-                .iter()
-                .any(|p| *p as usize != sink && consuming[*p as usize].is_empty())
-    }
-
-    /// The candidates (as `consuming` lists them per place) enabled by `tokens`, each once,
-    /// in index order.
+    /// The candidates (as `consuming` lists them per place) enabled by the tokens that can
+    /// still move, each once, in index order.
     fn enabled_among(&self, tokens: &Tokens, consuming: &[Vec<usize>]) -> Vec<usize> {
-        let mut out: Vec<usize> = tokens
-            .0
+        let moving = tokens.moving();
+        let mut out: Vec<usize> = moving
             .iter()
             .flat_map(|p| consuming[*p as usize].iter().copied())
-            .filter(|t| self.transitions[*t].inputs.iter().all(|p| tokens.has(*p)))
+            .filter(|t| {
+                let inputs = &self.transitions[*t].inputs;
+                inputs
+                    .iter()
+                    .all(|p| moving.binary_search(&(*p as u32)).is_ok())
+            })
             .collect();
         out.sort_unstable();
         out.dedup();
         out
     }
-
     /// Per place, whether silent transitions can put a token in it from `m`, ignoring how many
     /// tokens they need: a place counts when it is marked or a silent transition whose inputs
     /// all count feeds it. Exact on block-structured nets; elsewhere it may say yes where no
@@ -340,12 +293,219 @@ impl Default for Net {
     }
 }
 
+/// Whether a search may leave a token where it is for good.
+enum Leave {
+    /// Every token must move on (the goal is the final marking). With `final_in`, a token
+    /// that no candidate consumes, outside that place, ends the way (see
+    /// [`Net::silent_path_for_every_token`]).
+    Never { final_in: Option<usize> },
+    /// Tokens may be left; those left in one of these places (the goal's) stay visible to
+    /// the goal, the others are forgotten.
+    Allowed(Vec<usize>),
+}
+
+/// One move of a search: a silent transition fired, or a token (or each input token of a
+/// join) left where it is.
+#[derive(Clone, Copy)]
+enum Move {
+    Fire(usize),
+    Leave(u32),
+    LeaveInputs(usize),
+}
+
+/// A breadth-first search over the markings that silent `candidates` reach, at most
+/// [`SEARCH_LIMIT`]. Markings are kept as their tokens ([`Tokens`]): a net of a hundred
+/// places holds a few tokens, so copying, hashing and comparing them costs a few words, not a
+/// hundred. Each marking fires only a persistent set of its moves where it has one.
+struct Search<'n> {
+    net: &'n Net,
+    candidates: &'n [usize],
+    /// Per place, the candidates that consume from it.
+    consuming: Vec<Vec<usize>>,
+    /// Per place, whether every candidate that consumes from it needs it alone.
+    alone: Vec<bool>,
+    leave: Leave,
+}
+
+impl<'n> Search<'n> {
+    fn new(net: &'n Net, candidates: &'n [usize], leave: Leave) -> Self {
+        let mut consuming: Vec<Vec<usize>> = vec![Vec::new(); net.places];
+        for t in candidates {
+            for p in &net.transitions[*t].inputs {
+                consuming[*p].push(*t);
+            }
+        }
+        let alone = consuming
+            .iter()
+            .map(|ts| !ts.is_empty() && ts.iter().all(|t| net.transitions[*t].inputs.len() == 1))
+            .collect();
+        Search {
+            net,
+            candidates,
+            consuming,
+            alone,
+            leave,
+        }
+    }
+
+    /// Breadth-first by the number of transitions fired (leaving a token is free: 0-1
+    /// breadth-first, leaves at the front of the queue), so the first goal found is reached
+    /// by a shortest path. Only a firing can make the goal hold.
+    fn run(&self, m: &Marking, goal: impl Fn(&Tokens) -> bool) -> Option<Vec<usize>> {
+        let first = Tokens::of(m);
+        if goal(&first) {
+            return Some(Vec::new());
+        }
+        // Each marking found, in the order found (its index), with the index of the one it
+        // came from and the transition fired (none for a token left), its distance, and
+        // whether it was expanded.
+        let mut seen: IndexSet<Tokens, FxBuildHasher> = IndexSet::default();
+        seen.insert(first);
+        let mut how: Vec<(usize, Option<usize>)> = vec![(usize::MAX, None)];
+        let mut dist: Vec<u32> = vec![0];
+        let mut expanded: Vec<bool> = vec![false];
+        let mut queue: VecDeque<usize> = VecDeque::from([0]);
+        while let Some(at) = queue.pop_front() {
+            if std::mem::replace(&mut expanded[at], true) {
+                continue;
+            }
+            for mv in self.moves(&seen[at]) {
+                let (next, fired) = self.apply(&seen[at], mv);
+                let done = fired.is_some() && goal(&next);
+                if !done && (self.dead(&next) || fired.is_none() && self.hopeless(&next)) {
+                    continue;
+                }
+                let d = dist[at] + u32::from(fired.is_some());
+                let (i, new) = seen.insert_full(next);
+                if new {
+                    how.push((at, fired));
+                    dist.push(d);
+                    expanded.push(false);
+                } else if d < dist[i] && !expanded[i] {
+                    (how[i], dist[i]) = ((at, fired), d);
+                } else {
+                    continue;
+                }
+                if done {
+                    return Some(path_to(&how, i));
+                }
+                if seen.len() >= SEARCH_LIMIT {
+                    return None;
+                }
+                match fired {
+                    Some(_) => queue.push_back(i),
+                    None => queue.push_front(i),
+                }
+            }
+        }
+        None
+    }
+
+    /// The moves to try from `cur`: a persistent set where there is one (the first token's
+    /// consumers when each needs its place alone, or a join that alone consumes each of its
+    /// places), with the leave of that token where tokens may be left; else every enabled
+    /// candidate and every leave.
+    fn moves(&self, cur: &Tokens) -> Vec<Move> {
+        let leaving = matches!(self.leave, Leave::Allowed(_));
+        let leave = |mv: Move| leaving.then_some(mv);
+        // Where a silent transition consumes from the sink, the final marking is no dead end
+        // and the sink's token need not move: no reduction.
+        let reduce = !matches!(self.leave, Leave::Never { final_in: None });
+        for p in cur.moving().iter().filter(|_| reduce) {
+            let consumers = &self.consuming[*p as usize];
+            if leaving && consumers.is_empty() {
+                return vec![Move::Leave(*p)];
+            }
+            if self.alone[*p as usize] {
+                let fire = consumers.iter().map(|t| Move::Fire(*t));
+                return fire.chain(leave(Move::Leave(*p))).collect();
+            }
+        }
+        let enabled = self.net.enabled_among(cur, &self.consuming);
+        let inputs = |t: usize| &self.net.transitions[t].inputs;
+        let sole = |t: &&usize| inputs(**t).iter().all(|p| self.consuming[*p].len() == 1);
+        if let Some(t) = enabled.iter().filter(|_| reduce).find(sole) {
+            return [Move::Fire(*t)]
+                .into_iter()
+                .chain(leave(Move::LeaveInputs(*t)))
+                .collect();
+        }
+        let mut places: Vec<u32> = cur.moving().to_vec();
+        places.dedup();
+        let leaves = places.into_iter().filter_map(|p| leave(Move::Leave(p)));
+        enabled.into_iter().map(Move::Fire).chain(leaves).collect()
+    }
+
+    /// The tokens after `mv`, and the transition it fired.
+    fn apply(&self, cur: &Tokens, mv: Move) -> (Tokens, Option<usize>) {
+        let keep = |p: u32| matches!(&self.leave, Leave::Allowed(k) if k.contains(&(p as usize)));
+        match mv {
+            Move::Fire(t) => (cur.fired(&self.net.transitions[t]), Some(t)),
+            Move::Leave(p) => (cur.left(p, keep(p)), None),
+            Move::LeaveInputs(t) => {
+                let inputs = &self.net.transitions[t].inputs;
+                let left = inputs.iter().fold(cur.clone(), |k, p| {
+                    let p = *p as u32;
+                    k.left(p, keep(p))
+                });
+                (left, None)
+            }
+        }
+    }
+
+    /// Whether, with tokens left, the goal's places can no longer all be marked: each must
+    /// hold a token left there or be one that the tokens still moving can reach (as
+    /// [`Net::markable`] counts it, which never says no where a way exists). Leaving a token
+    /// that the goal needs ends the way at once, so the leaves a search tries do not add up
+    /// to every subset of the tokens.
+    fn hopeless(&self, tokens: &Tokens) -> bool {
+        let Leave::Allowed(toward) = &self.leave else {
+            return false;
+        };
+        let mut markable = vec![false; self.net.places];
+        tokens
+            .moving()
+            .iter()
+            .for_each(|p| markable[*p as usize] = true);
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for t in self.candidates.iter().map(|t| &self.net.transitions[*t]) {
+                if t.inputs.iter().all(|p| markable[*p]) && t.outputs.iter().any(|p| !markable[*p])
+                {
+                    t.outputs.iter().for_each(|p| markable[*p] = true);
+                    changed = true;
+                }
+            }
+        }
+        toward.iter().any(|p| !markable[*p] && !tokens.has(*p))
+    }
+
+    /// Whether `tokens` can never become the final marking when every token must move on to
+    /// it: a token that no candidate consumes lies outside its place, or that place holds
+    /// two.
+    fn dead(&self, tokens: &Tokens) -> bool {
+        let Leave::Never {
+            final_in: Some(sink),
+        } = self.leave
+        else {
+            return false;
+        };
+        let in_sink = tokens.0.iter().filter(|p| **p as usize == sink).count();
+        in_sink > 1
+            || tokens
+                .moving()
+                .iter()
+                .any(|p| *p as usize != sink && self.consuming[*p as usize].is_empty())
+    }
+}
+
 /// The silent transitions that led to marking `at`, first first (`how` holds, per marking
-/// found, the one it came from and the transition).
-fn path_to(how: &[(usize, usize)], mut at: usize) -> Vec<usize> {
+/// found, the one it came from and the transition fired, none where a token was left).
+fn path_to(how: &[(usize, Option<usize>)], mut at: usize) -> Vec<usize> {
     let mut path = Vec::new();
     while how[at].0 != usize::MAX {
-        path.push(how[at].1);
+        path.extend(how[at].1);
         at = how[at].0;
     }
     path.reverse();
@@ -417,11 +577,71 @@ mod tests {
         starts.iter().for_each(|p| m[*p] = 1);
         let sink = net.sink;
         let clean = |k: &Tokens| k.len() == 1 && k.has(sink);
-        let every: Vec<usize> = (0..net.places).collect();
         (
             net.silent_path_for_every_token(&m, clean),
-            net.silent_path(&m, &every, clean),
+            plain(net, &m, clean),
         )
+    }
+
+    /// The search over every silent transition in every order, without a reduction.
+    fn plain(net: &Net, m: &Marking, goal: impl Fn(&Tokens) -> bool) -> Option<Vec<usize>> {
+        let silent: Vec<usize> = (0..net.transitions.len())
+            .filter(|t| net.transitions[*t].label.is_none())
+            .collect();
+        Search::new(net, &silent, Leave::Never { final_in: None }).run(m, goal)
+    }
+
+    #[test]
+    fn a_token_in_the_sink_behind_a_wide_block_is_found_past_a_token_that_cannot_move() {
+        // Every branch still to do, and a token stuck before a step that never comes (as a
+        // trace that does not fit leaves one): no clean end, but the sink can be reached.
+        let (mut net, starts, _) = wide_block(16);
+        let (stuck, after) = (net.place(), net.place());
+        net.transition(Some("x".into()), vec![stuck], vec![after]);
+        let mut m = vec![0; net.places];
+        starts.iter().for_each(|p| m[*p] = 1);
+        m[stuck] = 1;
+        let sink = net.sink;
+        let clean = |k: &Tokens| k.len() == 1 && k.has(sink);
+        assert_eq!(net.silent_path_for_every_token(&m, clean), None);
+        let in_sink = |k: &Tokens| k.has(sink);
+        // The plain search gives up: 2^16 markings lie before the join.
+        assert_eq!(plain(&net, &m, in_sink), None);
+        let path = net.silent_path(&m, &[sink], in_sink);
+        // The 16 skips and the join, the stuck token left where it is.
+        let path = path.expect("a token in the sink");
+        assert_eq!(path.len(), 17);
+        path.iter().for_each(|t| {
+            assert_eq!(net.fire(&mut m, *t).0, 0, "no missing token");
+        });
+        assert_eq!(Tokens::of(&m).0, vec![sink as u32, stuck as u32]);
+    }
+
+    #[test]
+    fn a_step_after_a_wide_block_is_enabled_through_every_branch_and_the_join() {
+        // As above, with a visible step after the join: the search to enable it.
+        let mut net = Net::new();
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        for i in 0..16 {
+            let (s, e) = (net.place(), net.place());
+            net.transition(Some(format!("s{i:02}")), vec![s], vec![e]);
+            net.transition(None, vec![s], vec![e]);
+            starts.push(s);
+            ends.push(e);
+        }
+        let before = net.place();
+        net.transition(None, ends, vec![before]);
+        net.transition(Some("z".into()), vec![before], vec![net.sink]);
+        let z = net.transitions.len() - 1;
+        let mut m = vec![0; net.places];
+        starts.iter().for_each(|p| m[*p] = 1);
+        let enabled = |k: &Tokens| net.enabled_by(k, z);
+        assert_eq!(plain(&net, &m, enabled), None);
+        let path = net.silent_path(&m, &net.transitions[z].inputs, enabled);
+        assert_eq!(path.map(|p| p.len()), Some(17));
+        // Already enabled: nothing to fire, whatever else could move.
+        m[before] = 1;
+        assert_eq!(net.silent_path(&m, &[before], enabled), Some(Vec::new()));
     }
 
     #[test]
