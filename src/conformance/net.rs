@@ -194,8 +194,14 @@ impl Net {
         toward: &[usize],
         goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
+        self.search_toward(toward).run(m, goal)
+    }
+
+    /// The search [`Net::silent_path`] makes for `toward`, set up once for any marking and
+    /// goal.
+    pub fn search_toward(&self, toward: &[usize]) -> Search<'_> {
         let candidates = self.silent_feeding(toward);
-        Search::new(self, &candidates, Leave::Allowed(toward.to_vec())).run(m, goal)
+        Search::new(self, candidates, Leave::Allowed(toward.to_vec()))
     }
 
     /// The shortest sequence of silent transitions from `m` to a marking where `goal` holds,
@@ -215,6 +221,12 @@ impl Net {
         m: &Marking,
         goal: impl Fn(&Tokens) -> bool,
     ) -> Option<Vec<usize>> {
+        self.search_to_the_end().run(m, goal)
+    }
+
+    /// The search [`Net::silent_path_for_every_token`] makes, set up once for any marking and
+    /// goal.
+    pub fn search_to_the_end(&self) -> Search<'_> {
         let silent: Vec<usize> = (0..self.transitions.len())
             .filter(|t| self.transitions[*t].label.is_none())
             .collect();
@@ -224,7 +236,7 @@ impl Net {
         let leave = Leave::Never {
             final_in: dead_end.then_some(self.sink),
         };
-        Search::new(self, &silent, leave).run(m, goal)
+        Search::new(self, silent, leave)
     }
 
     /// The candidates (as `consuming` lists them per place) enabled by the tokens that can
@@ -316,21 +328,25 @@ enum Move {
 /// A breadth-first search over the markings that silent `candidates` reach, at most
 /// [`SEARCH_LIMIT`]. Markings are kept as their tokens ([`Tokens`]): a net of a hundred
 /// places holds a few tokens, so copying, hashing and comparing them costs a few words, not a
-/// hundred. Each marking fires only a persistent set of its moves where it has one.
-struct Search<'n> {
+/// hundred. Each marking fires only a persistent set of its moves where it has one. Set up
+/// once ([`Net::search_toward`], [`Net::search_to_the_end`]), it runs from any marking.
+pub struct Search<'n> {
     net: &'n Net,
-    candidates: &'n [usize],
+    candidates: Vec<usize>,
     /// Per place, the candidates that consume from it.
     consuming: Vec<Vec<usize>>,
     /// Per place, whether every candidate that consumes from it needs it alone.
     alone: Vec<bool>,
+    /// Per place, whether a token there can count: some candidate consumes from it, the goal
+    /// looks at it, or every token must move on.
+    counts: Vec<bool>,
     leave: Leave,
 }
 
 impl<'n> Search<'n> {
-    fn new(net: &'n Net, candidates: &'n [usize], leave: Leave) -> Self {
+    fn new(net: &'n Net, candidates: Vec<usize>, leave: Leave) -> Self {
         let mut consuming: Vec<Vec<usize>> = vec![Vec::new(); net.places];
-        for t in candidates {
+        for t in &candidates {
             for p in &net.transitions[*t].inputs {
                 consuming[*p].push(*t);
             }
@@ -339,20 +355,41 @@ impl<'n> Search<'n> {
             .iter()
             .map(|ts| !ts.is_empty() && ts.iter().all(|t| net.transitions[*t].inputs.len() == 1))
             .collect();
+        let counts = (0..net.places)
+            .map(|p| match &leave {
+                Leave::Never { .. } => true,
+                Leave::Allowed(toward) => !consuming[p].is_empty() || toward.contains(&p),
+            })
+            .collect();
         Search {
             net,
             candidates,
             consuming,
             alone,
+            counts,
             leave,
         }
+    }
+
+    /// The tokens of `m` that can count for this search. Any other token is left where it
+    /// is at once, so two markings with the same such tokens have the same answer.
+    pub fn relevant(&self, m: &Marking) -> Tokens {
+        let mut v = Vec::new();
+        for (p, n) in m.iter().enumerate().filter(|(p, _)| self.counts[*p]) {
+            v.extend(std::iter::repeat_n(p as u32, *n as usize));
+        }
+        Tokens(v)
     }
 
     /// Breadth-first by the number of transitions fired (leaving a token is free: 0-1
     /// breadth-first, leaves at the front of the queue), so the first goal found is reached
     /// by a shortest path. Only a firing can make the goal hold.
-    fn run(&self, m: &Marking, goal: impl Fn(&Tokens) -> bool) -> Option<Vec<usize>> {
-        let first = Tokens::of(m);
+    pub fn run(&self, m: &Marking, goal: impl Fn(&Tokens) -> bool) -> Option<Vec<usize>> {
+        self.run_from(self.relevant(m), goal)
+    }
+
+    /// [`Search::run`] from the tokens [`Search::relevant`] keeps.
+    pub fn run_from(&self, first: Tokens, goal: impl Fn(&Tokens) -> bool) -> Option<Vec<usize>> {
         if goal(&first) {
             return Some(Vec::new());
         }
@@ -588,7 +625,7 @@ mod tests {
         let silent: Vec<usize> = (0..net.transitions.len())
             .filter(|t| net.transitions[*t].label.is_none())
             .collect();
-        Search::new(net, &silent, Leave::Never { final_in: None }).run(m, goal)
+        Search::new(net, silent, Leave::Never { final_in: None }).run(m, goal)
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! The log is replayed as a prefix tree, so traces that share a beginning share its replay;
 //! a transition that is not enabled is first enabled through the shortest sequence of silent
 //! transitions, and only then are its missing tokens added.
-use super::net::{Marking, Net};
+use super::net::{Marking, Net, Search, Tokens};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::hash_map::Entry;
 
 /// How well a model and a log agree.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,34 +107,43 @@ enum Goal {
     Sink,
 }
 
-/// The searches already made, by marking and goal: traces that share a deviation or an end
-/// share its search (a failed search visits up to the search limit's markings).
+/// The searches already made, by goal and the tokens that count for it: traces that share a
+/// deviation or an end share its search (a failed search visits up to the search limit's
+/// markings), and so do markings that differ only in tokens the search would leave where
+/// they are. Each goal's search is set up once (the transitions it may fire, who consumes
+/// from each place).
 #[derive(Default)]
-struct Searches {
-    found: HashMap<(Marking, Goal), Option<Vec<usize>>>,
+struct Searches<'n> {
+    found: HashMap<(Goal, Tokens), Option<Vec<usize>>>,
+    set_up: HashMap<Goal, Search<'n>>,
 }
 
-impl Searches {
-    fn path(&mut self, net: &Net, m: &Marking, goal: Goal) -> Option<Vec<usize>> {
-        if let Some(p) = self.found.get(&(m.clone(), goal)) {
-            return p.clone();
-        }
+impl<'n> Searches<'n> {
+    fn path(&mut self, net: &'n Net, m: &Marking, goal: Goal) -> Option<Vec<usize>> {
         let sink = net.sink;
+        let search = self.set_up.entry(goal).or_insert_with(|| match goal {
+            Goal::Enable(t) => net.search_toward(&net.transitions[t].inputs),
+            Goal::CleanEnd => net.search_to_the_end(),
+            Goal::Sink => net.search_toward(&[sink]),
+        });
+        let entry = match self.found.entry((goal, search.relevant(m))) {
+            Entry::Occupied(found) => return found.get().clone(),
+            Entry::Vacant(entry) => entry,
+        };
         // Where the places the goal needs cannot be marked at all, no search can succeed.
         let markable = net.markable(m);
         let possible = match goal {
             Goal::Enable(t) => net.transitions[t].inputs.iter().all(|p| markable[*p]),
             Goal::CleanEnd | Goal::Sink => markable[sink],
         };
+        let first = entry.key().1.clone();
         let p = match goal {
             _ if !possible => None,
-            Goal::Enable(t) => {
-                net.silent_path(m, &net.transitions[t].inputs, |k| net.enabled_by(k, t))
-            }
-            Goal::CleanEnd => net.silent_path_for_every_token(m, |k| k.len() == 1 && k.has(sink)),
-            Goal::Sink => net.silent_path(m, &[sink], |k| k.has(sink)),
+            Goal::Enable(t) => search.run_from(first, |k| net.enabled_by(k, t)),
+            Goal::CleanEnd => search.run_from(first, |k| k.len() == 1 && k.has(sink)),
+            Goal::Sink => search.run_from(first, |k| k.has(sink)),
         };
-        self.found.insert((m.clone(), goal), p.clone());
+        entry.insert(p.clone());
         p
     }
 }
@@ -187,7 +197,7 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
 pub struct Replayer<'n> {
     net: &'n Net,
     by_label: HashMap<&'n str, Vec<usize>>,
-    searches: Searches,
+    searches: Searches<'n>,
 }
 
 impl<'n> Replayer<'n> {
@@ -228,10 +238,10 @@ impl<'n> Replayer<'n> {
 /// The transition that replays `label` from `m`, and the silent ones to fire before it: one
 /// already enabled, else one that silent transitions enable, else the first (which then
 /// misses tokens). None when the model has no such activity.
-fn choose(
-    net: &Net,
+fn choose<'n>(
+    net: &'n Net,
     by_label: &HashMap<&str, Vec<usize>>,
-    searches: &mut Searches,
+    searches: &mut Searches<'n>,
     label: &str,
     m: &Marking,
 ) -> Option<(usize, Vec<usize>)> {
@@ -249,10 +259,10 @@ fn choose(
 }
 
 /// Replays one event.
-fn step(
-    net: &Net,
+fn step<'n>(
+    net: &'n Net,
     by_label: &HashMap<&str, Vec<usize>>,
-    searches: &mut Searches,
+    searches: &mut Searches<'n>,
     node: &Node,
     s: &mut State,
     sums: &mut Totals,
@@ -276,7 +286,13 @@ fn step(
 
 /// The end of `ends` traces: silent transitions towards the final marking, then the sink's
 /// token is consumed and whatever is left counts as remaining.
-fn finish(net: &Net, searches: &mut Searches, mut s: State, ends: usize, sums: &mut Totals) {
+fn finish<'n>(
+    net: &'n Net,
+    searches: &mut Searches<'n>,
+    mut s: State,
+    ends: usize,
+    sums: &mut Totals,
+) {
     let sink = net.sink;
     let total = |m: &Marking| m.iter().map(|x| *x as u64).sum::<u64>();
     let path = searches
