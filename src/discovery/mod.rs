@@ -81,11 +81,11 @@ pub fn indexed(cases: &[Case]) -> (Log, Vec<String>) {
     let mut names: Vec<&str> = cases
         .iter()
         .flat_map(|c| c.steps.iter().map(String::as_str))
-        .collect::<std::collections::HashSet<_>>()
+        .collect::<rustc_hash::FxHashSet<_>>()
         .into_iter()
         .collect();
     names.sort_unstable();
-    let index: HashMap<&str, imf::Act> = names
+    let index: rustc_hash::FxHashMap<&str, imf::Act> = names
         .iter()
         .enumerate()
         .map(|(i, s)| (*s, i as imf::Act))
@@ -221,7 +221,7 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
 
 /// Each distinct step sequence with how many cases followed it.
 pub fn variants(cases: &[Case]) -> Vec<(Vec<String>, usize)> {
-    let mut count: HashMap<&[String], usize> = HashMap::new();
+    let mut count: rustc_hash::FxHashMap<&[String], usize> = Default::default();
     for c in cases {
         *count.entry(c.steps.as_slice()).or_default() += 1;
     }
