@@ -78,26 +78,34 @@ pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
 /// numbered in name order, so that the miner's ties (which activity a fall-through takes
 /// first, which part a tied trace joins) do not depend on case order.
 pub fn indexed(cases: &[Case]) -> (Log, Vec<String>) {
-    let mut names: Vec<&str> = cases
-        .iter()
-        .flat_map(|c| c.steps.iter().map(String::as_str))
-        .collect::<rustc_hash::FxHashSet<_>>()
-        .into_iter()
-        .collect();
-    names.sort_unstable();
-    let index: rustc_hash::FxHashMap<&str, imf::Act> = names
+    // One pass, numbering activities as they come, then renumbered in name order (one
+    // lookup per event, and one renumbering per distinct trace).
+    let mut seen: rustc_hash::FxHashMap<&str, imf::Act> = Default::default();
+    let mut names: Vec<&str> = Vec::new();
+    let mut traces: rustc_hash::FxHashMap<Vec<imf::Act>, Vec<u32>> = Default::default();
+    for (k, c) in cases.iter().enumerate() {
+        let trace = c.steps.iter().map(|s| {
+            *seen.entry(s.as_str()).or_insert_with(|| {
+                names.push(s);
+                (names.len() - 1) as imf::Act
+            })
+        });
+        traces.entry(trace.collect()).or_default().push(k as u32);
+    }
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_unstable_by_key(|i| names[*i]);
+    let mut rank = vec![0 as imf::Act; names.len()];
+    order
         .iter()
         .enumerate()
-        .map(|(i, s)| (*s, i as imf::Act))
-        .collect();
+        .for_each(|(r, i)| rank[*i] = r as imf::Act);
     let mut log = Log::default();
-    for (k, c) in cases.iter().enumerate() {
-        log.push(
-            c.steps.iter().map(|s| index[s.as_str()]).collect(),
-            k as u32,
-        );
+    for (t, ks) in traces {
+        log.traces
+            .insert(t.iter().map(|a| rank[*a as usize]).collect(), ks);
     }
-    (log, names.into_iter().map(String::from).collect())
+    let names = order.into_iter().map(|i| names[i].to_string()).collect();
+    (log, names)
 }
 
 /// How much fitness another variant may give up against the reference's model and still
