@@ -18,8 +18,13 @@ const LEFT: u32 = u32::MAX;
 
 impl Tokens {
     pub fn of(m: &Marking) -> Tokens {
+        Tokens::of_places(m, |_| true)
+    }
+
+    /// The tokens of `m` in the places that `keep` keeps.
+    fn of_places(m: &Marking, keep: impl Fn(usize) -> bool) -> Tokens {
         let mut v = Vec::new();
-        for (p, n) in m.iter().enumerate() {
+        for (p, n) in m.iter().enumerate().filter(|(p, _)| keep(*p)) {
             v.extend(std::iter::repeat_n(p as u32, *n as usize));
         }
         Tokens(v)
@@ -257,24 +262,15 @@ impl Net {
         out.dedup();
         out
     }
+
     /// Per place, whether silent transitions can put a token in it from `m`, ignoring how many
     /// tokens they need: a place counts when it is marked or a silent transition whose inputs
     /// all count feeds it. Exact on block-structured nets; elsewhere it may say yes where no
     /// firing sequence exists, never no where one does (so a no ends a search at once).
     pub fn markable(&self, m: &Marking) -> Vec<bool> {
-        let mut markable: Vec<bool> = m.iter().map(|t| *t > 0).collect();
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for t in self.transitions.iter().filter(|t| t.label.is_none()) {
-                if t.inputs.iter().all(|p| markable[*p]) && t.outputs.iter().any(|p| !markable[*p])
-                {
-                    t.outputs.iter().for_each(|p| markable[*p] = true);
-                    changed = true;
-                }
-            }
-        }
-        markable
+        let marked = m.iter().map(|t| *t > 0).collect();
+        let silent = self.transitions.iter().filter(|t| t.label.is_none());
+        markable_through(marked, silent)
     }
 
     /// The labels of the visible transitions enabled in `m` or in any marking that silent
@@ -374,11 +370,7 @@ impl<'n> Search<'n> {
     /// The tokens of `m` that can count for this search. Any other token is left where it
     /// is at once, so two markings with the same such tokens have the same answer.
     pub fn relevant(&self, m: &Marking) -> Tokens {
-        let mut v = Vec::new();
-        for (p, n) in m.iter().enumerate().filter(|(p, _)| self.counts[*p]) {
-            v.extend(std::iter::repeat_n(p as u32, *n as usize));
-        }
-        Tokens(v)
+        Tokens::of_places(m, |p| self.counts[p])
     }
 
     /// Breadth-first by the number of transitions fired (leaving a token is free: 0-1
@@ -499,22 +491,13 @@ impl<'n> Search<'n> {
         let Leave::Allowed(toward) = &self.leave else {
             return false;
         };
-        let mut markable = vec![false; self.net.places];
+        let mut marked = vec![false; self.net.places];
         tokens
             .moving()
             .iter()
-            .for_each(|p| markable[*p as usize] = true);
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for t in self.candidates.iter().map(|t| &self.net.transitions[*t]) {
-                if t.inputs.iter().all(|p| markable[*p]) && t.outputs.iter().any(|p| !markable[*p])
-                {
-                    t.outputs.iter().for_each(|p| markable[*p] = true);
-                    changed = true;
-                }
-            }
-        }
+            .for_each(|p| marked[*p as usize] = true);
+        let through = self.candidates.iter().map(|t| &self.net.transitions[*t]);
+        let markable = markable_through(marked, through);
         toward.iter().any(|p| !markable[*p] && !tokens.has(*p))
     }
 
@@ -535,6 +518,26 @@ impl<'n> Search<'n> {
                 .iter()
                 .any(|p| *p as usize != sink && self.consuming[*p as usize].is_empty())
     }
+}
+
+/// The places `marked` holds, and every place that `through` (silent transitions) can put a
+/// token in from them, ignoring how many tokens each needs: the fix-point of
+/// [`Net::markable`].
+fn markable_through<'t>(
+    mut markable: Vec<bool>,
+    through: impl Iterator<Item = &'t Transition> + Clone,
+) -> Vec<bool> {
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for t in through.clone() {
+            if t.inputs.iter().all(|p| markable[*p]) && t.outputs.iter().any(|p| !markable[*p]) {
+                t.outputs.iter().for_each(|p| markable[*p] = true);
+                changed = true;
+            }
+        }
+    }
+    markable
 }
 
 /// The silent transitions that led to marking `at`, first first (`how` holds, per marking
