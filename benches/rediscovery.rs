@@ -11,6 +11,11 @@
 //! tree's seed (1 unless set), so that trees the miner was never tuned on can be drawn;
 //! `REDISCOVERY_KEEP` keeps the logs and trees written for the peer. Results:
 //! docs/benchmarks.md.
+/// The product's allocator (`src/main.rs`), so that the time measured is the time the
+/// `workflow-intel` binary takes to mine.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/logs.rs"]
 mod logs;
 use logs::{LOGS, logs_dir};
