@@ -6,7 +6,7 @@ pub mod net;
 pub mod replay;
 
 pub use net::Net;
-pub use replay::{Conformance, Replayer, check};
+pub use replay::{Conformance, Prefixes, Replayer, check, check_prefixes};
 
 /// Below this precision a model allows far more than the log shows (a flower model of 20
 /// activities scores about 0.14): simulations and imports say so.

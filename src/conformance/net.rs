@@ -24,10 +24,14 @@ impl Tokens {
     /// The tokens of `m` in the places that `keep` keeps.
     fn of_places(m: &Marking, keep: impl Fn(usize) -> bool) -> Tokens {
         let mut v = Vec::new();
-        for (p, n) in m.iter().enumerate().filter(|(p, _)| keep(*p)) {
-            v.extend(std::iter::repeat_n(p as u32, *n as usize));
-        }
+        places_into(m, keep, &mut v);
         Tokens(v)
+    }
+
+    /// Tokens from their places, sorted (as [`Search::relevant_into`] writes them).
+    pub fn sorted(places: Vec<u32>) -> Tokens {
+        debug_assert!(places.is_sorted());
+        Tokens(places)
     }
 
     /// Whether place `p` holds a token (one that can still move, or one left there).
@@ -79,6 +83,22 @@ impl Tokens {
             v.insert(i, *p as u32);
         }
         Tokens(v)
+    }
+}
+
+/// A lookup by the places alone (the derived hash of [`Tokens`] is its vector's, which is
+/// the slice's).
+impl std::borrow::Borrow<[u32]> for Tokens {
+    fn borrow(&self) -> &[u32] {
+        &self.0
+    }
+}
+
+/// Writes the tokens of `m` in the places that `keep` keeps into `out`, sorted.
+fn places_into(m: &Marking, keep: impl Fn(usize) -> bool, out: &mut Vec<u32>) {
+    out.clear();
+    for (p, n) in m.iter().enumerate().filter(|(p, _)| keep(*p)) {
+        out.extend(std::iter::repeat_n(p as u32, *n as usize));
     }
 }
 
@@ -281,17 +301,21 @@ impl Net {
     /// over every combination of the branches' silent moves.
     /// Sorted, each label once.
     pub fn eventually_enabled(&self, m: &Marking) -> Vec<String> {
-        let markable = self.markable(m);
-        let ready = |t: &Transition| t.inputs.iter().all(|p| markable[*p]);
         let mut labels: Vec<String> = self
-            .transitions
-            .iter()
-            .filter(|t| ready(t))
-            .filter_map(|t| t.label.clone())
+            .eventually_ready(m)
+            .filter_map(|t| self.transitions[t].label.clone())
             .collect();
         labels.sort();
         labels.dedup();
         labels
+    }
+
+    /// The transitions (silent or visible) enabled in `m` or in any marking that silent
+    /// transitions reach from it, as [`Net::eventually_enabled`] finds them.
+    pub fn eventually_ready(&self, m: &Marking) -> impl Iterator<Item = usize> + '_ {
+        let markable = self.markable(m);
+        let ready = move |t: &Transition| t.inputs.iter().all(|p| markable[*p]);
+        (0..self.transitions.len()).filter(move |t| ready(&self.transitions[*t]))
     }
 }
 
@@ -371,6 +395,11 @@ impl<'n> Search<'n> {
     /// is at once, so two markings with the same such tokens have the same answer.
     pub fn relevant(&self, m: &Marking) -> Tokens {
         Tokens::of_places(m, |p| self.counts[p])
+    }
+
+    /// [`Search::relevant`], written into `out`.
+    pub fn relevant_into(&self, m: &Marking, out: &mut Vec<u32>) {
+        places_into(m, |p| self.counts[p], out)
     }
 
     /// Breadth-first by the number of transitions fired (leaving a token is free: 0-1

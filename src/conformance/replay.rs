@@ -13,8 +13,7 @@
 //! a transition that is not enabled is first enabled through the shortest sequence of silent
 //! transitions, and only then are its missing tokens added.
 use super::net::{Marking, Net, Search, Tokens};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::collections::hash_map::Entry;
+use rustc_hash::FxHashMap as HashMap;
 
 /// How well a model and a log agree.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,12 +34,86 @@ pub struct Conformance {
 /// One node of the log's prefix tree.
 #[derive(Default)]
 struct Node {
-    label: String,
-    children: HashMap<String, usize>,
+    /// The activity of the node's event, as a number into [`Prefixes`]' names.
+    label: u32,
+    /// Each child's activity and node.
+    children: Vec<(u32, u32)>,
     /// Traces whose prefix reaches this node.
     passes: usize,
     /// Traces that end here.
     ends: usize,
+}
+
+/// The log as a prefix tree over activity numbers, so that traces that share a beginning
+/// share its replay. Built once, it can be replayed on any number of nets
+/// ([`check_prefixes`]).
+pub struct Prefixes {
+    nodes: Vec<Node>,
+    /// The activity each number stands for.
+    names: Vec<String>,
+}
+
+impl Prefixes {
+    /// The prefix tree of `traces`: each distinct trace with how many cases followed it.
+    pub fn of_traces(traces: &[(Vec<String>, usize)]) -> Prefixes {
+        let mut number: HashMap<&str, u32> = HashMap::default();
+        let mut names = Vec::new();
+        let mut tree = Prefixes::new(Vec::new());
+        let mut trace = Vec::new();
+        for (t, w) in traces {
+            trace.clear();
+            trace.extend(t.iter().map(|a| {
+                *number.entry(a.as_str()).or_insert_with(|| {
+                    names.push(a.clone());
+                    (names.len() - 1) as u32
+                })
+            }));
+            tree.add(&trace, *w);
+        }
+        tree.names = names;
+        tree
+    }
+
+    /// The prefix tree of traces over activity numbers that index `names`, each with how many
+    /// cases followed it.
+    pub fn of_numbered<'t>(
+        traces: impl Iterator<Item = (&'t [u32], usize)>,
+        names: &[String],
+    ) -> Prefixes {
+        let mut tree = Prefixes::new(names.to_vec());
+        traces.for_each(|(t, w)| tree.add(t, w));
+        tree
+    }
+
+    fn new(names: Vec<String>) -> Prefixes {
+        Prefixes {
+            nodes: vec![Node::default()],
+            names,
+        }
+    }
+
+    fn add(&mut self, trace: &[u32], w: usize) {
+        let mut at = 0;
+        self.nodes[0].passes += w;
+        for a in trace {
+            let child = self.nodes[at].children.iter().find(|(l, _)| l == a);
+            let next = match child {
+                Some((_, n)) => *n as usize,
+                None => {
+                    self.nodes.push(Node {
+                        label: *a,
+                        ..Node::default()
+                    });
+                    let n = self.nodes.len() - 1;
+                    self.nodes[at].children.push((*a, n as u32));
+                    n
+                }
+            };
+            self.nodes[next].passes += w;
+            at = next;
+        }
+        self.nodes[at].ends += w;
+    }
 }
 
 /// The replay state along one prefix.
@@ -67,33 +140,7 @@ struct Totals {
     traces: usize,
     allowed: u64,
     escaping: u64,
-    deviations: HashMap<String, usize>,
-}
-
-fn prefix_tree(traces: &[(Vec<String>, usize)]) -> Vec<Node> {
-    let mut nodes = vec![Node::default()];
-    for (t, w) in traces {
-        let mut at = 0;
-        nodes[0].passes += w;
-        for a in t {
-            let next = match nodes[at].children.get(a) {
-                Some(n) => *n,
-                None => {
-                    nodes.push(Node {
-                        label: a.clone(),
-                        ..Node::default()
-                    });
-                    let n = nodes.len() - 1;
-                    nodes[at].children.insert(a.clone(), n);
-                    n
-                }
-            };
-            nodes[next].passes += w;
-            at = next;
-        }
-        nodes[at].ends += w;
-    }
-    nodes
+    deviations: HashMap<u32, usize>,
 }
 
 /// What a search over silent transitions looks for.
@@ -114,50 +161,88 @@ enum Goal {
 /// from each place).
 #[derive(Default)]
 struct Searches<'n> {
-    found: HashMap<(Goal, Tokens), Option<Vec<usize>>>,
-    set_up: HashMap<Goal, Search<'n>>,
+    goals: HashMap<Goal, GoalSearch<'n>>,
+    /// Scratch for the tokens that count, so that a search already made is found without
+    /// allocating.
+    tokens: Vec<u32>,
+}
+
+/// One goal's search, and its answers by the tokens that count for it.
+struct GoalSearch<'n> {
+    search: Search<'n>,
+    found: HashMap<Tokens, Option<Vec<usize>>>,
 }
 
 impl<'n> Searches<'n> {
     fn path(&mut self, net: &'n Net, m: &Marking, goal: Goal) -> Option<Vec<usize>> {
         let sink = net.sink;
-        let search = self.set_up.entry(goal).or_insert_with(|| match goal {
-            Goal::Enable(t) => net.search_toward(&net.transitions[t].inputs),
-            Goal::CleanEnd => net.search_to_the_end(),
-            Goal::Sink => net.search_toward(&[sink]),
+        let GoalSearch { search, found } = self.goals.entry(goal).or_insert_with(|| {
+            let search = match goal {
+                Goal::Enable(t) => net.search_toward(&net.transitions[t].inputs),
+                Goal::CleanEnd => net.search_to_the_end(),
+                Goal::Sink => net.search_toward(&[sink]),
+            };
+            GoalSearch {
+                search,
+                found: HashMap::default(),
+            }
         });
-        let entry = match self.found.entry((goal, search.relevant(m))) {
-            Entry::Occupied(found) => return found.get().clone(),
-            Entry::Vacant(entry) => entry,
-        };
+        search.relevant_into(m, &mut self.tokens);
+        if let Some(p) = found.get(self.tokens.as_slice()) {
+            return p.clone();
+        }
         // Where the places the goal needs cannot be marked at all, no search can succeed.
         let markable = net.markable(m);
         let possible = match goal {
             Goal::Enable(t) => net.transitions[t].inputs.iter().all(|p| markable[*p]),
             Goal::CleanEnd | Goal::Sink => markable[sink],
         };
-        let first = entry.key().1.clone();
+        let first = Tokens::sorted(self.tokens.clone());
         let p = match goal {
             _ if !possible => None,
-            Goal::Enable(t) => search.run_from(first, |k| net.enabled_by(k, t)),
-            Goal::CleanEnd => search.run_from(first, |k| k.len() == 1 && k.has(sink)),
-            Goal::Sink => search.run_from(first, |k| k.has(sink)),
+            Goal::Enable(t) => search.run_from(first.clone(), |k| net.enabled_by(k, t)),
+            Goal::CleanEnd => search.run_from(first.clone(), |k| k.len() == 1 && k.has(sink)),
+            Goal::Sink => search.run_from(first.clone(), |k| k.has(sink)),
         };
-        entry.insert(p.clone());
+        found.insert(first, p.clone());
         p
     }
 }
 
 /// Replays `traces` (each distinct trace with how many cases followed it) on `net`.
 pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
-    let nodes = prefix_tree(traces);
-    let Replayer {
-        by_label,
-        mut searches,
-        ..
-    } = Replayer::new(net);
+    check_prefixes(net, &Prefixes::of_traces(traces))
+}
+
+/// The net's transitions by activity number of `log` (none for one the log lacks), and each
+/// visible transition's activity number (a label the log lacks gets a number past the log's).
+fn numbered<'n>(net: &'n Net, log: &Prefixes) -> (Vec<Vec<usize>>, Vec<Option<u32>>) {
+    let mut number: HashMap<&str, u32> = HashMap::default();
+    log.names.iter().enumerate().for_each(|(i, n)| {
+        number.insert(n.as_str(), i as u32);
+    });
+    let mut by_label = vec![Vec::new(); log.names.len()];
+    let mut label_of = Vec::with_capacity(net.transitions.len());
+    for (i, t) in net.transitions.iter().enumerate() {
+        let n = t.label.as_deref().map(|l| {
+            let next = number.len() as u32;
+            *number.entry(l).or_insert(next)
+        });
+        if let Some(list) = n.and_then(|n| by_label.get_mut(n as usize)) {
+            list.push(i);
+        }
+        label_of.push(n);
+    }
+    (by_label, label_of)
+}
+
+/// Replays the log `log` on `net`.
+pub fn check_prefixes(net: &Net, log: &Prefixes) -> Conformance {
+    let nodes = &log.nodes;
+    let (by_label, label_of) = numbered(net, log);
+    let mut searches = Searches::default();
     let mut sums = Totals::default();
-    let mut enabled_memo: HashMap<Marking, Vec<String>> = HashMap::default();
+    let mut allowed_memo: HashMap<Marking, Vec<u32>> = HashMap::default();
     let start = State {
         marking: net.initial(),
         produced: 1,
@@ -170,26 +255,42 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
     while let Some((at, mut state)) = stack.pop() {
         let node = &nodes[at];
         if at != 0 {
-            step(net, &by_label, &mut searches, node, &mut state, &mut sums);
+            let candidates = &by_label[node.label as usize];
+            step(net, candidates, &mut searches, node, &mut state, &mut sums);
         }
         if node.ends > 0 {
             finish(net, &mut searches, state.clone(), node.ends, &mut sums);
         }
         if !node.children.is_empty() && state.fit {
-            escaping(
-                net,
-                &nodes,
-                node,
-                &state.marking,
-                &mut enabled_memo,
-                &mut sums,
-            );
+            let allowed = match allowed_memo.get(&state.marking) {
+                Some(a) => a,
+                None => allowed_memo
+                    .entry(state.marking.clone())
+                    .or_insert_with(|| allowed(net, &label_of, &state.marking)),
+            };
+            escaping(nodes, node, allowed, &mut sums);
         }
-        for child in node.children.values() {
-            stack.push((*child, state.clone()));
+        if let Some(((_, last), rest)) = node.children.split_last() {
+            for (_, child) in rest {
+                stack.push((*child as usize, state.clone()));
+            }
+            stack.push((*last as usize, state));
         }
     }
-    summary(sums)
+    summary(sums, &log.names)
+}
+
+/// The activity numbers (as [`numbered`] gives them) of the visible transitions that are
+/// enabled in `m` or in a marking that silent transitions reach ([`Net::eventually_ready`]),
+/// sorted, each once.
+fn allowed(net: &Net, label_of: &[Option<u32>], m: &Marking) -> Vec<u32> {
+    let mut v: Vec<u32> = net
+        .eventually_ready(m)
+        .filter_map(|t| label_of[t])
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Replays traces one at a time, sharing the searches over silent transitions between them
@@ -222,9 +323,10 @@ impl<'n> Replayer<'n> {
         let mut m = net.initial();
         let mut out = Vec::new();
         for a in trace {
-            let Some((t, path)) = choose(net, &self.by_label, &mut self.searches, a, &m) else {
+            let Some(candidates) = self.by_label.get(a.as_str()) else {
                 continue;
             };
+            let (t, path) = choose(net, &mut self.searches, candidates, &m);
             for x in path.into_iter().chain([t]) {
                 net.fire(&mut m, x);
                 out.push(x);
@@ -235,17 +337,15 @@ impl<'n> Replayer<'n> {
     }
 }
 
-/// The transition that replays `label` from `m`, and the silent ones to fire before it: one
-/// already enabled, else one that silent transitions enable, else the first (which then
-/// misses tokens). None when the model has no such activity.
+/// Of the transitions that replay an event (`candidates`, at least one), the one to fire
+/// from `m`, and the silent ones to fire before it: one already enabled, else one that silent
+/// transitions enable, else the first (which then misses tokens).
 fn choose<'n>(
     net: &'n Net,
-    by_label: &HashMap<&str, Vec<usize>>,
     searches: &mut Searches<'n>,
-    label: &str,
+    candidates: &[usize],
     m: &Marking,
-) -> Option<(usize, Vec<usize>)> {
-    let candidates = by_label.get(label)?;
+) -> (usize, Vec<usize>) {
     let chosen = candidates
         .iter()
         .find(|t| net.enabled(m, **t))
@@ -255,23 +355,25 @@ fn choose<'n>(
                 .iter()
                 .find_map(|t| searches.path(net, m, Goal::Enable(*t)).map(|p| (*t, p)))
         });
-    Some(chosen.unwrap_or((candidates[0], Vec::new())))
+    chosen.unwrap_or((candidates[0], Vec::new()))
 }
 
-/// Replays one event.
+/// Replays one event: `candidates` are the transitions of its activity (none when the model
+/// lacks it).
 fn step<'n>(
     net: &'n Net,
-    by_label: &HashMap<&str, Vec<usize>>,
+    candidates: &[usize],
     searches: &mut Searches<'n>,
     node: &Node,
     s: &mut State,
     sums: &mut Totals,
 ) {
-    let Some((t, path)) = choose(net, by_label, searches, &node.label, &s.marking) else {
+    if candidates.is_empty() {
         s.known = false;
-        *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
+        *sums.deviations.entry(node.label).or_default() += node.passes;
         return;
-    };
+    }
+    let (t, path) = choose(net, searches, candidates, &s.marking);
     for silent in path.into_iter().chain([t]) {
         let (missing, consumed, produced) = net.fire(&mut s.marking, silent);
         s.missing += missing as u64;
@@ -279,7 +381,7 @@ fn step<'n>(
         s.produced += produced as u64;
         if missing > 0 {
             s.fit = false;
-            *sums.deviations.entry(node.label.clone()).or_default() += node.passes;
+            *sums.deviations.entry(node.label).or_default() += node.passes;
         }
     }
 }
@@ -318,32 +420,27 @@ fn finish<'n>(
     }
 }
 
-/// Escaping edges after one fitting prefix: what the model allows next against what the log
-/// does next, weighted by the traces that go on from here.
-fn escaping(
-    net: &Net,
-    nodes: &[Node],
-    node: &Node,
-    marking: &Marking,
-    memo: &mut HashMap<Marking, Vec<String>>,
-    sums: &mut Totals,
-) {
-    let allowed = memo
-        .entry(marking.clone())
-        .or_insert_with(|| net.eventually_enabled(marking));
-    let seen: HashSet<&str> = node.children.keys().map(String::as_str).collect();
-    let weight: usize = node.children.values().map(|c| nodes[*c].passes).sum();
-    let escapes = allowed
+/// Escaping edges after one fitting prefix: what the model allows next (`allowed`, activity
+/// numbers) against what the log does next, weighted by the traces that go on from here.
+fn escaping(nodes: &[Node], node: &Node, allowed: &[u32], sums: &mut Totals) {
+    let weight: usize = node
+        .children
         .iter()
-        .filter(|a| !seen.contains(a.as_str()))
-        .count();
+        .map(|(_, c)| nodes[*c as usize].passes)
+        .sum();
+    let seen = |a: &u32| node.children.iter().any(|(l, _)| l == a);
+    let escapes = allowed.iter().filter(|a| !seen(a)).count();
     sums.allowed += (allowed.len() * weight) as u64;
     sums.escaping += (escapes * weight) as u64;
 }
 
-fn summary(s: Totals) -> Conformance {
+fn summary(s: Totals, names: &[String]) -> Conformance {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let mut deviations: Vec<(String, usize)> = s.deviations.into_iter().collect();
+    let mut deviations: Vec<(String, usize)> = s
+        .deviations
+        .into_iter()
+        .map(|(a, n)| (names[a as usize].clone(), n))
+        .collect();
     deviations.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Conformance {
         fitness: 0.5 * (1.0 - ratio(s.missing, s.consumed))

@@ -25,27 +25,57 @@ pub enum Cut {
     Loop(Vec<Vec<Act>>),
 }
 
+/// Where each activity of `acts` sits in them, by activity number (`usize::MAX` for an
+/// activity not in `acts`): one array lookup per event instead of a hash.
+pub(crate) fn positions(acts: &[Act]) -> Vec<usize> {
+    let len = acts.iter().max().map_or(0, |a| *a as usize + 1);
+    let mut at = vec![usize::MAX; len];
+    acts.iter()
+        .enumerate()
+        .for_each(|(i, a)| at[*a as usize] = i);
+    at
+}
+
+/// Each trace of `log` with the events of activities outside `at` dropped, as positions in
+/// the [`Dfg`]'s `acts`, with its number of cases; one buffer serves every trace.
+fn each_projected(log: &Log, at: &[usize], mut f: impl FnMut(&[usize], usize)) {
+    let mut buf = Vec::new();
+    for (t, cases) in &log.traces {
+        buf.clear();
+        buf.extend(
+            t.iter()
+                .filter_map(|a| at.get(*a as usize).copied().filter(|i| *i != usize::MAX)),
+        );
+        f(&buf, cases.len());
+    }
+}
+
 impl Dfg {
+    /// The graph of `log` over `acts`: events of any other activity are left out, as if the
+    /// log were projected on `acts` (so a fall-through can try the log without an activity
+    /// without building that log).
     pub fn of(log: &Log, acts: &[Act]) -> Dfg {
         let n = acts.len();
-        let at: HashMap<Act, usize> = acts.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+        let at = positions(acts);
         let mut d = Dfg {
             acts: acts.to_vec(),
             edge: vec![vec![0; n]; n],
             start: vec![0; n],
             end: vec![0; n],
-            msd: min_self_distance(log, &at, n),
+            msd: vec![vec![false; n]; n],
         };
-        for (t, cases) in &log.traces {
-            let w = cases.len();
+        let mut best = vec![usize::MAX; n];
+        let mut last = vec![usize::MAX; n];
+        each_projected(log, &at, |t, w| {
             if let (Some(f), Some(l)) = (t.first(), t.last()) {
-                d.start[at[f]] += w;
-                d.end[at[l]] += w;
+                d.start[*f] += w;
+                d.end[*l] += w;
             }
             for pair in t.windows(2) {
-                d.edge[at[&pair[0]]][at[&pair[1]]] += w;
+                d.edge[pair[0]][pair[1]] += w;
             }
-        }
+            min_self_distance(t, &mut best, &mut last, &mut d.msd);
+        });
         d
     }
 
@@ -95,30 +125,27 @@ impl Dfg {
 }
 
 /// The minimum self-distance relation (Leemans, Fahland and van der Aalst, "Scalable process
-/// discovery and conformance checking", SoSyM 2018, section 5.2): for each activity, the
-/// activities seen between two of its occurrences that are the fewest events apart.
-fn min_self_distance(log: &Log, at: &HashMap<Act, usize>, n: usize) -> Vec<Vec<bool>> {
-    let mut best = vec![usize::MAX; n];
-    let mut rel = vec![vec![false; n]; n];
-    for t in log.traces.keys() {
-        let mut last: HashMap<usize, usize> = HashMap::default();
-        for (k, a) in t.iter().enumerate() {
-            let i = at[a];
-            if let Some(p) = last.insert(i, k) {
-                let d = k - p;
-                if d < best[i] {
-                    best[i] = d;
-                    rel[i].iter_mut().for_each(|x| *x = false);
-                }
-                if d == best[i] {
-                    for b in &t[p + 1..k] {
-                        rel[i][at[b]] = true;
-                    }
-                }
+/// discovery and conformance checking", SoSyM 2018, section 5.2), one trace `t` at a time:
+/// for each activity, the activities seen between two of its occurrences that are the fewest
+/// events apart (`best` holds each activity's distance so far, `last` is scratch).
+fn min_self_distance(t: &[usize], best: &mut [usize], last: &mut [usize], rel: &mut [Vec<bool>]) {
+    last.iter_mut().for_each(|x| *x = usize::MAX);
+    for (k, i) in t.iter().enumerate() {
+        let p = std::mem::replace(&mut last[*i], k);
+        if p == usize::MAX {
+            continue;
+        }
+        let d = k - p;
+        if d < best[*i] {
+            best[*i] = d;
+            rel[*i].iter_mut().for_each(|x| *x = false);
+        }
+        if d == best[*i] {
+            for b in &t[p + 1..k] {
+                rel[*i][*b] = true;
             }
         }
     }
-    rel
 }
 
 /// Groups of a union-find over `n` items, in order of their smallest member.
@@ -171,20 +198,18 @@ fn closure(mut r: Vec<Vec<bool>>) -> Vec<Vec<bool>> {
 /// of events, the later one anywhere after the earlier), indexed like the [`Dfg`]'s `acts`.
 pub fn eventually_follows(log: &Log, acts: &[Act]) -> Vec<Vec<usize>> {
     let n = acts.len();
-    let at: HashMap<Act, usize> = acts.iter().enumerate().map(|(i, a)| (*a, i)).collect();
+    let at = positions(acts);
     let mut efg = vec![vec![0usize; n]; n];
     let mut after = vec![0usize; n];
-    for (t, cases) in &log.traces {
-        let w = cases.len();
+    each_projected(log, &at, |t, w| {
         after.iter_mut().for_each(|x| *x = 0);
-        for a in t.iter().rev() {
-            let i = at[a];
-            for (e, later) in efg[i].iter_mut().zip(&after) {
+        for i in t.iter().rev() {
+            for (e, later) in efg[*i].iter_mut().zip(&after) {
                 *e += later * w;
             }
-            after[i] += 1;
+            after[*i] += 1;
         }
-    }
+    });
     efg
 }
 

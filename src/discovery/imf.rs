@@ -294,9 +294,9 @@ fn once_per_trace(log: &Log, acts: &[Act]) -> Option<Act> {
 /// The first activity (by index) without which the log has a cut.
 fn activity_concurrent(log: &Log, acts: &[Act], o: &Options) -> Option<Act> {
     acts.iter().copied().find(|a| {
-        let (_, rest) = take_out(log, *a);
+        // The graph over the other activities is the graph of the log without `a`.
         let left: Vec<Act> = acts.iter().copied().filter(|x| x != a).collect();
-        cuts::find(&Dfg::of(&rest, &left), o).is_some()
+        cuts::find(&Dfg::of(log, &left), o).is_some()
     })
 }
 
@@ -341,13 +341,25 @@ fn tau_loop(log: &Log, strict: bool) -> Option<(Log, Vec<u32>)> {
     (!redo.is_empty()).then_some((body, redo))
 }
 
+/// Which part of a cut each activity is in, by activity number: one array lookup per event.
+struct PartOf(Vec<usize>);
+
+impl std::ops::Index<&Act> for PartOf {
+    type Output = usize;
+
+    fn index(&self, a: &Act) -> &usize {
+        &self.0[*a as usize]
+    }
+}
+
 fn split(log: &Log, cut: Cut, o: &Options, depth: usize) -> Tree {
-    let part_of = |parts: &[Vec<Act>]| -> HashMap<Act, usize> {
-        parts
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| p.iter().map(move |a| (*a, i)))
-            .collect()
+    let part_of = |parts: &[Vec<Act>]| {
+        let len = parts.iter().flatten().max().map_or(0, |a| *a as usize + 1);
+        let mut part = vec![usize::MAX; len];
+        for (i, p) in parts.iter().enumerate() {
+            p.iter().for_each(|a| part[*a as usize] = i);
+        }
+        PartOf(part)
     };
     match cut {
         Cut::Xor(parts) => {
@@ -387,7 +399,7 @@ fn split(log: &Log, cut: Cut, o: &Options, depth: usize) -> Tree {
 /// Each trace goes to the part holding most of its events, without the others' events; on
 /// a tie (a trace mixing branches is noise), to the part with more events in the log, where
 /// the filter can see it as rare (`reference`: to the later part, as pm4py does).
-fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize, reference: bool) -> Vec<Log> {
+fn split_xor(log: &Log, part: &PartOf, n: usize, reference: bool) -> Vec<Log> {
     let mut subs = vec![Log::default(); n];
     let mut size = vec![0usize; n];
     for (t, cases) in &log.traces {
@@ -414,7 +426,7 @@ fn split_xor(log: &Log, part: &HashMap<Act, usize>, n: usize, reference: bool) -
 /// into one piece per part, in order, where the fewest events end up on the wrong side; a
 /// piece keeps only its own part's events, so an event out of order is dropped instead of
 /// spreading into a part's log as noise.
-fn split_sequence(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
+fn split_sequence(log: &Log, part: &PartOf, n: usize) -> Vec<Log> {
     let mut subs = vec![Log::default(); n];
     for (t, cases) in &log.traces {
         let mut from = 0;
@@ -438,7 +450,7 @@ fn split_sequence(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
 
 /// Where part `i`'s piece of `t` ends, from `from`: the first position after which the fewest
 /// events are on the wrong side (part `i`'s events count for staying, later parts' against).
-fn split_point(t: &[Act], part: &HashMap<Act, usize>, i: usize, from: usize) -> usize {
+fn split_point(t: &[Act], part: &PartOf, i: usize, from: usize) -> usize {
     let (mut cost, mut best, mut at) = (0i64, 0i64, from);
     for (k, a) in t.iter().enumerate().skip(from) {
         match part[a].cmp(&i) {
@@ -455,7 +467,7 @@ fn split_point(t: &[Act], part: &HashMap<Act, usize>, i: usize, from: usize) -> 
 }
 
 /// Each trace projected on each part.
-fn project(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
+fn project(log: &Log, part: &PartOf, n: usize) -> Vec<Log> {
     let mut subs = vec![Log::default(); n];
     for (t, cases) in &log.traces {
         for (i, sub) in subs.iter_mut().enumerate() {
@@ -469,7 +481,7 @@ fn project(log: &Log, part: &HashMap<Act, usize>, n: usize) -> Vec<Log> {
 /// A loop's log split into body runs (part 0) and redo runs (each later part): a trace is cut
 /// wherever it moves between parts. A trace that starts or ends in a redo gets an empty body
 /// run there, as the loop requires.
-fn split_loop(log: &Log, part: &HashMap<Act, usize>, n: usize, reference: bool) -> (Log, Vec<Log>) {
+fn split_loop(log: &Log, part: &PartOf, n: usize, reference: bool) -> (Log, Vec<Log>) {
     let mut body = Log::default();
     let mut redos = vec![Log::default(); n.saturating_sub(1)];
     for (t, cases) in &log.traces {

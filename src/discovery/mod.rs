@@ -19,6 +19,7 @@ use crate::templates::bpmn_flow::steps_from_graph;
 use crate::workflows::branch_model::BranchModel;
 use crate::workflows::steps::GATEWAY;
 use imf::{Log, Tree};
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -71,7 +72,7 @@ pub fn action_type(step: &str) -> String {
 /// step names its activities index.
 pub fn tree(cases: &[Case], noise: f64) -> (Tree, Vec<String>) {
     let (log, names) = indexed(cases);
-    (select(&log, &names, cases, noise), names)
+    (select(&log, &names, noise), names)
 }
 
 /// The cases as the miner's log, and the step names its activities index. Activities are
@@ -120,19 +121,15 @@ const FITNESS_GIVE: f64 = 0.005;
 /// [`PRECISION_GAIN`]), with fitness at most [`FITNESS_GIVE`] lower ([`preferred`]). Where
 /// the papers leave a choice open, no one convention wins on every log, and the replay says
 /// which fits this one; the model kept is never less precise than the reference's.
-fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
+fn select(log: &Log, names: &[String], noise: f64) -> Tree {
     let options = imf::Options::variants(noise);
-    // The minings are independent: one thread each.
-    let mined: Vec<Tree> = std::thread::scope(|s| {
-        let handles: Vec<_> = options
-            .map(|o| s.spawn(move || canonical::canonical(imf::mine(log, &o), names)))
-            .into_iter()
-            .collect();
-        let joined = handles.into_iter().map(std::thread::ScopedJoinHandle::join);
-        joined
-            .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    // The minings are independent: one task each on rayon's pool, whose threads (and their
+    // allocator's pages) outlive the call; a thread spawned per mining spent about a third of
+    // its time having fresh pages zeroed and set up.
+    let mined: Vec<Tree> = options
+        .par_iter()
+        .map(|o| canonical::canonical(imf::mine(log, o), names))
+        .collect();
     let mut trees: Vec<Tree> = Vec::new();
     let mut reference = 0;
     for (tree, o) in mined.into_iter().zip(options) {
@@ -147,32 +144,29 @@ fn select(log: &Log, names: &[String], cases: &[Case], noise: f64) -> Tree {
     if trees.len() == 1 {
         return trees.remove(0);
     }
-    let scores = replay_each(&trees, names, &variants(cases));
+    let traces = log.traces.iter().map(|(t, c)| (t.as_slice(), c.len()));
+    let scores = replay_each(
+        &trees,
+        names,
+        &conformance::Prefixes::of_numbered(traces, names),
+    );
     let keep = preferred(&scores, reference);
     trees.swap_remove(keep)
 }
 
-/// Each tree's token-replay fitness and precision on `traces`, one thread per tree.
+/// Each tree's token-replay fitness and precision on the log (`traces`), one task per tree.
 fn replay_each(
     trees: &[Tree],
     names: &[String],
-    traces: &[(Vec<String>, usize)],
+    traces: &conformance::Prefixes,
 ) -> Vec<(f64, f64)> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = trees
-            .iter()
-            .map(|t| {
-                s.spawn(move || {
-                    let c = conformance::check(&net::of_tree(t, names), traces);
-                    (c.fitness, c.precision)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or((0.0, 0.0)))
-            .collect()
-    })
+    trees
+        .par_iter()
+        .map(|t| {
+            let c = conformance::check_prefixes(&net::of_tree(t, names), traces);
+            (c.fitness, c.precision)
+        })
+        .collect()
 }
 
 /// How much more precise than the reference's model another variant's must be to replace
