@@ -27,7 +27,7 @@ pub enum Cut {
 
 /// Where each activity of `acts` sits in them, by activity number (`usize::MAX` for an
 /// activity not in `acts`): one array lookup per event instead of a hash.
-pub(crate) fn positions(acts: &[Act]) -> Vec<usize> {
+fn positions(acts: &[Act]) -> Vec<usize> {
     let len = acts.iter().max().map_or(0, |a| *a as usize + 1);
     let mut at = vec![usize::MAX; len];
     acts.iter()
