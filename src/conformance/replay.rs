@@ -216,7 +216,7 @@ pub fn check(net: &Net, traces: &[(Vec<String>, usize)]) -> Conformance {
 
 /// The net's transitions by activity number of `log` (none for one the log lacks), and each
 /// visible transition's activity number (a label the log lacks gets a number past the log's).
-fn numbered<'n>(net: &'n Net, log: &Prefixes) -> (Vec<Vec<usize>>, Vec<Option<u32>>) {
+fn numbered(net: &Net, log: &Prefixes) -> (Vec<Vec<usize>>, Vec<Option<u32>>) {
     let mut number: HashMap<&str, u32> = HashMap::default();
     log.names.iter().enumerate().for_each(|(i, n)| {
         number.insert(n.as_str(), i as u32);
