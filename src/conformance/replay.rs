@@ -197,14 +197,15 @@ impl<'n> Searches<'n> {
             Goal::Enable(t) => net.transitions[t].inputs.iter().all(|p| markable[*p]),
             Goal::CleanEnd | Goal::Sink => markable[sink],
         };
-        let first = Tokens::sorted(self.tokens.clone());
+        let key = Tokens::sorted(self.tokens.clone());
+        let first = key.clone();
         let p = match goal {
             _ if !possible => None,
-            Goal::Enable(t) => search.run_from(first.clone(), |k| net.enabled_by(k, t)),
-            Goal::CleanEnd => search.run_from(first.clone(), |k| k.len() == 1 && k.has(sink)),
-            Goal::Sink => search.run_from(first.clone(), |k| k.has(sink)),
+            Goal::Enable(t) => search.run_from(first, |k| net.enabled_by(k, t)),
+            Goal::CleanEnd => search.run_from(first, |k| k.len() == 1 && k.has(sink)),
+            Goal::Sink => search.run_from(first, |k| k.has(sink)),
         };
-        found.insert(first, p.clone());
+        found.insert(key, p.clone());
         p
     }
 }

@@ -144,26 +144,23 @@ fn select(log: &Log, names: &[String], noise: f64) -> Tree {
     if trees.len() == 1 {
         return trees.remove(0);
     }
-    let traces = log.traces.iter().map(|(t, c)| (t.as_slice(), c.len()));
-    let scores = replay_each(
-        &trees,
-        names,
-        &conformance::Prefixes::of_numbered(traces, names),
-    );
+    let scores = replay_each(&trees, names, &prefixes(log, names));
     let keep = preferred(&scores, reference);
     trees.swap_remove(keep)
 }
 
-/// Each tree's token-replay fitness and precision on the log (`traces`), one task per tree.
-fn replay_each(
-    trees: &[Tree],
-    names: &[String],
-    traces: &conformance::Prefixes,
-) -> Vec<(f64, f64)> {
+/// The miner's log as the replay's prefix tree (each distinct trace weighs its cases).
+fn prefixes(log: &Log, names: &[String]) -> conformance::Prefixes {
+    let traces = log.traces.iter().map(|(t, c)| (t.as_slice(), c.len()));
+    conformance::Prefixes::of_numbered(traces, names)
+}
+
+/// Each tree's token-replay fitness and precision on `log`, one task per tree.
+fn replay_each(trees: &[Tree], names: &[String], log: &conformance::Prefixes) -> Vec<(f64, f64)> {
     trees
         .par_iter()
         .map(|t| {
-            let c = conformance::check_prefixes(&net::of_tree(t, names), traces);
+            let c = conformance::check_prefixes(&net::of_tree(t, names), log);
             (c.fitness, c.precision)
         })
         .collect()
@@ -193,7 +190,8 @@ fn preferred(scores: &[(f64, f64)], reference: usize) -> usize {
 
 /// Discovers the workflow that `cases` followed. `approval` tells which steps are approvals.
 pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> Discovered {
-    let (tree, names) = tree(cases, noise);
+    let (log, names) = indexed(cases);
+    let tree = select(&log, &names, noise);
     let inputs: Vec<&Map<String, Value>> = cases.iter().map(|c| &c.input).collect();
     let found = std::cell::Cell::new(0usize);
     let decide = |branches: &[(Tree, Vec<u32>)]| -> graph::Mined {
@@ -207,7 +205,8 @@ pub fn discover(cases: &[Case], approval: &dyn Fn(&str) -> bool, noise: f64) -> 
     };
     let (graph, models) = graph::Drawer::new(&names, approval, &decide).draw(&tree);
     let converted = steps_from_graph(&graph);
-    let conformance = conformance::check(&net::of_tree(&tree, &names), &variants(cases));
+    let conformance =
+        conformance::check_prefixes(&net::of_tree(&tree, &names), &prefixes(&log, &names));
     let mut warnings = converted.warnings;
     warnings.extend(conformance::precision_warning(&conformance));
     Discovered {
