@@ -293,8 +293,10 @@ fn step_row(
     }
 }
 
-/// Finishes a running (or paused) execution and evaluates its SLAs, through the group
-/// writer. Completing an execution that already finished is a CONFLICT.
+/// Finishes a running (or paused) execution and evaluates its SLAs. What only the writer can
+/// see consistently runs through the group writer; the rest is read beforehand on a reader,
+/// beside other requests, so that each completion holds the one SQLite writer for fewer
+/// statements. Completing an execution that already finished is a CONFLICT.
 pub async fn complete(
     state: &AppState,
     auth: &AuthContext,
@@ -305,12 +307,11 @@ pub async fn complete(
         not_future(state, "completedAt", c)?;
     }
     let now = state.clock.now();
-    let (auth2, alerts) = (auth.clone(), state.alerting());
+    let read = read_for_completion(&state.db, auth, execution_id).await?;
+    let alerts = state.alerting();
     let (updated, slas, new) = state
         .writes
-        .write(move |txn| {
-            Box::pin(async move { complete_in(txn, &auth2, execution_id, a, now, alerts).await })
-        })
+        .write(move |txn| Box::pin(async move { complete_in(txn, read, a, now, alerts).await }))
         .await?;
     state
         .sla
@@ -326,26 +327,69 @@ type Completed = (
     Vec<crate::entity::breach::Model>,
 );
 
-async fn complete_in(
-    txn: &sea_orm::DatabaseTransaction,
+/// What a completion reads before it queues for the writer. None of it can change under it
+/// unseen:
+/// - the execution's row changes only by its completion, which the update's guard on the
+///   status read here refuses to repeat;
+/// - an SLA edited meanwhile counts as edited after this completion;
+/// - a breach the deadline watcher records meanwhile is met by the completion's own insert
+///   (`record_completion`).
+///
+/// The pauses are read on the writer, since pausing and resuming leave the row as it is.
+struct ReadFirst {
+    exec: execution::Model,
+    /// All of the workflow's SLAs, active or not (the rollups count every one).
+    slas: Vec<crate::entity::sla::Model>,
+    times: HashMap<Uuid, crate::sla::sla_time::SlaTime>,
+    existing: Vec<crate::entity::breach::Model>,
+}
+
+async fn read_for_completion(
+    db: &impl ConnectionTrait,
     auth: &AuthContext,
     execution_id: Uuid,
-    a: Completion,
-    now: DateTime<Utc>,
-    alerts: Alerting,
-) -> AppResult<Completed> {
-    let exec = tenancy::get::<execution::Entity>(txn, auth, execution_id).await?;
-    let open = [
-        ExecutionStatus::Running.as_str(),
-        ExecutionStatus::Paused.as_str(),
-    ];
-    if !open.contains(&exec.status.as_str()) {
+) -> AppResult<ReadFirst> {
+    let exec = tenancy::get::<execution::Entity>(db, auth, execution_id).await?;
+    if !open().contains(&exec.status.as_str()) {
         return Err(AppError::conflict(format!(
             "execution {} is already {}; only a running or paused execution can be completed",
             exec.id,
             exec.status.to_uppercase()
         )));
     }
+    let slas = for_workflow(db, auth.company_id, exec.workflow_id).await?;
+    let times = crate::sla::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
+    let active: Vec<_> = slas.iter().filter(|s| s.is_active).cloned().collect();
+    let existing = crate::sla::service::breaches_of(db, &active, exec.id).await?;
+    Ok(ReadFirst {
+        exec,
+        slas,
+        times,
+        existing,
+    })
+}
+
+/// The statuses a completion finishes.
+fn open() -> [&'static str; 2] {
+    [
+        ExecutionStatus::Running.as_str(),
+        ExecutionStatus::Paused.as_str(),
+    ]
+}
+
+async fn complete_in(
+    txn: &sea_orm::DatabaseTransaction,
+    read: ReadFirst,
+    a: Completion,
+    now: DateTime<Utc>,
+    alerts: Alerting,
+) -> AppResult<Completed> {
+    let ReadFirst {
+        exec,
+        slas: all,
+        times,
+        existing,
+    } = read;
     let completed_at = a.completed_at.unwrap_or(now);
     let d = duration_ms(exec.started_at, completed_at)?;
     let status: ExecutionStatus = a.status.into();
@@ -359,7 +403,7 @@ async fn complete_in(
         .col_expr(execution::Column::Error, Expr::value(a.error.clone()))
         .col_expr(execution::Column::UpdatedAt, Expr::value(now))
         .filter(execution::Column::Id.eq(exec.id))
-        .filter(execution::Column::Status.is_in(open))
+        .filter(execution::Column::Status.eq(exec.status.as_str()))
         .exec(txn)
         .await?;
     if res.rows_affected == 0 {
@@ -378,17 +422,35 @@ async fn complete_in(
         updated_at: now,
         ..exec
     };
-    let all = for_workflow(txn, auth.company_id, updated.workflow_id).await?;
     crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
+    let pauses = crate::sla::pauses::of_execution(txn, updated.id).await?;
     let slas: Vec<_> = all.iter().filter(|s| s.is_active).cloned().collect();
+    let facts = crate::sla::service::CompletionFacts {
+        times: times.clone(),
+        pauses: pauses.clone(),
+        existing,
+    };
     let secs = d as f64 / 1000.0;
-    let new = evaluate_completion(txn, &slas, &updated, secs, now, alerts, true).await?;
+    let new = crate::sla::service::record_completion(
+        txn,
+        &slas,
+        &updated,
+        secs,
+        (now, alerts),
+        facts,
+    )
+    .await?;
     // The rows that every completion of the workflow shares (its rollups and running
     // counts) last, so that on PostgreSQL they stay locked only until the commit, and in
     // the order every writer takes (the lock order in `sla`'s module doc).
     let every: Vec<_> = all.iter().collect();
     let done = std::iter::once((updated.id, updated.started_at, completed_at, d));
-    crate::sla::rollups::add(txn, &every, done).await?;
+    let facts = crate::sla::rollups::Facts {
+        times,
+        pauses: HashMap::from([(updated.id, pauses)]),
+        inputs: HashMap::from([(updated.id, updated.input_data.clone())]),
+    };
+    crate::sla::rollups::add_with(txn, &every, done, &facts).await?;
     if was_running {
         let key = (updated.workflow_id, updated.company_id, updated.started_at);
         crate::sla::running::add(txn, [key], -1).await?;

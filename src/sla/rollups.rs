@@ -25,13 +25,39 @@ pub async fn add(
     slas: &[&sla::Model],
     done: impl Iterator<Item = (uuid::Uuid, DateTime<Utc>, DateTime<Utc>, i64)> + Clone,
 ) -> AppResult<()> {
-    let times = super::sla_time::of_each(db, slas).await?;
-    let pauses = super::pauses::of_executions(db, done.clone().map(|d| d.0)).await?;
-    let inputs = if slas.iter().any(|s| s.applies_when.is_some()) {
-        inputs_of(db, done.clone().map(|d| d.0)).await?
-    } else {
-        HashMap::new()
+    let facts = Facts {
+        times: super::sla_time::of_each(db, slas).await?,
+        pauses: super::pauses::of_executions(db, done.clone().map(|d| d.0)).await?,
+        inputs: if slas.iter().any(|s| s.applies_when.is_some()) {
+            inputs_of(db, done.clone().map(|d| d.0)).await?
+        } else {
+            HashMap::new()
+        },
     };
+    add_with(db, slas, done, &facts).await
+}
+
+/// What adding executions to the rollups reads: each SLA's time, and each execution's pauses
+/// and input (the input only where an SLA applies on a condition).
+pub struct Facts {
+    pub times: HashMap<uuid::Uuid, super::sla_time::SlaTime>,
+    pub pauses: HashMap<uuid::Uuid, Vec<super::pauses::Held>>,
+    pub inputs: HashMap<uuid::Uuid, serde_json::Value>,
+}
+
+/// [`add`] with its reads done by the caller (a completion reads them before it queues for
+/// the writer): only the upserts run here.
+pub async fn add_with(
+    db: &impl ConnectionTrait,
+    slas: &[&sla::Model],
+    done: impl Iterator<Item = (uuid::Uuid, DateTime<Utc>, DateTime<Utc>, i64)> + Clone,
+    facts: &Facts,
+) -> AppResult<()> {
+    let Facts {
+        times,
+        pauses,
+        inputs,
+    } = facts;
     // Sorted by key, so that concurrent writers lock rows in the same order.
     let mut rows: BTreeMap<(uuid::Uuid, i16, i64), (uuid::Uuid, Counts)> = BTreeMap::new();
     for s in slas {

@@ -16,6 +16,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, Select, Set, TransactionSession, TransactionTrait,
 };
 use serde_json::json;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The fields a caller may set on an SLA; on an update, a field left out keeps its value.
@@ -496,20 +497,59 @@ pub async fn evaluate_completion(
     alert: Alerting,
     update_existing: bool,
 ) -> AppResult<Vec<breach::Model>> {
-    let mut new = Vec::new();
-    let times = super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
-    let pauses = super::pauses::of_execution(db, exec.id).await?;
-    // Read before the event log's lock is taken below, so the locked part is shorter; the new
-    // breaches carry their final figures already.
-    let existing = if update_existing && !slas.is_empty() {
-        breach::Entity::find()
-            .filter(breach::Column::ExecutionId.eq(exec.id))
-            .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
-            .all(db)
-            .await?
-    } else {
-        Vec::new()
+    let facts = CompletionFacts {
+        times: super::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?,
+        pauses: super::pauses::of_execution(db, exec.id).await?,
+        existing: if update_existing {
+            breaches_of(db, slas, exec.id).await?
+        } else {
+            Vec::new()
+        },
     };
+    record_completion(db, slas, exec, duration_seconds, (now, alert), facts).await
+}
+
+/// What evaluating a completion reads: each SLA's time, the execution's pauses (closed at its
+/// completion) and the breaches it has already (recorded live while it ran).
+pub struct CompletionFacts {
+    pub times: HashMap<Uuid, super::sla_time::SlaTime>,
+    pub pauses: Vec<super::pauses::Held>,
+    pub existing: Vec<breach::Model>,
+}
+
+/// The breaches that execution `id` has of `slas`.
+pub async fn breaches_of(
+    db: &impl ConnectionTrait,
+    slas: &[sla::Model],
+    id: Uuid,
+) -> AppResult<Vec<breach::Model>> {
+    if slas.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(breach::Entity::find()
+        .filter(breach::Column::ExecutionId.eq(id))
+        .filter(breach::Column::SlaId.is_in(slas.iter().map(|s| s.id)))
+        .all(db)
+        .await?)
+}
+
+/// [`evaluate_completion`] with its reads done: records the breaches and brings the existing
+/// ones to their final figures. A breach the deadline watcher recorded after `facts` were read
+/// is found when its insert meets it (`recorded_meanwhile`).
+pub async fn record_completion(
+    db: &impl ConnectionTrait,
+    slas: &[sla::Model],
+    exec: &execution::Model,
+    duration_seconds: f64,
+    (now, alert): (DateTime<Utc>, Alerting),
+    facts: CompletionFacts,
+) -> AppResult<Vec<breach::Model>> {
+    let mut new = Vec::new();
+    let CompletionFacts {
+        times,
+        pauses,
+        existing,
+    } = facts;
     let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
         (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
             let p = super::pauses::for_sla(Some(&pauses), s.id);

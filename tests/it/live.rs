@@ -616,7 +616,13 @@ async fn concurrent_completions_are_group_committed_and_one_failure_stays_its_ow
     assert_eq!((done, conflicts), (40, 1), "{results:?}");
     let commits = m.internals.write_group_commits_total.get() - commits0;
     let jobs = m.internals.write_group_jobs_total.get() - jobs0;
-    assert_eq!(jobs, 41, "every job ran in a group, the failed one too");
+    // The second completion of the first execution is refused by its read, before it queues,
+    // when the first is committed by then; otherwise its update's guard refuses it in a group,
+    // and the group's 40 others still commit.
+    assert!(
+        (40..=41).contains(&jobs),
+        "{jobs} jobs: every completion ran in a group, the refused one at most"
+    );
     assert!(commits < jobs, "{jobs} jobs in {commits} commits: grouped");
     // Every completion is visible to readers once answered.
     let v = app
