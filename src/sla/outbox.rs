@@ -49,28 +49,33 @@ fn row(
     .into()
 }
 
-/// Writes a new breach's rows: its alert and its escalation levels (inside its transaction).
-pub async fn enqueue(
+/// Writes new breaches' rows (each breach with its SLA): their alerts and their escalation
+/// levels, in one statement (inside their transaction).
+pub async fn enqueue<'a>(
     db: &impl ConnectionTrait,
-    s: &sla::Model,
-    breach_id: Uuid,
+    breaches: impl Iterator<Item = (&'a sla::Model, Uuid)>,
     detected: DateTime<Utc>,
     alerting: Alerting,
 ) -> AppResult<()> {
-    let channels: Vec<Uuid> =
-        serde_json::from_value(s.alert_channel_ids.clone()).unwrap_or_default();
-    let planned = escalation::plan(
-        &channels,
-        &escalation::levels(&s.escalation),
-        alerting,
-        detected,
-    );
-    if planned.is_empty() {
+    let mut rows = Vec::new();
+    for (s, breach_id) in breaches {
+        let channels: Vec<Uuid> =
+            serde_json::from_value(s.alert_channel_ids.clone()).unwrap_or_default();
+        let planned = escalation::plan(
+            &channels,
+            &escalation::levels(&s.escalation),
+            alerting,
+            detected,
+        );
+        rows.extend(
+            planned
+                .into_iter()
+                .map(|p| row(s.company_id, breach_id, p.target, p.level, "trigger", p.due)),
+        );
+    }
+    if rows.is_empty() {
         return Ok(());
     }
-    let rows = planned
-        .into_iter()
-        .map(|p| row(s.company_id, breach_id, p.target, p.level, "trigger", p.due));
     alert_outbox::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;

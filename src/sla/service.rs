@@ -395,47 +395,49 @@ pub async fn append_event(
     at: DateTime<Utc>,
 ) -> AppResult<()> {
     lock_event_log(db).await?;
-    insert_event(db, company_id, breach_id, kind, at).await?;
+    insert_events(db, std::iter::once((company_id, breach_id)), kind, at).await?;
     super::replicas::notify(db, "event").await?;
     Ok(())
 }
 
 /// [`append_event`] for a caller that holds the event log's lock already and wakes the other
-/// replicas itself (once for all its events).
-async fn insert_event(
+/// replicas itself (once for all its events): one event of `kind` for each (company, breach),
+/// in one statement.
+async fn insert_events(
     db: &impl ConnectionTrait,
-    company_id: Uuid,
-    breach_id: Uuid,
+    breaches: impl Iterator<Item = (Uuid, Uuid)>,
     kind: BreachEventKind,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    sla_event::Entity::insert(sla_event::ActiveModel {
-        company_id: Set(company_id),
-        breach_id: Set(breach_id),
-        kind: Set(kind.as_str().into()),
-        created_at: Set(at),
-        ..Default::default()
-    })
-    .exec_without_returning(db)
-    .await?;
+    let rows: Vec<_> = breaches
+        .map(|(company_id, breach_id)| sla_event::ActiveModel {
+            company_id: Set(company_id),
+            breach_id: Set(breach_id),
+            kind: Set(kind.as_str().into()),
+            created_at: Set(at),
+            ..Default::default()
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sla_event::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-/// Records a breach unless one exists for (sla, execution, severity); with it, in the same
-/// transaction, its DETECTED event and (when `alert`) its outbox row. Returns the new breach.
-/// The caller holds the event log's lock (taken before the breach's unique key and its count
-/// row: the lock order in `sla`'s module doc) and wakes the other replicas.
-async fn record_breach(
-    db: &impl ConnectionTrait,
-    s: &sla::Model,
-    execution_id: Uuid,
-    sev: Severity,
-    actual_seconds: f64,
-    detected_at: DateTime<Utc>,
-    alert: Alerting,
-) -> AppResult<Option<breach::Model>> {
-    let target = s.target_duration_seconds as f64;
-    let m = breach::Model {
+/// An SLA threshold that an execution's duration crossed: the SLA, the duration in seconds
+/// and the severity.
+type Crossing<'a> = (&'a sla::Model, f64, Severity);
+
+/// A crossing whose breach existed already: the SLA's id, the severity and the duration.
+type Raced = (Uuid, String, f64);
+
+/// The breach row that crossing `c` of execution `execution_id` records.
+fn breach_row(c: &Crossing<'_>, execution_id: Uuid, detected_at: DateTime<Utc>) -> breach::Model {
+    let (s, actual_seconds, sev) = (c.0, c.1, c.2);
+    breach::Model {
         id: Uuid::now_v7(),
         company_id: s.company_id,
         sla_id: s.id,
@@ -443,7 +445,7 @@ async fn record_breach(
         severity: sev.as_str().into(),
         threshold_seconds: threshold(s, sev),
         actual_duration_seconds: actual_seconds,
-        target_duration_seconds: target,
+        target_duration_seconds: s.target_duration_seconds as f64,
         breach_margin_seconds: actual_seconds - threshold(s, sev) as f64,
         detected_at,
         alert_sent: false,
@@ -455,9 +457,31 @@ async fn record_breach(
         notes: String::new(),
         created_at: detected_at,
         updated_at: detected_at,
-    };
-    let am: breach::ActiveModel = m.clone().into();
-    let inserted = breach::Entity::insert(am)
+    }
+}
+
+/// Records the breaches of `crossings` (of execution `execution_id`) unless one exists for
+/// (sla, execution, severity); with them, in the same transaction, their counts, their
+/// DETECTED events and (when `alert`) their outbox rows, one statement for each kind of row
+/// whatever the number of breaches. Returns the new breaches, and the crossings whose insert
+/// found a row already there. The caller holds the event log's lock (taken before the
+/// breaches' unique keys and their count rows: the lock order in `sla`'s module doc) and
+/// wakes the other replicas.
+async fn record_breaches(
+    db: &impl ConnectionTrait,
+    crossings: &[Crossing<'_>],
+    execution_id: Uuid,
+    detected_at: DateTime<Utc>,
+    alert: Alerting,
+) -> AppResult<(Vec<breach::Model>, Vec<Raced>)> {
+    if crossings.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let rows: Vec<breach::Model> = crossings
+        .iter()
+        .map(|c| breach_row(c, execution_id, detected_at))
+        .collect();
+    let mut q = breach::Entity::insert_many(rows.iter().cloned().map(breach::ActiveModel::from))
         .on_conflict(
             OnConflict::columns([
                 breach::Column::SlaId,
@@ -467,22 +491,31 @@ async fn record_breach(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
-    }
-    bump_count(db, s.id, s.company_id, sev.as_str(), false, 1).await?;
-    super::outbox::enqueue(db, s, m.id, detected_at, alert).await?;
-    insert_event(
-        db,
-        s.company_id,
-        m.id,
-        BreachEventKind::Detected,
-        detected_at,
-    )
-    .await?;
-    Ok(Some(m))
+        .into_query();
+    q.returning_col(breach::Column::Id);
+    let inserted = db
+        .query_all(&q)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<Uuid>("", "id"))
+        .collect::<Result<std::collections::HashSet<Uuid>, _>>()?;
+    let (new, raced): (Vec<_>, Vec<_>) = rows.into_iter().partition(|m| inserted.contains(&m.id));
+    let counts = new
+        .iter()
+        .map(|b| (b.sla_id, b.company_id, b.severity.clone(), false, 1));
+    bump_counts(db, counts).await?;
+    let alerted = new.iter().filter_map(|b| {
+        let s = crossings.iter().find(|c| c.0.id == b.sla_id)?.0;
+        Some((s, b.id))
+    });
+    super::outbox::enqueue(db, alerted, detected_at, alert).await?;
+    let events = new.iter().map(|b| (b.company_id, b.id));
+    insert_events(db, events, BreachEventKind::Detected, detected_at).await?;
+    let raced = raced
+        .into_iter()
+        .map(|m| (m.sla_id, m.severity, m.actual_duration_seconds))
+        .collect();
+    Ok((new, raced))
 }
 
 /// Evaluates a finished execution against its workflow's SLAs: records the breaches its
@@ -585,13 +618,8 @@ pub async fn record_completion(
     // Once for all of this execution's breaches and events (the lock order in `sla`'s
     // module doc), and one wake-up for the other replicas.
     lock_event_log(db).await?;
-    let mut raced = Vec::new();
-    for (s, d, sev) in crossings {
-        match record_breach(db, s, exec.id, sev, d, now, alert).await? {
-            Some(b) => new.push(b),
-            None => raced.push((s.id, sev.as_str().to_string(), d)),
-        }
-    }
+    let (recorded, raced) = record_breaches(db, &crossings, exec.id, now, alert).await?;
+    new.extend(recorded);
     finals.extend(recorded_meanwhile(db, exec.id, &known, raced).await?);
     let finalized = !finals.is_empty();
     for (b, d) in finals {
@@ -651,7 +679,7 @@ async fn finalize(
     am.breach_margin_seconds = Set(margin);
     am.updated_at = Set(now);
     am.update(db).await?;
-    insert_event(db, company, id, BreachEventKind::Finalized, now).await
+    insert_events(db, std::iter::once((company, id)), BreachEventKind::Finalized, now).await
 }
 
 /// What the watcher's attempt at a deadline came to.
@@ -715,7 +743,8 @@ pub async fn fire_live(
         .unwrap_or(i64::MAX) as f64
         / 1e6;
     lock_event_log(&txn).await?;
-    let b = record_breach(&txn, &s, exec.id, sev, elapsed, now, alert).await?;
+    let (b, _) = record_breaches(&txn, &[(&s, elapsed, sev)], exec.id, now, alert).await?;
+    let b = b.into_iter().next();
     if b.is_some() {
         super::replicas::notify(&txn, "event").await?;
     }
@@ -753,18 +782,36 @@ async fn bump_count(
     acknowledged: bool,
     by: i64,
 ) -> AppResult<()> {
+    let row = (sla_id, company_id, severity.to_string(), acknowledged, by);
+    bump_counts(db, std::iter::once(row)).await
+}
+
+/// [`bump_count`] for several counts (sla, company, severity, acknowledged, by) at once, in
+/// one statement: at most one of each (sla, severity, acknowledged), and taken in key order,
+/// as every writer takes them.
+async fn bump_counts(
+    db: &impl ConnectionTrait,
+    counts: impl Iterator<Item = (Uuid, Uuid, String, bool, i64)>,
+) -> AppResult<()> {
     use breach_count::Column as C;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait};
-    let row = breach_count::ActiveModel {
-        sla_id: Set(sla_id),
-        company_id: Set(company_id),
-        severity: Set(severity.to_string()),
-        acknowledged: Set(acknowledged),
-        n: Set(by),
-    };
+    let mut rows: Vec<_> = counts.collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    rows.sort_by(|a, b| (a.0, &a.2, a.3).cmp(&(b.0, &b.2, b.3)));
+    let rows = rows.into_iter().map(|(sla_id, company_id, severity, acknowledged, n)| {
+        breach_count::ActiveModel {
+            sla_id: Set(sla_id),
+            company_id: Set(company_id),
+            severity: Set(severity),
+            acknowledged: Set(acknowledged),
+            n: Set(n),
+        }
+    });
     let add =
         Expr::col((breach_count::Entity, C::N)).add(Expr::col((Alias::new("excluded"), C::N)));
-    breach_count::Entity::insert(row)
+    breach_count::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([C::SlaId, C::Severity, C::Acknowledged])
                 .value(C::N, add)
