@@ -349,7 +349,14 @@ async fn read_for_completion(
     auth: &AuthContext,
     execution_id: Uuid,
 ) -> AppResult<ReadFirst> {
-    let exec = tenancy::get::<execution::Entity>(db, auth, execution_id).await?;
+    let Some(read) = crate::sla::joined::execution_with_slas(db, auth, execution_id).await? else {
+        return Err(AppError::not_found(format!("execution {execution_id}")));
+    };
+    let crate::sla::joined::ExecutionWithSlas {
+        exec,
+        slas,
+        breaches,
+    } = read;
     if !open().contains(&exec.status.as_str()) {
         return Err(AppError::conflict(format!(
             "execution {} is already {}; only a running or paused execution can be completed",
@@ -357,10 +364,11 @@ async fn read_for_completion(
             exec.status.to_uppercase()
         )));
     }
-    let slas = for_workflow(db, auth.company_id, exec.workflow_id).await?;
     let times = crate::sla::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
-    let active: Vec<_> = slas.iter().filter(|s| s.is_active).cloned().collect();
-    let existing = crate::sla::service::breaches_of(db, &active, exec.id).await?;
+    let existing = breaches
+        .into_iter()
+        .filter(|b| slas.iter().any(|s| s.id == b.sla_id && s.is_active))
+        .collect();
     Ok(ReadFirst {
         exec,
         slas,

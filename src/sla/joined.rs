@@ -127,3 +127,59 @@ pub async fn fetch(
     loaders.workflows.feed_many(workflows).await;
     Ok(out)
 }
+
+/// An execution of the caller's company, with its workflow's SLAs (active or not, in id order)
+/// and the breaches it has of them, in one statement (what a completion reads before it
+/// queues for the writer). None when the company has no such execution.
+pub async fn execution_with_slas(
+    db: &impl ConnectionTrait,
+    auth: &crate::auth::AuthContext,
+    id: Uuid,
+) -> AppResult<Option<ExecutionWithSlas>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut q = crate::tenancy::scoped::<execution::Entity>(auth)
+        .filter(execution::Column::Id.eq(id))
+        .into_query();
+    join(
+        &mut q,
+        (sla::Entity, sla::Column::WorkflowId),
+        (execution::Entity, execution::Column::WorkflowId),
+        (sla::Column::CompanyId, execution::Column::CompanyId),
+    );
+    columns::<sla::Entity>(&mut q, "s_");
+    let on = Expr::col((breach::Entity, breach::Column::SlaId))
+        .equals((sla::Entity, sla::Column::Id))
+        .and(
+            Expr::col((breach::Entity, breach::Column::ExecutionId))
+                .equals((execution::Entity, execution::Column::Id)),
+        );
+    q.join(JoinType::LeftJoin, breach::Entity, on);
+    columns::<breach::Entity>(&mut q, "b_");
+    q.order_by((sla::Entity, sla::Column::Id), sea_orm::Order::Asc)
+        .order_by((breach::Entity, breach::Column::Id), sea_orm::Order::Asc);
+    let rows = db.query_all(&q).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let exec = execution::Model::from_query_result(first, "")?;
+    let mut slas: Vec<(Uuid, sla::Model)> = Vec::new();
+    let mut breaches: Vec<(Uuid, breach::Model)> = Vec::new();
+    for r in &rows {
+        decode_new(r, "s_", &mut slas)?;
+        decode_new(r, "b_", &mut breaches)?;
+    }
+    Ok(Some(ExecutionWithSlas {
+        exec,
+        slas: slas.into_iter().map(|s| s.1).collect(),
+        breaches: breaches.into_iter().map(|b| b.1).collect(),
+    }))
+}
+
+/// What [`execution_with_slas`] reads.
+pub struct ExecutionWithSlas {
+    pub exec: execution::Model,
+    /// The workflow's SLAs, active or not, in id order.
+    pub slas: Vec<sla::Model>,
+    /// The execution's breaches, of any of those SLAs.
+    pub breaches: Vec<breach::Model>,
+}
