@@ -307,7 +307,8 @@ pub async fn complete(
         not_future(state, "completedAt", c)?;
     }
     let now = state.clock.now();
-    let read = read_for_completion(&state.db, auth, execution_id).await?;
+    let mut read = read_for_completion(&state.db, auth, execution_id).await?;
+    let labels = read.workflow.take();
     let alerts = state.alerting();
     let (updated, slas, new) = state
         .writes
@@ -315,7 +316,7 @@ pub async fn complete(
         .await?;
     state
         .sla
-        .execution_completed(state, &updated, &slas, &new)
+        .execution_completed(state, &updated, &slas, &new, labels.as_ref())
         .await;
     Ok(updated)
 }
@@ -342,6 +343,8 @@ struct ReadFirst {
     slas: Vec<crate::entity::sla::Model>,
     times: HashMap<Uuid, crate::sla::sla_time::SlaTime>,
     existing: Vec<crate::entity::breach::Model>,
+    /// Its workflow's labels, for the metrics after the commit.
+    workflow: Option<crate::sla::effects::WorkflowLabels>,
 }
 
 async fn read_for_completion(
@@ -356,6 +359,7 @@ async fn read_for_completion(
         exec,
         slas,
         breaches,
+        workflow,
     } = read;
     if !open().contains(&exec.status.as_str()) {
         return Err(AppError::conflict(format!(
@@ -374,6 +378,7 @@ async fn read_for_completion(
         slas,
         times,
         existing,
+        workflow,
     })
 }
 
@@ -397,6 +402,7 @@ async fn complete_in(
         slas: all,
         times,
         existing,
+        ..
     } = read;
     let completed_at = a.completed_at.unwrap_or(now);
     let d = duration_ms(exec.started_at, completed_at)?;
@@ -439,15 +445,9 @@ async fn complete_in(
         existing,
     };
     let secs = d as f64 / 1000.0;
-    let new = crate::sla::service::record_completion(
-        txn,
-        &slas,
-        &updated,
-        secs,
-        (now, alerts),
-        facts,
-    )
-    .await?;
+    let new =
+        crate::sla::service::record_completion(txn, &slas, &updated, secs, (now, alerts), facts)
+            .await?;
     // The rows that every completion of the workflow shares (its rollups and running
     // counts) last, so that on PostgreSQL they stay locked only until the commit, and in
     // the order every writer takes (the lock order in `sla`'s module doc).

@@ -23,20 +23,23 @@ pub async fn after_breach(state: &AppState, b: &breach::Model, s: &sla::Model) {
         .inc();
 }
 
-/// After an execution finished (and committed), with the breaches its completion recorded.
+/// What a completion's metrics are labelled with: its workflow's type and name.
+#[derive(Clone, Debug, sea_orm::FromQueryResult)]
+pub struct WorkflowLabels {
+    pub workflow_type: String,
+    pub name: String,
+}
+
+/// After an execution finished (and committed), with the breaches its completion recorded and
+/// its workflow's labels (read with the execution).
 pub async fn after_completion(
     state: &AppState,
     e: &execution::Model,
     slas: &[sla::Model],
     new: &[breach::Model],
+    workflow: Option<&WorkflowLabels>,
 ) {
-    let wf = workflow::Entity::find_by_id(e.workflow_id)
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten();
-    let (wtype, wname) = wf
-        .as_ref()
+    let (wtype, wname) = workflow
         .map(|w| (w.workflow_type.as_str(), w.name.as_str()))
         .unwrap_or(("unknown", ""));
     let m = &state.metrics;

@@ -128,8 +128,8 @@ pub async fn fetch(
     Ok(out)
 }
 
-/// An execution of the caller's company, with its workflow's SLAs (active or not, in id order)
-/// and the breaches it has of them, in one statement (what a completion reads before it
+/// An execution of the caller's company, with its workflow's SLAs (active or not, in id order),
+/// the breaches it has of them and its workflow's labels, in one statement (what a completion reads before it
 /// queues for the writer). None when the company has no such execution.
 pub async fn execution_with_slas(
     db: &impl ConnectionTrait,
@@ -155,6 +155,18 @@ pub async fn execution_with_slas(
         );
     q.join(JoinType::LeftJoin, breach::Entity, on);
     columns::<breach::Entity>(&mut q, "b_");
+    join(
+        &mut q,
+        (workflow::Entity, workflow::Column::Id),
+        (execution::Entity, execution::Column::WorkflowId),
+        (workflow::Column::CompanyId, execution::Column::CompanyId),
+    );
+    for (c, alias) in [
+        (workflow::Column::WorkflowType, "w_workflow_type"),
+        (workflow::Column::Name, "w_name"),
+    ] {
+        q.expr_as(Expr::col((workflow::Entity, c)), Alias::new(alias));
+    }
     q.order_by((sla::Entity, sla::Column::Id), sea_orm::Order::Asc)
         .order_by((breach::Entity, breach::Column::Id), sea_orm::Order::Asc);
     let rows = db.query_all(&q).await?;
@@ -162,6 +174,7 @@ pub async fn execution_with_slas(
         return Ok(None);
     };
     let exec = execution::Model::from_query_result(first, "")?;
+    let workflow = super::effects::WorkflowLabels::from_query_result_optional(first, "w_")?;
     let mut slas: Vec<(Uuid, sla::Model)> = Vec::new();
     let mut breaches: Vec<(Uuid, breach::Model)> = Vec::new();
     for r in &rows {
@@ -172,6 +185,7 @@ pub async fn execution_with_slas(
         exec,
         slas: slas.into_iter().map(|s| s.1).collect(),
         breaches: breaches.into_iter().map(|b| b.1).collect(),
+        workflow,
     }))
 }
 
@@ -182,4 +196,6 @@ pub struct ExecutionWithSlas {
     pub slas: Vec<sla::Model>,
     /// The execution's breaches, of any of those SLAs.
     pub breaches: Vec<breach::Model>,
+    /// Its workflow's type and name, for the completion's metrics.
+    pub workflow: Option<super::effects::WorkflowLabels>,
 }

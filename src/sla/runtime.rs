@@ -133,8 +133,9 @@ impl SlaRuntime {
         e: &execution::Model,
         slas: &[sla::Model],
         new: &[breach::Model],
+        workflow: Option<&super::effects::WorkflowLabels>,
     ) {
-        super::effects::after_completion(state, e, slas, new).await;
+        super::effects::after_completion(state, e, slas, new, workflow).await;
     }
 
     /// Recomputes the SLO gauges (at most every 5 s).

@@ -679,7 +679,13 @@ async fn finalize(
     am.breach_margin_seconds = Set(margin);
     am.updated_at = Set(now);
     am.update(db).await?;
-    insert_events(db, std::iter::once((company, id)), BreachEventKind::Finalized, now).await
+    insert_events(
+        db,
+        std::iter::once((company, id)),
+        BreachEventKind::Finalized,
+        now,
+    )
+    .await
 }
 
 /// What the watcher's attempt at a deadline came to.
@@ -800,15 +806,17 @@ async fn bump_counts(
         return Ok(());
     }
     rows.sort_by(|a, b| (a.0, &a.2, a.3).cmp(&(b.0, &b.2, b.3)));
-    let rows = rows.into_iter().map(|(sla_id, company_id, severity, acknowledged, n)| {
-        breach_count::ActiveModel {
-            sla_id: Set(sla_id),
-            company_id: Set(company_id),
-            severity: Set(severity),
-            acknowledged: Set(acknowledged),
-            n: Set(n),
-        }
-    });
+    let rows = rows
+        .into_iter()
+        .map(
+            |(sla_id, company_id, severity, acknowledged, n)| breach_count::ActiveModel {
+                sla_id: Set(sla_id),
+                company_id: Set(company_id),
+                severity: Set(severity),
+                acknowledged: Set(acknowledged),
+                n: Set(n),
+            },
+        );
     let add =
         Expr::col((breach_count::Entity, C::N)).add(Expr::col((Alias::new("excluded"), C::N)));
     breach_count::Entity::insert_many(rows)

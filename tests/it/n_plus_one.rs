@@ -193,3 +193,51 @@ async fn the_dashboard_list_costs_one_statement_and_one_more_for_its_total() {
     assert_eq!(app.statements.load(Ordering::SeqCst) - before, 1);
     assert_eq!(next["slaBreaches"]["edges"].as_array().unwrap().len(), 20);
 }
+
+/// What one completion runs: one read (the execution, its workflow's SLAs and its breaches),
+/// before it queues for the writer; then on the writer the update, the open pauses closed and
+/// read, and the rollups and running counts; and for its breaches three statements more
+/// (the breaches, their counts, their events), however many SLAs it breaches.
+#[tokio::test]
+async fn a_completion_costs_six_statements_and_its_breaches_three_more() {
+    use chrono::{Duration, Utc};
+    let config = workflow_intel::config::Config {
+        token_cache_seconds: 3600,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_requests_only_with(config).await;
+    let clock = std::sync::Arc::new(workflow_intel::clock::ManualClock::new(crate::sla::t0()));
+    let s = crate::sla::with_app(app, clock, json!([])).await;
+    // A second SLA of the same workflow: an overrun breaches both.
+    s.app
+        .data(
+            &s.token,
+            crate::sla::CREATE_SLA,
+            json!({"input": {"workflowId": s.workflow, "name": "Second", "targetDurationSeconds": 400,
+                   "warningThresholdSeconds": 200, "criticalThresholdSeconds": 400}}),
+        )
+        .await;
+    let start = Utc::now() - Duration::seconds(1000);
+    let within = crate::sla::start_at(&s, start).await;
+    let over = crate::sla::start_at(&s, start).await;
+    let cost = |id: String, secs: i64| {
+        let s = &s;
+        async move {
+            let before = s.app.statements.load(Ordering::SeqCst);
+            let at = (start + Duration::seconds(secs)).to_rfc3339();
+            let d = s
+                .app
+                .data(
+                    &s.token,
+                    crate::sla::COMPLETE,
+                    json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": at}}),
+                )
+                .await;
+            assert_eq!(d["completeExecution"]["execution"]["status"], "COMPLETED");
+            s.app.statements.load(Ordering::SeqCst) - before
+        }
+    };
+    assert_eq!(cost(within, 100).await, 6, "within both SLAs");
+    assert_eq!(cost(over, 500).await, 9, "over both SLAs: four breaches");
+    assert_eq!(crate::sla::breaches(&s, json!({})).await.len(), 4);
+}
