@@ -436,8 +436,7 @@ async fn complete_in(
         updated_at: now,
         ..exec
     };
-    crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
-    let pauses = crate::sla::pauses::of_execution(txn, updated.id).await?;
+    let pauses = crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
     let slas: Vec<_> = all.iter().filter(|s| s.is_active).cloned().collect();
     let facts = crate::sla::service::CompletionFacts {
         times: times.clone(),

@@ -91,9 +91,30 @@ pub async fn any_in_workflow(db: &impl ConnectionTrait, w: Uuid) -> AppResult<bo
         .is_some())
 }
 
-/// Ends every open pause of execution `id` at `at` (it completes while paused).
-pub async fn close_open(db: &impl ConnectionTrait, id: Uuid, at: DateTime<Utc>) -> AppResult<()> {
-    close(db, id, at, None).await
+/// Ends every open pause of execution `id` at `at` (it completes while paused), and returns
+/// all its pauses then, in time order. One statement: the pauses that had ended are rewritten
+/// as they were, and every row comes back.
+pub async fn close_open(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> AppResult<Vec<Held>> {
+    use execution_pause::Column as C;
+    use sea_orm::sea_query::{ExprTrait, Func};
+    let ended = Func::coalesce([Expr::col(C::ResumedAt), Expr::value(Some(at))]);
+    let touched = Expr::case(Expr::col(C::ResumedAt).is_null(), Expr::value(at))
+        .finally(Expr::col(C::UpdatedAt));
+    let mut rows = execution_pause::Entity::update_many()
+        .col_expr(C::ResumedAt, ended.into())
+        .col_expr(C::UpdatedAt, touched.into())
+        .filter(C::ExecutionId.eq(id))
+        .exec_with_returning(db)
+        .await?;
+    rows.sort_by_key(|p| (p.paused_at, p.id));
+    Ok(rows
+        .into_iter()
+        .map(|p| (p.sla_id, (p.paused_at, p.resumed_at)))
+        .collect())
 }
 
 /// Ends execution `id`'s open pauses at `at`: those of `only`'s condition (Some(Some(sla))),
