@@ -166,13 +166,30 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
     .await
 }
 
+/// Additions to rows that many write jobs share (counters), which a job leaves to the end of
+/// its transaction. On SQLite the group writer adds up those of every job it kept and writes
+/// them once, just before the group's commit; elsewhere each job's are written at the end of
+/// its own transaction.
+pub trait Deferred: Send + 'static {
+    /// Adds `other` to this; `other` is of this type (see [`Deferred::as_any`]).
+    fn merge(&mut self, other: Box<dyn std::any::Any>);
+    /// Writes these additions in `txn`.
+    fn write<'a>(
+        self: Box<Self>,
+        txn: &'a sea_orm::DatabaseTransaction,
+    ) -> futures_util::future::BoxFuture<'a, crate::error::AppResult<()>>;
+    /// This, to be merged into another of its type.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+    /// Its type (`TypeId::of::<Self>()`): additions of one type are merged.
+    fn kind(&self) -> std::any::TypeId;
+}
+
 /// A write job as the group writer runs it: its work under a savepoint (true when it
-/// succeeded), and what to do once the group's commit is known.
+/// succeeded), what to do once the group's commit is known, and what it deferred.
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Ran = (bool, Finish, Option<Box<dyn Deferred>>);
 type Job = Box<
-    dyn for<'a> FnOnce(
-            &'a sea_orm::DatabaseTransaction,
-        ) -> futures_util::future::BoxFuture<'a, (bool, Finish)>
+    dyn for<'a> FnOnce(&'a sea_orm::DatabaseTransaction) -> futures_util::future::BoxFuture<'a, Ran>
         + Send,
 >;
 
@@ -225,17 +242,45 @@ impl GroupWriter {
             + Send
             + 'static,
     {
+        use futures_util::FutureExt;
+        self.write_deferring(move |txn| {
+            f(txn)
+                .map(|r| r.map(|v| (v, None::<Box<dyn Deferred>>)))
+                .boxed()
+        })
+        .await
+    }
+
+    /// [`Self::write`] for a job that also leaves additions to shared rows (its `D`) to the
+    /// end of its transaction: on SQLite, to the end of its group, once for all its jobs.
+    pub async fn write_deferring<T, F>(&self, f: F) -> crate::error::AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a sea_orm::DatabaseTransaction,
+            ) -> futures_util::future::BoxFuture<
+                'a,
+                crate::error::AppResult<(T, Option<Box<dyn Deferred>>)>,
+            > + Send
+            + 'static,
+    {
         use crate::error::AppError;
         let Some(queue) = &self.queue else {
             let txn = begin_write(&self.pool).await?;
-            let out = f(&txn).await?;
+            let (out, deferred) = f(&txn).await?;
+            if let Some(d) = deferred {
+                d.write(&txn).await?;
+            }
             txn.commit().await?;
             return Ok(out);
         };
         let (done, rx) = tokio::sync::oneshot::channel::<crate::error::AppResult<T>>();
         let job: Job = Box::new(move |txn| {
             Box::pin(async move {
-                let r = f(txn).await;
+                let (r, deferred) = match f(txn).await {
+                    Ok((v, d)) => (Ok(v), d),
+                    Err(e) => (Err(e), None),
+                };
                 let ok = r.is_ok();
                 let finish: Finish = Box::new(move |commit| {
                     let out = match (r, commit) {
@@ -245,7 +290,7 @@ impl GroupWriter {
                     };
                     let _ = done.send(out);
                 });
-                (ok, finish)
+                (ok, finish, deferred)
             })
         });
         queue
@@ -258,13 +303,16 @@ impl GroupWriter {
     }
 }
 
-/// Runs one job under a savepoint: its finisher, and whether its work stays.
-async fn run_job(txn: &sea_orm::DatabaseTransaction, job: Job) -> Option<Finish> {
+/// Runs one job under a savepoint: its finisher and what it deferred, when its work stays.
+async fn run_job(
+    txn: &sea_orm::DatabaseTransaction,
+    job: Job,
+) -> Option<(Finish, Option<Box<dyn Deferred>>)> {
     use futures_util::FutureExt;
     use sea_orm::TransactionTrait;
     let sp = txn.begin().await.ok()?;
     let run = std::panic::AssertUnwindSafe(job(&sp)).catch_unwind().await;
-    let Ok((ok, finish)) = run else {
+    let Ok((ok, finish, deferred)) = run else {
         tracing::error!("a write job panicked; its work was rolled back");
         let _ = sp.rollback().await;
         return None;
@@ -275,12 +323,35 @@ async fn run_job(txn: &sea_orm::DatabaseTransaction, job: Job) -> Option<Finish>
         sp.rollback().await
     };
     match kept {
-        Ok(()) => Some(finish),
+        Ok(()) => Some((finish, deferred.filter(|_| ok))),
         Err(e) => {
             finish(Err(e.to_string()));
             None
         }
     }
+}
+
+/// Adds `d` to the deferred additions of its type in `all`, or keeps it as the first.
+fn merge_deferred(all: &mut Vec<Box<dyn Deferred>>, d: Box<dyn Deferred>) {
+    let kind = d.kind();
+    match all.iter_mut().find(|x| x.kind() == kind) {
+        Some(x) => x.merge(d.into_any()),
+        None => all.push(d),
+    }
+}
+
+/// Writes a group's deferred additions, then commits; on any error nothing is committed.
+async fn finish_group(
+    txn: sea_orm::DatabaseTransaction,
+    deferred: Vec<Box<dyn Deferred>>,
+) -> Result<(), String> {
+    for d in deferred {
+        if let Err(e) = d.write(&txn).await {
+            let _ = txn.rollback().await;
+            return Err(e.to_string());
+        }
+    }
+    txn.commit().await.map_err(|e| e.to_string())
 }
 
 async fn run_group_writer(
@@ -302,12 +373,16 @@ async fn run_group_writer(
             continue;
         };
         let mut finished = Vec::with_capacity(jobs.len());
+        let mut deferred = Vec::new();
         for job in jobs {
-            if let Some(f) = run_job(&txn, job).await {
+            if let Some((f, d)) = run_job(&txn, job).await {
                 finished.push(f);
+                if let Some(d) = d {
+                    merge_deferred(&mut deferred, d);
+                }
             }
         }
-        let commit = txn.commit().await.map_err(|e| e.to_string());
+        let commit = finish_group(txn, deferred).await;
         counters.commits.inc();
         counters.jobs.inc_by(finished.len() as u64);
         for f in finished {

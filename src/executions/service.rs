@@ -312,7 +312,12 @@ pub async fn complete(
     let alerts = state.alerting();
     let (updated, slas, new) = state
         .writes
-        .write(move |txn| Box::pin(async move { complete_in(txn, read, a, now, alerts).await }))
+        .write_deferring(move |txn| {
+            Box::pin(async move {
+                let (done, shared) = complete_in(txn, read, a, now, alerts).await?;
+                Ok((done, Some(Box::new(shared) as Box<dyn crate::db::Deferred>)))
+            })
+        })
         .await?;
     state
         .sla
@@ -396,7 +401,7 @@ async fn complete_in(
     a: Completion,
     now: DateTime<Utc>,
     alerts: Alerting,
-) -> AppResult<Completed> {
+) -> AppResult<(Completed, crate::sla::rollups::SharedRows)> {
     let ReadFirst {
         exec,
         slas: all,
@@ -448,8 +453,9 @@ async fn complete_in(
         crate::sla::service::record_completion(txn, &slas, &updated, secs, (now, alerts), facts)
             .await?;
     // The rows that every completion of the workflow shares (its rollups and running
-    // counts) last, so that on PostgreSQL they stay locked only until the commit, and in
-    // the order every writer takes (the lock order in `sla`'s module doc).
+    // counts) are written last, at the end of the transaction (on SQLite, once for the whole
+    // write group): on PostgreSQL they stay locked only until the commit, taken in the order
+    // every writer takes them (the lock order in `sla`'s module doc).
     let every: Vec<_> = all.iter().collect();
     let done = std::iter::once((updated.id, updated.started_at, completed_at, d));
     let facts = crate::sla::rollups::Facts {
@@ -457,12 +463,12 @@ async fn complete_in(
         pauses: HashMap::from([(updated.id, pauses)]),
         inputs: HashMap::from([(updated.id, updated.input_data.clone())]),
     };
-    crate::sla::rollups::add_with(txn, &every, done, &facts).await?;
-    if was_running {
-        let key = (updated.workflow_id, updated.company_id, updated.started_at);
-        crate::sla::running::add(txn, [key], -1).await?;
-    }
-    Ok((updated, slas, new))
+    let key = (updated.workflow_id, updated.company_id, updated.started_at);
+    let shared = crate::sla::rollups::SharedRows {
+        rollups: crate::sla::rollups::rows(&every, done, &facts),
+        running: crate::sla::running::rows(was_running.then_some(key), -1),
+    };
+    Ok(((updated, slas, new), shared))
 }
 
 /// One execution of history to import, into the workflow `workflow_id`.

@@ -34,7 +34,7 @@ pub async fn add(
             HashMap::new()
         },
     };
-    add_with(db, slas, done, &facts).await
+    upsert(db, rows(slas, done, &facts)).await
 }
 
 /// What adding executions to the rollups reads: each SLA's time, and each execution's pauses
@@ -45,21 +45,23 @@ pub struct Facts {
     pub inputs: HashMap<uuid::Uuid, serde_json::Value>,
 }
 
-/// [`add`] with its reads done by the caller (a completion reads them before it queues for
-/// the writer): only the upserts run here.
-pub async fn add_with(
-    db: &impl ConnectionTrait,
+/// Rollup rows by (SLA, grain, bucket): the company and the counts to add. Sorted by key, so
+/// that concurrent writers lock rows in the same order.
+pub type Rows = BTreeMap<(uuid::Uuid, i16, i64), (uuid::Uuid, Counts)>;
+
+/// What adding executions `done` to the rollups of `slas` adds to which rows, with the reads
+/// done by the caller (a completion reads them before it queues for the writer).
+pub fn rows(
     slas: &[&sla::Model],
     done: impl Iterator<Item = (uuid::Uuid, DateTime<Utc>, DateTime<Utc>, i64)> + Clone,
     facts: &Facts,
-) -> AppResult<()> {
+) -> Rows {
     let Facts {
         times,
         pauses,
         inputs,
     } = facts;
-    // Sorted by key, so that concurrent writers lock rows in the same order.
-    let mut rows: BTreeMap<(uuid::Uuid, i16, i64), (uuid::Uuid, Counts)> = BTreeMap::new();
+    let mut rows = Rows::new();
     for s in slas {
         let o = super::service::objective(s);
         let time = &times[&s.id];
@@ -84,6 +86,11 @@ pub async fn add_with(
             }
         }
     }
+    rows
+}
+
+/// Adds `rows` to the rollups, a chunk of rows per statement.
+pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
     let models: Vec<sla_rollup::ActiveModel> = rows
         .into_iter()
         .map(|((sla_id, grain, bucket), (company_id, c))| {
@@ -108,6 +115,53 @@ pub async fn add_with(
             .await?;
     }
     Ok(())
+}
+
+/// A completion's additions to the rows that every completion of its workflow shares: the SLO
+/// rollups and the running counts. Left to the end of the write (a [`crate::db::Deferred`]):
+/// on SQLite the group writer adds up those of every completion in the group and writes them
+/// once, the rollups then the running counts (the lock order in `sla`'s module doc).
+#[derive(Debug, Default)]
+pub struct SharedRows {
+    pub rollups: Rows,
+    pub running: super::running::Rows,
+}
+
+impl crate::db::Deferred for SharedRows {
+    fn merge(&mut self, other: Box<dyn std::any::Any>) {
+        // The group writer merges additions of one kind only.
+        let Ok(other) = other.downcast::<SharedRows>() else {
+            return;
+        };
+        for (k, (company, c)) in other.rollups {
+            let row = self
+                .rollups
+                .entry(k)
+                .or_insert((company, Counts::default()));
+            row.1.add(c);
+        }
+        for (k, (company, n)) in other.running {
+            self.running.entry(k).or_insert((company, 0)).1 += n;
+        }
+    }
+
+    fn write<'a>(
+        self: Box<Self>,
+        txn: &'a sea_orm::DatabaseTransaction,
+    ) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            upsert(txn, self.rollups).await?;
+            super::running::upsert(txn, self.running).await
+        })
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+
+    fn kind(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<Self>()
+    }
 }
 
 /// `ON CONFLICT (sla_id, grain, bucket) DO UPDATE SET n = sla_rollups.n + excluded.n`.

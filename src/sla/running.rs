@@ -27,14 +27,27 @@ pub async fn add(
     executions: impl IntoIterator<Item = (Uuid, Uuid, DateTime<Utc>)>,
     delta: i64,
 ) -> AppResult<()> {
-    // Sorted by key, so that concurrent writers lock rows in the same order.
-    let mut rows: BTreeMap<(Uuid, i16, i64), (Uuid, i64)> = BTreeMap::new();
+    upsert(db, rows(executions, delta)).await
+}
+
+/// Running-count rows by (workflow, grain, bucket): the company and the number to add. Sorted
+/// by key, so that concurrent writers lock rows in the same order.
+pub type Rows = BTreeMap<(Uuid, i16, i64), (Uuid, i64)>;
+
+/// What [`add`] adds to which rows.
+pub fn rows(executions: impl IntoIterator<Item = (Uuid, Uuid, DateTime<Utc>)>, delta: i64) -> Rows {
+    let mut rows = Rows::new();
     for (workflow, company, started) in executions {
         for (grain, width) in GRAINS {
             let key = (workflow, grain, buckets::bucket(started, width));
             rows.entry(key).or_insert((company, 0)).1 += delta;
         }
     }
+    rows
+}
+
+/// Adds `rows` to the running counts, a chunk of rows per statement.
+pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
     let models = rows
         .into_iter()
         .map(|((workflow_id, grain, bucket), (company_id, n))| {

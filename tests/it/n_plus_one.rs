@@ -196,7 +196,7 @@ async fn the_dashboard_list_costs_one_statement_and_one_more_for_its_total() {
 
 /// What one completion runs: one read (the execution, its workflow's SLAs and its breaches),
 /// before it queues for the writer; then on the writer the update, the open pauses closed (and
-/// all of them returned), and the rollups and running counts; and for its breaches three statements more
+/// all of them returned), and at the end of its write the rollups and running counts; and for its breaches three statements more
 /// (the breaches, their counts, their events), however many SLAs it breaches (on PostgreSQL,
 /// with the replicas' wake-up).
 #[tokio::test]
@@ -251,4 +251,54 @@ async fn a_completion_costs_five_statements_and_its_breaches_three_more() {
         "over both SLAs: four breaches"
     );
     assert_eq!(crate::sla::breaches(&s, json!({})).await.len(), 4);
+}
+
+/// Completions that the SQLite writer runs in one group add to their workflow's shared rows
+/// (the rollups and the running counts) once for the group: each costs its read and two
+/// statements on the writer, and each group two more. On PostgreSQL, where each completion is
+/// its own transaction, each writes its own.
+#[tokio::test]
+async fn completions_in_one_group_write_the_shared_rows_once() {
+    use chrono::{Duration, Utc};
+    let config = workflow_intel::config::Config {
+        token_cache_seconds: 3600,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_requests_only_with(config).await;
+    let clock = std::sync::Arc::new(workflow_intel::clock::ManualClock::new(crate::sla::t0()));
+    let s = crate::sla::with_app(app, clock, json!([])).await;
+    let start = Utc::now() - Duration::seconds(1000);
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(crate::sla::start_at(&s, start).await);
+    }
+    let m = &s.app.app.state.metrics.internals;
+    let (before, commits0) = (
+        s.app.statements.load(Ordering::SeqCst),
+        m.write_group_commits_total.get(),
+    );
+    let at = (start + Duration::seconds(100)).to_rfc3339();
+    let calls = ids.iter().map(|id| {
+        s.app.data(
+            &s.token,
+            crate::sla::COMPLETE,
+            json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": at}}),
+        )
+    });
+    for d in futures_util::future::join_all(calls).await {
+        assert_eq!(d["completeExecution"]["execution"]["status"], "COMPLETED");
+    }
+    let statements = s.app.statements.load(Ordering::SeqCst) - before;
+    let groups = (m.write_group_commits_total.get() - commits0) as usize;
+    match s.app.db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => assert_eq!(statements, 40 * 5),
+        _ => {
+            assert!(groups < 40, "{groups} groups for 40 completions");
+            assert_eq!(statements, 40 * 3 + 2 * groups, "{groups} groups");
+        }
+    }
+    // The counts are right: all 40 within the SLA, none running.
+    let q = "query($id: ID!) { sla(id: $id) { metrics { total met } } }";
+    let v = s.app.data(&s.token, q, json!({"id": s.sla})).await;
+    assert_eq!(v["sla"]["metrics"], json!({"total": 40, "met": 40}));
 }
