@@ -104,14 +104,20 @@ pub async fn start(
     };
     let am: execution::ActiveModel = m.clone().into();
     let key = (m.workflow_id, m.company_id, m.started_at);
+    // The running count is a row that every start and completion of the workflow shares:
+    // added to at the end of the write (on SQLite once for the whole write group).
+    let running = crate::sla::rollups::SharedRows {
+        running: crate::sla::running::rows([key], 1),
+        ..Default::default()
+    };
     state
         .writes
-        .write(move |txn| {
+        .write_deferring(move |txn| {
             Box::pin(async move {
                 execution::Entity::insert(am)
                     .exec_without_returning(txn)
                     .await?;
-                crate::sla::running::add(txn, [key], 1).await
+                Ok(((), Some(Box::new(running) as Box<dyn crate::db::Deferred>)))
             })
         })
         .await?;

@@ -117,10 +117,11 @@ pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
     Ok(())
 }
 
-/// A completion's additions to the rows that every completion of its workflow shares: the SLO
-/// rollups and the running counts. Left to the end of the write (a [`crate::db::Deferred`]):
-/// on SQLite the group writer adds up those of every completion in the group and writes them
-/// once, the rollups then the running counts (the lock order in `sla`'s module doc).
+/// A completion's (or a start's) additions to the rows that every completion of its workflow
+/// shares: the SLO rollups and the running counts. Left to the end of the write (a
+/// [`crate::db::Deferred`]): on SQLite the group writer adds up those of every job in the group
+/// and writes them once, the rollups then the running counts (the lock order in `sla`'s module
+/// doc).
 #[derive(Debug, Default)]
 pub struct SharedRows {
     pub rollups: Rows,
