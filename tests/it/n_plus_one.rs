@@ -200,21 +200,27 @@ async fn the_dashboard_list_costs_one_statement_and_one_more_for_its_total() {
     assert_eq!(next["slaBreaches"]["edges"].as_array().unwrap().len(), 20);
 }
 
-/// What one completion runs: one read (the execution, its workflow's SLAs and its breaches),
-/// before it queues for the writer; then on the writer the update, the open pauses closed (and
-/// all of them returned), and at the end of its write the rollups and running counts; and for its breaches three statements more
-/// (the breaches, their counts, their events), however many SLAs it breaches (on PostgreSQL,
-/// with the replicas' wake-up).
-#[tokio::test]
-async fn a_completion_costs_five_statements_and_its_breaches_three_more() {
-    use chrono::{Duration, Utc};
+/// The SLA tests' company, workflow and SLA on a server without its background tasks, with
+/// its token cached for the whole test.
+async fn sla_setup_requests_only() -> crate::sla::Setup {
     let config = workflow_intel::config::Config {
         token_cache_seconds: 3600,
         ..Default::default()
     };
     let app = TestApp::spawn_requests_only_with(config).await;
     let clock = std::sync::Arc::new(workflow_intel::clock::ManualClock::new(crate::sla::t0()));
-    let s = crate::sla::with_app(app, clock, json!([])).await;
+    crate::sla::with_app(app, clock, json!([])).await
+}
+
+/// What one completion runs: one read (the execution, its workflow's SLAs and its breaches),
+/// before it queues for the writer; then on the writer the update and the open pauses closed
+/// (and all of them returned), and at the end of its write the rollups and running counts;
+/// and for its breaches three statements more (the breaches, their counts, their events),
+/// however many SLAs it breaches (on PostgreSQL, with the replicas' wake-up).
+#[tokio::test]
+async fn a_completion_costs_five_statements_and_its_breaches_three_more() {
+    use chrono::{Duration, Utc};
+    let s = sla_setup_requests_only().await;
     // A second SLA of the same workflow: an overrun breaches both.
     s.app
         .data(
@@ -266,13 +272,7 @@ async fn a_completion_costs_five_statements_and_its_breaches_three_more() {
 #[tokio::test]
 async fn completions_in_one_group_write_the_shared_rows_once() {
     use chrono::{Duration, Utc};
-    let config = workflow_intel::config::Config {
-        token_cache_seconds: 3600,
-        ..Default::default()
-    };
-    let app = TestApp::spawn_requests_only_with(config).await;
-    let clock = std::sync::Arc::new(workflow_intel::clock::ManualClock::new(crate::sla::t0()));
-    let s = crate::sla::with_app(app, clock, json!([])).await;
+    let s = sla_setup_requests_only().await;
     let start = Utc::now() - Duration::seconds(1000);
     let mut ids = Vec::new();
     for _ in 0..40 {
