@@ -171,7 +171,8 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
 /// them once, just before the group's commit; elsewhere each job's are written at the end of
 /// its own transaction.
 pub trait Deferred: Send + 'static {
-    /// Adds `other` to this; `other` is of this type (see [`Deferred::as_any`]).
+    /// Adds `other` to this; `other` is of this type (the group writer merges by
+    /// [`Deferred::kind`]).
     fn merge(&mut self, other: Box<dyn std::any::Any>);
     /// Writes these additions in `txn`.
     fn write<'a>(
@@ -251,8 +252,9 @@ impl GroupWriter {
         .await
     }
 
-    /// [`Self::write`] for a job that also leaves additions to shared rows (its `D`) to the
-    /// end of its transaction: on SQLite, to the end of its group, once for all its jobs.
+    /// [`Self::write`] for a job that also leaves additions to shared rows (the [`Deferred`] it
+    /// returns) to the end of its transaction: on SQLite, to the end of its group, written once
+    /// for all the group's jobs.
     pub async fn write_deferring<T, F>(&self, f: F) -> crate::error::AppResult<T>
     where
         T: Send + 'static,

@@ -129,8 +129,8 @@ pub async fn fetch(
 }
 
 /// An execution of the caller's company, with its workflow's SLAs (active or not, in id order),
-/// the breaches it has of them and its workflow's labels, in one statement (what a completion reads before it
-/// queues for the writer). None when the company has no such execution.
+/// the breaches it has of them and its workflow's labels, in one statement (what a completion
+/// reads before it queues for the writer). None when the company has no such execution.
 pub async fn execution_with_slas(
     db: &impl ConnectionTrait,
     auth: &crate::auth::AuthContext,
