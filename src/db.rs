@@ -350,7 +350,7 @@ async fn finish_group(
     for d in deferred {
         if let Err(e) = d.write(&txn).await {
             let _ = txn.rollback().await;
-            return Err(e.to_string());
+            return Err(format!("the group's shared rows were not written ({e})"));
         }
     }
     txn.commit().await.map_err(|e| e.to_string())

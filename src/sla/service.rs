@@ -551,7 +551,7 @@ pub struct CompletionFacts {
 }
 
 /// The breaches that execution `id` has of `slas`.
-pub async fn breaches_of(
+async fn breaches_of(
     db: &impl ConnectionTrait,
     slas: &[sla::Model],
     id: Uuid,
