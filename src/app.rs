@@ -44,8 +44,10 @@ pub fn build_with_clock(config: Config, pools: impl Into<db::Pools>, clock: Arc<
     } = pools.into();
     for conn in [&mut db, &mut writer] {
         let statements = metrics.internals.db_statements_total.clone();
+        let commands = metrics.internals.db_commands_total.clone();
         conn.set_metric_callback(move |info| {
-            statements.inc();
+            commands.inc();
+            statements.inc_by(db::batch::statements_in(&info.statement.sql) as u64);
             crate::telemetry::statement(info);
         });
     }

@@ -4,6 +4,9 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
 
+pub mod batch;
+pub use batch::{Batch, Savepoint};
+
 /// How long a pooled PostgreSQL connection may sit idle before the pool pings it on checkout.
 /// A connection in use (the hot path) is handed out without a ping: sqlx's default pings on
 /// every checkout, one more round trip per statement (to PostgreSQL, or to a SQLite
@@ -43,11 +46,15 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
             // far cheaper than several connections sleeping in SQLite's busy handler. The
             // server adds a pool of readers beside it (see `connect_pools`).
             opts.max_connections(1).min_connections(1);
+            // The group writer leaves each job's savepoint open until the group's commit, so
+            // the statement journal holds a whole group's page images: kept in memory, not
+            // spilled to a temporary file past 64 KiB.
             opts.map_sqlx_sqlite_opts(|o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
+                    .pragma("temp_store", "memory")
             });
         }
     } else {
@@ -185,21 +192,29 @@ pub trait Deferred: Send + 'static {
     fn kind(&self) -> std::any::TypeId;
 }
 
-/// A write job as the group writer runs it: its work under a savepoint (true when it
+/// A write job as the group writer runs it: its work under its savepoint (true when it
 /// succeeded), what to do once the group's commit is known, and what it deferred.
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Ran = (bool, Finish, Option<Box<dyn Deferred>>);
 type Job = Box<
-    dyn for<'a> FnOnce(&'a sea_orm::DatabaseTransaction) -> futures_util::future::BoxFuture<'a, Ran>
+    dyn for<'a> FnOnce(
+            &'a sea_orm::DatabaseTransaction,
+            &'a Savepoint,
+        ) -> futures_util::future::BoxFuture<'a, Ran>
         + Send,
 >;
+
+/// What a job that opens its own savepoint returns: its value and what it deferred.
+pub type JobOutput<T> = crate::error::AppResult<(T, Option<Box<dyn Deferred>>)>;
 
 /// Write jobs one group commit takes at most.
 pub const GROUP_MAX: usize = 64;
 
 /// Group commit on SQLite: write transactions queue for the one writer, which runs every job
 /// waiting at that moment in one transaction, each under its own savepoint (a failing job
-/// rolls back only its own work), and commits once for all of them. A caller's `write`
+/// rolls back only its own work), and commits once for all of them. A job's savepoint is
+/// opened by its first command and left open when the job succeeds (the commit releases them
+/// all), so it costs no hand-off to the connection's thread of its own. A caller's `write`
 /// returns only after that commit, so what it wrote is visible to every reader. On PostgreSQL,
 /// which commits concurrently, each job is its own transaction on the pool.
 pub struct GroupWriter {
@@ -228,6 +243,14 @@ impl GroupWriter {
             queue,
             pool: writer,
         }
+    }
+
+    /// Write jobs waiting for the SQLite group writer (not those of the group it is running);
+    /// 0 elsewhere.
+    pub fn queued(&self) -> usize {
+        self.queue
+            .as_ref()
+            .map_or(0, |q| q.max_capacity() - q.capacity())
     }
 
     /// Runs `f` in a write transaction and returns once it is committed. `f` must do all its
@@ -260,16 +283,36 @@ impl GroupWriter {
         T: Send + 'static,
         F: for<'a> FnOnce(
                 &'a sea_orm::DatabaseTransaction,
-            ) -> futures_util::future::BoxFuture<
-                'a,
-                crate::error::AppResult<(T, Option<Box<dyn Deferred>>)>,
-            > + Send
+            ) -> futures_util::future::BoxFuture<'a, JobOutput<T>>
+            + Send
+            + 'static,
+    {
+        self.write_batched(move |txn, sp| {
+            Box::pin(async move {
+                sp.open(txn).await?;
+                f(txn).await
+            })
+        })
+        .await
+    }
+
+    /// [`Self::write_deferring`] for a job that opens its savepoint itself, with its first
+    /// command ([`Savepoint::take_opening`] at the head of a [`Batch`]): it must send that
+    /// before anything else. Outside the SQLite group writer the savepoint is already open.
+    pub async fn write_batched<T, F>(&self, f: F) -> crate::error::AppResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(
+                &'a sea_orm::DatabaseTransaction,
+                &'a Savepoint,
+            ) -> futures_util::future::BoxFuture<'a, JobOutput<T>>
+            + Send
             + 'static,
     {
         use crate::error::AppError;
         let Some(queue) = &self.queue else {
             let txn = begin_write(&self.pool).await?;
-            let (out, deferred) = f(&txn).await?;
+            let (out, deferred) = f(&txn, &Savepoint::none()).await?;
             if let Some(d) = deferred {
                 d.write(&txn).await?;
             }
@@ -277,9 +320,9 @@ impl GroupWriter {
             return Ok(out);
         };
         let (done, rx) = tokio::sync::oneshot::channel::<crate::error::AppResult<T>>();
-        let job: Job = Box::new(move |txn| {
+        let job: Job = Box::new(move |txn, sp| {
             Box::pin(async move {
-                let (r, deferred) = match f(txn).await {
+                let (r, deferred) = match f(txn, sp).await {
                     Ok((v, d)) => (Ok(v), d),
                     Err(e) => (Err(e), None),
                 };
@@ -305,27 +348,37 @@ impl GroupWriter {
     }
 }
 
-/// Runs one job under a savepoint: its finisher and what it deferred, when its work stays.
+/// Runs one job under its savepoint: its finisher and what it deferred, when its work stays.
+/// A job that fails or panics is rolled back to its savepoint, when it opened one.
 async fn run_job(
     txn: &sea_orm::DatabaseTransaction,
     job: Job,
 ) -> Option<(Finish, Option<Box<dyn Deferred>>)> {
     use futures_util::FutureExt;
-    use sea_orm::TransactionTrait;
-    let sp = txn.begin().await.ok()?;
-    let run = std::panic::AssertUnwindSafe(job(&sp)).catch_unwind().await;
+    use sea_orm::ConnectionTrait;
+    let sp = Savepoint::pending();
+    let run = std::panic::AssertUnwindSafe(job(txn, &sp))
+        .catch_unwind()
+        .await;
+    let undo = || async {
+        match sp.is_open() {
+            true => txn
+                .execute_unprepared(&batch::rollback_sql())
+                .await
+                .map(|_| ()),
+            false => Ok(()),
+        }
+    };
     let Ok((ok, finish, deferred)) = run else {
         tracing::error!("a write job panicked; its work was rolled back");
-        let _ = sp.rollback().await;
+        let _ = undo().await;
         return None;
     };
-    let kept = if ok {
-        sp.commit().await
-    } else {
-        sp.rollback().await
-    };
-    match kept {
-        Ok(()) => Some((finish, deferred.filter(|_| ok))),
+    if ok {
+        return Some((finish, deferred));
+    }
+    match undo().await {
+        Ok(()) => Some((finish, None)),
         Err(e) => {
             finish(Err(e.to_string()));
             None

@@ -84,8 +84,11 @@ fn plain_counter(r: &Registry, name: &str, help: &str) -> IntCounter {
 
 /// Counters of the server's own workings.
 pub struct Internals {
-    /// SQL statements this process sent (every backend).
+    /// SQL statements this process sent (every backend), those of a batch each counted.
     pub db_statements_total: IntCounter,
+    /// Commands sent to the database: a statement alone, or a batch of them sent as one (on
+    /// SQLite, one hand-off to a connection's thread and back).
+    pub db_commands_total: IntCounter,
     /// Executions of a subscription document for a live event: one per cohort and event,
     /// however many subscribers the cohort has.
     pub breach_event_renders_total: IntCounter,
@@ -108,6 +111,11 @@ impl Internals {
                 r,
                 "workflow_intel_db_statements_total",
                 "SQL statements sent to the database by this process.",
+            ),
+            db_commands_total: plain_counter(
+                r,
+                "workflow_intel_db_commands_total",
+                "Commands sent to the database: a statement, or a batch of statements sent as one.",
             ),
             breach_event_renders_total: plain_counter(
                 r,

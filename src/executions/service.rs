@@ -20,6 +20,8 @@ use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
+pub use super::completion::complete;
+
 /// Most executions one `importExecutions` call takes.
 pub const MAX_IMPORT: usize = 10_000;
 
@@ -32,7 +34,7 @@ fn check_external_id(x: &str) -> AppResult<()> {
 
 /// Refuses a reported time later than now plus CLOCK_SKEW_SECONDS: a completion cannot lie in
 /// the future, and a start in the future would make every duration and deadline wrong.
-fn not_future(state: &AppState, field: &str, t: DateTime<Utc>) -> AppResult<()> {
+pub(super) fn not_future(state: &AppState, field: &str, t: DateTime<Utc>) -> AppResult<()> {
     let now = state.clock.now();
     let skew = chrono::Duration::seconds(state.config.clock_skew_seconds as i64);
     if t > now + skew {
@@ -180,7 +182,7 @@ pub async fn bump_action_stats(
     Ok(())
 }
 
-fn duration_ms(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<i64> {
+pub(super) fn duration_ms(start: DateTime<Utc>, end: DateTime<Utc>) -> AppResult<i64> {
     let d = (end - start).num_milliseconds();
     if d < 0 {
         return Err(AppError::bad("completedAt must not be before startedAt"));
@@ -297,184 +299,6 @@ fn step_row(
         created_at: now,
         updated_at: now,
     }
-}
-
-/// Finishes a running (or paused) execution and evaluates its SLAs. What only the writer can
-/// see consistently runs through the group writer; the rest is read beforehand on a reader,
-/// beside other requests, so that each completion holds the one SQLite writer for fewer
-/// statements. Completing an execution that already finished is a CONFLICT.
-pub async fn complete(
-    state: &AppState,
-    auth: &AuthContext,
-    execution_id: Uuid,
-    a: Completion,
-) -> AppResult<execution::Model> {
-    if let Some(c) = a.completed_at {
-        not_future(state, "completedAt", c)?;
-    }
-    let now = state.clock.now();
-    let mut read = read_for_completion(&state.db, auth, execution_id).await?;
-    let labels = read.workflow.take();
-    let alerts = state.alerting();
-    let (updated, slas, new) = state
-        .writes
-        .write_deferring(move |txn| {
-            Box::pin(async move {
-                let (done, shared) = complete_in(txn, read, a, now, alerts).await?;
-                Ok((done, Some(Box::new(shared) as Box<dyn crate::db::Deferred>)))
-            })
-        })
-        .await?;
-    state
-        .sla
-        .execution_completed(state, &updated, &slas, &new, labels.as_ref())
-        .await;
-    Ok(updated)
-}
-
-/// What a completion wrote: the execution, its workflow's SLAs and the breaches it recorded.
-type Completed = (
-    execution::Model,
-    Vec<crate::entity::sla::Model>,
-    Vec<crate::entity::breach::Model>,
-);
-
-/// What a completion reads before it queues for the writer. None of it can change under it
-/// unseen:
-/// - the execution's row changes only by its completion, which the update's guard on the
-///   status read here refuses to repeat;
-/// - an SLA edited meanwhile counts as edited after this completion;
-/// - a breach the deadline watcher records meanwhile is met by the completion's own insert
-///   (`record_completion`).
-///
-/// The pauses are read on the writer, since pausing and resuming leave the row as it is.
-struct ReadFirst {
-    exec: execution::Model,
-    /// All of the workflow's SLAs, active or not (the rollups count every one).
-    slas: Vec<crate::entity::sla::Model>,
-    times: HashMap<Uuid, crate::sla::sla_time::SlaTime>,
-    existing: Vec<crate::entity::breach::Model>,
-    /// Its workflow's labels, for the metrics after the commit.
-    workflow: Option<crate::sla::effects::WorkflowLabels>,
-}
-
-async fn read_for_completion(
-    db: &impl ConnectionTrait,
-    auth: &AuthContext,
-    execution_id: Uuid,
-) -> AppResult<ReadFirst> {
-    let Some(read) = crate::sla::joined::execution_with_slas(db, auth, execution_id).await? else {
-        return Err(AppError::not_found(format!("execution {execution_id}")));
-    };
-    let crate::sla::joined::ExecutionWithSlas {
-        exec,
-        slas,
-        breaches,
-        workflow,
-    } = read;
-    if !open().contains(&exec.status.as_str()) {
-        return Err(AppError::conflict(format!(
-            "execution {} is already {}; only a running or paused execution can be completed",
-            exec.id,
-            exec.status.to_uppercase()
-        )));
-    }
-    let times = crate::sla::sla_time::of_each(db, &slas.iter().collect::<Vec<_>>()).await?;
-    let existing = breaches
-        .into_iter()
-        .filter(|b| slas.iter().any(|s| s.id == b.sla_id && s.is_active))
-        .collect();
-    Ok(ReadFirst {
-        exec,
-        slas,
-        times,
-        existing,
-        workflow,
-    })
-}
-
-/// The statuses a completion finishes.
-fn open() -> [&'static str; 2] {
-    [
-        ExecutionStatus::Running.as_str(),
-        ExecutionStatus::Paused.as_str(),
-    ]
-}
-
-async fn complete_in(
-    txn: &sea_orm::DatabaseTransaction,
-    read: ReadFirst,
-    a: Completion,
-    now: DateTime<Utc>,
-    alerts: Alerting,
-) -> AppResult<(Completed, crate::sla::rollups::SharedRows)> {
-    let ReadFirst {
-        exec,
-        slas: all,
-        times,
-        existing,
-        ..
-    } = read;
-    let completed_at = a.completed_at.unwrap_or(now);
-    let d = duration_ms(exec.started_at, completed_at)?;
-    let status: ExecutionStatus = a.status.into();
-    let res = execution::Entity::update_many()
-        .col_expr(execution::Column::Status, Expr::value(status.as_str()))
-        .col_expr(
-            execution::Column::CompletedAt,
-            Expr::value(Some(completed_at)),
-        )
-        .col_expr(execution::Column::DurationMs, Expr::value(Some(d)))
-        .col_expr(execution::Column::Error, Expr::value(a.error.clone()))
-        .col_expr(execution::Column::UpdatedAt, Expr::value(now))
-        .filter(execution::Column::Id.eq(exec.id))
-        .filter(execution::Column::Status.eq(exec.status.as_str()))
-        .exec(txn)
-        .await?;
-    if res.rows_affected == 0 {
-        return Err(AppError::conflict(format!(
-            "execution {} was completed concurrently",
-            exec.id
-        )));
-    }
-    let was_running =
-        exec.status == ExecutionStatus::Running.as_str() && exec.completed_at.is_none();
-    let updated = execution::Model {
-        status: status.as_str().into(),
-        completed_at: Some(completed_at),
-        duration_ms: Some(d),
-        error: a.error,
-        updated_at: now,
-        ..exec
-    };
-    let pauses = crate::sla::pauses::close_open(txn, updated.id, completed_at).await?;
-    let slas: Vec<_> = all.iter().filter(|s| s.is_active).cloned().collect();
-    let facts = crate::sla::service::CompletionFacts {
-        times: times.clone(),
-        pauses: pauses.clone(),
-        existing,
-    };
-    let secs = d as f64 / 1000.0;
-    let new =
-        crate::sla::service::record_completion(txn, &slas, &updated, secs, (now, alerts), facts)
-            .await?;
-    // The rows that every completion of the workflow shares (its rollups and running
-    // counts) are written last, at the end of the transaction (on SQLite, once for the whole
-    // write group): on PostgreSQL they stay locked only until the commit, taken in the order
-    // every writer takes them (the lock order in `sla`'s module doc).
-    let every: Vec<_> = all.iter().collect();
-    let done = std::iter::once((updated.id, updated.started_at, completed_at, d));
-    let facts = crate::sla::rollups::Facts {
-        times,
-        pauses: HashMap::from([(updated.id, pauses)]),
-        inputs: HashMap::from([(updated.id, updated.input_data.clone())]),
-    };
-    let key = (updated.workflow_id, updated.company_id, updated.started_at);
-    let shared = crate::sla::rollups::SharedRows {
-        rollups: crate::sla::rollups::rows(&every, done, &facts),
-        running: crate::sla::running::rows(was_running.then_some(key), -1),
-    };
-    Ok(((updated, slas, new), shared))
 }
 
 /// One execution of history to import, into the workflow `workflow_id`.

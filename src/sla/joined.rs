@@ -130,12 +130,12 @@ pub async fn fetch(
 
 /// An execution of the caller's company, with its workflow's SLAs (active or not, in id order),
 /// the breaches it has of them and its workflow's labels, in one statement (what a completion
-/// reads before it queues for the writer). None when the company has no such execution.
-pub async fn execution_with_slas(
-    db: &impl ConnectionTrait,
+/// reads before it queues for the writer), which [`execution_with_slas`] reads.
+pub fn execution_with_slas_statement(
+    backend: sea_orm::DatabaseBackend,
     auth: &crate::auth::AuthContext,
     id: Uuid,
-) -> AppResult<Option<ExecutionWithSlas>> {
+) -> sea_orm::Statement {
     use sea_orm::{ColumnTrait, QueryFilter};
     let mut q = crate::tenancy::scoped::<execution::Entity>(auth)
         .filter(execution::Column::Id.eq(id))
@@ -169,7 +169,12 @@ pub async fn execution_with_slas(
     }
     q.order_by((sla::Entity, sla::Column::Id), sea_orm::Order::Asc)
         .order_by((breach::Entity, breach::Column::Id), sea_orm::Order::Asc);
-    let rows = db.query_all(&q).await?;
+    backend.build(&q)
+}
+
+/// What the rows of [`execution_with_slas_statement`] hold; None when the company has no such
+/// execution.
+pub fn execution_with_slas(rows: &[sea_orm::QueryResult]) -> AppResult<Option<ExecutionWithSlas>> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -177,7 +182,7 @@ pub async fn execution_with_slas(
     let workflow = super::effects::WorkflowLabels::from_query_result_optional(first, "w_")?;
     let mut slas: Vec<(Uuid, sla::Model)> = Vec::new();
     let mut breaches: Vec<(Uuid, breach::Model)> = Vec::new();
-    for r in &rows {
+    for r in rows {
         decode_new(r, "s_", &mut slas)?;
         decode_new(r, "b_", &mut breaches)?;
     }

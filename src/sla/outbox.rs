@@ -49,14 +49,15 @@ fn row(
     .into()
 }
 
-/// Writes new breaches' rows (each breach with its SLA): their alerts and their escalation
-/// levels, in one statement (inside their transaction).
-pub async fn enqueue<'a>(
-    db: &impl ConnectionTrait,
+/// The statement that writes new breaches' rows (each breach with its SLA): their alerts and
+/// their escalation levels, in one statement (inside their transaction); None when no row is
+/// due.
+pub fn enqueue_statement<'a>(
+    backend: sea_orm::DatabaseBackend,
     breaches: impl Iterator<Item = (&'a sla::Model, Uuid)>,
     detected: DateTime<Utc>,
     alerting: Alerting,
-) -> AppResult<()> {
+) -> Option<sea_orm::Statement> {
     let mut rows = Vec::new();
     for (s, breach_id) in breaches {
         let channels: Vec<Uuid> =
@@ -74,12 +75,12 @@ pub async fn enqueue<'a>(
         );
     }
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
-    alert_outbox::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    Some(sea_orm::QueryTrait::build(
+        &alert_outbox::Entity::insert_many(rows),
+        backend,
+    ))
 }
 
 /// On acknowledgement (inside its transaction): the escalation levels and channel alerts still

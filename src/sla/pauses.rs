@@ -17,7 +17,7 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, Sim
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QueryTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -75,6 +75,13 @@ pub async fn of_executions(
 }
 
 /// The pauses of one execution, in time order.
+/// The statement that reads execution `id`'s pauses, whose rows [`held_of`] reads.
+pub fn of_execution_statement(backend: sea_orm::DatabaseBackend, id: Uuid) -> sea_orm::Statement {
+    execution_pause::Entity::find()
+        .filter(execution_pause::Column::ExecutionId.eq(id))
+        .build(backend)
+}
+
 pub async fn of_execution(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Held>> {
     Ok(of_executions(db, [id])
         .await?
@@ -99,17 +106,39 @@ pub async fn close_open(
     id: Uuid,
     at: DateTime<Utc>,
 ) -> AppResult<Vec<Held>> {
+    let rows = db
+        .query_all_raw(close_open_statement(db.get_database_backend(), id, at))
+        .await?;
+    held_of(&rows)
+}
+
+/// The statement of [`close_open`], whose rows [`held_of`] reads.
+pub fn close_open_statement(
+    backend: sea_orm::DatabaseBackend,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> sea_orm::Statement {
     use execution_pause::Column as C;
     use sea_orm::sea_query::{ExprTrait, Func};
     let ended = Func::coalesce([Expr::col(C::ResumedAt), Expr::value(Some(at))]);
     let touched = Expr::case(Expr::col(C::ResumedAt).is_null(), Expr::value(at))
         .finally(Expr::col(C::UpdatedAt));
-    let mut rows = execution_pause::Entity::update_many()
+    let mut q = execution_pause::Entity::update_many()
         .col_expr(C::ResumedAt, ended.into())
         .col_expr(C::UpdatedAt, touched.into())
         .filter(C::ExecutionId.eq(id))
-        .exec_with_returning(db)
-        .await?;
+        .into_query();
+    q.returning_all();
+    backend.build(&q)
+}
+
+/// An execution's pauses from rows of `execution_pauses`, in time order.
+pub fn held_of(rows: &[sea_orm::QueryResult]) -> AppResult<Vec<Held>> {
+    use sea_orm::FromQueryResult;
+    let mut rows = rows
+        .iter()
+        .map(|r| execution_pause::Model::from_query_result(r, ""))
+        .collect::<Result<Vec<_>, _>>()?;
     rows.sort_by_key(|p| (p.paused_at, p.id));
     Ok(rows
         .into_iter()

@@ -22,15 +22,21 @@ pub const WATCHER_LOCK: i32 = 727_002;
 
 /// Sends a wake-up to every replica (inside a transaction: delivered at commit).
 pub async fn notify(db: &impl ConnectionTrait, payload: &str) -> Result<(), sea_orm::DbErr> {
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let stmt = sea_orm::Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [WAKE_CHANNEL.into(), payload.into()],
-        );
+    if let Some(stmt) = notify_statement(db.get_database_backend(), payload) {
         db.execute_raw(stmt).await?;
     }
     Ok(())
+}
+
+/// The statement of [`notify`]; None where there are no other replicas to wake.
+pub fn notify_statement(backend: DatabaseBackend, payload: &str) -> Option<sea_orm::Statement> {
+    (backend == DatabaseBackend::Postgres).then(|| {
+        sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [WAKE_CHANNEL.into(), payload.into()],
+        )
+    })
 }
 
 /// Listens for wake-ups until the task is dropped, reconnecting after errors. After every

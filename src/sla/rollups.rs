@@ -91,6 +91,16 @@ pub fn rows(
 
 /// Adds `rows` to the rollups, a chunk of rows per statement.
 pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
+    let mut b = crate::db::Batch::new();
+    for s in statements(db.get_database_backend(), rows) {
+        b.push(s);
+    }
+    b.run(db).await?;
+    Ok(())
+}
+
+/// The statements that add `rows` to the rollups, a chunk of rows each.
+fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Statement> {
     let models: Vec<sla_rollup::ActiveModel> = rows
         .into_iter()
         .map(|((sla_id, grain, bucket), (company_id, c))| {
@@ -107,14 +117,13 @@ pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
         })
         .collect();
     let mut it = models.into_iter().peekable();
+    let mut out = Vec::new();
     while it.peek().is_some() {
         let chunk: Vec<_> = it.by_ref().take(CHUNK).collect();
-        sla_rollup::Entity::insert_many(chunk)
-            .on_conflict(summing())
-            .exec_without_returning(db)
-            .await?;
+        let q = sla_rollup::Entity::insert_many(chunk).on_conflict(summing());
+        out.push(sea_orm::QueryTrait::build(&q, backend));
     }
-    Ok(())
+    out
 }
 
 /// A completion's (or a start's) additions to the rows that every completion of its workflow
@@ -150,9 +159,19 @@ impl crate::db::Deferred for SharedRows {
         self: Box<Self>,
         txn: &'a sea_orm::DatabaseTransaction,
     ) -> futures_util::future::BoxFuture<'a, AppResult<()>> {
+        // One batch: on SQLite, one hand-off to the writer's thread for both kinds of row.
         Box::pin(async move {
-            upsert(txn, self.rollups).await?;
-            super::running::upsert(txn, self.running).await
+            use sea_orm::ConnectionTrait;
+            let backend = txn.get_database_backend();
+            let mut b = crate::db::Batch::new();
+            let both = statements(backend, self.rollups)
+                .into_iter()
+                .chain(super::running::statements(backend, self.running));
+            for s in both {
+                b.push(s);
+            }
+            b.run(txn).await?;
+            Ok(())
         })
     }
 

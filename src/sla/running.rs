@@ -48,6 +48,16 @@ pub fn rows(executions: impl IntoIterator<Item = (Uuid, Uuid, DateTime<Utc>)>, d
 
 /// Adds `rows` to the running counts, a chunk of rows per statement.
 pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
+    let mut b = crate::db::Batch::new();
+    for s in statements(db.get_database_backend(), rows) {
+        b.push(s);
+    }
+    b.run(db).await?;
+    Ok(())
+}
+
+/// The statements that add `rows` to the running counts, a chunk of rows each.
+pub fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Statement> {
     let models = rows
         .into_iter()
         .map(|((workflow_id, grain, bucket), (company_id, n))| {
@@ -60,14 +70,13 @@ pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
             })
         });
     let mut it = models.peekable();
+    let mut out = Vec::new();
     while it.peek().is_some() {
         let chunk: Vec<_> = it.by_ref().take(CHUNK).collect();
-        running_rollup::Entity::insert_many(chunk)
-            .on_conflict(summing())
-            .exec_without_returning(db)
-            .await?;
+        let q = running_rollup::Entity::insert_many(chunk).on_conflict(summing());
+        out.push(sea_orm::QueryTrait::build(&q, backend));
     }
-    Ok(())
+    out
 }
 
 /// `ON CONFLICT (workflow_id, grain, bucket) DO UPDATE SET running = running + excluded.running`.

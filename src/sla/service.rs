@@ -379,11 +379,20 @@ pub fn crossed(s: &sla::Model, duration_seconds: f64) -> Vec<Severity> {
 /// On PostgreSQL, serialises writers of `sla_events` until commit, so sequence order is
 /// commit order and a reader following the sequence never skips a late commit.
 pub async fn lock_event_log(db: &impl ConnectionTrait) -> AppResult<()> {
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        db.execute_unprepared("SELECT pg_advisory_xact_lock(727001, hashtext(current_schema()))")
-            .await?;
+    if let Some(s) = lock_event_log_statement(db.get_database_backend()) {
+        db.execute_unprepared(&s.sql).await?;
     }
     Ok(())
+}
+
+/// The statement of [`lock_event_log`]; None where there is nothing to lock.
+fn lock_event_log_statement(backend: DatabaseBackend) -> Option<sea_orm::Statement> {
+    (backend == DatabaseBackend::Postgres).then(|| {
+        sea_orm::Statement::from_string(
+            backend,
+            "SELECT pg_advisory_xact_lock(727001, hashtext(current_schema()))",
+        )
+    })
 }
 
 /// Appends an event to the breach event log (inside the caller's transaction).
@@ -409,6 +418,19 @@ async fn insert_events(
     kind: BreachEventKind,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
+    if let Some(s) = events_statement(db.get_database_backend(), breaches, kind, at) {
+        db.execute_raw(s).await?;
+    }
+    Ok(())
+}
+
+/// The statement of [`insert_events`]; None when there are no events.
+fn events_statement(
+    backend: DatabaseBackend,
+    breaches: impl Iterator<Item = (Uuid, Uuid)>,
+    kind: BreachEventKind,
+    at: DateTime<Utc>,
+) -> Option<sea_orm::Statement> {
     let rows: Vec<_> = breaches
         .map(|(company_id, breach_id)| sla_event::ActiveModel {
             company_id: Set(company_id),
@@ -419,12 +441,9 @@ async fn insert_events(
         })
         .collect();
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
-    sla_event::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    Some(sla_event::Entity::insert_many(rows).build(backend))
 }
 
 /// An SLA threshold that an execution's duration crossed: the SLA, the duration in seconds
@@ -481,6 +500,24 @@ async fn record_breaches(
         .iter()
         .map(|c| breach_row(c, execution_id, detected_at))
         .collect();
+    let backend = db.get_database_backend();
+    let inserted = inserted_ids(&db.query_all_raw(breach_insert(backend, &rows)).await?)?;
+    let (new, raced): (Vec<_>, Vec<_>) = rows.into_iter().partition(|m| inserted.contains(&m.id));
+    let mut b = crate::db::Batch::new();
+    for s in after_insert(backend, &new, crossings, detected_at, alert) {
+        b.push(s);
+    }
+    b.run(db).await?;
+    let raced = raced
+        .into_iter()
+        .map(|m| (m.sla_id, m.severity, m.actual_duration_seconds))
+        .collect();
+    Ok((new, raced))
+}
+
+/// `INSERT` of breach `rows`, each unless one exists for (sla, execution, severity),
+/// `RETURNING` the ids of those inserted.
+fn breach_insert(backend: DatabaseBackend, rows: &[breach::Model]) -> sea_orm::Statement {
     let mut q = breach::Entity::insert_many(rows.iter().cloned().map(breach::ActiveModel::from))
         .on_conflict(
             OnConflict::columns([
@@ -493,29 +530,42 @@ async fn record_breaches(
         )
         .into_query();
     q.returning_col(breach::Column::Id);
-    let inserted = db
-        .query_all(&q)
-        .await?
+    backend.build(&q)
+}
+
+/// The ids that [`breach_insert`] returned.
+fn inserted_ids(rows: &[sea_orm::QueryResult]) -> AppResult<std::collections::HashSet<Uuid>> {
+    Ok(rows
         .iter()
         .map(|r| r.try_get::<Uuid>("", "id"))
-        .collect::<Result<std::collections::HashSet<Uuid>, _>>()?;
-    let (new, raced): (Vec<_>, Vec<_>) = rows.into_iter().partition(|m| inserted.contains(&m.id));
+        .collect::<Result<_, _>>()?)
+}
+
+/// What goes with newly inserted breaches `new` (of `crossings`): their counts, their outbox
+/// rows and their DETECTED events, one statement for each kind of row.
+fn after_insert(
+    backend: DatabaseBackend,
+    new: &[breach::Model],
+    crossings: &[Crossing<'_>],
+    detected_at: DateTime<Utc>,
+    alert: Alerting,
+) -> Vec<sea_orm::Statement> {
     let counts = new
         .iter()
         .map(|b| (b.sla_id, b.company_id, b.severity.clone(), false, 1));
-    bump_counts(db, counts).await?;
     let alerted = new.iter().filter_map(|b| {
         let s = crossings.iter().find(|c| c.0.id == b.sla_id)?.0;
         Some((s, b.id))
     });
-    super::outbox::enqueue(db, alerted, detected_at, alert).await?;
     let events = new.iter().map(|b| (b.company_id, b.id));
-    insert_events(db, events, BreachEventKind::Detected, detected_at).await?;
-    let raced = raced
-        .into_iter()
-        .map(|m| (m.sla_id, m.severity, m.actual_duration_seconds))
-        .collect();
-    Ok((new, raced))
+    [
+        bump_counts_statement(backend, counts),
+        super::outbox::enqueue_statement(backend, alerted, detected_at, alert),
+        events_statement(backend, events, BreachEventKind::Detected, detected_at),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Evaluates a finished execution against its workflow's SLAs: records the breaches its
@@ -577,41 +627,12 @@ pub async fn record_completion(
     (now, alert): (DateTime<Utc>, Alerting),
     facts: CompletionFacts,
 ) -> AppResult<Vec<breach::Model>> {
+    let CompletionPlan {
+        crossings,
+        known,
+        mut finals,
+    } = plan_completion(slas, exec, duration_seconds, facts);
     let mut new = Vec::new();
-    let CompletionFacts {
-        times,
-        pauses,
-        existing,
-    } = facts;
-    let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
-        (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
-            let p = super::pauses::for_sla(Some(&pauses), s.id);
-            let d = t.elapsed_paused(exec.started_at, done, &p);
-            d.num_milliseconds() as f64 / 1e3
-        }
-        _ => duration_seconds,
-    };
-    let crossings: Vec<(&sla::Model, f64, Severity)> = slas
-        .iter()
-        .filter(|s| applies(s, &exec.input_data))
-        .flat_map(|s| {
-            let d = seconds(s);
-            crossed(s, d).into_iter().map(move |sev| (s, d, sev))
-        })
-        .collect();
-    // Live breaches were recorded mid-run; their final figures are the completed ones.
-    let known: Vec<(Uuid, String)> = existing
-        .iter()
-        .map(|b| (b.sla_id, b.severity.clone()))
-        .collect();
-    let mut finals: Vec<(breach::Model, f64)> = existing
-        .into_iter()
-        .filter_map(|b| {
-            let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
-            Some((b, d))
-        })
-        .filter(|(b, d)| b.actual_duration_seconds != *d)
-        .collect();
     if crossings.is_empty() && finals.is_empty() {
         return Ok(new);
     }
@@ -629,6 +650,131 @@ pub async fn record_completion(
         super::replicas::notify(db, "event").await?;
     }
     Ok(new)
+}
+
+/// What a completion comes to before anything is written.
+struct CompletionPlan<'a> {
+    /// The thresholds its duration crossed.
+    crossings: Vec<Crossing<'a>>,
+    /// The (SLA, severity) of the breaches it had already.
+    known: Vec<(Uuid, String)>,
+    /// The breaches it had already whose figures change, with their final duration.
+    finals: Vec<(breach::Model, f64)>,
+}
+
+fn plan_completion<'a>(
+    slas: &'a [sla::Model],
+    exec: &execution::Model,
+    duration_seconds: f64,
+    facts: CompletionFacts,
+) -> CompletionPlan<'a> {
+    let CompletionFacts {
+        times,
+        pauses,
+        existing,
+    } = facts;
+    let seconds = |s: &sla::Model| match (times.get(&s.id), exec.completed_at) {
+        (Some(t), Some(done)) if !t.is_wall() || !pauses.is_empty() => {
+            let p = super::pauses::for_sla(Some(&pauses), s.id);
+            let d = t.elapsed_paused(exec.started_at, done, &p);
+            d.num_milliseconds() as f64 / 1e3
+        }
+        _ => duration_seconds,
+    };
+    let crossings: Vec<Crossing<'a>> = slas
+        .iter()
+        .filter(|s| applies(s, &exec.input_data))
+        .flat_map(|s| {
+            let d = seconds(s);
+            crossed(s, d).into_iter().map(move |sev| (s, d, sev))
+        })
+        .collect();
+    // Live breaches were recorded mid-run; their final figures are the completed ones.
+    let known: Vec<(Uuid, String)> = existing
+        .iter()
+        .map(|b| (b.sla_id, b.severity.clone()))
+        .collect();
+    let finals = existing
+        .into_iter()
+        .filter_map(|b| {
+            let d = slas.iter().find(|s| s.id == b.sla_id).map(seconds)?;
+            Some((b, d))
+        })
+        .filter(|(b, d)| b.actual_duration_seconds != *d)
+        .collect();
+    CompletionPlan {
+        crossings,
+        known,
+        finals,
+    }
+}
+
+/// A completion's new breaches as statements of the completion's own [`crate::db::Batch`]:
+/// their rows, and the place of their insert in the batch.
+pub struct BatchedBreaches {
+    rows: Vec<breach::Model>,
+    insert: Option<usize>,
+}
+
+/// Adds to `b` the statements of [`record_completion`] for a completion with no breach to bring
+/// up to date (the usual case): the event log's lock, the new breaches, what goes with them and
+/// the wake-up. None when it has one: it is recorded step by step ([`record_completion`]).
+pub fn batch_completion(
+    b: &mut crate::db::Batch,
+    backend: DatabaseBackend,
+    slas: &[sla::Model],
+    exec: &execution::Model,
+    duration_seconds: f64,
+    (now, alert): (DateTime<Utc>, Alerting),
+    facts: CompletionFacts,
+) -> Option<BatchedBreaches> {
+    let plan = plan_completion(slas, exec, duration_seconds, facts);
+    if !plan.finals.is_empty() {
+        return None;
+    }
+    // A threshold whose breach exists already is not recorded again.
+    let crossings: Vec<_> = (plan.crossings.into_iter())
+        .filter(|c| {
+            !plan
+                .known
+                .iter()
+                .any(|(s, sev)| *s == c.0.id && sev == c.2.as_str())
+        })
+        .collect();
+    let rows: Vec<breach::Model> = crossings
+        .iter()
+        .map(|c| breach_row(c, exec.id, now))
+        .collect();
+    if rows.is_empty() {
+        return Some(BatchedBreaches { rows, insert: None });
+    }
+    b.push_some(lock_event_log_statement(backend));
+    let insert = Some(b.push(breach_insert(backend, &rows)));
+    for s in after_insert(backend, &rows, &crossings, now, alert) {
+        b.push(s);
+    }
+    b.push_some(super::replicas::notify_statement(backend, "event"));
+    Some(BatchedBreaches { rows, insert })
+}
+
+impl BatchedBreaches {
+    /// The breaches recorded, from the batch's outcomes; None when one of them existed already
+    /// (the deadline watcher recorded it after the completion's read): then the batch must be
+    /// undone, and the completion recorded step by step.
+    pub fn recorded(
+        self,
+        out: &[crate::db::batch::Outcome],
+    ) -> AppResult<Option<Vec<breach::Model>>> {
+        let Some(i) = self.insert else {
+            return Ok(Some(self.rows));
+        };
+        let inserted = inserted_ids(&out[i].rows)?;
+        Ok(self
+            .rows
+            .iter()
+            .all(|r| inserted.contains(&r.id))
+            .then_some(self.rows))
+    }
 }
 
 /// The breaches that the deadline watcher recorded for this execution after the completion
@@ -799,11 +945,22 @@ async fn bump_counts(
     db: &impl ConnectionTrait,
     counts: impl Iterator<Item = (Uuid, Uuid, String, bool, i64)>,
 ) -> AppResult<()> {
+    if let Some(s) = bump_counts_statement(db.get_database_backend(), counts) {
+        db.execute_raw(s).await?;
+    }
+    Ok(())
+}
+
+/// The statement of [`bump_counts`]; None when there is nothing to count.
+fn bump_counts_statement(
+    backend: DatabaseBackend,
+    counts: impl Iterator<Item = (Uuid, Uuid, String, bool, i64)>,
+) -> Option<sea_orm::Statement> {
     use breach_count::Column as C;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait};
     let mut rows: Vec<_> = counts.collect();
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
     rows.sort_by(|a, b| (a.0, &a.2, a.3).cmp(&(b.0, &b.2, b.3)));
     let rows = rows
@@ -819,15 +976,12 @@ async fn bump_counts(
         );
     let add =
         Expr::col((breach_count::Entity, C::N)).add(Expr::col((Alias::new("excluded"), C::N)));
-    breach_count::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::columns([C::SlaId, C::Severity, C::Acknowledged])
-                .value(C::N, add)
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+    let q = breach_count::Entity::insert_many(rows).on_conflict(
+        OnConflict::columns([C::SlaId, C::Severity, C::Acknowledged])
+            .value(C::N, add)
+            .to_owned(),
+    );
+    Some(q.build(backend))
 }
 
 /// The counter rows of the breaches `f` selects: their `n` sum to the breaches' count.

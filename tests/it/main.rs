@@ -15,6 +15,7 @@ mod channels;
 mod cli;
 mod clients;
 mod clock;
+mod completion_races;
 mod conditional;
 mod conditions;
 mod conformance;

@@ -80,6 +80,18 @@ pub async fn with_app(app: TestApp, clock: Arc<ManualClock>, recipients: Value) 
     }
 }
 
+/// The SLA tests' company, workflow and SLA on a server without its background tasks, with
+/// its token cached for the whole test.
+pub async fn requests_only() -> Setup {
+    let config = Config {
+        token_cache_seconds: 3600,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_requests_only_with(config).await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    with_app(app, clock, json!([])).await
+}
+
 pub async fn start(s: &Setup) -> String {
     start_with(
         s,

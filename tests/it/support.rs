@@ -77,6 +77,15 @@ pub async fn fresh_db() -> DatabaseConnection {
 /// test ends.
 pub struct DbFile(std::path::PathBuf);
 
+impl DbFile {
+    /// A new SQLite file's path, and its removal when the test ends.
+    pub fn new() -> (std::path::PathBuf, DbFile) {
+        let path =
+            std::env::temp_dir().join(format!("wi-test-{}.db", uuid::Uuid::now_v7().simple()));
+        (path.clone(), DbFile(path))
+    }
+}
+
 impl Drop for DbFile {
     fn drop(&mut self) {
         for ext in ["", "-wal", "-shm"] {
@@ -92,10 +101,10 @@ pub async fn restartable_db() -> (DatabaseConnection, Option<DbFile>) {
     if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         return (fresh_db().await, None);
     }
-    let path = std::env::temp_dir().join(format!("wi-test-{}.db", uuid::Uuid::now_v7().simple()));
+    let (path, file) = DbFile::new();
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let conn = db::connect(&url, None).await.expect("sqlite file");
-    (conn, Some(DbFile(path)))
+    (conn, Some(file))
 }
 
 impl TestApp {
@@ -121,6 +130,17 @@ impl TestApp {
         app.background.take();
         // Let a poll that was already under way finish before anyone counts.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app
+    }
+
+    /// [`Self::spawn_requests_only`] on `pools`, with a manual clock.
+    pub async fn spawn_requests_only_on(
+        config: Config,
+        pools: db::Pools,
+        clock: Arc<ManualClock>,
+    ) -> Self {
+        let mut app = Self::spawn_timed(config, pools, Some(clock), TEST_TIMING).await;
+        app.background.take();
         app
     }
 
