@@ -1,12 +1,14 @@
 //! `completeExecution`: an execution finishes, its pauses close, and its SLAs are evaluated.
 //!
 //! What only the writer can see consistently runs through the group writer; the rest is read
-//! beforehand on a reader, beside other requests, so that each completion holds the one SQLite
-//! writer for as little as it can. On SQLite the writer's part is one command to the writer's
-//! thread ([`crate::db::Batch`]): the job's savepoint, the update, the pauses' close and the
-//! breaches with what goes with them, all sent at once, and checked against what was read
-//! first. When the check fails (a pause or a breach was recorded after the read), the batch is
-//! rolled back and the completion is written step by step, as on PostgreSQL.
+//! beforehand on a reader, beside other requests. On SQLite the writer's part is one command to
+//! the writer's thread ([`crate::db::Batch`]): the job's savepoint, the update, the pauses'
+//! close and the breaches with what goes with them, all sent at once and checked against what
+//! was read first. The batch, the breaches and the additions to the shared rows are built
+//! before the completion queues: the writer runs one job at a time, so whatever a job computes
+//! there, every completion behind it waits for. When the check fails (a pause or a breach was
+//! recorded after the read), the batch is rolled back and the completion is written step by
+//! step, as on PostgreSQL.
 use super::service::{Completion, duration_ms, not_future};
 use crate::AppState;
 use crate::auth::AuthContext;

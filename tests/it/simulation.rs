@@ -248,6 +248,7 @@ fn metric_lines(text: &str) -> Vec<String> {
                 && !l.starts_with("graphql_")
                 && !l.starts_with("workflow_simulation_")
                 && !l.starts_with("workflow_intel_db_statements_total")
+                && !l.starts_with("workflow_intel_db_commands_total")
         })
         .map(str::to_string)
         .collect()
