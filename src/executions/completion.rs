@@ -82,7 +82,7 @@ type Completed = (execution::Model, Vec<sla::Model>, Vec<breach::Model>);
 ///   (`record_completion`, and the batch's check);
 /// - a pause recorded meanwhile (pausing leaves the execution's row as it is) is met by the
 ///   batch's check: the pauses that its close returns must be these.
-pub(super) struct ReadFirst {
+struct ReadFirst {
     exec: execution::Model,
     /// All of the workflow's SLAs, active or not (the rollups count every one).
     slas: Vec<sla::Model>,
@@ -94,7 +94,7 @@ pub(super) struct ReadFirst {
     workflow: Option<crate::sla::effects::WorkflowLabels>,
 }
 
-pub(super) async fn read_for_completion(
+async fn read_for_completion(
     db: &impl ConnectionTrait,
     auth: &AuthContext,
     execution_id: Uuid,
