@@ -61,10 +61,6 @@ impl Batch {
         at
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
-    }
-
     /// Runs `first` (when there is one), then these statements, as one batch; the [`Outcome`]s
     /// of these.
     pub async fn run_after(
@@ -159,7 +155,9 @@ fn returns_rows(sql: &str) -> bool {
 /// that it costs no hand-off of its own (see `GroupWriter`). Every job's savepoint has the same
 /// name: the group writer rolls back to it only when this job opened it, and then the newest
 /// savepoint of that name is this job's. A job that succeeds leaves it open: the group's commit
-/// releases every savepoint at once.
+/// releases every savepoint at once. Not guarded against: a SAVEPOINT that itself fails (SQLite
+/// fails one only on an I/O or memory error) counts as open, and the job's rollback would then
+/// reach the job before it.
 pub struct Savepoint {
     opened: std::sync::atomic::AtomicBool,
 }

@@ -91,11 +91,11 @@ pub fn rows(
 
 /// Adds `rows` to the rollups, a chunk of rows per statement.
 pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
-    let mut b = crate::db::Batch::new();
+    // One at a time: an import's rows are many chunks, and a batch of them would be a new
+    // text for the connection's statement cache with every import.
     for s in statements(db.get_database_backend(), rows) {
-        b.push(s);
+        db.execute_raw(s).await?;
     }
-    b.run(db).await?;
     Ok(())
 }
 

@@ -48,11 +48,11 @@ pub fn rows(executions: impl IntoIterator<Item = (Uuid, Uuid, DateTime<Utc>)>, d
 
 /// Adds `rows` to the running counts, a chunk of rows per statement.
 pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
-    let mut b = crate::db::Batch::new();
+    // One at a time: an import's rows are many chunks, and a batch of them would be a new
+    // text for the connection's statement cache with every import.
     for s in statements(db.get_database_backend(), rows) {
-        b.push(s);
+        db.execute_raw(s).await?;
     }
-    b.run(db).await?;
     Ok(())
 }
 
