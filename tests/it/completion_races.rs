@@ -75,15 +75,37 @@ async fn on_sqlite_file() -> Option<(Setup, DbFile)> {
     Some((with_app(app, clock, json!([])).await, file))
 }
 
-/// The execution's row, and the SLA's id.
-async fn rows(s: &Setup, exec: &str) -> (execution::Model, Uuid) {
-    let id = Uuid::parse_str(exec).unwrap();
+/// An execution running since `start` (1,000 s before the manual clock's t0) on a SQLite file
+/// (removed when `_file` drops: keep it bound for the whole test), with its row and its SLA's
+/// id.
+struct Running {
+    s: Setup,
+    _file: DbFile,
+    exec: String,
+    row: execution::Model,
+    sla: Uuid,
+    start: DateTime<Utc>,
+}
+
+async fn running() -> Option<Running> {
+    let (s, file) = on_sqlite_file().await?;
+    let start = t0() - Duration::seconds(1000);
+    let exec = start_at(&s, start).await;
+    let id = Uuid::parse_str(&exec).unwrap();
     let row = execution::Entity::find_by_id(id)
         .one(&s.app.app.state.db)
         .await
         .unwrap()
         .unwrap();
-    (row, Uuid::parse_str(&s.sla).unwrap())
+    let sla = Uuid::parse_str(&s.sla).unwrap();
+    Some(Running {
+        s,
+        _file: file,
+        exec,
+        row,
+        sla,
+        start,
+    })
 }
 
 /// A 600 s run with 400 s paused counts 200 s against the 300 s SLA (warning at 240 s): no
@@ -91,13 +113,18 @@ async fn rows(s: &Setup, exec: &str) -> (execution::Model, Uuid) {
 /// thresholds.
 #[tokio::test]
 async fn a_pause_recorded_between_a_completions_read_and_its_write_counts() {
-    let Some((s, _file)) = on_sqlite_file().await else {
+    let Some(Running {
+        s,
+        _file,
+        exec,
+        row,
+        start,
+        ..
+    }) = running().await
+    else {
         return;
     };
-    let start = t0() - Duration::seconds(1000);
-    let exec = start_at(&s, start).await;
-    let (e, _) = rows(&s, &exec).await;
-    let (exec_id, company, workflow_id) = (e.id, e.company_id, e.workflow_id);
+    let (exec_id, company, workflow_id) = (row.id, row.company_id, row.workflow_id);
     let pause: Between = Box::new(move |txn| {
         Box::pin(async move {
             let p = workflow_intel::entity::execution_pause::ActiveModel {
@@ -130,13 +157,18 @@ async fn a_pause_recorded_between_a_completions_read_and_its_write_counts() {
 /// 600 s instead of recording it twice, and records the CRITICAL one.
 #[tokio::test]
 async fn a_breach_recorded_between_a_completions_read_and_its_write_is_finalized() {
-    let Some((s, _file)) = on_sqlite_file().await else {
+    let Some(Running {
+        s,
+        _file,
+        exec,
+        row,
+        sla: sla_id,
+        start,
+    }) = running().await
+    else {
         return;
     };
-    let start = t0() - Duration::seconds(1000);
-    let exec = start_at(&s, start).await;
-    let (e, sla_id) = rows(&s, &exec).await;
-    let exec_id = e.id;
+    let exec_id = row.id;
     let alerting = s.app.app.state.alerting();
     let live: Between = Box::new(move |txn| {
         Box::pin(async move {
