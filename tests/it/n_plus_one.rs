@@ -271,8 +271,8 @@ async fn a_completion_is_three_commands_on_sqlite_whatever_it_breaches() {
 /// Completions that the SQLite writer runs in one group add to their workflow's shared rows
 /// (the rollups and the running counts) once for the group: each costs its read (two
 /// statements, one command) and three statements on the writer (its savepoint, the update and
-/// the pauses' close: one command), and each group two statements more (one command). On PostgreSQL, where each completion is its own transaction,
-/// each writes its own.
+/// the pauses' close: one command), and each group two statements more (one command). On
+/// PostgreSQL, where each completion is its own transaction, each writes its own.
 #[tokio::test]
 async fn completions_in_one_group_write_the_shared_rows_once() {
     use chrono::{Duration, Utc};
