@@ -760,7 +760,9 @@ pub fn batch_completion(
 impl BatchedBreaches {
     /// The breaches recorded, from the batch's outcomes; None when one of them existed already
     /// (the deadline watcher recorded it after the completion's read): then the batch must be
-    /// undone, and the completion recorded step by step.
+    /// undone, and the completion recorded step by step. (With SQLite's foreign keys on, such a
+    /// batch fails before this is asked: its events name a breach that was not inserted. This
+    /// check stays for a store without them; no test reaches it.)
     pub fn recorded(
         self,
         out: &[crate::db::batch::Outcome],

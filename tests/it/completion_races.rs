@@ -48,13 +48,23 @@ async fn complete_around(s: &Setup, exec: &str, at: DateTime<Utc>, between: Betw
     held_rx.await.unwrap();
     let input = json!({"input": {"executionId": exec, "status": "COMPLETED", "completedAt": at.to_rfc3339()}});
     let completion = s.app.gql(Some(&s.token), COMPLETE, input);
+    // A completion that fails before it queues never shows in the queue: the test fails then,
+    // instead of waiting for it forever.
     let release = async {
-        while state.writes.queued() == 0 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut queued = false;
+        while !queued && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            queued = state.writes.queued() > 0;
         }
         go_tx.send(()).unwrap();
+        queued
     };
-    let (done, ()) = tokio::join!(completion, release);
+    let (done, queued) = tokio::join!(completion, release);
+    assert!(
+        queued,
+        "the completion never queued behind the held writer: {done}"
+    );
     blocker.await.unwrap().unwrap();
     done
 }
