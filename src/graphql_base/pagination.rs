@@ -54,12 +54,7 @@ impl ConnectionFields {
         E: EntityTrait,
     {
         let db = db.clone();
-        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
-        let sum = Expr::from(Func::cast_as(
-            Func::coalesce([Expr::col(col).sum(), Expr::val(0)]),
-            Alias::new("BIGINT"),
-        ));
-        let select = select.select_only().column_as(sum, "n");
+        let select = sum_select(select, col);
         ConnectionFields {
             count: Box::new(move || {
                 let (db, select) = (db.clone(), select.clone());
@@ -70,6 +65,16 @@ impl ConnectionFields {
             }),
         }
     }
+}
+
+/// `SELECT CAST(COALESCE(SUM(col), 0) AS BIGINT) AS n` over a filtered select of counter rows.
+pub fn sum_select<E: EntityTrait>(select: Select<E>, col: E::Column) -> Select<E> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+    let sum = Expr::from(Func::cast_as(
+        Func::coalesce([Expr::col(col).sum(), Expr::val(0)]),
+        Alias::new("BIGINT"),
+    ));
+    select.select_only().column_as(sum, "n")
 }
 
 #[Object]
@@ -177,6 +182,24 @@ where
     F: FnOnce(Select<E>) -> Fut,
     Fut: std::future::Future<Output = AppResult<Vec<E::Model>>>,
 {
+    let fetch = |q| async move { Ok((fetch(q).await?, fields)) };
+    paginate_fetched(select, first, after, fetch).await
+}
+
+/// [`paginate_with`], with the connection's own fields given by `fetch` beside the rows: a
+/// caller that counts in the page's own statement returns its count here.
+pub async fn paginate_fetched<E, F, Fut>(
+    select: Select<E>,
+    first: Option<i32>,
+    after: Option<String>,
+    fetch: F,
+) -> AppResult<Page<E::Model>>
+where
+    E: Tenant,
+    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
+    F: FnOnce(Select<E>) -> Fut,
+    Fut: std::future::Future<Output = AppResult<(Vec<E::Model>, ConnectionFields)>>,
+{
     let id_col = E::ID;
     let limit = page_size(first)?;
     let after_id = after.as_deref().map(decode_cursor).transpose()?;
@@ -184,7 +207,7 @@ where
     if let Some(a) = after_id {
         q = q.filter(id_col.gt(a));
     }
-    let rows = fetch(q.order_by_asc(id_col).limit(limit + 1)).await?;
+    let (rows, fields) = fetch(q.order_by_asc(id_col).limit(limit + 1)).await?;
     let has_next = rows.len() as u64 > limit;
     let mut conn = Connection::with_additional_fields(after_id.is_some(), has_next, fields);
     for m in rows.into_iter().take(limit as usize) {

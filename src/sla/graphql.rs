@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::graphql_base::context::CtxExt;
 use crate::graphql_base::loaders;
 use crate::graphql_base::pagination::{
-    ConnectionFields, Page, paginate, paginate_counted, paginate_with,
+    ConnectionFields, Page, paginate, paginate_fetched, sum_select,
 };
 use crate::graphql_base::types::User;
 use crate::ids::parse_id;
@@ -200,15 +200,21 @@ async fn breach_page(
 ) -> Result<Page<SlaBreach>> {
     let (auth, db) = (ctx.auth()?, &ctx.state()?.db);
     let counts = service::breach_counts(auth, &f);
-    let fields = ConnectionFields::sum_of(db, counts, breach_count::Column::N);
+    let total = ctx.look_ahead().field("totalCount").exists();
+    let count = total.then(|| {
+        sea_orm::QueryTrait::into_query(sum_select(counts.clone(), breach_count::Column::N))
+    });
+    let (want, loaders, company) = (wanted(ctx), ctx.loaders()?, auth.company_id);
+    let fetch = |page| async move {
+        let (rows, n) = super::joined::fetch(db, company, page, want, count, loaders).await?;
+        let fields = match n {
+            Some(n) => ConnectionFields::known(n),
+            None => ConnectionFields::sum_of(db, counts, breach_count::Column::N),
+        };
+        Ok((rows, fields))
+    };
     let q = service::breaches(auth, &f);
-    let want = wanted(ctx);
-    if !want.any() {
-        return Ok(paginate_counted(db, q, first, after, fields).await?);
-    }
-    let loaders = ctx.loaders()?;
-    let fetch = |page| super::joined::fetch(db, page, want, loaders);
-    Ok(paginate_with(q, first, after, fields, fetch).await?)
+    Ok(paginate_fetched(q, first, after, fetch).await?)
 }
 
 /// Which of a breach's relations the selection reaches, under `edges { node }` or `nodes`.
