@@ -136,6 +136,10 @@ impl From<PersistedError> for Refusal {
 
 fn answer(status: StatusCode, media: Media, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    answer_bytes(status, media, bytes)
+}
+
+fn answer_bytes(status: StatusCode, media: Media, bytes: Vec<u8>) -> Response {
     (
         status,
         [
@@ -430,12 +434,18 @@ async fn execute(http: &Http, headers: &HeaderMap, media: Media, ops: Operations
     }
 }
 
+/// Whether a response is a request error: no data, and no error that happened during
+/// execution (those carry a path).
+fn is_request_error(r: &async_graphql::Response) -> bool {
+    r.data == async_graphql::Value::Null
+        && !r.errors.is_empty()
+        && r.errors.iter().all(|e| e.path.is_empty())
+}
+
 /// One response as JSON, and whether it is a request error: no data, and no error that
 /// happened during execution (those carry a path).
 fn body_of(r: &async_graphql::Response) -> (Value, bool) {
-    let request_error = r.data == async_graphql::Value::Null
-        && !r.errors.is_empty()
-        && r.errors.iter().all(|e| e.path.is_empty());
+    let request_error = is_request_error(r);
     let mut v = serde_json::to_value(r).unwrap_or_else(|e| {
         tracing::error!(error = %e, "serialising a GraphQL response");
         json!({"errors": [{"message": "internal error", "extensions": {"code": "INTERNAL"}}]})
@@ -448,6 +458,11 @@ fn body_of(r: &async_graphql::Response) -> (Value, bool) {
 
 fn respond(media: Media, resp: BatchResponse) -> Response {
     match resp {
+        // The usual answer, with data: serialised straight to bytes, not through a JSON tree.
+        BatchResponse::Single(r) if !is_request_error(&r) => match serde_json::to_vec(&r) {
+            Ok(bytes) => answer_bytes(StatusCode::OK, media, bytes),
+            Err(_) => answer(StatusCode::OK, media, &body_of(&r).0),
+        },
         BatchResponse::Single(r) => {
             let (body, request_error) = body_of(&r);
             let status = if request_error && media == Media::GraphqlResponse {

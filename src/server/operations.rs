@@ -6,6 +6,10 @@
 //!   counted where they are opened, in the WebSocket layer).
 //!
 //! Both need the parsed document, and a document is parsed once, so one extension holds both.
+//! It also keeps the documents it parsed, by their text: a client sends the same few queries
+//! over and over, and a document is parsed once, not on every request (async-graphql's own
+//! checks of depth and directives passed on its first parse; the limits and the text are
+//! checked on every request, since the text check reads the variables).
 use super::limits;
 use crate::config::Limits;
 use crate::metrics::Metrics;
@@ -18,8 +22,29 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub struct OperationsExtension {
-    pub limits: Limits,
-    pub metrics: Arc<Metrics>,
+    limits: Limits,
+    metrics: Arc<Metrics>,
+    documents: Documents,
+}
+
+/// Parsed documents by their text, weighed by the text's length.
+type Documents = moka::sync::Cache<Arc<str>, ExecutableDocument>;
+
+/// How much query text the parsed documents may stand for, in bytes.
+const DOCUMENTS_BYTES: u64 = 4 << 20;
+
+impl OperationsExtension {
+    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        let documents = moka::sync::Cache::builder()
+            .weigher(|q: &Arc<str>, _: &ExecutableDocument| q.len().try_into().unwrap_or(u32::MAX))
+            .max_capacity(DOCUMENTS_BYTES)
+            .build();
+        OperationsExtension {
+            limits,
+            metrics,
+            documents,
+        }
+    }
 }
 
 impl ExtensionFactory for OperationsExtension {
@@ -27,6 +52,7 @@ impl ExtensionFactory for OperationsExtension {
         Arc::new(PerRequest {
             limits: self.limits.clone(),
             metrics: self.metrics.clone(),
+            documents: self.documents.clone(),
             op_type: Mutex::new(None),
         })
     }
@@ -35,6 +61,7 @@ impl ExtensionFactory for OperationsExtension {
 struct PerRequest {
     limits: Limits,
     metrics: Arc<Metrics>,
+    documents: Documents,
     /// Set once the document parsed and passed the limits.
     op_type: Mutex<Option<&'static str>>,
 }
@@ -81,7 +108,14 @@ impl Extension for PerRequest {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = match self.documents.get(query) {
+            Some(doc) => doc,
+            None => {
+                let doc = next.run(ctx, query, variables).await?;
+                self.documents.insert(query.into(), doc.clone());
+                doc
+            }
+        };
         limits::check(&doc, &self.limits)?;
         super::text::check(&doc, variables)?;
         // A document of several operations is labelled only when it has one.

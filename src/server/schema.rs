@@ -53,10 +53,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build_schema(state: Arc<AppState>) -> AppSchema {
     let mut b = builder()
-        .extension(super::operations::OperationsExtension {
-            limits: state.config.limits(),
-            metrics: state.metrics.clone(),
-        })
+        .extension(super::operations::OperationsExtension::new(
+            state.config.limits(),
+            state.metrics.clone(),
+        ))
         .extension(super::error_codes::ErrorCodesExtension);
     // Spans per request and per resolver, only while traces are exported (`telemetry`).
     if crate::telemetry::enabled() {

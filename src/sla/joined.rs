@@ -99,11 +99,22 @@ fn sqlite_object<E: EntityTrait>(t: &str) -> String {
 }
 
 /// The rows of table alias `t` (of `E`) as one JSON array text, `[]` when there are none.
-fn json_array<E: EntityTrait>(backend: DbBackend, t: &str) -> Expr {
-    match backend {
-        DbBackend::Postgres => Expr::cust(format!("coalesce(json_agg(\"{t}\"), '[]')::text")),
-        _ => Expr::cust(format!("json_group_array({})", sqlite_object::<E>(t))),
-    }
+/// Each expression's text is built once (a few of them, kept for the process's life).
+fn json_array<E: EntityTrait>(backend: DbBackend, t: &'static str) -> Expr {
+    type Built = std::collections::HashMap<(bool, &'static str, &'static str), &'static str>;
+    static BUILT: std::sync::LazyLock<std::sync::Mutex<Built>> =
+        std::sync::LazyLock::new(Default::default);
+    let pg = backend == DbBackend::Postgres;
+    let key = (pg, E::default().table_name(), t);
+    let build = || -> &'static str {
+        let text = match pg {
+            true => format!("coalesce(json_agg(\"{t}\"), '[]')::text"),
+            false => format!("json_group_array({})", sqlite_object::<E>(t)),
+        };
+        Box::leak(text.into_boxed_str())
+    };
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    Expr::cust(*built.entry(key).or_insert_with(build))
 }
 
 fn scalar(q: SelectStatement) -> Expr {
@@ -118,7 +129,7 @@ fn of_page(c: breach::Column) -> SelectStatement {
 /// The company's rows of `E` whose id is in `ids`, as a JSON array text.
 fn related<E: EntityTrait>(
     backend: DbBackend,
-    t: &str,
+    t: &'static str,
     (id, company_col): (E::Column, E::Column),
     ids: SelectStatement,
     company: Uuid,

@@ -75,6 +75,39 @@ async fn bad_requests_get_clear_errors_and_the_server_stays_up() {
     assert_eq!(ready.status(), 200);
 }
 
+/// Documents are parsed once and kept by their text; every request is still checked: a kept
+/// document over a limit is refused every time, and NUL in the variables of a document kept
+/// from a clean request is refused too.
+#[tokio::test]
+async fn a_document_parsed_once_is_still_checked_on_every_request() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} name {} }} }} }} }} }}",
+        "ofType { ".repeat(25),
+        "} ".repeat(25)
+    );
+    for _ in 0..3 {
+        let v = app.gql(Some(&t), &deep, json!({})).await;
+        assert_eq!(code(&v), "LIMIT_EXCEEDED", "{v}");
+    }
+    let q = "query($n: String) { workflows(first: 1, filter: {search: $n}) { totalCount } }";
+    for _ in 0..2 {
+        let d = app.data(&t, q, json!({"n": "clean"})).await;
+        assert_eq!(d["workflows"]["totalCount"], 0, "{d}");
+    }
+    let v = app.gql(Some(&t), q, json!({"n": "a\u{0}b"})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    assert!(message(&v).contains("NUL"), "{v}");
+    // A document that does not parse is answered alike each time.
+    for _ in 0..2 {
+        let v = app
+            .gql(Some(&t), "{ workflows(first: 1 { totalCount } }", json!({}))
+            .await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{v}");
+    }
+}
+
 #[tokio::test]
 async fn get_runs_queries_but_not_mutations() {
     let app = TestApp::spawn().await;
