@@ -204,9 +204,10 @@ async fn breach_page(
     let count = total.then(|| {
         sea_orm::QueryTrait::into_query(sum_select(counts.clone(), breach_count::Column::N))
     });
-    let (want, loaders, company) = (wanted(ctx), ctx.loaders()?, auth.company_id);
+    let (want, loaders) = (wanted(ctx), ctx.loaders()?);
     let fetch = |page| async move {
-        let (rows, n) = super::joined::fetch(db, company, page, want, count, loaders).await?;
+        let (rows, n) = super::joined::fetch(db, page, want, count, loaders).await?;
+        // Not selected, or an empty page (which carries no count): counted when resolved.
         let fields = match n {
             Some(n) => ConnectionFields::known(n),
             None => ConnectionFields::sum_of(db, counts, breach_count::Column::N),

@@ -316,10 +316,10 @@ async fn completions_in_one_group_write_the_shared_rows_once() {
     assert_eq!(v["sla"]["metrics"], json!({"total": 40, "met": 40}));
 }
 
-/// The dashboard's one statement reads its rows as JSON, which the store builds (booleans,
-/// uuids, timestamps, reals and JSON columns each in their own way). Every column of every model
-/// it returns, and of every model it feeds the loaders, equals the ORM's reading of the same
-/// row, including text, JSON and reals that a careless encoding would change.
+/// The dashboard's one statement reads the related rows under prefixed names, each once. Every
+/// column of every model it returns, and of every model it feeds the loaders, equals the ORM's
+/// reading of the same row, including text, JSON and reals that a careless encoding would
+/// change (a JSON encoding by the store, tried, rounded SQLite's reals to 15 digits).
 #[tokio::test]
 async fn the_dashboard_statement_reads_every_column_as_the_orm_does() {
     use sea_orm::{
@@ -388,9 +388,7 @@ async fn the_dashboard_statement_reads_every_column_as_the_orm_does() {
         execution: true,
         workflow: true,
     };
-    let (rows, _) = fetch(db, company, page.clone(), want, None, &loaders)
-        .await
-        .unwrap();
+    let (rows, _) = fetch(db, page.clone(), want, None, &loaders).await.unwrap();
     assert_eq!(rows, page.all(db).await.unwrap());
     assert_eq!(rows[0].notes, odd);
     // What the loaders hold, with no statement run: fed by the page, not loaded.

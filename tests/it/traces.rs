@@ -83,7 +83,7 @@ fn dashboard_trace(spans: &[Span]) -> Option<(Span, Vec<Span>)> {
         .find(|s| s.name == "field" && text(s, "path") == "slaBreaches")?;
     let statements: Vec<Span> = spans
         .iter()
-        .filter(|s| s.parent == field.id && ["SELECT", "WITH"].contains(&s.name.as_str()))
+        .filter(|s| s.parent == field.id && s.name == "SELECT")
         .cloned()
         .collect();
     (!statements.is_empty()).then(|| (field.clone(), statements))
@@ -141,9 +141,8 @@ async fn the_dashboard_query_s_trace_holds_its_resolver_and_its_statements() {
     let spans = received.0.lock().unwrap().clone();
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
     let (field, statements) = found.unwrap_or_else(|| panic!("no dashboard trace in {names:?}"));
-    // The statement reads the breaches (the page, with its relations) and their count, with
-    // the SQL (placeholders, not values) and the store: one statement (`WITH p AS (page)
-    // SELECT …`), named by its first word.
+    // The statement reads the breaches (the page, with its joins) and their count, with the
+    // SQL (placeholders, not values) and the store: one statement, the count a subquery.
     let sql: Vec<String> = statements
         .iter()
         .map(|s| text(s, "db.query.text"))
