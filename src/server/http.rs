@@ -434,6 +434,20 @@ async fn execute(http: &Http, headers: &HeaderMap, media: Media, ops: Operations
     }
 }
 
+/// Sorts every object's fields by name. async-graphql puts a query's fields in the order they
+/// finish resolving (concurrently), so without this the same query could answer its fields in
+/// a different order each time; sorted, as they were when the answer went through a JSON tree.
+fn sort_fields(v: &mut async_graphql::Value) {
+    match v {
+        async_graphql::Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_fields);
+        }
+        async_graphql::Value::List(l) => l.iter_mut().for_each(sort_fields),
+        _ => {}
+    }
+}
+
 /// Whether a response is a request error: no data, and no error that happened during
 /// execution (those carry a path).
 fn is_request_error(r: &async_graphql::Response) -> bool {
@@ -459,7 +473,10 @@ fn body_of(r: &async_graphql::Response) -> (Value, bool) {
 fn respond(media: Media, resp: BatchResponse) -> Response {
     match resp {
         // The usual answer, with data: serialised straight to bytes, not through a JSON tree.
-        BatchResponse::Single(r) if !is_request_error(&r) => match serde_json::to_vec(&r) {
+        BatchResponse::Single(mut r) if !is_request_error(&r) => match serde_json::to_vec({
+            sort_fields(&mut r.data);
+            &r
+        }) {
             Ok(bytes) => answer_bytes(StatusCode::OK, media, bytes),
             Err(_) => answer(StatusCode::OK, media, &body_of(&r).0),
         },

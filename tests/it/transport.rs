@@ -108,6 +108,38 @@ async fn a_document_parsed_once_is_still_checked_on_every_request() {
     }
 }
 
+/// A response's fields come in one order, by name, whatever order they finish resolving in
+/// (async-graphql resolves a query's fields concurrently and records them as they finish).
+#[tokio::test]
+async fn fields_come_in_one_order_whatever_order_they_resolve_in() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let query =
+        "{ zz: __typename workflows(first: 1) { totalCount edges { cursor } } aa: __typename }";
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let text = app
+            .client
+            .post(app.url("/graphql"))
+            .bearer_auth(&t)
+            .json(&json!({"query": query}))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("body");
+        seen.insert(text);
+    }
+    let texts: Vec<String> = seen.into_iter().collect();
+    assert_eq!(
+        texts,
+        [
+            "{\"data\":{\"aa\":\"Query\",\"workflows\":{\"edges\":[],\"totalCount\":0},\"zz\":\"Query\"}}"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn get_runs_queries_but_not_mutations() {
     let app = TestApp::spawn().await;
