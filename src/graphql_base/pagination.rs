@@ -79,8 +79,8 @@ pub fn sum_select<E: EntityTrait>(select: Select<E>, col: E::Column) -> Select<E
 
 #[Object]
 impl ConnectionFields {
-    /// How many items match the filter, across all pages (one COUNT query, run only when
-    /// this field is selected).
+    /// How many items match the filter, across all pages (counted only when this field is
+    /// selected).
     async fn total_count(&self) -> async_graphql::Result<u64> {
         Ok((self.count)().await.map_err(AppError::from)?)
     }
