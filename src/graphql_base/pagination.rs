@@ -145,49 +145,13 @@ where
     E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
 {
     let fields = ConnectionFields::of(db, select.clone());
-    paginate_counted(db, select, first, after, fields).await
-}
-
-/// [`paginate`] with `totalCount` counted by `fields`.
-pub async fn paginate_counted<E>(
-    db: &DatabaseConnection,
-    select: Select<E>,
-    first: Option<i32>,
-    after: Option<String>,
-    fields: ConnectionFields,
-) -> AppResult<Page<E::Model>>
-where
-    E: Tenant,
-    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
-{
-    paginate_with(select, first, after, fields, |q| async move {
-        Ok(q.all(db).await?)
-    })
-    .await
-}
-
-/// [`paginate_counted`], with the page's rows read by `fetch` from the select it is given
-/// (filtered by the cursor, ordered and limited): a caller that loads the rows' relations in
-/// the same statement (a join) reads them here.
-pub async fn paginate_with<E, F, Fut>(
-    select: Select<E>,
-    first: Option<i32>,
-    after: Option<String>,
-    fields: ConnectionFields,
-    fetch: F,
-) -> AppResult<Page<E::Model>>
-where
-    E: Tenant,
-    E::Model: FromQueryResult + Sized + Send + Sync + OutputType,
-    F: FnOnce(Select<E>) -> Fut,
-    Fut: std::future::Future<Output = AppResult<Vec<E::Model>>>,
-{
-    let fetch = |q| async move { Ok((fetch(q).await?, fields)) };
+    let fetch = |q: Select<E>| async move { Ok((q.all(db).await?, fields)) };
     paginate_fetched(select, first, after, fetch).await
 }
 
-/// [`paginate_with`], with the connection's own fields given by `fetch` beside the rows: a
-/// caller that counts in the page's own statement returns its count here.
+/// [`paginate`], with the page's rows read by `fetch` from the select it is given (filtered by
+/// the cursor, ordered and limited) and the connection's own fields given beside them: a
+/// caller that joins the rows' relations, or counts, in the page's own statement does it here.
 pub async fn paginate_fetched<E, F, Fut>(
     select: Select<E>,
     first: Option<i32>,
