@@ -19,6 +19,7 @@ mod m20261206_000001_template_actions;
 mod m20261207_000001_sla_rollup_days;
 mod m20261208_000001_running_executions_index;
 mod m20261209_000001_running_rollups;
+mod m20261210_000001_counter_shards;
 
 pub use m20261204_000001_sla_rollups::rebuild_sql as rollup_rebuild_sql;
 pub use m20261207_000001_sla_rollup_days::GRAINS as ROLLUP_GRAINS;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_sla_rollup_days::Migration),
             Box::new(m20261208_000001_running_executions_index::Migration),
             Box::new(m20261209_000001_running_rollups::Migration),
+            Box::new(m20261210_000001_counter_shards::Migration),
         ]
     }
 }

@@ -69,6 +69,7 @@ pub mod running_rollup;
 pub mod simulation;
 pub mod sla;
 pub mod sla_event;
+pub mod sla_event_queue;
 pub mod sla_rollup;
 pub mod step_execution;
 pub mod suggestion;

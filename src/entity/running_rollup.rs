@@ -15,6 +15,11 @@ pub struct Model {
     pub bucket: i64,
     /// Executions of the workflow started in the bucket, status running, not completed.
     pub running: i64,
+    /// The row's shard of its key (see the migration `m20261210_000001_counter_shards`): on
+    /// PostgreSQL concurrent writers add to different shards, and readers sum them; always 0
+    /// on SQLite.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub shard: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -42,6 +42,8 @@ pub async fn complete(
     let now = state.clock.now();
     let mut read = read_for_completion(&state.db, auth, execution_id).await?;
     let labels = read.workflow.take();
+    // Its live breaches get their final figures, each with an event.
+    let finals = !read.existing.is_empty();
     let at = (now, state.alerting());
     let (updated, was_running) = finished(&read.exec, &a, now)?;
     // Built here, beside other requests: the writer runs one job at a time.
@@ -67,6 +69,10 @@ pub async fn complete(
         .sla
         .execution_completed(state, &updated, &slas, &new, labels.as_ref())
         .await;
+    if finals && new.is_empty() {
+        // (With new breaches, `execution_completed` published them all.)
+        state.sla.events_committed(&state.writer).await;
+    }
     Ok(updated)
 }
 

@@ -519,10 +519,21 @@ pub async fn import_into(
     company_id: Uuid,
     items: Vec<ImportExecution>,
 ) -> AppResult<ImportReport> {
+    // On the imports' own shard of the counters, one import at a time (`sla::shards`).
+    crate::sla::shards::for_imports(import_sharded(db, state, company_id, items)).await
+}
+
+async fn import_sharded(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    state: &AppState,
+    company_id: Uuid,
+    items: Vec<ImportExecution>,
+) -> AppResult<ImportReport> {
     check_import(state, &items)?;
     let wfs = import_workflows(db, company_id, &items).await?;
     let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
+    crate::sla::shards::lock_imports(&txn).await?;
     let existing = known_external_ids(&txn, company_id, &items).await?;
     let mut all_by_wf = HashMap::new();
     for w in wfs.keys() {
@@ -579,10 +590,14 @@ pub async fn import_into(
     .await?;
     txn.commit().await?;
     let running = staged.running.iter();
-    state.sla.executions_finished(
-        running.map(|e| (e, slas_by_wf[&e.workflow_id].as_slice())),
-        report.breaches,
-    );
+    state
+        .sla
+        .executions_finished(
+            &state.writer,
+            running.map(|e| (e, slas_by_wf[&e.workflow_id].as_slice())),
+            report.breaches,
+        )
+        .await;
     Ok(report)
 }
 

@@ -334,6 +334,11 @@ impl Hub {
         if self.cursor.load(Ordering::SeqCst) < 0 {
             self.start_at_head(db).await?;
         }
+        // Events a writer queued and did not publish (it stopped after its commit) are
+        // published here (PostgreSQL; `sla::event_log`).
+        if let Err(e) = crate::sla::event_log::publish(db).await {
+            tracing::warn!(error = %e, "breach event dispatcher: publishing queued events failed");
+        }
         let cursor = self.cursor.load(Ordering::SeqCst);
         let rows = sla_event::Entity::find()
             .filter(sla_event::Column::Seq.gt(cursor))

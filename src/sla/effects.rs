@@ -62,7 +62,7 @@ pub async fn after_completion(
             .set(s.target_duration_seconds as f64);
     }
     if !new.is_empty() {
-        state.sla.events_committed();
+        state.sla.events_committed(&state.writer).await;
     }
 }
 

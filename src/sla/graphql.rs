@@ -299,16 +299,25 @@ impl SlaQuery {
             .all(db)
             .await
             .map_err(AppError::from)?;
-        let mut groups: Vec<BreachGroup> = rows
+        // A group's count is the sum of its shards (`sla::shards`).
+        let mut sums: std::collections::HashMap<(uuid::Uuid, String), i64> = Default::default();
+        for r in rows {
+            *sums.entry((r.sla_id, r.severity)).or_default() += r.n;
+        }
+        let mut groups: Vec<BreachGroup> = sums
             .into_iter()
-            .filter(|r| r.n > 0)
-            .map(|r| BreachGroup {
-                sla_id: r.sla_id,
-                severity: r.severity,
-                count: r.n,
+            .filter(|(_, n)| *n > 0)
+            .map(|((sla_id, severity), count)| BreachGroup {
+                sla_id,
+                severity,
+                count,
             })
             .collect();
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.sla_id.cmp(&b.sla_id)));
+        groups.sort_by(|a, b| {
+            (b.count.cmp(&a.count))
+                .then(a.sla_id.cmp(&b.sla_id))
+                .then(a.severity.cmp(&b.severity))
+        });
         Ok(groups)
     }
 
@@ -459,7 +468,7 @@ impl SlaMutation {
             st.clock.now(),
         )
         .await?;
-        st.sla.events_committed();
+        st.sla.events_committed(&st.writer).await;
         Ok(AcknowledgeBreachPayload { breach: b })
     }
 }

@@ -18,7 +18,7 @@
 //! by Message-ID shows it once.
 use super::BreachEventKind;
 use super::outbox::{Outcome, record_unsent};
-use super::service::{append_event, lock_event_log, slo_report, workflow_of};
+use super::service::{append_event, slo_report, workflow_of};
 use super::slo::SloReport;
 use crate::AppState;
 use crate::entity::{alert_outbox, breach, execution, sla, user, workflow};
@@ -175,8 +175,6 @@ async fn record_sent(
         return Ok(false);
     }
     if row.level == 0 {
-        // The event log's lock before the breach's row (the lock order in `sla`'s module doc).
-        lock_event_log(&txn).await?;
         mark_alerted(&txn, row.breach_id, recipients, now).await?;
     }
     crate::faults::crash_point(crate::faults::Point::AfterAlertMarkedSent, row.company_id)?;
@@ -191,7 +189,7 @@ async fn record_sent(
         .await?;
     }
     txn.commit().await?;
-    state.sla.events_committed();
+    state.sla.events_committed(&state.writer).await;
     Ok(true)
 }
 

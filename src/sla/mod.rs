@@ -4,15 +4,16 @@
 //!
 //! # Lock order
 //! On PostgreSQL, every write transaction takes the rows that several transactions share in
-//! one order: the event log's advisory lock (`service::lock_event_log`, held to the commit),
-//! then breach rows (their unique keys, a live breach's final figures, an acknowledgement, an
-//! alert marked sent) and the breach count rows (`sla_breach_counts`), then the workflow's
-//! rollup rows (`rollups`), then its running counts (`running`). Before, a breach's key and
-//! count row came before the lock, and a second breach's after it: a completion and the
-//! deadline watcher recording breaches of one execution, or an import beside completions,
-//! deadlocked (`rollups::concurrent_completions_and_imports_of_one_workflow_all_succeed` in
-//! the tests). The rollups and running counts are shared by every completion of a workflow:
-//! taken last, they stay locked only from their update to the commit.
+//! one order: breach rows (their unique keys, a live breach's final figures, an
+//! acknowledgement, an alert marked sent) and the breach count rows (`sla_breach_counts`),
+//! then the workflow's rollup rows (`rollups`), then its running counts (`running`). The
+//! counters are spread over shards (`shards`), so that concurrent writers mostly take different
+//! rows; taken last, they stay locked only from their update to the commit. No writer takes
+//! the event log's lock: writers queue their events, and only the mover, which takes nothing
+//! else, holds it (`event_log`). Before, every writer held that lock through its commit, so
+//! writers of events committed one at a time; and a breach's key and count row taken before
+//! the lock and a second breach's after it deadlocked
+//! (`rollups::concurrent_completions_and_imports_of_one_workflow_all_succeed` in the tests).
 pub mod buckets;
 pub mod calendar;
 pub mod calendar_graphql;
@@ -20,6 +21,7 @@ pub mod channel_graphql;
 pub mod channels;
 pub mod effects;
 pub mod escalation;
+pub mod event_log;
 pub mod export;
 pub mod figures;
 pub mod graphql;
@@ -34,6 +36,7 @@ pub mod rollups;
 pub mod running;
 pub mod runtime;
 pub mod service;
+pub mod shards;
 pub mod sla_time;
 pub mod slo;
 pub mod watcher;

@@ -1,7 +1,8 @@
 //! How the SLA runtimes of several replicas on one PostgreSQL coordinate.
 //!
-//! - **Wake-ups.** Transactions that append breach events `NOTIFY wi_wake, 'event'` (delivered
-//!   at commit); starting an execution notifies `exec:<id>`. Every replica LISTENs and wakes
+//! - **Wake-ups.** The mover that publishes breach events to the log (`event_log`) sends
+//!   `NOTIFY wi_wake, 'event'` (delivered at its commit); starting an execution notifies
+//!   `exec:<id>`. Every replica LISTENs and wakes
 //!   its event dispatcher, which reads the event log by its sequence: the notification
 //!   carries only keys, and polling the log is the backstop while LISTEN reconnects.
 //! - **The deadline watcher** has one live owner: the replica holding a session-level advisory lock.

@@ -101,6 +101,7 @@ pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
 
 /// The statements that add `rows` to the rollups, a chunk of rows each.
 fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Statement> {
+    let shard = super::shards::next(backend);
     let models: Vec<sla_rollup::ActiveModel> = rows
         .into_iter()
         .map(|((sla_id, grain, bucket), (company_id, c))| {
@@ -113,6 +114,7 @@ fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Sta
                 met: c.met,
                 warning: c.warning,
                 critical: c.critical,
+                shard,
             })
         })
         .collect();
@@ -120,7 +122,7 @@ fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Sta
     let mut out = Vec::new();
     while it.peek().is_some() {
         let chunk: Vec<_> = it.by_ref().take(CHUNK).collect();
-        let q = sla_rollup::Entity::insert_many(chunk).on_conflict(summing());
+        let q = sla_rollup::Entity::insert_many(chunk).on_conflict(summing(backend));
         out.push(sea_orm::QueryTrait::build(&q, backend));
     }
     out
@@ -184,10 +186,10 @@ impl crate::db::Deferred for SharedRows {
     }
 }
 
-/// `ON CONFLICT (sla_id, grain, bucket) DO UPDATE SET n = sla_rollups.n + excluded.n`.
-fn summing() -> OnConflict {
+/// `ON CONFLICT (sla_id, grain, bucket[, shard]) DO UPDATE SET n = sla_rollups.n + excluded.n`.
+fn summing(backend: DatabaseBackend) -> OnConflict {
     use sla_rollup::Column as C;
-    let mut on = OnConflict::columns([C::SlaId, C::Grain, C::Bucket]);
+    let mut on = super::shards::on_key(backend, [C::SlaId, C::Grain, C::Bucket], C::Shard);
     for c in [C::Total, C::Met, C::Warning, C::Critical] {
         on.value(
             c,

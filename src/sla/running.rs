@@ -58,6 +58,7 @@ pub async fn upsert(db: &impl ConnectionTrait, rows: Rows) -> AppResult<()> {
 
 /// The statements that add `rows` to the running counts, a chunk of rows each.
 pub fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm::Statement> {
+    let shard = super::shards::next(backend);
     let models = rows
         .into_iter()
         .map(|((workflow_id, grain, bucket), (company_id, n))| {
@@ -67,22 +68,24 @@ pub fn statements(backend: sea_orm::DatabaseBackend, rows: Rows) -> Vec<sea_orm:
                 grain,
                 bucket,
                 running: n,
+                shard,
             })
         });
     let mut it = models.peekable();
     let mut out = Vec::new();
     while it.peek().is_some() {
         let chunk: Vec<_> = it.by_ref().take(CHUNK).collect();
-        let q = running_rollup::Entity::insert_many(chunk).on_conflict(summing());
+        let q = running_rollup::Entity::insert_many(chunk).on_conflict(summing(backend));
         out.push(sea_orm::QueryTrait::build(&q, backend));
     }
     out
 }
 
-/// `ON CONFLICT (workflow_id, grain, bucket) DO UPDATE SET running = running + excluded.running`.
-fn summing() -> OnConflict {
+/// `ON CONFLICT (workflow_id, grain, bucket[, shard]) DO UPDATE SET running = running +
+/// excluded.running`.
+fn summing(backend: sea_orm::DatabaseBackend) -> OnConflict {
     use running_rollup::Column as C;
-    OnConflict::columns([C::WorkflowId, C::Grain, C::Bucket])
+    super::shards::on_key(backend, [C::WorkflowId, C::Grain, C::Bucket], C::Shard)
         .value(
             C::Running,
             Expr::col((running_rollup::Entity, C::Running))

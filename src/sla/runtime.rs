@@ -16,7 +16,7 @@
 use super::watcher::Watcher;
 use crate::entity::{breach, execution, sla};
 use crate::{AppState, Timing};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -105,8 +105,9 @@ impl SlaRuntime {
 
     /// Executions were reported (and committed): those still running are armed, and the
     /// breaches their completions recorded are published.
-    pub fn executions_finished<'a>(
+    pub async fn executions_finished<'a>(
         &self,
+        db: &DatabaseConnection,
         running: impl IntoIterator<Item = (&'a execution::Model, &'a [sla::Model])>,
         breaches: usize,
     ) {
@@ -114,7 +115,7 @@ impl SlaRuntime {
             self.watcher.arm(e, slas);
         }
         if breaches > 0 {
-            self.events_committed();
+            self.events_committed(db).await;
         }
     }
 
@@ -143,9 +144,13 @@ impl SlaRuntime {
         super::effects::refresh_sla_gauges(state).await;
     }
 
-    /// A transaction that appended breach events (and maybe alert rows) committed: one
+    /// A transaction that appended breach events (and maybe alert rows) committed: its events
+    /// published to the log (on PostgreSQL, moved from the queue: `event_log`), and one
     /// wake-up for the live stream, the mailer and the notifier.
-    pub fn events_committed(&self) {
+    pub async fn events_committed(&self, db: &DatabaseConnection) {
+        if let Err(e) = super::event_log::publish(db).await {
+            tracing::warn!(error = %e, "publishing breach events failed; the event dispatcher's next read publishes them");
+        }
         self.events.notify_one();
         self.mailer_wake.notify_one();
         self.notifier_wake.notify_one();

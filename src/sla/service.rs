@@ -4,7 +4,7 @@ use super::escalation::{self, Alerting, Level};
 use super::slo::{self, Objective, SloReport};
 use super::{BreachEventKind, Severity};
 use crate::auth::AuthContext;
-use crate::entity::{alert_channel, breach, breach_count, execution, sla, sla_event, workflow};
+use crate::entity::{alert_channel, breach, breach_count, execution, sla, workflow};
 use crate::error::{AppError, AppResult};
 use crate::model::ExecutionStatus;
 use crate::tenancy;
@@ -376,26 +376,8 @@ pub fn crossed(s: &sla::Model, duration_seconds: f64) -> Vec<Severity> {
         .collect()
 }
 
-/// On PostgreSQL, serialises writers of `sla_events` until commit, so sequence order is
-/// commit order and a reader following the sequence never skips a late commit.
-pub async fn lock_event_log(db: &impl ConnectionTrait) -> AppResult<()> {
-    if let Some(s) = lock_event_log_statement(db.get_database_backend()) {
-        db.execute_unprepared(&s.sql).await?;
-    }
-    Ok(())
-}
-
-/// The statement of [`lock_event_log`]; None where there is nothing to lock.
-fn lock_event_log_statement(backend: DatabaseBackend) -> Option<sea_orm::Statement> {
-    (backend == DatabaseBackend::Postgres).then(|| {
-        sea_orm::Statement::from_string(
-            backend,
-            "SELECT pg_advisory_xact_lock(727001, hashtext(current_schema()))",
-        )
-    })
-}
-
-/// Appends an event to the breach event log (inside the caller's transaction).
+/// Appends an event to the breach event log (inside the caller's transaction; on PostgreSQL
+/// to its queue, which the caller publishes after its commit: `event_log`).
 pub async fn append_event(
     db: &impl ConnectionTrait,
     company_id: Uuid,
@@ -403,47 +385,21 @@ pub async fn append_event(
     kind: BreachEventKind,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    lock_event_log(db).await?;
-    insert_events(db, std::iter::once((company_id, breach_id)), kind, at).await?;
-    super::replicas::notify(db, "event").await?;
-    Ok(())
+    insert_events(db, std::iter::once((company_id, breach_id)), kind, at).await
 }
 
-/// [`append_event`] for a caller that holds the event log's lock already and wakes the other
-/// replicas itself (once for all its events): one event of `kind` for each (company, breach),
-/// in one statement.
+/// [`append_event`] for several breaches: one event of `kind` for each (company, breach), in
+/// one statement.
 async fn insert_events(
     db: &impl ConnectionTrait,
     breaches: impl Iterator<Item = (Uuid, Uuid)>,
     kind: BreachEventKind,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    if let Some(s) = events_statement(db.get_database_backend(), breaches, kind, at) {
+    if let Some(s) = super::event_log::insert_statement(db.get_database_backend(), breaches, kind, at) {
         db.execute_raw(s).await?;
     }
     Ok(())
-}
-
-/// The statement of [`insert_events`]; None when there are no events.
-fn events_statement(
-    backend: DatabaseBackend,
-    breaches: impl Iterator<Item = (Uuid, Uuid)>,
-    kind: BreachEventKind,
-    at: DateTime<Utc>,
-) -> Option<sea_orm::Statement> {
-    let rows: Vec<_> = breaches
-        .map(|(company_id, breach_id)| sla_event::ActiveModel {
-            company_id: Set(company_id),
-            breach_id: Set(breach_id),
-            kind: Set(kind.as_str().into()),
-            created_at: Set(at),
-            ..Default::default()
-        })
-        .collect();
-    if rows.is_empty() {
-        return None;
-    }
-    Some(sla_event::Entity::insert_many(rows).build(backend))
 }
 
 /// An SLA threshold that an execution's duration crossed: the SLA, the duration in seconds
@@ -561,7 +517,7 @@ fn after_insert(
     [
         bump_counts_statement(backend, counts),
         super::outbox::enqueue_statement(backend, alerted, detected_at, alert),
-        events_statement(backend, events, BreachEventKind::Detected, detected_at),
+        super::event_log::insert_statement(backend, events, BreachEventKind::Detected, detected_at),
     ]
     .into_iter()
     .flatten()
@@ -636,18 +592,11 @@ pub async fn record_completion(
     if crossings.is_empty() && finals.is_empty() {
         return Ok(new);
     }
-    // Once for all of this execution's breaches and events (the lock order in `sla`'s
-    // module doc), and one wake-up for the other replicas.
-    lock_event_log(db).await?;
     let (recorded, raced) = record_breaches(db, &crossings, exec.id, now, alert).await?;
     new.extend(recorded);
     finals.extend(recorded_meanwhile(db, exec.id, &known, raced).await?);
-    let finalized = !finals.is_empty();
     for (b, d) in finals {
         finalize(db, b, d, now).await?;
-    }
-    if finalized || !new.is_empty() {
-        super::replicas::notify(db, "event").await?;
     }
     Ok(new)
 }
@@ -748,12 +697,10 @@ pub fn batch_completion(
     if rows.is_empty() {
         return Some(BatchedBreaches { rows, insert: None });
     }
-    b.push_some(lock_event_log_statement(backend));
     let insert = Some(b.push(breach_insert(backend, &rows)));
     for s in after_insert(backend, &rows, &crossings, now, alert) {
         b.push(s);
     }
-    b.push_some(super::replicas::notify_statement(backend, "event"));
     Some(BatchedBreaches { rows, insert })
 }
 
@@ -813,7 +760,7 @@ async fn recorded_meanwhile(
 }
 
 /// Brings a live breach's actual duration and margin up to the final duration `d`, with its
-/// FINALIZED event (the caller holds the event log's lock and wakes the replicas).
+/// FINALIZED event (which the caller publishes after its commit: `event_log`).
 async fn finalize(
     db: &impl ConnectionTrait,
     b: breach::Model,
@@ -896,12 +843,8 @@ pub async fn fire_live(
         .num_microseconds()
         .unwrap_or(i64::MAX) as f64
         / 1e6;
-    lock_event_log(&txn).await?;
     let (b, _) = record_breaches(&txn, &[(&s, elapsed, sev)], exec.id, now, alert).await?;
     let b = b.into_iter().next();
-    if b.is_some() {
-        super::replicas::notify(&txn, "event").await?;
-    }
     txn.commit().await?;
     Ok(match b {
         Some(b) => Fired::Recorded(Box::new((b, s))),
@@ -965,6 +908,7 @@ fn bump_counts_statement(
         return None;
     }
     rows.sort_by(|a, b| (a.0, &a.2, a.3).cmp(&(b.0, &b.2, b.3)));
+    let shard = super::shards::next(backend);
     let rows = rows
         .into_iter()
         .map(
@@ -974,12 +918,13 @@ fn bump_counts_statement(
                 severity: Set(severity),
                 acknowledged: Set(acknowledged),
                 n: Set(n),
+                shard: Set(shard),
             },
         );
     let add =
         Expr::col((breach_count::Entity, C::N)).add(Expr::col((Alias::new("excluded"), C::N)));
     let q = breach_count::Entity::insert_many(rows).on_conflict(
-        OnConflict::columns([C::SlaId, C::Severity, C::Acknowledged])
+        super::shards::on_key(backend, [C::SlaId, C::Severity, C::Acknowledged], C::Shard)
             .value(C::N, add)
             .to_owned(),
     );
@@ -1050,9 +995,6 @@ pub async fn acknowledge(
 ) -> AppResult<breach::Model> {
     let txn = crate::db::begin_write(db).await?;
     let b = get_breach(&txn, auth, id).await?;
-    // The event log's lock before the breach's row and its count rows (the lock order in
-    // `sla`'s module doc).
-    lock_event_log(&txn).await?;
     // A conditional update, so two concurrent acknowledgements cannot both win.
     let res = breach::Entity::update_many()
         .col_expr(breach::Column::Acknowledged, true.into())

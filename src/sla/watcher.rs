@@ -245,7 +245,7 @@ impl Watcher {
             }
         }
         if recorded > 0 {
-            state.sla.events_committed();
+            state.sla.events_committed(&state.writer).await;
         }
         recorded
     }
