@@ -31,13 +31,21 @@ impl MigrationName for Migration {
 /// on PostgreSQL), this migration locks the tables in that order too, and so cannot deadlock
 /// with a writer.
 const COUNTERS: [(&str, &str, &[&str]); 3] = [
-    ("sla_breach_counts", "sla_id, severity, acknowledged", &["n"]),
+    (
+        "sla_breach_counts",
+        "sla_id, severity, acknowledged",
+        &["n"],
+    ),
     (
         "sla_rollups",
         "sla_id, grain, bucket",
         &["total", "met", "warning", "critical"],
     ),
-    ("running_rollups", "workflow_id, grain, bucket", &["running"]),
+    (
+        "running_rollups",
+        "workflow_id, grain, bucket",
+        &["running"],
+    ),
 ];
 
 pub const QUEUE: &str = "sla_event_queue";

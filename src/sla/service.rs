@@ -396,7 +396,9 @@ async fn insert_events(
     kind: BreachEventKind,
     at: DateTime<Utc>,
 ) -> AppResult<()> {
-    if let Some(s) = super::event_log::insert_statement(db.get_database_backend(), breaches, kind, at) {
+    if let Some(s) =
+        super::event_log::insert_statement(db.get_database_backend(), breaches, kind, at)
+    {
         db.execute_raw(s).await?;
     }
     Ok(())

@@ -7,8 +7,8 @@
 //! [`SHARDS`] rows of a key, taken in turn, so that concurrent writes mostly take different
 //! rows; readers sum a key's shards, as they sum its buckets. On SQLite the one writer runs
 //! one transaction at a time anyway, and every row stays shard 0.
-use sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm::sea_query::{IntoIden, OnConflict};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 /// Shards per counter key on PostgreSQL.

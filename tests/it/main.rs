@@ -21,6 +21,7 @@ mod conditions;
 mod conformance;
 mod demo;
 mod discovery;
+mod event_log;
 mod extremes;
 mod figures;
 mod hostile;
