@@ -156,7 +156,28 @@ pub async fn fetch(
 /// An execution of the caller's company, with its workflow's SLAs (active or not, in id order),
 /// the breaches it has of them and its workflow's labels, in one statement (what a completion
 /// reads before it queues for the writer), which [`execution_with_slas`] reads.
+///
+/// Its text is the same for every company and execution: built once per backend and kept, as
+/// building its 60 columns and three joins took about 5 % of the server's time during
+/// completions. Its values are the company and the execution.
 pub fn execution_with_slas_statement(
+    backend: sea_orm::DatabaseBackend,
+    auth: &crate::auth::AuthContext,
+    id: Uuid,
+) -> sea_orm::Statement {
+    static TEXTS: [std::sync::OnceLock<String>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let slot = usize::from(backend == sea_orm::DatabaseBackend::Postgres);
+    let text = TEXTS[slot].get_or_init(|| build_execution_with_slas(backend, auth, id).sql);
+    sea_orm::Statement::from_sql_and_values(
+        backend,
+        text.clone(),
+        [auth.company_id.into(), id.into()],
+    )
+}
+
+/// [`execution_with_slas_statement`] built anew.
+fn build_execution_with_slas(
     backend: sea_orm::DatabaseBackend,
     auth: &crate::auth::AuthContext,
     id: Uuid,
@@ -228,4 +249,27 @@ pub struct ExecutionWithSlas {
     pub breaches: Vec<breach::Model>,
     /// Its workflow's type and name, for the completion's metrics.
     pub workflow: Option<super::effects::WorkflowLabels>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthContext;
+    use sea_orm::DatabaseBackend;
+
+    /// The kept text with this call's values is the statement built anew, whoever asks first.
+    #[test]
+    fn the_kept_completion_read_is_the_statement_built_anew() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            for _ in 0..3 {
+                let auth = AuthContext::command_line(Uuid::now_v7());
+                let id = Uuid::now_v7();
+                let kept = execution_with_slas_statement(backend, &auth, id);
+                let fresh = build_execution_with_slas(backend, &auth, id);
+                assert_eq!(kept.sql, fresh.sql);
+                assert_eq!(kept.values, fresh.values);
+                assert_eq!(kept.db_backend, fresh.db_backend);
+            }
+        }
+    }
 }
