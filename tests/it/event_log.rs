@@ -162,3 +162,30 @@ async fn a_reader_following_the_sequence_never_skips_an_event_while_writers_comm
     assert_eq!(all.len(), 320, "every event is in the log");
     assert_eq!(read, all, "the follower read every event, in order");
 }
+
+/// On a server without its background tasks (no dispatcher to move anything), a completion's
+/// and an acknowledgement's events are in the log when the client hears back: the writer moves
+/// them after its commit.
+#[tokio::test]
+async fn a_write_s_events_are_in_the_log_when_its_client_hears_back() {
+    let Some((s, _, breach)) = pg_breach().await else {
+        return;
+    };
+    let db = &s.app.db;
+    let kinds = |log: Vec<(i64, String)>| log.into_iter().map(|e| e.1).collect::<Vec<_>>();
+    let detected = BreachEventKind::Detected.as_str().to_string();
+    assert_eq!(
+        kinds(log_after(db, 0).await),
+        [detected.clone(), detected.clone()]
+    );
+    let ack = "mutation($id: ID!) { acknowledgeBreach(input: {id: $id, notes: \"seen\"}) { breach { id } } }";
+    s.app
+        .data(&s.token, ack, json!({"id": breach.to_string()}))
+        .await;
+    let acknowledged = BreachEventKind::Acknowledged.as_str().to_string();
+    assert_eq!(
+        kinds(log_after(db, 0).await),
+        [detected.clone(), detected, acknowledged]
+    );
+    assert_eq!(sla_event_queue::Entity::find().count(db).await.unwrap(), 0);
+}
