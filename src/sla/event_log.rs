@@ -26,41 +26,31 @@ use uuid::Uuid;
 const LOCK: i32 = 727_001;
 
 /// The statement that writes one event of `kind` for each (company, breach): into the log on
-/// SQLite, into the queue on PostgreSQL. None when there are none.
+/// SQLite, into the queue on PostgreSQL (the same columns, less the log's sequence). None when
+/// there are none.
 pub fn insert_statement(
     backend: DatabaseBackend,
     breaches: impl Iterator<Item = (Uuid, Uuid)>,
     kind: super::BreachEventKind,
     at: DateTime<Utc>,
 ) -> Option<Statement> {
-    let rows: Vec<(Uuid, Uuid)> = breaches.collect();
-    if rows.is_empty() {
-        return None;
-    }
-    if backend == DatabaseBackend::Postgres {
-        let rows = rows.into_iter().map(|(c, b)| sla_event_queue::ActiveModel {
-            company_id: Set(c),
-            breach_id: Set(b),
+    let rows: Vec<sla_event::ActiveModel> = breaches
+        .map(|(company_id, breach_id)| sla_event::ActiveModel {
+            company_id: Set(company_id),
+            breach_id: Set(breach_id),
             kind: Set(kind.as_str().into()),
             created_at: Set(at),
             ..Default::default()
-        });
-        return Some(sea_orm::QueryTrait::build(
-            &sla_event_queue::Entity::insert_many(rows),
-            backend,
-        ));
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
     }
-    let rows = rows.into_iter().map(|(c, b)| sla_event::ActiveModel {
-        company_id: Set(c),
-        breach_id: Set(b),
-        kind: Set(kind.as_str().into()),
-        created_at: Set(at),
-        ..Default::default()
-    });
-    Some(sea_orm::QueryTrait::build(
-        &sla_event::Entity::insert_many(rows),
-        backend,
-    ))
+    let mut q = sea_orm::QueryTrait::into_query(sla_event::Entity::insert_many(rows));
+    if backend == DatabaseBackend::Postgres {
+        q.into_table(sla_event_queue::Entity);
+    }
+    Some(backend.build(&q))
 }
 
 /// The mover's text: the lock, then the committed queued events into the log in queue order,
