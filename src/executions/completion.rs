@@ -43,7 +43,7 @@ pub async fn complete(
     let mut read = read_for_completion(&state.db, auth, execution_id).await?;
     let labels = read.workflow.take();
     // Its live breaches get their final figures, each with an event.
-    let finals = !read.existing.is_empty();
+    let finalized = !read.existing.is_empty();
     let at = (now, state.alerting());
     let (updated, was_running) = finished(&read.exec, &a, now)?;
     // Built here, beside other requests: the writer runs one job at a time.
@@ -67,12 +67,8 @@ pub async fn complete(
         .await?;
     state
         .sla
-        .execution_completed(state, &updated, &slas, &new, labels.as_ref())
+        .execution_completed(state, &updated, &slas, &new, finalized, labels.as_ref())
         .await;
-    if finals && new.is_empty() {
-        // (With new breaches, `execution_completed` published them all.)
-        state.sla.events_committed(&state.writer).await;
-    }
     Ok(updated)
 }
 

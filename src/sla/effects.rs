@@ -30,13 +30,15 @@ pub struct WorkflowLabels {
     pub name: String,
 }
 
-/// After an execution finished (and committed), with the breaches its completion recorded and
-/// its workflow's labels (read with the execution).
+/// After an execution finished (and committed), with the breaches its completion recorded,
+/// whether it brought live ones to their final figures (an event each), and its workflow's
+/// labels (read with the execution).
 pub async fn after_completion(
     state: &AppState,
     e: &execution::Model,
     slas: &[sla::Model],
     new: &[breach::Model],
+    finalized: bool,
     workflow: Option<&WorkflowLabels>,
 ) {
     let (wtype, wname) = workflow
@@ -61,7 +63,7 @@ pub async fn after_completion(
             .with_label_values(&[wname, s.name.as_str()])
             .set(s.target_duration_seconds as f64);
     }
-    if !new.is_empty() {
+    if !new.is_empty() || finalized {
         state.sla.events_committed(&state.writer).await;
     }
 }

@@ -126,17 +126,19 @@ impl SlaRuntime {
         }
     }
 
-    /// An execution's completion committed, with the breaches it recorded: metrics, and one
-    /// wake-up when it recorded any.
+    /// An execution's completion committed, with the breaches it recorded (`new`) and whether
+    /// it brought live ones to their final figures: metrics, and its events published with one
+    /// wake-up when it wrote any.
     pub async fn execution_completed(
         &self,
         state: &AppState,
         e: &execution::Model,
         slas: &[sla::Model],
         new: &[breach::Model],
+        finalized: bool,
         workflow: Option<&super::effects::WorkflowLabels>,
     ) {
-        super::effects::after_completion(state, e, slas, new, workflow).await;
+        super::effects::after_completion(state, e, slas, new, finalized, workflow).await;
     }
 
     /// Recomputes the SLO gauges (at most every 5 s).

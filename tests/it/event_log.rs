@@ -189,3 +189,53 @@ async fn a_write_s_events_are_in_the_log_when_its_client_hears_back() {
     );
     assert_eq!(sla_event_queue::Entity::find().count(db).await.unwrap(), 0);
 }
+
+/// A completion that records no breach but brings a live one to its final figures: its
+/// FINALIZED event is in the log when the client hears back, as a new breach's would be.
+#[tokio::test]
+async fn a_completion_that_only_finalizes_a_live_breach_publishes_its_event() {
+    let s = requests_only().await;
+    let db = &s.app.db;
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        eprintln!(
+            "NOTICE: event queue test skipped: set TEST_DATABASE_URL to run it on PostgreSQL"
+        );
+        return;
+    }
+    // The warning (240 s) recorded live at 250 s, as the deadline watcher records it; the
+    // completion at 270 s crosses nothing more (the target is 300 s) and brings the warning's
+    // figures from 250 s to 270 s.
+    let id = start_at(&s, t0() - Duration::seconds(270)).await;
+    let (exec, sla) = (
+        Uuid::parse_str(&id).unwrap(),
+        Uuid::parse_str(&s.sla).unwrap(),
+    );
+    let fired = workflow_intel::sla::service::fire_live(
+        db,
+        exec,
+        sla,
+        workflow_intel::sla::Severity::Warning,
+        t0() - Duration::seconds(20),
+        workflow_intel::sla::escalation::Alerting::NONE,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(fired, workflow_intel::sla::service::Fired::Recorded(_)),
+        "{fired:?}"
+    );
+    publish(db).await.unwrap();
+    let at = t0().to_rfc3339();
+    let v = json!({"input": {"executionId": id, "status": "COMPLETED", "completedAt": at}});
+    s.app.data(&s.token, COMPLETE, v).await;
+    assert_eq!(breaches(&s, json!({})).await.len(), 1, "no new breach");
+    let kinds: Vec<String> = log_after(db, 0).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(
+        kinds,
+        [
+            BreachEventKind::Detected.as_str(),
+            BreachEventKind::Finalized.as_str()
+        ]
+    );
+    assert_eq!(sla_event_queue::Entity::find().count(db).await.unwrap(), 0);
+}
