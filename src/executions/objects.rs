@@ -8,12 +8,13 @@ use crate::model::StepRunStatus;
 use crate::model::{ApprovalDecision, ExecutionStatus, stored};
 use crate::workflows::objects::Workflow;
 use async_graphql::{ComplexObject, Context, Result};
+use std::sync::Arc;
 
 pub type Execution = execution::Model;
 
 #[ComplexObject]
 impl Execution {
-    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Arc<Workflow>>> {
         loaders::one(&ctx.loaders()?.workflows, self.workflow_id).await
     }
     async fn status(&self) -> Result<ExecutionStatus> {

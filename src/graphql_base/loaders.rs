@@ -14,6 +14,9 @@ pub type LoadError = Arc<DbErr>;
 
 /// The loaders of one request (or of one live event). Rows are cached for the loaders' life,
 /// as DataLoader intends, so a live event's snapshot can be fed in before its resolvers run.
+/// Rows by id are kept behind an `Arc`: DataLoader hands out a clone of the cached value on
+/// every load, and a list of 20 breaches loads its SLA, execution and workflow 20 times each
+/// (a workflow's row holds its whole definition).
 pub struct Loaders {
     pub users: ByIdLoader<user::Entity>,
     pub actions: DataLoader<ActionByTypeLoader>,
@@ -59,7 +62,7 @@ impl Loaders {
 pub async fn one<E: Tenant>(
     loader: &ByIdLoader<E>,
     id: Uuid,
-) -> async_graphql::Result<Option<E::Model>>
+) -> async_graphql::Result<Option<Arc<E::Model>>>
 where
     E::Model: Clone + Send + Sync,
 {
@@ -101,7 +104,7 @@ where
     E: Tenant,
     E::Model: Clone + Send + Sync,
 {
-    type Value = E::Model;
+    type Value = Arc<E::Model>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
@@ -111,7 +114,7 @@ where
             .all(&self.db)
             .await?;
         rows.into_iter()
-            .map(|r| Ok((row_id::<E>(&r).map_err(key_error)?, r)))
+            .map(|r| Ok((row_id::<E>(&r).map_err(key_error)?, Arc::new(r))))
             .collect()
     }
 }

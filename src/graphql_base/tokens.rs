@@ -14,7 +14,7 @@ pub type ApiToken = api_token::Model;
 #[ComplexObject]
 impl ApiToken {
     /// Whose requests the token makes.
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<User>>> {
         super::types::user_by_id(ctx, Some(self.user_id)).await
     }
     async fn revoked(&self) -> bool {

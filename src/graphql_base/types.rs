@@ -45,7 +45,7 @@ pub type User = user::Model;
 pub async fn user_by_id(
     ctx: &Context<'_>,
     id: Option<uuid::Uuid>,
-) -> async_graphql::Result<Option<User>> {
+) -> async_graphql::Result<Option<std::sync::Arc<User>>> {
     let Some(id) = id else {
         return Ok(None);
     };

@@ -199,18 +199,18 @@ pub async fn render(
 async fn prime(loaders: &Loaders, ev: &BreachEvent) {
     let company = ev.company_id;
     if let Some(s) = ev.sla.as_ref().filter(|s| s.company_id == company) {
-        loaders.slas.feed_one(s.id, s.clone()).await;
+        loaders.slas.feed_one(s.id, Arc::new(s.clone())).await;
     }
     if let Some(e) = ev.execution.as_ref().filter(|e| e.company_id == company) {
-        loaders.executions.feed_one(e.id, e.clone()).await;
+        loaders.executions.feed_one(e.id, Arc::new(e.clone())).await;
     }
     if let Some(w) = ev.workflow.as_ref().filter(|w| w.company_id == company) {
-        loaders.workflows.feed_one(w.id, w.clone()).await;
+        loaders.workflows.feed_one(w.id, Arc::new(w.clone())).await;
     }
     let users = ev.users.iter().filter(|u| u.company_id == company);
     loaders
         .users
-        .feed_many(users.map(|u| (u.id, u.clone())))
+        .feed_many(users.map(|u| (u.id, Arc::new(u.clone()))))
         .await;
 }
 

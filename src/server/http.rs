@@ -16,7 +16,7 @@ use crate::server::AppSchema;
 use crate::server::persisted::{PersistedError, PersistedQueries};
 use crate::server::ws;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchResponse, Data};
+use async_graphql::{BatchResponse, Data, Executor};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Query, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -424,10 +424,10 @@ async fn execute(http: &Http, headers: &HeaderMap, media: Media, ops: Operations
         Operations::Batch(ps) => {
             let rs = ps.into_iter().map(|p| to_request(state, &auth, p));
             match rs.collect::<Result<Vec<_>, _>>() {
-                Ok(rs) => {
-                    let batch = async_graphql::BatchRequest::Batch(rs);
-                    respond(media, http.schema.execute_batch(batch).await)
-                }
+                Ok(rs) => respond(
+                    media,
+                    BatchResponse::Batch(http.schema.execute_all(rs).await),
+                ),
                 Err(e) => e.respond(media),
             }
         }

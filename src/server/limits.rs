@@ -1,11 +1,13 @@
 //! What one document may ask for. Depth and aliases are measured on the parsed document;
 //! introspection (`__schema`, `__type`) is measured on its own, so the standard introspection
 //! query passes while a hostile one (deep `ofType` chains, `fields` inside `fields`) is still
-//! refused. Complexity comes from async-graphql's validation. A refusal names the limit, its
-//! setting and how far over the document is: `extensions.code` is `LIMIT_EXCEEDED`.
+//! refused. Complexity is counted as async-graphql's validation counts it (one per field and
+//! its selection, `__typename` not counted, fragments counted where they are spread), but on
+//! the document, before validation. A refusal names the limit, its setting and how far over
+//! the document is: `extensions.code` is `LIMIT_EXCEEDED`.
 use crate::config::Limits;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, ServerError, ValidationResult};
+use async_graphql::{Name, ServerError};
 use std::collections::{HashMap, HashSet};
 
 /// Deepest nesting inside `__schema`/`__type`, counting that field. graphql-js 16's full
@@ -203,9 +205,9 @@ pub fn check(doc: &ExecutableDocument, limits: &Limits) -> Result<(), ServerErro
     Ok(())
 }
 
-/// Refuses a validated operation whose complexity is over the limit.
-pub fn check_complexity(r: &ValidationResult, limits: &Limits) -> Result<(), ServerError> {
-    let (max, actual) = (limits.complexity, r.complexity as u64);
+/// Refuses a document whose complexity is over the limit.
+pub fn check_complexity(doc: &ExecutableDocument, limits: &Limits) -> Result<(), ServerError> {
+    let (max, actual) = (limits.complexity, complexity(doc));
     if actual > max {
         return Err(exceeded(
             "complexity",
@@ -215,6 +217,57 @@ pub fn check_complexity(r: &ValidationResult, limits: &Limits) -> Result<(), Ser
         ));
     }
     Ok(())
+}
+
+/// The document's complexity: over every operation, each field counts one plus its
+/// selection's complexity (`__typename` counts nothing), and a fragment counts where it is
+/// spread. Each fragment is counted once (so fan-out costs linear time); a cycle, which
+/// validation refuses anyway, counts nothing, and the sum saturates.
+pub fn complexity(doc: &ExecutableDocument) -> u64 {
+    let mut c = Complexity {
+        doc,
+        memo: HashMap::new(),
+        visiting: HashSet::new(),
+    };
+    doc.operations
+        .iter()
+        .fold(0, |n, (_, op)| n.saturating_add(c.set(&op.node.selection_set.node)))
+}
+
+struct Complexity<'a> {
+    doc: &'a ExecutableDocument,
+    memo: HashMap<Name, u64>,
+    visiting: HashSet<Name>,
+}
+
+impl Complexity<'_> {
+    fn set(&mut self, set: &SelectionSet) -> u64 {
+        set.items.iter().fold(0, |n, s| {
+            let one = match &s.node {
+                Selection::Field(f) if f.node.name.node == "__typename" => 0,
+                Selection::Field(f) => self.set(&f.node.selection_set.node).saturating_add(1),
+                Selection::InlineFragment(i) => self.set(&i.node.selection_set.node),
+                Selection::FragmentSpread(spread) => self.fragment(&spread.node.fragment_name.node),
+            };
+            n.saturating_add(one)
+        })
+    }
+
+    fn fragment(&mut self, name: &Name) -> u64 {
+        if let Some(n) = self.memo.get(name) {
+            return *n;
+        }
+        let Some(def) = self.doc.fragments.get(name) else {
+            return 0;
+        };
+        if !self.visiting.insert(name.clone()) {
+            return 0;
+        }
+        let n = self.set(&def.node.selection_set.node);
+        self.visiting.remove(name);
+        self.memo.insert(name.clone(), n);
+        n
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +319,27 @@ mod tests {
         let doc = parse_query(&q).unwrap();
         assert_eq!(measure(&doc).depth, 41);
         assert_eq!(aliases(&doc), 80);
+    }
+
+    /// As async-graphql's validation counts it: fields and their selections, fragments where
+    /// they are spread, every operation; `__typename` free.
+    #[test]
+    fn complexity_counts_fields_where_they_are_spread() {
+        let c = |q: &str| complexity(&parse_query(q).unwrap());
+        assert_eq!(c("{ a { b c } d __typename }"), 4);
+        assert_eq!(c("{ a { ...F } b { ...F } } fragment F on T { x y { z } }"), 8);
+        assert_eq!(c("query A { a } query B { b { c } }"), 3);
+        assert_eq!(c("{ ... on Q { a { b } } }"), 2);
+        assert_eq!(c("{ ...A } fragment A on Q { a { ...A } }"), 1);
+        let mut q = String::from("{ ...F0 }");
+        for i in 0..70 {
+            q.push_str(&format!(
+                " fragment F{i} on Q {{ a: x {{ ...F{n} }} b: x {{ ...F{n} }} }}",
+                n = i + 1
+            ));
+        }
+        q.push_str(" fragment F70 on Q { z }");
+        assert_eq!(c(&q), u64::MAX);
     }
 
     #[test]

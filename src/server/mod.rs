@@ -1,10 +1,9 @@
 //! The top of the house: the schema's assembly, which imports every room (schema.rs,
 //! node.rs), and the transports with what every request passes through (http.rs, ws.rs,
-//! persisted.rs, operations.rs, limits.rs, text.rs, error_codes.rs).
+//! persisted.rs, operations.rs, limits.rs, text.rs).
 //!
 //! This file is the HTTP surface: /graphql (POST, GET and WebSocket upgrade, in `http.rs`),
 //! CORS, /metrics, /healthz, /readyz and the embedded pages: the playground and the SLA board.
-pub mod error_codes;
 pub mod http;
 pub mod limits;
 pub mod node;

@@ -1,90 +1,120 @@
-//! What every query and mutation passes through, over HTTP and WebSocket alike:
-//! - the limits ([`Limits`], measured in `limits.rs`), checked on the parsed document and on
-//!   validation's complexity;
+//! What every query, mutation and subscription passes through, over HTTP and WebSocket alike,
+//! before the schema runs it:
+//! - the limits ([`Limits`], measured in `limits.rs`), complexity included;
 //! - text the stores cannot hold alike (NUL, `text.rs`), refused before anything runs;
 //! - the request metrics, counted and timed by operation type and outcome (subscriptions are
 //!   counted where they are opened, in the WebSocket layer).
 //!
-//! Both need the parsed document, and a document is parsed once, so one extension holds both.
-//! It also keeps the documents it parsed, by their text: a client sends the same few queries
-//! over and over, and a document is parsed once, not on every request (async-graphql's own
-//! checks of depth and directives passed on its first parse; the limits and the text are
-//! checked on every request, since the text check reads the variables).
+//! These run outside the schema, not as async-graphql extensions: a schema with any extension
+//! runs every field of every answer through the extensions' resolve chain (boxed futures and a
+//! type lookup per field), which a dashboard's list of 20 rows pays some 200 times. With none,
+//! async-graphql resolves fields directly. [`super::schema::AppSchema`] calls [`Checks`] around
+//! the schema.
+//!
+//! A document is parsed once and kept by its text, with the verdict of the checks that depend
+//! on the document alone (limits, complexity, NUL in its text): a client sends the same few
+//! queries over and over. The variables are checked on every request.
 use super::limits;
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
-use std::sync::{Arc, Mutex};
+use async_graphql::{Request, Response, ServerError};
+use std::sync::Arc;
 use std::time::Instant;
 
-pub struct OperationsExtension {
+/// A parsed document and the verdict of the checks on the document alone.
+#[derive(Clone)]
+struct Kept {
+    doc: ExecutableDocument,
+    /// The limits' verdict (complexity included).
+    limits: Result<(), ServerError>,
+    /// Whether its text holds NUL.
+    text: Result<(), ServerError>,
+    /// The label of its operation's type, when it has exactly one operation.
+    label: Option<&'static str>,
+}
+
+/// Parsed documents by their text, weighed by the text's length.
+type Documents = moka::sync::Cache<Arc<str>, Kept>;
+
+/// How much query text the parsed documents may stand for, in bytes.
+const DOCUMENTS_BYTES: u64 = 4 << 20;
+
+pub struct Checks {
     limits: Limits,
     metrics: Arc<Metrics>,
     documents: Documents,
 }
 
-/// Parsed documents by their text, weighed by the text's length.
-type Documents = moka::sync::Cache<Arc<str>, ExecutableDocument>;
+/// What [`Checks::prepare`] found: the operation's label for the metrics ("unknown" when the
+/// document did not pass or has several operations), and the start of the request.
+pub struct Prepared {
+    pub label: &'static str,
+    start: Instant,
+}
 
-/// How much query text the parsed documents may stand for, in bytes.
-const DOCUMENTS_BYTES: u64 = 4 << 20;
-
-impl OperationsExtension {
+impl Checks {
     pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
         let documents = moka::sync::Cache::builder()
-            .weigher(|q: &Arc<str>, _: &ExecutableDocument| q.len().try_into().unwrap_or(u32::MAX))
+            .weigher(|q: &Arc<str>, _: &Kept| q.len().try_into().unwrap_or(u32::MAX))
             .max_capacity(DOCUMENTS_BYTES)
             .build();
-        OperationsExtension {
+        Checks {
             limits,
             metrics,
             documents,
         }
     }
-}
 
-impl ExtensionFactory for OperationsExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequest {
-            limits: self.limits.clone(),
-            metrics: self.metrics.clone(),
-            documents: self.documents.clone(),
-            op_type: Mutex::new(None),
-        })
+    /// The request's document, parsed (or found kept) and checked, set on the request so the
+    /// schema does not parse it again; the refusal when it does not pass.
+    pub fn prepare(&self, req: &mut Request) -> (Prepared, Result<(), ServerError>) {
+        let mut prepared = Prepared {
+            label: "unknown",
+            start: Instant::now(),
+        };
+        let kept = match self.documents.get(req.query.as_str()) {
+            Some(k) => k,
+            None => match async_graphql::parser::parse_query(&req.query) {
+                Ok(doc) => {
+                    let kept = self.judge(doc);
+                    self.documents.insert(req.query.as_str().into(), kept.clone());
+                    kept
+                }
+                Err(e) => return (prepared, Err(e.into())),
+            },
+        };
+        // The order of the checks is the limits, then the variables, then the document's text.
+        let verdict = kept
+            .limits
+            .and_then(|()| super::text::check_variables(&req.variables))
+            .and_then(|()| kept.text);
+        if verdict.is_ok() {
+            prepared.label = kept.label.unwrap_or("unknown");
+            req.set_parsed_query(kept.doc);
+        }
+        (prepared, verdict)
     }
-}
 
-struct PerRequest {
-    limits: Limits,
-    metrics: Arc<Metrics>,
-    documents: Documents,
-    /// Set once the document parsed and passed the limits.
-    op_type: Mutex<Option<&'static str>>,
-}
-
-fn type_name(t: OperationType) -> &'static str {
-    match t {
-        OperationType::Query => "query",
-        OperationType::Mutation => "mutation",
-        OperationType::Subscription => "subscription",
+    fn judge(&self, doc: ExecutableDocument) -> Kept {
+        let limits = limits::check(&doc, &self.limits)
+            .and_then(|()| limits::check_complexity(&doc, &self.limits));
+        let text = super::text::check_document(&doc);
+        // A document of several operations is labelled only when it has one.
+        let label = match document_operation_types(&doc, None).as_slice() {
+            [t] => Some(type_name(*t)),
+            _ => None,
+        };
+        Kept {
+            doc,
+            limits,
+            text,
+            label,
+        }
     }
-}
 
-#[async_trait::async_trait]
-impl Extension for PerRequest {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let start = Instant::now();
-        let resp = next.run(ctx).await;
-        let op = self
-            .op_type
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .unwrap_or("unknown");
+    /// Counts and times a query or mutation that [`Checks::prepare`] began.
+    pub fn count(&self, prepared: &Prepared, resp: &Response) {
         let outcome = if resp.errors.is_empty() {
             "ok"
         } else {
@@ -92,48 +122,20 @@ impl Extension for PerRequest {
         };
         self.metrics
             .graphql_requests_total
-            .with_label_values(&[op, outcome])
+            .with_label_values(&[prepared.label, outcome])
             .inc();
         self.metrics
             .graphql_request_duration_seconds
-            .with_label_values(&[op])
-            .observe(start.elapsed().as_secs_f64());
-        resp
+            .with_label_values(&[prepared.label])
+            .observe(prepared.start.elapsed().as_secs_f64());
     }
+}
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = match self.documents.get(query) {
-            Some(doc) => doc,
-            None => {
-                let doc = next.run(ctx, query, variables).await?;
-                self.documents.insert(query.into(), doc.clone());
-                doc
-            }
-        };
-        limits::check(&doc, &self.limits)?;
-        super::text::check(&doc, variables)?;
-        // A document of several operations is labelled only when it has one.
-        let types = document_operation_types(&doc, None);
-        if let ([t], Ok(mut slot)) = (types.as_slice(), self.op_type.lock()) {
-            *slot = Some(type_name(*t));
-        }
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let r = next.run(ctx).await?;
-        limits::check_complexity(&r, &self.limits).map_err(|e| vec![e])?;
-        Ok(r)
+fn type_name(t: OperationType) -> &'static str {
+    match t {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
     }
 }
 

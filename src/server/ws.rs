@@ -18,7 +18,7 @@ use crate::live::hub::{self, Cohort, Member, Operation, Outbound, Signals};
 use crate::live::{Hub, Replay, ReplayError};
 use crate::server::AppSchema;
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Response, Variables};
+use async_graphql::{Executor, Response, Variables};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -402,10 +402,9 @@ impl Conn {
         let probe = SubscribeProbe::default();
         let slot = probe.after_sequence.clone();
         let req = op.request(&self.state.db, &auth).data(probe);
-        let first = self.schema.execute_stream(req).next().await;
+        let first = Executor::execute_stream(&self.schema, req, None).next().await;
         let metrics = &self.state.metrics;
-        if let Some(mut resp) = first.filter(|r| r.is_err()) {
-            crate::error::ensure_codes(&mut resp);
+        if let Some(resp) = first.filter(|r| r.is_err()) {
             metrics
                 .graphql_requests_total
                 .with_label_values(&["subscription", "error"])

@@ -29,7 +29,7 @@ fn decode<T: DeserializeOwned>(v: &Value) -> Result<T> {
 
 #[ComplexObject]
 impl Simulation {
-    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<Workflow>>> {
         loaders::one(&ctx.loaders()?.workflows, self.workflow_id).await
     }
     async fn status(&self) -> Result<SimulationStatus> {
@@ -71,7 +71,7 @@ impl Simulation {
     async fn warnings(&self) -> Result<Vec<Issue>> {
         decode(&self.warnings)
     }
-    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<User>>> {
         crate::graphql_base::types::user_by_id(ctx, self.created_by).await
     }
 }

@@ -19,12 +19,13 @@ use crate::model::stored;
 use crate::tenancy;
 use crate::workflows::objects::Workflow;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use std::sync::Arc;
 
 pub type Sla = sla::Model;
 
 #[ComplexObject]
 impl Sla {
-    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Arc<Workflow>>> {
         loaders::one(&ctx.loaders()?.workflows, self.workflow_id).await
     }
     /// Extra recipients of this SLA's alerts.
@@ -101,7 +102,7 @@ pub struct BreachGroup {
 
 #[ComplexObject]
 impl BreachGroup {
-    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Arc<Sla>>> {
         loaders::one(&ctx.loaders()?.slas, self.sla_id).await
     }
     async fn severity(&self) -> Result<Severity> {
@@ -113,10 +114,10 @@ pub type SlaBreach = breach::Model;
 
 #[ComplexObject]
 impl SlaBreach {
-    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Sla>> {
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<Arc<Sla>>> {
         loaders::one(&ctx.loaders()?.slas, self.sla_id).await
     }
-    async fn execution(&self, ctx: &Context<'_>) -> Result<Option<Execution>> {
+    async fn execution(&self, ctx: &Context<'_>) -> Result<Option<Arc<Execution>>> {
         loaders::one(&ctx.loaders()?.executions, self.execution_id).await
     }
     async fn severity(&self) -> Result<Severity> {
@@ -141,7 +142,7 @@ impl SlaBreach {
     /// Wall-clock seconds from the execution's start to its completion (while it runs: to the
     /// breach's detection). Equals `actualDurationSeconds` unless the SLA counts business time.
     async fn elapsed_seconds(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        let e: Option<Execution> =
+        let e: Option<Arc<Execution>> =
             loaders::one(&ctx.loaders()?.executions, self.execution_id).await?;
         Ok(e.map(|e| {
             let end = e.completed_at.unwrap_or(self.detected_at);
@@ -151,7 +152,7 @@ impl SlaBreach {
     /// Whether `actualDurationSeconds` and the margins count business time (the SLA has a
     /// calendar).
     async fn business_time(&self, ctx: &Context<'_>) -> Result<bool> {
-        let s: Option<Sla> = loaders::one(&ctx.loaders()?.slas, self.sla_id).await?;
+        let s: Option<Arc<Sla>> = loaders::one(&ctx.loaders()?.slas, self.sla_id).await?;
         Ok(s.is_some_and(|s| s.calendar_id.is_some()))
     }
     /// Evidence: when this breach's SLA clock was paused, by `pauseExecutionSla` or by its own
@@ -164,7 +165,7 @@ impl SlaBreach {
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<AlertDelivery>> {
         super::channel_graphql::breach_deliveries(ctx, self).await
     }
-    async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn acknowledged_by(&self, ctx: &Context<'_>) -> Result<Option<Arc<User>>> {
         crate::graphql_base::types::user_by_id(ctx, self.acknowledged_by).await
     }
 }

@@ -71,6 +71,11 @@ fn decode_new<M: FromQueryResult>(
     Ok(())
 }
 
+/// Rows keyed by id, shared as the loaders keep them.
+fn shared<M>(rows: Vec<(Uuid, M)>) -> impl Iterator<Item = (Uuid, std::sync::Arc<M>)> {
+    rows.into_iter().map(|(k, v)| (k, std::sync::Arc::new(v)))
+}
+
 /// The page's statement: `page` with the relations `want` names joined, and `count` (a select
 /// of one number) as the column `wi_total` of every row.
 fn page_statement(
@@ -147,9 +152,9 @@ pub async fn fetch(
             decode_new(r, "w_", &mut workflows)?;
         }
     }
-    loaders.slas.feed_many(slas).await;
-    loaders.executions.feed_many(executions).await;
-    loaders.workflows.feed_many(workflows).await;
+    loaders.slas.feed_many(shared(slas)).await;
+    loaders.executions.feed_many(shared(executions)).await;
+    loaders.workflows.feed_many(shared(workflows)).await;
     Ok((out, total))
 }
 

@@ -28,7 +28,7 @@ pub type SlaPause = execution_pause::Model;
 impl SlaPause {
     /// The SLA whose pause condition made this pause; null: it pauses every SLA of the
     /// execution (`pauseExecutionSla`).
-    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<super::graphql::Sla>> {
+    async fn sla(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<super::graphql::Sla>>> {
         match self.sla_id {
             Some(id) => crate::graphql_base::loaders::one(&ctx.loaders()?.slas, id).await,
             None => Ok(None),

@@ -22,7 +22,7 @@ pub type Suggestion = suggestion::Model;
 
 #[ComplexObject]
 impl Suggestion {
-    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<Workflow>> {
+    async fn workflow(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<Workflow>>> {
         let Some(w) = self.workflow_id else {
             return Ok(None);
         };
@@ -37,7 +37,7 @@ impl Suggestion {
     async fn status(&self) -> Result<SuggestionStatus> {
         Ok(stored(SuggestionStatus::parse, &self.status)?)
     }
-    async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn reviewed_by(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<User>>> {
         crate::graphql_base::types::user_by_id(ctx, self.reviewed_by).await
     }
 }

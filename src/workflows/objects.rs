@@ -27,7 +27,7 @@ impl Workflow {
     async fn status(&self) -> Result<WorkflowStatus> {
         Ok(stored(WorkflowStatus::parse, &self.status)?)
     }
-    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn owner(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<User>>> {
         crate::graphql_base::types::user_by_id(ctx, self.owner_id).await
     }
     /// The catalog actions its steps use (in first-use order; types missing from the catalog
@@ -89,7 +89,7 @@ impl WorkflowVersion {
         Ok(stored(WorkflowType::parse, &self.workflow_type)?)
     }
     /// Who saved it; null for command-line work.
-    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn created_by(&self, ctx: &Context<'_>) -> Result<Option<std::sync::Arc<User>>> {
         crate::graphql_base::types::user_by_id(ctx, self.created_by).await
     }
 }

@@ -405,7 +405,7 @@ async fn the_dashboard_statement_reads_every_column_as_the_orm_does() {
             .await
             .unwrap()
             .unwrap();
-        fed.push((s, e, w));
+        fed.push(((*s).clone(), (*e).clone(), (*w).clone()));
     }
     assert_eq!(app.statements.load(Ordering::SeqCst), before);
     // What the ORM reads for the same rows.
