@@ -4,6 +4,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use std::time::Duration;
 
+pub mod alloc;
 pub mod batch;
 pub use batch::{Batch, Savepoint};
 

@@ -336,6 +336,10 @@ async fn shutdown_signal() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before any SQLite connection (`db/alloc.rs`).
+    if !workflow_intel::db::alloc::use_mimalloc_for_sqlite() {
+        eprintln!("note: SQLite keeps its own allocator (it had started)");
+    }
     let cli = Cli::parse();
     match &cli.command {
         Command::ExportSchema => {

@@ -229,9 +229,9 @@ pub fn complexity(doc: &ExecutableDocument) -> u64 {
         memo: HashMap::new(),
         visiting: HashSet::new(),
     };
-    doc.operations
-        .iter()
-        .fold(0, |n, (_, op)| n.saturating_add(c.set(&op.node.selection_set.node)))
+    doc.operations.iter().fold(0, |n, (_, op)| {
+        n.saturating_add(c.set(&op.node.selection_set.node))
+    })
 }
 
 struct Complexity<'a> {
@@ -327,7 +327,10 @@ mod tests {
     fn complexity_counts_fields_where_they_are_spread() {
         let c = |q: &str| complexity(&parse_query(q).unwrap());
         assert_eq!(c("{ a { b c } d __typename }"), 4);
-        assert_eq!(c("{ a { ...F } b { ...F } } fragment F on T { x y { z } }"), 8);
+        assert_eq!(
+            c("{ a { ...F } b { ...F } } fragment F on T { x y { z } }"),
+            8
+        );
         assert_eq!(c("query A { a } query B { b { c } }"), 3);
         assert_eq!(c("{ ... on Q { a { b } } }"), 2);
         assert_eq!(c("{ ...A } fragment A on Q { a { ...A } }"), 1);

@@ -78,7 +78,8 @@ impl Checks {
             None => match async_graphql::parser::parse_query(&req.query) {
                 Ok(doc) => {
                     let kept = self.judge(doc);
-                    self.documents.insert(req.query.as_str().into(), kept.clone());
+                    self.documents
+                        .insert(req.query.as_str().into(), kept.clone());
                     kept
                 }
                 Err(e) => return (prepared, Err(e.into())),

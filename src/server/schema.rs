@@ -131,7 +131,9 @@ pub fn sdl() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+    use async_graphql::extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextValidation,
+    };
     use async_graphql::{ServerError, ValidationResult};
     use std::sync::Mutex;
 
@@ -177,7 +179,11 @@ mod tests {
             let _ = schema.execute(Request::new(q)).await;
             let counted = seen.0.lock().unwrap().expect(q);
             let doc = async_graphql::parser::parse_query(q).unwrap();
-            assert_eq!(super::super::limits::complexity(&doc), counted as u64, "{q}");
+            assert_eq!(
+                super::super::limits::complexity(&doc),
+                counted as u64,
+                "{q}"
+            );
         }
     }
 }

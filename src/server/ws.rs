@@ -402,7 +402,9 @@ impl Conn {
         let probe = SubscribeProbe::default();
         let slot = probe.after_sequence.clone();
         let req = op.request(&self.state.db, &auth).data(probe);
-        let first = Executor::execute_stream(&self.schema, req, None).next().await;
+        let first = Executor::execute_stream(&self.schema, req, None)
+            .next()
+            .await;
         let metrics = &self.state.metrics;
         if let Some(resp) = first.filter(|r| r.is_err()) {
             metrics
