@@ -88,6 +88,51 @@ async fn every_close_code_of_graphql_transport_ws() {
     assert_eq!(err["type"], "error");
     assert_eq!(err["id"], "v");
     assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    // The checks every operation passes through run for subscriptions too, before the schema:
+    // NUL in a variable, and a document over a limit.
+    ws.subscribe(
+        "n",
+        "subscription($w: ID) { slaBreachEvents(filter: {workflowId: $w}) { sequence } }",
+        json!({"w": "a\u{0}b"}),
+    )
+    .await;
+    let err = ws.next().await.unwrap();
+    assert_eq!(
+        (&err["type"], &err["id"]),
+        (&json!("error"), &json!("n")),
+        "{err}"
+    );
+    assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert!(
+        err["payload"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NUL"),
+        "{err}"
+    );
+    let aliases: String = (0..=app.app.state.config.graphql_max_aliases)
+        .map(|i| format!(" a{i}: sequence"))
+        .collect();
+    ws.subscribe(
+        "l",
+        &format!("subscription {{ slaBreachEvents {{{aliases} }} }}"),
+        json!({}),
+    )
+    .await;
+    let err = ws.next().await.unwrap();
+    assert_eq!(
+        (&err["type"], &err["id"]),
+        (&json!("error"), &json!("l")),
+        "{err}"
+    );
+    assert_eq!(
+        err["payload"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{err}"
+    );
+    assert_eq!(
+        err["payload"][0]["extensions"]["limit"], "alias count",
+        "{err}"
+    );
     ws.send(json!({"type": "ping"})).await;
     assert_eq!(ws.next().await.unwrap()["type"], "pong");
 }
