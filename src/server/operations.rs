@@ -89,7 +89,7 @@ impl Checks {
         let verdict = kept
             .limits
             .and_then(|()| super::text::check_variables(&req.variables))
-            .and_then(|()| kept.text);
+            .and(kept.text);
         if verdict.is_ok() {
             prepared.label = kept.label.unwrap_or("unknown");
             req.set_parsed_query(kept.doc);
