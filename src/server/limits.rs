@@ -305,18 +305,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fragment_cycles_and_fan_out_terminate() {
-        assert_eq!(m("{ ...A } fragment A on Q { a { ...A } }").depth, 1);
+    /// `levels` fragments, each spreading the next twice: 2^levels fields when inlined.
+    fn fan_out(levels: usize) -> String {
         let mut q = String::from("{ ...F0 }");
-        for i in 0..40 {
+        for i in 0..levels {
             q.push_str(&format!(
                 " fragment F{i} on Q {{ a: x {{ ...F{n} }} b: x {{ ...F{n} }} }}",
                 n = i + 1
             ));
         }
-        q.push_str(" fragment F40 on Q { z }");
-        let doc = parse_query(&q).unwrap();
+        q.push_str(&format!(" fragment F{levels} on Q {{ z }}"));
+        q
+    }
+
+    #[test]
+    fn fragment_cycles_and_fan_out_terminate() {
+        assert_eq!(m("{ ...A } fragment A on Q { a { ...A } }").depth, 1);
+        let doc = parse_query(&fan_out(40)).unwrap();
         assert_eq!(measure(&doc).depth, 41);
         assert_eq!(aliases(&doc), 80);
     }
@@ -334,15 +339,8 @@ mod tests {
         assert_eq!(c("query A { a } query B { b { c } }"), 3);
         assert_eq!(c("{ ... on Q { a { b } } }"), 2);
         assert_eq!(c("{ ...A } fragment A on Q { a { ...A } }"), 1);
-        let mut q = String::from("{ ...F0 }");
-        for i in 0..70 {
-            q.push_str(&format!(
-                " fragment F{i} on Q {{ a: x {{ ...F{n} }} b: x {{ ...F{n} }} }}",
-                n = i + 1
-            ));
-        }
-        q.push_str(" fragment F70 on Q { z }");
-        assert_eq!(c(&q), u64::MAX);
+        assert_eq!(c(&fan_out(3)), 2 * (1 + 2 * (1 + 2 * (1 + 1))));
+        assert_eq!(c(&fan_out(70)), u64::MAX);
     }
 
     #[test]
