@@ -49,7 +49,7 @@ pub struct Checks {
 /// What [`Checks::prepare`] found: the operation's label for the metrics ("unknown" when the
 /// document did not pass or has several operations), and the start of the request.
 pub struct Prepared {
-    pub label: &'static str,
+    label: &'static str,
     start: Instant,
 }
 
