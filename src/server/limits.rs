@@ -321,7 +321,7 @@ mod tests {
     #[test]
     fn fragment_cycles_and_fan_out_terminate() {
         assert_eq!(m("{ ...A } fragment A on Q { a { ...A } }").depth, 1);
-        let doc = parse_query(&fan_out(40)).unwrap();
+        let doc = parse_query(fan_out(40)).unwrap();
         assert_eq!(measure(&doc).depth, 41);
         assert_eq!(aliases(&doc), 80);
     }
