@@ -424,10 +424,10 @@ async fn execute(http: &Http, headers: &HeaderMap, media: Media, ops: Operations
         Operations::Batch(ps) => {
             let rs = ps.into_iter().map(|p| to_request(state, &auth, p));
             match rs.collect::<Result<Vec<_>, _>>() {
-                Ok(rs) => respond(
-                    media,
-                    BatchResponse::Batch(http.schema.execute_all(rs).await),
-                ),
+                Ok(rs) => {
+                    let batch = async_graphql::BatchRequest::Batch(rs);
+                    respond(media, http.schema.execute_batch(batch).await)
+                }
                 Err(e) => e.respond(media),
             }
         }

@@ -59,18 +59,6 @@ fn refusal(e: ServerError) -> Response {
     resp
 }
 
-impl AppSchema {
-    /// Runs a batch's operations one after another, in order (as async-graphql does), so a
-    /// batch's mutations apply in the order they were sent.
-    pub async fn execute_all(&self, requests: Vec<Request>) -> Vec<Response> {
-        let mut out = Vec::with_capacity(requests.len());
-        for r in requests {
-            out.push(self.execute(r).await);
-        }
-        out
-    }
-}
-
 impl Executor for AppSchema {
     async fn execute(&self, mut request: Request) -> Response {
         let (prepared, verdict) = self.checks.prepare(&mut request);
