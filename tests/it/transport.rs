@@ -258,3 +258,47 @@ async fn websocket_handshake_on_graphql_path() {
         "{refused:?}"
     );
 }
+
+/// A batch as Apollo's BatchHttpLink sends it (an array of operations with their names and
+/// variables): answered in order, each operation checked on its own (limits, NUL), and one
+/// refusal does not take the others down.
+#[tokio::test]
+async fn a_batch_is_answered_in_order_and_each_operation_is_checked_on_its_own() {
+    let app = TestApp::spawn().await;
+    let t = app.token("Acme", "admin@acme.io", Role::Admin).await;
+    let aliases: String = (0..=app.app.state.config.graphql_max_aliases)
+        .map(|i| format!(" a{i}: __typename"))
+        .collect();
+    let batch = json!([
+        {"operationName": "Me", "variables": {}, "query": "query Me { viewer { email } }"},
+        {"operationName": null, "variables": {}, "query": format!("{{{aliases} }}")},
+        {"operationName": "W", "variables": {"n": "a\u{0}b"},
+         "query": "query W($n: String) { workflows(first: 1, filter: {search: $n}) { totalCount } }"},
+        {"operationName": "W", "variables": {"n": "x"},
+         "query": "query W($n: String) { workflows(first: 1, filter: {search: $n}) { totalCount } }"},
+    ]);
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&t)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let answers = v.as_array().expect("an array of answers");
+    assert_eq!(answers.len(), 4, "{v}");
+    assert_eq!(
+        answers[0]["data"]["viewer"]["email"], "admin@acme.io",
+        "{v}"
+    );
+    assert_eq!(code(&answers[1]), "LIMIT_EXCEEDED", "{v}");
+    assert_eq!(
+        answers[1]["errors"][0]["extensions"]["limit"],
+        "alias count"
+    );
+    assert_eq!(code(&answers[2]), "BAD_USER_INPUT", "{v}");
+    assert!(message(&answers[2]).contains("NUL"), "{v}");
+    assert_eq!(answers[3]["data"]["workflows"]["totalCount"], 0, "{v}");
+}
