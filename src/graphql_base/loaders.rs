@@ -64,7 +64,7 @@ pub async fn one<E: Tenant>(
     id: Uuid,
 ) -> async_graphql::Result<Option<Arc<E::Model>>>
 where
-    E::Model: Clone + Send + Sync,
+    E::Model: Send + Sync,
 {
     Ok(loader.load_one(id).await.map_err(AppError::from)?)
 }
@@ -102,7 +102,7 @@ pub struct ById<E> {
 impl<E> Loader<Uuid> for ById<E>
 where
     E: Tenant,
-    E::Model: Clone + Send + Sync,
+    E::Model: Send + Sync,
 {
     type Value = Arc<E::Model>;
     type Error = LoadError;
