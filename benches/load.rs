@@ -17,6 +17,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "load/fleet.rs"]
 mod fleet;
+#[path = "support/floor.rs"]
+mod floor_schema;
+
+/// The server's allocator (`src/main.rs`), for the floor's server in this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Server {
     child: Child,
@@ -750,10 +756,15 @@ async fn http_ratios(label: &str, url: &str) {
         .await
         .unwrap();
     let trivial = json!({"query": "{ __typename }"});
-    let dashboard = json!({"query": "{ slaBreaches(first: 20) { totalCount edges { node { id severity actualDurationSeconds sla { name targetDurationSeconds } execution { id status workflow { name } } } } } }"});
+    let dashboard = json!({ "query": floor_schema::DASHBOARD });
     let anon = wrk(&s.base, None, &trivial);
     let authed = wrk(&s.base, Some(&co.token), &trivial);
     let dash = wrk(&s.base, Some(&co.token), &dashboard);
+    drop(s);
+    let (floor, task) = floor_server().await;
+    let floor_trivial = wrk(&floor, None, &trivial);
+    let floor_dash = wrk(&floor, None, &dashboard);
+    task.abort();
     println!("## HTTP, wrk -t2 -c32 -d10s ({label})\n");
     println!("| request | requests/s | ratio | target |\n|---|---|---|---|");
     println!("| `{{ __typename }}` without a token | {anon:.0} | | |");
@@ -765,7 +776,46 @@ async fn http_ratios(label: &str, url: &str) {
         "| dashboard query (`slaBreaches(first: 20)` with SLA and execution) | {dash:.0} | {:.2} of authenticated trivial | >= 0.25 |\n",
         dash / authed
     );
-    drop(s);
+    println!(
+        "| async-graphql alone (`benches/support/floor.rs`, objects in memory): `{{ __typename }}` | {floor_trivial:.0} | | |"
+    );
+    println!(
+        "| async-graphql alone: the dashboard's selection | {floor_dash:.0} | {:.2} of its trivial; {:.2} of our authenticated trivial | the ceiling of the ratio above |\n",
+        floor_dash / floor_trivial,
+        floor_dash / authed
+    );
+}
+
+/// async-graphql alone over HTTP (`support/floor.rs`): axum, the request read from JSON, its
+/// document parsed once and kept (as the server keeps documents), executed, and answered as
+/// JSON bytes. Nothing of the server's own (tokens, limits, loaders, the store) runs.
+async fn floor_server() -> (String, tokio::task::JoinHandle<()>) {
+    use async_graphql::parser::{parse_query, types::ExecutableDocument};
+    use axum::response::IntoResponse;
+    type Kept = Arc<std::sync::RwLock<std::collections::HashMap<String, ExecutableDocument>>>;
+    let (schema, kept) = (floor_schema::schema(), Kept::default());
+    let answer = move |body: axum::body::Bytes| {
+        let (schema, kept) = (schema.clone(), kept.clone());
+        async move {
+            let Ok(mut req) = serde_json::from_slice::<async_graphql::Request>(&body) else {
+                return axum::http::StatusCode::BAD_REQUEST.into_response();
+            };
+            let doc = kept.read().unwrap().get(&req.query).cloned();
+            let doc = doc.unwrap_or_else(|| {
+                let d = parse_query(&req.query).unwrap();
+                kept.write().unwrap().insert(req.query.clone(), d.clone());
+                d
+            });
+            req.set_parsed_query(doc);
+            let body = serde_json::to_vec(&schema.execute(req).await).unwrap();
+            ([("content-type", "application/json")], body).into_response()
+        }
+    };
+    let app = axum::Router::new().route("/graphql", axum::routing::post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, task)
 }
 
 /// Completes `ids` over HTTP from `concurrency` clients, half within the SLA and half
