@@ -95,4 +95,3 @@ pub fn schema() -> Schema<Query, EmptyMutation, EmptySubscription> {
 
 /// The dashboard's document: what `benches/load.rs` sends to the server and to this schema.
 pub const DASHBOARD: &str = "{ slaBreaches(first: 20) { totalCount edges { node { id severity actualDurationSeconds sla { name targetDurationSeconds } execution { id status workflow { name } } } } } }";
-

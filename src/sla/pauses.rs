@@ -74,7 +74,6 @@ pub async fn of_executions(
     Ok(out)
 }
 
-/// The pauses of one execution, in time order.
 /// The statement that reads execution `id`'s pauses, whose rows [`held_of`] reads.
 pub fn of_execution_statement(backend: sea_orm::DatabaseBackend, id: Uuid) -> sea_orm::Statement {
     execution_pause::Entity::find()
@@ -82,6 +81,7 @@ pub fn of_execution_statement(backend: sea_orm::DatabaseBackend, id: Uuid) -> se
         .build(backend)
 }
 
+/// The pauses of one execution, in time order.
 pub async fn of_execution(db: &impl ConnectionTrait, id: Uuid) -> AppResult<Vec<Held>> {
     Ok(of_executions(db, [id])
         .await?
