@@ -760,8 +760,21 @@ async fn http_ratios(label: &str, url: &str) {
     let anon = wrk(&s.base, None, &trivial);
     let authed = wrk(&s.base, Some(&co.token), &trivial);
     let dash = wrk(&s.base, Some(&co.token), &dashboard);
+    let ours = answer(&client, &s.base, Some(&co.token), &dashboard).await;
+    assert_eq!(
+        ours["data"]["slaBreaches"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
     drop(s);
     let (floor, task) = floor_server().await;
+    assert_eq!(
+        shape(&answer(&client, &floor, None, &dashboard).await),
+        shape(&ours),
+        "the floor answers the dashboard with the server's fields"
+    );
     let floor_trivial = wrk(&floor, None, &trivial);
     let floor_dash = wrk(&floor, None, &dashboard);
     task.abort();
@@ -784,6 +797,24 @@ async fn http_ratios(label: &str, url: &str) {
         floor_dash / floor_trivial,
         floor_dash / authed
     );
+}
+
+/// The answer to one POSTed GraphQL body.
+async fn answer(client: &reqwest::Client, base: &str, token: Option<&str>, body: &Value) -> Value {
+    let mut req = client.post(format!("{base}/graphql")).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// An answer's fields with its values left out: its objects' keys, and its lists' first items.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(l) => Value::Array(l.iter().take(1).map(shape).collect()),
+        _ => Value::Null,
+    }
 }
 
 /// async-graphql alone over HTTP (`support/floor.rs`): axum, the request read from JSON, its
