@@ -78,30 +78,13 @@ async fn every_close_code_of_graphql_transport_ws() {
         json!({"type": "pong", "payload": {"n": 1}})
     );
     // A validation error is an `error` message for that id; the socket stays open.
-    ws.subscribe(
-        "v",
-        "subscription { slaBreachEvents { nonsense } }",
-        json!({}),
-    )
-    .await;
-    let err = ws.next().await.unwrap();
-    assert_eq!(err["type"], "error");
-    assert_eq!(err["id"], "v");
+    let query = "subscription { slaBreachEvents { nonsense } }";
+    let err = refused(&mut ws, "v", query, json!({})).await;
     assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
     // The checks every operation passes through run for subscriptions too, before the schema:
     // NUL in a variable, and a document over a limit.
-    ws.subscribe(
-        "n",
-        "subscription($w: ID) { slaBreachEvents(filter: {workflowId: $w}) { sequence } }",
-        json!({"w": "a\u{0}b"}),
-    )
-    .await;
-    let err = ws.next().await.unwrap();
-    assert_eq!(
-        (&err["type"], &err["id"]),
-        (&json!("error"), &json!("n")),
-        "{err}"
-    );
+    let query = "subscription($w: ID) { slaBreachEvents(filter: {workflowId: $w}) { sequence } }";
+    let err = refused(&mut ws, "n", query, json!({"w": "a\u{0}b"})).await;
     assert_eq!(err["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
     assert!(
         err["payload"][0]["message"]
@@ -113,18 +96,8 @@ async fn every_close_code_of_graphql_transport_ws() {
     let aliases: String = (0..=app.app.state.config.graphql_max_aliases)
         .map(|i| format!(" a{i}: sequence"))
         .collect();
-    ws.subscribe(
-        "l",
-        &format!("subscription {{ slaBreachEvents {{{aliases} }} }}"),
-        json!({}),
-    )
-    .await;
-    let err = ws.next().await.unwrap();
-    assert_eq!(
-        (&err["type"], &err["id"]),
-        (&json!("error"), &json!("l")),
-        "{err}"
-    );
+    let query = format!("subscription {{ slaBreachEvents {{{aliases} }} }}");
+    let err = refused(&mut ws, "l", &query, json!({})).await;
     assert_eq!(
         err["payload"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
         "{err}"
@@ -135,6 +108,19 @@ async fn every_close_code_of_graphql_transport_ws() {
     );
     ws.send(json!({"type": "ping"})).await;
     assert_eq!(ws.next().await.unwrap()["type"], "pong");
+}
+
+/// Subscribes as `id` and reads the answer, which must be an `error` message for `id` (the
+/// socket stays open); returns it.
+async fn refused(ws: &mut Ws, id: &str, query: &str, variables: Value) -> Value {
+    ws.subscribe(id, query, variables).await;
+    let err = ws.next().await.unwrap();
+    assert_eq!(
+        (&err["type"], &err["id"]),
+        (&json!("error"), &json!(id)),
+        "{err}"
+    );
+    err
 }
 
 #[tokio::test]
