@@ -760,18 +760,20 @@ async fn http_ratios(label: &str, url: &str) {
     let anon = wrk(&s.base, None, &trivial);
     let authed = wrk(&s.base, Some(&co.token), &trivial);
     let dash = wrk(&s.base, Some(&co.token), &dashboard);
-    let ours = answer(&client, &s.base, Some(&co.token), &dashboard).await;
-    assert_eq!(
-        ours["data"]["slaBreaches"]["edges"]
-            .as_array()
-            .unwrap()
-            .len(),
-        20
-    );
+    let ours = gql_as(
+        &client,
+        &s.base,
+        &co.token,
+        floor_schema::DASHBOARD,
+        json!({}),
+    )
+    .await;
+    assert_eq!(ours["slaBreaches"]["edges"].as_array().unwrap().len(), 20);
     drop(s);
     let (floor, task) = floor_server().await;
     assert_eq!(
-        shape(&answer(&client, &floor, None, &dashboard).await),
+        // The floor reads no token.
+        shape(&gql_as(&client, &floor, "-", floor_schema::DASHBOARD, json!({})).await),
         shape(&ours),
         "the floor answers the dashboard with the server's fields"
     );
@@ -797,15 +799,6 @@ async fn http_ratios(label: &str, url: &str) {
         floor_dash / floor_trivial,
         floor_dash / authed
     );
-}
-
-/// The answer to one POSTed GraphQL body.
-async fn answer(client: &reqwest::Client, base: &str, token: Option<&str>, body: &Value) -> Value {
-    let mut req = client.post(format!("{base}/graphql")).json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// An answer's fields with its values left out: its objects' keys, and its lists' first items.
