@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use workflow_intel::config::Config;
-use workflow_intel::entity::{alert_outbox, sla_event};
+use workflow_intel::entity::alert_outbox;
 use workflow_intel::faults::{self, Point};
 
 async fn sent_rows(s: &Setup) -> u64 {
@@ -20,12 +20,23 @@ async fn sent_rows(s: &Setup) -> u64 {
         .unwrap()
 }
 
+/// ALERT_SENT events recorded: in the log, or (PostgreSQL) queued for it by the send's own
+/// transaction. The mailer moves its queued events into the log after that commit
+/// (`sla::event_log`), so a check right after the send is seen recorded could otherwise find
+/// the event still queued. One statement, so that a move between two reads can neither hide
+/// an event nor count it twice.
 async fn alert_sent_events(s: &Setup) -> u64 {
-    sla_event::Entity::find()
-        .filter(sla_event::Column::Kind.eq("alert_sent"))
-        .count(&s.app.db)
+    let sql = "SELECT (SELECT count(*) FROM sla_events WHERE kind = 'alert_sent') \
+               + (SELECT count(*) FROM sla_event_queue WHERE kind = 'alert_sent') AS n";
+    let backend = s.app.db.get_database_backend();
+    let row = s
+        .app
+        .db
+        .query_one_raw(Statement::from_string(backend, sql))
         .await
         .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap() as u64
 }
 
 /// Sessions of this database idle inside a transaction for over half a second (PostgreSQL).
