@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "load/ceiling.rs"]
+mod ceiling;
 #[path = "load/fleet.rs"]
 mod fleet;
 #[path = "support/floor.rs"]
@@ -886,7 +888,9 @@ async fn complete_all(
     done
 }
 
-async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
+/// Completes `n` executions over HTTP and imports `n` more; prints both rates and returns the
+/// completions a second.
+async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) -> f64 {
     // The executions start now and half of them complete 90 s later, past the SLA: their
     // completion times lie up to 100 s ahead of the server's clock, which it accepts only
     // within CLOCK_SKEW_SECONDS (60 by default). Started in the past instead, their deadlines
@@ -973,6 +977,7 @@ async fn throughput(label: &str, url: &str, n: usize, concurrency: usize) {
         "| `importExecutions`, 10,000 per call | {n} | {bulk_secs:.2} s | {:.0} | {bulk_breaches} |\n",
         n as f64 / bulk_secs,
     );
+    done as f64 / secs
 }
 
 /// A minimal in-process SMTP sink counting accepted messages (mailin-embedded).
@@ -1896,7 +1901,8 @@ async fn pg_parts(pg: &str, n: usize, m: usize, minutes: u64) {
     if part("pg-throughput") {
         let db = format!("wi_load_{}", std::process::id());
         if let Some(url) = create_pg_db(pg, &db) {
-            throughput("PostgreSQL", &url, m, 16).await;
+            let ours = throughput("PostgreSQL", &url, m, 16).await;
+            ceiling::pg_ceiling(&url, m, ours);
             drop_pg_db(pg, &db);
         }
     }
