@@ -4,7 +4,8 @@
 //!   breach: p50/p99 delivery latency and the server's RSS per idle subscriber;
 //! - breach-recording throughput: executions completed per second, with SLA evaluation, over
 //!   GraphQL (`completeExecution`, concurrent clients) and in bulk (`importExecutions`), on
-//!   SQLite, and on PostgreSQL when LOAD_PG_URL names a server (a fresh database is created).
+//!   SQLite, and on PostgreSQL when LOAD_PG_URL names a server (a fresh database is created),
+//!   with PostgreSQL's own rate for the same statements beside it (pgbench; `load/ceiling.rs`).
 //!
 //! Every loop is bounded in count and time; the harness stops the server when done.
 use futures_util::{SinkExt, StreamExt};
