@@ -2,8 +2,10 @@
 //! completions (part `pg-throughput`): pgbench, with no server in between, sends the statements
 //! that the server sends for a completion (`benches/pg_ceiling/now_*.sql`, each its own round
 //! trip), and then the same writes as one statement (`one_*.sql`). Half the completions stay
-//! within the SLA and half pass both thresholds, as in the server's run. The store's own limit
-//! for this work, on this machine: a target above it cannot be met by any server in front.
+//! within the SLA and half pass both thresholds, as in the server's run. The values are those
+//! the server sent for one completion of the bench's workflow, with the executions drawn per
+//! transaction and the rollups' buckets fixed. The store's own limit for this work, on this
+//! machine: a target above it cannot be met by any server in front.
 use std::process::Command;
 
 /// Runs the ceiling on the bench's database at `url`, after the server's completions there:
