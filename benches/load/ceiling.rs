@@ -1,7 +1,7 @@
 //! The PostgreSQL ceiling of `completeExecution`, measured in the same run as the server's
 //! completions (part `pg-throughput`): pgbench, with no server in between, sends the statements
-//! that the server sends for a completion (`benches/pg_ceiling/now_*.sql`, each its own round
-//! trip), and then the same writes as one statement (`one_*.sql`). Half the completions stay
+//! that the server sends for a completion (`benches/pg_ceiling/now.sql`, each its own round
+//! trip), and then the same writes as one statement (`one.sql`). Half the completions stay
 //! within the SLA and half pass both thresholds, as in the server's run. The values are those
 //! the server sent for one completion of the bench's workflow, with the executions drawn per
 //! transaction and the rollups' buckets fixed. The store's own limit for this work, on this
@@ -75,8 +75,8 @@ fn psql_row(url: &str, sql: &str) -> Vec<String> {
     row.split_whitespace().map(str::to_string).collect()
 }
 
-/// Runs the shape's two scripts (within, over) half and half from 16 clients, `each` per
-/// client; its transactions a second and how many it completed. Every transaction must pass.
+/// Runs the shape's script from 16 clients, `each` per client; its transactions a second and
+/// how many it completed. Every transaction must pass.
 fn pgbench(
     url: &str,
     dir: &str,
@@ -90,9 +90,7 @@ fn pgbench(
     for (k, v) in vars {
         cmd.args(["-D", &format!("{k}={v}")]);
     }
-    for side in ["within", "over"] {
-        cmd.args(["-f", &format!("{dir}/{shape}_{side}.sql@1")]);
-    }
+    cmd.args(["-f", &format!("{dir}/{shape}.sql")]);
     let out = cmd.arg(url).output().expect("pgbench");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
