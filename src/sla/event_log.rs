@@ -75,3 +75,18 @@ pub async fn publish(db: &impl ConnectionTrait) -> AppResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The bench's PostgreSQL ceiling (`benches/pg_ceiling/setup.sql`) moves events with the
+    /// server's mover, wrapped in a function for pgbench: when the mover changes, so must it.
+    #[test]
+    fn the_bench_s_postgresql_ceiling_moves_events_as_the_server_does() {
+        let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let setup = words(include_str!("../../benches/pg_ceiling/setup.sql"));
+        assert!(
+            setup.contains(&format!("{};", words(&super::mover_sql()))),
+            "benches/pg_ceiling/setup.sql no longer holds the server's mover"
+        );
+    }
+}

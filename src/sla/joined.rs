@@ -277,4 +277,25 @@ mod tests {
             }
         }
     }
+
+    /// The bench's PostgreSQL ceiling (`benches/pg_ceiling/`) sends this read as the server
+    /// sends it, its values as pgbench's variables: when the read changes, so must the scripts.
+    #[test]
+    fn the_bench_s_postgresql_ceiling_reads_as_the_server_does() {
+        let auth = AuthContext::command_line(Uuid::now_v7());
+        let read = execution_with_slas_statement(DatabaseBackend::Postgres, &auth, Uuid::now_v7());
+        let scripted = read
+            .sql
+            .replace("$1", ":company::uuid")
+            .replace("$2", "md5(:i::text)::uuid");
+        for (name, script) in [
+            ("now.sql", include_str!("../../benches/pg_ceiling/now.sql")),
+            ("one.sql", include_str!("../../benches/pg_ceiling/one.sql")),
+        ] {
+            assert!(
+                script.contains(&format!("{scripted};")),
+                "benches/pg_ceiling/{name} no longer holds the completion's read"
+            );
+        }
+    }
 }
